@@ -1,0 +1,43 @@
+/*
+ * log.h - logging to syslog or stderr.
+ *
+ * Thread-safe. Message-path lines carry the MTA queue id as their first
+ * word ("4XyZ1: signed ..."); lines without a message pass qid NULL.
+ * Severities: LOG_ERR for failures that cost a message its treatment,
+ * LOG_WARNING for recoverable trouble, LOG_NOTICE for configuration
+ * events, LOG_INFO for one line per message decision, LOG_DEBUG for detail.
+ */
+#ifndef AUTHMILTER_LOG_H
+#define AUTHMILTER_LOG_H
+
+#include <syslog.h>
+
+enum log_dest {
+	LOG_DEST_STDERR,
+	LOG_DEST_SYSLOG,
+};
+
+/* log_init - choose destination, syslog facility and the lowest level shown */
+void log_init(enum log_dest dest, int facility, int level);
+/* log_set_level - change the lowest level shown */
+void log_set_level(int level);
+/* log_msg - log one line; qid may be NULL */
+void log_msg(int level, const char *qid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* log_fatal - log at LOG_ERR and exit(1); only for start-up, never the message path */
+void log_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+/* log_level_name - "info" for LOG_INFO, ...; NULL when unknown */
+const char *log_level_name(int level);
+/* log_level_parse - inverse of log_level_name; -1 when unknown */
+int log_level_parse(const char *name);
+/* log_facility_parse - "mail" -> LOG_MAIL, ...; -1 when unknown */
+int log_facility_parse(const char *name);
+
+#define log_err(qid, ...)	log_msg(LOG_ERR, qid, __VA_ARGS__)
+#define log_warn(qid, ...)	log_msg(LOG_WARNING, qid, __VA_ARGS__)
+#define log_notice(qid, ...)	log_msg(LOG_NOTICE, qid, __VA_ARGS__)
+#define log_info(qid, ...)	log_msg(LOG_INFO, qid, __VA_ARGS__)
+#define log_debug(qid, ...)	log_msg(LOG_DEBUG, qid, __VA_ARGS__)
+
+#endif
