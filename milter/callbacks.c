@@ -1,1 +1,307 @@
-/* placeholder */
+/*
+ * callbacks.c - the xxfi_* callbacks: fetch state, call modules, return.
+ *
+ * libmilter runs each connection in its own thread; a callback touches
+ * only its connection's state (struct state_conn) and the pinned,
+ * immutable configuration snapshot.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "callbacks.h"
+#include "clock.h"
+#include "log.h"
+#include "mode.h"
+#include "mta.h"
+#include "outbound.h"
+#include "state.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+/* Actions and protocol steps we ask the MTA for. */
+#define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+#define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOUNKNOWN \
+	| SMFIP_NODATA)
+
+/* cb_sfsistat - a verdict as a libmilter status, setting the reply */
+static sfsistat
+cb_sfsistat(SMFICTX *ctx, const char *qid, struct verdict v)
+{
+	switch (v.action) {
+	case VERDICT_CONTINUE:
+		return SMFIS_CONTINUE;
+	case VERDICT_ACCEPT:
+		return SMFIS_ACCEPT;
+	case VERDICT_TEMPFAIL:
+		if (v.rcode != NULL)
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text);
+		return SMFIS_TEMPFAIL;
+	case VERDICT_REJECT:
+		if (v.rcode != NULL)
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text);
+		return SMFIS_REJECT;
+	}
+	return SMFIS_TEMPFAIL;
+}
+
+/* cb_conn - this connection's state; NULL if it was never set up */
+static struct state_conn *
+cb_conn(SMFICTX *ctx)
+{
+	return mta_get_state(ctx);
+}
+
+/* cb_negotiate - ask for leading header spaces and no per-header replies */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct state_conn *c;
+
+	(void)f2;
+	(void)f3;
+	if ((f0 & CB_ACTIONS) != CB_ACTIONS) {
+		log_err(NULL, "MTA does not offer the header actions authmilter "
+		    "needs (offered 0x%lx); not filtering", f0);
+		return SMFIS_REJECT;
+	}
+	*pf0 = CB_ACTIONS;
+	*pf1 = f1 & CB_PROTO_WANT;
+	*pf2 = 0;
+	*pf3 = 0;
+	c = state_conn_new();
+	c->hdr_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
+	mta_set_state(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+/* cb_connect - pin the configuration, remember the client */
+static sfsistat
+cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct state_conn *c = cb_conn(ctx);
+	const void *a = NULL;
+
+	if (c == NULL)
+		c = state_conn_new();
+	if (c->cfg == NULL) {
+		mta_set_state(ctx, NULL);
+		state_conn_free(c);
+		log_err(NULL, "no configuration loaded");
+		return SMFIS_TEMPFAIL;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET)
+		a = &((struct sockaddr_in *)(void *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)(void *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, c->client_addr,
+	    sizeof(c->client_addr)) == NULL)
+		c->client_addr[0] = '\0';
+	free(c->client_host);
+	c->client_host = xstrdup(host ? host : "");
+	mta_set_state(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+/* cb_helo - remember the HELO name */
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	free(c->helo);
+	c->helo = xstrdup(helo ? helo : "");
+	return SMFIS_CONTINUE;
+}
+
+/* cb_envfrom - start a message */
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	const char *auth;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	m = state_msg_new(c);
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
+	auth = mta_macro(ctx, "{auth_authen}");
+	if (auth != NULL && *auth != '\0')
+		m->auth_authen = xstrdup(auth);
+	return SMFIS_CONTINUE;
+}
+
+/* cb_header - keep each header for signing */
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c == NULL || c->msg == NULL)
+		return c != NULL && c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	if (state_msg_add_header(c->msg, name, value ? value : "") != 0
+	    && c->msg->hdr_overflow == 1) {
+		c->msg->hdr_overflow = 2;	/* log once */
+		log_warn(c->msg->qid, "headers exceed %u bytes; message will "
+		    "not be signed", STATE_MAX_HEADER_BYTES);
+	}
+	return c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* cb_eoh - decide: sign or pass through */
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct mode_input in;
+	size_t i;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	memset(&in, 0, sizeof(in));
+	in.auth_authen = m->auth_authen;
+	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+	in.nfrom = m->nfrom;
+	in.envelope_from = m->envfrom;
+	for (i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, "From") == 0)
+			in.from_value = m->hdrs[i].value;
+	mode_decide(c->cfg, &in, &m->mode);
+	if (m->mode.kind == MODE_SIGN && m->hdr_overflow) {
+		log_warn(m->qid, "not signed: headers too large");
+		return SMFIS_ACCEPT;
+	}
+	log_info(m->qid, "%s", m->mode.reason);
+	if (m->mode.kind != MODE_SIGN)
+		return SMFIS_ACCEPT;	/* verify mode: not yet implemented */
+	m->out = outbound_begin(c->cfg, m->mode.domain);
+	if (m->out == NULL) {
+		log_err(m->qid, "cannot start signing");
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* cb_body - hash a body chunk */
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+
+	if (c == NULL || (m = c->msg) == NULL || m->out == NULL)
+		return SMFIS_CONTINUE;
+	if (outbound_body(m->out, data, len) != 0) {
+		log_err(m->qid, "body hashing failed");
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* cb_eom - make and insert the signatures */
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct outbound_sig *s;
+	char err[256];
+	size_t i;
+	sfsistat rc = SMFIS_CONTINUE;
+
+	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
+		if (c != NULL)
+			state_msg_end(c);
+		return SMFIS_CONTINUE;
+	}
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(), err,
+	    sizeof(err)) != 0) {
+		log_err(m->qid, "signing failed: %s", err);
+		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		if (rc == SMFIS_ACCEPT)
+			rc = SMFIS_CONTINUE;
+		state_msg_end(c);
+		return rc;
+	}
+	/* insert in reverse plan order so the author's signature ends up on top */
+	for (i = m->out->nsigs; i-- > 0;) {
+		s = &m->out->sigs[i];
+		if (mta_insert_header(ctx, m->qid, 0, "DKIM-Signature",
+		    s->value) != 0) {
+			rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+			break;
+		}
+		log_info(m->qid, "signed d=%s s=%s a=%s (%d bits)", s->dom->name,
+		    s->key->selector, s->key->type == KEY_ED25519 ?
+		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
+	}
+	if (rc == SMFIS_ACCEPT)
+		rc = SMFIS_CONTINUE;
+	state_msg_end(c);
+	return rc;
+}
+
+/* cb_abort - the MTA abandoned the message */
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c != NULL) {
+		if (c->msg != NULL)
+			log_debug(c->msg->qid, "message aborted by the MTA");
+		state_msg_end(c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* cb_close - the connection ends */
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c != NULL) {
+		mta_set_state(ctx, NULL);
+		state_conn_free(c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc callbacks_desc = {
+	.xxfi_name = "authmilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = CB_ACTIONS,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = NULL,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+/* callbacks_table - the table to register */
+struct smfiDesc *
+callbacks_table(void)
+{
+	return &callbacks_desc;
+}

@@ -1,1 +1,731 @@
-/* placeholder */
+/*
+ * config.c - parse authmilter.conf into an immutable, refcounted snapshot.
+ *
+ * Syntax: `name = value` lines, `#` starts a comment (at line start or
+ * after whitespace), and `domain NAME {` ... `}` blocks holding the options
+ * a domain may override. Every error names FILE:LINE and the reason.
+ *
+ * Threading: config_load runs in one thread (start-up or the reload
+ * thread). The current-snapshot pointer is guarded by a mutex; reference
+ * counts are atomic, so connections pin and release from any thread.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "config_table.h"
+#include "log.h"
+#include "mailaddr.h"
+#include "sign.h"
+#include "xalloc.h"
+
+_Static_assert(offsetof(struct config_domain, bcanon)
+    == offsetof(struct config_domain, hcanon) + sizeof(int),
+    "OPT_CANON stores hcanon and bcanon side by side");
+
+/* Parser state for one file. */
+struct config_parse {
+	const char *name;		/* file name for messages */
+	char *dir;			/* directory of the file, for relative key paths */
+	int line;			/* current line number */
+	struct config *c;		/* snapshot being built */
+	struct config_domain *dom;	/* open block, or NULL at top level */
+	int gline[64];			/* line each global option was set on */
+	int dline[64];			/* same inside the open block */
+	char *err;			/* where errors go */
+	size_t errlen;
+};
+
+_Static_assert(sizeof(((struct config_parse *)0)->gline) / sizeof(int) >= 32,
+    "room for the option table");
+
+/* config_error - format "FILE:LINE: reason" */
+static int
+config_error(struct config_parse *p, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (p->line > 0)
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, reason);
+	else
+		snprintf(p->err, p->errlen, "%s: %s", p->name, reason);
+	return -1;
+}
+
+/* config_words_parse - split on commas and whitespace */
+static void
+config_words_parse(const char *text, struct config_words *w)
+{
+	char *copy = xstrdup(text), *save = NULL, *tok;
+
+	w->v = NULL;
+	w->n = 0;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+		w->v[w->n++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+/* config_words_free - release a word list */
+static void
+config_words_free(struct config_words *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* config_words_copy - deep copy */
+static void
+config_words_copy(struct config_words *dst, const struct config_words *src)
+{
+	size_t i;
+
+	dst->n = src->n;
+	dst->v = src->n ? xcalloc(src->n, sizeof(*dst->v)) : NULL;
+	for (i = 0; i < src->n; i++)
+		dst->v[i] = xstrdup(src->v[i]);
+}
+
+/* config_duration - "30", "30s", "5m", "2h", "7d", "1w" to seconds */
+static int
+config_duration(const char *s, long *out)
+{
+	char *end;
+	long v, mult = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > LONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/* config_socket_valid - unix:/abs, local:/abs, inet:PORT@HOST, inet6:PORT@HOST */
+static int
+config_socket_valid(const char *s)
+{
+	const char *at;
+	char *end;
+	long port;
+
+	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0)
+		return strchr(s, ':')[1] == '/';
+	if (strncmp(s, "inet:", 5) == 0)
+		s += 5;
+	else if (strncmp(s, "inet6:", 6) == 0)
+		s += 6;
+	else
+		return 0;
+	at = strchr(s, '@');
+	port = strtol(s, &end, 10);
+	return end != s && (at == NULL ? *end == '\0' : end == at && at[1] != '\0')
+	    && port > 0 && port < 65536;
+}
+
+/* config_key_parse - "SELECTOR PATH" into a new key of the open block */
+static int
+config_key_parse(struct config_parse *p, const char *value)
+{
+	struct config_domain *d = p->dom;
+	char sel[256], path[PATH_MAX], extra[2];
+	struct key *k;
+	size_t i;
+	int n;
+
+	n = sscanf(value, "%255s %4095s %1s", sel, path, extra);
+	if (n != 2)
+		return config_error(p, "key: expected \"SELECTOR PATH\", got \"%s\"",
+		    value);
+	if (!mailaddr_domain_valid(sel) || strchr(sel, '_') != NULL)
+		return config_error(p, "key: bad selector \"%s\"", sel);
+	for (i = 0; i < d->nkeys; i++)
+		if (strcasecmp(d->keys[i].selector, sel) == 0)
+			return config_error(p, "key: selector \"%s\" listed twice "
+			    "in domain %s", sel, d->name);
+	d->keys = xreallocarray(d->keys, d->nkeys + 1, sizeof(*d->keys));
+	k = &d->keys[d->nkeys++];
+	memset(k, 0, sizeof(*k));
+	k->selector = xstrdup(sel);
+	if (path[0] == '/') {
+		k->path = xstrdup(path);
+	} else {
+		struct buf b = BUF_INIT;
+
+		buf_printf(&b, "%s/%s", p->dir, path);
+		k->path = buf_steal(&b);
+	}
+	k->line = p->line;
+	return 0;
+}
+
+/* config_set - parse value for option o into the storage at base */
+static int
+config_set(struct config_parse *p, const struct opt_def *o, char *base,
+    const char *value)
+{
+	void *field = base + o->offset;
+	char ebuf[256], *end;
+	long v;
+	int i;
+
+	switch (o->type) {
+	case OPT_SOCKET:
+		if (!config_socket_valid(value))
+			return config_error(p, "%s: \"%s\" is not unix:PATH, "
+			    "inet:PORT@HOST or inet6:PORT@HOST", o->name, value);
+		/* FALLTHROUGH */
+	case OPT_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case OPT_DOMAIN:
+		if (*value != '\0' && !mailaddr_domain_valid(value))
+			return config_error(p, "%s: \"%s\" is not a domain name",
+			    o->name, value);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		for (end = *(char **)field; *end; end++)
+			*end = (char)tolower((unsigned char)*end);
+		return 0;
+	case OPT_INT:
+	case OPT_MODE:
+		errno = 0;
+		v = strtol(value, &end, o->type == OPT_MODE ? 8 : 10);
+		if (*value == '\0' || *end != '\0' || errno != 0
+		    || v < o->min || v > o->max)
+			return config_error(p, "%s: \"%s\" is not %s in %s%lo..%s%lo",
+			    o->name, value, o->type == OPT_MODE ? "an octal mode" :
+			    "a number", o->type == OPT_MODE ? "0" : "", o->min,
+			    o->type == OPT_MODE ? "0" : "", o->max);
+		*(int *)field = (int)v;
+		return 0;
+	case OPT_DURATION:
+		if (config_duration(value, &v) != 0 || v < o->min || v > o->max)
+			return config_error(p, "%s: \"%s\" is not a duration "
+			    "between %lds and %lds (e.g. 300s, 5m, 2h, 7d)",
+			    o->name, value, o->min, o->max);
+		*(long *)field = v;
+		return 0;
+	case OPT_BOOL:
+		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0
+		    || strcmp(value, "1") == 0)
+			*(int *)field = 1;
+		else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0
+		    || strcmp(value, "0") == 0)
+			*(int *)field = 0;
+		else
+			return config_error(p, "%s: \"%s\" is not yes or no",
+			    o->name, value);
+		return 0;
+	case OPT_ENUM:
+		for (i = 0; o->choices[i] != NULL; i++)
+			if (strcasecmp(o->choices[i], value) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		return config_error(p, "%s: \"%s\" is not one of %s%s%s%s%s",
+		    o->name, value, o->choices[0], o->choices[1] ? ", " : "",
+		    o->choices[1] ? o->choices[1] : "",
+		    o->choices[1] && o->choices[2] ? ", " : "",
+		    o->choices[1] && o->choices[2] ? o->choices[2] : "");
+	case OPT_WORDS:
+		config_words_free(field);
+		config_words_parse(value, field);
+		return 0;
+	case OPT_CIDRS:
+		cidr_list_free(field);
+		if (cidr_list_parse(value, field, ebuf, sizeof(ebuf)) != 0)
+			return config_error(p, "%s: %s", o->name, ebuf);
+		return 0;
+	case OPT_CANON: {
+		char h[16], b[16];
+		int hc, bc;
+
+		if (sscanf(value, "%15[a-z]/%15[a-z]", h, b) == 2) {
+			hc = sign_canon_parse(h);
+			bc = sign_canon_parse(b);
+		} else {
+			hc = sign_canon_parse(value);
+			bc = SIGN_CANON_SIMPLE;	/* RFC 6376: body defaults to simple */
+		}
+		if (hc < 0 || bc < 0 || strspn(value, "abcdefghijklmnopqrstuvwxyz/")
+		    != strlen(value))
+			return config_error(p, "%s: \"%s\" is not relaxed/relaxed, "
+			    "relaxed/simple, simple/relaxed or simple/simple",
+			    o->name, value);
+		((int *)field)[0] = hc;
+		((int *)field)[1] = bc;
+		return 0;
+	}
+	case OPT_LEVEL:
+		if ((i = log_level_parse(value)) < 0)
+			return config_error(p, "%s: \"%s\" is not err, warning, "
+			    "notice, info or debug", o->name, value);
+		*(int *)field = i;
+		return 0;
+	case OPT_FACILITY:
+		if ((i = log_facility_parse(value)) < 0)
+			return config_error(p, "%s: \"%s\" is not a syslog facility",
+			    o->name, value);
+		*(int *)field = i;
+		return 0;
+	case OPT_KEY:
+		return config_key_parse(p, value);
+	}
+	return config_error(p, "%s: internal error: unknown type", o->name);
+}
+
+/* config_find_option - table row by name */
+static const struct opt_def *
+config_find_option(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++)
+		if (strcmp(config_options[i].name, name) == 0) {
+			*idx = i;
+			return &config_options[i];
+		}
+	return NULL;
+}
+
+/* config_open_block - handle "domain NAME {" */
+static int
+config_open_block(struct config_parse *p, char *rest)
+{
+	struct config_domain *d;
+	char *name, *brace, *q;
+	size_t i;
+
+	if (p->dom != NULL)
+		return config_error(p, "domain blocks cannot nest (missing \"}\" "
+		    "for domain %s?)", p->dom->name);
+	name = rest + strspn(rest, " \t");
+	brace = strchr(name, '{');
+	if (brace == NULL || brace[1 + strspn(brace + 1, " \t")] != '\0')
+		return config_error(p, "expected \"domain NAME {\"");
+	*brace = '\0';
+	for (q = brace; q > name && (q[-1] == ' ' || q[-1] == '\t'); q--)
+		q[-1] = '\0';
+	for (q = name; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	if (!mailaddr_domain_valid(name) || strpbrk(name, " \t") != NULL)
+		return config_error(p, "\"%s\" is not a domain name", name);
+	for (i = 0; i < p->c->ndomains; i++)
+		if (strcmp(p->c->domains[i].name, name) == 0)
+			return config_error(p, "domain %s: second block (first at "
+			    "line %d)", name, p->c->domains[i].line);
+	p->c->domains = xreallocarray(p->c->domains, p->c->ndomains + 1,
+	    sizeof(*p->c->domains));
+	d = &p->c->domains[p->c->ndomains++];
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(name);
+	d->line = p->line;
+	p->dom = d;
+	memset(p->dline, 0, sizeof(p->dline));
+	return 0;
+}
+
+/* config_option_line - handle "name = value" */
+static int
+config_option_line(struct config_parse *p, char *s)
+{
+	const struct opt_def *o;
+	char *eq, *name, *value, *q;
+	size_t idx;
+	int *lines;
+
+	eq = strchr(s, '=');
+	if (eq == NULL)
+		return config_error(p, "expected \"name = value\"");
+	*eq = '\0';
+	name = s;
+	for (q = eq; q > name && (q[-1] == ' ' || q[-1] == '\t'); q--)
+		q[-1] = '\0';
+	value = eq + 1 + strspn(eq + 1, " \t");
+	if ((o = config_find_option(name, &idx)) == NULL)
+		return config_error(p, "unknown option \"%s\"", name);
+	if (p->dom != NULL && !(o->scope & OPT_BLOCK))
+		return config_error(p, "option \"%s\" is not allowed inside a "
+		    "domain block", name);
+	if (p->dom == NULL && !(o->scope & OPT_GLOBAL))
+		return config_error(p, "option \"%s\" belongs inside a domain "
+		    "block", name);
+	lines = p->dom != NULL ? p->dline : p->gline;
+	if (o->type != OPT_KEY && lines[idx] != 0)
+		return config_error(p, "option \"%s\" set twice (first at line %d)",
+		    name, lines[idx]);
+	lines[idx] = p->line;
+	if (p->dom != NULL) {
+		p->dom->set |= 1u << idx;
+		return config_set(p, o, (char *)p->dom, value);
+	}
+	return config_set(p, o, (o->scope & OPT_BLOCK) ? (char *)&p->c->defaults
+	    : (char *)p->c, value);
+}
+
+/* config_parse_line - one line of the file */
+static int
+config_parse_line(struct config_parse *p, char *s)
+{
+	char *q;
+	size_t n;
+
+	for (q = s; *q != '\0'; q++)	/* comment: '#' at start or after blank */
+		if (*q == '#' && (q == s || q[-1] == ' ' || q[-1] == '\t')) {
+			*q = '\0';
+			break;
+		}
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	if (n == 0)
+		return 0;
+	for (q = s; *q != '\0'; q++)
+		if (iscntrl((unsigned char)*q) && *q != '\t')
+			return config_error(p, "control character in line");
+	if (strcmp(s, "}") == 0) {
+		if (p->dom == NULL)
+			return config_error(p, "\"}\" without an open domain block");
+		p->dom = NULL;
+		return 0;
+	}
+	if (strncmp(s, "domain", 6) == 0 && (s[6] == ' ' || s[6] == '\t'))
+		return config_open_block(p, s + 6);
+	return config_option_line(p, s);
+}
+
+/* config_apply_defaults - parse every option's default into the snapshot */
+static int
+config_apply_defaults(struct config_parse *p)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (o->def == NULL || !(o->scope & OPT_GLOBAL))
+			continue;
+		if (config_set(p, o, (o->scope & OPT_BLOCK) ?
+		    (char *)&p->c->defaults : (char *)p->c, o->def) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* config_inherit - copy unset per-domain options from the global defaults */
+static void
+config_inherit(struct config *c, struct config_domain *d)
+{
+	const struct opt_def *o;
+	const char *src;
+	char *dst;
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if ((o->scope & (OPT_GLOBAL | OPT_BLOCK)) != (OPT_GLOBAL | OPT_BLOCK)
+		    || (d->set & (1u << i)))
+			continue;
+		src = (const char *)&c->defaults + o->offset;
+		dst = (char *)d + o->offset;
+		switch (o->type) {
+		case OPT_WORDS:
+			config_words_copy((void *)dst, (const void *)src);
+			break;
+		case OPT_CANON:
+			memcpy(dst, src, 2 * sizeof(int));
+			break;
+		case OPT_DURATION:
+			memcpy(dst, src, sizeof(long));
+			break;
+		default:
+			memcpy(dst, src, sizeof(int));
+			break;
+		}
+	}
+}
+
+/* config_validate - cross-option checks once the whole file is read */
+static int
+config_validate(struct config_parse *p)
+{
+	struct config *c = p->c;
+	char host[256];
+	size_t i;
+
+	p->line = 0;
+	if (p->dom != NULL) {
+		p->line = p->dom->line;
+		return config_error(p, "domain block %s is not closed with \"}\"",
+		    p->dom->name);
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		config_inherit(c, &c->domains[i]);
+		if (c->domains[i].nkeys == 0) {
+			p->line = c->domains[i].line;
+			return config_error(p, "domain %s has no key", c->domains[i].name);
+		}
+	}
+	if (c->platform_domain[0] != '\0') {
+		c->platform = config_find_domain(c, c->platform_domain);
+		if (c->platform == NULL)
+			return config_error(p, "platform_domain %s has no domain block "
+			    "with its keys", c->platform_domain);
+	}
+	if (c->user[0] != '\0') {
+		struct passwd pw, *res = NULL;
+		char pwbuf[4096];
+
+		if (getpwnam_r(c->user, &pw, pwbuf, sizeof(pwbuf), &res) != 0
+		    || res == NULL)
+			return config_error(p, "user \"%s\" does not exist", c->user);
+	}
+	if (c->authserv_id[0] == '\0') {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		free(c->authserv_id);
+		c->authserv_id = xstrdup(host);
+	}
+	return 0;
+}
+
+/* config_load_keys - read every key of every block */
+static int
+config_load_keys(struct config_parse *p)
+{
+	struct config_domain *d;
+	char ebuf[512];
+	size_t i, j;
+
+	for (i = 0; i < p->c->ndomains; i++) {
+		d = &p->c->domains[i];
+		for (j = 0; j < d->nkeys; j++) {
+			if (keys_load_file(&d->keys[j], p->c->allow_group_readable_keys,
+			    ebuf, sizeof(ebuf)) != 0) {
+				p->line = d->keys[j].line;
+				return config_error(p, "%s", ebuf);
+			}
+		}
+	}
+	return 0;
+}
+
+/* config_parse_text - parse a whole file held in text (modified in place) */
+static struct config *
+config_parse_text(char *text, const char *name, char *err, size_t errlen)
+{
+	struct config_parse p;
+	char *line, *next, *slash;
+	int rc = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.err = err;
+	p.errlen = errlen;
+	p.c = xcalloc(1, sizeof(*p.c));
+	p.c->refs = 1;
+	p.c->path = xstrdup(name);
+	slash = strrchr(name, '/');
+	p.dir = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
+	if (config_apply_defaults(&p) != 0)
+		rc = -1;
+	for (line = text; rc == 0 && line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		p.line++;
+		rc = config_parse_line(&p, line);
+	}
+	if (rc == 0)
+		rc = config_validate(&p);
+	if (rc == 0)
+		rc = config_load_keys(&p);
+	free(p.dir);
+	if (rc != 0) {
+		config_free(p.c);
+		return NULL;
+	}
+	return p.c;
+}
+
+/* config_load_string - parse a conf held in a string */
+struct config *
+config_load_string(const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	char *copy = xstrdup(text);
+	struct config *c = config_parse_text(copy, name, err, errlen);
+
+	free(copy);
+	return c;
+}
+
+/* config_load - read, parse and validate a conf file and load its keys */
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct buf text = BUF_INIT;
+	struct config *c;
+	char chunk[8192], ebuf[128];
+	size_t n;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror_r(errno, ebuf, sizeof(ebuf)) == 0 ? ebuf : "error");
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		buf_append(&text, chunk, n);
+		if (text.len > 16 * 1024 * 1024) {
+			fclose(fp);
+			buf_free(&text);
+			snprintf(err, errlen, "%s: larger than 16 MB", path);
+			return NULL;
+		}
+	}
+	if (ferror(fp)) {
+		fclose(fp);
+		buf_free(&text);
+		snprintf(err, errlen, "%s: read error", path);
+		return NULL;
+	}
+	fclose(fp);
+	if (memchr(buf_cstr(&text), '\0', text.len) != NULL) {
+		buf_free(&text);
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		return NULL;
+	}
+	c = config_parse_text(text.data ? text.data : (char *)"", path, err, errlen);
+	buf_free(&text);
+	return c;
+}
+
+/* config_domain_free - release one block's fields */
+static void
+config_domain_free(struct config_domain *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++)
+		keys_free(&d->keys[i]);
+	free(d->keys);
+	free(d->name);
+	free(d->bounce_domain);
+	config_words_free(&d->signed_headers);
+	config_words_free(&d->oversign_headers);
+}
+
+/* config_free - release a snapshot */
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->ndomains; i++)
+		config_domain_free(&c->domains[i]);
+	free(c->domains);
+	config_domain_free(&c->defaults);
+	free(c->path);
+	free(c->socket);
+	free(c->pidfile);
+	free(c->user);
+	free(c->authserv_id);
+	free(c->platform_domain);
+	cidr_list_free(&c->internal_hosts);
+	config_words_free(&c->dns_servers);
+	free(c);
+}
+
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config *config_current;	/* guarded by config_lock */
+
+/* config_install - make c current; release the previous snapshot */
+void
+config_install(struct config *c)
+{
+	struct config *old;
+
+	pthread_mutex_lock(&config_lock);
+	old = config_current;
+	config_current = c;
+	pthread_mutex_unlock(&config_lock);
+	if (old != NULL)
+		config_release(old);
+}
+
+/* config_acquire - pin the current snapshot */
+struct config *
+config_acquire(void)
+{
+	struct config *c;
+
+	pthread_mutex_lock(&config_lock);
+	c = config_current;
+	if (c != NULL)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&config_lock);
+	return c;
+}
+
+/* config_release - drop a pin */
+void
+config_release(struct config *c)
+{
+	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		config_free(c);
+}
+
+/* config_find_domain - block for a domain */
+const struct config_domain *
+config_find_domain(const struct config *c, const char *domain)
+{
+	size_t i;
+
+	if (domain == NULL)
+		return NULL;
+	for (i = 0; i < c->ndomains; i++)
+		if (strcasecmp(c->domains[i].name, domain) == 0)
+			return &c->domains[i];
+	return NULL;
+}

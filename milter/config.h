@@ -1,1 +1,119 @@
-/* placeholder */
+/*
+ * config.h - the configuration snapshot: options, domain blocks and keys.
+ *
+ * A snapshot is built by config_load (parse, validate, load keys) and is
+ * immutable afterwards. It is reference counted: every connection pins the
+ * snapshot current when it started (config_acquire) and drops it at close
+ * (config_release); a reload installs a new snapshot (config_install) and
+ * the old one is freed when its last user lets go.
+ *
+ * Every option is declared once, in config_table.c: name, type, default,
+ * bounds and a one-line doc. The parser, `authmilter -n`, the sample conf
+ * and the man page all come from that table.
+ */
+#ifndef AUTHMILTER_CONFIG_H
+#define AUTHMILTER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cidr.h"
+#include "keys.h"
+
+enum config_sign_from {
+	CONFIG_SIGN_FROM_HEADER,	/* header From domain picks the block */
+	CONFIG_SIGN_FROM_ENVELOPE,	/* envelope sender domain picks it */
+};
+
+enum config_on_error {
+	CONFIG_ON_ERROR_ACCEPT,
+	CONFIG_ON_ERROR_TEMPFAIL,
+};
+
+enum config_log_dest {
+	CONFIG_LOG_SYSLOG,
+	CONFIG_LOG_STDERR,
+};
+
+/* A list of words (header names, servers). */
+struct config_words {
+	char **v;		/* the words */
+	size_t n;		/* how many */
+};
+
+/* One `domain NAME { ... }` block. */
+struct config_domain {
+	char *name;			/* lowercased domain */
+	int line;			/* line of the block header */
+	struct key *keys;		/* keys in preference order */
+	size_t nkeys;
+	int hcanon;			/* header canonicalization (sign.h) */
+	int bcanon;			/* body canonicalization */
+	struct config_words signed_headers;	/* names to sign */
+	struct config_words oversign_headers;	/* names to oversign */
+	long signature_ttl;		/* x= lifetime in seconds, 0: none */
+	char *bounce_domain;		/* custom bounce domain, NULL if none */
+	unsigned set;			/* bit i: domain-level option i was given */
+};
+
+struct config {
+	int refs;			/* references (atomic) */
+	char *path;			/* file it was read from */
+
+	/* daemon */
+	char *socket;			/* unix:PATH, inet:PORT@HOST, inet6:... */
+	int socket_mode;		/* mode of a unix socket */
+	char *pidfile;			/* pid file when running in background */
+	char *user;			/* user to run as after start-up ("" : stay) */
+	long milter_timeout;		/* seconds libmilter waits for the MTA */
+	int log_destination;		/* enum config_log_dest */
+	int log_level;			/* LOG_* from syslog.h */
+	int syslog_facility;		/* LOG_MAIL, ... */
+
+	/* policy */
+	char *authserv_id;		/* authserv-id of our A-R headers */
+	struct cidr_list internal_hosts;	/* clients whose mail is signed */
+	struct config_words dns_servers;	/* host[@port]; empty: system */
+	int sign_from;			/* enum config_sign_from */
+	int on_internal_error;		/* enum config_on_error */
+	int allow_group_readable_keys;	/* accept mode 0640 key files */
+	char *platform_domain;		/* domain block adding a second signature */
+
+	/* defaults for domain blocks */
+	struct config_domain defaults;	/* the global values of domain options */
+
+	struct config_domain *domains;	/* the domain blocks */
+	size_t ndomains;
+	const struct config_domain *platform;	/* block of platform_domain */
+};
+
+/*
+ * config_load - parse FILE, validate it and load its keys. On error returns
+ * NULL and writes "FILE:LINE: reason" into err.
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* config_load_string - the same from a string (tests); name is used in messages */
+struct config *config_load_string(const char *text, const char *name,
+    char *err, size_t errlen);
+/* config_free - release a snapshot regardless of references */
+void config_free(struct config *c);
+
+/* config_install - make c the current snapshot; the previous one is released */
+void config_install(struct config *c);
+/* config_acquire - pin the current snapshot (NULL if none installed) */
+struct config *config_acquire(void);
+/* config_release - drop a pin; frees the snapshot when it was the last */
+void config_release(struct config *c);
+
+/* config_find_domain - the block for a domain (case-insensitive), or NULL */
+const struct config_domain *config_find_domain(const struct config *c,
+    const char *domain);
+
+/* config_dump - print the effective configuration (authmilter -n) */
+void config_dump(const struct config *c, FILE *fp);
+/* config_print_sample - print the annotated sample conf from the table */
+void config_print_sample(FILE *fp);
+/* config_print_man - print the authmilter.conf(5) man page from the table */
+void config_print_man(FILE *fp);
+
+#endif

@@ -1,1 +1,181 @@
-/* placeholder */
+/*
+ * keys.c - load DKIM private keys from PEM files and describe them.
+ *
+ * Runs while a configuration snapshot is built, as root, before privileges
+ * are dropped. The loaded EVP_PKEY is read-only afterwards and may be used
+ * by any number of signing threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "keys.h"
+#include "xalloc.h"
+
+/* keys_ssl_error - the most recent OpenSSL error as text */
+static void
+keys_ssl_error(char *out, size_t outlen)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		snprintf(out, outlen, "not a PEM private key");
+	else
+		ERR_error_string_n(e, out, outlen);
+	ERR_clear_error();
+}
+
+/* keys_open_checked - open a key file and vet its type and permissions */
+static FILE *
+keys_open_checked(const char *path, int allow_group_readable, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char ebuf[128];
+	FILE *fp;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open key file %s: %s", path,
+		    strerror_r(errno, ebuf, sizeof(ebuf)) == 0 ? ebuf : "error");
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "key file %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if ((st.st_mode & S_IRWXO) != 0
+	    || (!allow_group_readable && (st.st_mode & S_IRWXG) != 0)) {
+		snprintf(err, errlen, "key file %s has mode %04o: a private key "
+		    "must not be readable by %s (chmod 600%s)", path,
+		    (unsigned)(st.st_mode & 07777),
+		    (st.st_mode & S_IRWXO) ? "others" : "its group",
+		    allow_group_readable ? ", or 640" : "");
+		close(fd);
+		return NULL;
+	}
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		snprintf(err, errlen, "cannot read key file %s", path);
+		close(fd);
+	}
+	return fp;
+}
+
+/* keys_load_file - read and vet one PEM private key */
+int
+keys_load_file(struct key *k, int allow_group_readable, char *err,
+    size_t errlen)
+{
+	char ebuf[256];
+	EVP_PKEY *pkey;
+	FILE *fp;
+	int id;
+
+	fp = keys_open_checked(k->path, allow_group_readable, err, errlen);
+	if (fp == NULL)
+		return -1;
+	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (pkey == NULL) {
+		keys_ssl_error(ebuf, sizeof(ebuf));
+		snprintf(err, errlen, "cannot load key file %s: %s", k->path, ebuf);
+		return -1;
+	}
+	id = EVP_PKEY_get_base_id(pkey);
+	if (id == EVP_PKEY_RSA) {
+		k->type = KEY_RSA;
+		k->bits = EVP_PKEY_get_bits(pkey);
+		if (k->bits < 1024) {
+			snprintf(err, errlen, "key file %s: RSA key of %d bits is "
+			    "too short (RFC 8301: at least 1024)", k->path, k->bits);
+			EVP_PKEY_free(pkey);
+			return -1;
+		}
+	} else if (id == EVP_PKEY_ED25519) {
+		k->type = KEY_ED25519;
+		k->bits = 256;
+	} else {
+		snprintf(err, errlen, "key file %s: neither an RSA nor an "
+		    "Ed25519 key", k->path);
+		EVP_PKEY_free(pkey);
+		return -1;
+	}
+	k->pkey = pkey;
+	return 0;
+}
+
+/* keys_free - release a key's fields */
+void
+keys_free(struct key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k->selector);
+	free(k->path);
+	k->pkey = NULL;
+	k->selector = NULL;
+	k->path = NULL;
+}
+
+/* keys_type_name - "rsa" or "ed25519" */
+const char *
+keys_type_name(enum key_type t)
+{
+	return t == KEY_ED25519 ? "ed25519" : "rsa";
+}
+
+/* keys_b64 - base64 of a byte string, malloc'd */
+static char *
+keys_b64(const unsigned char *p, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* keys_public_b64 - the p= value for a key's DNS record */
+char *
+keys_public_b64(EVP_PKEY *pkey)
+{
+	unsigned char raw[64], *der = NULL;
+	size_t rawlen = sizeof(raw);
+	char *out;
+	int n;
+
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1)
+			return NULL;
+		return keys_b64(raw, rawlen);
+	}
+	n = i2d_PUBKEY(pkey, &der);
+	if (n <= 0)
+		return NULL;
+	out = keys_b64(der, (size_t)n);
+	OPENSSL_free(der);
+	return out;
+}
+
+/* keys_pick - first key of the wanted type in preference order */
+const struct key *
+keys_pick(const struct key *keys, size_t n, enum key_type t)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (keys[i].type == t && keys[i].pkey != NULL)
+			return &keys[i];
+	return NULL;
+}

@@ -43,4 +43,8 @@ const char *keys_type_name(enum key_type t);
  */
 char *keys_public_b64(EVP_PKEY *pkey);
 
+
+
+/* keys_pick - the preferred key of a type from a preference-ordered list, or NULL */
+const struct key *keys_pick(const struct key *keys, size_t n, enum key_type t);
 #endif

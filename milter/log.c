@@ -81,6 +81,18 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+/* log_facility_name - name of a facility */
+const char *
+log_facility_name(int facility)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (log_facilities[i].facility == facility)
+			return log_facilities[i].name;
+	return NULL;
+}
+
 /* log_facility_parse - facility from its name */
 int
 log_facility_parse(const char *name)

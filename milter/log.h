@@ -31,6 +31,8 @@ void log_fatal(const char *fmt, ...)
 const char *log_level_name(int level);
 /* log_level_parse - inverse of log_level_name; -1 when unknown */
 int log_level_parse(const char *name);
+/* log_facility_name - "mail" for LOG_MAIL, ...; NULL when unknown */
+const char *log_facility_name(int facility);
 /* log_facility_parse - "mail" -> LOG_MAIL, ...; -1 when unknown */
 int log_facility_parse(const char *name);
 

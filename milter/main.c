@@ -1,1 +1,331 @@
-/* placeholder */
+/*
+ * main.c - authmilter: command line, start-up, privilege drop, signals.
+ *
+ * Start-up order: load the configuration and keys (as the starting user,
+ * normally root), open the milter socket, go to the background, drop to
+ * the configured user, then run libmilter in a thread of its own while the
+ * main thread waits for signals. The main thread is the process's first
+ * thread, so Linux hands process-directed signals to it while it waits in
+ * sigwait; libmilter's own signal thread (which would stop the milter on
+ * SIGHUP) never sees them.
+ *   SIGHUP          reload: build a new snapshot, swap it in; on error
+ *                   keep the running one
+ *   SIGTERM/SIGINT  stop accepting connections, let messages in flight
+ *                   finish (up to 30 s), exit
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "state.h"
+
+#define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
+#define MAIN_DRAIN_SECONDS 30
+
+/* main_usage - print usage and exit */
+static void
+main_usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: authmilter [-f] [-c FILE]     run the milter\n"
+	    "       authmilter -n [-c FILE]        check FILE, print the "
+	    "effective configuration\n"
+	    "       authmilter -D sample|man       print the sample conf or "
+	    "authmilter.conf(5)\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -V       print the version\n", MAIN_DEFAULT_CONF);
+	exit(status);
+}
+
+/* main_socket_path - the file of a unix: / local: socket spec, or NULL */
+static const char *
+main_socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/* main_nodelay_listeners - TCP_NODELAY on listening TCP sockets (inherited by accepted ones) */
+static void
+main_nodelay_listeners(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on = 1, acc;
+
+	for (fd = 3; fd < 1024; fd++) {
+		len = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc)
+			continue;
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0
+		    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+			log_warn(NULL, "cannot set TCP_NODELAY on the milter socket: %m");
+		else
+			log_debug(NULL, "TCP_NODELAY set on the listening socket");
+	}
+}
+
+/* main_open_socket - let libmilter create the socket, then fix its mode/owner */
+static void
+main_open_socket(const struct config *c, const struct passwd *pw)
+{
+	const char *path = main_socket_path(c->socket);
+	char dir[4096], *slash;
+
+	if (path != NULL) {
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) == 0 && pw != NULL
+			    && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+				log_warn(NULL, "cannot chown %s: %m", dir);
+		}
+	}
+	if (smfi_setconn((char *)c->socket) != MI_SUCCESS)
+		log_fatal("cannot use socket %s", c->socket);
+	if (smfi_opensocket(1) != MI_SUCCESS)
+		log_fatal("cannot open milter socket %s (in use, or no permission?)",
+		    c->socket);
+	if (path != NULL) {
+		if (chmod(path, (mode_t)c->socket_mode) != 0)
+			log_fatal("cannot chmod %s: %m", path);
+		if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0)
+			log_fatal("cannot chown %s: %m", path);
+	} else {
+		main_nodelay_listeners();
+	}
+}
+
+/* main_lookup_user - the passwd entry of the run-as user, or NULL for none */
+static struct passwd *
+main_lookup_user(const struct config *c, struct passwd *pw, char *buf,
+    size_t buflen)
+{
+	struct passwd *res = NULL;
+
+	if (c->user[0] == '\0')
+		return NULL;
+	if (getpwnam_r(c->user, pw, buf, buflen, &res) != 0 || res == NULL)
+		log_fatal("user %s does not exist", c->user);
+	return res;
+}
+
+/* main_drop_privileges - become the configured user */
+static void
+main_drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL) {
+		if (geteuid() == 0)
+			log_warn(NULL, "running as root: set user = in the "
+			    "configuration");
+		return;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0)
+		log_fatal("initgroups %s: %m", pw->pw_name);
+	if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		log_fatal("cannot become user %s: %m", pw->pw_name);
+	if (setuid(0) == 0)
+		log_fatal("privileges could not be dropped");
+	log_notice(NULL, "running as user %s", pw->pw_name);
+}
+
+/* main_daemonize - detach from the terminal and write the pid file */
+static void
+main_daemonize(const struct config *c)
+{
+	pid_t pid;
+	int fd;
+	FILE *fp;
+
+	pid = fork();
+	if (pid < 0)
+		log_fatal("fork: %m");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		log_fatal("setsid: %m");
+	if (chdir("/") != 0)
+		log_fatal("chdir /: %m");
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (c->pidfile[0] != '\0') {
+		fp = fopen(c->pidfile, "we");
+		if (fp == NULL)
+			log_fatal("cannot write pid file %s: %m", c->pidfile);
+		fprintf(fp, "%ld\n", (long)getpid());
+		fclose(fp);
+	}
+}
+
+/* main_milter_thread - run libmilter until it is stopped */
+static void *
+main_milter_thread(void *arg)
+{
+	int *rc = arg;
+
+	*rc = smfi_main();
+	return NULL;
+}
+
+/* main_reload - build a new snapshot from path and install it */
+static void
+main_reload(const char *path)
+{
+	struct config *c;
+	char err[1024];
+
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL) {
+		log_err(NULL, "reload failed, keeping the running configuration: %s",
+		    err);
+		return;
+	}
+	log_set_level(c->log_level);
+	config_install(c);
+	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
+	    c->ndomains);
+}
+
+/* main_drain - wait for messages in flight to finish */
+static void
+main_drain(void)
+{
+	int i;
+
+	for (i = 0; i < MAIN_DRAIN_SECONDS * 10; i++) {
+		if (state_messages_in_flight() == 0)
+			return;
+		usleep(100000);
+	}
+	log_warn(NULL, "%ld messages still in flight after %d s; exiting "
+	    "(the MTA retries them)", state_messages_in_flight(),
+	    MAIN_DRAIN_SECONDS);
+}
+
+/* main_serve - run the milter and handle signals until told to stop */
+static int
+main_serve(const char *path, const struct config *c)
+{
+	pthread_t tid;
+	sigset_t set;
+	int sig, rc = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&tid, NULL, main_milter_thread, &rc) != 0)
+		log_fatal("cannot start the milter thread");
+	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
+	    c->socket);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			main_reload(path);
+			continue;
+		}
+		log_notice(NULL, "signal %d: stopping; letting messages in flight "
+		    "finish", sig);
+		break;
+	}
+	smfi_stop();
+	main_drain();
+	pthread_join(tid, NULL);
+	return rc == MI_SUCCESS ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = MAIN_DEFAULT_CONF, *doc = NULL;
+	struct passwd pwbuf, *pw;
+	struct config *c;
+	char err[1024], pwstr[4096];
+	int ch, check = 0, fg = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:D:fhnV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'D': doc = optarg; break;
+		case 'f': fg = 1; break;
+		case 'n': check = 1; break;
+		case 'V': printf("authmilter %s\n", PACKAGE_VERSION); return 0;
+		case 'h': main_usage(0); break;
+		default: main_usage(2);
+		}
+	}
+	if (optind != argc)
+		main_usage(2);
+	if (doc != NULL) {
+		if (strcmp(doc, "sample") == 0)
+			config_print_sample(stdout);
+		else if (strcmp(doc, "man") == 0)
+			config_print_man(stdout);
+		else
+			main_usage(2);
+		return 0;
+	}
+	clock_init();
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		config_dump(c, stdout);
+		config_free(c);
+		return 0;
+	}
+	log_init(fg || c->log_destination == CONFIG_LOG_STDERR ? LOG_DEST_STDERR
+	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
+	config_install(c);
+	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
+	if (smfi_register(*callbacks_table()) != MI_SUCCESS)
+		log_fatal("smfi_register failed");
+	smfi_settimeout((int)c->milter_timeout);
+	main_open_socket(c, pw);
+	if (!fg)
+		main_daemonize(c);
+	main_drop_privileges(pw);
+	rc = main_serve(path, c);
+	c = config_acquire();
+	if (!fg && c != NULL && c->pidfile[0] != '\0')
+		unlink(c->pidfile);
+	config_release(c);
+	config_install(NULL);
+	log_notice(NULL, "stopped");
+	return rc;
+}

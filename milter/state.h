@@ -1,1 +1,61 @@
-/* placeholder */
+/*
+ * state.h - per-connection and per-message state.
+ *
+ * A connection owns its pinned configuration snapshot and at most one
+ * message. A message owns its headers and outbound signing state. Each
+ * is touched only by the libmilter thread serving the connection.
+ * state_msg_free is the one cleanup path for end-of-message, abort and
+ * close.
+ */
+#ifndef AUTHMILTER_STATE_H
+#define AUTHMILTER_STATE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "mode.h"
+#include "outbound.h"
+#include "sign.h"
+
+#define STATE_MAX_HEADER_BYTES (8u * 1024 * 1024)	/* beyond: do not sign */
+
+struct state_msg {
+	char qid[64];			/* MTA queue id, "NOQUEUE" until known */
+	char *envfrom;			/* MAIL FROM path as given */
+	char *auth_authen;		/* SASL login, NULL if none */
+	struct sign_header *hdrs;	/* headers in order (name/value owned) */
+	size_t nhdrs;
+	size_t hdrcap;
+	size_t hdrbytes;		/* total header bytes, for the cap */
+	int hdr_overflow;		/* cap exceeded: headers incomplete */
+	size_t nfrom;			/* From fields seen */
+	struct mode_result mode;	/* the sign/verify decision */
+	struct outbound *out;		/* signing state (MODE_SIGN) */
+};
+
+struct state_conn {
+	struct config *cfg;		/* pinned snapshot */
+	char client_addr[64];		/* client IP in text form, "" if unknown */
+	char *client_host;		/* client host name from the MTA */
+	char *helo;			/* HELO/EHLO argument */
+	struct state_msg *msg;		/* message in progress, or NULL */
+	int hdr_noreply;		/* MTA expects no reply per header */
+};
+
+/* state_conn_new - new connection state, pinning the current snapshot */
+struct state_conn *state_conn_new(void);
+/* state_conn_free - free a connection and its message, release the snapshot */
+void state_conn_free(struct state_conn *c);
+/* state_msg_new - start a message (ends any previous one) */
+struct state_msg *state_msg_new(struct state_conn *c);
+/* state_msg_end - the single cleanup path for a message */
+void state_msg_end(struct state_conn *c);
+/* state_msg_add_header - keep a header; returns 0, -1 when over the cap */
+int state_msg_add_header(struct state_msg *m, const char *name,
+    const char *value);
+/* state_msg_set_qid - record the queue id once the MTA has it */
+void state_msg_set_qid(struct state_msg *m, const char *qid);
+/* state_messages_in_flight - messages between MAIL FROM and their end */
+long state_messages_in_flight(void);
+
+#endif

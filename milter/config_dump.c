@@ -1,0 +1,236 @@
+/*
+ * config_dump.c - print a snapshot (authmilter -n), and the sample conf and
+ * man page generated from the option table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "config_table.h"
+#include "log.h"
+#include "sign.h"
+
+/* config_format - an option's value in conf syntax */
+static void
+config_format(const struct opt_def *o, const char *base, struct buf *out)
+{
+	const void *field = base + o->offset;
+	const struct config_words *w;
+	char tmp[1024];
+	size_t i;
+
+	switch (o->type) {
+	case OPT_STRING: case OPT_DOMAIN: case OPT_SOCKET:
+		buf_puts(out, *(char *const *)field ? *(char *const *)field : "");
+		break;
+	case OPT_INT:
+		buf_printf(out, "%d", *(const int *)field);
+		break;
+	case OPT_MODE:
+		buf_printf(out, "0%03o", (unsigned)*(const int *)field);
+		break;
+	case OPT_DURATION:
+		buf_printf(out, "%lds", *(const long *)field);
+		break;
+	case OPT_BOOL:
+		buf_puts(out, *(const int *)field ? "yes" : "no");
+		break;
+	case OPT_ENUM:
+		buf_puts(out, o->choices[*(const int *)field]);
+		break;
+	case OPT_WORDS:
+		w = field;
+		for (i = 0; i < w->n; i++)
+			buf_printf(out, "%s%s", i ? ", " : "", w->v[i]);
+		break;
+	case OPT_CIDRS:
+		cidr_list_format(field, tmp, sizeof(tmp));
+		buf_puts(out, tmp);
+		break;
+	case OPT_CANON:
+		buf_printf(out, "%s/%s", sign_canon_name(((const int *)field)[0]),
+		    sign_canon_name(((const int *)field)[1]));
+		break;
+	case OPT_LEVEL:
+		buf_puts(out, log_level_name(*(const int *)field) ?
+		    log_level_name(*(const int *)field) : "?");
+		break;
+	case OPT_FACILITY:
+		buf_puts(out, log_facility_name(*(const int *)field) ?
+		    log_facility_name(*(const int *)field) : "?");
+		break;
+	case OPT_KEY:
+		break;
+	}
+}
+
+/* config_dump - print the effective configuration */
+void
+config_dump(const struct config *c, FILE *fp)
+{
+	const struct opt_def *o;
+	const struct config_domain *d;
+	struct buf v = BUF_INIT;
+	size_t i, j;
+
+	fprintf(fp, "# effective configuration of %s\n", c->path);
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (!(o->scope & OPT_GLOBAL))
+			continue;
+		buf_reset(&v);
+		config_format(o, (o->scope & OPT_BLOCK) ?
+		    (const char *)&c->defaults : (const char *)c, &v);
+		fprintf(fp, "%-26s = %s\n", o->name, buf_cstr(&v));
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		d = &c->domains[i];
+		fprintf(fp, "\ndomain %s {\n", d->name);
+		for (j = 0; j < d->nkeys; j++)
+			fprintf(fp, "    key = %s %s    # %s, %d bits\n",
+			    d->keys[j].selector, d->keys[j].path,
+			    keys_type_name(d->keys[j].type), d->keys[j].bits);
+		for (j = 0; j < config_noptions; j++) {
+			o = &config_options[j];
+			if (!(o->scope & OPT_BLOCK) || o->type == OPT_KEY)
+				continue;
+			buf_reset(&v);
+			config_format(o, (const char *)d, &v);
+			fprintf(fp, "    %-22s = %s%s\n", o->name, buf_cstr(&v),
+			    (d->set & (1u << j)) ? "" : "    # inherited");
+		}
+		fprintf(fp, "}\n");
+	}
+	buf_free(&v);
+}
+
+/* config_type_name - short description of a value syntax */
+static const char *
+config_type_name(const struct opt_def *o)
+{
+	switch (o->type) {
+	case OPT_STRING: return "text";
+	case OPT_DOMAIN: return "domain name";
+	case OPT_INT: return "number";
+	case OPT_BOOL: return "yes or no";
+	case OPT_ENUM: return "choice";
+	case OPT_WORDS: return "list";
+	case OPT_CIDRS: return "networks";
+	case OPT_CANON: return "header/body";
+	case OPT_MODE: return "octal mode";
+	case OPT_DURATION: return "duration";
+	case OPT_LEVEL: return "log level";
+	case OPT_FACILITY: return "facility";
+	case OPT_KEY: return "selector and path";
+	case OPT_SOCKET: return "socket";
+	}
+	return "?";
+}
+
+/* config_where - where an option may appear */
+static const char *
+config_where(const struct opt_def *o)
+{
+	if ((o->scope & OPT_GLOBAL) && (o->scope & OPT_BLOCK))
+		return "global default, overridable per domain";
+	return (o->scope & OPT_BLOCK) ? "domain blocks only" : "global";
+}
+
+/* config_print_sample - annotated sample conf */
+void
+config_print_sample(FILE *fp)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	fputs("# authmilter.conf - sample configuration (generated from the "
+	    "option table;\n# see authmilter.conf(5)). Lines starting with "
+	    "\"#name =\" show defaults.\n", fp);
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (!(o->scope & OPT_GLOBAL))
+			continue;
+		fprintf(fp, "\n# %s\n# (%s; %s)\n#%s = %s\n", o->doc,
+		    config_type_name(o), config_where(o), o->name,
+		    o->def ? o->def : "");
+	}
+	fputs("\n# One block per signing domain. Keys are listed in preference "
+	    "order;\n# create them with authmilter-keygen(1).\n"
+	    "#domain example.com {\n", fp);
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (o->scope == OPT_BLOCK)
+			fprintf(fp, "#    # %s\n#    %s = s2026a "
+			    "/etc/authmilter/keys/example.com/s2026a.pem\n",
+			    o->doc, o->name);
+	}
+	fputs("#    canonicalization = relaxed/relaxed\n#}\n", fp);
+}
+
+/* config_man_escape - roff-safe text (backslashes and leading dots) */
+static void
+config_man_escape(FILE *fp, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\e", fp);
+		else if (*s == '-')
+			fputs("\\-", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+/* config_print_man - authmilter.conf(5) */
+void
+config_print_man(FILE *fp)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	fputs(".\\\" generated from milter/config_table.c by `make regen-docs`; "
+	    "do not edit\n"
+	    ".TH AUTHMILTER.CONF 5 \"\" \"authmilter\" \"File Formats\"\n"
+	    ".SH NAME\nauthmilter.conf \\- configuration of the authmilter "
+	    "mail authentication milter\n"
+	    ".SH SYNTAX\nOne option per line, written \\fIname\\fR = "
+	    "\\fIvalue\\fR. A \\fB#\\fR at the start of a line or after a "
+	    "blank starts a comment. Lists are separated by commas or blanks.\n"
+	    "Signing domains are declared in blocks:\n.PP\n.nf\n"
+	    "domain example.com {\n    key = s2026b /etc/authmilter/keys/"
+	    "example.com/s2026b.pem\n    key = s2026a /etc/authmilter/keys/"
+	    "example.com/s2026a.pem\n}\n.fi\n.PP\n"
+	    "Every error names the file, the line and the reason, and "
+	    "authmilter refuses to start (or, on reload, keeps the running "
+	    "configuration). \\fBauthmilter \\-n \\-c\\fR \\fIfile\\fR checks a "
+	    "file and prints the effective configuration.\n"
+	    ".PP\nDurations take a suffix: s, m, h, d or w (seconds when none).\n"
+	    ".SH OPTIONS\n", fp);
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		fprintf(fp, ".TP\n.B %s\n", o->name);
+		config_man_escape(fp, o->doc);
+		fprintf(fp, ".\n.br\nType: %s", config_type_name(o));
+		if (o->type == OPT_ENUM) {
+			size_t j;
+
+			fputs(" (", fp);
+			for (j = 0; o->choices[j] != NULL; j++)
+				fprintf(fp, "%s%s", j ? ", " : "", o->choices[j]);
+			fputs(")", fp);
+		}
+		fprintf(fp, "; %s", config_where(o));
+		if (o->def != NULL) {
+			fputs("; default: ", fp);
+			config_man_escape(fp, *o->def ? o->def : "(empty)");
+		}
+		if (o->type == OPT_DURATION || o->type == OPT_INT)
+			fprintf(fp, "; range %ld..%ld", o->min, o->max);
+		fputs(".\n", fp);
+	}
+	fputs(".SH FILES\n/etc/authmilter/authmilter.conf\n"
+	    ".SH SEE ALSO\n.BR authmilter (8),\n.BR authmilter-keygen (1)\n", fp);
+}

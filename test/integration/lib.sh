@@ -1,0 +1,724 @@
+# shellcheck shell=bash
+# lib.sh - harness for the integration tests: real servers on loopback.
+#
+# Sourced by test/integration/test_*.sh (and contrib/demo.sh). Starts, for one
+# test script, in its own work dir:
+#   - knotd, authoritative for the zones in test/zones/ plus the DKIM key
+#     records generated at test time (127.0.0.1:$IT_DNS_PORT);
+#   - a private Postfix instance (own config, queue and data dirs, log file)
+#     with Cyrus SASL (sasldb in the work dir), XCLIENT for 127.0.0.0/8, and
+#     smtpd_milters/non_smtpd_milters pointing at the milter under test
+#     (smtpd on 127.0.0.1:$IT_SMTP_PORT);
+#   - smtp-sink on 127.0.0.1:$IT_SINK_PORT, Postfix's relayhost, dumping each
+#     relayed message to a file;
+#   - the milter: authmilter ($AUTHMILTER) or, for the harness self-test,
+#     Debian's opendkim.
+# Everything stops on exit (trap), also when a test fails or is interrupted.
+# Output is TAP (it_ok, it_fail, it_check, it_done).
+#
+# Needs root (Postfix's master, knotd) and these Debian packages, which the
+# top-level runner installs (see IT_DEBIAN_PACKAGES below).
+# Nothing here sends a packet beyond 127.0.0.1: Postfix's DNS lookups are
+# off, and every DNS client is pointed at the local knotd.
+#
+# Environment (all optional):
+#   AUTHMILTER_TEST_TMP  base of the work dirs (default /tmp)
+#   IT_DNS_PORT          knotd port (default 5353)
+#   IT_SMTP_PORT         Postfix smtpd port (default 2525)
+#   IT_SINK_PORT         smtp-sink port (default 2626)
+#   AUTHMILTER           the daemon under test (default $BUILD_DIR/milter/authmilter)
+#   BUILD_DIR            the build dir (default: _build in the source tree)
+#   IT_KEEP=1            keep the work dir after a successful run
+# Two runs at once need different ports and test names (or a different
+# AUTHMILTER_TEST_TMP).
+
+# Debian packages the harness needs; opendkim only for the self-test.
+IT_DEBIAN_PACKAGES="postfix sasl2-bin libsasl2-modules libsasl2-modules-db \
+knot knot-dnsutils openssl python3 python3-dkim python3-dnspython python3-nacl \
+libmail-dkim-perl libnet-dns-perl libcryptx-perl opendkim"
+
+IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_SRC_DIR=$(cd "$IT_LIB_DIR/../.." && pwd)
+IT_ZONE_TEMPLATES=$IT_SRC_DIR/test/zones
+# Debian's dkim, dns and authres modules exist only for the system Python.
+IT_PY=/usr/bin/python3
+
+IT_DNS_PORT=${IT_DNS_PORT:-5353}
+IT_SMTP_PORT=${IT_SMTP_PORT:-2525}
+IT_SINK_PORT=${IT_SINK_PORT:-2626}
+BUILD_DIR=${BUILD_DIR:-$IT_SRC_DIR/_build}
+AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
+
+IT_N=0
+IT_PASS=0
+IT_FAIL=0
+IT_SKIP=0
+IT_PIDS=()              # "name:pid" of every background server we started
+IT_POSTFIX_CONF=""      # set while our Postfix instance may be running
+
+# ---------------------------------------------------------------- set-up
+
+# it_init - create a fresh work dir for test NAME and arm the cleanup trap
+it_init() {
+    IT_NAME=$1
+    if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP $IT_NAME: needs root (Postfix master, knotd)"
+        exit 0
+    fi
+    it_require postconf postfix smtp-sink saslpasswd2 knotd kdig openssl \
+        "$IT_PY" perl
+    IT_BASE=${AUTHMILTER_TEST_TMP:-/tmp}/authmilter-it
+    IT_DIR=$IT_BASE/$IT_NAME
+    it__stop_leftovers "$IT_DIR"
+    rm -rf "$IT_DIR"
+    # smtpd and the other Postfix daemons run as "postfix" and must reach the
+    # milter socket and the sasldb: every directory on the way is 0755.
+    mkdir -p "$IT_DIR"/{keys,zones,knot,pf,sasl,sink,milter,log,tmp}
+    chmod 755 "$IT_BASE" "$IT_DIR" "$IT_DIR"/*
+    chmod 700 "$IT_DIR/keys"
+    # smtp-sink drops to "nobody" before it writes its dumps.
+    chown nobody "$IT_DIR/sink"
+    : > "$IT_DIR/log/postfix.log"
+    trap it__cleanup EXIT
+    trap 'exit 130' INT TERM HUP
+    echo "# $IT_NAME: work dir $IT_DIR"
+}
+
+# it_require - bail out unless every command named exists
+it_require() {
+    local c
+    for c in "$@"; do
+        if ! command -v "$c" > /dev/null 2>&1; then
+            echo "Bail out! $c not found (install: $IT_DEBIAN_PACKAGES)"
+            exit 1
+        fi
+    done
+}
+
+# it__stop_leftovers - stop servers a killed earlier run left in DIR
+it__stop_leftovers() {
+    local dir=$1 f
+    [ -d "$dir" ] || return 0
+    if [ -f "$dir/pf/etc/main.cf" ]; then
+        postfix -c "$dir/pf/etc" stop > /dev/null 2>&1
+    fi
+    for f in "$dir"/*/*.pid; do
+        [ -f "$f" ] || continue
+        it__kill_pid "$(cat "$f" 2>/dev/null)"
+    done
+}
+
+# it__kill_pid - SIGTERM a process, wait for it, SIGKILL if it lingers
+it__kill_pid() {
+    local pid=$1 i
+    case $pid in ''|*[!0-9]*) return 0 ;; esac
+    kill "$pid" 2>/dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+}
+
+# it__bg - start a command in the background; remember NAME's pid
+it__bg() {
+    local name=$1 log=$2
+    shift 2
+    "$@" >> "$log" 2>&1 &
+    IT_PIDS+=("$name:$!")
+    echo "$!" > "$IT_DIR/tmp/$name.pid"
+    IT_LAST_PID=$!
+}
+
+# it__stop - stop the background server called NAME (if we started one)
+it__stop() {
+    local name=$1 entry keep=()
+    for entry in "${IT_PIDS[@]}"; do
+        if [ "${entry%%:*}" = "$name" ]; then
+            it__kill_pid "${entry#*:}"
+            wait "${entry#*:}" 2>/dev/null
+        else
+            keep+=("$entry")
+        fi
+    done
+    IT_PIDS=("${keep[@]}")
+    rm -f "$IT_DIR/tmp/$name.pid"
+}
+
+# it__cleanup - EXIT trap: stop everything, keep the work dir on failure
+it__cleanup() {
+    local rc=$? entry
+    trap - EXIT
+    if [ -n "$IT_POSTFIX_CONF" ]; then
+        it_postfix_stop
+    fi
+    for ((i = ${#IT_PIDS[@]} - 1; i >= 0; i--)); do
+        entry=${IT_PIDS[$i]}
+        it__kill_pid "${entry#*:}"
+    done
+    wait 2>/dev/null
+    if [ "$rc" = 0 ] && [ "$IT_FAIL" = 0 ] && [ -z "${IT_KEEP:-}" ]; then
+        rm -rf "$IT_DIR"
+    else
+        echo "# $IT_NAME: work dir kept: $IT_DIR"
+    fi
+    exit "$rc"
+}
+
+# it_wait_for - poll CMD... every 0.1 s for up to SECONDS; 0 once it succeeds
+it_wait_for() {
+    local secs=$1 i
+    shift
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# it__port_open - true once something listens on 127.0.0.1:PORT
+it__port_open() {
+    (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null
+}
+
+# ---------------------------------------------------------------- TAP
+
+# it_ok - record a passing check
+it_ok() {
+    IT_N=$((IT_N + 1))
+    IT_PASS=$((IT_PASS + 1))
+    echo "ok $IT_N - $1"
+}
+
+# it_fail - record a failing check, then show the logs that explain it
+it_fail() {
+    IT_N=$((IT_N + 1))
+    IT_FAIL=$((IT_FAIL + 1))
+    echo "not ok $IT_N - $1 # ${2:-failed}"
+    it_show_logs
+}
+
+# it_skip - record a check that could not run here
+it_skip() {
+    IT_N=$((IT_N + 1))
+    IT_SKIP=$((IT_SKIP + 1))
+    echo "ok $IT_N - $1 # SKIP ${2:-}"
+}
+
+# it_check - run CMD...; ok if it exits 0, else not ok with its output shown
+it_check() {
+    local name=$1 out=$IT_DIR/tmp/check.$((IT_N + 1)).out
+    shift
+    if "$@" > "$out" 2>&1; then
+        it_ok "$name"
+    else
+        local rc=$?
+        sed 's/^/#   /' "$out" | tail -n 30
+        it_fail "$name" "exit $rc: $*"
+    fi
+}
+
+# it_show_logs - print the tail of each server log as TAP comments
+it_show_logs() {
+    local f
+    for f in "$IT_DIR"/log/*.log; do
+        [ -s "$f" ] || continue
+        echo "# --- tail of $f"
+        tail -n "${IT_LOG_LINES:-15}" "$f" | sed 's/^/#   /'
+    done
+}
+
+# it_done - print the plan and the summary; exit 1 if any check failed
+it_done() {
+    echo "1..$IT_N"
+    if [ "$IT_SKIP" -gt 0 ]; then
+        echo "# $IT_NAME: $IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
+    else
+        echo "# $IT_NAME: $IT_PASS passed, $IT_FAIL failed"
+    fi
+    [ "$IT_FAIL" = 0 ] || exit 1
+    exit 0
+}
+
+# ---------------------------------------------------------------- keys, DNS
+
+# it_dkim_record - print the zone-file rdata of the DKIM key record for the
+# private key PEM (RSA or Ed25519): one parenthesized TXT rdata made of
+# quoted strings of at most 250 characters (a 2048-bit record is > 255)
+it_dkim_record() {
+    local pem=$1 k p
+    if openssl pkey -in "$pem" -noout -text | head -n 1 | grep -q '^ED25519'; then
+        k=ed25519
+        # An Ed25519 SubjectPublicKeyInfo is a fixed 12-byte prefix and the
+        # raw 32-byte key; DKIM publishes the raw key (RFC 8463).
+        p=$(openssl pkey -in "$pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+    else
+        k=rsa
+        p=$(openssl pkey -in "$pem" -pubout -outform DER | base64 -w0)
+    fi
+    [ -n "$p" ] || return 1
+    printf '( "v=DKIM1; k=%s; "' "$k"
+    echo "p=$p" | fold -w 250 | while read -r chunk; do
+        printf ' "%s"' "$chunk"
+    done
+    printf ' )\n'
+}
+
+# it_keygen - make a DKIM key (PEM, 0600) for DOMAIN/SELECTOR and queue its
+# TXT record for the zone; prints the key file's path
+it_keygen() {
+    local domain=$1 sel=$2 type=$3 bits=${4:-2048}
+    local key=$IT_DIR/keys/$domain.$sel.pem
+    (
+        umask 077
+        case $type in
+            rsa) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" -out "$key" ;;
+            ed25519) openssl genpkey -algorithm ed25519 -out "$key" ;;
+            *) echo "it_keygen: unknown key type $type" >&2; exit 1 ;;
+        esac
+    ) 2> "$IT_DIR/tmp/keygen.err" || { cat "$IT_DIR/tmp/keygen.err" >&2; return 1; }
+    chmod 600 "$key"
+    it_zone_add "$domain" "$sel._domainkey.$domain. 300 IN TXT $(it_dkim_record "$key")"
+    echo "$key"
+}
+
+# it_zone_add - queue one resource record (zone-file line) for DOMAIN's zone
+it_zone_add() {
+    echo "$2" >> "$IT_DIR/zones/$1.records"
+}
+
+# it__zone_build - write DOMAIN's zone: template (or a minimal SOA/NS) + records
+it__zone_build() {
+    local domain=$1 out=$IT_DIR/knot/zones/$1.zone
+    if [ -f "$IT_ZONE_TEMPLATES/$domain.zone" ]; then
+        cat "$IT_ZONE_TEMPLATES/$domain.zone" > "$out"
+    else
+        cat > "$out" <<EOF
+\$ORIGIN $domain.
+\$TTL 300
+@ SOA ns1.$domain. hostmaster.$domain. ( 1 3600 600 86400 300 )
+@ NS ns1.$domain.
+ns1 A 127.0.0.1
+EOF
+    fi
+    if [ -f "$IT_DIR/zones/$domain.records" ]; then
+        cat "$IT_DIR/zones/$domain.records" >> "$out"
+    fi
+}
+
+# it_dns_start - start knotd for the template zones and every domain given
+# to it_keygen/it_zone_add; wait until each zone answers
+it_dns_start() {
+    local d domains=() f
+    for f in "$IT_ZONE_TEMPLATES"/*.zone "$IT_DIR"/zones/*.records; do
+        [ -f "$f" ] || continue
+        d=$(basename "$f")
+        d=${d%.zone}
+        d=${d%.records}
+        case " ${domains[*]} " in *" $d "*) ;; *) domains+=("$d") ;; esac
+    done
+    mkdir -p "$IT_DIR/knot/zones" "$IT_DIR/knot/run" "$IT_DIR/knot/db"
+    {
+        cat <<EOF
+# knotd for test $IT_NAME: authoritative only, loopback only.
+server:
+    rundir: "$IT_DIR/knot/run"
+    pidfile: "$IT_DIR/knot/run/knot.pid"
+    listen: 127.0.0.1@$IT_DNS_PORT
+log:
+  - target: "$IT_DIR/log/knot.log"
+    any: info
+database:
+    storage: "$IT_DIR/knot/db"
+template:
+  - id: default
+    storage: "$IT_DIR/knot/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: on
+zone:
+EOF
+        for d in "${domains[@]}"; do
+            echo "  - domain: $d"
+        done
+    } > "$IT_DIR/knot/knot.conf"
+    for d in "${domains[@]}"; do
+        it__zone_build "$d"
+    done
+    IT_DNS_ZONES=("${domains[@]}")
+    knotc -c "$IT_DIR/knot/knot.conf" conf-check > "$IT_DIR/tmp/knot-check.out" 2>&1 || {
+        cat "$IT_DIR/tmp/knot-check.out" >&2
+        echo "it_dns_start: bad knot configuration" >&2
+        return 1
+    }
+    it__bg knot "$IT_DIR/log/knot.log" knotd -c "$IT_DIR/knot/knot.conf"
+    for d in "${domains[@]}"; do
+        if ! it_wait_for 10 it__dns_answers "$d"; then
+            echo "it_dns_start: knotd does not answer for $d" >&2
+            tail -n 20 "$IT_DIR/log/knot.log" >&2
+            return 1
+        fi
+    done
+}
+
+# it__dns_answers - true once knotd answers authoritatively for DOMAIN's SOA
+it__dns_answers() {
+    kdig @127.0.0.1 -p "$IT_DNS_PORT" +time=1 +retry=0 +norec SOA "$1" \
+        | grep -q 'status: NOERROR'
+}
+
+# it_dns_reload - restart knotd so that records added since are served
+it_dns_reload() {
+    it__stop knot
+    it_dns_start
+}
+
+# it_dns_txt - print the TXT rdata knotd serves for NAME (debugging aid)
+it_dns_txt() {
+    kdig @127.0.0.1 -p "$IT_DNS_PORT" +time=1 +retry=0 +short TXT "$1"
+}
+
+# ---------------------------------------------------------------- sink
+
+# it_sink_start - start smtp-sink on 127.0.0.1:$IT_SINK_PORT; one file per
+# message in $IT_DIR/sink
+it_sink_start() {
+    it__bg sink "$IT_DIR/log/sink.log" \
+        smtp-sink -u nobody -d "$IT_DIR/sink/%M." "127.0.0.1:$IT_SINK_PORT" 100
+    it_wait_for 10 it__port_open "$IT_SINK_PORT" || {
+        echo "it_sink_start: smtp-sink does not listen on $IT_SINK_PORT" >&2
+        return 1
+    }
+}
+
+# it_sink_count - number of messages Postfix has handed to the sink in full
+it_sink_count() {
+    # smtp-sink answers 250 only after the dump file is written, so a
+    # "status=sent" line in Postfix's log means a complete file.
+    grep -c " relay=127.0.0.1\[127.0.0.1\]:$IT_SINK_PORT,.* status=sent " \
+        "$IT_DIR/log/postfix.log" 2>/dev/null
+}
+
+# it_wait_for_sink - wait up to TIMEOUT s until N messages have arrived
+it_wait_for_sink() {
+    local n=$1 secs=${2:-30} i
+    for ((i = 0; i < secs * 10; i++)); do
+        [ "$(it_sink_count)" -ge "$n" ] && return 0
+        sleep 0.1
+    done
+    echo "it_wait_for_sink: $(it_sink_count) of $n messages after ${secs}s" >&2
+    return 1
+}
+
+# it_sink_file - print the path of the sink file holding Postfix queue id QID
+# (each dump's Received: line and the relayed message's own Received: line
+# carry it; the relayed headers are unique per message)
+it_sink_file() {
+    grep -l -F "$1" "$IT_DIR"/sink/*.* 2>/dev/null | head -n 1
+}
+
+# it_sink_clear - forget the messages received so far (files and counter)
+it_sink_clear() {
+    rm -f "$IT_DIR"/sink/*.*
+}
+
+# ---------------------------------------------------------------- Postfix
+
+# it__milter_to_postfix - turn a libmilter socket spec into Postfix syntax
+it__milter_to_postfix() {
+    case $1 in
+        unix:*|inet:*:*) echo "$1" ;;
+        local:*) echo "unix:${1#local:}" ;;
+        inet:*@*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;;
+        /*) echo "unix:$1" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+# it_postfix_start - configure and start the private Postfix instance whose
+# milters are MILTER_SOCKET (unix:/path, local:/path or inet:PORT@HOST)
+it_postfix_start() {
+    local milter etc=$IT_DIR/pf/etc
+    milter=$(it__milter_to_postfix "$1")
+    mkdir -p "$etc" "$IT_DIR/pf/queue" "$IT_DIR/pf/data"
+    chown postfix "$IT_DIR/pf/data"
+    it__sasl_setup || return 1
+    cat > "$etc/main.cf" <<EOF
+# Private Postfix instance of integration test $IT_NAME (generated by lib.sh).
+compatibility_level = 3.6
+config_directory = $etc
+alternate_config_directories = $etc
+queue_directory = $IT_DIR/pf/queue
+data_directory = $IT_DIR/pf/data
+mail_owner = postfix
+setgid_group = postdrop
+# No syslog daemon here: log to a file through postlogd.
+maillog_file = $IT_DIR/log/postfix.log
+maillog_file_prefixes = $IT_DIR/log
+myhostname = mx.test.example
+mydomain = test.example
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+relay_domains = dest.test.example
+relayhost = [127.0.0.1]:$IT_SINK_PORT
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
+    reject_unauth_destination
+# Nothing leaves loopback: no DNS lookups anywhere in Postfix.
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+smtpd_peername_lookup = no
+append_dot_mydomain = no
+biff = no
+message_size_limit = 52428800
+mailbox_size_limit = 0
+smtputf8_enable = no
+# The milter under test, for SMTP and for local submission (sendmail).
+smtpd_milters = $milter
+non_smtpd_milters = $milter
+milter_default_action = tempfail
+# Cyrus SASL with a sasldb in the work dir; AUTH without TLS on loopback.
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $IT_DIR/sasl
+smtpd_sasl_security_options = noanonymous
+smtpd_tls_security_level = none
+smtpd_tls_auth_only = no
+smtp_tls_security_level = none
+broken_sasl_auth_clients = no
+# Tests pretend an outside client with XCLIENT ADDR=192.0.2.10.
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
+# Deliver at once, retry fast; the sink is always there.
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 10s
+EOF
+    cat > "$etc/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+127.0.0.1:$IT_SMTP_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    if ! postfix -c "$etc" check > "$IT_DIR/tmp/postfix-check.out" 2>&1; then
+        cat "$IT_DIR/tmp/postfix-check.out" >&2
+        tail -n 20 "$IT_DIR/log/postfix.log" >&2
+        return 1
+    fi
+    IT_POSTFIX_CONF=$etc
+    if ! postfix -c "$etc" start > "$IT_DIR/tmp/postfix-start.out" 2>&1; then
+        cat "$IT_DIR/tmp/postfix-start.out" >&2
+        tail -n 20 "$IT_DIR/log/postfix.log" >&2
+        return 1
+    fi
+    if ! it_wait_for 15 it__port_open "$IT_SMTP_PORT"; then
+        echo "it_postfix_start: smtpd does not listen on $IT_SMTP_PORT" >&2
+        tail -n 20 "$IT_DIR/log/postfix.log" >&2
+        return 1
+    fi
+}
+
+# it__sasl_setup - sasldb with alice@example.com/secret and smtpd.conf
+it__sasl_setup() {
+    local db=$IT_DIR/sasl/sasldb2
+    cat > "$IT_DIR/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $db
+EOF
+    # The realm is the part after "@": clients log in as alice@example.com.
+    echo secret | saslpasswd2 -p -c -f "$db" -u example.com alice || return 1
+    # smtpd opens the sasldb after dropping to the postfix user.
+    chgrp postfix "$db"
+    chmod 640 "$db"
+}
+
+# it_sasl_adduser - add USER@REALM with PASSWORD to the sasldb
+it_sasl_adduser() {
+    echo "$3" | saslpasswd2 -p -c -f "$IT_DIR/sasl/sasldb2" -u "$2" "$1"
+}
+
+# it_postfix_stop - stop the private Postfix instance and wait for master
+it_postfix_stop() {
+    local etc=$IT_POSTFIX_CONF pidf=$IT_DIR/pf/queue/pid/master.pid pid=""
+    [ -n "$etc" ] || return 0
+    [ -f "$pidf" ] && pid=$(tr -d ' ' < "$pidf")
+    postfix -c "$etc" stop > /dev/null 2>&1
+    if [ -n "$pid" ] && ! it_wait_for 10 it__gone "$pid"; then
+        kill -9 "$pid" 2>/dev/null
+    fi
+    IT_POSTFIX_CONF=""
+}
+
+# it__gone - true once process PID no longer exists
+it__gone() {
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# it_sendmail - submit stdin with our instance's sendmail(1) (postdrop ->
+# pickup -> cleanup, which runs non_smtpd_milters); arguments as sendmail's.
+# Prints the queue id pickup gave the message.
+it_sendmail() {
+    local before
+    before=$(it__pickup_count)
+    sendmail -C "$IT_DIR/pf/etc" "$@" || return 1
+    if ! it_wait_for 15 it__pickup_more "$before"; then
+        echo "it_sendmail: pickup did not take the message" >&2
+        return 1
+    fi
+    sed -n 's/.*postfix\/pickup\[[0-9]*\]: \([0-9A-Za-z]*\): uid=.*/\1/p' \
+        "$IT_DIR/log/postfix.log" | tail -n 1
+}
+
+# it__pickup_count - number of messages pickup has taken so far
+it__pickup_count() {
+    grep -c 'postfix/pickup\[[0-9]*\]: [0-9A-Za-z]*: uid=' "$IT_DIR/log/postfix.log"
+}
+
+# it__pickup_more - true once pickup has taken more than N messages
+it__pickup_more() {
+    [ "$(it__pickup_count)" -gt "$1" ]
+}
+
+# it_smtpsend - run smtpsend.py against our smtpd; prints the queue id
+it_smtpsend() {
+    "$IT_PY" "$IT_LIB_DIR/smtpsend.py" --port "$IT_SMTP_PORT" "$@"
+}
+
+# ---------------------------------------------------------------- verifiers
+
+# it_dkimverify - dkimpy verification of FILE through our knotd
+it_dkimverify() {
+    "$IT_PY" "$IT_LIB_DIR/dkimverify.py" --dns-port "$IT_DNS_PORT" "$@"
+}
+
+# it_dkimverify_pl - Mail::DKIM verification of FILE through our knotd
+it_dkimverify_pl() {
+    perl "$IT_LIB_DIR/dkimverify.pl" --dns-port "$IT_DNS_PORT" "$@"
+}
+
+# it_dkim_count - number of DKIM-Signature header fields in FILE's header
+it_dkim_count() {
+    awk 'BEGIN { IGNORECASE = 1; n = 0 }
+         /^\r?$/ { exit }
+         tolower($0) ~ /^dkim-signature:/ { n++ }
+         END { print n }' "$1"
+}
+
+# ---------------------------------------------------------------- milters
+
+# it__wait_socket - wait until SOCKET (libmilter spec) accepts connections,
+# as long as process PID lives
+it__wait_socket() {
+    local spec=$1 pid=$2 i path port
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        case $spec in
+            unix:*|local:*) path=${spec#*:}; [ -S "$path" ] && return 0 ;;
+            inet:*@*) port=${spec#inet:}; it__port_open "${port%@*}" && return 0 ;;
+            /*) [ -S "$spec" ] && return 0 ;;
+        esac
+        sleep 0.1
+    done
+    return 1
+}
+
+# it_milter_start_opendkim - start Debian's opendkim (harness self-test) on
+# $IT_DIR/milter/opendkim.sock, signing DOMAIN with KEY as SELECTOR;
+# prints the socket
+it_milter_start_opendkim() {
+    local domain=$1 sel=$2 key=$3 conf=$IT_DIR/milter/opendkim.conf
+    local sock=$IT_DIR/milter/opendkim.sock
+    printf '127.0.0.1\n::1\n' > "$IT_DIR/milter/internal-hosts"
+    cat > "$conf" <<EOF
+Syslog                  no
+Background              no
+Mode                    s
+Domain                  $domain
+Selector                $sel
+KeyFile                 $key
+Canonicalization        relaxed/simple
+SignatureAlgorithm      rsa-sha256
+InternalHosts           $IT_DIR/milter/internal-hosts
+Socket                  local:$sock
+UMask                   000
+PidFile                 $IT_DIR/milter/opendkim.pid
+# The work dir lives under /tmp (world-writable): opendkim would refuse
+# the key and even the conf for that reason alone.
+RequireSafeKeys         no
+EOF
+    rm -f "$sock"
+    it__bg milter "$IT_DIR/log/milter.log" opendkim -f -x "$conf"
+    if ! it__wait_socket "unix:$sock" "$IT_LAST_PID"; then
+        echo "it_milter_start_opendkim: no socket $sock" >&2
+        tail -n 20 "$IT_DIR/log/milter.log" >&2
+        return 1
+    fi
+    IT_MILTER_SOCKET=unix:$sock
+}
+
+# it_authmilter_conf - write an authmilter conf's global part to FILE
+# (socket in the work dir, internal_hosts 127.0.0.1, debug log to stderr);
+# callers append the domain blocks
+it_authmilter_conf() {
+    cat > "$1" <<EOF
+# authmilter conf of integration test $IT_NAME (generated by lib.sh)
+socket          = unix:$IT_DIR/milter/authmilter.sock
+socket_mode     = 0666
+pidfile         = $IT_DIR/milter/authmilter.pid
+authserv_id     = mx.test.example
+internal_hosts  = 127.0.0.1/32
+log_destination = stderr
+log_level       = debug
+EOF
+}
+
+# it__conf_socket - the socket named in an authmilter CONF
+it__conf_socket() {
+    sed -n 's/^[[:space:]]*socket[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$1" | tail -n 1
+}
+
+# it_milter_start_authmilter - run "$AUTHMILTER -f -c CONF" in the
+# background (stderr to log/milter.log) and wait for its socket
+it_milter_start_authmilter() {
+    local conf=$1 sock
+    sock=$(it__conf_socket "$conf")
+    case $sock in unix:*|local:*) rm -f "${sock#*:}" ;; esac
+    it__bg milter "$IT_DIR/log/milter.log" "$AUTHMILTER" -f -c "$conf"
+    if ! it__wait_socket "$sock" "$IT_LAST_PID"; then
+        echo "it_milter_start_authmilter: no socket $sock" >&2
+        tail -n 20 "$IT_DIR/log/milter.log" >&2
+        return 1
+    fi
+    IT_MILTER_SOCKET=$sock
+}
+
+# it_milter_stop - stop the milter (Postfix keeps running and tempfails)
+it_milter_stop() {
+    it__stop milter
+}
