@@ -95,6 +95,7 @@ struct opts {
 	int quiet;			/* -q no human report */
 	int json;			/* -j JSON line */
 	int verbose;			/* -v replies and modifications on stderr */
+	int quickack;			/* -Q TCP_QUICKACK: defeat milter-side Nagle */
 	long expect_signed;		/* -e, -1 when not given */
 };
 
@@ -783,6 +784,12 @@ pkt_read(struct conn *c, const struct msg *m, int *cmd, const char **data,
 		}
 		if (got > 0)
 			c->in.len += (size_t)got;
+		if (opt.quickack && opt.addr.ss_family != AF_UNIX) {
+			int one = 1;	/* re-armed after each read: see -Q */
+
+			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+			    sizeof(one));
+		}
 	}
 	*cmd = (unsigned char)c->in.data[c->inoff + 4];
 	*data = c->in.data + c->inoff + 5;
@@ -1481,7 +1488,7 @@ usage(void)
 	    "    [-c conns] [-m msgs/conn] [-s size|multipart] [-a authuser]\n"
 	    "    [-i clientip] [-f mailfrom] [-r rcpt]... [-F fromdomain]\n"
 	    "    [-d daemon_name] [-M msgfile] [-o outdir] [-t seconds]\n"
-	    "    [-T reply-seconds] [-e min-signed] [-q] [-j] [-v]\n", stderr);
+	    "    [-T reply-seconds] [-e min-signed] [-q] [-j] [-v] [-Q]\n", stderr);
 	exit(2);
 }
 
@@ -1501,7 +1508,7 @@ opts_parse(int argc, char **argv)
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:d:M:o:t:T:e:qjv")) != -1) {
+	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:d:M:o:t:T:e:qjvQ")) != -1) {
 		switch (ch) {
 		case 'S': opt.sock = optarg; break;
 		case 'c': opt.conns = parse_uint(optarg, 1, MAX_CONNS, ch); break;
@@ -1532,6 +1539,7 @@ opts_parse(int argc, char **argv)
 		case 'q': opt.quiet = 1; break;
 		case 'j': opt.json = 1; break;
 		case 'v': opt.verbose = 1; break;
+		case 'Q': opt.quickack = 1; break;
 		default: usage();
 		}
 	}

@@ -73,7 +73,7 @@ it_init() {
     rm -rf "$IT_DIR"
     # smtpd and the other Postfix daemons run as "postfix" and must reach the
     # milter socket and the sasldb: every directory on the way is 0755.
-    mkdir -p "$IT_DIR"/{keys,zones,knot,pf,sasl,sink,milter,log,tmp}
+    mkdir -p "$IT_DIR"/{keys,zones,knot,pf,sink,milter,log,tmp}
     chmod 755 "$IT_BASE" "$IT_DIR" "$IT_DIR"/*
     chmod 700 "$IT_DIR/keys"
     # smtp-sink drops to "nobody" before it writes its dumps.
@@ -218,14 +218,21 @@ it_check() {
     fi
 }
 
-# it_show_logs - print the tail of each server log as TAP comments
+# it_show_logs - print the tails of the logs that explain a failure (Postfix,
+# milter, sink; knotd's warnings only) as TAP comments
 it_show_logs() {
-    local f
-    for f in "$IT_DIR"/log/*.log; do
+    local f n=${IT_LOG_LINES:-15}
+    for f in postfix milter sink; do
+        f=$IT_DIR/log/$f.log
         [ -s "$f" ] || continue
         echo "# --- tail of $f"
-        tail -n "${IT_LOG_LINES:-15}" "$f" | sed 's/^/#   /'
+        tail -n "$n" "$f" | sed 's/^/#   /'
     done
+    f=$IT_DIR/log/knot.log
+    if grep -qv ' info: ' "$f" 2>/dev/null; then
+        echo "# --- knotd warnings ($f)"
+        grep -v ' info: ' "$f" | tail -n "$n" | sed 's/^/#   /'
+    fi
 }
 
 # it_done - print the plan and the summary; exit 1 if any check failed
@@ -412,11 +419,10 @@ it_wait_for_sink() {
     return 1
 }
 
-# it_sink_file - print the path of the sink file holding Postfix queue id QID
-# (each dump's Received: line and the relayed message's own Received: line
-# carry it; the relayed headers are unique per message)
+# it_sink_file - print the path of the sink file of the message that had
+# Postfix queue id QID (named in the Received: header Postfix added)
 it_sink_file() {
-    grep -l -F "$1" "$IT_DIR"/sink/*.* 2>/dev/null | head -n 1
+    grep -l -E "[[:space:]]id $1([^0-9A-Za-z]|\$)" "$IT_DIR"/sink/*.* 2>/dev/null | head -n 1
 }
 
 # it_sink_clear - forget the messages received so far (files and counter)
@@ -442,7 +448,7 @@ it__milter_to_postfix() {
 it_postfix_start() {
     local milter etc=$IT_DIR/pf/etc
     milter=$(it__milter_to_postfix "$1")
-    mkdir -p "$etc" "$IT_DIR/pf/queue" "$IT_DIR/pf/data"
+    mkdir -p "$etc/sasl" "$IT_DIR/pf/queue" "$IT_DIR/pf/data"
     chown postfix "$IT_DIR/pf/data"
     it__sasl_setup || return 1
     cat > "$etc/main.cf" <<EOF
@@ -483,10 +489,13 @@ smtpd_milters = $milter
 non_smtpd_milters = $milter
 milter_default_action = tempfail
 # Cyrus SASL with a sasldb in the work dir; AUTH without TLS on loopback.
+# Debian's Postfix ignores cyrus_sasl_config_path (its patch 07_sasl_config
+# hard-wires \$config_directory/sasl), so smtpd.conf lives there; the
+# parameter says the same for Postfix builds that honour it.
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = $IT_DIR/sasl
+cyrus_sasl_config_path = $etc/sasl
 smtpd_sasl_security_options = noanonymous
 smtpd_tls_security_level = none
 smtpd_tls_auth_only = no
@@ -542,25 +551,27 @@ EOF
     fi
 }
 
-# it__sasl_setup - sasldb with alice@example.com/secret and smtpd.conf
+# it__sasl_setup - smtpd.conf and a sasldb with alice@example.com/secret
+# in $config_directory/sasl of our instance
 it__sasl_setup() {
-    local db=$IT_DIR/sasl/sasldb2
-    cat > "$IT_DIR/sasl/smtpd.conf" <<EOF
+    local dir=$IT_DIR/pf/etc/sasl
+    IT_SASLDB=$dir/sasldb2
+    cat > "$dir/smtpd.conf" <<EOF
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
 mech_list: PLAIN LOGIN
-sasldb_path: $db
+sasldb_path: $IT_SASLDB
 EOF
-    # The realm is the part after "@": clients log in as alice@example.com.
-    echo secret | saslpasswd2 -p -c -f "$db" -u example.com alice || return 1
+    it_sasl_adduser alice example.com secret || return 1
     # smtpd opens the sasldb after dropping to the postfix user.
-    chgrp postfix "$db"
-    chmod 640 "$db"
+    chgrp postfix "$IT_SASLDB"
+    chmod 640 "$IT_SASLDB"
 }
 
-# it_sasl_adduser - add USER@REALM with PASSWORD to the sasldb
+# it_sasl_adduser - add USER@REALM with PASSWORD to the sasldb; the client
+# logs in as USER@REALM (Cyrus splits the realm off at the "@")
 it_sasl_adduser() {
-    echo "$3" | saslpasswd2 -p -c -f "$IT_DIR/sasl/sasldb2" -u "$2" "$1"
+    echo "$3" | saslpasswd2 -p -c -f "$IT_SASLDB" -u "$2" "$1"
 }
 
 # it_postfix_stop - stop the private Postfix instance and wait for master
@@ -608,6 +619,56 @@ it__pickup_more() {
 # it_smtpsend - run smtpsend.py against our smtpd; prints the queue id
 it_smtpsend() {
     "$IT_PY" "$IT_LIB_DIR/smtpsend.py" --port "$IT_SMTP_PORT" "$@"
+}
+
+# it_submit - check NAME: smtpsend.py ARGS... is accepted; sets IT_QID
+# (empty when refused)
+it_submit() {
+    local name=$1
+    shift
+    if IT_QID=$(it_smtpsend "$@" 2> "$IT_DIR/tmp/send.err"); then
+        it_ok "$name: accepted as $IT_QID"
+    else
+        IT_QID=""
+        sed 's/^/#   /' "$IT_DIR/tmp/send.err"
+        it_fail "$name: accepted" "submission refused"
+    fi
+}
+
+# it_submit_local - check NAME: sendmail ARGS... < FILE is accepted; sets IT_QID
+it_submit_local() {
+    local name=$1 file=$2
+    shift 2
+    if IT_QID=$(it_sendmail "$@" < "$file" 2> "$IT_DIR/tmp/send.err"); then
+        it_ok "$name: accepted as $IT_QID"
+    else
+        IT_QID=""
+        sed 's/^/#   /' "$IT_DIR/tmp/send.err"
+        it_fail "$name: accepted" "sendmail refused"
+    fi
+}
+
+# it__qid_sent - true once Postfix logged delivery of QID to the sink
+it__qid_sent() {
+    grep -q " $1: to=<.*, relay=127.0.0.1\[127.0.0.1\]:$IT_SINK_PORT,.* status=sent " \
+        "$IT_DIR/log/postfix.log"
+}
+
+# it_relayed - wait up to TIMEOUT s (default 30) for message IT_QID at the
+# sink; sets IT_MSG to its file; on failure records not ok NAME
+it_relayed() {
+    local name=$1 secs=${2:-30}
+    IT_MSG=""
+    if [ -z "$IT_QID" ]; then
+        it_skip "$name: relayed to the sink" "not accepted"
+        return 1
+    fi
+    if it_wait_for "$secs" it__qid_sent "$IT_QID"; then
+        IT_MSG=$(it_sink_file "$IT_QID")
+        [ -n "$IT_MSG" ] && return 0
+    fi
+    it_fail "$name: relayed to the sink" "queue id $IT_QID not delivered in ${secs}s"
+    return 1
 }
 
 # ---------------------------------------------------------------- verifiers

@@ -1,1 +1,380 @@
-int main(void) { return 0; }
+/*
+ * test_config.c - the conf parser: good files, bad files with FILE:LINE
+ * messages, defaults, inheritance, key checks, generated docs.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "sign.h"
+#include <syslog.h>
+#include "testutil.h"
+
+static char *dir;		/* temp dir with keys */
+static char rsa_key[512];	/* mode 0600 RSA key */
+static char ed_key[512];	/* mode 0600 Ed25519 key */
+static char open_key[512];	/* mode 0644 RSA key */
+static char group_key[512];	/* mode 0640 RSA key */
+
+/* setup_keys - make the keys once */
+static int
+setup_keys(void **state)
+{
+	(void)state;
+	dir = testutil_tmpdir();
+	if (dir == NULL)
+		return -1;
+	snprintf(rsa_key, sizeof(rsa_key), "%s/rsa.pem", dir);
+	snprintf(ed_key, sizeof(ed_key), "%s/ed.pem", dir);
+	snprintf(open_key, sizeof(open_key), "%s/open.pem", dir);
+	snprintf(group_key, sizeof(group_key), "%s/group.pem", dir);
+	if (testutil_write_key(rsa_key, "RSA", 1024, 0600) != 0
+	    || testutil_write_key(ed_key, "ED25519", 0, 0600) != 0
+	    || testutil_write_key(open_key, "RSA", 1024, 0644) != 0
+	    || testutil_write_key(group_key, "RSA", 1024, 0640) != 0)
+		return -1;
+	return 0;
+}
+
+/* teardown_keys - remove them */
+static int
+teardown_keys(void **state)
+{
+	(void)state;
+	testutil_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+/* expand - replace @RSA@, @ED@, @OPEN@, @GROUP@ with key paths */
+static char *
+expand(const char *tmpl)
+{
+	static const struct { const char *tag; const char *val; } subs[] = {
+		{ "@RSA@", rsa_key }, { "@ED@", ed_key }, { "@OPEN@", open_key },
+		{ "@GROUP@", group_key },
+	};
+	char *out = calloc(1, strlen(tmpl) * 8 + 4096), *o = out;
+	const char *p = tmpl;
+	size_t i;
+
+	while (*p != '\0') {
+		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+			if (strncmp(p, subs[i].tag, strlen(subs[i].tag)) == 0)
+				break;
+		if (i < sizeof(subs) / sizeof(subs[0])) {
+			o += sprintf(o, "%s", subs[i].val);
+			p += strlen(subs[i].tag);
+		} else {
+			*o++ = *p++;
+		}
+	}
+	return out;
+}
+
+/* load - parse a template, return the snapshot or NULL with err */
+static struct config *
+load(const char *tmpl, char *err, size_t errlen)
+{
+	char *text = expand(tmpl);
+	struct config *c;
+
+	err[0] = '\0';
+	c = config_load_string(text, "test.conf", err, errlen);
+	free(text);
+	return c;
+}
+
+struct bad_case {
+	const char *name;	/* what is wrong */
+	const char *text;	/* conf text */
+	const char *expect;	/* substring of the error, with file:line */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown option", "socket = unix:/tmp/x\nbogus_option = 1\n",
+	  "test.conf:2: unknown option \"bogus_option\"" },
+	{ "socket syntax", "socket = tcp:25\n", "test.conf:1: socket:" },
+	{ "inet port out of range", "socket = inet:70000@127.0.0.1\n",
+	  "test.conf:1: socket:" },
+	{ "mode not octal", "socket_mode = 999\n", "test.conf:1: socket_mode:" },
+	{ "log level", "log_level = loud\n", "test.conf:1: log_level:" },
+	{ "bad network", "internal_hosts = 300.1.1.1\n",
+	  "test.conf:1: internal_hosts: bad network address" },
+	{ "bad prefix", "internal_hosts = 10.0.0.0/33\n",
+	  "test.conf:1: internal_hosts: bad prefix" },
+	{ "bool", "allow_group_readable_keys = maybe\n",
+	  "test.conf:1: allow_group_readable_keys:" },
+	{ "enum", "on_internal_error = panic\n",
+	  "test.conf:1: on_internal_error: \"panic\" is not one of accept, tempfail" },
+	{ "duration", "signature_ttl = 5x\n", "test.conf:1: signature_ttl:" },
+	{ "duration bound", "milter_timeout = 0\n", "test.conf:1: milter_timeout:" },
+	{ "canonicalization", "canonicalization = fancy/relaxed\n",
+	  "test.conf:1: canonicalization:" },
+	{ "no equals", "socket unix:/x\n", "test.conf:1: expected \"name = value\"" },
+	{ "set twice", "log_level = info\n# c\nlog_level = debug\n",
+	  "test.conf:3: option \"log_level\" set twice (first at line 1)" },
+	{ "block not closed", "domain example.com {\n  key = s1 @RSA@\n",
+	  "test.conf:1: domain block example.com is not closed" },
+	{ "stray brace", "}\n", "test.conf:1: \"}\" without an open domain block" },
+	{ "nested block", "domain a.com {\ndomain b.com {\n",
+	  "test.conf:2: domain blocks cannot nest" },
+	{ "bad domain", "domain a..com {\n}\n", "test.conf:1: \"a..com\" is not a domain name" },
+	{ "two blocks", "domain a.com {\nkey = s1 @RSA@\n}\ndomain A.com {\n}\n",
+	  "test.conf:4: domain a.com: second block (first at line 1)" },
+	{ "block without key", "domain a.com {\n}\n", "test.conf:1: domain a.com has no key" },
+	{ "key at top level", "key = s1 @RSA@\n",
+	  "test.conf:1: option \"key\" belongs inside a domain block" },
+	{ "global option in block", "domain a.com {\nsocket = unix:/x\n}\n",
+	  "test.conf:2: option \"socket\" is not allowed inside a domain block" },
+	{ "key syntax", "domain a.com {\nkey = s1\n}\n", "test.conf:2: key: expected" },
+	{ "bad selector", "domain a.com {\nkey = s;1 @RSA@\n}\n",
+	  "test.conf:2: key: bad selector" },
+	{ "selector twice", "domain a.com {\nkey = s1 @RSA@\nkey = s1 @ED@\n}\n",
+	  "test.conf:3: key: selector \"s1\" listed twice" },
+	{ "world-readable key", "domain a.com {\n\nkey = s1 @OPEN@\n}\n",
+	  "test.conf:3: key file" },
+	{ "group-readable key", "domain a.com {\nkey = s1 @GROUP@\n}\n",
+	  "must not be readable by its group" },
+	{ "missing key", "domain a.com {\nkey = s1 /nonexistent/k.pem\n}\n",
+	  "test.conf:2: cannot open key file /nonexistent/k.pem" },
+	{ "not a key", "domain a.com {\nkey = s1 /etc/hostname\n}\n",
+	  "test.conf:2: " },
+	{ "platform without block", "platform_domain = esp.example\n",
+	  "test.conf: platform_domain esp.example has no domain block" },
+	{ "unknown user", "user = no-such-user-authmilter\n",
+	  "user \"no-such-user-authmilter\" does not exist" },
+	{ "control character", "log_level = info\001\n",
+	  "test.conf:1: control character" },
+	{ "bad authserv_id", "authserv_id = a b\n", "test.conf:1: authserv_id:" },
+};
+
+/* config_rejects_bad_files - each bad file fails with file:line and reason */
+static void
+config_rejects_bad_files(void **state)
+{
+	char err[1024];
+	struct config *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		c = load(bad_cases[i].text, err, sizeof(err));
+		if (c != NULL || strstr(err, bad_cases[i].expect) == NULL)
+			fail_msg("case \"%s\": got %s, error \"%s\", wanted \"%s\"",
+			    bad_cases[i].name, c ? "a config" : "NULL", err,
+			    bad_cases[i].expect);
+	}
+}
+
+/* config_empty_file_gives_defaults - the table's defaults apply */
+static void
+config_empty_file_gives_defaults(void **state)
+{
+	char err[1024];
+	struct config *c = load("", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(c->socket, "unix:/run/authmilter/authmilter.sock");
+	assert_int_equal(c->socket_mode, 0660);
+	assert_int_equal(c->defaults.hcanon, SIGN_CANON_RELAXED);
+	assert_int_equal(c->defaults.bcanon, SIGN_CANON_RELAXED);
+	assert_int_equal(c->internal_hosts.n, 2);
+	assert_true(cidr_list_match_str(&c->internal_hosts, "127.0.0.5"));
+	assert_true(cidr_list_match_str(&c->internal_hosts, "::1"));
+	assert_false(cidr_list_match_str(&c->internal_hosts, "192.0.2.1"));
+	assert_int_equal(c->defaults.oversign_headers.n, 1);
+	assert_string_equal(c->defaults.oversign_headers.v[0], "From");
+	assert_int_equal(c->defaults.signed_headers.n, 16);
+	assert_string_equal(c->defaults.signed_headers.v[15], "List-Unsubscribe-Post");
+	assert_int_equal(c->on_internal_error, CONFIG_ON_ERROR_ACCEPT);
+	assert_true(c->authserv_id[0] != '\0');
+	assert_int_equal(c->ndomains, 0);
+	config_free(c);
+}
+
+/* config_good_file_with_blocks - options, comments, CRLF, inheritance, overrides */
+static void
+config_good_file_with_blocks(void **state)
+{
+	static const char text[] =
+	    "# sample\r\n"
+	    "socket          = inet:8891@127.0.0.1   # tcp\r\n"
+	    "authserv_id     = MX.Example.NET\n"
+	    "internal_hosts  = 10.0.0.0/8 192.0.2.0/24, 2001:db8::/32\n"
+	    "dns_servers     =\n"
+	    "signed_headers  = From, To, Subject\n"
+	    "platform_domain = esp.example\n"
+	    "on_internal_error = tempfail\n"
+	    "\n"
+	    "domain Example.COM {\n"
+	    "    key = s2026b @RSA@\n"
+	    "    key = ed1 @ED@\n"
+	    "    canonicalization = simple/simple\n"
+	    "}\n"
+	    "domain esp.example {\n"
+	    "\tkey = p1 @RSA@\n"
+	    "\tsigned_headers = From Date\n"
+	    "\tsignature_ttl = 7d\n"
+	    "}\n";
+	const struct config_domain *d, *p;
+	char err[1024];
+	struct config *c = load(text, err, sizeof(err));
+
+	(void)state;
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->socket, "inet:8891@127.0.0.1");
+	assert_string_equal(c->authserv_id, "mx.example.net");
+	assert_int_equal(c->internal_hosts.n, 3);
+	assert_true(cidr_list_match_str(&c->internal_hosts, "2001:db8::25"));
+	assert_false(cidr_list_match_str(&c->internal_hosts, "127.0.0.1"));
+	assert_int_equal(c->dns_servers.n, 0);
+	assert_int_equal(c->on_internal_error, CONFIG_ON_ERROR_TEMPFAIL);
+	assert_int_equal(c->ndomains, 2);
+	d = config_find_domain(c, "EXAMPLE.com");
+	assert_non_null(d);
+	assert_string_equal(d->name, "example.com");
+	assert_int_equal(d->nkeys, 2);
+	assert_string_equal(d->keys[0].selector, "s2026b");
+	assert_int_equal(d->keys[0].type, KEY_RSA);
+	assert_int_equal(d->keys[0].bits, 1024);
+	assert_int_equal(d->keys[1].type, KEY_ED25519);
+	assert_int_equal(d->hcanon, SIGN_CANON_SIMPLE);
+	assert_int_equal(d->bcanon, SIGN_CANON_SIMPLE);
+	assert_int_equal(d->signed_headers.n, 3);	/* inherited */
+	assert_int_equal(d->signature_ttl, 0);
+	p = config_find_domain(c, "esp.example");
+	assert_ptr_equal(c->platform, p);
+	assert_int_equal(p->signed_headers.n, 2);	/* overridden */
+	assert_int_equal(p->signature_ttl, 7 * 86400);
+	assert_int_equal(p->hcanon, SIGN_CANON_RELAXED);	/* inherited */
+	assert_null(config_find_domain(c, "other.example"));
+	config_free(c);
+}
+
+/* config_group_readable_key_allowed_when_configured - 0640 passes with the option */
+static void
+config_group_readable_key_allowed_when_configured(void **state)
+{
+	char err[1024];
+	struct config *c = load("allow_group_readable_keys = yes\n"
+	    "domain a.com {\nkey = s1 @GROUP@\n}\n", err, sizeof(err));
+
+	(void)state;
+	if (c == NULL)
+		fail_msg("%s", err);
+	config_free(c);
+	/* but never world-readable */
+	c = load("allow_group_readable_keys = yes\ndomain a.com {\n"
+	    "key = s1 @OPEN@\n}\n", err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, "readable by others"));
+}
+
+/* config_relative_key_path_is_relative_to_conf - "keys/x.pem" next to the file */
+static void
+config_relative_key_path_is_relative_to_conf(void **state)
+{
+	char conf[600], sub[600], key[700], err[1024], text[256];
+	struct config *c;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/keys", dir);
+	mkdir(sub, 0700);
+	snprintf(key, sizeof(key), "%s/rel.pem", sub);
+	assert_int_equal(testutil_write_key(key, "ED25519", 0, 0600), 0);
+	snprintf(conf, sizeof(conf), "%s/rel.conf", dir);
+	snprintf(text, sizeof(text), "domain rel.example {\n key = r1 keys/rel.pem\n}\n");
+	assert_int_equal(testutil_write_file(conf, text), 0);
+	c = config_load(conf, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->domains[0].keys[0].path, key);
+	config_free(c);
+}
+
+/* config_missing_file_names_it - an unreadable conf is a clear error */
+static void
+config_missing_file_names_it(void **state)
+{
+	char err[1024];
+
+	(void)state;
+	assert_null(config_load("/nonexistent/authmilter.conf", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/authmilter.conf: cannot open"));
+}
+
+/* config_snapshot_refcount - acquire pins, install swaps, last release frees */
+static void
+config_snapshot_refcount(void **state)
+{
+	char err[1024];
+	struct config *a = load("log_level = debug\n", err, sizeof(err));
+	struct config *b = load("log_level = err\n", err, sizeof(err));
+	struct config *pinned;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	config_install(a);
+	pinned = config_acquire();
+	assert_ptr_equal(pinned, a);
+	assert_int_equal(a->refs, 2);
+	config_install(b);		/* a still pinned: not freed */
+	assert_int_equal(pinned->refs, 1);
+	assert_int_equal(pinned->log_level, LOG_DEBUG);
+	config_release(pinned);		/* frees a (ASan would catch misuse) */
+	pinned = config_acquire();
+	assert_ptr_equal(pinned, b);
+	config_release(pinned);
+	config_install(NULL);
+	assert_null(config_acquire());
+}
+
+/* config_dump_shows_effective_values - authmilter -n output */
+static void
+config_dump_shows_effective_values(void **state)
+{
+	char err[1024], *out = NULL;
+	size_t outlen = 0;
+	struct config *c = load("domain example.com {\nkey = s1 @RSA@\n"
+	    "canonicalization = relaxed/simple\n}\n", err, sizeof(err));
+	FILE *fp = open_memstream(&out, &outlen);
+
+	(void)state;
+	assert_non_null(c);
+	config_dump(c, fp);
+	fclose(fp);
+	assert_non_null(strstr(out, "socket                     = unix:/run/authmilter/authmilter.sock\n"));
+	assert_non_null(strstr(out, "domain example.com {\n"));
+	assert_non_null(strstr(out, "key = s1 "));
+	assert_non_null(strstr(out, "# rsa, 1024 bits"));
+	assert_non_null(strstr(out, "canonicalization       = relaxed/simple\n"));
+	assert_non_null(strstr(out, "signed_headers         = From, Sender"));
+	free(out);
+	config_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_rejects_bad_files),
+		cmocka_unit_test(config_empty_file_gives_defaults),
+		cmocka_unit_test(config_good_file_with_blocks),
+		cmocka_unit_test(config_group_readable_key_allowed_when_configured),
+		cmocka_unit_test(config_relative_key_path_is_relative_to_conf),
+		cmocka_unit_test(config_missing_file_names_it),
+		cmocka_unit_test(config_snapshot_refcount),
+		cmocka_unit_test(config_dump_shows_effective_values),
+	};
+
+	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
+}

@@ -1,1 +1,135 @@
-int main(void) { return 0; }
+/*
+ * test_mode.c - the sign-or-verify decision, table-driven.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "mode.h"
+#include "testutil.h"
+
+static char *dir;
+static struct config *cfg;		/* internal 10/8, ::1; example.com block */
+static struct config *cfg_env;		/* same with sign_from = envelope */
+
+/* setup - a key and two snapshots */
+static int
+setup(void **state)
+{
+	char key[512], text[1024], err[512];
+
+	(void)state;
+	dir = testutil_tmpdir();
+	snprintf(key, sizeof(key), "%s/k.pem", dir);
+	if (testutil_write_key(key, "ED25519", 0, 0600) != 0)
+		return -1;
+	snprintf(text, sizeof(text), "internal_hosts = 10.0.0.0/8, ::1\n"
+	    "domain example.com {\nkey = s1 %s\n}\n", key);
+	cfg = config_load_string(text, "t.conf", err, sizeof(err));
+	snprintf(text, sizeof(text), "internal_hosts = 10.0.0.0/8, ::1\n"
+	    "sign_from = envelope\ndomain example.com {\nkey = s1 %s\n}\n", key);
+	cfg_env = config_load_string(text, "t.conf", err, sizeof(err));
+	return cfg && cfg_env ? 0 : -1;
+}
+
+/* teardown - free them */
+static int
+teardown(void **state)
+{
+	(void)state;
+	config_free(cfg);
+	config_free(cfg_env);
+	testutil_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+struct mode_case {
+	const char *name;
+	int envelope;			/* use cfg_env */
+	const char *auth;
+	const char *addr;
+	size_t nfrom;
+	const char *from;
+	const char *envfrom;
+	enum mode_kind want;
+	int want_trusted;
+	const char *want_reason;	/* substring */
+};
+
+static const struct mode_case cases[] = {
+	{ "authenticated outside client signs", 0, "alice", "192.0.2.7", 1,
+	  " Alice <alice@example.com>", "<x@y.net>", MODE_SIGN, 1, "authenticated" },
+	{ "internal client signs", 0, NULL, "10.1.2.3", 1, " a@Example.COM",
+	  "<>", MODE_SIGN, 1, "internal client" },
+	{ "internal IPv6 signs", 0, NULL, "::1", 1, " a@example.com", "<>",
+	  MODE_SIGN, 1, "internal" },
+	{ "IPv4-mapped internal signs", 0, NULL, "::ffff:10.0.0.1", 1,
+	  " a@example.com", "<>", MODE_SIGN, 1, "internal" },
+	{ "outside client verifies", 0, NULL, "192.0.2.7", 1, " a@example.com",
+	  "<a@example.com>", MODE_VERIFY, 0, "neither authenticated" },
+	{ "empty auth is not auth", 0, "", "192.0.2.7", 1, " a@example.com",
+	  "<>", MODE_VERIFY, 0, "neither" },
+	{ "unknown client verifies", 0, NULL, NULL, 1, " a@example.com", "<>",
+	  MODE_VERIFY, 0, "(unknown)" },
+	{ "unconfigured From domain not signed", 0, "alice", "192.0.2.7", 1,
+	  " a@other.example", "<>", MODE_VERIFY, 1, "other.example has no domain block" },
+	{ "subdomain is not the domain", 0, "alice", "192.0.2.7", 1,
+	  " a@sub.example.com", "<>", MODE_VERIFY, 1, "no domain block" },
+	{ "no From not signed", 0, "alice", "192.0.2.7", 0, NULL, "<>",
+	  MODE_VERIFY, 1, "no From header" },
+	{ "two From not signed", 0, "alice", "192.0.2.7", 2, " a@example.com",
+	  "<>", MODE_VERIFY, 1, "more than one From" },
+	{ "two addresses not signed", 0, "alice", "192.0.2.7", 1,
+	  " a@example.com, b@example.com", "<>", MODE_VERIFY, 1, "several addresses" },
+	{ "From without domain not signed", 0, "alice", "192.0.2.7", 1,
+	  " alice", "<>", MODE_VERIFY, 1, "without a valid domain" },
+	{ "malformed From not signed", 0, "alice", "192.0.2.7", 1,
+	  " \"unterminated <a@example.com>", "<>", MODE_VERIFY, 1, "malformed" },
+	{ "envelope mode uses MAIL FROM", 1, "alice", "192.0.2.7", 1,
+	  " a@other.example", "<bounce@example.com>", MODE_SIGN, 1, "domain example.com" },
+	{ "envelope mode null sender not signed", 1, "alice", "192.0.2.7", 1,
+	  " a@example.com", "<>", MODE_VERIFY, 1, "envelope sender domain (none)" },
+};
+
+/* mode_decides_by_table - every case gets its decision and reason */
+static void
+mode_decides_by_table(void **state)
+{
+	struct mode_input in;
+	struct mode_result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&in, 0, sizeof(in));
+		in.auth_authen = cases[i].auth;
+		in.client_addr = cases[i].addr;
+		in.nfrom = cases[i].nfrom;
+		in.from_value = cases[i].from;
+		in.envelope_from = cases[i].envfrom;
+		mode_decide(cases[i].envelope ? cfg_env : cfg, &in, &r);
+		if (r.kind != cases[i].want || r.trusted != cases[i].want_trusted
+		    || strstr(r.reason, cases[i].want_reason) == NULL)
+			fail_msg("case \"%s\": kind %d trusted %d reason \"%s\"",
+			    cases[i].name, r.kind, r.trusted, r.reason);
+		if (r.kind == MODE_SIGN)
+			assert_string_equal(r.domain->name, "example.com");
+		mode_result_free(&r);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mode_decides_by_table),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
