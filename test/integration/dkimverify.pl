@@ -6,7 +6,9 @@
 # knotd on loopback). Prints one line per signature,
 # "d=DOMAIN s=SELECTOR a=ALGORITHM RESULT (detail)", then a summary. Exit 0
 # only if there are at least --min signatures, all pass, and every domain of
-# --expect-domains has a passing signature. Ed25519 needs libcryptx-perl.
+# --expect-domains has a passing signature. Mail::DKIM of Debian 12 (1.2023)
+# cannot verify ed25519-sha256: such signatures are listed as "skip" and
+# counted neither way (dkimverify.py checks them).
 use strict;
 use warnings;
 use Getopt::Long;
@@ -52,9 +54,15 @@ $n = $fail = 0;
 foreach my $sig ($dkim->signatures) {
     # Mail::DKIM also lists DomainKeys signatures; only DKIM counts here.
     next unless ref($sig) =~ /DKIM::Signature$/;
-    $n++;
     my $result = $sig->result // 'none';
     my $detail = $sig->result_detail // '';
+    if (lc($sig->algorithm // '') eq 'ed25519-sha256'
+        && $detail =~ /unsupported algorithm/) {
+        printf "d=%s s=%s a=%s skip (this Mail::DKIM has no Ed25519)\n",
+          $sig->domain // '?', $sig->selector // '?', $sig->algorithm;
+        next;
+    }
+    $n++;
     printf "d=%s s=%s a=%s %s%s\n", $sig->domain // '?', $sig->selector // '?',
       $sig->algorithm // '?', $result eq 'pass' ? 'pass' : 'fail',
       $result eq 'pass' ? '' : " ($detail)";

@@ -35,7 +35,7 @@
 # Debian packages the harness needs; opendkim only for the self-test.
 IT_DEBIAN_PACKAGES="postfix sasl2-bin libsasl2-modules libsasl2-modules-db \
 knot knot-dnsutils openssl python3 python3-dkim python3-dnspython python3-nacl \
-libmail-dkim-perl libnet-dns-perl libcryptx-perl opendkim"
+libmail-dkim-perl libnet-dns-perl opendkim"
 
 IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_SRC_DIR=$(cd "$IT_LIB_DIR/../.." && pwd)
@@ -216,6 +216,11 @@ it_check() {
         sed 's/^/#   /' "$out" | tail -n 30
         it_fail "$name" "exit $rc: $*"
     fi
+}
+
+# it_not - succeed when CMD... fails (for it_check)
+it_not() {
+    ! "$@"
 }
 
 # it_show_logs - print the tails of the logs that explain a failure (Postfix,

@@ -1,0 +1,26 @@
+#!/bin/sh
+# deps.sh - install the Debian 12 packages authmilter needs to build, test
+# and run its demo. Non-interactive; safe to run again (installs only what
+# is missing). Must run as root.
+set -e
+PKGS="build-essential autoconf automake libtool pkg-config
+libmilter-dev libopendkim-dev libssl-dev libcmocka-dev
+postfix knot knot-dnsutils sasl2-bin libsasl2-modules libsasl2-modules-db
+python3 python3-dkim python3-dnspython libmail-dkim-perl libnet-dns-perl
+opendkim opendkim-tools openssl ca-certificates procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks how to configure itself: we run private instances only.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
