@@ -610,7 +610,7 @@ config_load(const char *path, char *err, size_t errlen)
 	fp = fopen(path, "re");
 	if (fp == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror_r(errno, ebuf, sizeof(ebuf)) == 0 ? ebuf : "error");
+		    log_errstr(errno, ebuf, sizeof(ebuf)));
 		return NULL;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {

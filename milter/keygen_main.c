@@ -56,17 +56,18 @@ keygen_main_usage(FILE *fp)
 	    "  -h            this help\n", KEYGEN_PROG);
 }
 
-/* keygen_main_bad - complain about the command line; returns the usage status */
+/* keygen_main_bad - complain about the command line; the usage status */
 static int
 keygen_main_bad(const char *what, const char *arg)
 {
-	fprintf(stderr, "%s: %s%s%s\n", KEYGEN_PROG, what,
-	    arg != NULL ? ": " : "", arg != NULL ? arg : "");
+	if (what != NULL)
+		fprintf(stderr, "%s: %s%s%s\n", KEYGEN_PROG, what,
+		    arg != NULL ? ": " : "", arg != NULL ? arg : "");
 	fprintf(stderr, "Try '%s -h' for help.\n", KEYGEN_PROG);
 	return KEYGEN_USAGE;
 }
 
-/* keygen_main_number - parse a decimal number in [0, INT_MAX] */
+/* keygen_main_number - parse a decimal number in [1, INT_MAX] */
 static int
 keygen_main_number(const char *s, long *out)
 {
@@ -75,7 +76,7 @@ keygen_main_number(const char *s, long *out)
 	errno = 0;
 	*out = strtol(s, &end, 10);
 	return s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0
-	    && *out <= INT_MAX ? 0 : -1;
+	    && *out > 0 && *out <= INT_MAX ? 0 : -1;
 }
 
 /* keygen_main_parse - fill a from argv; 0, or the exit status to use */
@@ -112,8 +113,9 @@ keygen_main_parse(int argc, char **argv, struct keygen_args *a)
 		case 'b':
 		case 'M':
 			if (keygen_main_number(optarg, &n) < 0)
-				return keygen_main_bad(c == 'b' ? "-b: not a number"
-				    : "--txt-max: not a number", optarg);
+				return keygen_main_bad(c == 'b'
+				    ? "-b: not a positive number"
+				    : "--txt-max: not a positive number", optarg);
 			if (c == 'b')
 				a->bits = (int)n;
 			else
@@ -132,7 +134,8 @@ keygen_main_parse(int argc, char **argv, struct keygen_args *a)
 			keygen_main_usage(stdout);
 			exit(0);
 		default:
-			return keygen_main_bad("bad option", NULL);
+			/* getopt_long has named the option already */
+			return keygen_main_bad(NULL, NULL);
 		}
 	}
 	if (optind < argc)

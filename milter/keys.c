@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "keys.h"
+#include "log.h"
 #include "xalloc.h"
 
 /* keys_ssl_error - the most recent OpenSSL error as text */
@@ -46,7 +47,7 @@ keys_open_checked(const char *path, int allow_group_readable, char *err,
 	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open key file %s: %s", path,
-		    strerror_r(errno, ebuf, sizeof(ebuf)) == 0 ? ebuf : "error");
+		    log_errstr(errno, ebuf, sizeof(ebuf)));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -57,6 +57,19 @@ log_set_level(int level)
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
+/* log_errstr - errno text through whichever strerror_r libc has */
+const char *
+log_errstr(int err, char *buf, size_t buflen)
+{
+#ifdef STRERROR_R_CHAR_P
+	return strerror_r(err, buf, buflen);
+#else
+	if (strerror_r(err, buf, buflen) != 0)
+		snprintf(buf, buflen, "error %d", err);
+	return buf;
+#endif
+}
+
 /* log_level_name - name of a level */
 const char *
 log_level_name(int level)

@@ -10,6 +10,7 @@
 #ifndef AUTHMILTER_LOG_H
 #define AUTHMILTER_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 enum log_dest {
@@ -27,6 +28,8 @@ void log_msg(int level, const char *qid, const char *fmt, ...)
 /* log_fatal - log at LOG_ERR and exit(1); only for start-up, never the message path */
 void log_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
+/* log_errstr - the text of an errno value (thread-safe) */
+const char *log_errstr(int err, char *buf, size_t buflen);
 /* log_level_name - "info" for LOG_INFO, ...; NULL when unknown */
 const char *log_level_name(int level);
 /* log_level_parse - inverse of log_level_name; -1 when unknown */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <libmilter/mfapi.h>
 
@@ -197,6 +198,15 @@ main_milter_thread(void *arg)
 	return NULL;
 }
 
+/* main_stop_thread - tell libmilter to stop accepting connections */
+static void *
+main_stop_thread(void *arg)
+{
+	(void)arg;
+	smfi_stop();
+	return NULL;
+}
+
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
@@ -237,6 +247,8 @@ static int
 main_serve(const char *path, const struct config *c)
 {
 	pthread_t tid;
+	struct timespec deadline;
+	pthread_t stopper;
 	sigset_t set;
 	int sig, rc = 0;
 
@@ -261,9 +273,17 @@ main_serve(const char *path, const struct config *c)
 		    "finish", sig);
 		break;
 	}
-	smfi_stop();
+	/*
+	 * smfi_stop waits for libmilter's listener to wake from its poll
+	 * (seconds), so it runs in a thread of its own while we drain.
+	 */
+	if (pthread_create(&stopper, NULL, main_stop_thread, NULL) == 0)
+		pthread_detach(stopper);
 	main_drain();
-	pthread_join(tid, NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	if (pthread_timedjoin_np(tid, NULL, &deadline) != 0)
+		return 0;	/* listener still polling: exit regardless */
 	return rc == MI_SUCCESS ? 0 : 1;
 }
 

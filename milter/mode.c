@@ -62,7 +62,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 		who = "authenticated";
 	} else if (in->client_addr != NULL
 	    && cidr_list_match_str(&c->internal_hosts, in->client_addr)) {
-		who = "internal client";
+		who = "internal";
 	} else {
 		snprintf(out->reason, sizeof(out->reason), "verify: client %s is "
 		    "neither authenticated nor in internal_hosts",

@@ -32,10 +32,12 @@
 # Two runs at once need different ports and test names (or a different
 # AUTHMILTER_TEST_TMP).
 
-# Debian packages the harness needs; opendkim only for the self-test.
+# Debian packages the harness needs (postfix: preseed "postfix/main_mailer_type
+# select No configuration" first); the self-test also needs opendkim.
 IT_DEBIAN_PACKAGES="postfix sasl2-bin libsasl2-modules libsasl2-modules-db \
 knot knot-dnsutils openssl python3 python3-dkim python3-dnspython python3-nacl \
-libmail-dkim-perl libnet-dns-perl opendkim"
+libmail-dkim-perl libnet-dns-perl"
+IT_SELFTEST_PACKAGES="opendkim"
 
 IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_SRC_DIR=$(cd "$IT_LIB_DIR/../.." && pwd)
@@ -89,7 +91,7 @@ it_require() {
     local c
     for c in "$@"; do
         if ! command -v "$c" > /dev/null 2>&1; then
-            echo "Bail out! $c not found (install: $IT_DEBIAN_PACKAGES)"
+            echo "Bail out! $c not found (Debian packages: $IT_DEBIAN_PACKAGES $IT_SELFTEST_PACKAGES)"
             exit 1
         fi
     done
@@ -205,10 +207,12 @@ it_skip() {
     echo "ok $IT_N - $1 # SKIP ${2:-}"
 }
 
-# it_check - run CMD...; ok if it exits 0, else not ok with its output shown
+# it_check - run CMD...; ok if it exits 0, else not ok with its output shown;
+# IT_CHECK_OUT names the file holding CMD's output
 it_check() {
     local name=$1 out=$IT_DIR/tmp/check.$((IT_N + 1)).out
     shift
+    IT_CHECK_OUT=$out
     if "$@" > "$out" 2>&1; then
         it_ok "$name"
     else
@@ -637,6 +641,19 @@ it_submit() {
         IT_QID=""
         sed 's/^/#   /' "$IT_DIR/tmp/send.err"
         it_fail "$name: accepted" "submission refused"
+    fi
+}
+
+# it_submit_refused - check NAME: smtpsend.py ARGS... is refused with CODE
+it_submit_refused() {
+    local name=$1 code=$2 rc=0
+    shift 2
+    it_smtpsend "$@" > /dev/null 2> "$IT_DIR/tmp/send.err" || rc=$?
+    if [ "$rc" = 2 ] && grep -q "refused: $code " "$IT_DIR/tmp/send.err"; then
+        it_ok "$name"
+    else
+        sed 's/^/#   /' "$IT_DIR/tmp/send.err"
+        it_fail "$name" "expected a $code refusal, smtpsend exit $rc"
     fi
 }
 

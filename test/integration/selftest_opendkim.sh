@@ -93,4 +93,9 @@ if it_relayed "(e)" 120; then
         it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
 fi
 
+# A dead milter must show up as a temporary failure, never as unsigned mail.
+it_milter_stop
+it_submit_refused "milter down: Postfix answers 451 (milter_default_action)" 451 \
+    --from a@example.com
+
 it_done

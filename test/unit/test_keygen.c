@@ -211,7 +211,7 @@ sign_verify(EVP_PKEY *priv, EVP_PKEY *pub, const char *msg, const char *check)
 	return ok;
 }
 
-/* record_verifies_signature - the published key checks the private key's signature */
+/* record_verifies_signature - the record checks the private key's signatures */
 static void
 record_verifies_signature(void **state)
 {
@@ -264,7 +264,7 @@ zone_line_splits_at_limit(void **state)
 		{ 255, 255 }, { 0, 255 }, { 300, 255 }, { 200, 200 },
 		{ 128, 128 }, { 64, 64 }, { 1, 1 },
 	};
-	EVP_PKEY *rsa4096 = test_keys[3].pkey;
+	EVP_PKEY *rsa4096 = test_keys[3].pkey;	/* longest record */
 	size_t i, longest;
 	char *value;
 
@@ -338,7 +338,8 @@ choose_follows_txt_max(void **state)
 		{ KEY_RSA, 0, 410, 0, 2048, 0, NULL },
 		{ KEY_RSA, 0, 4096, 0, 2048, 0, NULL },
 		{ KEY_RSA, 0, 233, -1, 0, 0, "even a 1024-bit RSA record needs 234" },
-		{ KEY_RSA, 2048, 255, -1, 0, 0, "a 2048-bit record needs 410; use -b 1024" },
+		{ KEY_RSA, 2048, 255, -1, 0, 0,
+		  "a 2048-bit record needs 410; use -b 1024" },
 		{ KEY_RSA, 4096, 255, -1, 0, 0, "a 4096-bit record needs 754" },
 		{ KEY_RSA, 4096, 754, 0, 4096, 0, NULL },
 		{ KEY_RSA, 3072, 0, 0, 3072, 0, NULL },
@@ -676,10 +677,19 @@ cli_exit_status_and_messages(void **state)
 		{ { "-d", "example.com", "-s", "x", "-b", "2000" }, 1, NULL,
 		  "-b 2000" },
 		{ { "-d", "example.com", "-s", "x", "-b", "lots" }, 2, NULL,
-		  "not a number" },
+		  "-b: not a positive number" },
+		{ { "-d", "example.com", "-s", "x", "-b", "0" }, 2, NULL,
+		  "-b: not a positive number" },
+		{ { "-d", "example.com", "-s", "x", "--txt-max", "0" }, 2, NULL,
+		  "--txt-max: not a positive number" },
+		{ { "-d", "example.com", "-s", "x", "--txt-max", "100" }, 1, NULL,
+		  "--txt-max 100: must be between 128 and 65535" },
+		{ { "-d", "example.com", "-s", "x", "-D", "/nonexistent/dir" }, 1,
+		  NULL, "key directory /nonexistent/dir" },
 		{ { "-d", "example.com", "-s", "x", "-t", "dsa" }, 2, NULL,
 		  "expected rsa or ed25519" },
 		{ { "-d", "example.com" }, 2, NULL, "-s SELECTOR" },
+		{ { "-d", "example.com", "-s", "x", "-q" }, 2, NULL, "Try '" },
 		{ { "-d", "example.com", "-s", "x", "extra" }, 2, NULL,
 		  "unexpected argument" },
 		{ { "-h" }, 0, "usage:", NULL },
@@ -766,14 +776,12 @@ cli_writes_key_once(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest key_tests[] = {
+	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(zone_line_reassembles_to_key),
 		cmocka_unit_test(record_verifies_signature),
 		cmocka_unit_test(record_length_matches_real_keys),
 		cmocka_unit_test(zone_line_splits_at_limit),
 		cmocka_unit_test(private_pem_is_pkcs8),
-	};
-	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(zone_line_layout),
 		cmocka_unit_test(zone_line_escapes_specials),
 		cmocka_unit_test(choose_follows_txt_max),
@@ -790,10 +798,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(cli_writes_key_once,
 		    tmpdir_setup, tmpdir_teardown),
 	};
-	int failed;
 
-	failed = cmocka_run_group_tests_name("keygen_keys", key_tests,
-	    keys_setup, keys_teardown);
-	failed += cmocka_run_group_tests_name("keygen", tests, NULL, NULL);
-	return failed != 0;
+	/* keys_setup generates the test_keys every test may use */
+	return cmocka_run_group_tests_name("keygen", tests, keys_setup,
+	    keys_teardown);
 }

@@ -1,0 +1,181 @@
+/*
+ * milterload.h - shared types of the milterload test client.
+ *
+ * milterload.c parses options and reports; milterload_msg.c builds the
+ * messages and writes them out; milterload_proto.c speaks the milter
+ * protocol, one thread per connection. opt and tmpl are written before
+ * threads start and only read afterwards; each thread writes only its own
+ * struct conn.
+ */
+#ifndef MILTERLOAD_H
+#define MILTERLOAD_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define MAX_RCPTS	32		/* -r may be given this often */
+
+enum verdict {
+	V_CONTINUE,	/* go on with the next step */
+	V_ACCEPT,	/* message (or connection) accepted, skip the rest */
+	V_REJECT,	/* 5xx */
+	V_TEMPFAIL,	/* 4xx */
+	V_DISCARD,	/* accept and drop */
+	V_SKIP,		/* stop sending body chunks */
+	V_SHUTDOWN,	/* milter gave up on the connection */
+	V_ERROR		/* protocol error, timeout or disconnect; already counted */
+};
+
+enum err { E_PROTO, E_TIMEOUT, E_DISCONNECT, E_CONNECT, E_IO, E_COUNT };
+
+enum mod {
+	M_ADDHEADER, M_INSHEADER, M_CHGHEADER, M_CHGFROM, M_ADDRCPT,
+	M_ADDRCPT_PAR, M_DELRCPT, M_REPLBODY, M_QUARANTINE, M_PROGRESS, M_COUNT
+};
+
+extern const char *const err_names[E_COUNT];	/* "protocol", ... */
+extern const char *const mod_names[M_COUNT];	/* "addheader", ... */
+
+struct opts {
+	const char *sock;		/* -S as given */
+	struct sockaddr_storage addr;	/* resolved milter address */
+	socklen_t addrlen;		/* its length */
+	unsigned conns;			/* -c connections */
+	unsigned msgs;			/* -m messages per connection */
+	size_t size;			/* -s body bytes of generated messages */
+	int multipart;			/* -s multipart */
+	const char *authuser;		/* -a {auth_authen}, NULL: not sent */
+	const char *clientip;		/* -i address in SMFIC_CONNECT */
+	int clientfam;			/* SMFIA_INET, SMFIA_INET6 or SMFIA_UNIX */
+	char mailfrom[512];		/* -f envelope sender */
+	const char *rcpts[MAX_RCPTS];	/* -r envelope recipients */
+	unsigned nrcpts;		/* how many */
+	const char *fromdomain;		/* -F domain of the From: header */
+	const char *daemon;		/* -d {daemon_name} */
+	const char *msgfile;		/* -M message file, NULL: generate */
+	const char *outdir;		/* -o output directory, NULL: none */
+	double tlimit;			/* -t overall seconds */
+	double treply;			/* -T seconds per reply */
+	int quiet;			/* -q no human report */
+	int json;			/* -j JSON line */
+	int verbose;			/* -v replies and modifications on stderr */
+	int quickack;			/* -Q TCP_QUICKACK: defeat milter-side Nagle */
+	long expect_signed;		/* -e, -1 when not given */
+};
+
+/* gbuf - growable byte buffer, NUL-terminated once allocated */
+struct gbuf {
+	char *data;			/* bytes */
+	size_t len;			/* used */
+	size_t cap;			/* allocated */
+};
+
+struct hdr {
+	char *name;			/* field name */
+	char *value;			/* text after the colon: leading space, LF folds */
+};
+
+struct hlist {
+	struct hdr *v;			/* headers in message order */
+	size_t n;			/* count */
+	size_t cap;			/* allocated slots */
+};
+
+struct tmpl {
+	struct hlist hdrs;		/* -M headers; empty when generating */
+	char *body;			/* CRLF body shared by every message */
+	size_t bodylen;			/* its length */
+	char token[17];			/* run-unique hex for Message-ID */
+	double start;			/* monotonic start of the run */
+};
+
+struct stats {
+	unsigned long sent;		/* messages started */
+	unsigned long completed;	/* got a final verdict */
+	unsigned long accepted;		/* ... accept or continue */
+	unsigned long rejected;		/* ... reject or 5xx */
+	unsigned long tempfailed;	/* ... tempfail, 4xx or shutdown */
+	unsigned long discarded;	/* ... discard */
+	unsigned long quarantined;	/* accepted with SMFIR_QUARANTINE */
+	unsigned long signedmsgs;	/* accepted with a DKIM-Signature added */
+	unsigned long unsent;		/* not started: error or time limit */
+	unsigned long timelimit;	/* 1 if the time limit stopped us */
+	unsigned long err[E_COUNT];	/* errors by kind */
+	unsigned long mod[M_COUNT];	/* modifications by kind */
+};
+
+struct conn {
+	unsigned id;			/* 1-based connection number */
+	pthread_t thread;		/* its thread */
+	int started;			/* thread was created */
+	int fd;				/* milter socket, -1 when closed */
+	uint32_t prot;			/* protocol flags the milter chose */
+	struct gbuf out;		/* queued packets not yet written */
+	struct gbuf in;			/* bytes read, from inoff on unconsumed */
+	size_t inoff;			/* start of unconsumed input */
+	struct stats st;		/* this connection's counters */
+	double *lat;			/* latency per completed message, ms */
+	size_t nlat;			/* entries used */
+	size_t latcap;			/* entries allocated */
+};
+
+struct msg {
+	unsigned idx;			/* 1-based message number */
+	char qid[32];			/* macro i */
+	struct hlist hdrs;		/* headers, with -o after modifications */
+	char *envfrom;			/* envelope sender, after CHGFROM */
+	struct gbuf newbody;		/* SMFIR_REPLBODY data */
+	int replbody;			/* newbody replaces the body */
+	int signedmsg;			/* a DKIM-Signature was added */
+	int quarantined;		/* SMFIR_QUARANTINE seen */
+	int at_eob;			/* the milter saw the whole message */
+};
+
+extern struct opts opt;
+extern struct tmpl tmpl;
+
+/* fatal - print a message and exit(2); start-up only */
+void fatal(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+/* cwarn - print a line tagged with connection and message (m may be NULL) */
+void cwarn(const struct conn *c, const struct msg *m, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* xmalloc - malloc or die */
+void *xmalloc(size_t n);
+/* xstrdup - strdup or die */
+char *xstrdup(const char *s);
+/* now_mono - monotonic clock in seconds */
+double now_mono(void);
+
+/* gb_reserve - make room for n more bytes plus a NUL */
+void gb_reserve(struct gbuf *b, size_t n);
+/* gb_add - append n bytes */
+void gb_add(struct gbuf *b, const void *p, size_t n);
+/* gb_str0 - append a C string with its NUL, as the protocol wants */
+void gb_str0(struct gbuf *b, const char *s);
+/* gb_free - release a buffer */
+void gb_free(struct gbuf *b);
+/* hl_insert - insert copies of name and value at index at (clamped) */
+void hl_insert(struct hlist *l, size_t at, const char *name, const char *value);
+/* hl_clear - free all headers, keep the slots */
+void hl_clear(struct hlist *l);
+
+/* tmpl_init - build the shared body (or load -M) and the run token */
+void tmpl_init(void);
+/* tmpl_free - release the template */
+void tmpl_free(void);
+/* msg_init - headers and envelope for message idx of connection c */
+void msg_init(const struct conn *c, struct msg *m, unsigned idx);
+/* msg_free - release a message's storage */
+void msg_free(struct msg *m);
+/* msg_addr - addr in angle brackets unless it has them already */
+void msg_addr(char *out, size_t size, const char *addr);
+/* msg_write - the message as it leaves the MTA, to DIR/<conn>-<msg>.eml */
+int msg_write(struct conn *c, struct msg *m);
+
+/* conn_main - thread body: one milter connection, opt.msgs messages */
+void *conn_main(void *arg);
+
+#endif

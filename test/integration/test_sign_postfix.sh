@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# test_sign_postfix.sh - authmilter signs through a real Postfix.
+#
+# Real knotd serving the keys' records, a private Postfix with Cyrus SASL,
+# XCLIENT and sendmail(1), smtp-sink capturing what is relayed; every
+# signature is checked by two independent verifiers (dkimpy, Mail::DKIM).
+# Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
+# milter/authmilter in it. selftest_opendkim.sh checks the harness itself.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+it_init sign_postfix
+if [ ! -x "$AUTHMILTER" ]; then
+    echo "1..0 # SKIP authmilter not built: $AUTHMILTER (set AUTHMILTER or BUILD_DIR)"
+    exit 0
+fi
+
+rsa=$(it_keygen example.com s2048 rsa 2048) || { echo "Bail out! keygen"; exit 1; }
+ed=$(it_keygen example.com e1 ed25519) || { echo "Bail out! keygen"; exit 1; }
+plat=$(it_keygen platform.test p1 rsa 2048) || { echo "Bail out! keygen"; exit 1; }
+it_dns_start || { echo "Bail out! knotd"; exit 1; }
+it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
+
+# Three confs for one socket: Postfix keeps running while the milter changes.
+conf=$IT_DIR/milter/authmilter.conf
+it_authmilter_conf "$conf"
+cat >> "$conf" <<EOF
+domain example.com {
+    key = s2048 $rsa
+}
+EOF
+conf_platform=$IT_DIR/milter/platform.conf
+it_authmilter_conf "$conf_platform"
+cat >> "$conf_platform" <<EOF
+platform_domain = platform.test
+domain example.com {
+    key = s2048 $rsa
+}
+domain platform.test {
+    key = p1 $plat
+}
+EOF
+conf_ed=$IT_DIR/milter/ed25519.conf
+it_authmilter_conf "$conf_ed"
+cat >> "$conf_ed" <<EOF
+domain example.com {
+    key = s2048 $rsa
+    key = e1 $ed
+}
+EOF
+
+it_check "authmilter -n accepts the test conf" "$AUTHMILTER" -n -c "$conf"
+it_check "authmilter -n prints the conf" grep -q 'example\.com' "$IT_CHECK_OUT"
+
+it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
+it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
+
+# (a) authenticated submission from an outside address
+it_submit "(a) AUTH alice from 192.0.2.10" --xclient-addr 192.0.2.10 \
+    --auth alice@example.com:secret --from a@example.com --to bob@elsewhere.example
+if it_relayed "(a)"; then
+    it_check "(a) signed d=example.com, dkimpy verifies" \
+        it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
+    it_check "(a) signed d=example.com, Mail::DKIM verifies" \
+        it_dkimverify_pl --min 1 --expect-domains example.com "$IT_MSG"
+fi
+
+# (b) unauthenticated, from the internal address 127.0.0.1
+it_submit "(b) internal client 127.0.0.1" --from a@example.com
+if it_relayed "(b)"; then
+    it_check "(b) signed d=example.com, dkimpy verifies" \
+        it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
+fi
+
+# (c) outside client, not authenticated: relayed untouched
+it_submit "(c) outside client 192.0.2.10" --xclient-addr 192.0.2.10 \
+    --from a@example.com --to bob@dest.test.example
+if it_relayed "(c)"; then
+    it_check "(c) not signed" test "$(it_dkim_count "$IT_MSG")" = 0
+fi
+
+# (d) local submission through sendmail(1): non_smtpd_milters
+printf 'From: a@example.com\nTo: bob@dest.test.example\nSubject: local\n\nsent with sendmail\n' \
+    > "$IT_DIR/tmp/local.eml"
+it_submit_local "(d) sendmail -C" "$IT_DIR/tmp/local.eml" -f a@example.com bob@dest.test.example
+if it_relayed "(d)"; then
+    it_check "(d) signed d=example.com, dkimpy verifies" \
+        it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
+fi
+
+# (e) a 20 MB message
+it_submit "(e) 20 MB message" --from a@example.com --size $((20 * 1024 * 1024))
+if it_relayed "(e)" 120; then
+    it_check "(e) the whole 20 MB arrived" test "$(stat -c %s "$IT_MSG")" -gt 20000000
+    it_check "(e) signed d=example.com, dkimpy verifies" \
+        it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
+    it_check "(e) signed d=example.com, Mail::DKIM verifies" \
+        it_dkimverify_pl --min 1 --expect-domains example.com "$IT_MSG"
+fi
+
+# (h) two From header fields: ambiguous author, so not signed, still relayed
+it_submit "(h) two From headers" --from a@example.com \
+    --header "From: b@example.com"
+if it_relayed "(h)"; then
+    it_check "(h) not signed" test "$(it_dkim_count "$IT_MSG")" = 0
+fi
+
+# (f) platform signature: d=example.com and d=platform.test
+it_milter_stop
+it_milter_start_authmilter "$conf_platform" || it_fail "(f) authmilter starts with platform_domain"
+it_submit "(f) platform_domain configured" --from a@example.com
+if it_relayed "(f)"; then
+    it_check "(f) two signatures, both verify with dkimpy" \
+        it_dkimverify --min 2 --expect-domains example.com,platform.test "$IT_MSG"
+    it_check "(f) two signatures, both verify with Mail::DKIM" \
+        it_dkimverify_pl --min 2 --expect-domains example.com,platform.test "$IT_MSG"
+fi
+
+# (g) RSA and Ed25519 keys in one domain block: two signatures
+it_milter_stop
+it_milter_start_authmilter "$conf_ed" || it_fail "(g) authmilter starts with an Ed25519 key"
+it_submit "(g) RSA + Ed25519 keys" --from a@example.com
+if it_relayed "(g)"; then
+    it_check "(g) two signatures, both verify with dkimpy" \
+        it_dkimverify --min 2 --expect-domains example.com "$IT_MSG"
+    out=$IT_CHECK_OUT
+    it_check "(g) one is ed25519-sha256, d=example.com" \
+        grep -q '^d=example.com s=e1 a=ed25519-sha256 pass' "$out"
+    it_check "(g) one is rsa-sha256, d=example.com" \
+        grep -q '^d=example.com s=s2048 a=rsa-sha256 pass' "$out"
+fi
+it_milter_stop
+
+# (i) a conf error is reported as FILE:LINE and refused
+bad=$IT_DIR/milter/bad.conf
+cat > "$bad" <<EOF
+# line 1: a conf with an unknown option on line 7
+socket          = unix:$IT_DIR/tmp/bad.sock
+pidfile         = $IT_DIR/tmp/bad.pid
+authserv_id     = mx.test.example
+internal_hosts  = 127.0.0.1/32
+log_destination = stderr
+bogus_option    = 1
+domain example.com {
+    key = s2048 $rsa
+}
+EOF
+rc=0
+"$AUTHMILTER" -n -c "$bad" > "$IT_DIR/tmp/bad.out" 2> "$IT_DIR/tmp/bad.err" || rc=$?
+it_check "(i) authmilter -n rejects bogus_option with exit 1" test "$rc" = 1
+it_check "(i) the error names $bad:7:" grep -qF "$bad:7:" "$IT_DIR/tmp/bad.err"
+
+# (j) a group/world-readable key is refused at start, naming the file
+loose=$IT_DIR/keys/loose.pem
+cp "$rsa" "$loose"
+chmod 644 "$loose"
+conf_loose=$IT_DIR/milter/loose.conf
+cat > "$conf_loose" <<EOF
+socket          = unix:$IT_DIR/tmp/loose.sock
+pidfile         = $IT_DIR/tmp/loose.pid
+authserv_id     = mx.test.example
+internal_hosts  = 127.0.0.1/32
+log_destination = stderr
+domain example.com {
+    key = s2048 $loose
+}
+EOF
+rc=0
+timeout 15 "$AUTHMILTER" -f -c "$conf_loose" > "$IT_DIR/tmp/loose.out" 2> "$IT_DIR/tmp/loose.err" || rc=$?
+it_check "(j) a 0644 key stops authmilter at start (exit $rc)" \
+    sh -c "[ $rc != 0 ] && [ $rc != 124 ]"
+it_check "(j) the error names $loose" grep -qF "$loose" "$IT_DIR/tmp/loose.err"
+
+it_done
