@@ -125,12 +125,14 @@ odkim_result(DKIM_SIGINFO *sig, const char **why)
 	*why = NULL;
 	if (DKIM_SIG_CHECK(sig))
 		return 1;
-	if (err != DKIM_SIGERROR_OK)
+	/* libopendkim reports a body hash mismatch as a bad signature. */
+	if ((flags & DKIM_SIGFLAG_PROCESSED) != 0 &&
+	    dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH)
+		*why = "body hash mismatch";
+	else if (err != DKIM_SIGERROR_OK)
 		*why = dkim_sig_geterrorstr(err);
 	else if ((flags & DKIM_SIGFLAG_PROCESSED) == 0)
 		*why = "not processed";
-	else if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH)
-		*why = "body hash mismatch";
 	else
 		*why = "signature did not verify";
 	return 0;
