@@ -1,4 +1,6 @@
 #!/bin/sh
+# shellcheck shell=bash
+# (started as "sh contrib/demo.sh", it re-executes itself with bash first)
 # demo.sh - authmilter from nothing to a signed, verified message.
 #
 # For a fresh Debian 12 machine, as root: installs the packages
@@ -20,6 +22,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../test/integration/lib.sh
 . "$src/test/integration/lib.sh"
 
 # step - print a heading

@@ -35,7 +35,7 @@ const struct opt_def config_options[] = {
 	  "how long to wait for the MTA on an open connection" },
 	{ "log_destination", OPT_ENUM, OPT_GLOBAL, G(log_destination), "syslog",
 	  0, 0, choices_log_dest,
-	  "syslog or stderr (authmilter -f logs to stderr unless this is set)" },
+	  "syslog or stderr (authmilter -f always logs to stderr)" },
 	{ "log_level", OPT_LEVEL, OPT_GLOBAL, G(log_level), "info", 0, 0, NULL,
 	  "lowest severity logged: err, warning, notice, info or debug" },
 	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",

@@ -60,7 +60,7 @@ struct sign_request {
 
 struct sign_body;
 
-/* sign_body_new - start a streaming body hash with the given canonicalization */
+/* sign_body_new - start a streaming body hash; NULL if OpenSSL cannot */
 struct sign_body *sign_body_new(enum sign_canon canon);
 /* sign_body_update - feed body bytes in any chunking; returns 0, -1 on error */
 int sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len);
@@ -75,7 +75,13 @@ void sign_body_free(struct sign_body *sb);
  * Appends to out the value to insert after "DKIM-Signature:": it starts with
  * a space and is folded at about 78 columns with "\n\t" (the MTA adds the
  * CR, see smfi_insheader); the signature is computed over the CRLF form.
- * Returns 0, or -1 with a reason in err.
+ * The value must reach the message verbatim: negotiate SMFIP_HDR_LEADSPC
+ * (Postfix otherwise puts another space after the colon, which breaks
+ * simple header canonicalization; it also keeps the leading whitespace of
+ * received values, as struct sign_header expects). Refuses a request whose
+ * h= would lack From, a key that does not match alg, RSA under 1024 bits,
+ * an i= outside d=, x= without t=, and names or values needing quoting.
+ * Returns 0, or -1 with a reason in err; out is then left as it was.
  */
 int sign_header_value(const struct sign_request *req,
     const struct sign_header *hdrs, size_t nhdrs,

@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: IT_MILTER_SOCKET, IT_CHECK_OUT, IT_QID, IT_MSG are for the callers)
 # lib.sh - harness for the integration tests: real servers on loopback.
 #
 # Sourced by test/integration/test_*.sh (and contrib/demo.sh). Starts, for one
@@ -363,7 +364,6 @@ EOF
     for d in "${domains[@]}"; do
         it__zone_build "$d"
     done
-    IT_DNS_ZONES=("${domains[@]}")
     knotc -c "$IT_DIR/knot/knot.conf" conf-check > "$IT_DIR/tmp/knot-check.out" 2>&1 || {
         cat "$IT_DIR/tmp/knot-check.out" >&2
         echo "it_dns_start: bad knot configuration" >&2
@@ -707,7 +707,7 @@ it_dkimverify_pl() {
 
 # it_dkim_count - number of DKIM-Signature header fields in FILE's header
 it_dkim_count() {
-    awk 'BEGIN { IGNORECASE = 1; n = 0 }
+    awk 'BEGIN { n = 0 }
          /^\r?$/ { exit }
          tolower($0) ~ /^dkim-signature:/ { n++ }
          END { print n }' "$1"

@@ -8,6 +8,7 @@
 # passes and test_sign_postfix.sh fails, look at authmilter, not at the
 # harness.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_init selftest_opendkim

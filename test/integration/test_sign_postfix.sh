@@ -7,6 +7,7 @@
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
 # milter/authmilter in it. selftest_opendkim.sh checks the harness itself.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_init sign_postfix
