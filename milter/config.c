@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "buf.h"
 #include "config.h"
@@ -526,30 +527,46 @@ config_validate(struct config_parse *p)
 	return 0;
 }
 
-/* config_load_keys - read every key of every block */
+/* config_load_keys - read and parse every key of every block */
 static int
-config_load_keys(struct config_parse *p)
+config_load_keys(struct config_parse *p, const struct config_key_source *src)
 {
 	struct config_domain *d;
+	struct buf pem = BUF_INIT;
 	char ebuf[512];
 	size_t i, j;
+	int rc = 0;
 
-	for (i = 0; i < p->c->ndomains; i++) {
+	for (i = 0; rc == 0 && i < p->c->ndomains; i++) {
 		d = &p->c->domains[i];
-		for (j = 0; j < d->nkeys; j++) {
-			if (keys_load_file(&d->keys[j], p->c->allow_group_readable_keys,
-			    ebuf, sizeof(ebuf)) != 0) {
+		for (j = 0; rc == 0 && j < d->nkeys; j++) {
+			if (src != NULL)
+				rc = src->read(src->arg, d->keys[j].path,
+				    p->c->allow_group_readable_keys, &pem, ebuf,
+				    sizeof(ebuf));
+			else
+				rc = keys_read_pem(d->keys[j].path,
+				    p->c->allow_group_readable_keys, &pem, ebuf,
+				    sizeof(ebuf));
+			if (rc == 0)
+				rc = keys_parse_pem(&d->keys[j], buf_cstr(&pem), pem.len,
+				    ebuf, sizeof(ebuf));
+			if (rc != 0) {
 				p->line = d->keys[j].line;
-				return config_error(p, "%s", ebuf);
+				config_error(p, "%s", ebuf);
 			}
+			if (pem.data != NULL)
+				OPENSSL_cleanse(pem.data, pem.cap);
 		}
 	}
-	return 0;
+	buf_free(&pem);
+	return rc;
 }
 
 /* config_parse_text - parse a whole file held in text (modified in place) */
 static struct config *
-config_parse_text(char *text, const char *name, char *err, size_t errlen)
+config_parse_text(char *text, const char *name,
+    const struct config_key_source *src, int flags, char *err, size_t errlen)
 {
 	struct config_parse p;
 	char *line, *next, *slash;
@@ -575,8 +592,8 @@ config_parse_text(char *text, const char *name, char *err, size_t errlen)
 	}
 	if (rc == 0)
 		rc = config_validate(&p);
-	if (rc == 0)
-		rc = config_load_keys(&p);
+	if (rc == 0 && !(flags & CONFIG_SKIP_KEYS))
+		rc = config_load_keys(&p, src);
 	free(p.dir);
 	if (rc != 0) {
 		config_free(p.c);
@@ -590,19 +607,13 @@ struct config *
 config_load_string(const char *text, const char *name, char *err,
     size_t errlen)
 {
-	char *copy = xstrdup(text);
-	struct config *c = config_parse_text(copy, name, err, errlen);
-
-	free(copy);
-	return c;
+	return config_load_from(name, text, NULL, 0, err, errlen);
 }
 
-/* config_load - read, parse and validate a conf file and load its keys */
-struct config *
-config_load(const char *path, char *err, size_t errlen)
+/* config_read_file - a conf file's text */
+int
+config_read_file(const char *path, struct buf *text, char *err, size_t errlen)
 {
-	struct buf text = BUF_INIT;
-	struct config *c;
 	char chunk[8192], ebuf[128];
 	size_t n;
 	FILE *fp;
@@ -611,32 +622,54 @@ config_load(const char *path, char *err, size_t errlen)
 	if (fp == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    log_errstr(errno, ebuf, sizeof(ebuf)));
-		return NULL;
+		return -1;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		buf_append(&text, chunk, n);
-		if (text.len > 16 * 1024 * 1024) {
+		buf_append(text, chunk, n);
+		if (text->len > 16 * 1024 * 1024) {
 			fclose(fp);
-			buf_free(&text);
 			snprintf(err, errlen, "%s: larger than 16 MB", path);
-			return NULL;
+			return -1;
 		}
 	}
 	if (ferror(fp)) {
 		fclose(fp);
-		buf_free(&text);
 		snprintf(err, errlen, "%s: read error", path);
-		return NULL;
+		return -1;
 	}
 	fclose(fp);
-	if (memchr(buf_cstr(&text), '\0', text.len) != NULL) {
-		buf_free(&text);
+	if (memchr(buf_cstr(text), '\0', text->len) != NULL) {
 		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* config_load_from - the general loader */
+struct config *
+config_load_from(const char *path, const char *text,
+    const struct config_key_source *src, int flags, char *err, size_t errlen)
+{
+	struct buf copy = BUF_INIT;
+	struct config *c = NULL;
+
+	if (text != NULL)
+		buf_puts(&copy, text);
+	else if (config_read_file(path, &copy, err, errlen) != 0) {
+		buf_free(&copy);
 		return NULL;
 	}
-	c = config_parse_text(text.data ? text.data : (char *)"", path, err, errlen);
-	buf_free(&text);
+	buf_putc(&copy, '\0');		/* make sure data exists */
+	c = config_parse_text(copy.data, path, src, flags, err, errlen);
+	buf_free(&copy);
 	return c;
+}
+
+/* config_load - read, parse and validate a conf file and load its keys */
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	return config_load_from(path, NULL, NULL, 0, err, errlen);
 }
 
 /* config_domain_free - release one block's fields */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "cidr.h"
+#include "buf.h"
 #include "keys.h"
 
 enum config_sign_from {
@@ -87,6 +88,25 @@ struct config {
 	const struct config_domain *platform;	/* block of platform_domain */
 };
 
+/* Where key bytes come from: the files themselves, or a privileged reader. */
+struct config_key_source {
+	/* read - permission-checked bytes of a key file; 0, or -1 with err */
+	int (*read)(void *arg, const char *path, int allow_group_readable,
+	    struct buf *pem, char *err, size_t errlen);
+	void *arg;
+};
+
+#define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
+
+/*
+ * config_load_from - the general loader: text (NULL: read path), keys from
+ * src (NULL: read the files directly), flags CONFIG_SKIP_KEYS.
+ */
+struct config *config_load_from(const char *path, const char *text,
+    const struct config_key_source *src, int flags, char *err, size_t errlen);
+/* config_read_file - a conf file's text (NUL bytes and > 16 MB refused); 0 or -1 */
+int config_read_file(const char *path, struct buf *text, char *err,
+    size_t errlen);
 /*
  * config_load - parse FILE, validate it and load its keys. On error returns
  * NULL and writes "FILE:LINE: reason" into err.

@@ -16,7 +16,10 @@
 #include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
 
+#include "buf.h"
 #include "keys.h"
 #include "log.h"
 #include "xalloc.h"
@@ -35,25 +38,24 @@ keys_ssl_error(char *out, size_t outlen)
 }
 
 /* keys_open_checked - open a key file and vet its type and permissions */
-static FILE *
+static int
 keys_open_checked(const char *path, int allow_group_readable, char *err,
     size_t errlen)
 {
 	struct stat st;
 	char ebuf[128];
-	FILE *fp;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open key file %s: %s", path,
 		    log_errstr(errno, ebuf, sizeof(ebuf)));
-		return NULL;
+		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "key file %s is not a regular file", path);
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	if ((st.st_mode & S_IRWXO) != 0
 	    || (!allow_group_readable && (st.st_mode & S_IRWXG) != 0)) {
@@ -63,31 +65,58 @@ keys_open_checked(const char *path, int allow_group_readable, char *err,
 		    (st.st_mode & S_IRWXO) ? "others" : "its group",
 		    allow_group_readable ? ", or 640" : "");
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	fp = fdopen(fd, "r");
-	if (fp == NULL) {
-		snprintf(err, errlen, "cannot read key file %s", path);
+	if (st.st_size > KEYS_MAX_PEM) {
+		snprintf(err, errlen, "key file %s is larger than %d bytes", path,
+		    KEYS_MAX_PEM);
 		close(fd);
+		return -1;
 	}
-	return fp;
+	return fd;
 }
 
-/* keys_load_file - read and vet one PEM private key */
+/* keys_read_pem - read a key file's bytes after the permission checks */
 int
-keys_load_file(struct key *k, int allow_group_readable, char *err,
+keys_read_pem(const char *path, int allow_group_readable, struct buf *pem,
+    char *err, size_t errlen)
+{
+	char chunk[4096], ebuf[128];
+	ssize_t n;
+	int fd;
+
+	fd = keys_open_checked(path, allow_group_readable, err, errlen);
+	if (fd < 0)
+		return -1;
+	buf_reset(pem);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || pem->len + (size_t)n > KEYS_MAX_PEM) {
+			snprintf(err, errlen, "cannot read key file %s: %s", path,
+			    n < 0 ? log_errstr(errno, ebuf, sizeof(ebuf)) : "too large");
+			close(fd);
+			return -1;
+		}
+		buf_append(pem, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+/* keys_parse_pem - turn PEM bytes into k->pkey, k->type, k->bits */
+int
+keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
     size_t errlen)
 {
 	char ebuf[256];
 	EVP_PKEY *pkey;
-	FILE *fp;
+	BIO *bio;
 	int id;
 
-	fp = keys_open_checked(k->path, allow_group_readable, err, errlen);
-	if (fp == NULL)
-		return -1;
-	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
+	bio = BIO_new_mem_buf(pem, (int)len);
+	pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
 	if (pkey == NULL) {
 		keys_ssl_error(ebuf, sizeof(ebuf));
 		snprintf(err, errlen, "cannot load key file %s: %s", k->path, ebuf);
@@ -114,6 +143,22 @@ keys_load_file(struct key *k, int allow_group_readable, char *err,
 	}
 	k->pkey = pkey;
 	return 0;
+}
+
+/* keys_load_file - read and vet one PEM private key */
+int
+keys_load_file(struct key *k, int allow_group_readable, char *err,
+    size_t errlen)
+{
+	struct buf pem = BUF_INIT;
+	int rc;
+
+	rc = keys_read_pem(k->path, allow_group_readable, &pem, err, errlen);
+	if (rc == 0)
+		rc = keys_parse_pem(k, buf_cstr(&pem), pem.len, err, errlen);
+	OPENSSL_cleanse(pem.data, pem.cap);
+	buf_free(&pem);
+	return rc;
 }
 
 /* keys_free - release a key's fields */

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
+#include "buf.h"
+
+#define KEYS_MAX_PEM (64 * 1024)	/* larger files are not keys */
+
 enum key_type {
 	KEY_RSA,
 	KEY_ED25519,
@@ -32,6 +36,12 @@ struct key {
  * neither RSA (>= 1024 bits) nor Ed25519. Returns 0, or -1 with err set.
  */
 int keys_load_file(struct key *k, int allow_group_readable, char *err,
+    size_t errlen);
+/* keys_read_pem - the permission-checked bytes of a key file (for the privileged reader) */
+int keys_read_pem(const char *path, int allow_group_readable, struct buf *pem,
+    char *err, size_t errlen);
+/* keys_parse_pem - parse PEM bytes into k (k->path names it in errors) */
+int keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
     size_t errlen);
 /* keys_free - release a key's fields (not k itself) */
 void keys_free(struct key *k);

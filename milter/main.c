@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +35,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "privsep.h"
 #include "state.h"
 
 #define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
@@ -207,6 +209,8 @@ main_stop_thread(void *arg)
 	return NULL;
 }
 
+static struct privsep *main_privsep;	/* key reader when privileges were dropped */
+
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
@@ -214,7 +218,10 @@ main_reload(const char *path)
 	struct config *c;
 	char err[1024];
 
-	c = config_load(path, err, sizeof(err));
+	if (main_privsep != NULL)
+		c = privsep_load(main_privsep, err, sizeof(err));
+	else
+		c = config_load(path, err, sizeof(err));
 	if (c == NULL) {
 		log_err(NULL, "reload failed, keeping the running configuration: %s",
 		    err);
@@ -293,7 +300,7 @@ main(int argc, char **argv)
 	const char *path = MAIN_DEFAULT_CONF, *doc = NULL;
 	struct passwd pwbuf, *pw;
 	struct config *c;
-	char err[1024], pwstr[4096];
+	char err[1024], pwstr[4096], abspath[PATH_MAX];
 	int ch, check = 0, fg = 0, rc;
 
 	while ((ch = getopt(argc, argv, "c:D:fhnV")) != -1) {
@@ -319,6 +326,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	clock_init();
+	if (realpath(path, abspath) != NULL)	/* we chdir("/") in the background */
+		path = abspath;
 	c = config_load(path, err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "authmilter: %s\n", err);
@@ -339,6 +348,9 @@ main(int argc, char **argv)
 	main_open_socket(c, pw);
 	if (!fg)
 		main_daemonize(c);
+	if (pw != NULL && (main_privsep = privsep_start(path, err,
+	    sizeof(err))) == NULL)
+		log_fatal("cannot start the key reader: %s", err);
 	main_drop_privileges(pw);
 	rc = main_serve(path, c);
 	c = config_acquire();
@@ -346,6 +358,7 @@ main(int argc, char **argv)
 		unlink(c->pidfile);
 	config_release(c);
 	config_install(NULL);
+	privsep_stop(main_privsep);
 	log_notice(NULL, "stopped");
 	return rc;
 }

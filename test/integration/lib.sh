@@ -58,6 +58,7 @@ IT_FAIL=0
 IT_SKIP=0
 IT_PIDS=()              # "name:pid" of every background server we started
 IT_POSTFIX_CONF=""      # set while our Postfix instance may be running
+IT_MILTER_LOG_START=0   # lines of log/milter.log before the current milter
 
 # ---------------------------------------------------------------- set-up
 
@@ -82,6 +83,7 @@ it_init() {
     # smtp-sink drops to "nobody" before it writes its dumps.
     chown nobody "$IT_DIR/sink"
     : > "$IT_DIR/log/postfix.log"
+    : > "$IT_DIR/log/milter.log"
     trap it__cleanup EXIT
     trap 'exit 130' INT TERM HUP
     echo "# $IT_NAME: work dir $IT_DIR"
@@ -111,16 +113,26 @@ it__stop_leftovers() {
     done
 }
 
-# it__kill_pid - SIGTERM a process, wait for it, SIGKILL if it lingers
+# it__alive - true while process PID runs (a zombie, exited but not yet
+# reaped by us, counts as gone)
+it__alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# it__kill_pid - SIGTERM a process, wait up to 10 s, then SIGKILL it;
+# returns 1 if it had to be killed
 it__kill_pid() {
     local pid=$1 i
     case $pid in ''|*[!0-9]*) return 0 ;; esac
     kill "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        it__alive "$pid" || return 0
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null
+    return 1
 }
 
 # it__bg - start a command in the background; remember NAME's pid
@@ -133,19 +145,22 @@ it__bg() {
     IT_LAST_PID=$!
 }
 
-# it__stop - stop the background server called NAME (if we started one)
+# it__stop - stop the background server called NAME (if we started one);
+# returns its exit status, 137 if it ignored SIGTERM for 10 s
 it__stop() {
-    local name=$1 entry keep=()
+    local name=$1 entry keep=() rc=0
     for entry in "${IT_PIDS[@]}"; do
         if [ "${entry%%:*}" = "$name" ]; then
             it__kill_pid "${entry#*:}"
             wait "${entry#*:}" 2>/dev/null
+            rc=$?
         else
             keep+=("$entry")
         fi
     done
     IT_PIDS=("${keep[@]}")
     rm -f "$IT_DIR/tmp/$name.pid"
+    return "$rc"
 }
 
 # it__cleanup - EXIT trap: stop everything, keep the work dir on failure
@@ -731,6 +746,11 @@ it__wait_socket() {
     return 1
 }
 
+# it__milter_log_mark - remember where this milter run's log begins
+it__milter_log_mark() {
+    IT_MILTER_LOG_START=$(wc -l < "$IT_DIR/log/milter.log")
+}
+
 # it_milter_start_opendkim - start Debian's opendkim (harness self-test) on
 # $IT_DIR/milter/opendkim.sock, signing DOMAIN with KEY as SELECTOR;
 # prints the socket
@@ -756,6 +776,7 @@ PidFile                 $IT_DIR/milter/opendkim.pid
 RequireSafeKeys         no
 EOF
     rm -f "$sock"
+    it__milter_log_mark
     it__bg milter "$IT_DIR/log/milter.log" opendkim -f -x "$conf"
     if ! it__wait_socket "unix:$sock" "$IT_LAST_PID"; then
         echo "it_milter_start_opendkim: no socket $sock" >&2
@@ -792,6 +813,7 @@ it_milter_start_authmilter() {
     local conf=$1 sock
     sock=$(it__conf_socket "$conf")
     case $sock in unix:*|local:*) rm -f "${sock#*:}" ;; esac
+    it__milter_log_mark
     it__bg milter "$IT_DIR/log/milter.log" "$AUTHMILTER" -f -c "$conf"
     if ! it__wait_socket "$sock" "$IT_LAST_PID"; then
         echo "it_milter_start_authmilter: no socket $sock" >&2
@@ -801,7 +823,17 @@ it_milter_start_authmilter() {
     IT_MILTER_SOCKET=$sock
 }
 
-# it_milter_stop - stop the milter (Postfix keeps running and tempfails)
+# it_milter_stop - stop the milter (Postfix keeps running and tempfails);
+# not ok if it does not exit 0 on SIGTERM within 10 s or its log holds a
+# sanitizer report (ASan, LSan at exit, UBSan)
 it_milter_stop() {
-    it__stop milter
+    local rc=0 log=$IT_DIR/log/milter.log
+    it__stop milter || rc=$?
+    if [ "$rc" != 0 ]; then
+        it_fail "milter exits 0 on SIGTERM" "exit status $rc"
+    fi
+    if tail -n "+$((IT_MILTER_LOG_START + 1))" "$log" 2>/dev/null \
+        | grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
+        it_fail "milter log has no sanitizer report" "see $log"
+    fi
 }
