@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# selftest_opendkim.sh - the harness checked against a known-good milter.
+# test_harness_opendkim.sh - the harness checked against a known-good milter.
 #
 # Runs scenarios (a)-(e) of test_sign_postfix.sh with Debian's opendkim as
 # the milter: real knotd, Postfix with Cyrus SASL, XCLIENT, sendmail(1) and

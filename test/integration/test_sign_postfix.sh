@@ -5,7 +5,7 @@
 # XCLIENT and sendmail(1), smtp-sink capturing what is relayed; every
 # signature is checked by two independent verifiers (dkimpy, Mail::DKIM).
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
-# milter/authmilter in it. selftest_opendkim.sh checks the harness itself.
+# milter/authmilter in it. test_harness_opendkim.sh checks the harness itself.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
