@@ -64,6 +64,10 @@ if it_relayed "(a)"; then
         it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
     it_check "(a) signed d=example.com, Mail::DKIM verifies" \
         it_dkimverify_pl --min 1 --expect-domains example.com "$IT_MSG"
+    it_check "(a) log: why signed, prefixed with the queue id" \
+        grep -q "$IT_QID: sign: authenticated client, domain example.com" "$IT_DIR/log/milter.log"
+    it_check "(a) log: the signature, prefixed with the queue id" \
+        grep -q "$IT_QID: signed d=example.com s=s2048 a=rsa-sha256" "$IT_DIR/log/milter.log"
 fi
 
 # (b) unauthenticated, from the internal address 127.0.0.1
@@ -78,6 +82,8 @@ it_submit "(c) outside client 192.0.2.10" --xclient-addr 192.0.2.10 \
     --from a@example.com --to bob@dest.test.example
 if it_relayed "(c)"; then
     it_check "(c) not signed" test "$(it_dkim_count "$IT_MSG")" = 0
+    it_check "(c) log: why not signed, with the queue id" \
+        grep -q "$IT_QID: verify: client 192.0.2.10 is neither authenticated nor in internal_hosts" "$IT_DIR/log/milter.log"
 fi
 
 # (d) local submission through sendmail(1): non_smtpd_milters
@@ -104,6 +110,8 @@ it_submit "(h) two From headers" --from a@example.com \
     --header "From: b@example.com"
 if it_relayed "(h)"; then
     it_check "(h) not signed" test "$(it_dkim_count "$IT_MSG")" = 0
+    it_check "(h) log: not signed because of two From headers" \
+        grep -q "$IT_QID: not signed: more than one From header" "$IT_DIR/log/milter.log"
 fi
 
 # (f) platform signature: d=example.com and d=platform.test
