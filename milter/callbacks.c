@@ -132,6 +132,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	m = state_msg_new(c);
+	if (c->cfg == NULL) {		/* shutting down */
+		state_msg_end(c);
+		return SMFIS_TEMPFAIL;
+	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
 	auth = mta_macro(ctx, "{auth_authen}");

@@ -41,6 +41,12 @@ struct state_msg *
 state_msg_new(struct state_conn *c)
 {
 	state_msg_end(c);
+	/*
+	 * Each message runs with the snapshot current when it starts, so a
+	 * reload reaches long-lived MTA connections at their next message.
+	 */
+	config_release(c->cfg);
+	c->cfg = config_acquire();
 	c->msg = xcalloc(1, sizeof(*c->msg));
 	strcpy(c->msg->qid, "NOQUEUE");
 	__atomic_add_fetch(&state_in_flight, 1, __ATOMIC_RELAXED);

@@ -34,7 +34,7 @@ struct state_msg {
 };
 
 struct state_conn {
-	struct config *cfg;		/* pinned snapshot */
+	struct config *cfg;		/* snapshot pinned for the current message */
 	char client_addr[64];		/* client IP in text form, "" if unknown */
 	char *client_host;		/* client host name from the MTA */
 	char *helo;			/* HELO/EHLO argument */
@@ -46,7 +46,7 @@ struct state_conn {
 struct state_conn *state_conn_new(void);
 /* state_conn_free - free a connection and its message, release the snapshot */
 void state_conn_free(struct state_conn *c);
-/* state_msg_new - start a message (ends any previous one) */
+/* state_msg_new - start a message (ends any previous one, re-pins the current snapshot) */
 struct state_msg *state_msg_new(struct state_conn *c);
 /* state_msg_end - the single cleanup path for a message */
 void state_msg_end(struct state_conn *c);

@@ -196,7 +196,7 @@ it_wait_for() {
 
 # it__port_open - true once something listens on 127.0.0.1:PORT
 it__port_open() {
-    (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null
+    (exec 3<> "/dev/tcp/${2:-127.0.0.1}/$1") 2> /dev/null
 }
 
 # ---------------------------------------------------------------- TAP
@@ -739,6 +739,7 @@ it__wait_socket() {
         case $spec in
             unix:*|local:*) path=${spec#*:}; [ -S "$path" ] && return 0 ;;
             inet:*@*) port=${spec#inet:}; it__port_open "${port%@*}" && return 0 ;;
+            inet6:*@*) port=${spec#inet6:}; it__port_open "${port%@*}" ::1 && return 0 ;;
             /*) [ -S "$spec" ] && return 0 ;;
         esac
         sleep 0.1

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""disconnect.py - a milter client that hangs up in the middle of a message.
+
+Speaks just enough of the MTA side of the milter protocol (version 6) to get
+a message half-way into the milter, then closes the socket without ABORT or
+QUIT, as a crashing MTA or a broken network would. Usage:
+    disconnect.py unix:/path/sock | inet:PORT@127.0.0.1 STAGE
+STAGE: optneg, connect, header, body (where to hang up).
+"""
+import socket
+import struct
+import sys
+
+
+def packet(cmd, data=b""):
+    return struct.pack(">I", len(data) + 1) + cmd + data
+
+
+def reply(s):
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = s.recv(4 - len(hdr))
+        if not chunk:
+            raise SystemExit("milter closed the connection")
+        hdr += chunk
+    n = struct.unpack(">I", hdr)[0]
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise SystemExit("milter closed the connection")
+        data += chunk
+    return data
+
+
+def main():
+    spec, stage = sys.argv[1], sys.argv[2]
+    if spec.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(spec[5:])
+    else:
+        port, host = spec[5:].split("@")
+        s = socket.create_connection((host, int(port)))
+    s.settimeout(10)
+    s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
+    reply(s)
+    if stage == "optneg":
+        return
+    s.sendall(packet(b"C", b"client.example\0" + b"4" + struct.pack(">H", 4321) + b"127.0.0.1\0"))
+    reply(s)
+    if stage == "connect":
+        return
+    s.sendall(packet(b"D", b"M" + b"{auth_authen}\0alice\0"))
+    s.sendall(packet(b"M", b"<a@example.com>\0"))
+    reply(s)
+    s.sendall(packet(b"R", b"<b@example.net>\0"))
+    reply(s)
+    s.sendall(packet(b"L", b"From\0 a@example.com\0"))
+    s.sendall(packet(b"L", b"Subject\0 cut off\0"))
+    if stage == "header":
+        return
+    s.sendall(packet(b"N"))
+    reply(s)
+    s.sendall(packet(b"B", b"first part of the body\r\n" * 100))
+    reply(s)
+    # stage == "body": hang up before end of message
+
+
+if __name__ == "__main__":
+    main()
