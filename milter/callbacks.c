@@ -189,10 +189,17 @@ cb_eoh(SMFICTX *ctx)
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN)
 		return SMFIS_ACCEPT;	/* verify mode: not yet implemented */
-	m->out = outbound_begin(c->cfg, m->mode.domain);
+	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
 	if (m->out == NULL) {
 		log_err(m->qid, "cannot start signing");
 		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	if (m->out->why[0] != '\0')
+		log_warn(m->qid, "%s", m->out->why);
+	if (m->out->nsigs == 0) {
+		log_warn(m->qid, "not signed: no usable key for %s",
+		    m->mode.domain->name);
+		return SMFIS_ACCEPT;
 	}
 	return SMFIS_CONTINUE;
 }

@@ -157,39 +157,75 @@ config_socket_valid(const char *s)
 	    && port > 0 && port < 65536;
 }
 
-/* config_key_parse - "SELECTOR PATH" into a new key of the open block */
+/* config_key_attr - one "not_before=DATE" / "not_after=DATE" attribute */
+static int
+config_key_attr(struct config_parse *p, struct key *k, const char *attr)
+{
+	const char *eq = strchr(attr, '=');
+	time_t t;
+
+	if (eq == NULL || (t = keys_parse_time(eq + 1)) < 0)
+		return config_error(p, "key: \"%s\" is not not_before=DATE or "
+		    "not_after=DATE (e.g. 2026-12-01 or 2026-12-01T08:00Z, UTC)", attr);
+	if ((size_t)(eq - attr) == 10 && strncmp(attr, "not_before", 10) == 0)
+		k->not_before = t;
+	else if ((size_t)(eq - attr) == 9 && strncmp(attr, "not_after", 9) == 0)
+		k->not_after = t;
+	else
+		return config_error(p, "key: unknown attribute \"%.*s\"",
+		    (int)(eq - attr), attr);
+	return 0;
+}
+
+/* config_key_parse - "SELECTOR PATH [not_before=DATE] [not_after=DATE]" */
 static int
 config_key_parse(struct config_parse *p, const char *value)
 {
 	struct config_domain *d = p->dom;
-	char sel[256], path[PATH_MAX], extra[2];
+	struct config_words w;
 	struct key *k;
 	size_t i;
-	int n;
 
-	n = sscanf(value, "%255s %4095s %1s", sel, path, extra);
-	if (n != 2)
+	config_words_parse(value, &w);
+	if (w.n < 2) {
+		config_words_free(&w);
 		return config_error(p, "key: expected \"SELECTOR PATH\", got \"%s\"",
 		    value);
-	if (!mailaddr_domain_valid(sel) || strchr(sel, '_') != NULL)
-		return config_error(p, "key: bad selector \"%s\"", sel);
+	}
+	if (!mailaddr_domain_valid(w.v[0]) || strchr(w.v[0], '_') != NULL) {
+		config_error(p, "key: bad selector \"%s\"", w.v[0]);
+		config_words_free(&w);
+		return -1;
+	}
 	for (i = 0; i < d->nkeys; i++)
-		if (strcasecmp(d->keys[i].selector, sel) == 0)
-			return config_error(p, "key: selector \"%s\" listed twice "
-			    "in domain %s", sel, d->name);
+		if (strcasecmp(d->keys[i].selector, w.v[0]) == 0) {
+			config_error(p, "key: selector \"%s\" listed twice in "
+			    "domain %s", w.v[0], d->name);
+			config_words_free(&w);
+			return -1;
+		}
 	d->keys = xreallocarray(d->keys, d->nkeys + 1, sizeof(*d->keys));
 	k = &d->keys[d->nkeys++];
 	memset(k, 0, sizeof(*k));
-	k->selector = xstrdup(sel);
-	if (path[0] == '/') {
-		k->path = xstrdup(path);
+	k->selector = xstrdup(w.v[0]);
+	if (w.v[1][0] == '/') {
+		k->path = xstrdup(w.v[1]);
 	} else {
 		struct buf b = BUF_INIT;
 
-		buf_printf(&b, "%s/%s", p->dir, path);
+		buf_printf(&b, "%s/%s", p->dir, w.v[1]);
 		k->path = buf_steal(&b);
 	}
 	k->line = p->line;
+	for (i = 2; i < w.n; i++)
+		if (config_key_attr(p, k, w.v[i]) != 0) {
+			config_words_free(&w);
+			return -1;
+		}
+	config_words_free(&w);
+	if (k->not_before && k->not_after && k->not_after <= k->not_before)
+		return config_error(p, "key %s: not_after is not after not_before",
+		    k->selector);
 	return 0;
 }
 

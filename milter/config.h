@@ -31,6 +31,11 @@ enum config_on_error {
 	CONFIG_ON_ERROR_TEMPFAIL,
 };
 
+enum config_unpublished {
+	CONFIG_UNPUBLISHED_SIGN,	/* no published key: sign with the first */
+	CONFIG_UNPUBLISHED_SKIP,	/* no published key: do not sign */
+};
+
 enum config_log_dest {
 	CONFIG_LOG_SYSLOG,
 	CONFIG_LOG_STDERR,
@@ -79,6 +84,7 @@ struct config {
 	int on_internal_error;		/* enum config_on_error */
 	int allow_group_readable_keys;	/* accept mode 0640 key files */
 	char *platform_domain;		/* domain block adding a second signature */
+	int unpublished_keys;		/* enum config_unpublished */
 
 	/* defaults for domain blocks */
 	struct config_domain defaults;	/* the global values of domain options */

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
@@ -65,6 +66,30 @@ config_format(const struct opt_def *o, const char *base, struct buf *out)
 	}
 }
 
+/* config_dump_time - a key time as YYYY-MM-DDTHH:MMZ */
+static void
+config_dump_time(const char *name, time_t t, FILE *fp)
+{
+	struct tm tm;
+	char text[32];
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		return;
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%MZ", &tm);
+	fprintf(fp, " %s=%s", name, text);
+}
+
+/* config_dump_key - one key line with what is known about it */
+static void
+config_dump_key(const struct key *k, FILE *fp)
+{
+	fprintf(fp, "    key = %s %s", k->selector, k->path);
+	config_dump_time("not_before", k->not_before, fp);
+	config_dump_time("not_after", k->not_after, fp);
+	fprintf(fp, "    # %s, %d bits, DNS record %s\n", keys_type_name(k->type),
+	    k->bits, keys_pub_name(keys_pub_get(k)));
+}
+
 /* config_dump - print the effective configuration */
 void
 config_dump(const struct config *c, FILE *fp)
@@ -88,9 +113,7 @@ config_dump(const struct config *c, FILE *fp)
 		d = &c->domains[i];
 		fprintf(fp, "\ndomain %s {\n", d->name);
 		for (j = 0; j < d->nkeys; j++)
-			fprintf(fp, "    key = %s %s    # %s, %d bits\n",
-			    d->keys[j].selector, d->keys[j].path,
-			    keys_type_name(d->keys[j].type), d->keys[j].bits);
+			config_dump_key(&d->keys[j], fp);
 		for (j = 0; j < config_noptions; j++) {
 			o = &config_options[j];
 			if (!(o->scope & OPT_BLOCK) || o->type == OPT_KEY)

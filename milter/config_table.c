@@ -14,6 +14,7 @@
 static const char *const choices_log_dest[] = { "syslog", "stderr", NULL };
 static const char *const choices_sign_from[] = { "header", "envelope", NULL };
 static const char *const choices_on_error[] = { "accept", "tempfail", NULL };
+static const char *const choices_unpublished[] = { "sign", "skip", NULL };
 
 #define G(field)	offsetof(struct config, field)
 #define D(field)	offsetof(struct config_domain, field)
@@ -61,6 +62,10 @@ const struct opt_def config_options[] = {
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys add a second, platform signature to all signed mail" },
 
+	{ "unpublished_keys", OPT_ENUM, OPT_GLOBAL, G(unpublished_keys), "sign",
+	  0, 0, choices_unpublished,
+	  "when no key of a domain is published in DNS: sign with the first anyway, or skip" },
+
 	/* signing: global defaults, overridable per domain */
 	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D(hcanon),
 	  "relaxed/relaxed", 0, 0, NULL,
@@ -80,7 +85,7 @@ const struct opt_def config_options[] = {
 
 	/* domain blocks only */
 	{ "key", OPT_KEY, OPT_BLOCK, D(keys), NULL, 0, 0, NULL,
-	  "SELECTOR PATH: a private key (PEM, mode 0600), in preference order; repeatable" },
+	  "SELECTOR PATH [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable" },
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);

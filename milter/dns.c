@@ -410,6 +410,13 @@ dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
 	return r->status;
 }
 
+/* dns_timeout_ms - the configured per-query deadline */
+int
+dns_timeout_ms(const struct dns *d)
+{
+	return d->timeout_ms;
+}
+
 /* dns_result_free - release a result */
 void
 dns_result_free(struct dns_result *r)

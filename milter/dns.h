@@ -61,6 +61,8 @@ void dns_free(struct dns *d);
  */
 enum dns_status dns_resolve(struct dns *d, const char *name, int rrtype,
     int timeout_ms, struct dns_result *r);
+/* dns_timeout_ms - the configured per-query deadline */
+int dns_timeout_ms(const struct dns *d);
 /* dns_result_free - release a result */
 void dns_result_free(struct dns_result *r);
 /* dns_txt - the character-strings of TXT record i joined into out; 0 or -1 */

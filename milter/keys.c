@@ -214,14 +214,100 @@ keys_public_b64(EVP_PKEY *pkey)
 	return out;
 }
 
-/* keys_pick - first key of the wanted type in preference order */
-const struct key *
-keys_pick(const struct key *keys, size_t n, enum key_type t)
-{
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (keys[i].type == t && keys[i].pkey != NULL)
+static const char *const keys_pub_names[] = {
+	"unchecked", "published", "missing", "truncated", "mismatched",
+	"revoked", "unknown",
+};
+
+/* keys_pub_name - name of a publication state */
+const char *
+keys_pub_name(enum key_pub p)
+{
+	return (unsigned)p < sizeof(keys_pub_names) / sizeof(keys_pub_names[0]) ?
+	    keys_pub_names[p] : "?";
+}
+
+/* keys_pub_get - the publication state */
+enum key_pub
+keys_pub_get(const struct key *k)
+{
+	return (enum key_pub)__atomic_load_n(&k->pub, __ATOMIC_RELAXED);
+}
+
+/* keys_pub_set - record a check result; UNKNOWN keeps a definite state */
+void
+keys_pub_set(struct key *k, enum key_pub p)
+{
+	if (p == KEY_PUB_UNKNOWN && keys_pub_get(k) != KEY_PUB_UNCHECKED)
+		return;
+	__atomic_store_n(&k->pub, (int)p, __ATOMIC_RELAXED);
+}
+
+/* keys_in_window - is now within the key's not_before/not_after? */
+static int
+keys_in_window(const struct key *k, time_t now)
+{
+	return (k->not_before == 0 || now >= k->not_before)
+	    && (k->not_after == 0 || now < k->not_after);
+}
+
+/* keys_select - the key to sign with */
+const struct key *
+keys_select(const struct key *keys, size_t n, enum key_type t, time_t now,
+    int unpublished_sign, char *why, size_t whylen)
+{
+	const struct key *first = NULL;
+	size_t i, used = 0;
+	enum key_pub p;
+	int w;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (keys[i].type != t || keys[i].pkey == NULL
+		    || !keys_in_window(&keys[i], now))
+			continue;
+		if (first == NULL)
+			first = &keys[i];
+		p = keys_pub_get(&keys[i]);
+		if (p == KEY_PUB_PUBLISHED || p == KEY_PUB_UNCHECKED
+		    || p == KEY_PUB_UNKNOWN)
 			return &keys[i];
-	return NULL;
+		if (why != NULL && used < whylen) {
+			w = snprintf(why + used, whylen - used, "%sselector %s "
+			    "skipped: record %s", used ? "; " : "",
+			    keys[i].selector, keys_pub_name(p));
+			if (w > 0)
+				used += (size_t)w < whylen - used ? (size_t)w : whylen - used - 1;
+		}
+	}
+	return unpublished_sign ? first : NULL;
+}
+
+/* keys_parse_time - ISO date or date-time, UTC */
+time_t
+keys_parse_time(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL)
+		return -1;
+	if (*end == 'T' || *end == ' ') {
+		const char *e2 = strptime(end + 1, "%H:%M", &tm);
+
+		if (e2 == NULL)
+			return -1;
+		end = e2;
+		if (*end == ':' && (end = strptime(end + 1, "%S", &tm)) == NULL)
+			return -1;
+		if (*end == 'Z')
+			end++;
+	}
+	if (*end != '\0' || tm.tm_year < 70)
+		return -1;
+	return timegm(&tm);
 }

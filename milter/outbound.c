@@ -11,13 +11,27 @@
 
 /* outbound_plan - add a domain's preferred RSA and Ed25519 keys */
 static void
-outbound_plan(struct outbound *o, const struct config_domain *d)
+outbound_plan(struct outbound *o, const struct config *c,
+    const struct config_domain *d, time_t now)
 {
 	const struct key *k;
+	char why[256];
+	size_t used;
 	int t;
 
 	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
-		k = keys_pick(d->keys, d->nkeys, (enum key_type)t);
+		k = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
+		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
+		if (why[0] != '\0') {
+			used = strlen(o->why);
+			snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
+			    used ? "; " : "", d->name, why, k != NULL ?
+			    (keys_pub_get(k) == KEY_PUB_PUBLISHED ||
+			    keys_pub_get(k) == KEY_PUB_UNCHECKED ||
+			    keys_pub_get(k) == KEY_PUB_UNKNOWN ? "" :
+			    " (no published key: signing with the first anyway)") :
+			    " (no published key: not signing)");
+		}
 		if (k == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
 			continue;
 		o->sigs[o->nsigs].dom = d;
@@ -28,15 +42,16 @@ outbound_plan(struct outbound *o, const struct config_domain *d)
 
 /* outbound_begin - plan signatures and start the body hashes */
 struct outbound *
-outbound_begin(const struct config *c, const struct config_domain *d)
+outbound_begin(const struct config *c, const struct config_domain *d,
+    time_t now)
 {
 	struct outbound *o = xcalloc(1, sizeof(*o));
 	size_t i;
 	int bc;
 
-	outbound_plan(o, d);
+	outbound_plan(o, c, d, now);
 	if (c->platform != NULL && c->platform != d)
-		outbound_plan(o, c->platform);
+		outbound_plan(o, c, c->platform, now);
 	for (i = 0; i < o->nsigs; i++) {
 		bc = o->sigs[i].dom->bcanon;
 		if (o->body[bc] == NULL)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "sign.h"
+#include <time.h>
 
 #define OUTBOUND_MAX_SIGS 4
 
@@ -28,11 +29,12 @@ struct outbound {
 	size_t nsigs;
 	struct sign_body *body[2];	/* per body canonicalization, or NULL */
 	unsigned char bh[2][SIGN_HASH_LEN];	/* finished body hashes */
+	char why[512];			/* keys skipped while planning, for the log */
 };
 
 /* outbound_begin - plan signatures for the author block d (and the platform) */
 struct outbound *outbound_begin(const struct config *c,
-    const struct config_domain *d);
+    const struct config_domain *d, time_t now);
 /* outbound_body - hash a body chunk; 0 or -1 */
 int outbound_body(struct outbound *o, const unsigned char *data, size_t len);
 /* outbound_finish - make every signature; 0, or -1 with err */

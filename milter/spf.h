@@ -1,0 +1,84 @@
+/*
+ * spf.h - SPF checks (RFC 7208) of the MAIL FROM and HELO identities.
+ *
+ * libspf2 evaluates the records; every DNS query it makes goes through
+ * our resolver (dns.h) by a per-check libspf2 DNS layer, which also
+ * enforces the RFC 7208 4.6.4 limits libspf2 gets wrong or lacks: 10
+ * DNS-querying terms over the whole evaluation (includes too), 10 MX
+ * names, 2 void lookups, and a time budget.
+ *
+ * Threading: one struct spf per configuration snapshot, read-only after
+ * spf_new and shared by every thread; spf_check is thread-safe. Results
+ * are plain values owned by the caller. Nothing here picks an SMTP reply.
+ */
+#ifndef AUTHMILTER_SPF_H
+#define AUTHMILTER_SPF_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "dns.h"
+
+#define SPF_IDENTITY_MAX	320	/* local-part@domain, with its NUL */
+#define SPF_DOMAIN_MAX		256	/* a domain name, with its NUL */
+#define SPF_COMMENT_MAX		512	/* explanation, with its NUL */
+
+enum spf_res {
+	SPF_RES_NONE,		/* no record, or no checkable domain */
+	SPF_RES_NEUTRAL,
+	SPF_RES_PASS,
+	SPF_RES_FAIL,
+	SPF_RES_SOFTFAIL,
+	SPF_RES_TEMPERROR,	/* DNS trouble or time budget exceeded */
+	SPF_RES_PERMERROR,	/* bad record or a processing limit exceeded */
+};
+
+struct spf_options {
+	const char *receiver;	/* our name in comments (authserv_id); NULL: "localhost" */
+	int time_budget_ms;	/* whole evaluation of one identity; 0: 20000 */
+	int max_terms;		/* DNS-querying terms; 0: 10 (RFC 7208 4.6.4) */
+	int max_void;		/* void lookups; 0: 2; -1: no limit */
+	int check_helo;		/* also check the HELO identity */
+};
+
+struct spf_outcome {
+	enum spf_res res;			/* the result */
+	char identity[SPF_IDENTITY_MAX];	/* smtp.mailfrom / smtp.helo value */
+	char domain[SPF_DOMAIN_MAX];		/* domain checked ("" if none) */
+	char comment[SPF_COMMENT_MAX];		/* why, one line, printable ASCII */
+	int lookups;				/* DNS queries made */
+};
+
+struct spf_result {
+	struct spf_outcome mailfrom;	/* MAIL FROM (postmaster@HELO when null) */
+	struct spf_outcome helo;	/* HELO; none when not checked or not a domain */
+	char client_ip[64];		/* address checked, text form */
+	char envelope_from[SPF_IDENTITY_MAX];	/* MAIL FROM as given, no <> */
+	char helo_name[SPF_DOMAIN_MAX];	/* HELO argument, printable ASCII */
+};
+
+struct spf;
+
+/* spf_new - SPF checker over resolver dns (borrowed; outlives it); NULL with err */
+struct spf *spf_new(struct dns *dns, const struct spf_options *opt, char *err,
+    size_t errlen);
+/* spf_free - release a checker (NULL is fine) */
+void spf_free(struct spf *s);
+/*
+ * spf_check - check MAIL FROM (path with or without <>; "" or "<>" for
+ * the null sender) and HELO against the client address (IPv4 or IPv6
+ * text). qid prefixes log lines (may be NULL). Always fills out.
+ */
+void spf_check(struct spf *s, const char *qid, const char *client_ip,
+    const char *mailfrom, const char *helo, struct spf_result *out);
+/*
+ * spf_received_header - the value of a Received-SPF header field (RFC
+ * 7208 9.1) for the MAIL FROM outcome, appended to out; one line, no CR/LF
+ * whatever the input held.
+ */
+void spf_received_header(const struct spf *s, const struct spf_result *r,
+    struct buf *out);
+/* spf_res_name - "pass", "fail", ... as in Authentication-Results */
+const char *spf_res_name(enum spf_res r);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * test_keys.c - key selection: preference order, publication states,
+ * not_before/not_after windows, the unpublished_keys policy; key loading.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "keys.h"
+#include "testutil.h"
+
+#define T0 1796083200	/* 2026-12-01T00:00:00Z */
+
+static EVP_PKEY *rsa, *ed;	/* shared test keys */
+
+/* setup - two keys */
+static int
+setup(void **state)
+{
+	(void)state;
+	rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	return rsa && ed ? 0 : -1;
+}
+
+/* teardown - free them */
+static int
+teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ed);
+	return 0;
+}
+
+struct sel_key {
+	const char *sel;
+	enum key_type type;
+	enum key_pub pub;
+	time_t nb, na;
+};
+
+struct sel_case {
+	const char *name;
+	struct sel_key keys[4];
+	size_t n;
+	enum key_type want_type;
+	time_t now;
+	int unpublished_sign;
+	const char *want;	/* selector, NULL: none */
+	const char *why;	/* substring of why, NULL: why empty */
+};
+
+static const struct sel_case cases[] = {
+	{ "first published wins", { { "a", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "a", NULL },
+	{ "unchecked counts as usable", { { "a", KEY_RSA, KEY_PUB_UNCHECKED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "a", NULL },
+	{ "truncated 2048 falls back to 1024", { { "s2048", KEY_RSA, KEY_PUB_TRUNCATED, 0, 0 },
+	  { "s1024", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "s1024",
+	  "selector s2048 skipped: record truncated" },
+	{ "missing skipped", { { "a", KEY_RSA, KEY_PUB_MISSING, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "b", "missing" },
+	{ "mismatched skipped", { { "a", KEY_RSA, KEY_PUB_MISMATCHED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "b", "mismatched" },
+	{ "revoked skipped", { { "a", KEY_RSA, KEY_PUB_REVOKED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "b", "revoked" },
+	{ "none published, policy sign: first", { { "a", KEY_RSA, KEY_PUB_MISSING, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_TRUNCATED, 0, 0 } }, 2, KEY_RSA, T0, 1, "a", "missing" },
+	{ "none published, policy skip: none", { { "a", KEY_RSA, KEY_PUB_MISSING, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_TRUNCATED, 0, 0 } }, 2, KEY_RSA, T0, 0, NULL, "truncated" },
+	{ "type filter: ed25519", { { "r", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 },
+	  { "e", KEY_ED25519, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_ED25519, T0, 1, "e", NULL },
+	{ "no key of the type", { { "r", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 1,
+	  KEY_ED25519, T0, 1, NULL, NULL },
+	{ "not_before in the future: skipped", { { "new", KEY_RSA, KEY_PUB_PUBLISHED, T0 + 1, 0 },
+	  { "old", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "old", NULL },
+	{ "not_before reached: used", { { "new", KEY_RSA, KEY_PUB_PUBLISHED, T0, 0 },
+	  { "old", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "new", NULL },
+	{ "not_after passed: skipped", { { "old", KEY_RSA, KEY_PUB_PUBLISHED, 0, T0 },
+	  { "new", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "new", NULL },
+	{ "out of window is never the fallback", { { "new", KEY_RSA, KEY_PUB_PUBLISHED, T0 + 86400, 0 },
+	  { "old", KEY_RSA, KEY_PUB_MISSING, 0, 0 } }, 2, KEY_RSA, T0, 1, "old", "missing" },
+};
+
+/* keys_select_by_table - each case picks the expected selector */
+static void
+keys_select_by_table(void **state)
+{
+	struct key keys[4];
+	const struct key *k;
+	char why[512];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(keys, 0, sizeof(keys));
+		for (j = 0; j < cases[i].n; j++) {
+			keys[j].selector = (char *)cases[i].keys[j].sel;
+			keys[j].type = cases[i].keys[j].type;
+			keys[j].pkey = keys[j].type == KEY_RSA ? rsa : ed;
+			keys[j].pub = (int)cases[i].keys[j].pub;
+			keys[j].not_before = cases[i].keys[j].nb;
+			keys[j].not_after = cases[i].keys[j].na;
+		}
+		k = keys_select(keys, cases[i].n, cases[i].want_type, cases[i].now,
+		    cases[i].unpublished_sign, why, sizeof(why));
+		if ((k == NULL) != (cases[i].want == NULL)
+		    || (k != NULL && strcmp(k->selector, cases[i].want) != 0))
+			fail_msg("case \"%s\": got %s", cases[i].name,
+			    k ? k->selector : "(none)");
+		if (cases[i].why == NULL ? why[0] != '\0'
+		    : strstr(why, cases[i].why) == NULL)
+			fail_msg("case \"%s\": why \"%s\"", cases[i].name, why);
+	}
+}
+
+/* keys_pub_set_keeps_definite_state_on_unknown - a DNS timeout changes nothing */
+static void
+keys_pub_set_keeps_definite_state_on_unknown(void **state)
+{
+	struct key k;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	keys_pub_set(&k, KEY_PUB_UNKNOWN);
+	assert_int_equal(keys_pub_get(&k), KEY_PUB_UNKNOWN);
+	keys_pub_set(&k, KEY_PUB_TRUNCATED);
+	keys_pub_set(&k, KEY_PUB_UNKNOWN);
+	assert_int_equal(keys_pub_get(&k), KEY_PUB_TRUNCATED);
+	keys_pub_set(&k, KEY_PUB_PUBLISHED);
+	assert_int_equal(keys_pub_get(&k), KEY_PUB_PUBLISHED);
+}
+
+/* keys_parse_time_formats - dates and date-times, UTC; garbage refused */
+static void
+keys_parse_time_formats(void **state)
+{
+	(void)state;
+	assert_int_equal(keys_parse_time("2026-12-01"), T0);
+	assert_int_equal(keys_parse_time("2026-12-01T00:00Z"), T0);
+	assert_int_equal(keys_parse_time("2026-12-01T08:30"), T0 + 8 * 3600 + 1800);
+	assert_int_equal(keys_parse_time("2026-12-01T08:30:15Z"), T0 + 8 * 3600 + 1815);
+	assert_int_equal(keys_parse_time("2026-13-01"), -1);
+	assert_int_equal(keys_parse_time("2026-12-01x"), -1);
+	assert_int_equal(keys_parse_time("tomorrow"), -1);
+	assert_int_equal(keys_parse_time(""), -1);
+}
+
+/* keys_conf_window_attributes - key lines carry not_before/not_after */
+static void
+keys_conf_window_attributes(void **state)
+{
+	char *dir = testutil_tmpdir(), key[512], text[2048], err[512];
+	struct config *c;
+
+	(void)state;
+	snprintf(key, sizeof(key), "%s/k.pem", dir);
+	assert_int_equal(testutil_write_key(key, "ED25519", 0, 0600), 0);
+	snprintf(text, sizeof(text), "domain a.example {\n"
+	    "key = new %s not_before=2026-12-01\n"
+	    "key = old %s not_after=2026-12-01T00:00Z\n}\n", key, key);
+	c = config_load_string(text, "t.conf", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->domains[0].keys[0].not_before, T0);
+	assert_int_equal(c->domains[0].keys[1].not_after, T0);
+	config_free(c);
+	snprintf(text, sizeof(text), "domain a.example {\nkey = k %s not_before=soon\n}\n", key);
+	assert_null(config_load_string(text, "t.conf", err, sizeof(err)));
+	assert_non_null(strstr(err, "t.conf:2: key: \"not_before=soon\""));
+	snprintf(text, sizeof(text), "domain a.example {\nkey = k %s colour=red\n}\n", key);
+	assert_null(config_load_string(text, "t.conf", err, sizeof(err)));
+	assert_non_null(strstr(err, "t.conf:2: key:"));
+	snprintf(text, sizeof(text), "domain a.example {\nkey = k %s not_before=2027-01-01 "
+	    "not_after=2026-01-01\n}\n", key);
+	assert_null(config_load_string(text, "t.conf", err, sizeof(err)));
+	assert_non_null(strstr(err, "not_after is not after not_before"));
+	testutil_rmtree(dir);
+	free(dir);
+}
+
+/* keys_parse_pem_rejects_short_rsa - RFC 8301: no RSA key under 1024 bits */
+static void
+keys_parse_pem_rejects_short_rsa(void **state)
+{
+	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)512);
+	struct key k;
+	char *pem = NULL, err[256];
+	size_t len = 0;
+	FILE *fp = open_memstream(&pem, &len);
+
+	(void)state;
+	assert_non_null(small);
+	PEM_write_PrivateKey(fp, small, NULL, NULL, 0, NULL, NULL);
+	fclose(fp);
+	memset(&k, 0, sizeof(k));
+	k.path = (char *)"small.pem";
+	assert_int_equal(keys_parse_pem(&k, pem, len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "512 bits is too short"));
+	assert_int_equal(keys_parse_pem(&k, "garbage", 7, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot load key file small.pem"));
+	free(pem);
+	EVP_PKEY_free(small);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keys_select_by_table),
+		cmocka_unit_test(keys_pub_set_keeps_definite_state_on_unknown),
+		cmocka_unit_test(keys_parse_time_formats),
+		cmocka_unit_test(keys_conf_window_attributes),
+		cmocka_unit_test(keys_parse_pem_rejects_short_rsa),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
