@@ -10,8 +10,8 @@
  * SIGHUP) never sees them.
  *   SIGHUP          reload: build a new snapshot, swap it in; on error
  *                   keep the running one
- *   SIGTERM/SIGINT  stop accepting connections, let messages in flight
- *                   finish (up to 30 s), exit
+ *   SIGTERM/SIGINT  remove a unix socket, let messages in flight finish
+ *                   (up to 30 s), stop libmilter, exit
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -256,6 +256,7 @@ main_serve(const char *path, const struct config *c)
 	pthread_t tid;
 	struct timespec deadline;
 	pthread_t stopper;
+	char sockspec[4096];
 	sigset_t set;
 	int sig, rc = 0;
 
@@ -269,6 +270,7 @@ main_serve(const char *path, const struct config *c)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
+	snprintf(sockspec, sizeof(sockspec), "%s", c->socket);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -281,12 +283,15 @@ main_serve(const char *path, const struct config *c)
 		break;
 	}
 	/*
-	 * smfi_stop waits for libmilter's listener to wake from its poll
-	 * (seconds), so it runs in a thread of its own while we drain.
+	 * libmilter's workers stop serving sessions once smfi_stop is called,
+	 * so messages in flight would hang: first make new connections fail
+	 * (remove a unix socket), let the messages finish, then stop.
 	 */
+	if (main_socket_path(sockspec) != NULL)
+		unlink(main_socket_path(sockspec));
+	main_drain();
 	if (pthread_create(&stopper, NULL, main_stop_thread, NULL) == 0)
 		pthread_detach(stopper);
-	main_drain();
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 1;
 	if (pthread_timedjoin_np(tid, NULL, &deadline) != 0)
