@@ -17,13 +17,17 @@
 #include "log.h"
 #include "mode.h"
 #include "mta.h"
+#include "authres.h"
+#include "inbound.h"
 #include "outbound.h"
+#include "runtime.h"
 #include "state.h"
 #include "verdict.h"
 #include "xalloc.h"
 
 /* Actions and protocol steps we ask the MTA for. */
-#define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+#define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)	/* required */
+#define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE)
 #define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOUNKNOWN \
 	| SMFIP_NODATA)
 
@@ -38,11 +42,11 @@ cb_sfsistat(SMFICTX *ctx, const char *qid, struct verdict v)
 		return SMFIS_ACCEPT;
 	case VERDICT_TEMPFAIL:
 		if (v.rcode != NULL)
-			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text);
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
 		return SMFIS_TEMPFAIL;
 	case VERDICT_REJECT:
 		if (v.rcode != NULL)
-			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text);
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
 		return SMFIS_REJECT;
 	}
 	return SMFIS_TEMPFAIL;
@@ -70,7 +74,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		    "needs (offered 0x%lx); not filtering", f0);
 		return SMFIS_REJECT;
 	}
-	*pf0 = CB_ACTIONS;
+	*pf0 = f0 & CB_ACTIONS_WANT;
 	*pf1 = f1 & CB_PROTO_WANT;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -127,7 +131,9 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
+	struct verdict v;
 	const char *auth;
+	sfsistat rc;
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
@@ -141,6 +147,20 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	auth = mta_macro(ctx, "{auth_authen}");
 	if (auth != NULL && *auth != '\0')
 		m->auth_authen = xstrdup(auth);
+	m->trusted = mode_trusted(c->cfg, m->auth_authen,
+	    c->client_addr[0] ? c->client_addr : NULL);
+	if (m->trusted || runtime_of(c->cfg) == NULL)
+		return SMFIS_CONTINUE;
+	m->in = inbound_new();
+	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
+	    c->helo ? c->helo : "");
+	if (v.action == VERDICT_REJECT) {
+		log_info(m->qid, "rejected at MAIL FROM: SPF %s for %s",
+		    spf_res_name(m->in->spf.mailfrom.res), m->envfrom);
+		rc = cb_sfsistat(ctx, m->qid, v);
+		state_msg_end(c);
+		return rc;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -187,8 +207,12 @@ cb_eoh(SMFICTX *ctx)
 		return SMFIS_ACCEPT;
 	}
 	log_info(m->qid, "%s", m->mode.reason);
-	if (m->mode.kind != MODE_SIGN)
-		return SMFIS_ACCEPT;	/* verify mode: not yet implemented */
+	if (m->mode.kind != MODE_SIGN) {
+		if (m->trusted || m->in == NULL)
+			return SMFIS_ACCEPT;	/* our own users' mail: not judged */
+		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
+		return SMFIS_CONTINUE;
+	}
 	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
 	if (m->out == NULL) {
 		log_err(m->qid, "cannot start signing");
@@ -211,11 +235,92 @@ cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 
-	if (c == NULL || (m = c->msg) == NULL || m->out == NULL)
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_CONTINUE;
+	if (m->in != NULL && m->out == NULL) {
+		inbound_body(m->in, data, len);
+		return SMFIS_CONTINUE;
+	}
+	if (m->out == NULL)
 		return SMFIS_CONTINUE;
 	if (outbound_body(m->out, data, len) != 0) {
 		log_err(m->qid, "body hashing failed");
 		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* cb_remove_forged_authres - delete A-R headers claiming our authserv-id, last first */
+static int
+cb_remove_forged_authres(SMFICTX *ctx, struct state_conn *c,
+    struct state_msg *m)
+{
+	int idx[64], n = 0, seen = 0, i;
+	size_t h;
+
+	for (h = 0; h < m->nhdrs; h++) {
+		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") != 0)
+			continue;
+		seen++;
+		if (authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id)
+		    && n < (int)(sizeof(idx) / sizeof(idx[0])))
+			idx[n++] = seen;
+	}
+	/* highest index first, so the indices of the others do not shift */
+	for (i = n - 1; i >= 0; i--) {
+		if (mta_delete_header(ctx, m->qid, "Authentication-Results",
+		    idx[i]) != 0)
+			return -1;
+		log_notice(m->qid, "removed forged Authentication-Results #%d "
+		    "claiming %s", idx[i], c->cfg->authserv_id);
+	}
+	return 0;
+}
+
+/* cb_eom_verify - judge an inbound message and write the results */
+static sfsistat
+cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+{
+	struct inbound *in = m->in;
+	struct verdict v;
+
+	inbound_finish(in, c->cfg, m->qid, m->mode.from_domain,
+	    m->mode.from_problem);
+	v = in->verdict;
+	log_info(m->qid, "verified: %s", in->summary);
+	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
+		log_notice(m->qid, "%s: %s %s %s", v.action == VERDICT_REJECT ?
+		    "rejected" : "tempfailed", v.rcode, v.xcode, v.text);
+		return cb_sfsistat(ctx, m->qid, v);
+	}
+	if (cb_remove_forged_authres(ctx, c, m) != 0)
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	if (in->received_spf.len > 0
+	    && mta_insert_header(ctx, m->qid, 0, "Received-SPF",
+	    buf_cstr(&in->received_spf)) != 0)
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	if (in->authres.len > 0) {
+		struct buf val = BUF_INIT;
+
+		buf_printf(&val, " %s", buf_cstr(&in->authres));
+		if (mta_insert_header(ctx, m->qid, 0, "Authentication-Results",
+		    buf_cstr(&val)) != 0) {
+			buf_free(&val);
+			return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		}
+		buf_free(&val);
+	}
+	if (v.quarantine == VERDICT_Q_HOLD) {
+		log_notice(m->qid, "quarantined: %s", v.text);
+		mta_quarantine(ctx, m->qid, v.text);
+	} else if (v.quarantine == VERDICT_Q_HEADER) {
+		struct buf val = BUF_INIT;
+
+		log_notice(m->qid, "marked for quarantine: %s", v.text);
+		buf_printf(&val, " %s", v.text);
+		mta_insert_header(ctx, m->qid, 0, "X-Authmilter-Quarantine",
+		    buf_cstr(&val));
+		buf_free(&val);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -231,6 +336,12 @@ cb_eom(SMFICTX *ctx)
 	size_t i;
 	sfsistat rc = SMFIS_CONTINUE;
 
+	if (c != NULL && (m = c->msg) != NULL && m->in != NULL && m->out == NULL) {
+		state_msg_set_qid(m, mta_macro(ctx, "i"));
+		rc = cb_eom_verify(ctx, c, m);
+		state_msg_end(c);
+		return rc;
+	}
 	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
 		if (c != NULL)
 			state_msg_end(c);
@@ -294,7 +405,7 @@ cb_close(SMFICTX *ctx)
 static struct smfiDesc callbacks_desc = {
 	.xxfi_name = "authmilter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = CB_ACTIONS,
+	.xxfi_flags = CB_ACTIONS_WANT,
 	.xxfi_connect = cb_connect,
 	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,

@@ -428,7 +428,7 @@ config_option_line(struct config_parse *p, char *s)
 		    name, lines[idx]);
 	lines[idx] = p->line;
 	if (p->dom != NULL) {
-		p->dom->set |= 1u << idx;
+		p->dom->set |= 1ull << idx;
 		return config_set(p, o, (char *)p->dom, value);
 	}
 	return config_set(p, o, (o->scope & OPT_BLOCK) ? (char *)&p->c->defaults
@@ -497,7 +497,7 @@ config_inherit(struct config *c, struct config_domain *d)
 	for (i = 0; i < config_noptions; i++) {
 		o = &config_options[i];
 		if ((o->scope & (OPT_GLOBAL | OPT_BLOCK)) != (OPT_GLOBAL | OPT_BLOCK)
-		    || (d->set & (1u << i)))
+		    || (d->set & (1ull << i)))
 			continue;
 		src = (const char *)&c->defaults + o->offset;
 		dst = (char *)d + o->offset;
@@ -731,6 +731,8 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	if (c->rt_free != NULL)
+		c->rt_free(c->rt);
 	for (i = 0; i < c->ndomains; i++)
 		config_domain_free(&c->domains[i]);
 	free(c->domains);
@@ -741,6 +743,7 @@ config_free(struct config *c)
 	free(c->user);
 	free(c->authserv_id);
 	free(c->platform_domain);
+	free(c->trust_anchor_file);
 	cidr_list_free(&c->internal_hosts);
 	config_words_free(&c->dns_servers);
 	free(c);

@@ -36,6 +36,28 @@ enum config_unpublished {
 	CONFIG_UNPUBLISHED_SKIP,	/* no published key: do not sign */
 };
 
+enum config_dmarc_mode {
+	CONFIG_DMARC_RFC9989,
+	CONFIG_DMARC_RFC7489,
+};
+
+enum config_dmarc_action {
+	CONFIG_DMARC_ACTION_REJECT,	/* 550 5.7.1 */
+	CONFIG_DMARC_ACTION_QUARANTINE,	/* treat as quarantine */
+	CONFIG_DMARC_ACTION_NONE,	/* header only */
+};
+
+enum config_quarantine {
+	CONFIG_QUARANTINE_HEADER,	/* add X-Authmilter-Quarantine */
+	CONFIG_QUARANTINE_HOLD,		/* MTA quarantine (Postfix hold queue) */
+	CONFIG_QUARANTINE_NONE,		/* header only */
+};
+
+enum config_spf_action {
+	CONFIG_SPF_ACTION_NONE,		/* let DMARC decide */
+	CONFIG_SPF_ACTION_REJECT,	/* 550 5.7.23 at MAIL FROM */
+};
+
 enum config_log_dest {
 	CONFIG_LOG_SYSLOG,
 	CONFIG_LOG_STDERR,
@@ -59,7 +81,7 @@ struct config_domain {
 	struct config_words oversign_headers;	/* names to oversign */
 	long signature_ttl;		/* x= lifetime in seconds, 0: none */
 	char *bounce_domain;		/* custom bounce domain, NULL if none */
-	unsigned set;			/* bit i: domain-level option i was given */
+	unsigned long long set;		/* bit i: domain-level option i was given */
 };
 
 struct config {
@@ -86,12 +108,31 @@ struct config {
 	char *platform_domain;		/* domain block adding a second signature */
 	int unpublished_keys;		/* enum config_unpublished */
 
+	/* DNS */
+	long dns_timeout;		/* seconds per query */
+	char *trust_anchor_file;	/* DNSSEC trust anchor ("" : no validation) */
+	long key_check_interval;	/* seconds between key record checks (0: at load only) */
+
+	/* inbound */
+	long spf_time_budget;		/* seconds for one SPF evaluation */
+	int spf_fail_action;		/* enum config_spf_action */
+	int received_spf_header;	/* add Received-SPF */
+	int dkim_max_signatures;	/* signatures verified per message */
+	int dmarc_mode;			/* enum config_dmarc_mode */
+	int dmarc_reject_action;	/* enum config_dmarc_action */
+	int dmarc_quarantine_action;	/* enum config_quarantine */
+	int reject_bad_from;		/* reject mail without exactly one From address */
+	int on_dns_error;		/* enum config_on_error */
+
 	/* defaults for domain blocks */
 	struct config_domain defaults;	/* the global values of domain options */
 
 	struct config_domain *domains;	/* the domain blocks */
 	size_t ndomains;
 	const struct config_domain *platform;	/* block of platform_domain */
+
+	void *rt;			/* runtime (runtime.h), NULL until started */
+	void (*rt_free)(void *);	/* releases rt with the snapshot */
 };
 
 /* Where key bytes come from: the files themselves, or a privileged reader. */

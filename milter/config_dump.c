@@ -121,7 +121,7 @@ config_dump(const struct config *c, FILE *fp)
 			buf_reset(&v);
 			config_format(o, (const char *)d, &v);
 			fprintf(fp, "    %-22s = %s%s\n", o->name, buf_cstr(&v),
-			    (d->set & (1u << j)) ? "" : "    # inherited");
+			    (d->set & (1ull << j)) ? "" : "    # inherited");
 		}
 		fprintf(fp, "}\n");
 	}

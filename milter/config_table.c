@@ -15,6 +15,10 @@ static const char *const choices_log_dest[] = { "syslog", "stderr", NULL };
 static const char *const choices_sign_from[] = { "header", "envelope", NULL };
 static const char *const choices_on_error[] = { "accept", "tempfail", NULL };
 static const char *const choices_unpublished[] = { "sign", "skip", NULL };
+static const char *const choices_dmarc_mode[] = { "rfc9989", "rfc7489", NULL };
+static const char *const choices_dmarc_action[] = { "reject", "quarantine", "none", NULL };
+static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
+static const char *const choices_spf_action[] = { "none", "reject", NULL };
 
 #define G(field)	offsetof(struct config, field)
 #define D(field)	offsetof(struct config_domain, field)
@@ -66,6 +70,37 @@ const struct opt_def config_options[] = {
 	  0, 0, choices_unpublished,
 	  "when no key of a domain is published in DNS: sign with the first anyway, or skip" },
 
+	/* DNS */
+	{ "dns_timeout", OPT_DURATION, OPT_GLOBAL, G(dns_timeout), "5s", 1, 60, NULL,
+	  "how long one DNS query may take" },
+	{ "trust_anchor_file", OPT_STRING, OPT_GLOBAL, G(trust_anchor_file), "", 0, 0,
+	  NULL, "DNSSEC trust anchor file (e.g. /usr/share/dns/root.key); empty: no validation" },
+	{ "key_check_interval", OPT_DURATION, OPT_GLOBAL, G(key_check_interval), "1h",
+	  0, 7 * 86400, NULL,
+	  "how often the DKIM key records are checked in DNS (0: at load and reload only)" },
+
+	/* inbound */
+	{ "spf_time_budget", OPT_DURATION, OPT_GLOBAL, G(spf_time_budget), "20s", 1, 120,
+	  NULL, "total time one SPF evaluation may take (RFC 7208 4.6.4), then temperror" },
+	{ "spf_fail_action", OPT_ENUM, OPT_GLOBAL, G(spf_fail_action), "none", 0, 0,
+	  choices_spf_action, "SPF fail at MAIL FROM: none (let DMARC decide) or reject" },
+	{ "received_spf_header", OPT_BOOL, OPT_GLOBAL, G(received_spf_header), "no", 0, 0,
+	  NULL, "add a Received-SPF header (RFC 7208 9.1) to inbound mail" },
+	{ "dkim_max_signatures", OPT_INT, OPT_GLOBAL, G(dkim_max_signatures), "10", 1, 50,
+	  NULL, "DKIM signatures verified per message" },
+	{ "dmarc_mode", OPT_ENUM, OPT_GLOBAL, G(dmarc_mode), "rfc9989", 0, 0,
+	  choices_dmarc_mode, "DMARC discovery: rfc9989 (DNS tree walk) or rfc7489 (public suffix list, pct)" },
+	{ "dmarc_reject_action", OPT_ENUM, OPT_GLOBAL, G(dmarc_reject_action), "reject",
+	  0, 0, choices_dmarc_action,
+	  "what a DMARC p=reject failure does: reject (550 5.7.1), quarantine, or none" },
+	{ "dmarc_quarantine_action", OPT_ENUM, OPT_GLOBAL, G(dmarc_quarantine_action),
+	  "header", 0, 0, choices_quarantine,
+	  "what quarantine does: a header (X-Authmilter-Quarantine), hold (MTA quarantine), or none" },
+	{ "reject_bad_from", OPT_BOOL, OPT_GLOBAL, G(reject_bad_from), "yes", 0, 0, NULL,
+	  "reject inbound mail without exactly one From header holding one address" },
+	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
+	  choices_on_error, "DMARC cannot be evaluated for DNS trouble: tempfail (451 4.7.5) or accept" },
+
 	/* signing: global defaults, overridable per domain */
 	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D(hcanon),
 	  "relaxed/relaxed", 0, 0, NULL,
@@ -89,3 +124,6 @@ const struct opt_def config_options[] = {
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
+    "struct config_domain.set and the parser's line arrays hold 64 options");

@@ -184,6 +184,21 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 		    ub_strerror(rc));
 		return -1;
 	}
+	/*
+	 * We only ever forward, to a resolver that applies its own policy:
+	 * libunbound's built-in empty zones (RFC 6761 "test.", the private
+	 * and documentation reverse zones) would hide what it serves.
+	 * ("test. nodefault" is what unbound.conf would say, but libunbound
+	 * 1.17's ub_ctx_set_option stores the whole value as the zone name;
+	 * a transparent zone of the same name displaces the default too.)
+	 */
+	if ((rc = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
+	    (rc = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0 ||
+	    (rc = ub_ctx_set_option(ctx, "local-zone:", "test. transparent")) != 0) {
+		snprintf(err, errlen, "libunbound local zones: %s",
+		    ub_strerror(rc));
+		return -1;
+	}
 	if (opt->nservers == 0) {
 		rc = ub_ctx_resolvconf(ctx, NULL);
 		if (rc != 0) {
@@ -222,6 +237,8 @@ struct dns *
 dns_new(const struct dns_options *opt, char *err, size_t errlen)
 {
 	struct dns *d = xcalloc(1, sizeof(*d));
+	struct dns_result r;
+	enum dns_status status;
 	sigset_t all, old;
 	char eb[128];
 	int rc;
@@ -244,10 +261,20 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 		dns_free(d);
 		return NULL;
 	}
-	/* Signals belong to the daemon's signal thread, not to ours. */
+	/*
+	 * Signals belong to the daemon's signal thread: block them while
+	 * our thread starts, and while libunbound starts its own, which it
+	 * does on the first query. That query, "localhost.", is answered by
+	 * libunbound's built-in zone without a packet sent, and proves the
+	 * whole path before the first message needs it.
+	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&d->thread, NULL, dns_thread, d);
+	if (rc == 0) {
+		d->thread_started = 1;
+		dns_resolve(d, "localhost.", 1 /* A */, 0, &r);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "resolver thread: %s",
@@ -255,7 +282,17 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 		dns_free(d);
 		return NULL;
 	}
-	d->thread_started = 1;
+	status = r.status;
+	dns_result_free(&r);
+	if (status != DNS_OK) {
+		snprintf(err, errlen, "resolver does not work: %s",
+		    dns_status_name(status));
+		dns_free(d);
+		return NULL;
+	}
+	log_info(NULL, "dns: resolving through %s, DNSSEC validation %s",
+	    opt->nservers > 0 ? "the configured servers" : "/etc/resolv.conf",
+	    d->dnssec ? "on" : "off");
 	return d;
 }
 

@@ -58,6 +58,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	memset(out, 0, sizeof(*out));
 	out->kind = MODE_VERIFY;
 	out->from_domain = mode_from_domain(in, &why);
+	out->from_problem = out->from_domain == NULL ? why : NULL;
 	if (in->auth_authen != NULL && in->auth_authen[0] != '\0') {
 		who = "authenticated";
 	} else if (in->client_addr != NULL
@@ -99,6 +100,17 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	out->kind = MODE_SIGN;
 	snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
 	    who, out->domain->name);
+}
+
+/* mode_trusted - authenticated or internal client */
+int
+mode_trusted(const struct config *c, const char *auth_authen,
+    const char *client_addr)
+{
+	if (auth_authen != NULL && auth_authen[0] != '\0')
+		return 1;
+	return client_addr != NULL
+	    && cidr_list_match_str(&c->internal_hosts, client_addr);
 }
 
 /* mode_result_free - release a result's fields */

@@ -27,12 +27,16 @@ struct mode_result {
 	int trusted;			/* authenticated or internal client */
 	const struct config_domain *domain;	/* signing block (MODE_SIGN) */
 	char *from_domain;		/* header From domain if one was found (malloc'd) */
+	const char *from_problem;	/* why there is none (static text), or NULL */
 	char reason[256];		/* why, for the log */
 };
 
 /* mode_decide - sign or verify, with the reason */
 void mode_decide(const struct config *c, const struct mode_input *in,
     struct mode_result *out);
+/* mode_trusted - is the client authenticated or in internal_hosts? */
+int mode_trusted(const struct config *c, const char *auth_authen,
+    const char *client_addr);
 /* mode_result_free - release the fields of a result */
 void mode_result_free(struct mode_result *r);
 

@@ -43,6 +43,28 @@ mta_insert_header(SMFICTX *ctx, const char *qid, int idx, const char *name,
 	return 0;
 }
 
+/* mta_delete_header - delete one header */
+int
+mta_delete_header(SMFICTX *ctx, const char *qid, const char *name, int idx)
+{
+	if (smfi_chgheader(ctx, (char *)name, idx, NULL) != MI_SUCCESS) {
+		log_err(qid, "could not delete %s header #%d", name, idx);
+		return -1;
+	}
+	return 0;
+}
+
+/* mta_quarantine - quarantine the message */
+int
+mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason)
+{
+	if (smfi_quarantine(ctx, (char *)reason) != MI_SUCCESS) {
+		log_err(qid, "could not quarantine the message");
+		return -1;
+	}
+	return 0;
+}
+
 /* mta_set_reply - set an SMTP reply */
 int
 mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
@@ -52,13 +74,14 @@ mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
 	size_t i, j = 0;
 
 	/* '%' would be taken as a format by some MTAs: double it */
-	for (i = 0; text[i] != '\0' && j + 2 < sizeof(msg); i++) {
+	for (i = 0; text != NULL && text[i] != '\0' && j + 2 < sizeof(msg); i++) {
 		if (text[i] == '%')
 			msg[j++] = '%';
 		msg[j++] = text[i];
 	}
 	msg[j] = '\0';
-	if (smfi_setreply(ctx, (char *)rcode, (char *)xcode, msg) != MI_SUCCESS) {
+	if (smfi_setreply(ctx, (char *)rcode, (char *)xcode,
+	    text != NULL ? msg : NULL) != MI_SUCCESS) {
 		log_warn(qid, "could not set reply %s %s", rcode, xcode);
 		return -1;
 	}

@@ -17,6 +17,10 @@ const char *mta_macro(SMFICTX *ctx, const char *name);
 /* mta_insert_header - insert a header at index idx (0: top); value keeps its leading space */
 int mta_insert_header(SMFICTX *ctx, const char *qid, int idx,
     const char *name, const char *value);
+/* mta_delete_header - delete the idx-th (1-based) header named name */
+int mta_delete_header(SMFICTX *ctx, const char *qid, const char *name, int idx);
+/* mta_quarantine - ask the MTA to quarantine (Postfix: hold queue) */
+int mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason);
 /* mta_set_reply - set the SMTP reply for a reject/tempfail */
 int mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
     const char *xcode, const char *text);

@@ -71,6 +71,7 @@ state_msg_end(struct state_conn *c)
 	free(m->auth_authen);
 	mode_result_free(&m->mode);
 	outbound_free(m->out);
+	inbound_free(m->in);
 	free(m);
 	c->msg = NULL;
 	__atomic_sub_fetch(&state_in_flight, 1, __ATOMIC_RELAXED);

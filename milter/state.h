@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "mode.h"
+#include "inbound.h"
 #include "outbound.h"
 #include "sign.h"
 
@@ -31,6 +32,8 @@ struct state_msg {
 	size_t nfrom;			/* From fields seen */
 	struct mode_result mode;	/* the sign/verify decision */
 	struct outbound *out;		/* signing state (MODE_SIGN) */
+	struct inbound *in;		/* verifying state (untrusted clients) */
+	int trusted;			/* authenticated or internal client */
 };
 
 struct state_conn {

@@ -1,19 +1,130 @@
 /*
  * verdict.c - the outcomes the daemon can give the MTA, chosen on purpose.
+ *
+ * Pure: configuration and module results in, action and reply out.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "verdict.h"
+
+/* verdict_init - accept, nothing to say */
+static struct verdict
+verdict_init(void)
+{
+	struct verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.action = VERDICT_ACCEPT;
+	return v;
+}
 
 /* verdict_internal_error - accept unsigned or tempfail, as configured */
 struct verdict
 verdict_internal_error(const struct config *c)
 {
-	struct verdict v = { VERDICT_ACCEPT, NULL, NULL, NULL };
+	struct verdict v = verdict_init();
 
 	if (c != NULL && c->on_internal_error == CONFIG_ON_ERROR_TEMPFAIL) {
 		v.action = VERDICT_TEMPFAIL;
 		v.rcode = "451";
 		v.xcode = "4.3.0";
-		v.text = "authmilter: temporary internal error, try again later";
+		snprintf(v.text, sizeof(v.text), "temporary internal error, "
+		    "try again later");
 	}
+	return v;
+}
+
+/* verdict_spf_mailfrom - reject on SPF fail at MAIL FROM if configured */
+struct verdict
+verdict_spf_mailfrom(const struct config *c, const struct spf_outcome *o)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_CONTINUE;
+	if (c->spf_fail_action == CONFIG_SPF_ACTION_REJECT
+	    && o->res == SPF_RES_FAIL) {
+		v.action = VERDICT_REJECT;
+		v.rcode = "550";
+		v.xcode = "5.7.23";
+		snprintf(v.text, sizeof(v.text), "SPF check failed: %s does not "
+		    "allow this host to send its mail", o->domain);
+	}
+	return v;
+}
+
+/* verdict_bad_from - one From address is required */
+struct verdict
+verdict_bad_from(const struct config *c, const char *reason)
+{
+	struct verdict v = verdict_init();
+
+	if (c->reject_bad_from) {
+		v.action = VERDICT_REJECT;
+		v.rcode = "550";
+		v.xcode = "5.7.1";
+		snprintf(v.text, sizeof(v.text), "message must have exactly one "
+		    "From header with one address (%s)", reason);
+	}
+	return v;
+}
+
+/* verdict_quarantine - how a quarantine disposition is carried out */
+static void
+verdict_quarantine(const struct config *c, const struct dmarc_outcome *o,
+    struct verdict *v)
+{
+	switch (c->dmarc_quarantine_action) {
+	case CONFIG_QUARANTINE_HOLD:
+		v->quarantine = VERDICT_Q_HOLD;
+		break;
+	case CONFIG_QUARANTINE_HEADER:
+		v->quarantine = VERDICT_Q_HEADER;
+		break;
+	default:
+		return;
+	}
+	snprintf(v->text, sizeof(v->text), "DMARC policy of %s: quarantine",
+	    o->from_domain);
+}
+
+/* verdict_dmarc - act on a DMARC outcome */
+struct verdict
+verdict_dmarc(const struct config *c, const struct dmarc_outcome *o)
+{
+	struct verdict v = verdict_init();
+
+	if (o->result == DMARC_RESULT_TEMPERROR) {
+		if (c->on_dns_error == CONFIG_ON_ERROR_TEMPFAIL) {
+			v.action = VERDICT_TEMPFAIL;
+			v.rcode = "451";
+			v.xcode = "4.7.5";
+			snprintf(v.text, sizeof(v.text), "DMARC check of %s could not "
+			    "be completed (DNS), try again later",
+			    o->from_domain[0] ? o->from_domain : "the sender");
+		}
+		return v;
+	}
+	if (o->result != DMARC_RESULT_FAIL)
+		return v;
+	if (o->disposition == DMARC_POLICY_REJECT) {
+		switch (c->dmarc_reject_action) {
+		case CONFIG_DMARC_ACTION_REJECT:
+			v.action = VERDICT_REJECT;
+			v.rcode = "550";
+			v.xcode = "5.7.1";
+			snprintf(v.text, sizeof(v.text), "rejected by the DMARC policy "
+			    "of %s: the message is not authenticated as coming "
+			    "from that domain", o->from_domain);
+			return v;
+		case CONFIG_DMARC_ACTION_QUARANTINE:
+			verdict_quarantine(c, o, &v);
+			return v;
+		default:
+			return v;
+		}
+	}
+	if (o->disposition == DMARC_POLICY_QUARANTINE)
+		verdict_quarantine(c, o, &v);
 	return v;
 }

@@ -6,6 +6,8 @@
 #define AUTHMILTER_VERDICT_H
 
 #include "config.h"
+#include "dmarc.h"
+#include "spf.h"
 
 enum verdict_action {
 	VERDICT_CONTINUE,	/* carry on with the message */
@@ -14,14 +16,29 @@ enum verdict_action {
 	VERDICT_REJECT,		/* 5xx */
 };
 
+enum verdict_quarantine {
+	VERDICT_Q_NONE,		/* deliver normally */
+	VERDICT_Q_HEADER,	/* deliver with a quarantine header */
+	VERDICT_Q_HOLD,		/* MTA quarantine */
+};
+
 struct verdict {
 	enum verdict_action action;
+	enum verdict_quarantine quarantine;	/* for accepted mail */
 	const char *rcode;	/* "451", "550"; NULL: MTA default */
 	const char *xcode;	/* "4.3.0"; NULL: none */
-	const char *text;	/* reply text; NULL: none */
+	char text[512];		/* reply text (or quarantine reason); "" none */
 };
 
 /* verdict_internal_error - outcome of an internal error, per on_internal_error */
 struct verdict verdict_internal_error(const struct config *c);
+/* verdict_spf_mailfrom - reject at MAIL FROM on SPF fail when spf_fail_action = reject */
+struct verdict verdict_spf_mailfrom(const struct config *c,
+    const struct spf_outcome *o);
+/* verdict_bad_from - a message without exactly one From address (reason: why) */
+struct verdict verdict_bad_from(const struct config *c, const char *reason);
+/* verdict_dmarc - act on a DMARC outcome per dmarc_*_action and on_dns_error */
+struct verdict verdict_dmarc(const struct config *c,
+    const struct dmarc_outcome *o);
 
 #endif

@@ -281,7 +281,12 @@ report_text(const struct stats *t, unsigned long errs, double elapsed,
 	size_t k;
 
 	printf("milterload: %s, %u connection(s) x %u message(s), body %zu "
-	    "bytes\n", opt.sock, opt.conns, opt.msgs, tmpl.bodylen);
+	    "bytes", opt.sock, opt.conns, opt.msgs, tmpl.bodylen);
+	if (opt.rate > 0)
+		printf(", paced at %.0f msg/s", opt.rate);
+	if (opt.hold > 0)
+		printf(", held idle %.0f s first", opt.hold);
+	printf("\n");
 	printf("sent %lu completed %lu accepted %lu rejected %lu tempfailed %lu "
 	    "discarded %lu quarantined %lu unsent %lu%s\n", t->sent,
 	    t->completed, t->accepted, t->rejected, t->tempfailed, t->discarded,
@@ -369,6 +374,10 @@ usage(void)
 	    "  -o DIR    write accepted messages, modified, to DIR/CONN-MSG.eml\n"
 	    "  -t SECS   start no message after this many seconds (120)\n"
 	    "  -T SECS   timeout for each reply or write (30)\n"
+	    "  -H SECS   hold each connection idle until SECS after start, then\n"
+	    "            send the messages (idle-connection tests; < -t)\n"
+	    "  -R RATE   pace the messages: RATE msg/s over all connections;\n"
+	    "            latency counts from each message's scheduled start\n"
 	    "  -e N      exit 1 unless at least N messages got a DKIM-Signature\n"
 	    "  -q        no human-readable report   -j  one JSON line report\n"
 	    "  -v        replies and modifications on stderr\n"
@@ -393,7 +402,7 @@ opts_parse(int argc, char **argv)
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:d:M:o:t:T:e:qjvQ")) != -1) {
+	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:d:M:o:t:T:H:R:e:qjvQ")) != -1) {
 		switch (ch) {
 		case 'S': opt.sock = optarg; break;
 		case 'c': opt.conns = parse_uint(optarg, 1, MAX_CONNS, ch); break;
@@ -419,6 +428,8 @@ opts_parse(int argc, char **argv)
 		case 'o': opt.outdir = optarg; break;
 		case 't': opt.tlimit = parse_uint(optarg, 1, 86400, ch); break;
 		case 'T': opt.treply = parse_uint(optarg, 1, 3600, ch); break;
+		case 'H': opt.hold = parse_uint(optarg, 1, 3600, ch); break;
+		case 'R': opt.rate = parse_uint(optarg, 1, 1000000, ch); break;
 		case 'e': opt.expect_signed = (long)parse_uint(optarg, 0,
 		    LONG_MAX, ch); break;
 		case 'q': opt.quiet = 1; break;
@@ -430,6 +441,8 @@ opts_parse(int argc, char **argv)
 	}
 	if (optind != argc || opt.sock == NULL)
 		usage();
+	if (opt.hold >= opt.tlimit)
+		fatal("-H %.0f: must be less than -t %.0f", opt.hold, opt.tlimit);
 	sock_parse(opt.sock);
 	if (strncmp(opt.clientip, "unix:", 5) == 0) {
 		opt.clientfam = SMFIA_UNIX;

@@ -58,6 +58,8 @@ struct opts {
 	const char *outdir;		/* -o output directory, NULL: none */
 	double tlimit;			/* -t overall seconds */
 	double treply;			/* -T seconds per reply */
+	double hold;			/* -H idle seconds after greeting, 0: none */
+	double rate;			/* -R messages/s over all connections, 0: flat out */
 	int quiet;			/* -q no human report */
 	int json;			/* -j JSON line */
 	int verbose;			/* -v replies and modifications on stderr */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfdef.h>
@@ -648,6 +649,34 @@ conn_greet(struct conn *c)
 	return step_send(c, NULL, SMFIC_HELO, SMFIP_NR_HELO);
 }
 
+/* sleep_until - sleep (never spin) until monotonic time t */
+static void
+sleep_until(double t)
+{
+	struct timespec ts;
+
+	if (t <= now_mono())
+		return;
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999)
+		ts.tv_nsec = 999999999;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* msg_start - when message i of connection c may start; with -R the
+ * connections take turns on one schedule of opt.rate messages/s */
+static double
+msg_start(const struct conn *c, unsigned i)
+{
+	double t = tmpl.start + opt.hold;
+
+	if (opt.rate > 0)
+		t += ((double)(i - 1) * opt.conns + (c->id - 1)) / opt.rate;
+	return t;
+}
+
 /* conn_main - thread: one milter connection, opt.msgs messages */
 void *
 conn_main(void *arg)
@@ -663,17 +692,22 @@ conn_main(void *arg)
 	if (cv == V_CONTINUE)
 		cv = conn_greet(c);
 	for (i = 1; i <= opt.msgs && cv != V_ERROR; i++) {
-		if (now_mono() >= deadline) {
+		/* With -R, latency counts from the scheduled start: a milter
+		 * that falls behind cannot hide it by slowing us down. */
+		t0 = msg_start(c, i);
+		if (t0 >= deadline || now_mono() >= deadline) {
 			c->st.timelimit = 1;
 			break;
 		}
+		sleep_until(t0);
+		if (opt.rate <= 0)
+			t0 = now_mono();
 		msg_init(c, &m, i);
 		c->st.sent++;
 		if (cv != V_CONTINUE) {	/* decided for the whole session */
 			msg_account(c, &m, cv, 0);
 			continue;
 		}
-		t0 = now_mono();
 		vd = msg_run(c, &m);
 		if (vd == V_ERROR)
 			break;

@@ -798,6 +798,8 @@ socket_mode     = 0666
 pidfile         = $IT_DIR/milter/authmilter.pid
 authserv_id     = mx.test.example
 internal_hosts  = 127.0.0.1/32
+dns_servers     = 127.0.0.1@$IT_DNS_PORT
+dns_timeout     = 3s
 log_destination = stderr
 log_level       = debug
 EOF

@@ -1,0 +1,984 @@
+/*
+ * dkim_verify.c - DKIM verification with libopendkim, key lookups through
+ * our resolver, per-signature RFC 8601 results.
+ *
+ * Key lookups: libopendkim asks its query-start callback for a TXT record
+ * and then its wait-reply callback for the answer, as a wire-format DNS
+ * packet that it parses itself. dkimv_dns_start resolves synchronously
+ * through dns_resolve and writes a packet built from the result (status,
+ * records) into libopendkim's buffer, so the answer never depends on how
+ * big the resolver's own packet was (RRSIGs, CNAME chains). Timeouts and
+ * SERVFAIL become a wait-reply error, which libopendkim reports as a
+ * key-lookup failure (temperror); NXDOMAIN and NODATA become an answer
+ * without records (no key: permerror). Never hand libopendkim a "success"
+ * without a well-formed packet: it would parse its uninitialized buffer.
+ *
+ * Signature processing is delayed to end of message
+ * (DKIM_LIBFLAGS_DELAYSIGPROC): our final callback processes the
+ * signatures one by one, so that the time budget can stop the lookups.
+ *
+ * Threading: struct dkimv_lib is read-only after dkimv_lib_new; the
+ * callbacks find the message through the DKIM handle's user context.
+ * Nothing static is written.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <opendkim/dkim.h>
+
+#include "buf.h"
+#include "dkim_verify.h"
+#include "dns.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define DKIMV_QID_MAX	64	/* queue id kept for logging, with its NUL */
+
+/* Why we set a signature aside ourselves, before libopendkim judged it. */
+enum dkimv_mark {
+	DKIMV_MARK_NONE,
+	DKIMV_MARK_SHA1,	/* rsa-sha1: fail without a lookup */
+	DKIMV_MARK_BADNAME,	/* s._domainkey.d is no DNS name */
+	DKIMV_MARK_BUDGET,	/* time budget spent before its lookup */
+	DKIMV_MARK_ERROR,	/* libopendkim could not process it */
+};
+
+struct dkimv_lib {
+	DKIM_LIB *dkim;			/* libopendkim instance */
+	struct dns *dns;		/* resolver (borrowed) */
+	int timeout_ms;			/* per lookup; 0: resolver default */
+	int dnssec;			/* resolver validates */
+	unsigned int max_sigs;		/* signatures verified per message */
+	unsigned int min_rsa_bits;	/* shorter RSA keys fail */
+	int budget_ms;			/* lookups per message; <= 0: none */
+};
+
+/* Canonical body length for one canonicalization, counted as it streams
+ * (RFC 6376 3.4.3, 3.4.4), to tell how much an l= leaves unsigned. */
+struct dkimv_clen {
+	size_t total;		/* canonical bytes of complete lines */
+	size_t line;		/* canonical bytes of the current line */
+	size_t blank;		/* empty lines held back (dropped at the end) */
+	int cr;			/* last byte was a CR */
+	int wsp;		/* relaxed: whitespace run pending */
+};
+
+struct dkimv {
+	struct dkimv_lib *lib;		/* verifier (borrowed) */
+	DKIM *dkim;			/* libopendkim handle; NULL if refused */
+	char qid[DKIMV_QID_MAX];	/* for log lines */
+	struct buf hdr;			/* scratch: one header field */
+	size_t nsigfields;		/* DKIM-Signature fields seen */
+	size_t nfed;			/* of them handed to libopendkim */
+	int failed;			/* libopendkim failed: temperror all */
+	int eoh_done;			/* dkimv_eoh called */
+	int nosig;			/* libopendkim found nothing to verify */
+	enum dkimv_mark *mark;		/* per signature in libopendkim's list */
+	int nmark;			/* entries in mark */
+	size_t bodylen;			/* body bytes given to libopendkim */
+	unsigned char tail[2];		/* the last two of them */
+	struct dkimv_clen simple;	/* body length, simple canonicalization */
+	struct dkimv_clen relaxed;	/* body length, relaxed canonicalization */
+};
+
+/* ------------------------------------------------------------ DNS */
+
+/* A finished key lookup: what dkimv_dns_waitreply reports. */
+struct dkimv_query {
+	enum dns_status status;		/* resolver outcome */
+	size_t len;			/* packet bytes written to the buffer */
+	int dnssec;			/* DKIM_DNSSEC_* */
+};
+
+/* dkimv_put16 - store a 16-bit value in network order */
+static unsigned char *
+dkimv_put16(unsigned char *p, unsigned int v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+	return p + 2;
+}
+
+/* dkimv_wire_name - encode name as DNS labels into p; bytes or 0 if invalid */
+static size_t
+dkimv_wire_name(const char *name, unsigned char *p, size_t room)
+{
+	size_t n = 0, lab;
+	const char *dot;
+
+	while (*name != '\0') {
+		dot = strchr(name, '.');
+		lab = dot != NULL ? (size_t)(dot - name) : strlen(name);
+		if (lab == 0 || lab > 63 || n + 1 + lab + 1 > room)
+			return 0;
+		p[n++] = (unsigned char)lab;
+		memcpy(p + n, name, lab);
+		n += lab;
+		name += lab;
+		if (*name == '.')
+			name++;
+	}
+	if (n + 1 > room || n + 1 > 255)
+		return 0;
+	p[n++] = 0;
+	return n;
+}
+
+/*
+ * dkimv_packet - a DNS answer to name/type holding rcode and the records
+ * of r, written to buf; its length, or 0 when it does not fit or the name
+ * cannot be encoded.
+ */
+static size_t
+dkimv_packet(const char *name, int type, int rcode,
+    const struct dns_result *r, unsigned char *buf, size_t buflen)
+{
+	unsigned char *p = buf, *end = buf + buflen;
+	size_t nl, i, n = r != NULL ? r->n : 0;
+
+	if (buflen < 12 || n > 0xffff)
+		return 0;
+	p = dkimv_put16(p, 0);				/* id */
+	*p++ = 0x81;					/* QR, RD */
+	*p++ = (unsigned char)(0x80 | (rcode & 0x0f));	/* RA, rcode */
+	p = dkimv_put16(p, 1);				/* qdcount */
+	p = dkimv_put16(p, (unsigned int)n);		/* ancount */
+	p = dkimv_put16(p, 0);				/* nscount */
+	p = dkimv_put16(p, 0);				/* arcount */
+	nl = dkimv_wire_name(name, p, (size_t)(end - p));
+	if (nl == 0 || (size_t)(end - p) < nl + 4)
+		return 0;
+	p += nl;
+	p = dkimv_put16(p, (unsigned int)type);
+	p = dkimv_put16(p, 1);				/* class IN */
+	for (i = 0; i < n; i++) {
+		if (r->len[i] > 0xffff || (size_t)(end - p) < 12 + r->len[i])
+			return 0;
+		p = dkimv_put16(p, 0xc00c);		/* the question's name */
+		p = dkimv_put16(p, (unsigned int)type);
+		p = dkimv_put16(p, 1);
+		p = dkimv_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) >> 16);
+		p = dkimv_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) & 0xffff);
+		p = dkimv_put16(p, (unsigned int)r->len[i]);
+		memcpy(p, r->data[i], r->len[i]);
+		p += r->len[i];
+	}
+	return (size_t)(p - buf);
+}
+
+/* dkimv_dns_start - libopendkim's query start: resolve now, keep the answer */
+static int
+dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
+    size_t buflen, void **qh)
+{
+	struct dkimv_lib *lib = srv;
+	struct dkimv_query *q = xcalloc(1, sizeof(*q));
+	struct dns_result r;
+
+	q->status = dns_resolve(lib->dns, (const char *)query, type,
+	    lib->timeout_ms, &r);
+	q->dnssec = r.secure ? DKIM_DNSSEC_SECURE
+	    : lib->dnssec ? DKIM_DNSSEC_INSECURE : DKIM_DNSSEC_UNKNOWN;
+	switch (q->status) {
+	case DNS_OK:
+		q->len = dkimv_packet((const char *)query, type, 0, &r, buf,
+		    buflen);
+		break;
+	case DNS_NXDOMAIN:
+		q->len = dkimv_packet((const char *)query, type, 3, NULL, buf,
+		    buflen);
+		break;
+	case DNS_NODATA:
+		q->len = dkimv_packet((const char *)query, type, 0, NULL, buf,
+		    buflen);
+		break;
+	default:
+		break;		/* TEMPFAIL, BOGUS, ERROR: no answer */
+	}
+	if (q->len == 0 && (q->status == DNS_OK || q->status == DNS_NXDOMAIN ||
+	    q->status == DNS_NODATA)) {
+		log_warn(NULL, "dkim: answer for %s does not fit %zu bytes",
+		    (const char *)query, buflen);
+		q->status = DNS_ERROR;
+	}
+	dns_result_free(&r);
+	*qh = q;
+	return 0;
+}
+
+/* dkimv_dns_waitreply - libopendkim's wait: the answer is already there */
+static int
+dkimv_dns_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
+    int *error, int *dnssec)
+{
+	struct dkimv_query *q = qh;
+
+	(void)srv;
+	(void)to;
+	if (q->len == 0) {
+		if (error != NULL)
+			*error = (int)q->status;
+		/* Timeouts and lookup failures alike: libopendkim makes
+		 * both a key-lookup failure (temperror). */
+		return DKIM_DNS_ERROR;
+	}
+	if (bytes != NULL)
+		*bytes = q->len;
+	if (error != NULL)
+		*error = 0;
+	if (dnssec != NULL)
+		*dnssec = q->dnssec;
+	return DKIM_DNS_SUCCESS;
+}
+
+/* dkimv_statstr - libopendkim's text for a status, never NULL */
+static const char *
+dkimv_statstr(DKIM_STAT st)
+{
+	const char *s = dkim_getresultstr(st);
+
+	return s != NULL ? s : "unknown status";
+}
+
+/* dkimv_dns_cancel - libopendkim is done with a query (called once for each) */
+static int
+dkimv_dns_cancel(void *srv, void *qh)
+{
+	(void)srv;
+	free(qh);
+	return DKIM_DNS_SUCCESS;
+}
+
+/* ------------------------------------------------------------ body length */
+
+/* dkimv_clen_eol - a CRLF ends the current line */
+static void
+dkimv_clen_eol(struct dkimv_clen *c)
+{
+	if (c->line == 0) {
+		c->blank++;
+	} else {
+		c->total += 2 * c->blank + c->line + 2;
+		c->blank = 0;
+		c->line = 0;
+	}
+	c->wsp = 0;	/* whitespace at the end of a line goes */
+}
+
+/* dkimv_clen_simple - count bytes under simple body canonicalization */
+static void
+dkimv_clen_simple(struct dkimv_clen *c, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c->cr) {
+			c->cr = 0;
+			if (p[i] == '\n') {
+				dkimv_clen_eol(c);
+				continue;
+			}
+			c->line++;		/* a lone CR is content */
+		}
+		if (p[i] == '\r')
+			c->cr = 1;
+		else
+			c->line++;
+	}
+}
+
+/* dkimv_clen_relaxed - count bytes under relaxed body canonicalization */
+static void
+dkimv_clen_relaxed(struct dkimv_clen *c, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c->cr) {
+			c->cr = 0;
+			if (p[i] == '\n') {
+				dkimv_clen_eol(c);
+				continue;
+			}
+			c->line += c->wsp + 1;	/* a lone CR is content */
+			c->wsp = 0;
+		}
+		if (p[i] == '\r') {
+			c->cr = 1;
+		} else if (p[i] == ' ' || p[i] == '\t') {
+			c->wsp = 1;		/* a run becomes one SP */
+		} else {
+			c->line += c->wsp + 1;
+			c->wsp = 0;
+		}
+	}
+}
+
+/* dkimv_clen_final - canonical body length once the body is complete */
+static size_t
+dkimv_clen_final(const struct dkimv_clen *c, int relaxed)
+{
+	size_t line = c->line + (c->cr ? (size_t)c->wsp + 1 : 0);
+
+	if (line > 0)	/* an unterminated last line gets its CRLF */
+		return c->total + 2 * c->blank + line + 2;
+	if (c->total == 0 && !relaxed)
+		return 2;	/* simple: an empty body is one CRLF */
+	return c->total;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+/* dkimv_keyname_ok - is s._domainkey.d a name DNS can carry? */
+static int
+dkimv_keyname_ok(const char *sel, const char *dom)
+{
+	char name[300];
+	unsigned char wire[256];
+	int n;
+
+	if (sel == NULL || dom == NULL)
+		return 0;
+	n = snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom);
+	if (n < 0 || (size_t)n >= sizeof(name) || n > 253)
+		return 0;
+	return dkimv_wire_name(name, wire, sizeof(wire)) > 0;
+}
+
+/* dkimv_prescreen - after the header: set rsa-sha1 aside (no lookup) */
+static DKIM_CBSTAT
+dkimv_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+{
+	struct dkimv *v = dkim_get_user_context(dkim);
+	dkim_alg_t alg;
+	int i;
+
+	if (v == NULL || nsigs <= 0)
+		return DKIM_CBSTAT_CONTINUE;
+	free(v->mark);
+	v->mark = xcalloc((size_t)nsigs, sizeof(*v->mark));
+	v->nmark = nsigs;
+	for (i = 0; i < nsigs; i++) {
+		/* Before the tags are parsed the algorithm reads as 0, which
+		 * is rsa-sha1: only a signature without errors counts. */
+		if (dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
+			continue;
+		if (dkim_sig_getsignalg(sigs[i], &alg) == DKIM_STAT_OK &&
+		    alg == DKIM_SIGN_RSASHA1) {
+			v->mark[i] = DKIMV_MARK_SHA1;
+			dkim_sig_ignore(sigs[i]);
+		} else if (!dkimv_keyname_ok(
+		    (const char *)dkim_sig_getselector(sigs[i]),
+		    (const char *)dkim_sig_getdomain(sigs[i]))) {
+			v->mark[i] = DKIMV_MARK_BADNAME;
+			dkim_sig_ignore(sigs[i]);
+		}
+	}
+	return DKIM_CBSTAT_CONTINUE;
+}
+
+/* dkimv_elapsed_ms - milliseconds since t0 (CLOCK_MONOTONIC) */
+static long
+dkimv_elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000L +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* dkimv_final - at end of message: process each signature, within budget */
+static DKIM_CBSTAT
+dkimv_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+{
+	struct dkimv *v = dkim_get_user_context(dkim);
+	struct timespec t0;
+	DKIM_STAT st;
+	int i;
+
+	if (v == NULL)
+		return DKIM_CBSTAT_CONTINUE;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < nsigs && i < v->nmark; i++) {
+		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE) != 0 ||
+		    dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
+			continue;
+		if (v->lib->budget_ms > 0 &&
+		    dkimv_elapsed_ms(&t0) >= v->lib->budget_ms) {
+			v->mark[i] = DKIMV_MARK_BUDGET;
+			dkim_sig_ignore(sigs[i]);
+			continue;
+		}
+		st = dkim_sig_process(dkim, sigs[i]);
+		if (st != DKIM_STAT_OK) {
+			const char *e = dkim_geterror(dkim);
+
+			log_warn(v->qid, "dkim: signature %d: %s%s%s", i + 1,
+			    dkimv_statstr(st), e != NULL ? ": " : "",
+			    e != NULL ? e : "");
+			v->mark[i] = DKIMV_MARK_ERROR;
+			dkim_sig_ignore(sigs[i]);
+		}
+	}
+	return DKIM_CBSTAT_CONTINUE;
+}
+
+/* ------------------------------------------------------------ library */
+
+/* dkimv_lib_new - a verifier for one snapshot */
+struct dkimv_lib *
+dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
+{
+	struct dkimv_lib *lib;
+	unsigned int flags, bits;
+
+	if (opt == NULL || opt->dns == NULL) {
+		snprintf(err, errlen, "DKIM verifier: no resolver");
+		return NULL;
+	}
+	lib = xcalloc(1, sizeof(*lib));
+	lib->dns = opt->dns;
+	lib->timeout_ms = opt->dns_timeout_ms > 0 ? opt->dns_timeout_ms : 0;
+	lib->dnssec = opt->dnssec != 0;
+	lib->max_sigs = opt->max_signatures > 0 ? opt->max_signatures
+	    : DKIMV_DEFAULT_MAX_SIGS;
+	lib->min_rsa_bits = opt->min_rsa_bits > 0 ? opt->min_rsa_bits
+	    : DKIMV_DEFAULT_RSA_BITS;
+	lib->budget_ms = opt->time_budget_ms == 0 ? DKIMV_DEFAULT_BUDGET_MS
+	    : opt->time_budget_ms;
+	lib->dkim = dkim_init(NULL, NULL);
+	if (lib->dkim == NULL) {
+		snprintf(err, errlen, "DKIM verifier: dkim_init failed");
+		free(lib);
+		return NULL;
+	}
+	if (!dkim_libfeature(lib->dkim, DKIM_FEATURE_SHA256) ||
+	    !dkim_libfeature(lib->dkim, DKIM_FEATURE_ED25519))
+		log_warn(NULL, "dkim: libopendkim lacks %s",
+		    dkim_libfeature(lib->dkim, DKIM_FEATURE_SHA256)
+		    ? "ed25519-sha256" : "rsa-sha256");
+	/*
+	 * BADSIGHANDLES: a malformed signature stays in the list with its
+	 * error (neutral), instead of vanishing (which would read "none").
+	 * DELAYSIGPROC: lookups happen in dkimv_final, under the budget.
+	 */
+	flags = DKIM_LIBFLAGS_BADSIGHANDLES | DKIM_LIBFLAGS_DELAYSIGPROC;
+	bits = lib->min_rsa_bits;
+	if (dkim_options(lib->dkim, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags,
+	    sizeof(flags)) != DKIM_STAT_OK ||
+	    dkim_options(lib->dkim, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &bits,
+	    sizeof(bits)) != DKIM_STAT_OK ||
+	    dkim_set_prescreen(lib->dkim, dkimv_prescreen) != DKIM_STAT_OK ||
+	    dkim_set_final(lib->dkim, dkimv_final) != DKIM_STAT_OK) {
+		snprintf(err, errlen, "DKIM verifier: cannot set libopendkim options");
+		dkimv_lib_free(lib);
+		return NULL;
+	}
+	/*
+	 * Our resolver instead of libc's. libopendkim would call its default
+	 * init (res_ninit) only without a service handle, but its default
+	 * close (res_nclose + free) runs on whatever handle is set when
+	 * dkim_close() comes: both go.
+	 */
+	dkim_dns_set_init(lib->dkim, NULL);
+	dkim_dns_set_close(lib->dkim, NULL);
+	dkim_dns_set_query_service(lib->dkim, lib);
+	dkim_dns_set_query_start(lib->dkim, dkimv_dns_start);
+	dkim_dns_set_query_waitreply(lib->dkim, dkimv_dns_waitreply);
+	dkim_dns_set_query_cancel(lib->dkim, dkimv_dns_cancel);
+	return lib;
+}
+
+/* dkimv_lib_free - release a verifier */
+void
+dkimv_lib_free(struct dkimv_lib *lib)
+{
+	if (lib == NULL)
+		return;
+	if (lib->dkim != NULL)
+		dkim_close(lib->dkim);
+	free(lib);
+}
+
+/* ------------------------------------------------------------ message */
+
+/* dkimv_fail - libopendkim failed on this message: temperror from now on */
+static void
+dkimv_fail(struct dkimv *v, const char *where, DKIM_STAT st)
+{
+	const char *e = v->dkim != NULL ? dkim_geterror(v->dkim) : NULL;
+
+	if (!v->failed)
+		log_warn(v->qid, "dkim: %s: %s%s%s", where, dkimv_statstr(st),
+		    e != NULL ? ": " : "", e != NULL ? e : "");
+	v->failed = 1;
+}
+
+/* dkimv_begin - start verifying one message */
+struct dkimv *
+dkimv_begin(struct dkimv_lib *lib, const char *qid)
+{
+	struct dkimv *v = xcalloc(1, sizeof(*v));
+	DKIM_STAT st = DKIM_STAT_INTERNAL;
+
+	v->lib = lib;
+	snprintf(v->qid, sizeof(v->qid), "%s", qid != NULL ? qid : "");
+	buf_init(&v->hdr);
+	v->dkim = dkim_verify(lib->dkim, (const unsigned char *)
+	    (qid != NULL && qid[0] != '\0' ? qid : "-"), NULL, &st);
+	if (v->dkim == NULL)
+		dkimv_fail(v, "dkim_verify", st);
+	else
+		dkim_set_user_context(v->dkim, v);
+	return v;
+}
+
+/* dkimv_header - one header field */
+void
+dkimv_header(struct dkimv *v, const char *name, const char *value)
+{
+	const char *p;
+	DKIM_STAT st;
+	size_t len;
+
+	len = strlen(name);
+	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+		len--;		/* "DKIM-Signature :" counts too (libopendkim) */
+	if (len == 14 && strncasecmp(name, "DKIM-Signature", 14) == 0) {
+		/* Fields past the cap never reach libopendkim: each
+		 * distinct l= or c= would cost one more body hash. */
+		if (++v->nsigfields > v->lib->max_sigs)
+			return;
+		v->nfed++;
+	}
+	if (v->dkim == NULL || v->failed || v->eoh_done)
+		return;
+	/* "Name:value" with CRLF folds, no CRLF at the end. */
+	buf_reset(&v->hdr);
+	buf_puts(&v->hdr, name);
+	buf_putc(&v->hdr, ':');
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+		len--;
+	for (p = value; p < value + len; p++) {
+		if (*p == '\n' && (p == value || p[-1] != '\r'))
+			buf_putc(&v->hdr, '\r');
+		buf_putc(&v->hdr, *p);
+	}
+	st = dkim_header(v->dkim, (unsigned char *)v->hdr.data, v->hdr.len);
+	if (st == DKIM_STAT_SYNTAX) {
+		/* A bad field name (dropped), or a malformed DKIM-Signature
+		 * (kept, and reported neutral). */
+		log_debug(v->qid, "dkim: header %.40s: %s", name,
+		    dkim_geterror(v->dkim) != NULL ? dkim_geterror(v->dkim)
+		    : "syntax error");
+	} else if (st != DKIM_STAT_OK) {
+		dkimv_fail(v, "dkim_header", st);
+	}
+}
+
+/* dkimv_eoh - end of the header */
+void
+dkimv_eoh(struct dkimv *v)
+{
+	DKIM_STAT st;
+
+	if (v->eoh_done)
+		return;
+	v->eoh_done = 1;
+	if (v->dkim == NULL || v->failed)
+		return;
+	st = dkim_eoh(v->dkim);
+	if (st == DKIM_STAT_NOSIG)
+		v->nosig = 1;
+	else if (st != DKIM_STAT_OK)
+		dkimv_fail(v, "dkim_eoh", st);
+}
+
+/* dkimv_body - one body chunk */
+void
+dkimv_body(struct dkimv *v, const unsigned char *data, size_t len)
+{
+	DKIM_STAT st;
+
+	if (!v->eoh_done)
+		dkimv_eoh(v);
+	if (v->dkim == NULL || v->failed || v->nosig || len == 0)
+		return;
+	dkimv_clen_simple(&v->simple, data, len);
+	dkimv_clen_relaxed(&v->relaxed, data, len);
+	v->tail[0] = len > 1 ? data[len - 2] : v->tail[1];
+	v->tail[1] = data[len - 1];
+	v->bodylen += len;
+	/* libopendkim only reads the chunk; its prototype lacks const. */
+	st = dkim_body(v->dkim, (unsigned char *)(uintptr_t)data, len);
+	if (st != DKIM_STAT_OK)
+		dkimv_fail(v, "dkim_body", st);
+}
+
+/* ------------------------------------------------------------ results */
+
+/* dkimv_copy - copy a tag value as printable ASCII; -1 when it does not fit */
+static int
+dkimv_copy(char *dst, size_t dstlen, const unsigned char *src)
+{
+	size_t i;
+
+	dst[0] = '\0';
+	if (src == NULL)
+		return 0;
+	for (i = 0; src[i] != '\0'; i++) {
+		if (i + 1 >= dstlen) {
+			dst[0] = '\0';
+			return -1;
+		}
+		dst[i] = src[i] > 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+	}
+	dst[i] = '\0';
+	return 0;
+}
+
+/* dkimv_set - set the result and its reason */
+static void
+dkimv_set(struct dkimv_sig *s, enum dkimv_res res, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+dkimv_set(struct dkimv_sig *s, enum dkimv_res res, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->res = res;
+	va_start(ap, fmt);
+	/* Truncation is harmless: the reason is a comment. */
+	if (vsnprintf(s->reason, sizeof(s->reason), fmt, ap) < 0)
+		s->reason[0] = '\0';
+	va_end(ap);
+}
+
+/* dkimv_errstr - libopendkim's text for a signature error */
+static const char *
+dkimv_errstr(int err)
+{
+	const char *s = dkim_sig_geterrorstr(err);
+
+	return s != NULL ? s : "unknown error";
+}
+
+/* dkimv_judge_error - the verdict on a signature libopendkim flagged */
+static void
+dkimv_judge_error(struct dkimv_sig *s, int err, DKIM_SIGINFO *sig)
+{
+	switch (err) {
+	case DKIM_SIGERROR_BADSIG:
+		if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH)
+			dkimv_set(s, DKIMV_FAIL, "body hash mismatch");
+		else
+			dkimv_set(s, DKIMV_FAIL, "signature did not verify");
+		break;
+	case DKIM_SIGERROR_KEYREVOKED:
+		/* RFC 6376 3.6.1: an empty p= is a failed signature check. */
+		dkimv_set(s, DKIMV_FAIL, "key revoked");
+		break;
+	case DKIM_SIGERROR_KEYTOOSMALL:
+		dkimv_set(s, DKIMV_FAIL, "key too short (%u bits)", s->keybits);
+		break;
+	case DKIM_SIGERROR_EXPIRED:
+	case DKIM_SIGERROR_FUTURE:
+	case DKIM_SIGERROR_TOOLARGE_L:
+		dkimv_set(s, DKIMV_FAIL, "%s", dkimv_errstr(err));
+		break;
+	case DKIM_SIGERROR_NOKEY:
+		dkimv_set(s, DKIMV_PERMERROR, "no key");
+		break;
+	case DKIM_SIGERROR_KEYFAIL:
+		dkimv_set(s, DKIMV_TEMPERROR, "key lookup failed");
+		break;
+	case DKIM_SIGERROR_DNSSYNTAX:
+	case DKIM_SIGERROR_MULTIREPLY:
+	case DKIM_SIGERROR_KEYVERSION:
+	case DKIM_SIGERROR_KEYUNKNOWNHASH:
+	case DKIM_SIGERROR_KEYHASHMISMATCH:
+	case DKIM_SIGERROR_NOTEMAILKEY:
+	case DKIM_SIGERROR_KEYTYPEMISSING:
+	case DKIM_SIGERROR_KEYTYPEUNKNOWN:
+	case DKIM_SIGERROR_KEYDECODE:
+	case DKIM_SIGERROR_SUBDOMAIN:
+		dkimv_set(s, DKIMV_PERMERROR, "bad key: %s", dkimv_errstr(err));
+		break;
+	default:
+		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: %s",
+		    dkimv_errstr(err));
+		break;
+	}
+}
+
+/* dkimv_judge - the verdict on signature i */
+static void
+dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
+{
+	enum dkimv_mark mark = i < v->nmark ? v->mark[i] : DKIMV_MARK_NONE;
+	unsigned int flags = dkim_sig_getflags(sig);
+	int err = dkim_sig_geterror(sig);
+	dkim_canon_t hc, bc;
+	dkim_alg_t alg;
+	ssize_t signlen = -1;
+	size_t clen;
+
+	switch (mark) {
+	case DKIMV_MARK_SHA1:
+		dkimv_set(s, DKIMV_FAIL, "rsa-sha1 not accepted (RFC 8301)");
+		return;
+	case DKIMV_MARK_BADNAME:
+		dkimv_set(s, DKIMV_PERMERROR, "invalid key name");
+		return;
+	case DKIMV_MARK_BUDGET:
+		dkimv_set(s, DKIMV_TEMPERROR, "DNS time budget exhausted");
+		return;
+	case DKIMV_MARK_ERROR:
+		dkimv_set(s, DKIMV_TEMPERROR, "verifier error");
+		return;
+	case DKIMV_MARK_NONE:
+		break;
+	}
+	if (err != DKIM_SIGERROR_UNKNOWN && err != DKIM_SIGERROR_OK) {
+		dkimv_judge_error(s, err, sig);
+		return;
+	}
+	if ((flags & DKIM_SIGFLAG_PROCESSED) == 0) {
+		dkimv_set(s, DKIMV_TEMPERROR, "not processed");
+		return;
+	}
+	if ((flags & DKIM_SIGFLAG_PASSED) == 0) {
+		dkimv_set(s, DKIMV_FAIL, "signature did not verify");
+		return;
+	}
+	if (dkim_sig_getbh(sig) != DKIM_SIGBH_MATCH) {
+		dkimv_set(s, DKIMV_FAIL, "body hash mismatch");
+		return;
+	}
+	if (dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK &&
+	    alg != DKIM_SIGN_ED25519SHA256 && s->keybits < v->lib->min_rsa_bits) {
+		dkimv_set(s, DKIMV_FAIL, "key too short (%u bits)", s->keybits);
+		return;
+	}
+	if (dkim_sig_getcanonlen(v->dkim, sig, NULL, NULL, &signlen) ==
+	    DKIM_STAT_OK && signlen >= 0 &&
+	    dkim_sig_getcanons(sig, &hc, &bc) == DKIM_STAT_OK) {
+		clen = bc == DKIM_CANON_RELAXED
+		    ? dkimv_clen_final(&v->relaxed, 1)
+		    : dkimv_clen_final(&v->simple, 0);
+		if (clen > (size_t)signlen) {
+			s->unsigned_bytes = clen - (size_t)signlen;
+			dkimv_set(s, DKIMV_POLICY, "l= leaves %zu bytes unsigned",
+			    s->unsigned_bytes);
+			return;
+		}
+	}
+	s->testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
+	dkimv_set(s, DKIMV_PASS, "%s", s->testing ? "key in testing mode (t=y)" : "");
+}
+
+/* dkimv_describe - the tags, key size and DNSSEC state of signature sig */
+static void
+dkimv_describe(DKIM_SIGINFO *sig, struct dkimv_sig *s, struct buf *bval)
+{
+	const unsigned char *p;
+	unsigned int bits = 0;
+
+	p = dkim_sig_getdomain(sig);
+	if (dkimv_copy(s->domain, sizeof(s->domain),
+	    p != NULL ? p : dkim_sig_gettagvalue(sig, 0, (u_char *)"d")) < 0)
+		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: d= too long");
+	p = dkim_sig_getselector(sig);
+	if (dkimv_copy(s->selector, sizeof(s->selector),
+	    p != NULL ? p : dkim_sig_gettagvalue(sig, 0, (u_char *)"s")) < 0)
+		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: s= too long");
+	(void)dkimv_copy(s->algorithm, sizeof(s->algorithm),
+	    dkim_sig_gettagvalue(sig, 0, (u_char *)"a"));
+	if (dkimv_copy(s->identity, sizeof(s->identity),
+	    dkim_sig_gettagvalue(sig, 0, (u_char *)"i")) < 0)
+		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: i= too long");
+	/* b= may be folded: keep its base64 characters only. */
+	buf_reset(bval);
+	p = dkim_sig_gettagvalue(sig, 0, (u_char *)"b");
+	for (; p != NULL && *p != '\0'; p++)
+		if (isalnum(*p) || *p == '+' || *p == '/' || *p == '=')
+			buf_putc(bval, *p);
+	if (strcasecmp(s->algorithm, "ed25519-sha256") == 0) {
+		/* libopendkim reports 0 bits (or, in later versions, the
+		 * signature's 512): an Ed25519 key that was decoded and
+		 * tried has 256. */
+		if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_PASSED) != 0 ||
+		    dkim_sig_geterror(sig) == DKIM_SIGERROR_BADSIG)
+			s->keybits = 256;
+	} else if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) {
+		s->keybits = bits;
+	}
+	switch (dkim_sig_getdnssec(sig)) {
+	case DKIM_DNSSEC_SECURE:
+		s->dnssec = DKIMV_DNSSEC_SECURE;
+		break;
+	case DKIM_DNSSEC_INSECURE:
+		s->dnssec = DKIMV_DNSSEC_INSECURE;
+		break;
+	default:
+		s->dnssec = DKIMV_DNSSEC_UNKNOWN;
+		break;
+	}
+}
+
+/* dkimv_bprefix - header.b: >= DKIMV_B_MIN characters, unique among all */
+static void
+dkimv_bprefix(struct dkimv_results *out, struct buf *bvals)
+{
+	size_t i, j, k, want, li, lj;
+
+	for (i = 0; i < out->n; i++) {
+		li = bvals[i].len;
+		want = DKIMV_B_MIN;
+		for (j = 0; j < out->n; j++) {
+			if (j == i)
+				continue;
+			lj = bvals[j].len;
+			for (k = 0; k < li && k < lj &&
+			    bvals[i].data[k] == bvals[j].data[k]; k++)
+				;
+			if (k + 1 > want)
+				want = k + 1;
+		}
+		if (want > li)
+			want = li;
+		if (want >= sizeof(out->sig[i].b))
+			want = sizeof(out->sig[i].b) - 1;
+		if (li > 0)
+			memcpy(out->sig[i].b, bvals[i].data, want);
+		out->sig[i].b[li > 0 ? want : 0] = '\0';
+	}
+}
+
+/* dkimv_eom - finish: look up keys, verify, report */
+int
+dkimv_eom(struct dkimv *v, struct dkimv_results *out)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	struct buf *bvals;
+	DKIM_STAT st;
+	int nsigs = 0;
+	size_t i;
+	struct dkimv_sig *s;
+
+	memset(out, 0, sizeof(*out));
+	out->total = v->nsigfields;
+	if (!v->eoh_done)
+		dkimv_eoh(v);
+	if (v->nfed == 0)
+		return 0;			/* unsigned: dkim=none */
+	/* RFC 6376 3.4.3, 3.4.4: a body not ending in CRLF gets one;
+	 * libopendkim would fail the whole message instead. */
+	if (v->bodylen > 0 && (v->tail[0] != '\r' || v->tail[1] != '\n'))
+		dkimv_body(v, (const unsigned char *)"\r\n", 2);
+	if (!v->failed) {
+		st = dkim_eom(v->dkim, NULL);
+		switch (st) {
+		case DKIM_STAT_OK: case DKIM_STAT_BADSIG: case DKIM_STAT_NOSIG:
+		case DKIM_STAT_NOKEY: case DKIM_STAT_KEYFAIL:
+		case DKIM_STAT_REVOKED: case DKIM_STAT_CANTVRFY:
+			break;			/* verdicts are per signature */
+		default:
+			dkimv_fail(v, "dkim_eom", st);
+			break;
+		}
+	}
+	if (v->dkim != NULL &&
+	    dkim_getsiglist(v->dkim, &sigs, &nsigs) != DKIM_STAT_OK)
+		nsigs = 0;
+	/* libopendkim lists each field it got (malformed ones too). */
+	out->n = sigs != NULL && nsigs > 0 ? (size_t)nsigs : 0;
+	if (v->failed && out->n == 0)
+		out->n = v->nfed;
+	if (out->n > v->lib->max_sigs)
+		out->n = v->lib->max_sigs;
+	if (out->n == 0)
+		return 0;
+	out->sig = xcalloc(out->n, sizeof(*out->sig));
+	bvals = xcalloc(out->n, sizeof(*bvals));
+	for (i = 0; i < out->n; i++) {
+		s = &out->sig[i];
+		s->res = DKIMV_TEMPERROR;	/* never pass by default */
+		if (sigs != NULL && i < (size_t)nsigs) {
+			dkimv_describe(sigs[i], s, &bvals[i]);
+			if (s->reason[0] == '\0' && !v->failed)
+				dkimv_judge(v, sigs[i], (int)i, s);
+		}
+		if (v->failed)
+			dkimv_set(s, DKIMV_TEMPERROR, "verifier error");
+		log_debug(v->qid, "dkim: d=%s s=%s a=%s b=%.12s bits=%u "
+		    "dnssec=%s: %s%s%s", s->domain, s->selector, s->algorithm,
+		    bvals[i].data != NULL ? bvals[i].data : "", s->keybits,
+		    dkimv_dnssec_name(s->dnssec), dkimv_res_name(s->res),
+		    s->reason[0] != '\0' ? " - " : "", s->reason);
+	}
+	dkimv_bprefix(out, bvals);
+	for (i = 0; i < out->n; i++)
+		buf_free(&bvals[i]);
+	free(bvals);
+	return v->failed ? -1 : 0;
+}
+
+/* dkimv_free - end the message */
+void
+dkimv_free(struct dkimv *v)
+{
+	if (v == NULL)
+		return;
+	if (v->dkim != NULL)
+		dkim_free(v->dkim);
+	free(v->mark);
+	buf_free(&v->hdr);
+	free(v);
+}
+
+/* dkimv_results_free - release results */
+void
+dkimv_results_free(struct dkimv_results *r)
+{
+	if (r == NULL)
+		return;
+	free(r->sig);
+	memset(r, 0, sizeof(*r));
+}
+
+/* dkimv_res_name - RFC 8601 result names */
+const char *
+dkimv_res_name(enum dkimv_res r)
+{
+	switch (r) {
+	case DKIMV_PASS:	return "pass";
+	case DKIMV_FAIL:	return "fail";
+	case DKIMV_NEUTRAL:	return "neutral";
+	case DKIMV_POLICY:	return "policy";
+	case DKIMV_TEMPERROR:	return "temperror";
+	case DKIMV_PERMERROR:	return "permerror";
+	}
+	return "permerror";
+}
+
+/* dkimv_dnssec_name - "unknown", "insecure", "secure" */
+const char *
+dkimv_dnssec_name(enum dkimv_dnssec d)
+{
+	switch (d) {
+	case DKIMV_DNSSEC_UNKNOWN:	return "unknown";
+	case DKIMV_DNSSEC_INSECURE:	return "insecure";
+	case DKIMV_DNSSEC_SECURE:	return "secure";
+	}
+	return "unknown";
+}

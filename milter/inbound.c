@@ -1,0 +1,198 @@
+/*
+ * inbound.c - sequence SPF, DKIM verification, DMARC and
+ * Authentication-Results for one inbound message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authres.h"
+#include "inbound.h"
+#include "log.h"
+#include "runtime.h"
+#include "xalloc.h"
+
+/* inbound_new - empty state */
+struct inbound *
+inbound_new(void)
+{
+	struct inbound *in = xcalloc(1, sizeof(*in));
+
+	buf_init(&in->authres);
+	buf_init(&in->received_spf);
+	return in;
+}
+
+/* inbound_free - release */
+void
+inbound_free(struct inbound *in)
+{
+	if (in == NULL)
+		return;
+	dkimv_free(in->dkim);
+	dkimv_results_free(&in->dkimres);
+	if (in->dmarc_done)
+		dmarc_outcome_free(&in->dmarc);
+	buf_free(&in->authres);
+	buf_free(&in->received_spf);
+	free(in);
+}
+
+/* inbound_spf - SPF for MAIL FROM and HELO */
+struct verdict
+inbound_spf(struct inbound *in, const struct config *c, const char *qid,
+    const char *client_ip, const char *mailfrom, const char *helo)
+{
+	struct runtime *rt = runtime_of(c);
+
+	spf_check(rt->spf, qid, client_ip, mailfrom, helo, &in->spf);
+	in->spf_done = 1;
+	if (c->received_spf_header)
+		spf_received_header(rt->spf, &in->spf, &in->received_spf);
+	return verdict_spf_mailfrom(c, &in->spf.mailfrom);
+}
+
+/* inbound_headers - start DKIM verification */
+void
+inbound_headers(struct inbound *in, const struct config *c, const char *qid,
+    const struct sign_header *hdrs, size_t nhdrs)
+{
+	size_t i;
+
+	in->dkim = dkimv_begin(runtime_of(c)->dkimv, qid);
+	if (in->dkim == NULL)
+		return;
+	for (i = 0; i < nhdrs; i++)
+		dkimv_header(in->dkim, hdrs[i].name, hdrs[i].value);
+	dkimv_eoh(in->dkim);
+}
+
+/* inbound_body - feed DKIM */
+void
+inbound_body(struct inbound *in, const unsigned char *data, size_t len)
+{
+	if (in->dkim != NULL)
+		dkimv_body(in->dkim, data, len);
+}
+
+/* inbound_spf_auth - an SPF result as DMARC sees it */
+static enum dmarc_auth
+inbound_spf_auth(enum spf_res r)
+{
+	switch (r) {
+	case SPF_RES_PASS: return DMARC_AUTH_PASS;
+	case SPF_RES_FAIL: return DMARC_AUTH_FAIL;
+	case SPF_RES_TEMPERROR: return DMARC_AUTH_TEMPERROR;
+	case SPF_RES_PERMERROR: return DMARC_AUTH_PERMERROR;
+	case SPF_RES_NONE: return DMARC_AUTH_NONE;
+	default: return DMARC_AUTH_OTHER;
+	}
+}
+
+/* inbound_dkim_auth - a DKIM result as DMARC sees it */
+static enum dmarc_auth
+inbound_dkim_auth(enum dkimv_res r)
+{
+	switch (r) {
+	case DKIMV_PASS: return DMARC_AUTH_PASS;
+	case DKIMV_FAIL: return DMARC_AUTH_FAIL;
+	case DKIMV_TEMPERROR: return DMARC_AUTH_TEMPERROR;
+	case DKIMV_PERMERROR: return DMARC_AUTH_PERMERROR;
+	default: return DMARC_AUTH_OTHER;
+	}
+}
+
+/* inbound_evaluate - run DMARC over the SPF and DKIM results */
+static void
+inbound_evaluate(struct inbound *in, const struct config *c,
+    const char *from_domain, struct dmarc_dkim *dd)
+{
+	struct dmarc_input di;
+	size_t i;
+
+	memset(&di, 0, sizeof(di));
+	di.from_domain = from_domain;
+	di.spf = in->spf_done ? inbound_spf_auth(in->spf.mailfrom.res)
+	    : DMARC_AUTH_NONE;
+	di.spf_domain = in->spf_done ? in->spf.mailfrom.domain : NULL;
+	for (i = 0; i < in->dkimres.n; i++) {
+		dd[i].result = inbound_dkim_auth(in->dkimres.sig[i].res);
+		dd[i].domain = in->dkimres.sig[i].domain;
+		dd[i].selector = in->dkimres.sig[i].selector;
+		dd[i].partial = in->dkimres.sig[i].unsigned_bytes > 0;
+	}
+	di.dkim = dd;
+	di.ndkim = in->dkimres.n;
+	dmarc_evaluate(runtime_of(c)->dmarc, &di, &in->dmarc);
+	in->dmarc_done = 1;
+}
+
+/* inbound_authres - build the Authentication-Results value */
+static void
+inbound_authres(struct inbound *in, const struct config *c)
+{
+	struct authres_input ai;
+	struct authres_dkim *ad;
+	const struct dmarc_outcome *o = &in->dmarc;
+	size_t i;
+
+	memset(&ai, 0, sizeof(ai));
+	ai.authserv_id = c->authserv_id;
+	if (in->spf_done) {
+		ai.mailfrom.result = spf_res_name(in->spf.mailfrom.res);
+		ai.mailfrom.identity = in->spf.mailfrom.identity[0] ?
+		    in->spf.mailfrom.identity : NULL;
+		if (in->spf.helo.identity[0] != '\0') {
+			ai.helo.result = spf_res_name(in->spf.helo.res);
+			ai.helo.identity = in->spf.helo.identity;
+		}
+	}
+	ad = xcalloc(in->dkimres.n + 1, sizeof(*ad));
+	for (i = 0; i < in->dkimres.n; i++) {
+		ad[i].result = dkimv_res_name(in->dkimres.sig[i].res);
+		ad[i].domain = in->dkimres.sig[i].domain;
+		ad[i].selector = in->dkimres.sig[i].selector;
+		ad[i].algorithm = in->dkimres.sig[i].algorithm;
+		ad[i].b = in->dkimres.sig[i].b;
+		ad[i].comment = in->dkimres.sig[i].reason[0] ?
+		    in->dkimres.sig[i].reason : NULL;
+	}
+	ai.dkim = ad;
+	ai.ndkim = in->dkimres.n;
+	ai.dmarc.result = dmarc_result_name(o->result);
+	ai.dmarc.from_domain = o->from_domain[0] ? o->from_domain : NULL;
+	if (o->have_record) {
+		ai.dmarc.p = dmarc_policy_name(o->record.p);
+		ai.dmarc.sp = o->record.sp != DMARC_POLICY_UNSET ?
+		    dmarc_policy_name(o->record.sp) : NULL;
+		ai.dmarc.disposition = dmarc_policy_name(o->disposition);
+	}
+	if (authres_build(&ai, &in->authres) < 0)
+		buf_reset(&in->authres);
+	free(ad);
+}
+
+/* inbound_finish - DMARC, A-R and the verdict */
+void
+inbound_finish(struct inbound *in, const struct config *c, const char *qid,
+    const char *from_domain, const char *from_problem)
+{
+	struct dmarc_dkim *dd;
+
+	if (in->dkim != NULL && dkimv_eom(in->dkim, &in->dkimres) != 0)
+		log_warn(qid, "DKIM verification failed internally");
+	dd = xcalloc(in->dkimres.n + 1, sizeof(*dd));
+	inbound_evaluate(in, c, from_domain, dd);
+	free(dd);
+	inbound_authres(in, c);
+	if (from_domain == NULL)
+		in->verdict = verdict_bad_from(c, from_problem ? from_problem
+		    : "no usable From");
+	else
+		in->verdict = verdict_dmarc(c, &in->dmarc);
+	snprintf(in->summary, sizeof(in->summary), "spf=%s dkim=%zu/%zu "
+	    "dmarc=%s (%s)",
+	    in->spf_done ? spf_res_name(in->spf.mailfrom.res) : "skipped",
+	    in->dkimres.n, in->dkimres.total, dmarc_result_name(in->dmarc.result),
+	    in->dmarc.reason);
+}

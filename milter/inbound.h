@@ -1,0 +1,56 @@
+/*
+ * inbound.h - the verifying path of one message: SPF at MAIL FROM, DKIM
+ * while the message streams, DMARC and the Authentication-Results header
+ * at its end.
+ *
+ * Owned by the connection's thread. Modules do the checking; this file
+ * only sequences them and gathers what the callbacks must apply.
+ */
+#ifndef AUTHMILTER_INBOUND_H
+#define AUTHMILTER_INBOUND_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dkim_verify.h"
+#include "dmarc.h"
+#include "sign.h"
+#include "spf.h"
+#include "verdict.h"
+
+struct inbound {
+	struct spf_result spf;		/* SPF of MAIL FROM and HELO */
+	int spf_done;			/* spf is filled */
+	struct dkimv *dkim;		/* verifier of this message */
+	struct dkimv_results dkimres;	/* its results, after finish */
+	struct dmarc_outcome dmarc;	/* DMARC, after finish */
+	int dmarc_done;
+	struct buf authres;		/* Authentication-Results value to add */
+	struct buf received_spf;	/* Received-SPF value to add ("" : none) */
+	struct verdict verdict;		/* what to do with the message */
+	char summary[512];		/* one log line */
+};
+
+/* inbound_new - empty state */
+struct inbound *inbound_new(void);
+/* inbound_free - release (NULL is fine) */
+void inbound_free(struct inbound *in);
+/* inbound_spf - check SPF for MAIL FROM and HELO; returns the MAIL FROM verdict */
+struct verdict inbound_spf(struct inbound *in, const struct config *c,
+    const char *qid, const char *client_ip, const char *mailfrom,
+    const char *helo);
+/* inbound_headers - start DKIM verification with the message's headers */
+void inbound_headers(struct inbound *in, const struct config *c,
+    const char *qid, const struct sign_header *hdrs, size_t nhdrs);
+/* inbound_body - feed a body chunk */
+void inbound_body(struct inbound *in, const unsigned char *data, size_t len);
+/*
+ * inbound_finish - DKIM results, DMARC, the A-R and Received-SPF values
+ * and the verdict. from_domain is the single From address's domain, or
+ * NULL with from_problem saying what is wrong with the From header.
+ */
+void inbound_finish(struct inbound *in, const struct config *c,
+    const char *qid, const char *from_domain, const char *from_problem);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * keycheck.c - compare each key's DNS record with the private key.
+ *
+ * Runs in the reload path (before a snapshot is installed) and in the
+ * periodic checker thread; it writes only the keys' atomic states.
+ */
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "keycheck.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* keycheck_trim - strip white space at both ends, in place */
+static char *
+keycheck_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'
+	    || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* keycheck_parse_p - p= of a DKIM key record (RFC 6376 3.6.1) */
+char *
+keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
+{
+	char *copy = xstrdup(record), *save = NULL, *tag, *eq, *name, *val;
+	char *p = NULL;
+	int first = 1, bad = 0;
+
+	snprintf(ktype, ktypelen, "rsa");
+	for (tag = strtok_r(copy, ";", &save); tag != NULL && !bad;
+	    tag = strtok_r(NULL, ";", &save), first = 0) {
+		if ((eq = strchr(tag, '=')) == NULL) {
+			bad = *keycheck_trim(tag) != '\0';
+			continue;
+		}
+		*eq = '\0';
+		name = keycheck_trim(tag);
+		val = keycheck_trim(eq + 1);
+		if (strcmp(name, "v") == 0)
+			bad = !first || strcmp(val, "DKIM1") != 0;
+		else if (strcmp(name, "k") == 0)
+			snprintf(ktype, ktypelen, "%s", val);
+		else if (strcmp(name, "p") == 0 && p == NULL) {
+			char *o;
+
+			p = xstrdup(val);
+			for (o = p; *val != '\0'; val++)
+				if (!isspace((unsigned char)*val))
+					*o++ = *val;
+			*o = '\0';
+		}
+	}
+	free(copy);
+	if (bad) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* keycheck_compare - state of one record against one key */
+enum key_pub
+keycheck_compare(const struct key *k, const char *record, char *detail,
+    size_t detaillen)
+{
+	char ktype[32], *p, *want;
+	enum key_pub st;
+	size_t plen, wlen;
+
+	p = keycheck_parse_p(record, ktype, sizeof(ktype));
+	if (p == NULL) {
+		snprintf(detail, detaillen, "not a DKIM key record (no p= or bad v=)");
+		return KEY_PUB_MISMATCHED;
+	}
+	want = keys_public_b64(k->pkey);
+	plen = strlen(p);
+	wlen = want ? strlen(want) : 0;
+	if (plen == 0) {
+		st = KEY_PUB_REVOKED;
+		snprintf(detail, detaillen, "p= is empty: key revoked");
+	} else if (strcasecmp(ktype, keys_type_name(k->type)) != 0) {
+		st = KEY_PUB_MISMATCHED;
+		snprintf(detail, detaillen, "record has k=%s, key is %s", ktype,
+		    keys_type_name(k->type));
+	} else if (want != NULL && strcmp(p, want) == 0) {
+		st = KEY_PUB_PUBLISHED;
+		snprintf(detail, detaillen, "p= matches the %d-bit key", k->bits);
+	} else if (want != NULL && plen < wlen && strncmp(p, want, plen) == 0) {
+		st = KEY_PUB_TRUNCATED;
+		snprintf(detail, detaillen, "p= holds only the first %zu of %zu "
+		    "characters: the DNS host cut the record", plen, wlen);
+	} else {
+		st = KEY_PUB_MISMATCHED;
+		snprintf(detail, detaillen, "p= is a different key");
+	}
+	free(p);
+	free(want);
+	return st;
+}
+
+/* keycheck_shape - record length and character-string sizes of TXT rdata */
+static void
+keycheck_shape(const unsigned char *rd, size_t len, struct keycheck_info *info)
+{
+	size_t i = 0, n;
+
+	info->nstrings = 0;
+	info->longest = 0;
+	while (i < len) {
+		n = rd[i];
+		info->nstrings++;
+		if (n > info->longest)
+			info->longest = n;
+		i += n + 1;
+	}
+}
+
+/* keycheck_key - look one key up and compare */
+enum key_pub
+keycheck_key(struct dns *d, const char *domain, const struct key *k,
+    struct keycheck_info *info)
+{
+	struct dns_result r;
+	struct buf name = BUF_INIT, txt = BUF_INIT;
+	enum key_pub st = KEY_PUB_MISSING, one;
+	char detail[512];
+	size_t i;
+
+	memset(info, 0, sizeof(*info));
+	buf_printf(&name, "%s._domainkey.%s", k->selector, domain);
+	switch (dns_resolve(d, buf_cstr(&name), ns_t_txt, 0, &r)) {
+	case DNS_OK:
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		snprintf(info->detail, sizeof(info->detail), "%s: no TXT record",
+		    buf_cstr(&name));
+		goto out;
+	default:
+		st = KEY_PUB_UNKNOWN;
+		snprintf(info->detail, sizeof(info->detail), "%s: DNS %s",
+		    buf_cstr(&name), dns_status_name(r.status));
+		goto out;
+	}
+	snprintf(info->detail, sizeof(info->detail), "%s: no DKIM record among "
+	    "%zu TXT records", buf_cstr(&name), r.n);
+	for (i = 0; i < r.n && st != KEY_PUB_PUBLISHED; i++) {
+		if (dns_txt(&r, i, &txt) != 0)
+			continue;
+		one = keycheck_compare(k, buf_cstr(&txt), detail, sizeof(detail));
+		/* the best verdict among several records wins */
+		if (st == KEY_PUB_MISSING || one == KEY_PUB_PUBLISHED
+		    || one == KEY_PUB_TRUNCATED) {
+			st = one;
+			info->record_len = txt.len;
+			keycheck_shape(r.data[i], r.len[i], info);
+			snprintf(info->detail, sizeof(info->detail), "%s: %s",
+			    buf_cstr(&name), detail);
+		}
+	}
+out:
+	dns_result_free(&r);
+	buf_free(&name);
+	buf_free(&txt);
+	return st;
+}
+
+/* keycheck_config - check all keys, store states, log what matters */
+int
+keycheck_config(struct config *c, struct dns *d)
+{
+	struct keycheck_info info;
+	struct key *k;
+	enum key_pub st, old;
+	size_t i, j;
+	int problems = 0;
+
+	for (i = 0; i < c->ndomains; i++) {
+		for (j = 0; j < c->domains[i].nkeys; j++) {
+			k = &c->domains[i].keys[j];
+			old = keys_pub_get(k);
+			st = keycheck_key(d, c->domains[i].name, k, &info);
+			keys_pub_set(k, st);
+			if (st != KEY_PUB_PUBLISHED)
+				problems++;
+			if (st == old)
+				continue;
+			log_msg(st == KEY_PUB_PUBLISHED ? LOG_INFO : LOG_WARNING, NULL,
+			    "key %s of %s (%d bits): record %s (%s)", k->selector,
+			    c->domains[i].name, k->bits, keys_pub_name(st), info.detail);
+		}
+	}
+	return problems;
+}

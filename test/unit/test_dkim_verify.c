@@ -1,0 +1,729 @@
+/*
+ * test_dkim_verify.c - the DKIM verifier against a scripted resolver.
+ *
+ * dns_resolve and dns_result_free are replaced here (the verifier calls
+ * nothing else of dns.c): each lookup is answered from a table of names
+ * with a status, TXT records and a DNSSEC flag, and counted. Messages are
+ * signed with our own signer (sign.c). What the real DNS path does (knotd,
+ * dkimpy signatures, l=, rsa-sha1 made by a signer, timeouts, 20 MB) is in
+ * test/integration/test_dkim_verify.sh.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
+#include "dkim_verify.h"
+#include "dns.h"
+#include "sign.h"
+#include "xalloc.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- scripted resolver --------------------------------------------- */
+
+struct zone_entry {
+	const char *name;		/* query name */
+	enum dns_status status;		/* what dns_resolve returns */
+	const char *txt[3];		/* TXT records (NULL-terminated) */
+	int secure;			/* DNSSEC validated */
+	int delay_ms;			/* pretend the lookup takes this long */
+};
+
+static const struct zone_entry *zone;	/* current table */
+static size_t zone_n;
+static int queries;			/* dns_resolve calls */
+static char rsa_txt[1024];		/* v=DKIM1 record of rsa_key */
+static char ed_txt[256];		/* v=DKIM1 record of ed_key */
+static EVP_PKEY *rsa_key, *ed_key;
+
+/* txt_rdata - one TXT rdata (character-strings of <= 255) for text s */
+static void
+txt_rdata(const char *s, unsigned char **data, size_t *len)
+{
+	size_t n = strlen(s), off = 0, chunk;
+	unsigned char *p = xmalloc(n + n / 255 + 2);
+
+	*data = p;
+	do {
+		chunk = n - off > 255 ? 255 : n - off;
+		*p++ = (unsigned char)chunk;
+		memcpy(p, s + off, chunk);
+		p += chunk;
+		off += chunk;
+	} while (off < n);
+	*len = (size_t)(p - *data);
+}
+
+/* dns_resolve - the stub: answer from the table, NXDOMAIN otherwise */
+enum dns_status
+dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
+    struct dns_result *r)
+{
+	size_t i, k;
+
+	(void)d;
+	(void)timeout_ms;
+	memset(r, 0, sizeof(*r));
+	queries++;
+	assert_int_equal(rrtype, 16);
+	r->status = DNS_NXDOMAIN;
+	r->rcode = 3;
+	for (i = 0; i < zone_n; i++) {
+		if (strcasecmp(zone[i].name, name) != 0)
+			continue;
+		if (zone[i].delay_ms > 0) {
+			struct timespec ts = { zone[i].delay_ms / 1000,
+			    (zone[i].delay_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		r->status = zone[i].status;
+		r->rcode = zone[i].status == DNS_NXDOMAIN ? 3 : 0;
+		r->secure = zone[i].secure;
+		for (k = 0; zone[i].status == DNS_OK && zone[i].txt[k] != NULL; k++)
+			;
+		r->n = k;
+		if (k > 0) {
+			r->data = xcalloc(k, sizeof(*r->data));
+			r->len = xcalloc(k, sizeof(*r->len));
+			for (k = 0; k < r->n; k++)
+				txt_rdata(zone[i].txt[k], &r->data[k], &r->len[k]);
+		}
+		break;
+	}
+	return r->status;
+}
+
+/* dns_result_free - the stub's counterpart */
+void
+dns_result_free(struct dns_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->data[i]);
+	free(r->data);
+	free(r->len);
+	free(r->packet);
+	memset(r, 0, sizeof(*r));
+}
+
+/* use_zone - answer from table t from now on; reset the query count */
+#define use_zone(t) do { zone = (t); zone_n = NELEM(t); queries = 0; } while (0)
+
+/* --- messages -------------------------------------------------------- */
+
+static const struct sign_header msg_hdrs[] = {
+	{ "Received", " from x by y; Mon, 1 Jan 2024 00:00:00 +0000" },
+	{ "From", " Joe <joe@example.com>" },
+	{ "To", " a@example.net" },
+	{ "Subject", " A folded\n\t  subject  line" },
+	{ "Date", " Mon, 1 Jan 2024 00:00:00 +0000" },
+	{ "Message-ID", " <1@example.com>" },
+};
+static const char msg_body[] =
+	"Hello  world \t\r\n\r\n  second\tline  \r\nthird\r\n\r\n\r\n";
+static const char *const sign_list[] = { "From", "To", "Subject", "Date" };
+
+/* pub_record - "v=DKIM1; k=..; p=.." for key into out */
+static void
+pub_record(EVP_PKEY *key, char *out, size_t outlen)
+{
+	unsigned char raw[64], *der = NULL, *p;
+	size_t rawlen = sizeof(raw);
+	char b64[1024];
+	int n, ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+
+	if (ed) {
+		assert_int_equal(EVP_PKEY_get_raw_public_key(key, raw, &rawlen), 1);
+		p = raw;
+		n = (int)rawlen;
+	} else {
+		n = i2d_PUBKEY(key, &der);
+		assert_true(n > 0 && n < 700);
+		p = der;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, p, n);
+	OPENSSL_free(der);
+	assert_true((size_t)snprintf(out, outlen, "v=DKIM1; k=%s; p=%s",
+	    ed ? "ed25519" : "rsa", b64) < outlen);
+}
+
+/* make_sig_body - a DKIM-Signature value over msg_hdrs and body */
+static void
+make_sig_body(EVP_PKEY *key, const char *selector, enum sign_canon bc,
+    const char *body, struct buf *out)
+{
+	struct sign_request r;
+	struct sign_body *sb = sign_body_new(bc);
+	unsigned char bh[SIGN_HASH_LEN];
+	char err[256];
+
+	memset(&r, 0, sizeof(r));
+	r.domain = "example.com";
+	r.selector = selector;
+	r.key = key;
+	r.alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519
+	    ? SIGN_ALG_ED25519_SHA256 : SIGN_ALG_RSA_SHA256;
+	r.hcanon = SIGN_CANON_RELAXED;
+	r.bcanon = bc;
+	r.headers = sign_list;
+	r.nheaders = NELEM(sign_list);
+	assert_non_null(sb);
+	assert_int_equal(sign_body_update(sb, (const unsigned char *)body,
+	    strlen(body)), 0);
+	assert_int_equal(sign_body_final(sb, bh), 0);
+	sign_body_free(sb);
+	buf_reset(out);
+	if (sign_header_value(&r, msg_hdrs, NELEM(msg_hdrs), bh, out, err,
+	    sizeof(err)) != 0)
+		fail_msg("sign: %s", err);
+}
+
+/* make_sig - a DKIM-Signature value over msg_hdrs/msg_body */
+static void
+make_sig(EVP_PKEY *key, const char *selector, enum sign_canon bc,
+    struct buf *out)
+{
+	make_sig_body(key, selector, bc, msg_body, out);
+}
+
+struct run {
+	const char *const *sigs;	/* DKIM-Signature values, top first */
+	size_t nsigs;
+	const char *body;		/* NULL: msg_body */
+	size_t chunk;			/* body chunk size; 0: all at once */
+	int crlf_folds;			/* turn "\n" folds into "\r\n" */
+	unsigned int max;		/* max_signatures; 0: default */
+	int dnssec;			/* resolver validates */
+	int budget_ms;			/* 0: default */
+	const char *subject;		/* NULL: the signed Subject */
+};
+
+/* with_crlf - s with each lone "\n" made "\r\n" (malloc'd) */
+static char *
+with_crlf(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\n')
+			buf_putc(&b, '\r');
+		buf_putc(&b, *s);
+	}
+	return buf_steal(&b);
+}
+
+/* verify - run one message through the verifier; returns dkimv_eom's value */
+static int
+verify(const struct run *run, struct dkimv_results *res)
+{
+	struct dkimv_options opt;
+	struct dkimv_lib *lib;
+	struct dkimv *v;
+	const char *body = run->body != NULL ? run->body : msg_body;
+	size_t i, len = strlen(body), off, n;
+	char err[256], *val;
+	int rc;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.dns = (struct dns *)&opt;	/* never dereferenced by the stub */
+	opt.max_signatures = run->max;
+	opt.dnssec = run->dnssec;
+	opt.time_budget_ms = run->budget_ms;
+	lib = dkimv_lib_new(&opt, err, sizeof(err));
+	if (lib == NULL)
+		fail_msg("dkimv_lib_new: %s", err);
+	v = dkimv_begin(lib, "TESTQID");
+	for (i = 0; i < run->nsigs; i++) {
+		val = run->crlf_folds ? with_crlf(run->sigs[i]) : xstrdup(run->sigs[i]);
+		dkimv_header(v, "DKIM-Signature", val);
+		free(val);
+	}
+	for (i = 0; i < NELEM(msg_hdrs); i++) {
+		val = run->subject != NULL &&
+		    strcmp(msg_hdrs[i].name, "Subject") == 0
+		    ? xstrdup(run->subject) : run->crlf_folds
+		    ? with_crlf(msg_hdrs[i].value) : xstrdup(msg_hdrs[i].value);
+		dkimv_header(v, msg_hdrs[i].name, val);
+		free(val);
+	}
+	dkimv_eoh(v);
+	for (off = 0; off < len; off += n) {
+		n = run->chunk == 0 || len - off < run->chunk ? len - off : run->chunk;
+		dkimv_body(v, (const unsigned char *)body + off, n);
+	}
+	rc = dkimv_eom(v, res);
+	dkimv_free(v);
+	dkimv_lib_free(lib);
+	return rc;
+}
+
+/* --- fixtures -------------------------------------------------------- */
+
+static struct zone_entry good_zone[] = {
+	{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 0 },
+	{ "ed._domainkey.example.com", DNS_OK, { ed_txt }, 0, 0 },
+};
+
+/* setup - keys and their records */
+static int
+setup(void **state)
+{
+	(void)state;
+	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (rsa_key == NULL || ed_key == NULL)
+		return -1;
+	pub_record(rsa_key, rsa_txt, sizeof(rsa_txt));
+	pub_record(ed_key, ed_txt, sizeof(ed_txt));
+	return 0;
+}
+
+/* teardown - free the keys */
+static int
+teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(rsa_key);
+	EVP_PKEY_free(ed_key);
+	return 0;
+}
+
+/* --- tests ----------------------------------------------------------- */
+
+/* dkimv_passes_rsa_and_ed25519 - both algorithms, tags and key sizes reported */
+static void
+dkimv_passes_rsa_and_ed25519(void **state)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	const char *sigs[2];
+	struct dkimv_results res;
+	struct run run = { sigs, 2, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	make_sig(ed_key, "ed", SIGN_CANON_SIMPLE, &b);
+	sigs[0] = buf_cstr(&a);
+	sigs[1] = buf_cstr(&b);
+	use_zone(good_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.total, 2);
+	assert_string_equal(dkimv_res_name(res.sig[0].res), "pass");
+	assert_string_equal(res.sig[0].domain, "example.com");
+	assert_string_equal(res.sig[0].selector, "rsa");
+	assert_string_equal(res.sig[0].algorithm, "rsa-sha256");
+	assert_int_equal(res.sig[0].keybits, 2048);
+	assert_int_equal(strlen(res.sig[0].b), DKIMV_B_MIN);
+	assert_string_equal(res.sig[0].reason, "");
+	assert_string_equal(dkimv_res_name(res.sig[1].res), "pass");
+	assert_string_equal(res.sig[1].algorithm, "ed25519-sha256");
+	assert_int_equal(res.sig[1].keybits, 256);
+	assert_int_equal(res.sig[1].dnssec, DKIMV_DNSSEC_UNKNOWN);
+	assert_int_equal(queries, 2);
+	dkimv_results_free(&res);
+	assert_null(res.sig);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/* dkimv_same_verdict_any_folds_and_chunks - LF or CRLF folds, 1..all-byte chunks */
+static void
+dkimv_same_verdict_any_folds_and_chunks(void **state)
+{
+	static const size_t chunks[] = { 0, 1, 2, 3, 7, 64 };
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	size_t i;
+	int crlf;
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_SIMPLE, &a);
+	sigs[0] = buf_cstr(&a);
+	use_zone(good_zone);
+	for (crlf = 0; crlf < 2; crlf++) {
+		for (i = 0; i < NELEM(chunks); i++) {
+			run.crlf_folds = crlf;
+			run.chunk = chunks[i];
+			assert_int_equal(verify(&run, &res), 0);
+			if (res.n != 1 || res.sig[0].res != DKIMV_PASS)
+				fail_msg("crlf %d chunk %zu: %s (%s)", crlf, chunks[i],
+				    res.n ? dkimv_res_name(res.sig[0].res) : "none",
+				    res.n ? res.sig[0].reason : "");
+			dkimv_results_free(&res);
+		}
+	}
+	buf_free(&a);
+}
+
+/* dkimv_altered_body_or_header_fails - one changed body byte; a forged Subject */
+static void
+dkimv_altered_body_or_header_fails(void **state)
+{
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, "Hello  world \t\r\nX\r\n", 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	sigs[0] = buf_cstr(&a);
+	use_zone(good_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_string_equal(res.sig[0].reason, "body hash mismatch");
+	dkimv_results_free(&res);
+	run.body = NULL;
+	run.subject = " A forged subject";
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_string_equal(res.sig[0].reason, "signature did not verify");
+	dkimv_results_free(&res);
+	buf_free(&a);
+}
+
+/* dkimv_body_without_final_crlf_verifies - RFC 6376 adds the CRLF; so do we */
+static void
+dkimv_body_without_final_crlf_verifies(void **state)
+{
+	static const char body[] = "Hello  world\r\n\r\nlast line, no CRLF  ";
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, body, 5, 0, 0, 0, 0, NULL };
+	int bc;
+
+	(void)state;
+	use_zone(good_zone);
+	for (bc = 0; bc < 2; bc++) {
+		make_sig_body(rsa_key, "rsa", bc ? SIGN_CANON_RELAXED
+		    : SIGN_CANON_SIMPLE, body, &a);
+		sigs[0] = buf_cstr(&a);
+		assert_int_equal(verify(&run, &res), 0);
+		if (res.n != 1 || res.sig[0].res != DKIMV_PASS)
+			fail_msg("%s: %s", bc ? "relaxed" : "simple",
+			    res.n ? res.sig[0].reason : "no result");
+		dkimv_results_free(&res);
+	}
+	buf_free(&a);
+}
+
+/* One key-record answer and the verdict it must give. */
+static const struct {
+	const char *name;
+	enum dns_status status;
+	const char *txt[3];
+	enum dkimv_res want;
+	const char *reason;		/* prefix of the reason */
+} dns_cases[] = {
+	{ "nxdomain", DNS_NXDOMAIN, { NULL }, DKIMV_PERMERROR, "no key" },
+	{ "nodata", DNS_NODATA, { NULL }, DKIMV_PERMERROR, "no key" },
+	{ "timeout", DNS_TEMPFAIL, { NULL }, DKIMV_TEMPERROR, "key lookup failed" },
+	{ "bogus", DNS_BOGUS, { NULL }, DKIMV_TEMPERROR, "key lookup failed" },
+	{ "revoked", DNS_OK, { "v=DKIM1; k=rsa; p=" }, DKIMV_FAIL, "key revoked" },
+	{ "two_records", DNS_OK, { "v=DKIM1; p=AAAA", "v=DKIM1; p=BBBB" },
+	  DKIMV_PERMERROR, "bad key" },
+	{ "garbage_key", DNS_OK, { "v=DKIM1; k=rsa; p=Zm9vYmFy" },
+	  DKIMV_PERMERROR, "bad key" },
+	{ "unknown_key_type", DNS_OK, { "v=DKIM1; k=dsa; p=Zm9vYmFy" },
+	  DKIMV_PERMERROR, "bad key" },
+	{ "wrong_key", DNS_OK, { ed_txt }, DKIMV_PERMERROR, "bad key" },
+	{ "long_record", DNS_OK, { rsa_txt }, DKIMV_PASS, "" },
+};
+
+/* dkimv_dns_answers_map_to_results - each resolver outcome, its RFC 8601 result */
+static void
+dkimv_dns_answers_map_to_results(void **state)
+{
+	struct zone_entry z[1];
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	size_t i;
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	sigs[0] = buf_cstr(&a);
+	for (i = 0; i < NELEM(dns_cases); i++) {
+		memset(z, 0, sizeof(z));
+		z[0].name = "rsa._domainkey.example.com";
+		z[0].status = dns_cases[i].status;
+		memcpy(z[0].txt, dns_cases[i].txt, sizeof(z[0].txt));
+		use_zone(z);
+		assert_int_equal(verify(&run, &res), 0);
+		assert_int_equal(res.n, 1);
+		if (res.sig[0].res != dns_cases[i].want ||
+		    strncmp(res.sig[0].reason, dns_cases[i].reason,
+		    strlen(dns_cases[i].reason)) != 0)
+			fail_msg("%s: got %s (%s), want %s (%s...)", dns_cases[i].name,
+			    dkimv_res_name(res.sig[0].res), res.sig[0].reason,
+			    dkimv_res_name(dns_cases[i].want), dns_cases[i].reason);
+		assert_int_equal(queries, 1);
+		dkimv_results_free(&res);
+	}
+	buf_free(&a);
+}
+
+/* dkimv_dnssec_state_reported - secure, insecure (validating), unknown */
+static void
+dkimv_dnssec_state_reported(void **state)
+{
+	struct zone_entry z[1] = {
+		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 1, 0 },
+	};
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	sigs[0] = buf_cstr(&a);
+	use_zone(z);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[0].res, DKIMV_PASS);
+	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_SECURE);
+	dkimv_results_free(&res);
+	z[0].secure = 0;
+	run.dnssec = 1;
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_INSECURE);
+	dkimv_results_free(&res);
+	run.dnssec = 0;
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_UNKNOWN);
+	dkimv_results_free(&res);
+	buf_free(&a);
+}
+
+/* dkimv_rsa_sha1_fails_without_lookup - RFC 8301, and no DNS query for it */
+static void
+dkimv_rsa_sha1_fails_without_lookup(void **state)
+{
+	const char *sigs[] = {
+		" v=1; a=rsa-sha1; c=relaxed/relaxed; d=example.com; s=rsa;\n"
+		"\th=from:to; bh=2jmj7l5rSw0yVb/vlWAYkK/YBwk=; b=AAAABBBBCCCCDDDD",
+	};
+	struct dkimv_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	use_zone(good_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_string_equal(res.sig[0].reason, "rsa-sha1 not accepted (RFC 8301)");
+	assert_string_equal(res.sig[0].algorithm, "rsa-sha1");
+	assert_int_equal(queries, 0);
+	dkimv_results_free(&res);
+}
+
+/* dkimv_malformed_signatures_are_neutral - syntax errors, expiry, a key name
+ * DNS cannot carry: never pass, no lookup */
+static void
+dkimv_malformed_signatures_are_neutral(void **state)
+{
+	static const struct {
+		const char *value, *reason;
+	} cases[] = {
+		{ " v=1; a=rsa-sha256; d=example.com; h=from; bh=AAAA; b=AAAA",
+		  "malformed signature: selector tag missing" },
+		{ " v=1; a=rsa-md5; d=example.com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "malformed signature: signature algorithm invalid" },
+		{ " v=1; a=rsa-sha256; d=example.com; s=rsa; h=to; bh=AAAA; b=AAAA",
+		  "malformed signature: header list missing required entries" },
+		{ " v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA; b=AAAA; "
+		  "i=joe@example.org", "malformed signature: invalid domain coverage" },
+		{ " v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA; b=AAAA;"
+		  " t=1000; x=1001", "signature expired" },
+		{ " v=1; \x01garbage", "malformed signature: " },
+		{ " v=1; a=rsa-sha256; d=example.com; h=from; bh=AAAA; b=AAAA; s="
+		  "a23456789b123456789c123456789d123456789e123456789f123456789g1234",
+		  "invalid key name" },
+	};
+	struct dkimv_results res;
+	const char *sigs[1];
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	size_t i;
+
+	(void)state;
+	use_zone(good_zone);
+	for (i = 0; i < NELEM(cases); i++) {
+		sigs[0] = cases[i].value;
+		assert_int_equal(verify(&run, &res), 0);
+		if (res.n != 1 || strncmp(res.sig[0].reason, cases[i].reason,
+		    strlen(cases[i].reason)) != 0)
+			fail_msg("case %zu: n=%zu reason \"%s\"", i, res.n,
+			    res.n ? res.sig[0].reason : "");
+		assert_true(res.sig[0].res == DKIMV_NEUTRAL ||
+		    res.sig[0].res == DKIMV_FAIL ||
+		    res.sig[0].res == DKIMV_PERMERROR);
+		dkimv_results_free(&res);
+	}
+	assert_int_equal(queries, 0);
+}
+
+/* dkimv_caps_signatures_topmost_first - max 2 of 3, the third never looked up */
+static void
+dkimv_caps_signatures_topmost_first(void **state)
+{
+	struct zone_entry z[] = {
+		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 0 },
+		{ "ed._domainkey.example.com", DNS_OK, { ed_txt }, 0, 0 },
+		{ "third._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 0 },
+	};
+	struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
+	const char *sigs[3];
+	struct dkimv_results res;
+	struct run run = { sigs, 3, NULL, 0, 0, 2, 0, 0, NULL };
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	make_sig(ed_key, "ed", SIGN_CANON_RELAXED, &b);
+	make_sig(rsa_key, "third", SIGN_CANON_RELAXED, &c);
+	sigs[0] = buf_cstr(&a);
+	sigs[1] = buf_cstr(&b);
+	sigs[2] = buf_cstr(&c);
+	use_zone(z);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.total, 3);
+	assert_string_equal(res.sig[0].selector, "rsa");
+	assert_string_equal(res.sig[1].selector, "ed");
+	assert_int_equal(queries, 2);
+	dkimv_results_free(&res);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&c);
+}
+
+/* dkimv_budget_stops_later_lookups - slow DNS: the rest are temperror */
+static void
+dkimv_budget_stops_later_lookups(void **state)
+{
+	struct zone_entry z[] = {
+		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 150 },
+		{ "ed._domainkey.example.com", DNS_OK, { ed_txt }, 0, 150 },
+	};
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	const char *sigs[2];
+	struct dkimv_results res;
+	struct run run = { sigs, 2, NULL, 0, 0, 0, 0, 100, NULL };
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	make_sig(ed_key, "ed", SIGN_CANON_RELAXED, &b);
+	sigs[0] = buf_cstr(&a);
+	sigs[1] = buf_cstr(&b);
+	use_zone(z);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.sig[0].res, DKIMV_PASS);
+	assert_int_equal(res.sig[1].res, DKIMV_TEMPERROR);
+	assert_string_equal(res.sig[1].reason, "DNS time budget exhausted");
+	assert_int_equal(queries, 1);
+	dkimv_results_free(&res);
+	run.budget_ms = -1;		/* no budget */
+	queries = 0;
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.sig[1].res, DKIMV_PASS);
+	assert_int_equal(queries, 2);
+	dkimv_results_free(&res);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/* dkimv_header_b_unique_prefix - b= alike for 20 characters: 21 shown */
+static void
+dkimv_header_b_unique_prefix(void **state)
+{
+	const char *sigs[] = {
+		" v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA;\n"
+		"\tb=ABCDEFGHIJ KLMNOPQRST\n\tU123",
+		" v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA;\n"
+		"\tb=ABCDEFGHIJKLMNOPQRSTV456",
+		" v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA; b=Zz",
+	};
+	struct dkimv_results res;
+	struct run run = { sigs, 3, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	use_zone(good_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 3);
+	assert_string_equal(res.sig[0].b, "ABCDEFGHIJKLMNOPQRSTU");
+	assert_string_equal(res.sig[1].b, "ABCDEFGHIJKLMNOPQRSTV");
+	assert_string_equal(res.sig[2].b, "Zz");
+	assert_true(res.sig[0].res != DKIMV_PASS);
+	dkimv_results_free(&res);
+}
+
+/* dkimv_unsigned_message_is_empty - no DKIM-Signature: n == 0, no lookup */
+static void
+dkimv_unsigned_message_is_empty(void **state)
+{
+	struct dkimv_results res;
+	struct run run = { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	use_zone(good_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 0);
+	assert_int_equal(res.total, 0);
+	assert_null(res.sig);
+	assert_int_equal(queries, 0);
+	dkimv_results_free(&res);
+}
+
+/* dkimv_names - result and DNSSEC names per RFC 8601 */
+static void
+dkimv_names(void **state)
+{
+	(void)state;
+	assert_string_equal(dkimv_res_name(DKIMV_PASS), "pass");
+	assert_string_equal(dkimv_res_name(DKIMV_FAIL), "fail");
+	assert_string_equal(dkimv_res_name(DKIMV_NEUTRAL), "neutral");
+	assert_string_equal(dkimv_res_name(DKIMV_POLICY), "policy");
+	assert_string_equal(dkimv_res_name(DKIMV_TEMPERROR), "temperror");
+	assert_string_equal(dkimv_res_name(DKIMV_PERMERROR), "permerror");
+	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_SECURE), "secure");
+	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_INSECURE), "insecure");
+	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_UNKNOWN), "unknown");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(dkimv_passes_rsa_and_ed25519),
+		cmocka_unit_test(dkimv_same_verdict_any_folds_and_chunks),
+		cmocka_unit_test(dkimv_altered_body_or_header_fails),
+		cmocka_unit_test(dkimv_body_without_final_crlf_verifies),
+		cmocka_unit_test(dkimv_dns_answers_map_to_results),
+		cmocka_unit_test(dkimv_dnssec_state_reported),
+		cmocka_unit_test(dkimv_rsa_sha1_fails_without_lookup),
+		cmocka_unit_test(dkimv_malformed_signatures_are_neutral),
+		cmocka_unit_test(dkimv_caps_signatures_topmost_first),
+		cmocka_unit_test(dkimv_budget_stops_later_lookups),
+		cmocka_unit_test(dkimv_header_b_unique_prefix),
+		cmocka_unit_test(dkimv_unsigned_message_is_empty),
+		cmocka_unit_test(dkimv_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
