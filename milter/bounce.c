@@ -692,6 +692,32 @@ bounce_check(const struct bounce_secrets *s, const struct bounce_parts *p,
 	return BOUNCE_OK;
 }
 
+/* bounce_canonical - are the parsed parts exactly what bounce_encode writes? */
+static int
+bounce_canonical(const struct bounce_parts *p, const char *lp, size_t n)
+{
+	struct buf again = BUF_INIT;
+	size_t i;
+	int ok;
+
+	/* The encoder refuses control octets and normalises the domain. */
+	for (i = 0; i < p->local.len; i++)
+		if ((unsigned char)p->local.data[i] < 0x20
+		    || p->local.data[i] == 0x7f)
+			return 0;
+	if (bounce_norm_domain(p->domain.data, p->domain.len, &again) < 0
+	    || again.len != p->domain.len
+	    || memcmp(again.data, p->domain.data, again.len) != 0) {
+		buf_free(&again);
+		return 0;
+	}
+	bounce_build(&again, p->residue, p->mac, p->local.data, p->local.len,
+	    p->domain.data, p->domain.len);
+	ok = again.len == n && memcmp(again.data, lp, n) == 0;
+	buf_free(&again);
+	return ok;
+}
+
 /* bounce_decode - verify a bounce address and recover the original sender */
 enum bounce_status
 bounce_decode(const struct bounce_secrets *s, const char *address,
@@ -699,7 +725,7 @@ bounce_decode(const struct bounce_secrets *s, const char *address,
     struct buf *original, struct bounce_info *info)
 {
 	struct bounce_parts p = { 0, { 0 }, BUF_INIT, BUF_INIT };
-	struct buf bdom = BUF_INIT, again = BUF_INIT;
+	struct buf bdom = BUF_INIT;
 	struct bounce_info dummy;
 	char lp[BOUNCE_LOCAL_MAX + 2];
 	enum bounce_status st;
@@ -713,14 +739,10 @@ bounce_decode(const struct bounce_secrets *s, const char *address,
 	    &info->detail);
 	if (st == BOUNCE_OK)
 		st = bounce_parse(lp, n, &p, &info->detail);
-	if (st == BOUNCE_OK) {
-		/* Only the spelling the encoder writes is accepted. */
-		bounce_build(&again, p.residue, p.mac, p.local.data, p.local.len,
-		    p.domain.data, p.domain.len);
-		if (again.len != n || memcmp(again.data, lp, n) != 0) {
-			info->detail = "not in canonical form";
-			st = BOUNCE_MALFORMED;
-		}
+	/* Only the spelling the encoder writes is accepted. */
+	if (st == BOUNCE_OK && !bounce_canonical(&p, lp, n)) {
+		info->detail = "not in canonical form";
+		st = BOUNCE_MALFORMED;
 	}
 	if (st == BOUNCE_OK && (s == NULL || s->n == 0))
 		st = BOUNCE_INTERNAL;
@@ -735,6 +757,5 @@ bounce_decode(const struct bounce_secrets *s, const char *address,
 	buf_free(&p.local);
 	buf_free(&p.domain);
 	buf_free(&bdom);
-	buf_free(&again);
 	return st;
 }

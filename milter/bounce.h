@@ -32,10 +32,12 @@
  *		dots removed, escaped the same way except that '=' is escaped
  *		as well; a '.' at the very end is escaped.
  *
- * Example: no-reply@platform.example, made on 2026-03-01 for the bounce
- * domain bounce.customer.example, becomes
- *	ab1=ukXXXXXXXX=no-reply=platform.example@bounce.customer.example
- * (XXXXXXXX depending on the secret). Only letters, digits, '=', '-', '+',
+ * Example: no-reply@platform.example, made on 2026-03-01 (day 20513,
+ * 33 modulo 1024: "bb") for the bounce domain bounce.customer.example,
+ * with the 32-octet secret "0123456789abcdef0123456789abcdef", becomes
+ *	ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example
+ * and "john doe"@x.example becomes
+ *	ab1=bbj3wxcuen=_22john_20doe_22=x.example@bounce.customer.example Only letters, digits, '=', '-', '+',
  * '_' and single dots appear, never at either end, so the local part is a
  * dot-atom that needs no quoting, survives lowercasing (and uppercasing),
  * and reads much like the original. Parsing splits LOCAL from DOMAIN at

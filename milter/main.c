@@ -35,7 +35,9 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "keycheck.h"
 #include "privsep.h"
+#include "runtime.h"
 #include "state.h"
 
 #define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
@@ -227,10 +229,48 @@ main_reload(const char *path)
 		    err);
 		return;
 	}
+	if (runtime_start(c, err, sizeof(err)) != 0) {
+		log_err(NULL, "reload failed, keeping the running configuration: "
+		    "%s", err);
+		config_free(c);
+		return;
+	}
+	keycheck_config(c, runtime_of(c)->dns);
 	log_set_level(c->log_level);
 	config_install(c);
 	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
 	    c->ndomains);
+}
+
+/* main_wait_signal - next signal, 0 when key_check_interval passed, -1 on error */
+static int
+main_wait_signal(const sigset_t *set)
+{
+	struct config *c = config_acquire();
+	struct timespec ts;
+	long every = c != NULL ? c->key_check_interval : 0;
+	int sig;
+
+	config_release(c);
+	if (every <= 0)
+		return sigwait(set, &sig) == 0 ? sig : -1;
+	ts.tv_sec = every;
+	ts.tv_nsec = 0;
+	sig = sigtimedwait(set, NULL, &ts);
+	if (sig < 0)
+		return errno == EAGAIN ? 0 : -1;
+	return sig;
+}
+
+/* main_periodic_keycheck - re-check the key records of the running snapshot */
+static void
+main_periodic_keycheck(void)
+{
+	struct config *c = config_acquire();
+
+	if (c != NULL && runtime_of(c) != NULL)
+		keycheck_config(c, runtime_of(c)->dns);
+	config_release(c);
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -272,7 +312,12 @@ main_serve(const char *path, const struct config *c)
 	    c->socket);
 	snprintf(sockspec, sizeof(sockspec), "%s", c->socket);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		sig = main_wait_signal(&set);
+		if (sig == 0) {
+			main_periodic_keycheck();
+			continue;
+		}
+		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
 			main_reload(path);
@@ -357,6 +402,9 @@ main(int argc, char **argv)
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
 	main_drop_privileges(pw);
+	if (runtime_start(c, err, sizeof(err)) != 0)
+		log_fatal("cannot start: %s", err);
+	keycheck_config(c, runtime_of(c)->dns);
 	rc = main_serve(path, c);
 	c = config_acquire();
 	if (!fg && c != NULL && c->pidfile[0] != '\0')

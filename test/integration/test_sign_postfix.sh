@@ -77,9 +77,10 @@ if it_relayed "(b)"; then
         it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
 fi
 
-# (c) outside client, not authenticated: relayed untouched
+# (c) outside client, not authenticated, From a domain without a DMARC
+# record: verified, relayed unsigned
 it_submit "(c) outside client 192.0.2.10" --xclient-addr 192.0.2.10 \
-    --from a@example.com --to bob@dest.test.example
+    --from a@test.example --header-from a@test.example --to bob@dest.test.example
 if it_relayed "(c)"; then
     it_check "(c) not signed" test "$(it_dkim_count "$IT_MSG")" = 0
     it_check "(c) log: why not signed, with the queue id" \
