@@ -288,6 +288,17 @@ bounce_check_bounce_domain(const char *s, size_t len, struct buf *out)
 	return 0;
 }
 
+/* bounce_domain_valid - may s be a bounce domain? */
+int
+bounce_domain_valid(const char *s)
+{
+	struct buf tmp = BUF_INIT;
+	int ok = s != NULL && bounce_check_bounce_domain(s, strlen(s), &tmp) == 0;
+
+	buf_free(&tmp);
+	return ok;
+}
+
 /* bounce_verbatim - may octet c stand for itself in a field? */
 static int
 bounce_verbatim(int c, int is_local)

@@ -171,6 +171,9 @@ enum bounce_status bounce_decode(const struct bounce_secrets *s,
     const char *address, const char *bounce_domain, time_t now, long max_age,
     struct buf *original, struct bounce_info *info);
 
+/* bounce_domain_valid - may s be a bounce domain? (LDH labels, <= 253 octets; for config checks) */
+int bounce_domain_valid(const char *s);
+
 /* bounce_status_text - a phrase for messages ("forged or tampered (MAC does not verify)") */
 const char *bounce_status_text(enum bounce_status st);
 /* bounce_status_name - a short token for logs and headers ("bad-mac") */

@@ -676,6 +676,39 @@ codec_without_secret_is_internal_error(void **state)
 	buf_free(&out);
 }
 
+/* domain_valid_matches_encode - what config accepts, encode accepts */
+static void
+domain_valid_matches_encode(void **state)
+{
+	static const struct {
+		const char *d;
+		int ok;
+	} rows[] = {
+		{ BDOM, 1 }, { "Bounce.Customer.Example.", 1 }, { "b-1.x9.example", 1 },
+		{ "", 0 }, { ".", 0 }, { "a b.example", 0 }, { "-a.example", 0 },
+		{ "a-.example", 0 }, { "a..example", 0 }, { ".a.example", 0 },
+		{ "x@y.example", 0 }, { "bücher.example", 0 },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  ".example", 0 },
+		{ NULL, 0 },
+	};
+	struct bounce_secrets s;
+	struct buf enc = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	secrets_of(&s, key_a, NULL);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (bounce_domain_valid(rows[i].d) != rows[i].ok)
+			fail_msg("%s: expected %d", rows[i].d ? rows[i].d : "NULL",
+			    rows[i].ok);
+		assert_int_equal(bounce_encode(&s, "a@x.example", rows[i].d, NOW,
+		    &enc) == BOUNCE_BAD_DOMAIN, !rows[i].ok);
+	}
+	buf_free(&enc);
+	bounce_secrets_free(&s);
+}
+
 /* status_names_are_distinct - every status has its own name and text */
 static void
 status_names_are_distinct(void **state)
@@ -1051,6 +1084,7 @@ main(void)
 		cmocka_unit_test(secrets_rotate),
 		cmocka_unit_test(decode_classifies_foreign_and_broken),
 		cmocka_unit_test(codec_without_secret_is_internal_error),
+		cmocka_unit_test(domain_valid_matches_encode),
 		cmocka_unit_test(status_names_are_distinct),
 		cmocka_unit_test_setup_teardown(secret_files_are_vetted,
 		    tmpdir_setup, tmpdir_teardown),
