@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "callbacks.h"
 #include "clock.h"
@@ -27,7 +28,8 @@
 
 /* Actions and protocol steps we ask the MTA for. */
 #define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)	/* required */
-#define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE)
+#define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE | SMFIF_CHGFROM \
+	| SMFIF_ADDRCPT | SMFIF_DELRCPT)
 #define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOUNKNOWN \
 	| SMFIP_NODATA)
 
@@ -144,6 +146,14 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
+	if (argv != NULL && argv[0] != NULL && argv[1] != NULL) {
+		struct buf args = BUF_INIT;
+		int i;
+
+		for (i = 1; argv[i] != NULL; i++)
+			buf_printf(&args, "%s%s", i > 1 ? " " : "", argv[i]);
+		m->envfrom_args = buf_steal(&args);
+	}
 	auth = mta_macro(ctx, "{auth_authen}");
 	if (auth != NULL && *auth != '\0')
 		m->auth_authen = xstrdup(auth);
@@ -164,6 +174,34 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* cb_envrcpt - refuse forged bounces to our bounce domains, remember real ones */
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct buf orig = BUF_INIT;
+	struct bounce_info info;
+	enum bounce_status st;
+	struct verdict v;
+
+	if (c == NULL || (m = c->msg) == NULL || argv == NULL || argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
+	if (st == BOUNCE_OK) {
+		state_msg_add_bounce(m, argv[0], buf_cstr(&orig), info.issued);
+		log_info(m->qid, "bounce to %s: genuine, returns to <%s> (%ld days "
+		    "old)", argv[0], buf_cstr(&orig), info.age_days);
+	} else if (st != BOUNCE_NOT_OURS) {
+		log_notice(m->qid, "bounce to %s refused: %s", argv[0],
+		    bounce_status_text(st));
+	}
+	buf_free(&orig);
+	v = verdict_bounce_rcpt(st);
+	return cb_sfsistat(ctx, m->qid, v);
+}
+
 /* cb_header - keep each header for signing */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
@@ -179,6 +217,13 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		    "not be signed", STATE_MAX_HEADER_BYTES);
 	}
 	return c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* cb_eoh_done - nothing more to do with this message, unless it is a bounce to rewrite */
+static sfsistat
+cb_eoh_done(struct state_msg *m)
+{
+	return m->nbounces > 0 ? SMFIS_CONTINUE : SMFIS_ACCEPT;
 }
 
 /* cb_eoh - decide: sign or pass through */
@@ -204,12 +249,12 @@ cb_eoh(SMFICTX *ctx)
 	mode_decide(c->cfg, &in, &m->mode);
 	if (m->mode.kind == MODE_SIGN && m->hdr_overflow) {
 		log_warn(m->qid, "not signed: headers too large");
-		return SMFIS_ACCEPT;
+		return cb_eoh_done(m);
 	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
 		if (m->trusted || m->in == NULL)
-			return SMFIS_ACCEPT;	/* our own users' mail: not judged */
+			return cb_eoh_done(m);	/* our own users' mail: not judged */
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
 		return SMFIS_CONTINUE;
 	}
@@ -223,7 +268,9 @@ cb_eoh(SMFICTX *ctx)
 	if (m->out->nsigs == 0) {
 		log_warn(m->qid, "not signed: no usable key for %s",
 		    m->mode.domain->name);
-		return SMFIS_ACCEPT;
+		outbound_free(m->out);
+		m->out = NULL;
+		return cb_eoh_done(m);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -325,6 +372,69 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 	return SMFIS_CONTINUE;
 }
 
+/* cb_eom_bounces - deliver genuine bounces to the original sender */
+static int
+cb_eom_bounces(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+{
+	struct buf addr = BUF_INIT, hdr = BUF_INIT;
+	struct tm tm;
+	char day[16];
+	size_t i;
+	int rc = 0;
+
+	(void)c;
+	for (i = 0; rc == 0 && i < m->nbounces; i++) {
+		buf_reset(&addr);
+		buf_reset(&hdr);
+		buf_printf(&addr, "<%s>", m->bounces[i].original);
+		if (gmtime_r(&m->bounces[i].issued, &tm) == NULL
+		    || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+			snprintf(day, sizeof(day), "unknown");
+		buf_printf(&hdr, " rcpt=%s; original=%s; issued=%s",
+		    m->bounces[i].rcpt, buf_cstr(&addr), day);
+		if (mta_del_rcpt(ctx, m->qid, m->bounces[i].rcpt) != 0
+		    || mta_add_rcpt(ctx, m->qid, buf_cstr(&addr)) != 0
+		    || mta_insert_header(ctx, m->qid, 0, "X-Authmilter-Bounce",
+		    buf_cstr(&hdr)) != 0)
+			rc = -1;
+		else
+			log_info(m->qid, "bounce to %s delivered to %s",
+			    m->bounces[i].rcpt, buf_cstr(&addr));
+	}
+	buf_free(&addr);
+	buf_free(&hdr);
+	return rc;
+}
+
+/* cb_eom_return_path - rewrite MAIL FROM into the customer's bounce domain */
+static int
+cb_eom_return_path(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+{
+	struct buf addr = BUF_INIT, path = BUF_INIT;
+	enum bounce_status st;
+	int rc = 0;
+
+	st = outbound_return_path(c->cfg, m->mode.domain, m->envfrom,
+	    clock_now(), &addr);
+	if (st == BOUNCE_OK) {
+		buf_printf(&path, "<%s>", buf_cstr(&addr));
+		rc = mta_change_from(ctx, m->qid, buf_cstr(&path), m->envfrom_args);
+		if (rc == 0)
+			log_info(m->qid, "Return-Path %s rewritten to %s", m->envfrom,
+			    buf_cstr(&path));
+	} else if (st == BOUNCE_TOO_LONG || st == BOUNCE_BAD_SENDER) {
+		log_info(m->qid, "Return-Path %s not rewritten: %s", m->envfrom,
+		    bounce_status_text(st));
+	} else if (st == BOUNCE_INTERNAL) {
+		log_err(m->qid, "Return-Path %s not rewritten: %s", m->envfrom,
+		    bounce_status_text(st));
+		rc = -1;
+	}
+	buf_free(&addr);
+	buf_free(&path);
+	return rc;
+}
+
 /* cb_eom - make and insert the signatures */
 static sfsistat
 cb_eom(SMFICTX *ctx)
@@ -336,6 +446,12 @@ cb_eom(SMFICTX *ctx)
 	size_t i;
 	sfsistat rc = SMFIS_CONTINUE;
 
+	if (c != NULL && (m = c->msg) != NULL && m->nbounces > 0
+	    && cb_eom_bounces(ctx, c, m) != 0) {
+		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		state_msg_end(c);
+		return rc == SMFIS_ACCEPT ? SMFIS_CONTINUE : rc;
+	}
 	if (c != NULL && (m = c->msg) != NULL && m->in != NULL && m->out == NULL) {
 		state_msg_set_qid(m, mta_macro(ctx, "i"));
 		rc = cb_eom_verify(ctx, c, m);
@@ -369,6 +485,8 @@ cb_eom(SMFICTX *ctx)
 		    s->key->selector, s->key->type == KEY_ED25519 ?
 		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
 	}
+	if (rc == SMFIS_CONTINUE && cb_eom_return_path(ctx, c, m) != 0)
+		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
 	if (rc == SMFIS_ACCEPT)
 		rc = SMFIS_CONTINUE;
 	state_msg_end(c);
@@ -409,7 +527,7 @@ static struct smfiDesc callbacks_desc = {
 	.xxfi_connect = cb_connect,
 	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = NULL,
+	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,
 	.xxfi_eoh = cb_eoh,
 	.xxfi_body = cb_body,

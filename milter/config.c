@@ -539,6 +539,14 @@ config_validate(struct config_parse *p)
 			return config_error(p, "domain %s has no key", c->domains[i].name);
 		}
 	}
+	for (i = 0; i < c->ndomains; i++)
+		if (c->domains[i].bounce_domain != NULL
+		    && c->domains[i].bounce_domain[0] != '\0'
+		    && c->bounce_secret.n == 0) {
+			p->line = c->domains[i].line;
+			return config_error(p, "domain %s has a bounce_domain but no "
+			    "bounce_secret is configured", c->domains[i].name);
+		}
 	if (c->platform_domain[0] != '\0') {
 		c->platform = config_find_domain(c, c->platform_domain);
 		if (c->platform == NULL)
@@ -561,6 +569,16 @@ config_validate(struct config_parse *p)
 		c->authserv_id = xstrdup(host);
 	}
 	return 0;
+}
+
+/* config_bounce_secret_index - the table row of bounce_secret */
+static size_t
+config_bounce_secret_index(void)
+{
+	size_t i = 0;
+
+	config_find_option("bounce_secret", &i);
+	return i;
 }
 
 /* config_load_keys - read and parse every key of every block */
@@ -595,6 +613,25 @@ config_load_keys(struct config_parse *p, const struct config_key_source *src)
 				OPENSSL_cleanse(pem.data, pem.cap);
 		}
 	}
+	for (i = 0; rc == 0 && i < p->c->bounce_secret.n; i++) {
+		const char *path = p->c->bounce_secret.v[i];
+
+		if (src != NULL)
+			rc = src->read(src->arg, path, p->c->allow_group_readable_keys,
+			    &pem, ebuf, sizeof(ebuf));
+		else
+			rc = bounce_secret_read(path, p->c->allow_group_readable_keys,
+			    &pem, ebuf, sizeof(ebuf));
+		if (rc == 0)
+			rc = bounce_secrets_add(&p->c->secrets, pem.data ? pem.data : "",
+			    pem.len, path, ebuf, sizeof(ebuf));
+		if (rc != 0) {
+			p->line = p->gline[config_bounce_secret_index()];
+			config_error(p, "bounce_secret: %s", ebuf);
+		}
+		if (pem.data != NULL)
+			OPENSSL_cleanse(pem.data, pem.cap);
+	}
 	buf_free(&pem);
 	return rc;
 }
@@ -615,6 +652,7 @@ config_parse_text(char *text, const char *name,
 	p.c = xcalloc(1, sizeof(*p.c));
 	p.c->refs = 1;
 	p.c->path = xstrdup(name);
+	bounce_secrets_init(&p.c->secrets);
 	slash = strrchr(name, '/');
 	p.dir = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
 	if (config_apply_defaults(&p) != 0)
@@ -744,6 +782,8 @@ config_free(struct config *c)
 	free(c->authserv_id);
 	free(c->platform_domain);
 	free(c->trust_anchor_file);
+	config_words_free(&c->bounce_secret);
+	bounce_secrets_free(&c->secrets);
 	cidr_list_free(&c->internal_hosts);
 	config_words_free(&c->dns_servers);
 	free(c);

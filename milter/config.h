@@ -19,6 +19,7 @@
 
 #include "cidr.h"
 #include "buf.h"
+#include "bounce.h"
 #include "keys.h"
 
 enum config_sign_from {
@@ -123,6 +124,11 @@ struct config {
 	int dmarc_quarantine_action;	/* enum config_quarantine */
 	int reject_bad_from;		/* reject mail without exactly one From address */
 	int on_dns_error;		/* enum config_on_error */
+
+	/* custom bounce domains */
+	struct config_words bounce_secret;	/* secret files: the first signs */
+	long bounce_max_age;		/* seconds a bounce address stays valid */
+	struct bounce_secrets secrets;	/* loaded from bounce_secret */
 
 	/* defaults for domain blocks */
 	struct config_domain defaults;	/* the global values of domain options */

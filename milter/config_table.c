@@ -101,6 +101,13 @@ const struct opt_def config_options[] = {
 	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
 	  choices_on_error, "DMARC cannot be evaluated for DNS trouble: tempfail (451 4.7.5) or accept" },
 
+	/* custom bounce domains */
+	{ "bounce_secret", OPT_WORDS, OPT_GLOBAL, G(bounce_secret), "", 0, 0, NULL,
+	  "secret files for bounce addresses (16+ random bytes, mode 0600): the first signs, all verify" },
+	{ "bounce_max_age", OPT_DURATION, OPT_GLOBAL, G(bounce_max_age), "30d",
+	  86400, 1000L * 86400, NULL,
+	  "how long a rewritten Return-Path accepts bounces" },
+
 	/* signing: global defaults, overridable per domain */
 	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D(hcanon),
 	  "relaxed/relaxed", 0, 0, NULL,
@@ -119,6 +126,8 @@ const struct opt_def config_options[] = {
 	  "signature lifetime written as x= (0: no expiry)" },
 
 	/* domain blocks only */
+	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
+	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },
 	{ "key", OPT_KEY, OPT_BLOCK, D(keys), NULL, 0, 0, NULL,
 	  "SELECTOR PATH [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable" },
 };

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authres.h"
 #include "inbound.h"
 #include "log.h"
+#include "mailaddr.h"
 #include "runtime.h"
 #include "xalloc.h"
 
@@ -195,4 +197,26 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 	    in->spf_done ? spf_res_name(in->spf.mailfrom.res) : "skipped",
 	    in->dkimres.n, in->dkimres.total, dmarc_result_name(in->dmarc.result),
 	    in->dmarc.reason);
+}
+
+/* inbound_bounce_rcpt - check a recipient in a custom bounce domain */
+enum bounce_status
+inbound_bounce_rcpt(const struct config *c, const char *rcpt, time_t now,
+    struct buf *original, struct bounce_info *info)
+{
+	char *dom = mailaddr_envelope_domain(rcpt);
+	enum bounce_status st = BOUNCE_NOT_OURS;
+	size_t i;
+
+	for (i = 0; dom != NULL && i < c->ndomains; i++) {
+		const char *bd = c->domains[i].bounce_domain;
+
+		if (bd == NULL || strcasecmp(bd, dom) != 0)
+			continue;
+		st = bounce_decode(&c->secrets, rcpt, bd, now, c->bounce_max_age,
+		    original, info);
+		break;
+	}
+	free(dom);
+	return st;
 }

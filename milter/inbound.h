@@ -53,4 +53,13 @@ void inbound_body(struct inbound *in, const unsigned char *data, size_t len);
 void inbound_finish(struct inbound *in, const struct config *c,
     const char *qid, const char *from_domain, const char *from_problem);
 
+/*
+ * inbound_bounce_rcpt - is rcpt an address in one of our bounce domains,
+ * and does it verify? BOUNCE_NOT_OURS when it is not in a bounce domain
+ * (or not in our format); BOUNCE_OK with the original sender in original.
+ */
+enum bounce_status inbound_bounce_rcpt(const struct config *c,
+    const char *rcpt, time_t now, struct buf *original,
+    struct bounce_info *info);
+
 #endif

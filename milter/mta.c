@@ -65,6 +65,40 @@ mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason)
 	return 0;
 }
 
+/* mta_change_from - replace the envelope sender */
+int
+mta_change_from(SMFICTX *ctx, const char *qid, const char *from,
+    const char *args)
+{
+	if (smfi_chgfrom(ctx, (char *)from, (char *)args) != MI_SUCCESS) {
+		log_err(qid, "could not change the envelope sender to %s", from);
+		return -1;
+	}
+	return 0;
+}
+
+/* mta_add_rcpt - add an envelope recipient */
+int
+mta_add_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt)
+{
+	if (smfi_addrcpt(ctx, (char *)rcpt) != MI_SUCCESS) {
+		log_err(qid, "could not add recipient %s", rcpt);
+		return -1;
+	}
+	return 0;
+}
+
+/* mta_del_rcpt - remove an envelope recipient */
+int
+mta_del_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt)
+{
+	if (smfi_delrcpt(ctx, (char *)rcpt) != MI_SUCCESS) {
+		log_err(qid, "could not remove recipient %s", rcpt);
+		return -1;
+	}
+	return 0;
+}
+
 /* mta_set_reply - set an SMTP reply */
 int
 mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,

@@ -21,6 +21,12 @@ int mta_insert_header(SMFICTX *ctx, const char *qid, int idx,
 int mta_delete_header(SMFICTX *ctx, const char *qid, const char *name, int idx);
 /* mta_quarantine - ask the MTA to quarantine (Postfix: hold queue) */
 int mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason);
+/* mta_change_from - replace the envelope sender, keeping ESMTP args (may be NULL) */
+int mta_change_from(SMFICTX *ctx, const char *qid, const char *from,
+    const char *args);
+/* mta_add_rcpt / mta_del_rcpt - add or remove an envelope recipient */
+int mta_add_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt);
+int mta_del_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt);
 /* mta_set_reply - set the SMTP reply for a reject/tempfail */
 int mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
     const char *xcode, const char *text);

@@ -120,6 +120,16 @@ outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 	return 0;
 }
 
+/* outbound_return_path - rewrite MAIL FROM into the custom bounce domain */
+enum bounce_status
+outbound_return_path(const struct config *c, const struct config_domain *d,
+    const char *envfrom, time_t now, struct buf *out)
+{
+	if (d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
+		return BOUNCE_NOT_OURS;
+	return bounce_encode(&c->secrets, envfrom, d->bounce_domain, now, out);
+}
+
 /* outbound_free - release */
 void
 outbound_free(struct outbound *o)

@@ -40,6 +40,14 @@ int outbound_body(struct outbound *o, const unsigned char *data, size_t len);
 /* outbound_finish - make every signature; 0, or -1 with err */
 int outbound_finish(struct outbound *o, const struct sign_header *hdrs,
     size_t nhdrs, time_t now, char *err, size_t errlen);
+/*
+ * outbound_return_path - the rewritten envelope sender for block d, into
+ * out (without <>). Returns BOUNCE_OK when the Return-Path is to be
+ * changed; any other status leaves it alone (see bounce.h).
+ */
+enum bounce_status outbound_return_path(const struct config *c,
+    const struct config_domain *d, const char *envfrom, time_t now,
+    struct buf *out);
 /* outbound_free - release (NULL is fine) */
 void outbound_free(struct outbound *o);
 

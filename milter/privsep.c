@@ -124,6 +124,18 @@ privsep_serve_one(int fd, const char *conf_path)
 				if (pem.data != NULL)
 					OPENSSL_cleanse(pem.data, pem.cap);
 			}
+		for (i = 0; i < c->bounce_secret.n; i++) {
+			const char *path = c->bounce_secret.v[i];
+
+			if (keys_read_pem(path, c->allow_group_readable_keys, &pem,
+			    err, sizeof(err)) == 0)
+				privsep_put(&out, 'K', path, pem.data ? pem.data : "",
+				    pem.len);
+			else
+				privsep_put(&out, 'X', path, err, strlen(err));
+			if (pem.data != NULL)
+				OPENSSL_cleanse(pem.data, pem.cap);
+		}
 		config_free(c);
 	}
 	privsep_put(&out, 'E', "", "", 0);

@@ -68,6 +68,12 @@ state_msg_end(struct state_conn *c)
 	}
 	free(m->hdrs);
 	free(m->envfrom);
+	free(m->envfrom_args);
+	for (i = 0; i < m->nbounces; i++) {
+		free(m->bounces[i].rcpt);
+		free(m->bounces[i].original);
+	}
+	free(m->bounces);
 	free(m->auth_authen);
 	mode_result_free(&m->mode);
 	outbound_free(m->out);
@@ -98,6 +104,19 @@ state_msg_add_header(struct state_msg *m, const char *name, const char *value)
 	m->nhdrs++;
 	m->hdrbytes += n;
 	return 0;
+}
+
+/* state_msg_add_bounce - remember a verified bounce recipient */
+void
+state_msg_add_bounce(struct state_msg *m, const char *rcpt,
+    const char *original, time_t issued)
+{
+	m->bounces = xreallocarray(m->bounces, m->nbounces + 1,
+	    sizeof(*m->bounces));
+	m->bounces[m->nbounces].rcpt = xstrdup(rcpt);
+	m->bounces[m->nbounces].original = xstrdup(original);
+	m->bounces[m->nbounces].issued = issued;
+	m->nbounces++;
 }
 
 /* state_msg_set_qid - record the queue id */

@@ -11,6 +11,7 @@
 #define AUTHMILTER_STATE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "mode.h"
@@ -20,9 +21,19 @@
 
 #define STATE_MAX_HEADER_BYTES (8u * 1024 * 1024)	/* beyond: do not sign */
 
+/* A recipient in a custom bounce domain that verified. */
+struct state_bounce {
+	char *rcpt;			/* the recipient as the MTA gave it */
+	char *original;			/* the original sender it maps back to */
+	time_t issued;			/* when the address was made */
+};
+
 struct state_msg {
 	char qid[64];			/* MTA queue id, "NOQUEUE" until known */
 	char *envfrom;			/* MAIL FROM path as given */
+	char *envfrom_args;		/* its ESMTP parameters, space separated */
+	struct state_bounce *bounces;	/* verified bounce-domain recipients */
+	size_t nbounces;
 	char *auth_authen;		/* SASL login, NULL if none */
 	struct sign_header *hdrs;	/* headers in order (name/value owned) */
 	size_t nhdrs;
@@ -56,6 +67,9 @@ void state_msg_end(struct state_conn *c);
 /* state_msg_add_header - keep a header; returns 0, -1 when over the cap */
 int state_msg_add_header(struct state_msg *m, const char *name,
     const char *value);
+/* state_msg_add_bounce - remember a verified bounce recipient */
+void state_msg_add_bounce(struct state_msg *m, const char *rcpt,
+    const char *original, time_t issued);
 /* state_msg_set_qid - record the queue id once the MTA has it */
 void state_msg_set_qid(struct state_msg *m, const char *qid);
 /* state_messages_in_flight - messages between MAIL FROM and their end */

@@ -128,3 +128,31 @@ verdict_dmarc(const struct config *c, const struct dmarc_outcome *o)
 		verdict_quarantine(c, o, &v);
 	return v;
 }
+
+/* verdict_bounce_rcpt - refuse forged, stale or broken bounce addresses */
+struct verdict
+verdict_bounce_rcpt(enum bounce_status st)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_CONTINUE;
+	switch (st) {
+	case BOUNCE_OK:
+	case BOUNCE_NOT_OURS:
+		return v;
+	case BOUNCE_INTERNAL:
+		v.action = VERDICT_TEMPFAIL;
+		v.rcode = "451";
+		v.xcode = "4.3.0";
+		snprintf(v.text, sizeof(v.text), "bounce address cannot be "
+		    "checked now, try again later");
+		return v;
+	default:
+		v.action = VERDICT_REJECT;
+		v.rcode = "550";
+		v.xcode = "5.1.1";
+		snprintf(v.text, sizeof(v.text), "no such bounce address (%s)",
+		    bounce_status_text(st));
+		return v;
+	}
+}

@@ -5,6 +5,7 @@
 #ifndef AUTHMILTER_VERDICT_H
 #define AUTHMILTER_VERDICT_H
 
+#include "bounce.h"
 #include "config.h"
 #include "dmarc.h"
 #include "spf.h"
@@ -40,5 +41,8 @@ struct verdict verdict_bad_from(const struct config *c, const char *reason);
 /* verdict_dmarc - act on a DMARC outcome per dmarc_*_action and on_dns_error */
 struct verdict verdict_dmarc(const struct config *c,
     const struct dmarc_outcome *o);
+
+/* verdict_bounce_rcpt - a recipient in a bounce domain that did not verify */
+struct verdict verdict_bounce_rcpt(enum bounce_status st);
 
 #endif
