@@ -34,12 +34,23 @@ def parse_args():
     p.add_argument("--to", action="append", help="recipient (repeatable; "
                    "default bob@dest.test.example)")
     p.add_argument("--header-from", help="From: header (default: --from)")
+    p.add_argument("--mail-param", action="append", default=[],
+                   metavar="KEYWORD=VALUE", help="ESMTP parameter of MAIL "
+                   "FROM, e.g. SIZE=1000 or BODY=8BITMIME (repeatable)")
+    p.add_argument("--no-from", action="store_true",
+                   help="leave the From: header out")
     p.add_argument("--subject", default="authmilter integration test")
     p.add_argument("--header", action="append", default=[],
                    metavar="'Name: value'", help="extra header (repeatable)")
     p.add_argument("--size", type=int, default=0, metavar="BYTES",
                    help="body size in bytes (default: a few lines)")
     p.add_argument("--file", help="send this message file as is")
+    p.add_argument("--dkim", action="append", default=[],
+                   metavar="DOMAIN:SELECTOR:KEYFILE",
+                   help="sign with dkimpy (RSA or Ed25519 PEM; repeatable, "
+                   "the last one ends up on top)")
+    p.add_argument("--tamper-body", action="store_true",
+                   help="append a line to the body after signing")
     p.add_argument("--timeout", type=float, default=120)
     return p.parse_args()
 
@@ -65,8 +76,9 @@ def make_message(args):
         with open(args.file, "rb") as f:
             data = f.read()
         return re.sub(rb"\r?\n", b"\r\n", data)
-    hdrs = [
-        "From: " + (args.header_from or args.mail_from),
+    hdrs = [] if args.no_from else [
+        "From: " + (args.header_from or args.mail_from)]
+    hdrs += [
         "To: " + ", ".join(args.to),
         "Subject: " + args.subject,
         "Date: " + email.utils.formatdate(localtime=True),
@@ -76,6 +88,31 @@ def make_message(args):
     ]
     hdrs.extend(args.header)
     return ("\r\n".join(hdrs) + "\r\n\r\n" + make_body(args.size)).encode("ascii")
+
+
+def dkim_sign(msg, spec):
+    """MSG with a dkimpy signature per SPEC "DOMAIN:SELECTOR:KEYFILE" on top."""
+    import base64
+    import subprocess
+    import dkim  # Debian's python3-dkim: only /usr/bin/python3 has it
+    domain, selector, keyfile = spec.split(":", 2)
+    with open(keyfile, "rb") as f:
+        pem = f.read()
+    alg = b"rsa-sha256"
+    text = subprocess.run(["openssl", "pkey", "-noout", "-text"], input=pem,
+                          capture_output=True, check=True).stdout
+    if text.startswith(b"ED25519"):
+        # dkimpy wants the raw 32-byte seed, base64: the DER's last 32 bytes
+        der = subprocess.run(["openssl", "pkey", "-outform", "DER"], input=pem,
+                             capture_output=True, check=True).stdout
+        pem = base64.b64encode(der[-32:])
+        alg = b"ed25519-sha256"
+    sig = dkim.sign(msg, selector.encode(), domain.encode(), pem,
+                    canonicalize=(b"relaxed", b"relaxed"),
+                    signature_algorithm=alg,
+                    include_headers=[b"from", b"to", b"subject", b"date",
+                                     b"message-id"])
+    return sig.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + msg
 
 
 def refused(what, code, msg):
@@ -91,6 +128,10 @@ def main():
     if not args.to:
         args.to = ["bob@dest.test.example"]
     msg = make_message(args)
+    for spec in args.dkim:
+        msg = dkim_sign(msg, spec)
+    if args.tamper_body:
+        msg += b"P.S. added after signing.\r\n"
 
     s = smtplib.SMTP(args.host, args.port, local_hostname=args.helo,
                      timeout=args.timeout)
@@ -118,7 +159,7 @@ def main():
         except smtplib.SMTPAuthenticationError as e:
             refused("AUTH", e.smtp_code, e.smtp_error)
 
-    code, reply = s.mail(args.mail_from)
+    code, reply = s.mail(args.mail_from, args.mail_param)
     if code != 250:
         refused("MAIL", code, reply)
     for rcpt in args.to:
