@@ -131,7 +131,8 @@ inbound_evaluate(struct inbound *in, const struct config *c,
 
 /* inbound_authres - build the Authentication-Results value */
 static void
-inbound_authres(struct inbound *in, const struct config *c)
+inbound_authres(struct inbound *in, const struct config *c,
+    const char *from_problem)
 {
 	struct authres_input ai;
 	struct authres_dkim *ad;
@@ -163,8 +164,10 @@ inbound_authres(struct inbound *in, const struct config *c)
 	ai.ndkim = in->dkimres.n;
 	ai.dmarc.result = dmarc_result_name(o->result);
 	ai.dmarc.from_domain = o->from_domain[0] ? o->from_domain : NULL;
+	ai.dmarc.comment = from_problem;
 	if (o->have_record) {
-		ai.dmarc.p = dmarc_policy_name(o->record.p);
+		ai.dmarc.p = o->source == DMARC_SOURCE_RUA_FALLBACK ? "none" :
+		    dmarc_policy_name(o->record.p);
 		ai.dmarc.sp = o->record.sp != DMARC_POLICY_UNSET ?
 		    dmarc_policy_name(o->record.sp) : NULL;
 		ai.dmarc.disposition = dmarc_policy_name(o->disposition);
@@ -186,7 +189,7 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 	dd = xcalloc(in->dkimres.n + 1, sizeof(*dd));
 	inbound_evaluate(in, c, from_domain, dd);
 	free(dd);
-	inbound_authres(in, c);
+	inbound_authres(in, c, from_domain == NULL ? from_problem : NULL);
 	if (from_domain == NULL)
 		in->verdict = verdict_bad_from(c, from_problem ? from_problem
 		    : "no usable From");
