@@ -213,6 +213,48 @@ main_stop_thread(void *arg)
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
 
+/*
+ * main_keep_key_states - a key the reload could not check (DNS gave no
+ * answer: state unknown) keeps the running snapshot's verdict for the
+ * same domain, selector and key, so that a reload during a DNS outage does
+ * not bring a known truncated or missing record back into use
+ */
+static void
+main_keep_key_states(struct config *c)
+{
+	struct config *old = config_acquire();
+	const struct config_domain *od;
+	const struct key *ok;
+	struct key *k;
+	size_t i, j, m;
+
+	for (i = 0; old != NULL && i < c->ndomains; i++) {
+		od = config_find_domain(old, c->domains[i].name);
+		for (j = 0; od != NULL && j < c->domains[i].nkeys; j++) {
+			k = &c->domains[i].keys[j];
+			if (keys_pub_get(k) != KEY_PUB_UNKNOWN)
+				continue;
+			for (m = 0; m < od->nkeys; m++) {
+				ok = &od->keys[m];
+				if (strcmp(ok->selector, k->selector) != 0)
+					continue;
+				/* a new key file under the old selector: no verdict */
+				if (keys_pub_get(ok) != KEY_PUB_UNCHECKED
+				    && keys_pub_get(ok) != KEY_PUB_UNKNOWN
+				    && EVP_PKEY_eq(ok->pkey, k->pkey) == 1) {
+					keys_pub_set(k, keys_pub_get(ok));
+					log_notice(NULL, "key %s of %s: no DNS answer; "
+					    "keeping the running verdict: record %s",
+					    k->selector, c->domains[i].name,
+					    keys_pub_name(keys_pub_get(k)));
+				}
+				break;
+			}
+		}
+	}
+	config_release(old);
+}
+
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
@@ -236,6 +278,7 @@ main_reload(const char *path)
 		return;
 	}
 	keycheck_config(c, runtime_of(c)->dns);
+	main_keep_key_states(c);
 	log_set_level(c->log_level);
 	config_install(c);
 	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
