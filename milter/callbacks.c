@@ -150,9 +150,14 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		struct buf args = BUF_INIT;
 		int i;
 
+		/* the MTA takes only these back with a changed sender (Postfix:
+		 * RET and ENVID; SIZE and BODY stay with the queue file) */
 		for (i = 1; argv[i] != NULL; i++)
-			buf_printf(&args, "%s%s", i > 1 ? " " : "", argv[i]);
-		m->envfrom_args = buf_steal(&args);
+			if (strncasecmp(argv[i], "RET=", 4) == 0
+			    || strncasecmp(argv[i], "ENVID=", 6) == 0)
+				buf_printf(&args, "%s%s", args.len ? " " : "", argv[i]);
+		m->envfrom_args = args.len ? buf_steal(&args) : NULL;
+		buf_free(&args);
 	}
 	auth = mta_macro(ctx, "{auth_authen}");
 	if (auth != NULL && *auth != '\0')
@@ -193,6 +198,15 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		state_msg_add_bounce(m, argv[0], buf_cstr(&orig), info.issued);
 		log_info(m->qid, "bounce to %s: genuine, returns to <%s> (%ld days "
 		    "old)", argv[0], buf_cstr(&orig), info.age_days);
+	} else if (st != BOUNCE_NOT_OURS && m->trusted) {
+		/*
+		 * Our own clients (and Postfix's sendmail(1) path, which cannot
+		 * take a recipient reject) are not refused: the address is
+		 * delivered as addressed.
+		 */
+		log_notice(m->qid, "bounce to %s from a trusted client not "
+		    "refused: %s", argv[0], bounce_status_text(st));
+		st = BOUNCE_NOT_OURS;
 	} else if (st != BOUNCE_NOT_OURS) {
 		log_notice(m->qid, "bounce to %s refused: %s", argv[0],
 		    bounce_status_text(st));
@@ -302,24 +316,27 @@ static int
 cb_remove_forged_authres(SMFICTX *ctx, struct state_conn *c,
     struct state_msg *m)
 {
-	int idx[64], n = 0, seen = 0, i;
+	int idx = 0;
 	size_t h;
 
-	for (h = 0; h < m->nhdrs; h++) {
+	for (h = 0; h < m->nhdrs; h++)
+		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") == 0)
+			idx++;
+	/*
+	 * Walk from the last header up: the highest index goes first, so the
+	 * indices of the others do not shift, and no list caps how many go.
+	 */
+	for (h = m->nhdrs; h-- > 0;) {
 		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") != 0)
 			continue;
-		seen++;
-		if (authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id)
-		    && n < (int)(sizeof(idx) / sizeof(idx[0])))
-			idx[n++] = seen;
-	}
-	/* highest index first, so the indices of the others do not shift */
-	for (i = n - 1; i >= 0; i--) {
-		if (mta_delete_header(ctx, m->qid, "Authentication-Results",
-		    idx[i]) != 0)
-			return -1;
-		log_notice(m->qid, "removed forged Authentication-Results #%d "
-		    "claiming %s", idx[i], c->cfg->authserv_id);
+		if (authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id)) {
+			if (mta_delete_header(ctx, m->qid, "Authentication-Results",
+			    idx) != 0)
+				return -1;
+			log_notice(m->qid, "removed forged Authentication-Results "
+			    "#%d claiming %s", idx, c->cfg->authserv_id);
+		}
+		idx--;
 	}
 	return 0;
 }
@@ -342,10 +359,18 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 	}
 	if (cb_remove_forged_authres(ctx, c, m) != 0)
 		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
-	if (in->received_spf.len > 0
-	    && mta_insert_header(ctx, m->qid, 0, "Received-SPF",
-	    buf_cstr(&in->received_spf)) != 0)
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	if (in->received_spf.len > 0) {
+		struct buf val = BUF_INIT;
+		int rc;
+
+		/* leading space: header values go to the MTA as they are */
+		buf_printf(&val, " %s", buf_cstr(&in->received_spf));
+		rc = mta_insert_header(ctx, m->qid, 0, "Received-SPF",
+		    buf_cstr(&val));
+		buf_free(&val);
+		if (rc != 0)
+			return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
 	if (in->authres.len > 0) {
 		struct buf val = BUF_INIT;
 
@@ -384,14 +409,18 @@ cb_eom_bounces(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 
 	(void)c;
 	for (i = 0; rc == 0 && i < m->nbounces; i++) {
+		const char *r = m->bounces[i].rcpt;
+		/* smtpd passes "<addr>", cleanup's sendmail path a bare addr */
+		int bare = r[0] != '<';
+
 		buf_reset(&addr);
 		buf_reset(&hdr);
 		buf_printf(&addr, "<%s>", m->bounces[i].original);
 		if (gmtime_r(&m->bounces[i].issued, &tm) == NULL
 		    || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
 			snprintf(day, sizeof(day), "unknown");
-		buf_printf(&hdr, " rcpt=%s; original=%s; issued=%s",
-		    m->bounces[i].rcpt, buf_cstr(&addr), day);
+		buf_printf(&hdr, " rcpt=%s%s%s; original=%s; issued=%s",
+		    bare ? "<" : "", r, bare ? ">" : "", buf_cstr(&addr), day);
 		if (mta_del_rcpt(ctx, m->qid, m->bounces[i].rcpt) != 0
 		    || mta_add_rcpt(ctx, m->qid, buf_cstr(&addr)) != 0
 		    || mta_insert_header(ctx, m->qid, 0, "X-Authmilter-Bounce",
@@ -423,7 +452,7 @@ cb_eom_return_path(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 			log_info(m->qid, "Return-Path %s rewritten to %s", m->envfrom,
 			    buf_cstr(&path));
 	} else if (st == BOUNCE_TOO_LONG || st == BOUNCE_BAD_SENDER) {
-		log_info(m->qid, "Return-Path %s not rewritten: %s", m->envfrom,
+		log_info(m->qid, "Return-Path %s kept: %s", m->envfrom,
 		    bounce_status_text(st));
 	} else if (st == BOUNCE_INTERNAL) {
 		log_err(m->qid, "Return-Path %s not rewritten: %s", m->envfrom,

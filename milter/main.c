@@ -285,35 +285,56 @@ main_reload(const char *path)
 	    c->ndomains);
 }
 
-/* main_wait_signal - next signal, 0 when key_check_interval passed, -1 on error */
-static int
-main_wait_signal(const sigset_t *set)
-{
-	struct config *c = config_acquire();
-	struct timespec ts;
-	long every = c != NULL ? c->key_check_interval : 0;
-	int sig;
+static pthread_mutex_t main_kc_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t main_kc_cond = PTHREAD_COND_INITIALIZER;
+static int main_kc_stop;		/* guarded by main_kc_lock */
 
-	config_release(c);
-	if (every <= 0)
-		return sigwait(set, &sig) == 0 ? sig : -1;
-	ts.tv_sec = every;
-	ts.tv_nsec = 0;
-	sig = sigtimedwait(set, NULL, &ts);
-	if (sig < 0)
-		return errno == EAGAIN ? 0 : -1;
-	return sig;
+/*
+ * main_keycheck_thread - re-check the key records of the running snapshot
+ * every key_check_interval, in a thread of its own so that a slow DNS
+ * never delays signal handling.
+ */
+static void *
+main_keycheck_thread(void *arg)
+{
+	struct timespec until;
+	struct config *c;
+	long every;
+
+	(void)arg;
+	for (;;) {
+		c = config_acquire();
+		every = c != NULL ? c->key_check_interval : 0;
+		config_release(c);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += every > 0 ? every : 60;	/* 0: look again later */
+		pthread_mutex_lock(&main_kc_lock);
+		while (!main_kc_stop && pthread_cond_timedwait(&main_kc_cond,
+		    &main_kc_lock, &until) == 0)
+			;
+		if (main_kc_stop) {
+			pthread_mutex_unlock(&main_kc_lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&main_kc_lock);
+		if (every <= 0)
+			continue;
+		c = config_acquire();
+		if (c != NULL && runtime_of(c) != NULL)
+			keycheck_config(c, runtime_of(c)->dns);
+		config_release(c);
+	}
 }
 
-/* main_periodic_keycheck - re-check the key records of the running snapshot */
+/* main_keycheck_stop - end the key check thread */
 static void
-main_periodic_keycheck(void)
+main_keycheck_stop(pthread_t tid)
 {
-	struct config *c = config_acquire();
-
-	if (c != NULL && runtime_of(c) != NULL)
-		keycheck_config(c, runtime_of(c)->dns);
-	config_release(c);
+	pthread_mutex_lock(&main_kc_lock);
+	main_kc_stop = 1;
+	pthread_cond_signal(&main_kc_cond);
+	pthread_mutex_unlock(&main_kc_lock);
+	pthread_join(tid, NULL);
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -338,7 +359,7 @@ main_serve(const char *path, const struct config *c)
 {
 	pthread_t tid;
 	struct timespec deadline;
-	pthread_t stopper;
+	pthread_t stopper, kc;
 	char sockspec[4096];
 	sigset_t set;
 	int sig, rc = 0;
@@ -354,13 +375,10 @@ main_serve(const char *path, const struct config *c)
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
 	snprintf(sockspec, sizeof(sockspec), "%s", c->socket);
+	if (pthread_create(&kc, NULL, main_keycheck_thread, NULL) != 0)
+		log_fatal("cannot start the key check thread");
 	for (;;) {
-		sig = main_wait_signal(&set);
-		if (sig == 0) {
-			main_periodic_keycheck();
-			continue;
-		}
-		if (sig < 0)
+		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
 			main_reload(path);
@@ -370,6 +388,7 @@ main_serve(const char *path, const struct config *c)
 		    "finish", sig);
 		break;
 	}
+	main_keycheck_stop(kc);
 	/*
 	 * libmilter's workers stop serving sessions once smfi_stop is called,
 	 * so messages in flight would hang: first make new connections fail

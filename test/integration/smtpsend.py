@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """smtpsend.py - submit one test message over SMTP (loopback only).
 
-Builds a message (or reads one with --file), optionally pretends an outside
-client with XCLIENT, optionally authenticates with AUTH PLAIN, sends it and
+Builds a message (or reads one with --file), optionally signs it with
+dkimpy (--dkim) and alters its body afterwards (--tamper-body), optionally
+pretends an outside client with XCLIENT, optionally authenticates with AUTH
+PLAIN, sends it and
 prints the queue id from the server's 250 reply to DATA.  Exits 2 with the
 server's reply on stderr when a command is refused (so a test can tell a
 451 from a tempfailing milter from a crash), 1 on other errors.

@@ -13,6 +13,7 @@
 # server is stopped mid-test to check on_dns_error.
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
 # milter/authmilter in it.
+# shellcheck disable=SC2317 # helpers run through it_check look unreachable
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +31,7 @@ Z=verify.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
 # A port on which a socket swallows DNS queries and never answers.
-BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-$((IT_DNS_PORT + 2))}
+BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-$((IT_DNS_PORT + 3))}
 
 # keygen NAME DOMAIN SELECTOR TYPE - a key for DOMAIN (a name inside the
 # $Z zone, not a zone of its own) with its record queued; sets $NAME
@@ -68,6 +69,8 @@ mkconf "$conf_hold" "dmarc_quarantine_action = hold" \
     "dmarc_reject_action = quarantine"
 conf_spf=$IT_DIR/milter/spf.conf
 mkconf "$conf_spf" "spf_fail_action = reject" "received_spf_header = yes"
+conf_silent=$IT_DIR/milter/silent.conf
+mkconf "$conf_silent" "dns_timeout = 1s" "dns_servers = 127.0.0.1@$BLACKHOLE_PORT"
 conf_accept=$IT_DIR/milter/accept.conf
 mkconf "$conf_accept" "on_dns_error = accept" "dns_timeout = 1s" \
     "dns_servers = 127.0.0.1@$BLACKHOLE_PORT"
@@ -75,14 +78,25 @@ mkconf "$conf_accept" "on_dns_error = accept" "dns_timeout = 1s" \
 # ------------------------------------------------------------ helpers
 
 N=0
+REFUSED=()      # subjects of the messages refused: none may reach the sink
 # send NAME FROM-IP SMTPSEND-ARGS... - submit from outside client FROM-IP
 # (HELO helo.$Z) with a unique subject; sets IT_QID, SUBJ
 send() {
     local name=$1 ip=$2
     shift 2
     N=$((N + 1))
-    SUBJ="verify_postfix message $N"
+    SUBJ="verify_postfix message [$N]"
     it_submit "$name" --xclient-addr "$ip" --helo "helo.$Z" --subject "$SUBJ" "$@"
+}
+
+# send_trusted NAME SMTPSEND-ARGS... - submit with a unique subject, no
+# XCLIENT (127.0.0.1, internal) unless ARGS say otherwise; sets IT_QID, SUBJ
+send_trusted() {
+    local name=$1
+    shift
+    N=$((N + 1))
+    SUBJ="verify_postfix message [$N]"
+    it_submit "$name" --subject "$SUBJ" "$@"
 }
 
 # refused NAME STAGE CODE REGEX FROM-IP SMTPSEND-ARGS... - ok when the
@@ -92,7 +106,8 @@ refused() {
     local name=$1 stage=$2 code=$3 re=$4 ip=$5 rc=0
     shift 5
     N=$((N + 1))
-    SUBJ="verify_postfix message $N"
+    SUBJ="verify_postfix message [$N]"
+    REFUSED+=(-e "Subject: $SUBJ")
     it_smtpsend --xclient-addr "$ip" --helo "helo.$Z" --subject "$SUBJ" "$@" \
         > /dev/null 2> "$IT_DIR/tmp/send.err" || rc=$?
     if [ "$rc" = 2 ] && grep -Eq "$stage refused: $code $re" "$IT_DIR/tmp/send.err"; then
@@ -110,14 +125,9 @@ authres() {
     it_check "$name" "$IT_PY" "$IT_LIB_DIR/authres_check.py" "$IT_MSG" "$@"
 }
 
-# at_sink SUBJECT - true if a message with this subject reached the sink
-at_sink() {
-    grep -lqF "Subject: $1" "$IT_DIR"/sink/*.* 2> /dev/null
-}
-
 # has_header FILE NAME - true if FILE's header has a NAME: field
 has_header() {
-    awk -v n="$(echo "$2" | tr 'A-Z' 'a-z')" 'BEGIN { rc = 1 }
+    awk -v n="$(echo "$2" | tr '[:upper:]' '[:lower:]')" 'BEGIN { rc = 1 }
         /^\r?$/ { exit }
         index(tolower($0), n ":") == 1 { rc = 0 }
         END { exit rc }' "$1"
@@ -142,7 +152,7 @@ held() {
 # blackhole_start - a UDP and TCP socket on $BLACKHOLE_PORT that never answer
 blackhole_start() {
     it__bg blackhole "$IT_DIR/log/blackhole.log" "$IT_PY" -c '
-import socket, sys, time
+import socket, sys
 port = int(sys.argv[1])
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.bind(("127.0.0.1", port))
@@ -158,9 +168,18 @@ while True:
 
 it_check "authmilter -n accepts the test confs" sh -c "
     '$AUTHMILTER' -n -c '$conf' && '$AUTHMILTER' -n -c '$conf_hold' &&
-    '$AUTHMILTER' -n -c '$conf_spf' && '$AUTHMILTER' -n -c '$conf_accept'"
+    '$AUTHMILTER' -n -c '$conf_spf' && '$AUTHMILTER' -n -c '$conf_silent' &&
+    '$AUTHMILTER' -n -c '$conf_accept'"
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
+# An MX completes no headers for outside clients: without this, Postfix
+# would add the missing From of the no-From scenario before the milter
+# sees the header (the XCLIENT clients count as local here).
+if ! postconf -c "$IT_DIR/pf/etc" -e "local_header_rewrite_clients =" \
+    || ! postfix -c "$IT_DIR/pf/etc" reload > /dev/null 2>&1; then
+    echo "Bail out! postfix reload"
+    exit 1
+fi
 
 # ------------------------------------------------------------ DMARC pass
 
@@ -231,7 +250,6 @@ it_check "p=reject: Postfix logged the milter reject" \
     pf_logged "milter-reject: END-OF-MESSAGE from .*: 5\.7\.1 rejected by the DMARC policy of reject\.$Z"
 it_check "p=reject: milter log: rejected, policy p=reject from reject.$Z" \
     ml_logged "rejected: 550 5\.7\.1 rejected by the DMARC policy of reject\.$Z"
-reject_subj=$SUBJ
 
 # p=quarantine (dmarc_quarantine_action = header)
 send "p=quarantine from $BAD" $BAD --from a@quar.$Z
@@ -304,8 +322,22 @@ refused "tree walk: From a.b.c.walk.$Z from $BAD: the record's p=reject, 550" \
 refused "tree walk: 11-label From under walk.$Z from $BAD: 550" \
     DATA 550 "5\.7\.1 rejected by the DMARC policy of x\.a\.b\.c\.d\.e\.f\.g\.walk\.$Z" $BAD \
     --from a@x.a.b.c.d.e.f.g.walk.$Z
-it_check "tree walk: milter log: policy from walk.$Z" \
-    ml_logged "verified: .*policy (sp|p)=reject from walk\.$Z;"
+it_check "tree walk: milter log: a.b.c.walk.$Z gets the policy of walk.$Z" \
+    ml_logged "identifier for a\.b\.c\.walk\.$Z; policy (sp|p)=reject from walk\.$Z;"
+it_check "tree walk: milter log: so does the 11-label name" \
+    ml_logged "identifier for x\.a\.b\.c\.d\.e\.f\.g\.walk\.$Z; policy (sp|p)=reject from walk\.$Z;"
+
+# null sender (a bounce): SPF checks postmaster@HELO, and that is the SPF
+# identity DMARC aligns
+send "null sender, From helo.$Z, from $GOOD" $GOOD --from "" --header-from a@helo.$Z
+if it_relayed "null sender"; then
+    authres "null sender: spf=pass smtp.mailfrom=postmaster@helo.$Z, dmarc=pass" \
+        --expect "spf=pass smtp.mailfrom=postmaster@helo.$Z" \
+        --expect "dmarc=pass header.from=helo.$Z"
+fi
+refused "null sender, From spfonly.$Z: the HELO domain does not align, 550" \
+    DATA 550 "5\.7\.1 rejected by the DMARC policy of spfonly\.$Z" $GOOD \
+    --from "" --header-from a@spfonly.$Z
 
 # ------------------------------------------------------------ bad From
 
@@ -338,15 +370,33 @@ if it_relayed "forged A-R"; then
                grep -q '$IT_QID: removed forged Authentication-Results #1' '$IT_DIR/log/milter.log'"
 fi
 
+# the other spellings of our authserv-id: quoted, with a trailing dot, on
+# the folded continuation line, under a lower-case field name
+send "forged A-R in other spellings, from $GOOD" $GOOD --from a@spfonly.$Z \
+    --header "Authentication-Results: \"mx.test.example\"; dkim=pass header.d=FORGED02.example" \
+    --header "Authentication-Results: mx.test.example.; dkim=pass header.d=FORGED03.example" \
+    --header $'Authentication-Results:\r\n\tmx.test.example (folded); dkim=pass header.d=FORGED04.example' \
+    --header "authentication-results: Mx.Test.Example; dkim=pass header.d=FORGED05.example"
+if it_relayed "forged A-R spellings"; then
+    authres "forged A-R spellings: exactly one of ours, nothing foreign" \
+        --foreign 0 --expect "dkim=none" --reject "dkim=pass"
+    it_check "forged A-R spellings: all four gone" it_not grep -q "FORGED0" "$IT_MSG"
+fi
+
+# more forgeries than any small fixed-size list holds
+many=()
+for i in $(seq 1 70); do
+    many+=(--header "Authentication-Results: mx.test.example; dkim=pass header.d=forged$i.example")
+done
+send "70 forged A-R, from $GOOD" $GOOD --from a@spfonly.$Z "${many[@]}"
+if it_relayed "70 forged A-R"; then
+    authres "70 forged A-R: exactly one of ours left, genuine" \
+        --foreign 0 --expect "dkim=none" --reject "dkim=pass"
+    it_check "70 forged A-R: none of the 70 arrived" it_not grep -Eq "forged[0-9]+\.example" "$IT_MSG"
+fi
+
 # ------------------------------------------------------------ not judged
 
-send_trusted() {
-    local name=$1
-    shift
-    N=$((N + 1))
-    SUBJ="verify_postfix message $N"
-    it_submit "$name" --subject "$SUBJ" "$@"
-}
 send_trusted "AUTH alice from 192.0.2.10, From reject.$Z unsigned" \
     --xclient-addr 192.0.2.10 --auth alice@example.com:secret --from a@reject.$Z
 if it_relayed "AUTH"; then
@@ -365,7 +415,7 @@ it_milter_start_authmilter "$conf_hold" || it_fail "authmilter starts with dmarc
 send "hold: p=quarantine from $BAD" $BAD --from a@quar.$Z
 hold_qid=$IT_QID hold_subj=$SUBJ
 it_check "hold: Postfix logged the milter hold" \
-    it_wait_for 10 pf_logged "$hold_qid: milter-hold: END-OF-MESSAGE .*DMARC policy of quar\.$Z: quarantine"
+    it_wait_for 10 pf_logged "$hold_qid: milter-hold: END-OF-MESSAGE from .*\[$BAD\]: milter triggers HOLD action"
 it_check "hold: the message is in the hold queue" it_wait_for 10 held "$hold_qid"
 postcat -c "$IT_DIR/pf/etc" -h -q "$hold_qid" > "$IT_DIR/tmp/held.eml" 2>&1
 IT_MSG=$IT_DIR/tmp/held.eml
@@ -388,12 +438,14 @@ refused "spf_fail_action = reject: SPF fail refused at MAIL FROM, 550 5.7.23" \
     MAIL 550 "5\.7\.23 SPF check failed: reject\.$Z does not allow" $BAD \
     --from a@reject.$Z
 it_check "spf reject: Postfix logged the milter reject at MAIL FROM" \
-    pf_logged "milter-reject: MAIL from .*: 5\.7\.23 SPF check failed: reject\.$Z"
+    pf_logged "milter-reject: MAIL from .*\[$BAD\]: 550 5\.7\.23 SPF check failed: reject\.$Z"
 send "received_spf_header = yes: from $GOOD" $GOOD --from a@spfonly.$Z
 if it_relayed "Received-SPF"; then
     authres "Received-SPF: pass, client-ip, envelope-from; A-R on top" \
         --received-spf "pass client-ip=$GOOD envelope-from=a@spfonly.$Z helo=helo.$Z" \
         --expect "spf=pass smtp.mailfrom=a@spfonly.$Z"
+    it_check "Received-SPF: a space after the colon, like every other field" \
+        grep -q "^Received-SPF: pass (mx\.test\.example: " "$IT_MSG"
 fi
 send "spf=none is not refused" $BAD --from a@sub.relaxed.$Z \
     --dkim "relaxed.$Z:s1:$K_RELAXED"
@@ -410,7 +462,6 @@ it_milter_start_authmilter "$conf" || it_fail "authmilter starts again with the 
 it__stop knot
 refused "DNS down, on_dns_error = tempfail: 451 4.7.5" DATA 451 "4\.7\.5 " $GOOD \
     --from a@dnsdown.$Z
-down_subj=$SUBJ
 it_check "DNS down: Postfix logged the milter tempfail" \
     pf_logged "milter-reject: END-OF-MESSAGE from .*: 4\.7\.5 DMARC check of dnsdown\.$Z could not"
 it_dns_start || it_fail "knotd restarts"
@@ -424,6 +475,10 @@ fi
 
 it_milter_stop
 blackhole_start || it_fail "blackhole DNS socket on $BLACKHOLE_PORT"
+it_milter_start_authmilter "$conf_silent" || it_fail "authmilter starts with a silent DNS server"
+refused "DNS silent, on_dns_error = tempfail: 451 4.7.5" DATA 451 "4\.7\.5 " $GOOD \
+    --from a@dnsdown2.$Z
+it_milter_stop
 it_milter_start_authmilter "$conf_accept" || it_fail "authmilter starts with on_dns_error = accept"
 send "DNS silent, on_dns_error = accept: accepted" $GOOD --from a@dnsdown2.$Z
 if it_relayed "DNS silent"; then
@@ -436,8 +491,8 @@ it__stop blackhole
 
 # ------------------------------------------------------------ nothing else
 
-it_check "no refused or held message reached the sink" \
-    sh -c "! grep -lqF -e 'Subject: $reject_subj' -e 'Subject: $down_subj' '$IT_DIR'/sink/*.*"
+it_check "none of the ${#REFUSED[@]} refused messages reached the sink" \
+    it_not grep -lqF "${REFUSED[@]}" "$IT_DIR"/sink/*.*
 it_check "every accepted message was relayed (none deferred or bounced)" \
     it_not pf_logged "status=(deferred|bounced)"
 
