@@ -233,84 +233,6 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	return c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* cb_eoh_done - nothing more to do with this message, unless it is a bounce to rewrite */
-static sfsistat
-cb_eoh_done(struct state_msg *m)
-{
-	return m->nbounces > 0 ? SMFIS_CONTINUE : SMFIS_ACCEPT;
-}
-
-/* cb_eoh - decide: sign or pass through */
-static sfsistat
-cb_eoh(SMFICTX *ctx)
-{
-	struct state_conn *c = cb_conn(ctx);
-	struct state_msg *m;
-	struct mode_input in;
-	size_t i;
-
-	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_CONTINUE;
-	state_msg_set_qid(m, mta_macro(ctx, "i"));
-	memset(&in, 0, sizeof(in));
-	in.auth_authen = m->auth_authen;
-	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
-	in.nfrom = m->nfrom;
-	in.envelope_from = m->envfrom;
-	for (i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(m->hdrs[i].name, "From") == 0)
-			in.from_value = m->hdrs[i].value;
-	mode_decide(c->cfg, &in, &m->mode);
-	if (m->mode.kind == MODE_SIGN && m->hdr_overflow) {
-		log_warn(m->qid, "not signed: headers too large");
-		return cb_eoh_done(m);
-	}
-	log_info(m->qid, "%s", m->mode.reason);
-	if (m->mode.kind != MODE_SIGN) {
-		if (m->trusted || m->in == NULL)
-			return cb_eoh_done(m);	/* our own users' mail: not judged */
-		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
-		return SMFIS_CONTINUE;
-	}
-	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
-	if (m->out == NULL) {
-		log_err(m->qid, "cannot start signing");
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
-	}
-	if (m->out->why[0] != '\0')
-		log_warn(m->qid, "%s", m->out->why);
-	if (m->out->nsigs == 0) {
-		log_warn(m->qid, "not signed: no usable key for %s",
-		    m->mode.domain->name);
-		outbound_free(m->out);
-		m->out = NULL;
-		return cb_eoh_done(m);
-	}
-	return SMFIS_CONTINUE;
-}
-
-/* cb_body - hash a body chunk */
-static sfsistat
-cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
-{
-	struct state_conn *c = cb_conn(ctx);
-	struct state_msg *m;
-
-	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_CONTINUE;
-	if (m->in != NULL && m->out == NULL) {
-		inbound_body(m->in, data, len);
-		return SMFIS_CONTINUE;
-	}
-	if (m->out == NULL)
-		return SMFIS_CONTINUE;
-	if (outbound_body(m->out, data, len) != 0) {
-		log_err(m->qid, "body hashing failed");
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
-	}
-	return SMFIS_CONTINUE;
-}
-
 /* cb_remove_forged_authres - delete A-R headers claiming our authserv-id, last first */
 static int
 cb_remove_forged_authres(SMFICTX *ctx, struct state_conn *c,
@@ -339,6 +261,102 @@ cb_remove_forged_authres(SMFICTX *ctx, struct state_conn *c,
 		idx--;
 	}
 	return 0;
+}
+
+/* cb_forged_authres - does any Authentication-Results claim our authserv-id? */
+static int
+cb_forged_authres(const struct state_conn *c, const struct state_msg *m)
+{
+	size_t h;
+
+	for (h = 0; h < m->nhdrs; h++)
+		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") == 0
+		    && authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id))
+			return 1;
+	return 0;
+}
+
+/*
+ * cb_eoh_done - nothing more to do with this message, unless it is a
+ * bounce to rewrite or carries a forged Authentication-Results to remove
+ * (also from our own users: RFC 8601 5, removal at the boundary)
+ */
+static sfsistat
+cb_eoh_done(const struct state_conn *c, struct state_msg *m)
+{
+	return m->nbounces > 0 || cb_forged_authres(c, m) ? SMFIS_CONTINUE
+	    : SMFIS_ACCEPT;
+}
+
+/* cb_eoh - decide: sign or pass through */
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct mode_input in;
+	size_t i;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	memset(&in, 0, sizeof(in));
+	in.auth_authen = m->auth_authen;
+	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+	in.nfrom = m->nfrom;
+	in.envelope_from = m->envfrom;
+	for (i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, "From") == 0)
+			in.from_value = m->hdrs[i].value;
+	mode_decide(c->cfg, &in, &m->mode);
+	if (m->mode.kind == MODE_SIGN && m->hdr_overflow) {
+		log_warn(m->qid, "not signed: headers too large");
+		return cb_eoh_done(c, m);
+	}
+	log_info(m->qid, "%s", m->mode.reason);
+	if (m->mode.kind != MODE_SIGN) {
+		if (m->trusted || m->in == NULL)
+			return cb_eoh_done(c, m);	/* our own users' mail: not judged */
+		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
+		return SMFIS_CONTINUE;
+	}
+	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
+	if (m->out == NULL) {
+		log_err(m->qid, "cannot start signing");
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	if (m->out->why[0] != '\0')
+		log_warn(m->qid, "%s", m->out->why);
+	if (m->out->nsigs == 0) {
+		log_warn(m->qid, "not signed: no usable key for %s",
+		    m->mode.domain->name);
+		outbound_free(m->out);
+		m->out = NULL;
+		return cb_eoh_done(c, m);
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* cb_body - hash a body chunk */
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_CONTINUE;
+	if (m->in != NULL && m->out == NULL) {
+		inbound_body(m->in, data, len);
+		return SMFIS_CONTINUE;
+	}
+	if (m->out == NULL)
+		return SMFIS_CONTINUE;
+	if (outbound_body(m->out, data, len) != 0) {
+		log_err(m->qid, "body hashing failed");
+		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+	}
+	return SMFIS_CONTINUE;
 }
 
 /* cb_eom_verify - judge an inbound message and write the results */
@@ -488,9 +506,14 @@ cb_eom(SMFICTX *ctx)
 		return rc;
 	}
 	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
+		rc = SMFIS_CONTINUE;
+		if (c != NULL && c->msg != NULL
+		    && cb_remove_forged_authres(ctx, c, c->msg) != 0)
+			rc = cb_sfsistat(ctx, c->msg->qid,
+			    verdict_internal_error(c->cfg));
 		if (c != NULL)
 			state_msg_end(c);
-		return SMFIS_CONTINUE;
+		return rc == SMFIS_ACCEPT ? SMFIS_CONTINUE : rc;
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(), err,
@@ -514,7 +537,8 @@ cb_eom(SMFICTX *ctx)
 		    s->key->selector, s->key->type == KEY_ED25519 ?
 		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
 	}
-	if (rc == SMFIS_CONTINUE && cb_eom_return_path(ctx, c, m) != 0)
+	if (rc == SMFIS_CONTINUE && (cb_eom_return_path(ctx, c, m) != 0
+	    || cb_remove_forged_authres(ctx, c, m) != 0))
 		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
 	if (rc == SMFIS_ACCEPT)
 		rc = SMFIS_CONTINUE;

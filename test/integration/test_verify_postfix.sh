@@ -403,6 +403,15 @@ if it_relayed "AUTH"; then
     it_check "AUTH: not judged: no A-R" "$IT_PY" "$IT_LIB_DIR/authres_check.py" --none "$IT_MSG"
     it_check "AUTH: no X-Authmilter-Quarantine" it_not has_header "$IT_MSG" X-Authmilter-Quarantine
 fi
+send_trusted "AUTH alice with a forged A-R claiming our id" \
+    --xclient-addr 192.0.2.10 --auth alice@example.com:secret --from a@reject.$Z \
+    --header "Authentication-Results: mx.test.example; dmarc=pass header.from=bank.example" \
+    --header "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@other.example"
+if it_relayed "AUTH forged"; then
+    it_check "AUTH: the forged A-R is removed from our own users' mail too" \
+        it_not grep -q "dmarc=pass header.from=bank.example" "$IT_MSG"
+    it_check "AUTH: a foreign A-R is kept" grep -q "other.example; spf=pass" "$IT_MSG"
+fi
 send_trusted "internal 127.0.0.1, From reject.$Z unsigned" --from a@reject.$Z
 if it_relayed "internal"; then
     it_check "internal: not judged: no A-R" "$IT_PY" "$IT_LIB_DIR/authres_check.py" --none "$IT_MSG"
