@@ -198,6 +198,13 @@ keycheck_config(struct config *c, struct dns *d)
 				problems++;
 			if (st == old)
 				continue;
+			if (st == KEY_PUB_UNKNOWN && old != KEY_PUB_UNCHECKED) {
+				/* no answer: the known verdict stands; say so quietly */
+				log_debug(NULL, "key %s of %s: %s; keeping \"%s\"",
+				    k->selector, c->domains[i].name, info.detail,
+				    keys_pub_name(old));
+				continue;
+			}
 			log_msg(st == KEY_PUB_PUBLISHED ? LOG_INFO : LOG_WARNING, NULL,
 			    "key %s of %s (%d bits): record %s (%s)", k->selector,
 			    c->domains[i].name, k->bits, keys_pub_name(st), info.detail);
