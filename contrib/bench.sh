@@ -245,7 +245,7 @@ row() {
     "${cmd[@]}" > "$json" 2> "$json.err"
     local rc=$? ndone signed errs mps p50 p99 max
     other=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - ($(proc_cpu "$BENCH_PID") - $d0)) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
-    [ "${other:-0}" -lt 0 ] && other=0
+    case $other in -*|'') other=0 ;; esac
     ndone=$(jget "$json" completed)
     signed=$(jget "$json" signed)
     errs=$(jget "$json" errors)

@@ -30,7 +30,8 @@
 #define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)	/* required */
 #define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE | SMFIF_CHGFROM \
 	| SMFIF_ADDRCPT | SMFIF_DELRCPT)
-#define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOUNKNOWN \
+#define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY \
+	| SMFIP_NOUNKNOWN \
 	| SMFIP_NODATA)
 
 /* cb_sfsistat - a verdict as a libmilter status, setting the reply */
@@ -82,6 +83,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf3 = 0;
 	c = state_conn_new();
 	c->hdr_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
+	c->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;
 	mta_set_state(ctx, c);
 	return SMFIS_CONTINUE;
 }
@@ -345,18 +347,16 @@ cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	struct state_msg *m;
 
 	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_CONTINUE;
-	if (m->in != NULL && m->out == NULL) {
+		return c != NULL && c->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	if (m->in != NULL && m->out == NULL)
 		inbound_body(m->in, data, len);
-		return SMFIS_CONTINUE;
-	}
-	if (m->out == NULL)
-		return SMFIS_CONTINUE;
-	if (outbound_body(m->out, data, len) != 0) {
+	else if (m->out != NULL && !m->body_failed
+	    && outbound_body(m->out, data, len) != 0) {
+		/* acted on at end of message (no reply is sent per chunk) */
 		log_err(m->qid, "body hashing failed");
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		m->body_failed = 1;
 	}
-	return SMFIS_CONTINUE;
+	return c->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* cb_eom_verify - judge an inbound message and write the results */
@@ -516,8 +516,10 @@ cb_eom(SMFICTX *ctx)
 		return rc == SMFIS_ACCEPT ? SMFIS_CONTINUE : rc;
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
-	if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(), err,
-	    sizeof(err)) != 0) {
+	if (m->body_failed || outbound_finish(m->out, m->hdrs, m->nhdrs,
+	    clock_now(), err, sizeof(err)) != 0) {
+		if (m->body_failed)
+			snprintf(err, sizeof(err), "body hashing failed");
 		log_err(m->qid, "signing failed: %s", err);
 		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
 		if (rc == SMFIS_ACCEPT)

@@ -45,6 +45,7 @@ struct state_msg {
 	struct outbound *out;		/* signing state (MODE_SIGN) */
 	struct inbound *in;		/* verifying state (untrusted clients) */
 	int trusted;			/* authenticated or internal client */
+	int body_failed;		/* body hashing failed: internal error at eom */
 };
 
 struct state_conn {
@@ -54,6 +55,7 @@ struct state_conn {
 	char *helo;			/* HELO/EHLO argument */
 	struct state_msg *msg;		/* message in progress, or NULL */
 	int hdr_noreply;		/* MTA expects no reply per header */
+	int body_noreply;		/* MTA expects no reply per body chunk */
 };
 
 /* state_conn_new - new connection state, pinning the current snapshot */

@@ -43,7 +43,9 @@ def main():
         s = socket.create_connection((host, int(port)))
     s.settimeout(10)
     s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
-    reply(s)
+    opt = reply(s)
+    # the milter's protocol flags: which steps it sends no reply for
+    proto = struct.unpack(">I", opt[9:13])[0] if len(opt) >= 13 else 0
     if stage == "optneg":
         return
     s.sendall(packet(b"C", b"client.example\0" + b"4" + struct.pack(">H", 4321) + b"127.0.0.1\0"))
@@ -60,9 +62,11 @@ def main():
     if stage == "header":
         return
     s.sendall(packet(b"N"))
-    reply(s)
+    if not proto & 0x00040000:      # SMFIP_NR_EOH
+        reply(s)
     s.sendall(packet(b"B", b"first part of the body\r\n" * 100))
-    reply(s)
+    if not proto & 0x00080000:      # SMFIP_NR_BODY
+        reply(s)
     # stage == "body": hang up before end of message
 
 
