@@ -514,11 +514,11 @@ budget() {
 # memory_table - RSS figures, both daemons
 memory_table() {
     local d
-    echo "| | idle RSS | RSS, 1,000 idle conns (threads) | peak, 1,000 messages at once | peak, one 10 KB msg | peak, one 50 MB msg |"
+    echo "| | idle RSS | RSS, 1,000 idle conns | peak, 1,000 messages at once | peak, one 10 KB msg | peak, one 50 MB msg |"
     echo "|---|---|---|---|---|---|"
     for d in authmilter OpenDKIM; do
         [ -n "${MEM[$d/idle]:-}" ] || continue
-        echo "| $d | ${MEM[$d/idle]} kB | ${MEM[$d/idle1000]:-?} kB (${MEM[$d/conns]:-?} conns, ${MEM[$d/threads1000]:-?} threads) | ${MEM[$d/peak1000]:-?} kB (${MEM[$d/served1000]:-?}) | ${MEM[$d/peak10k]:-?} kB | ${MEM[$d/peak50m]:-?} kB |"
+        echo "| $d | ${MEM[$d/idle]} kB | ${MEM[$d/idle1000]:-?} kB (+${MEM[$d/conns]:-?} descriptors, ${MEM[$d/threads1000]:-?} threads) | ${MEM[$d/peak1000]:-?} kB (${MEM[$d/served1000]:-?}) | ${MEM[$d/peak10k]:-?} kB | ${MEM[$d/peak50m]:-?} kB |"
     done
     [ -n "${MEM[authmilter/hwm_note]:-}" ] && echo && echo "Note: ${MEM[authmilter/hwm_note]}."
 }

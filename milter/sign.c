@@ -151,6 +151,44 @@ sign_body_putc(struct sign_body *sb, int c)
 	sb->emitted = 1;
 }
 
+/* sign_body_append - append canonical bytes to the hash input */
+static void
+sign_body_append(struct sign_body *sb, const unsigned char *p, size_t n)
+{
+	size_t room;
+
+	while (n > 0) {
+		if (sb->nstage == sizeof(sb->stage))
+			sign_body_flush(sb);
+		room = sizeof(sb->stage) - sb->nstage;
+		if (room > n)
+			room = n;
+		memcpy(sb->stage + sb->nstage, p, room);
+		sb->nstage += room;
+		p += room;
+		n -= room;
+	}
+	sb->emitted = 1;
+}
+
+/* sign_body_run - how many bytes at p need no canonicalization (no CR, LF, or WSP for relaxed) */
+static size_t
+sign_body_run(const struct sign_body *sb, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	if (sb->canon == SIGN_CANON_RELAXED) {
+		for (i = 0; i < n; i++)
+			if (p[i] == '\r' || p[i] == '\n' || p[i] == ' ' || p[i] == '\t')
+				break;
+	} else {
+		for (i = 0; i < n; i++)
+			if (p[i] == '\r' || p[i] == '\n')
+				break;
+	}
+	return i;
+}
+
 /* sign_body_text - one byte of line content (not a line end) */
 static void
 sign_body_text(struct sign_body *sb, int c)
@@ -217,6 +255,17 @@ sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len)
 	if (sb == NULL || sb->done || (data == NULL && len > 0))
 		return -1;
 	for (i = 0; i < len; i++) {
+		/* fast path: inside a line, plain bytes go through as they are */
+		if (!sb->cr && sb->inline_ && !sb->wsp) {
+			size_t run = sign_body_run(sb, data + i, len - i);
+
+			if (run > 0) {
+				sign_body_append(sb, data + i, run);
+				i += run;
+				if (i == len)
+					break;
+			}
+		}
 		c = data[i];
 		if (sb->cr) {
 			sb->cr = 0;
