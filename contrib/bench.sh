@@ -22,6 +22,7 @@
 #   BENCH_PARTS   which parts to run ("load memory e2e"; a partial run
 #                 writes a partial report)
 #   BENCH_E2E=no  skip the Postfix part
+#   BENCH_E2E_ROUNDS  rounds of the three Postfix phases, best kept (2)
 #   BENCH_PORT    first loopback port used (27000): +0..+1 milters, +53 knotd,
 #                 +25 smtpd, +26 smtp-sink
 #   DAEMON_CPU, LOAD_CPU  cores for the daemon and the load (0 and 1)
@@ -44,6 +45,7 @@ export AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
 . "$src/test/integration/lib.sh"
 
 SECS=${BENCH_SECS:-4}
+E2E_ROUNDS=${BENCH_E2E_ROUNDS:-2}
 OUT=${BENCH_OUT:-$src/docs/performance.md}
 DAEMON_CPU=${DAEMON_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -58,6 +60,7 @@ List-Unsubscribe,List-Unsubscribe-Post"
 
 BENCH_BAD=0             # rows with errors or unsigned messages
 BENCH_PID=""            # the running daemon
+MAX_OTHER=0             # most of the daemon's core used by others in a row, %
 ROWS=()                 # markdown table rows
 COMMANDS=()             # every load command, for the report
 declare -A RATE P99     # "daemon/key/socket/size/conns" -> msg/s, p99 ms
@@ -246,6 +249,7 @@ row() {
     local rc=$? ndone signed errs mps p50 p99 max
     other=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - ($(proc_cpu "$BENCH_PID") - $d0)) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
     case $other in -*|'') other=0 ;; esac
+    [ "$other" -gt "$MAX_OTHER" ] && MAX_OTHER=$other
     ndone=$(jget "$json" completed)
     signed=$(jget "$json" signed)
     errs=$(jget "$json" errors)
@@ -384,11 +388,18 @@ e2e_phase() {
     t1=$(date +%s.%N)
     b1=$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
     [ -n "$sock" ] && m1=$(proc_cpu "$BENCH_PID")
-    E2E_TIME[$name]=$(calc "$t1 - $t0" %.2f)
-    E2E_RATE[$name]=$(calc "2000 / ($t1 - $t0)" %.0f)
-    # How busy the machine was, and the milter's own CPU per message
-    E2E_BUSY[$name]=$(calc "100 * ($b1 - $b0) / ($hz * $ncpu * ($t1 - $t0))" %.0f)
-    E2E_MCPU[$name]=$(calc "1000 * ($m1 - $m0) / $hz / 2000" %.2f)
+    local r
+    r=$(calc "2000 / ($t1 - $t0)" %.0f)
+    E2E_ALL[$name]="${E2E_ALL[$name]:-}${E2E_ALL[$name]:+, }$r"
+    say "end to end, $name: 2000 messages in $(calc "$t1 - $t0") s, $r msg/s"
+    # Other work on the machine only slows a round down: keep the best one,
+    # with how busy the machine was and the milter's own CPU per message.
+    if [ "$r" -gt "${E2E_RATE[$name]:-0}" ]; then
+        E2E_RATE[$name]=$r
+        E2E_TIME[$name]=$(calc "$t1 - $t0")
+        E2E_BUSY[$name]=$(calc "100 * ($b1 - $b0) / ($hz * $ncpu * ($t1 - $t0))" %.0f)
+        E2E_MCPU[$name]=$(calc "1000 * ($m1 - $m0) / $hz / 2000")
+    fi
     it_wait_for_sink $((before + 2000)) 180 || BENCH_BAD=$((BENCH_BAD + 1))
     f=$(find "$IT_DIR/sink" -type f | head -n 1)
     E2E_SIGNED[$name]=$( [ -n "$f" ] && it_dkim_count "$f")
@@ -402,24 +413,26 @@ e2e_phase() {
     fi
     it_postfix_stop
     it_sink_clear
-    say "end to end, $name: 2000 messages in ${E2E_TIME[$name]} s, ${E2E_RATE[$name]} msg/s"
 }
 
-# e2e_all - the three phases, one after the other, same Postfix set-up
+# e2e_all - the three phases, one after the other, same Postfix set-up,
+# $E2E_ROUNDS times over
 e2e_all() {
-    declare -gA E2E_RATE E2E_TIME E2E_SIGNED E2E_BUSY E2E_MCPU
-    local all sock
+    declare -gA E2E_RATE E2E_TIME E2E_SIGNED E2E_BUSY E2E_MCPU E2E_ALL
+    local all sock round
     all="0-$(( $(nproc) - 1 ))"
     it_sink_start || { E2E="failed (smtp-sink)"; return 1; }
-    e2e_phase "no milter" ""
-    sock=unix:$IT_DIR/milter/e2e-am.sock
-    start_am "$all" "$sock" "$RSA" && e2e_phase authmilter "$sock"
-    daemon_stop
-    if [ "$OD" = yes ]; then
-        sock=unix:$IT_DIR/milter/e2e-od.sock
-        start_od "$all" "$sock" "$RSA" && e2e_phase OpenDKIM "$sock"
+    for ((round = 1; round <= E2E_ROUNDS; round++)); do
+        e2e_phase "no milter" ""
+        sock=unix:$IT_DIR/milter/e2e-am.sock
+        start_am "$all" "$sock" "$RSA" && e2e_phase authmilter "$sock"
         daemon_stop
-    fi
+        if [ "$OD" = yes ]; then
+            sock=unix:$IT_DIR/milter/e2e-od.sock
+            start_od "$all" "$sock" "$RSA" && e2e_phase OpenDKIM "$sock"
+            daemon_stop
+        fi
+    done
     it__stop sink
 }
 
@@ -443,6 +456,12 @@ machine_info() {
     echo "- Command: \`$BENCH_CMD\` (BUILD_DIR=$BUILD_DIR, BENCH_SECS=$SECS, parts: $PARTS)"
     echo "- Daemon on core $DAEMON_CPU, load generator on core $LOAD_CPU (taskset);" \
         "load average at start: $LOAD_AT_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    if part load && [ "$MAX_OTHER" -gt 10 ]; then
+        echo "- **Disturbed run**: in one row other processes used $MAX_OTHER% of" \
+            "core $DAEMON_CPU (see the last column of the table); re-run when the machine is idle"
+    elif part load; then
+        echo "- Quiet run: other processes used at most $MAX_OTHER% of core $DAEMON_CPU in any row"
+    fi
     if [ "$DNS" = yes ]; then
         echo "- Key records served by knotd on 127.0.0.1:$IT_DNS_PORT (authmilter's dns_servers)"
     else
@@ -602,13 +621,16 @@ report() {
         echo "smtp-sink behind it, milters on unix sockets, nothing pinned;"
         echo "\`smtp-source -s 8 -m 2000 -l 10000\` after an 80-message warm-up;"
         echo "msg/s = 2000 / smtp-source's wall time (each message is accepted by"
-        echo "Postfix only after the milter's end-of-message reply)."
+        echo "Postfix only after the milter's end-of-message reply). The three"
+        echo "phases ran $E2E_ROUNDS times in turn; the best round of each is shown"
+        echo "(other work on the machine only slows a round down), with every"
+        echo "round's msg/s in the last column."
         echo
-        echo "| Milter | smtp-source time | msg/s | × no milter | all cores busy | milter CPU per message | DKIM-Signatures in one relayed message |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| Milter | smtp-source time | msg/s | × no milter | all cores busy | milter CPU per message | DKIM-Signatures in one relayed message | every round, msg/s |"
+        echo "|---|---|---|---|---|---|---|---|"
         for c in "no milter" authmilter OpenDKIM; do
             [ -n "${E2E_RATE[$c]:-}" ] || continue
-            echo "| $c | ${E2E_TIME[$c]} s | ${E2E_RATE[$c]} | $(calc "${E2E_RATE[$c]} / (${E2E_RATE[no milter]:-0} + 0.000001)") | ${E2E_BUSY[$c]}% | $( [ "$c" = "no milter" ] && echo – || echo "${E2E_MCPU[$c]} ms") | ${E2E_SIGNED[$c]:-?} |"
+            echo "| $c | ${E2E_TIME[$c]} s | ${E2E_RATE[$c]} | $(calc "${E2E_RATE[$c]} / (${E2E_RATE[no milter]:-0} + 0.000001)") | ${E2E_BUSY[$c]}% | $( [ "$c" = "no milter" ] && echo – || echo "${E2E_MCPU[$c]} ms") | ${E2E_SIGNED[$c]:-?} | ${E2E_ALL[$c]:-} |"
         done
     else
         echo "$E2E."

@@ -31,7 +31,7 @@
 #define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE | SMFIF_CHGFROM \
 	| SMFIF_ADDRCPT | SMFIF_DELRCPT)
 #define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY \
-	| SMFIP_NOUNKNOWN \
+	| SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NOUNKNOWN \
 	| SMFIP_NODATA)
 
 /* cb_sfsistat - a verdict as a libmilter status, setting the reply */
@@ -84,6 +84,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	c = state_conn_new();
 	c->hdr_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
 	c->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;
+	c->conn_noreply = (*pf1 & SMFIP_NR_CONN) != 0;
+	c->helo_noreply = (*pf1 & SMFIP_NR_HELO) != 0;
 	mta_set_state(ctx, c);
 	return SMFIS_CONTINUE;
 }
@@ -98,9 +100,13 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	if (c == NULL)
 		c = state_conn_new();
 	if (c->cfg == NULL) {
+		log_err(NULL, "no configuration loaded");
+		if (c->conn_noreply) {	/* cannot answer now: MAIL FROM tempfails */
+			mta_set_state(ctx, c);
+			return SMFIS_NOREPLY;
+		}
 		mta_set_state(ctx, NULL);
 		state_conn_free(c);
-		log_err(NULL, "no configuration loaded");
 		return SMFIS_TEMPFAIL;
 	}
 	if (sa != NULL && sa->sa_family == AF_INET)
@@ -113,7 +119,7 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	free(c->client_host);
 	c->client_host = xstrdup(host ? host : "");
 	mta_set_state(ctx, c);
-	return SMFIS_CONTINUE;
+	return c->conn_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* cb_helo - remember the HELO name */
@@ -126,7 +132,7 @@ cb_helo(SMFICTX *ctx, char *helo)
 		return SMFIS_CONTINUE;
 	free(c->helo);
 	c->helo = xstrdup(helo ? helo : "");
-	return SMFIS_CONTINUE;
+	return c->helo_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* cb_envfrom - start a message */

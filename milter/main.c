@@ -457,6 +457,12 @@ main(int argc, char **argv)
 	if (smfi_register(*callbacks_table()) != MI_SUCCESS)
 		log_fatal("smfi_register failed");
 	smfi_settimeout((int)c->milter_timeout);
+	/*
+	 * Postfix passes a header of up to header_size_limit (100 KB) in one
+	 * packet; at libmilter's default limit of 64 KB the connection would
+	 * be dropped and the message tempfailed.
+	 */
+	smfi_setmaxdatasize(1024 * 1024 - 1);
 	main_open_socket(c, pw);
 	if (!fg)
 		main_daemonize(c);

@@ -56,6 +56,8 @@ struct state_conn {
 	struct state_msg *msg;		/* message in progress, or NULL */
 	int hdr_noreply;		/* MTA expects no reply per header */
 	int body_noreply;		/* MTA expects no reply per body chunk */
+	int conn_noreply;		/* ... to CONNECT */
+	int helo_noreply;		/* ... to HELO */
 };
 
 /* state_conn_new - new connection state, pinning the current snapshot */

@@ -49,7 +49,8 @@ def main():
     if stage == "optneg":
         return
     s.sendall(packet(b"C", b"client.example\0" + b"4" + struct.pack(">H", 4321) + b"127.0.0.1\0"))
-    reply(s)
+    if not proto & 0x00001000:      # SMFIP_NR_CONN
+        reply(s)
     if stage == "connect":
         return
     s.sendall(packet(b"D", b"M" + b"{auth_authen}\0alice\0"))

@@ -61,6 +61,20 @@ for stage in optneg connect header body; do
                '$ML' -S '$IT_MILTER_SOCKET' -a alice -m 2 -e 2"
 done
 
+# --- hostile and malformed messages: a defined answer, never a crash ----------
+"$IT_PY" "$IT_LIB_DIR/hostile.py" "$out/hostile"
+for f in "$out"/hostile/*.eml; do
+    for mode in "-a alice" "-i 192.0.2.7"; do
+        # shellcheck disable=SC2086
+        it_check "hostile $(basename "$f" .eml) [${mode% *}]: answered, no protocol error" \
+            sh -c "'$ML' -S '$IT_MILTER_SOCKET' $mode -M '$f' -m 1 -T 60 | grep -q '^errors 0 '"
+    done
+done
+it_check "hostile: a From with an injected ';dkim=pass' is refused inbound" \
+    sh -c "'$ML' -S '$IT_MILTER_SOCKET' -i 192.0.2.7 -M '$out/hostile/from-injection.eml' -m 1 | grep -q 'rejected 1'"
+it_check "hostile: the daemon still signs afterwards" \
+    "$ML" -S "$IT_MILTER_SOCKET" -a alice -m 2 -e 2
+
 # --- rotation under load: edit the conf, SIGHUP, nothing lost ----------------
 pid=$IT_LAST_PID
 mkdir -p "$out/rot"
