@@ -229,6 +229,74 @@ config_key_parse(struct config_parse *p, const char *value)
 	return 0;
 }
 
+/* config_set_canon - "relaxed/simple" into the hcanon/bcanon pair */
+static int
+config_set_canon(struct config_parse *p, const struct opt_def *o, void *field,
+    const char *value)
+{
+	char h[16], b[16];
+	int hc, bc;
+
+	if (sscanf(value, "%15[a-z]/%15[a-z]", h, b) == 2) {
+		hc = sign_canon_parse(h);
+		bc = sign_canon_parse(b);
+	} else {
+		hc = sign_canon_parse(value);
+		bc = SIGN_CANON_SIMPLE;	/* RFC 6376: body defaults to simple */
+	}
+	if (hc < 0 || bc < 0 || strspn(value, "abcdefghijklmnopqrstuvwxyz/")
+	    != strlen(value))
+		return config_error(p, "%s: \"%s\" is not relaxed/relaxed, "
+		    "relaxed/simple, simple/relaxed or simple/simple", o->name, value);
+	((int *)field)[0] = hc;
+	((int *)field)[1] = bc;
+	return 0;
+}
+
+/* config_set_enum - one of the option's choices, stored as its index */
+static int
+config_set_enum(struct config_parse *p, const struct opt_def *o, void *field,
+    const char *value)
+{
+	struct buf all = BUF_INIT;
+	int i;
+
+	for (i = 0; o->choices[i] != NULL; i++)
+		if (strcasecmp(o->choices[i], value) == 0) {
+			*(int *)field = i;
+			return 0;
+		}
+	for (i = 0; o->choices[i] != NULL; i++)
+		buf_printf(&all, "%s%s", i ? ", " : "", o->choices[i]);
+	config_error(p, "%s: \"%s\" is not one of %s", o->name, value,
+	    buf_cstr(&all));
+	buf_free(&all);
+	return -1;
+}
+
+/* config_set_number - a decimal number or an octal mode within bounds */
+static int
+config_set_number(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	int octal = o->type == OPT_MODE;
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, octal ? 8 : 10);
+	if (*value == '\0' || *end != '\0' || errno != 0 || v < o->min
+	    || v > o->max) {
+		if (octal)
+			return config_error(p, "%s: \"%s\" is not an octal mode in "
+			    "0%lo..0%lo", o->name, value, o->min, o->max);
+		return config_error(p, "%s: \"%s\" is not a number in %ld..%ld",
+		    o->name, value, o->min, o->max);
+	}
+	*(int *)field = (int)v;
+	return 0;
+}
+
 /* config_set - parse value for option o into the storage at base */
 static int
 config_set(struct config_parse *p, const struct opt_def *o, char *base,
@@ -260,16 +328,7 @@ config_set(struct config_parse *p, const struct opt_def *o, char *base,
 		return 0;
 	case OPT_INT:
 	case OPT_MODE:
-		errno = 0;
-		v = strtol(value, &end, o->type == OPT_MODE ? 8 : 10);
-		if (*value == '\0' || *end != '\0' || errno != 0
-		    || v < o->min || v > o->max)
-			return config_error(p, "%s: \"%s\" is not %s in %s%lo..%s%lo",
-			    o->name, value, o->type == OPT_MODE ? "an octal mode" :
-			    "a number", o->type == OPT_MODE ? "0" : "", o->min,
-			    o->type == OPT_MODE ? "0" : "", o->max);
-		*(int *)field = (int)v;
-		return 0;
+		return config_set_number(p, o, field, value);
 	case OPT_DURATION:
 		if (config_duration(value, &v) != 0 || v < o->min || v > o->max)
 			return config_error(p, "%s: \"%s\" is not a duration "
@@ -289,16 +348,7 @@ config_set(struct config_parse *p, const struct opt_def *o, char *base,
 			    o->name, value);
 		return 0;
 	case OPT_ENUM:
-		for (i = 0; o->choices[i] != NULL; i++)
-			if (strcasecmp(o->choices[i], value) == 0) {
-				*(int *)field = i;
-				return 0;
-			}
-		return config_error(p, "%s: \"%s\" is not one of %s%s%s%s%s",
-		    o->name, value, o->choices[0], o->choices[1] ? ", " : "",
-		    o->choices[1] ? o->choices[1] : "",
-		    o->choices[1] && o->choices[2] ? ", " : "",
-		    o->choices[1] && o->choices[2] ? o->choices[2] : "");
+		return config_set_enum(p, o, field, value);
 	case OPT_WORDS:
 		config_words_free(field);
 		config_words_parse(value, field);
@@ -308,26 +358,8 @@ config_set(struct config_parse *p, const struct opt_def *o, char *base,
 		if (cidr_list_parse(value, field, ebuf, sizeof(ebuf)) != 0)
 			return config_error(p, "%s: %s", o->name, ebuf);
 		return 0;
-	case OPT_CANON: {
-		char h[16], b[16];
-		int hc, bc;
-
-		if (sscanf(value, "%15[a-z]/%15[a-z]", h, b) == 2) {
-			hc = sign_canon_parse(h);
-			bc = sign_canon_parse(b);
-		} else {
-			hc = sign_canon_parse(value);
-			bc = SIGN_CANON_SIMPLE;	/* RFC 6376: body defaults to simple */
-		}
-		if (hc < 0 || bc < 0 || strspn(value, "abcdefghijklmnopqrstuvwxyz/")
-		    != strlen(value))
-			return config_error(p, "%s: \"%s\" is not relaxed/relaxed, "
-			    "relaxed/simple, simple/relaxed or simple/simple",
-			    o->name, value);
-		((int *)field)[0] = hc;
-		((int *)field)[1] = bc;
-		return 0;
-	}
+	case OPT_CANON:
+		return config_set_canon(p, o, field, value);
 	case OPT_LEVEL:
 		if ((i = log_level_parse(value)) < 0)
 			return config_error(p, "%s: \"%s\" is not err, warning, "
