@@ -736,7 +736,10 @@ if [ "$E2E" = yes ]; then
 fi
 
 mkdir -p "$(dirname "$OUT")"
-report > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+# the report names no path of this machine: the build and work dirs are
+# written as $BUILD_DIR and $WORK
+report | sed -e "s|$IT_DIR|\$WORK|g" -e "s|$BUILD_DIR|\$BUILD_DIR|g" > "$OUT.tmp" &&
+    mv "$OUT.tmp" "$OUT"
 say "report written to $OUT"
 echo
 sed -n '/^## Where we stand/,/^## Ratios/p' "$OUT" | sed '$d'
