@@ -1,12 +1,13 @@
 /*
  * fuzz_parsers.c - libFuzzer target for the parsers that see hostile input:
  * From headers (mailaddr), Authentication-Results claims (authres), DMARC
- * records, DKIM key records (keycheck), SPF-free conf text (config).
+ * records, SMTP paths, and conf text (parsed without loading keys).
  *
  * Build (clang, from the source tree):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Imilter \
  *     -include _build/amconfig.h test/fuzz/fuzz_parsers.c \
- *     milter/{mailaddr,authres,dmarc_record,buf,xalloc,log}.c \
+ *     milter/{mailaddr,authres,dmarc_record,buf,xalloc,log,config,config_table,
+ *     config_dump,cidr,keys,bounce,sign,clock}.c -lcrypto \
  *     -o fuzz_parsers && ./fuzz_parsers -max_total_time=60
  * The first input byte picks the parser; the rest is its input.
  */
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "authres.h"
+#include "config.h"
 #include "dmarc.h"
 #include "mailaddr.h"
 
@@ -34,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -50,6 +52,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(mailaddr_envelope_domain(s));
 		(void)mailaddr_domain_valid(s);
 		break;
+	case 4: {
+		char err[512];
+
+		config_free(config_load_from("fuzz.conf", s, NULL,
+		    CONFIG_SKIP_KEYS, err, sizeof(err)));
+		break;
+	}
 	}
 	free(s);
 	return 0;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - a short libFuzzer run of the hostile-input parsers (From,
-# Authentication-Results, DMARC records, SMTP paths) under ASan+UBSan.
+# Authentication-Results, DMARC records, SMTP paths, conf text) under
+# ASan+UBSan.
 # Needs clang with libFuzzer; prints one TAP line, or a SKIP plan when clang
 # cannot build fuzzers here (then nothing is counted).
 #   FUZZ_SECONDS=20 (default)
@@ -15,6 +16,10 @@ if ! command -v clang >/dev/null 2>&1 ||
         "$top_srcdir"/milter/mailaddr.c "$top_srcdir"/milter/authres.c \
         "$top_srcdir"/milter/dmarc_record.c "$top_srcdir"/milter/buf.c \
         "$top_srcdir"/milter/xalloc.c "$top_srcdir"/milter/log.c \
+        "$top_srcdir"/milter/config.c "$top_srcdir"/milter/config_table.c \
+        "$top_srcdir"/milter/config_dump.c "$top_srcdir"/milter/cidr.c \
+        "$top_srcdir"/milter/keys.c "$top_srcdir"/milter/bounce.c \
+        "$top_srcdir"/milter/sign.c "$top_srcdir"/milter/clock.c -lcrypto \
         -o "$work/fuzz_parsers" > "$work/build.log" 2>&1; then
     echo "1..0 # SKIP clang with libFuzzer not available"
     exit 0
