@@ -85,6 +85,7 @@ struct dkimv {
 	unsigned char tail[2];		/* the last two of them */
 	struct dkimv_clen simple;	/* body length, simple canonicalization */
 	struct dkimv_clen relaxed;	/* body length, relaxed canonicalization */
+	int need_clen;			/* a signature has l=: count the body */
 };
 
 /* ------------------------------------------------------------ DNS */
@@ -540,6 +541,28 @@ dkimv_begin(struct dkimv_lib *lib, const char *qid)
 	return v;
 }
 
+/* dkimv_has_l_tag - might this DKIM-Signature value carry an l= tag? (never misses one) */
+static int
+dkimv_has_l_tag(const char *value)
+{
+	const char *p = value;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == 'l') {
+			p++;
+			while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+				p++;
+			if (*p == '=')
+				return 1;
+		}
+		if ((p = strchr(p, ';')) == NULL)
+			return 0;
+		p++;
+	}
+}
+
 /* dkimv_header - one header field */
 void
 dkimv_header(struct dkimv *v, const char *name, const char *value)
@@ -557,6 +580,8 @@ dkimv_header(struct dkimv *v, const char *name, const char *value)
 		if (++v->nsigfields > v->lib->max_sigs)
 			return;
 		v->nfed++;
+		if (dkimv_has_l_tag(value))
+			v->need_clen = 1;
 	}
 	if (v->dkim == NULL || v->failed || v->eoh_done)
 		return;
@@ -612,8 +637,10 @@ dkimv_body(struct dkimv *v, const unsigned char *data, size_t len)
 		dkimv_eoh(v);
 	if (v->dkim == NULL || v->failed || v->nosig || len == 0)
 		return;
-	dkimv_clen_simple(&v->simple, data, len);
-	dkimv_clen_relaxed(&v->relaxed, data, len);
+	if (v->need_clen) {	/* only l= needs the canonical length */
+		dkimv_clen_simple(&v->simple, data, len);
+		dkimv_clen_relaxed(&v->relaxed, data, len);
+	}
 	v->tail[0] = len > 1 ? data[len - 2] : v->tail[1];
 	v->tail[1] = data[len - 1];
 	v->bodylen += len;
