@@ -33,11 +33,10 @@ cidr_parse_one(const char *tok, struct cidr *c, char *err, size_t errlen)
 	long prefix;
 	int max;
 
-	if (strlen(tok) >= sizeof(addr)) {
+	if ((size_t)snprintf(addr, sizeof(addr), "%s", tok) >= sizeof(addr)) {
 		snprintf(err, errlen, "bad network address \"%.60s\"", tok);
 		return -1;
 	}
-	strcpy(addr, tok);	/* length checked above */
 	slash = strchr(addr, '/');
 	if (slash != NULL)
 		*slash++ = '\0';

@@ -4,6 +4,7 @@
  * The only shared data is the in-flight message counter (atomic), read by
  * the shutdown path to let messages finish.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,7 +49,7 @@ state_msg_new(struct state_conn *c)
 	config_release(c->cfg);
 	c->cfg = config_acquire();
 	c->msg = xcalloc(1, sizeof(*c->msg));
-	strcpy(c->msg->qid, "NOQUEUE");
+	snprintf(c->msg->qid, sizeof(c->msg->qid), "NOQUEUE");
 	__atomic_add_fetch(&state_in_flight, 1, __ATOMIC_RELAXED);
 	return c->msg;
 }

@@ -59,19 +59,21 @@ expand(const char *tmpl)
 		{ "@RSA@", rsa_key }, { "@ED@", ed_key }, { "@OPEN@", open_key },
 		{ "@GROUP@", group_key },
 	};
-	char *out = calloc(1, strlen(tmpl) * 8 + 4096), *o = out;
+	size_t cap = strlen(tmpl) * 8 + 4096, used = 0;
+	char *out = calloc(1, cap);
 	const char *p = tmpl;
 	size_t i;
 
-	while (*p != '\0') {
+	while (*p != '\0' && used + 1 < cap) {
 		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 			if (strncmp(p, subs[i].tag, strlen(subs[i].tag)) == 0)
 				break;
 		if (i < sizeof(subs) / sizeof(subs[0])) {
-			o += sprintf(o, "%s", subs[i].val);
+			used += (size_t)snprintf(out + used, cap - used, "%s",
+			    subs[i].val);
 			p += strlen(subs[i].tag);
 		} else {
-			*o++ = *p++;
+			out[used++] = *p++;
 		}
 	}
 	return out;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -163,10 +164,10 @@ spf_header_quotes_values(void **state)
 
 	memset(&r, 0, sizeof(r));
 	r.mailfrom.res = SPF_RES_SOFTFAIL;
-	strcpy(r.mailfrom.comment, "a (nested) comment \\ here");
-	strcpy(r.client_ip, "2001:db8::1");
-	strcpy(r.envelope_from, "\"odd user\"@example.com");
-	strcpy(r.helo_name, "mx.example.com");
+	snprintf(r.mailfrom.comment, sizeof(r.mailfrom.comment), "%s", "a (nested) comment \\ here");
+	snprintf(r.client_ip, sizeof(r.client_ip), "%s", "2001:db8::1");
+	snprintf(r.envelope_from, sizeof(r.envelope_from), "%s", "\"odd user\"@example.com");
+	snprintf(r.helo_name, sizeof(r.helo_name), "%s", "mx.example.com");
 	spf_received_header(f->spf, &r, &b);
 	assert_string_equal(buf_cstr(&b),
 	    "softfail (mx.test.example: a \\(nested\\) comment \\\\ here) "
@@ -189,7 +190,7 @@ spf_header_never_breaks_the_line(void **state)
 	memset(r.mailfrom.comment, 'c', sizeof(r.mailfrom.comment) - 1);
 	r.mailfrom.comment[5] = '\r';
 	r.mailfrom.comment[6] = '\n';
-	strcpy(r.client_ip, "192.0.2.1");
+	snprintf(r.client_ip, sizeof(r.client_ip), "%s", "192.0.2.1");
 	memset(r.envelope_from, 'e', sizeof(r.envelope_from) - 1);
 	r.envelope_from[10] = '\n';
 	memset(r.helo_name, 'h', sizeof(r.helo_name) - 1);
