@@ -613,7 +613,20 @@ config_bounce_secret_index(void)
 	return i;
 }
 
-/* config_load_keys - read and parse every key of every block */
+/* config_read_secret - the permission-checked bytes of a key or secret file */
+static int
+config_read_secret(const struct config_parse *p,
+    const struct config_key_source *src, const char *path, struct buf *pem,
+    char *ebuf, size_t ebuflen)
+{
+	int group = p->c->allow_group_readable_keys;
+
+	if (src != NULL)
+		return src->read(src->arg, path, group, pem, ebuf, ebuflen);
+	return keys_read_pem(path, group, pem, ebuf, ebuflen);
+}
+
+/* config_load_keys - read and parse every key of every block, and the bounce secrets */
 static int
 config_load_keys(struct config_parse *p, const struct config_key_source *src)
 {
@@ -626,14 +639,8 @@ config_load_keys(struct config_parse *p, const struct config_key_source *src)
 	for (i = 0; rc == 0 && i < p->c->ndomains; i++) {
 		d = &p->c->domains[i];
 		for (j = 0; rc == 0 && j < d->nkeys; j++) {
-			if (src != NULL)
-				rc = src->read(src->arg, d->keys[j].path,
-				    p->c->allow_group_readable_keys, &pem, ebuf,
-				    sizeof(ebuf));
-			else
-				rc = keys_read_pem(d->keys[j].path,
-				    p->c->allow_group_readable_keys, &pem, ebuf,
-				    sizeof(ebuf));
+			rc = config_read_secret(p, src, d->keys[j].path, &pem, ebuf,
+			    sizeof(ebuf));
 			if (rc == 0)
 				rc = keys_parse_pem(&d->keys[j], buf_cstr(&pem), pem.len,
 				    ebuf, sizeof(ebuf));
@@ -648,14 +655,9 @@ config_load_keys(struct config_parse *p, const struct config_key_source *src)
 	for (i = 0; rc == 0 && i < p->c->bounce_secret.n; i++) {
 		const char *path = p->c->bounce_secret.v[i];
 
-		if (src != NULL)
-			rc = src->read(src->arg, path, p->c->allow_group_readable_keys,
-			    &pem, ebuf, sizeof(ebuf));
-		else
-			rc = bounce_secret_read(path, p->c->allow_group_readable_keys,
-			    &pem, ebuf, sizeof(ebuf));
+		rc = config_read_secret(p, src, path, &pem, ebuf, sizeof(ebuf));
 		if (rc == 0)
-			rc = bounce_secrets_add(&p->c->secrets, pem.data ? pem.data : "",
+			rc = bounce_secrets_add(&p->c->secrets, buf_cstr(&pem),
 			    pem.len, path, ebuf, sizeof(ebuf));
 		if (rc != 0) {
 			p->line = p->gline[config_bounce_secret_index()];

@@ -96,6 +96,21 @@ privsep_put(struct buf *out, char type, const char *path, const void *data,
 	buf_append(out, data, len);
 }
 
+/* privsep_put_file - a 'K' record with a file's checked bytes, or an 'X' record saying why not */
+static void
+privsep_put_file(struct buf *out, const char *path, int allow_group,
+    struct buf *pem)
+{
+	char err[1024];
+
+	if (keys_read_pem(path, allow_group, pem, err, sizeof(err)) == 0)
+		privsep_put(out, 'K', path, buf_cstr(pem), pem->len);
+	else
+		privsep_put(out, 'X', path, err, strlen(err));
+	if (pem->data != NULL)
+		OPENSSL_cleanse(pem->data, pem->cap);
+}
+
 /* privsep_serve_one - answer one load request */
 static void
 privsep_serve_one(int fd, const char *conf_path)
@@ -112,30 +127,12 @@ privsep_serve_one(int fd, const char *conf_path)
 	} else {
 		privsep_put(&out, 'C', conf_path, text.data ? text.data : "", text.len);
 		for (i = 0; i < c->ndomains; i++)
-			for (j = 0; j < c->domains[i].nkeys; j++) {
-				const char *path = c->domains[i].keys[j].path;
-
-				if (keys_read_pem(path, c->allow_group_readable_keys, &pem,
-				    err, sizeof(err)) == 0)
-					privsep_put(&out, 'K', path, pem.data ? pem.data : "",
-					    pem.len);
-				else
-					privsep_put(&out, 'X', path, err, strlen(err));
-				if (pem.data != NULL)
-					OPENSSL_cleanse(pem.data, pem.cap);
-			}
-		for (i = 0; i < c->bounce_secret.n; i++) {
-			const char *path = c->bounce_secret.v[i];
-
-			if (keys_read_pem(path, c->allow_group_readable_keys, &pem,
-			    err, sizeof(err)) == 0)
-				privsep_put(&out, 'K', path, pem.data ? pem.data : "",
-				    pem.len);
-			else
-				privsep_put(&out, 'X', path, err, strlen(err));
-			if (pem.data != NULL)
-				OPENSSL_cleanse(pem.data, pem.cap);
-		}
+			for (j = 0; j < c->domains[i].nkeys; j++)
+				privsep_put_file(&out, c->domains[i].keys[j].path,
+				    c->allow_group_readable_keys, &pem);
+		for (i = 0; i < c->bounce_secret.n; i++)
+			privsep_put_file(&out, c->bounce_secret.v[i],
+			    c->allow_group_readable_keys, &pem);
 		config_free(c);
 	}
 	privsep_put(&out, 'E', "", "", 0);
