@@ -550,6 +550,61 @@ config_inherit(struct config *c, struct config_domain *d)
 	}
 }
 
+/* config_cmp_name - order blocks by name (for qsort) */
+static int
+config_cmp_name(const void *a, const void *b)
+{
+	return strcasecmp((*(const struct config_domain *const *)a)->name,
+	    (*(const struct config_domain *const *)b)->name);
+}
+
+/* config_cmp_bounce - order blocks by bounce_domain (for qsort) */
+static int
+config_cmp_bounce(const void *a, const void *b)
+{
+	return strcasecmp((*(const struct config_domain *const *)a)->bounce_domain,
+	    (*(const struct config_domain *const *)b)->bounce_domain);
+}
+
+/* config_index - sorted lookup tables, built once per snapshot */
+static void
+config_index(struct config *c)
+{
+	size_t i;
+
+	c->by_name = xcalloc(c->ndomains + 1, sizeof(*c->by_name));
+	c->by_bounce = xcalloc(c->ndomains + 1, sizeof(*c->by_bounce));
+	for (i = 0; i < c->ndomains; i++) {
+		c->by_name[i] = &c->domains[i];
+		if (c->domains[i].bounce_domain != NULL
+		    && c->domains[i].bounce_domain[0] != '\0')
+			c->by_bounce[c->nbounce++] = &c->domains[i];
+	}
+	qsort(c->by_name, c->ndomains, sizeof(*c->by_name), config_cmp_name);
+	qsort(c->by_bounce, c->nbounce, sizeof(*c->by_bounce), config_cmp_bounce);
+}
+
+/* config_bsearch - binary search of a sorted table by a name field */
+static const struct config_domain *
+config_bsearch(const struct config_domain *const *v, size_t n,
+    const char *key, int bounce)
+{
+	size_t lo = 0, hi = n, mid;
+	int cmp;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		cmp = strcasecmp(key, bounce ? v[mid]->bounce_domain : v[mid]->name);
+		if (cmp == 0)
+			return v[mid];
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 /* config_validate - cross-option checks once the whole file is read */
 static int
 config_validate(struct config_parse *p)
@@ -564,6 +619,15 @@ config_validate(struct config_parse *p)
 		return config_error(p, "domain block %s is not closed with \"}\"",
 		    p->dom->name);
 	}
+	config_index(c);
+	for (i = 1; i < c->nbounce; i++)
+		if (strcasecmp(c->by_bounce[i - 1]->bounce_domain,
+		    c->by_bounce[i]->bounce_domain) == 0) {
+			p->line = c->by_bounce[i]->line;
+			return config_error(p, "bounce_domain %s is used by domains %s "
+			    "and %s", c->by_bounce[i]->bounce_domain,
+			    c->by_bounce[i - 1]->name, c->by_bounce[i]->name);
+		}
 	for (i = 0; i < c->ndomains; i++) {
 		config_inherit(c, &c->domains[i]);
 		if (c->domains[i].nkeys == 0) {
@@ -808,6 +872,8 @@ config_free(struct config *c)
 	for (i = 0; i < c->ndomains; i++)
 		config_domain_free(&c->domains[i]);
 	free(c->domains);
+	free(c->by_name);
+	free(c->by_bounce);
 	config_domain_free(&c->defaults);
 	free(c->path);
 	free(c->socket);
@@ -866,12 +932,16 @@ config_release(struct config *c)
 const struct config_domain *
 config_find_domain(const struct config *c, const char *domain)
 {
-	size_t i;
-
-	if (domain == NULL)
+	if (domain == NULL || c->by_name == NULL)
 		return NULL;
-	for (i = 0; i < c->ndomains; i++)
-		if (strcasecmp(c->domains[i].name, domain) == 0)
-			return &c->domains[i];
-	return NULL;
+	return config_bsearch(c->by_name, c->ndomains, domain, 0);
+}
+
+/* config_find_bounce_domain - block whose bounce_domain is domain */
+const struct config_domain *
+config_find_bounce_domain(const struct config *c, const char *domain)
+{
+	if (domain == NULL || c->by_bounce == NULL)
+		return NULL;
+	return config_bsearch(c->by_bounce, c->nbounce, domain, 1);
 }

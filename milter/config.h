@@ -136,6 +136,9 @@ struct config {
 	struct config_domain *domains;	/* the domain blocks */
 	size_t ndomains;
 	const struct config_domain *platform;	/* block of platform_domain */
+	const struct config_domain **by_name;	/* blocks sorted by name (lookups) */
+	const struct config_domain **by_bounce;	/* blocks with a bounce_domain, sorted by it */
+	size_t nbounce;
 
 	void *rt;			/* runtime (runtime.h), NULL until started */
 	void (*rt_free)(void *);	/* releases rt with the snapshot */
@@ -180,6 +183,10 @@ void config_release(struct config *c);
 
 /* config_find_domain - the block for a domain (case-insensitive), or NULL */
 const struct config_domain *config_find_domain(const struct config *c,
+    const char *domain);
+
+/* config_find_bounce_domain - the block whose bounce_domain is domain, or NULL */
+const struct config_domain *config_find_bounce_domain(const struct config *c,
     const char *domain);
 
 /* config_dump - print the effective configuration (authmilter -n) */

@@ -208,18 +208,12 @@ inbound_bounce_rcpt(const struct config *c, const char *rcpt, time_t now,
     struct buf *original, struct bounce_info *info)
 {
 	char *dom = mailaddr_envelope_domain(rcpt);
+	const struct config_domain *d = config_find_bounce_domain(c, dom);
 	enum bounce_status st = BOUNCE_NOT_OURS;
-	size_t i;
 
-	for (i = 0; dom != NULL && i < c->ndomains; i++) {
-		const char *bd = c->domains[i].bounce_domain;
-
-		if (bd == NULL || strcasecmp(bd, dom) != 0)
-			continue;
-		st = bounce_decode(&c->secrets, rcpt, bd, now, c->bounce_max_age,
-		    original, info);
-		break;
-	}
+	if (d != NULL)
+		st = bounce_decode(&c->secrets, rcpt, d->bounce_domain, now,
+		    c->bounce_max_age, original, info);
 	free(dom);
 	return st;
 }

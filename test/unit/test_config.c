@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 #include "sign.h"
 #include <syslog.h>
@@ -364,6 +365,58 @@ config_dump_shows_effective_values(void **state)
 	config_free(c);
 }
 
+/* config_lookup_among_many_domains - sorted lookups find every block, case-insensitively */
+static void
+config_lookup_among_many_domains(void **state)
+{
+	struct buf text = BUF_INIT;
+	struct config *c;
+	char err[1024], name[64];
+	int i;
+
+	(void)state;
+	buf_printf(&text, "bounce_secret = %s\n", rsa_key);
+	for (i = 499; i >= 0; i--)
+		buf_printf(&text, "domain d%03d.example {\nkey = s %s\n"
+		    "bounce_domain = b%03d.d%03d.example\n}\n", i, rsa_key, i, i);
+	c = config_load_from("many.conf", buf_cstr(&text), NULL, CONFIG_SKIP_KEYS,
+	    err, sizeof(err));
+	buf_free(&text);
+	if (c == NULL)
+		fail_msg("%s", err);
+	for (i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "D%03d.Example", i);
+		assert_non_null(config_find_domain(c, name));
+		snprintf(name, sizeof(name), "d%03d.example", i);
+		assert_string_equal(config_find_domain(c, "D000.EXAMPLE")->name,
+		    "d000.example");
+		snprintf(name, sizeof(name), "b%03d.d%03d.example", i, i);
+		assert_non_null(config_find_bounce_domain(c, name));
+		snprintf(name, sizeof(name), "d%03d.example", i);
+		assert_string_equal(config_find_bounce_domain(c,
+		    config_find_domain(c, name)->bounce_domain)->name, name);
+	}
+	assert_null(config_find_domain(c, "d500.example"));
+	assert_null(config_find_domain(c, "example"));
+	assert_null(config_find_bounce_domain(c, "d001.example"));
+	config_free(c);
+}
+
+/* config_bounce_domain_used_twice_is_an_error - one bounce domain, one block */
+static void
+config_bounce_domain_used_twice_is_an_error(void **state)
+{
+	char err[1024];
+	struct config *c = load("bounce_secret = @RSA@\n"
+	    "domain a.example {\nkey = s @RSA@\nbounce_domain = b.example\n}\n"
+	    "domain c.example {\nkey = s @RSA@\nbounce_domain = B.example\n}\n",
+	    err, sizeof(err));
+
+	(void)state;
+	assert_null(c);
+	assert_non_null(strstr(err, "bounce_domain b.example is used by domains"));
+}
+
 int
 main(void)
 {
@@ -376,6 +429,8 @@ main(void)
 		cmocka_unit_test(config_missing_file_names_it),
 		cmocka_unit_test(config_snapshot_refcount),
 		cmocka_unit_test(config_dump_shows_effective_values),
+		cmocka_unit_test(config_lookup_among_many_domains),
+		cmocka_unit_test(config_bounce_domain_used_twice_is_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
