@@ -1,16 +1,15 @@
 /*
  * callbacks.c - the xxfi_* callbacks: fetch state, call modules, return.
  *
- * libmilter runs each connection in its own thread; a callback touches
+ * The engine serves each connection in one thread; a callback touches
  * only its connection's state (struct state_conn) and the pinned,
- * immutable configuration snapshot.
+ * immutable configuration snapshot. Answers to commands negotiated
+ * "no reply" (connect, helo, headers, body chunks) are dropped by the
+ * engine, so those callbacks just return ENGINE_CONTINUE.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "callbacks.h"
@@ -27,130 +26,92 @@
 #include "xalloc.h"
 
 /* Actions and protocol steps we ask the MTA for. */
-#define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)	/* required */
-#define CB_ACTIONS_WANT (CB_ACTIONS | SMFIF_QUARANTINE | SMFIF_CHGFROM \
-	| SMFIF_ADDRCPT | SMFIF_DELRCPT)
-#define CB_PROTO_WANT (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY \
-	| SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NOUNKNOWN \
-	| SMFIP_NODATA)
+#define CB_ACTIONS (PROTO_F_ADDHDRS | PROTO_F_CHGHDRS)	/* required */
+#define CB_ACTIONS_WANT (CB_ACTIONS | PROTO_F_QUARANTINE | PROTO_F_CHGFROM \
+	| PROTO_F_ADDRCPT | PROTO_F_DELRCPT)
+#define CB_PROTO_WANT (PROTO_P_HDR_LEADSPC | PROTO_P_NR_HDR | PROTO_P_NR_BODY \
+	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NOUNKNOWN \
+	| PROTO_P_NODATA)
 
-/* cb_sfsistat - a verdict as a libmilter status, setting the reply */
-static sfsistat
-cb_sfsistat(SMFICTX *ctx, const char *qid, struct verdict v)
+/* cb_status - a verdict as an engine status, setting the reply */
+static enum engine_status
+cb_status(struct engine_session *ctx, const char *qid, struct verdict v)
 {
 	switch (v.action) {
 	case VERDICT_CONTINUE:
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	case VERDICT_ACCEPT:
-		return SMFIS_ACCEPT;
+		return ENGINE_ACCEPT;
 	case VERDICT_TEMPFAIL:
 		if (v.rcode != NULL)
 			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
-		return SMFIS_TEMPFAIL;
+		return ENGINE_TEMPFAIL;
 	case VERDICT_REJECT:
 		if (v.rcode != NULL)
 			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
-		return SMFIS_REJECT;
+		return ENGINE_REJECT;
 	}
-	return SMFIS_TEMPFAIL;
+	return ENGINE_TEMPFAIL;
 }
 
 /* cb_conn - this connection's state; NULL if it was never set up */
 static struct state_conn *
-cb_conn(SMFICTX *ctx)
+cb_conn(struct engine_session *ctx)
 {
 	return mta_get_state(ctx);
 }
 
-/* cb_negotiate - ask for leading header spaces and no per-header replies */
-static sfsistat
-cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
-{
-	struct state_conn *c;
-
-	(void)f2;
-	(void)f3;
-	if ((f0 & CB_ACTIONS) != CB_ACTIONS) {
-		log_err(NULL, "MTA does not offer the header actions authmilter "
-		    "needs (offered 0x%lx); not filtering", f0);
-		return SMFIS_REJECT;
-	}
-	*pf0 = f0 & CB_ACTIONS_WANT;
-	*pf1 = f1 & CB_PROTO_WANT;
-	*pf2 = 0;
-	*pf3 = 0;
-	c = state_conn_new();
-	c->hdr_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
-	c->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;
-	c->conn_noreply = (*pf1 & SMFIP_NR_CONN) != 0;
-	c->helo_noreply = (*pf1 & SMFIP_NR_HELO) != 0;
-	mta_set_state(ctx, c);
-	return SMFIS_CONTINUE;
-}
-
 /* cb_connect - pin the configuration, remember the client */
-static sfsistat
-cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+static enum engine_status
+cb_connect(struct engine_session *ctx, const char *host, const char *addr)
 {
 	struct state_conn *c = cb_conn(ctx);
-	const void *a = NULL;
 
-	if (c == NULL)
+	if (c == NULL) {
 		c = state_conn_new();
-	if (c->cfg == NULL) {
-		log_err(NULL, "no configuration loaded");
-		if (c->conn_noreply) {	/* cannot answer now: MAIL FROM tempfails */
-			mta_set_state(ctx, c);
-			return SMFIS_NOREPLY;
-		}
-		mta_set_state(ctx, NULL);
-		state_conn_free(c);
-		return SMFIS_TEMPFAIL;
+		mta_set_state(ctx, c);
 	}
-	if (sa != NULL && sa->sa_family == AF_INET)
-		a = &((struct sockaddr_in *)(void *)sa)->sin_addr;
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)(void *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, c->client_addr,
-	    sizeof(c->client_addr)) == NULL)
-		c->client_addr[0] = '\0';
+	if (c->cfg == NULL) {
+		/* no reply is sent to CONNECT: MAIL FROM tempfails (cfg NULL) */
+		log_err(NULL, "no configuration loaded");
+		return ENGINE_TEMPFAIL;
+	}
+	snprintf(c->client_addr, sizeof(c->client_addr), "%s",
+	    addr != NULL ? addr : "");
 	free(c->client_host);
 	c->client_host = xstrdup(host ? host : "");
-	mta_set_state(ctx, c);
-	return c->conn_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_helo - remember the HELO name */
-static sfsistat
-cb_helo(SMFICTX *ctx, char *helo)
+static enum engine_status
+cb_helo(struct engine_session *ctx, const char *helo)
 {
 	struct state_conn *c = cb_conn(ctx);
 
 	if (c == NULL)
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	free(c->helo);
 	c->helo = xstrdup(helo ? helo : "");
-	return c->helo_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_envfrom - start a message */
-static sfsistat
-cb_envfrom(SMFICTX *ctx, char **argv)
+static enum engine_status
+cb_envfrom(struct engine_session *ctx, char **argv)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 	struct verdict v;
 	const char *auth;
-	sfsistat rc;
+	enum engine_status rc;
 
 	if (c == NULL)
-		return SMFIS_TEMPFAIL;
+		return ENGINE_TEMPFAIL;
 	m = state_msg_new(c);
 	if (c->cfg == NULL) {		/* shutting down */
 		state_msg_end(c);
-		return SMFIS_TEMPFAIL;
+		return ENGINE_TEMPFAIL;
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
@@ -173,23 +134,23 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	m->trusted = mode_trusted(c->cfg, m->auth_authen,
 	    c->client_addr[0] ? c->client_addr : NULL);
 	if (m->trusted || runtime_of(c->cfg) == NULL)
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	m->in = inbound_new();
 	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
 	    c->helo ? c->helo : "");
 	if (v.action == VERDICT_REJECT) {
 		log_info(m->qid, "rejected at MAIL FROM: SPF %s for %s",
 		    spf_res_name(m->in->spf.mailfrom.res), m->envfrom);
-		rc = cb_sfsistat(ctx, m->qid, v);
+		rc = cb_status(ctx, m->qid, v);
 		state_msg_end(c);
 		return rc;
 	}
-	return SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_envrcpt - refuse forged bounces to our bounce domains, remember real ones */
-static sfsistat
-cb_envrcpt(SMFICTX *ctx, char **argv)
+static enum engine_status
+cb_envrcpt(struct engine_session *ctx, char **argv)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
@@ -199,7 +160,7 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	struct verdict v;
 
 	if (c == NULL || (m = c->msg) == NULL || argv == NULL || argv[0] == NULL)
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
 	if (st == BOUNCE_OK) {
@@ -221,29 +182,29 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	buf_free(&orig);
 	v = verdict_bounce_rcpt(st);
-	return cb_sfsistat(ctx, m->qid, v);
+	return cb_status(ctx, m->qid, v);
 }
 
 /* cb_header - keep each header for signing */
-static sfsistat
-cb_header(SMFICTX *ctx, char *name, char *value)
+static enum engine_status
+cb_header(struct engine_session *ctx, const char *name, const char *value)
 {
 	struct state_conn *c = cb_conn(ctx);
 
 	if (c == NULL || c->msg == NULL)
-		return c != NULL && c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	if (state_msg_add_header(c->msg, name, value ? value : "") != 0
 	    && c->msg->hdr_overflow == 1) {
 		c->msg->hdr_overflow = 2;	/* log once */
 		log_warn(c->msg->qid, "headers exceed %u bytes; message will "
 		    "not be signed", STATE_MAX_HEADER_BYTES);
 	}
-	return c->hdr_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_remove_forged_authres - delete A-R headers claiming our authserv-id, last first */
 static int
-cb_remove_forged_authres(SMFICTX *ctx, struct state_conn *c,
+cb_remove_forged_authres(struct engine_session *ctx, struct state_conn *c,
     struct state_msg *m)
 {
 	int idx = 0;
@@ -289,16 +250,16 @@ cb_forged_authres(const struct state_conn *c, const struct state_msg *m)
  * bounce to rewrite or carries a forged Authentication-Results to remove
  * (also from our own users: RFC 8601 5, removal at the boundary)
  */
-static sfsistat
+static enum engine_status
 cb_eoh_done(const struct state_conn *c, struct state_msg *m)
 {
-	return m->nbounces > 0 || cb_forged_authres(c, m) ? SMFIS_CONTINUE
-	    : SMFIS_ACCEPT;
+	return m->nbounces > 0 || cb_forged_authres(c, m) ? ENGINE_CONTINUE
+	    : ENGINE_ACCEPT;
 }
 
 /* cb_eoh - decide: sign or pass through */
-static sfsistat
-cb_eoh(SMFICTX *ctx)
+static enum engine_status
+cb_eoh(struct engine_session *ctx)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
@@ -306,7 +267,7 @@ cb_eoh(SMFICTX *ctx)
 	size_t i;
 
 	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	memset(&in, 0, sizeof(in));
 	in.auth_authen = m->auth_authen;
@@ -326,12 +287,12 @@ cb_eoh(SMFICTX *ctx)
 		if (m->trusted || m->in == NULL)
 			return cb_eoh_done(c, m);	/* our own users' mail: not judged */
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
-		return SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	}
 	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
 	if (m->out == NULL) {
 		log_err(m->qid, "cannot start signing");
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 	}
 	if (m->out->why[0] != '\0')
 		log_warn(m->qid, "%s", m->out->why);
@@ -342,18 +303,18 @@ cb_eoh(SMFICTX *ctx)
 		m->out = NULL;
 		return cb_eoh_done(c, m);
 	}
-	return SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_body - hash a body chunk */
-static sfsistat
-cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+static enum engine_status
+cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 
 	if (c == NULL || (m = c->msg) == NULL)
-		return c != NULL && c->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+		return ENGINE_CONTINUE;
 	if (m->in != NULL && m->out == NULL)
 		inbound_body(m->in, data, len);
 	else if (m->out != NULL && !m->body_failed
@@ -362,12 +323,12 @@ cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 		log_err(m->qid, "body hashing failed");
 		m->body_failed = 1;
 	}
-	return c->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_eom_verify - judge an inbound message and write the results */
-static sfsistat
-cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+static enum engine_status
+cb_eom_verify(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
 {
 	struct inbound *in = m->in;
 	struct verdict v;
@@ -379,10 +340,10 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
 		log_notice(m->qid, "%s: %s %s %s", v.action == VERDICT_REJECT ?
 		    "rejected" : "tempfailed", v.rcode, v.xcode, v.text);
-		return cb_sfsistat(ctx, m->qid, v);
+		return cb_status(ctx, m->qid, v);
 	}
 	if (cb_remove_forged_authres(ctx, c, m) != 0)
-		return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 	if (in->received_spf.len > 0) {
 		struct buf val = BUF_INIT;
 		int rc;
@@ -393,7 +354,7 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 		    buf_cstr(&val));
 		buf_free(&val);
 		if (rc != 0)
-			return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+			return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 	}
 	if (in->authres.len > 0) {
 		struct buf val = BUF_INIT;
@@ -402,7 +363,7 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 		if (mta_insert_header(ctx, m->qid, 0, "Authentication-Results",
 		    buf_cstr(&val)) != 0) {
 			buf_free(&val);
-			return cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+			return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 		}
 		buf_free(&val);
 	}
@@ -418,12 +379,12 @@ cb_eom_verify(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 		    buf_cstr(&val));
 		buf_free(&val);
 	}
-	return SMFIS_CONTINUE;
+	return ENGINE_CONTINUE;
 }
 
 /* cb_eom_bounces - deliver genuine bounces to the original sender */
 static int
-cb_eom_bounces(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+cb_eom_bounces(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
 {
 	struct buf addr = BUF_INIT, hdr = BUF_INIT;
 	struct tm tm;
@@ -461,7 +422,7 @@ cb_eom_bounces(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 
 /* cb_eom_return_path - rewrite MAIL FROM into the customer's bounce domain */
 static int
-cb_eom_return_path(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
+cb_eom_return_path(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
 {
 	struct buf addr = BUF_INIT, path = BUF_INIT;
 	enum bounce_status st;
@@ -489,21 +450,21 @@ cb_eom_return_path(SMFICTX *ctx, struct state_conn *c, struct state_msg *m)
 }
 
 /* cb_eom - make and insert the signatures */
-static sfsistat
-cb_eom(SMFICTX *ctx)
+static enum engine_status
+cb_eom(struct engine_session *ctx)
 {
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 	struct outbound_sig *s;
 	char err[256];
 	size_t i;
-	sfsistat rc = SMFIS_CONTINUE;
+	enum engine_status rc = ENGINE_CONTINUE;
 
 	if (c != NULL && (m = c->msg) != NULL && m->nbounces > 0
 	    && cb_eom_bounces(ctx, c, m) != 0) {
-		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 		state_msg_end(c);
-		return rc == SMFIS_ACCEPT ? SMFIS_CONTINUE : rc;
+		return rc == ENGINE_ACCEPT ? ENGINE_CONTINUE : rc;
 	}
 	if (c != NULL && (m = c->msg) != NULL && m->in != NULL && m->out == NULL) {
 		state_msg_set_qid(m, mta_macro(ctx, "i"));
@@ -512,14 +473,14 @@ cb_eom(SMFICTX *ctx)
 		return rc;
 	}
 	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
-		rc = SMFIS_CONTINUE;
+		rc = ENGINE_CONTINUE;
 		if (c != NULL && c->msg != NULL
 		    && cb_remove_forged_authres(ctx, c, c->msg) != 0)
-			rc = cb_sfsistat(ctx, c->msg->qid,
+			rc = cb_status(ctx, c->msg->qid,
 			    verdict_internal_error(c->cfg));
 		if (c != NULL)
 			state_msg_end(c);
-		return rc == SMFIS_ACCEPT ? SMFIS_CONTINUE : rc;
+		return rc == ENGINE_ACCEPT ? ENGINE_CONTINUE : rc;
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	if (m->body_failed || outbound_finish(m->out, m->hdrs, m->nhdrs,
@@ -527,9 +488,9 @@ cb_eom(SMFICTX *ctx)
 		if (m->body_failed)
 			snprintf(err, sizeof(err), "body hashing failed");
 		log_err(m->qid, "signing failed: %s", err);
-		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
-		if (rc == SMFIS_ACCEPT)
-			rc = SMFIS_CONTINUE;
+		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
+		if (rc == ENGINE_ACCEPT)
+			rc = ENGINE_CONTINUE;
 		state_msg_end(c);
 		return rc;
 	}
@@ -538,25 +499,25 @@ cb_eom(SMFICTX *ctx)
 		s = &m->out->sigs[i];
 		if (mta_insert_header(ctx, m->qid, 0, "DKIM-Signature",
 		    s->value) != 0) {
-			rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
+			rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 			break;
 		}
 		log_info(m->qid, "signed d=%s s=%s a=%s (%d bits)", s->dom->name,
 		    s->key->selector, s->key->type == KEY_ED25519 ?
 		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
 	}
-	if (rc == SMFIS_CONTINUE && (cb_eom_return_path(ctx, c, m) != 0
+	if (rc == ENGINE_CONTINUE && (cb_eom_return_path(ctx, c, m) != 0
 	    || cb_remove_forged_authres(ctx, c, m) != 0))
-		rc = cb_sfsistat(ctx, m->qid, verdict_internal_error(c->cfg));
-	if (rc == SMFIS_ACCEPT)
-		rc = SMFIS_CONTINUE;
+		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
+	if (rc == ENGINE_ACCEPT)
+		rc = ENGINE_CONTINUE;
 	state_msg_end(c);
 	return rc;
 }
 
 /* cb_abort - the MTA abandoned the message */
-static sfsistat
-cb_abort(SMFICTX *ctx)
+static void
+cb_abort(struct engine_session *ctx)
 {
 	struct state_conn *c = cb_conn(ctx);
 
@@ -565,12 +526,11 @@ cb_abort(SMFICTX *ctx)
 			log_debug(c->msg->qid, "message aborted by the MTA");
 		state_msg_end(c);
 	}
-	return SMFIS_CONTINUE;
 }
 
 /* cb_close - the connection ends */
-static sfsistat
-cb_close(SMFICTX *ctx)
+static void
+cb_close(struct engine_session *ctx)
 {
 	struct state_conn *c = cb_conn(ctx);
 
@@ -578,30 +538,26 @@ cb_close(SMFICTX *ctx)
 		mta_set_state(ctx, NULL);
 		state_conn_free(c);
 	}
-	return SMFIS_CONTINUE;
 }
 
-static struct smfiDesc callbacks_desc = {
-	.xxfi_name = "authmilter",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = CB_ACTIONS_WANT,
-	.xxfi_connect = cb_connect,
-	.xxfi_helo = cb_helo,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = cb_envrcpt,
-	.xxfi_header = cb_header,
-	.xxfi_eoh = cb_eoh,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
-	.xxfi_unknown = NULL,
-	.xxfi_data = NULL,
-	.xxfi_negotiate = cb_negotiate,
+static const struct engine_callbacks callbacks_desc = {
+	.actions_required = CB_ACTIONS,
+	.actions_wanted = CB_ACTIONS_WANT,
+	.proto_wanted = CB_PROTO_WANT,
+	.connect = cb_connect,
+	.helo = cb_helo,
+	.envfrom = cb_envfrom,
+	.envrcpt = cb_envrcpt,
+	.header = cb_header,
+	.eoh = cb_eoh,
+	.body = cb_body,
+	.eom = cb_eom,
+	.abort = cb_abort,
+	.close = cb_close,
 };
 
-/* callbacks_table - the table to register */
-struct smfiDesc *
+/* callbacks_table - the filter for the engine */
+const struct engine_callbacks *
 callbacks_table(void)
 {
 	return &callbacks_desc;

@@ -1,12 +1,12 @@
 /*
- * callbacks.h - the libmilter callback table.
+ * callbacks.h - the filter's callback table for the engine.
  */
 #ifndef AUTHMILTER_CALLBACKS_H
 #define AUTHMILTER_CALLBACKS_H
 
-#include <libmilter/mfapi.h>
+#include "engine.h"
 
-/* callbacks_table - the smfiDesc to register */
-struct smfiDesc *callbacks_table(void);
+/* callbacks_table - what we ask of the MTA and the callbacks */
+const struct engine_callbacks *callbacks_table(void);
 
 #endif

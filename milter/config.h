@@ -94,7 +94,7 @@ struct config {
 	int socket_mode;		/* mode of a unix socket */
 	char *pidfile;			/* pid file when running in background */
 	char *user;			/* user to run as after start-up ("" : stay) */
-	long milter_timeout;		/* seconds libmilter waits for the MTA */
+	long milter_timeout;		/* seconds we wait for the next MTA command */
 	int log_destination;		/* enum config_log_dest */
 	int log_level;			/* LOG_* from syslog.h */
 	int syslog_facility;		/* LOG_MAIL, ... */

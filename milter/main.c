@@ -3,39 +3,34 @@
  *
  * Start-up order: load the configuration and keys (as the starting user,
  * normally root), open the milter socket, go to the background, drop to
- * the configured user, then run libmilter in a thread of its own while the
- * main thread waits for signals. The main thread is the process's first
- * thread, so Linux hands process-directed signals to it while it waits in
- * sigwait; libmilter's own signal thread (which would stop the milter on
- * SIGHUP) never sees them.
+ * the configured user, then run the listener (listener.c) in a thread of
+ * its own while the main thread waits for signals. Every other thread
+ * blocks the signals, so they all come to the main thread's sigwait.
  *   SIGHUP          reload: build a new snapshot, swap it in; on error
  *                   keep the running one
- *   SIGTERM/SIGINT  remove a unix socket, let messages in flight finish
- *                   (up to 30 s), stop libmilter, exit
+ *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
+ *                   flight finish (up to 30 s), exit
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <libmilter/mfapi.h>
 
 #include "callbacks.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "keycheck.h"
+#include "listener.h"
 #include "privsep.h"
 #include "runtime.h"
 #include "state.h"
@@ -70,35 +65,13 @@ main_socket_path(const char *spec)
 	return NULL;
 }
 
-/* main_nodelay_listeners - TCP_NODELAY on listening TCP sockets (inherited by accepted ones) */
-static void
-main_nodelay_listeners(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, on = 1, acc;
-
-	for (fd = 3; fd < 1024; fd++) {
-		len = sizeof(acc);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc)
-			continue;
-		len = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0
-		    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
-			log_warn(NULL, "cannot set TCP_NODELAY on the milter socket: %m");
-		else
-			log_debug(NULL, "TCP_NODELAY set on the listening socket");
-	}
-}
-
-/* main_open_socket - let libmilter create the socket, then fix its mode/owner */
-static void
+/* main_open_socket - open the milter socket (its directory made if missing) */
+static int
 main_open_socket(const struct config *c, const struct passwd *pw)
 {
 	const char *path = main_socket_path(c->socket);
-	char dir[4096], *slash;
+	char dir[4096], err[1024], *slash;
+	int fd;
 
 	if (path != NULL) {
 		snprintf(dir, sizeof(dir), "%s", path);
@@ -110,19 +83,12 @@ main_open_socket(const struct config *c, const struct passwd *pw)
 				log_warn(NULL, "cannot chown %s: %m", dir);
 		}
 	}
-	if (smfi_setconn((char *)c->socket) != MI_SUCCESS)
-		log_fatal("cannot use socket %s", c->socket);
-	if (smfi_opensocket(1) != MI_SUCCESS)
-		log_fatal("cannot open milter socket %s (in use, or no permission?)",
-		    c->socket);
-	if (path != NULL) {
-		if (chmod(path, (mode_t)c->socket_mode) != 0)
-			log_fatal("cannot chmod %s: %m", path);
-		if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0)
-			log_fatal("cannot chown %s: %m", path);
-	} else {
-		main_nodelay_listeners();
-	}
+	fd = listener_open(c->socket, (int)c->socket_mode,
+	    pw != NULL ? pw->pw_uid : (uid_t)-1, pw != NULL ? pw->pw_gid
+	    : (gid_t)-1, err, sizeof(err));
+	if (fd < 0)
+		log_fatal("cannot open milter socket: %s", err);
+	return fd;
 }
 
 /* main_lookup_user - the passwd entry of the run-as user, or NULL for none */
@@ -192,22 +158,14 @@ main_daemonize(const struct config *c)
 	}
 }
 
-/* main_milter_thread - run libmilter until it is stopped */
+static int main_listen_fd = -1;		/* the milter socket */
+
+/* main_milter_thread - accept and serve MTA connections until stopped */
 static void *
 main_milter_thread(void *arg)
 {
-	int *rc = arg;
-
-	*rc = smfi_main();
-	return NULL;
-}
-
-/* main_stop_thread - tell libmilter to stop accepting connections */
-static void *
-main_stop_thread(void *arg)
-{
 	(void)arg;
-	smfi_stop();
+	listener_run(main_listen_fd, callbacks_table());
 	return NULL;
 }
 
@@ -280,6 +238,7 @@ main_reload(const char *path)
 	keycheck_config(c, runtime_of(c)->dns);
 	main_keep_key_states(c);
 	log_set_level(c->log_level);
+	listener_set_timeout(c->milter_timeout);
 	config_install(c);
 	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
 	    c->ndomains);
@@ -357,20 +316,19 @@ main_drain(void)
 static int
 main_serve(const char *path, const struct config *c)
 {
-	pthread_t tid;
-	struct timespec deadline;
-	pthread_t stopper, kc;
+	pthread_t tid, kc;
 	char sockspec[4096];
 	sigset_t set;
-	int sig, rc = 0;
+	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&tid, NULL, main_milter_thread, &rc) != 0)
+	listener_set_timeout(c->milter_timeout);
+	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
@@ -389,21 +347,13 @@ main_serve(const char *path, const struct config *c)
 		break;
 	}
 	main_keycheck_stop(kc);
-	/*
-	 * libmilter's workers stop serving sessions once smfi_stop is called,
-	 * so messages in flight would hang: first make new connections fail
-	 * (remove a unix socket), let the messages finish, then stop.
-	 */
+	/* new connections fail at once; the MTA applies its default action */
+	listener_stop();
+	pthread_join(tid, NULL);
 	if (main_socket_path(sockspec) != NULL)
 		unlink(main_socket_path(sockspec));
 	main_drain();
-	if (pthread_create(&stopper, NULL, main_stop_thread, NULL) == 0)
-		pthread_detach(stopper);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 1;
-	if (pthread_timedjoin_np(tid, NULL, &deadline) != 0)
-		return 0;	/* listener still polling: exit regardless */
-	return rc == MI_SUCCESS ? 0 : 1;
+	return listener_close_all(5) == 0 ? 0 : -1;
 }
 
 int
@@ -454,16 +404,7 @@ main(int argc, char **argv)
 	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
-	if (smfi_register(*callbacks_table()) != MI_SUCCESS)
-		log_fatal("smfi_register failed");
-	smfi_settimeout((int)c->milter_timeout);
-	/*
-	 * Postfix passes a header of up to header_size_limit (100 KB) in one
-	 * packet; at libmilter's default limit of 64 KB the connection would
-	 * be dropped and the message tempfailed.
-	 */
-	smfi_setmaxdatasize(1024 * 1024 - 1);
-	main_open_socket(c, pw);
+	main_listen_fd = main_open_socket(c, pw);
 	if (!fg)
 		main_daemonize(c);
 	if (pw != NULL && (main_privsep = privsep_start(path, err,
@@ -478,6 +419,13 @@ main(int argc, char **argv)
 	if (!fg && c != NULL && c->pidfile[0] != '\0')
 		unlink(c->pidfile);
 	config_release(c);
+	if (rc < 0) {
+		/* threads still hold the snapshot: no teardown under them */
+		log_warn(NULL, "connection threads still busy; exiting without "
+		    "cleanup");
+		privsep_stop(main_privsep);
+		_exit(0);
+	}
 	config_install(NULL);
 	privsep_stop(main_privsep);
 	log_notice(NULL, "stopped");

@@ -1,9 +1,13 @@
 /*
- * mta.c - wrappers around libmilter's smfi_* functions.
+ * mta.c - macros, modifications and replies on an engine session.
  *
- * libmilter takes char * where it means const char *; the casts live here
- * and nowhere else.
+ * Threading: called only from the session's own thread (its callbacks).
+ * Modifications are queued in the session's output and go to the MTA
+ * with the end-of-message reply, in one write.
  */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -11,102 +15,204 @@
 
 /* mta_get_state - connection private data */
 void *
-mta_get_state(SMFICTX *ctx)
+mta_get_state(struct engine_session *s)
 {
-	return smfi_getpriv(ctx);
+	return s->priv;
 }
 
 /* mta_set_state - set connection private data */
 void
-mta_set_state(SMFICTX *ctx, void *state)
+mta_set_state(struct engine_session *s, void *state)
 {
-	smfi_setpriv(ctx, state);
+	s->priv = state;
 }
 
-/* mta_macro - a macro value, NULL if unset */
-const char *
-mta_macro(SMFICTX *ctx, const char *name)
+/* mta_name_eq - macro names equal, "i" matching "{i}" */
+static int
+mta_name_eq(const char *have, const char *want)
 {
-	return smfi_getsymval(ctx, (char *)name);
+	size_t hl = strlen(have), wl = strlen(want);
+
+	if (hl == wl && memcmp(have, want, hl) == 0)
+		return 1;
+	if (hl >= 2 && have[0] == '{' && have[hl - 1] == '}') {
+		have++;
+		hl -= 2;
+	}
+	if (wl >= 2 && want[0] == '{' && want[wl - 1] == '}') {
+		want++;
+		wl -= 2;
+	}
+	return hl == wl && memcmp(have, want, hl) == 0;
+}
+
+/* mta_macro - a macro value, NULL if unset; the latest stage wins */
+const char *
+mta_macro(struct engine_session *s, const char *name)
+{
+	static const int latest_first[] = { PROTO_M_EOM, PROTO_M_EOH,
+	    PROTO_M_DATA, PROTO_M_ENVRCPT, PROTO_M_ENVFROM, PROTO_M_HELO,
+	    PROTO_M_CONNECT };
+	const char *p, *end, *val;
+	size_t i;
+
+	for (i = 0; i < sizeof(latest_first) / sizeof(latest_first[0]); i++) {
+		const struct buf *b = &s->macros[latest_first[i]];
+
+		if (b->len == 0)
+			continue;
+		p = b->data;
+		end = b->data + b->len;
+		/* pairs name\0value\0; engine.c checked the last byte is NUL */
+		while (p < end) {
+			val = p + strlen(p) + 1;
+			if (val >= end)
+				break;
+			if (mta_name_eq(p, name))
+				return val;
+			p = val + strlen(val) + 1;
+		}
+	}
+	return NULL;
+}
+
+/* mta_may - is a modification possible now? logs why not */
+static int
+mta_may(struct engine_session *s, const char *qid, unsigned long action,
+    const char *what)
+{
+	if (!s->in_eom) {
+		log_err(qid, "cannot %s outside end of message", what);
+		return 0;
+	}
+	if ((s->actions & action) == 0) {
+		log_err(qid, "cannot %s: the MTA did not allow it in the "
+		    "negotiation", what);
+		return 0;
+	}
+	return 1;
+}
+
+/* mta_put_str - append a string with its NUL */
+static void
+mta_put_str(struct buf *b, const char *str)
+{
+	buf_append(b, str, strlen(str) + 1);
+}
+
+/* mta_mod - queue one modification: cmd, optional index, strings */
+static void
+mta_mod(struct engine_session *s, int cmd, int with_idx, uint32_t idx,
+    const char *a, const char *b)
+{
+	size_t len = 1 + (with_idx ? 4 : 0) + strlen(a) + 1
+	    + (b != NULL ? strlen(b) + 1 : 0);
+	uint32_t n = htonl((uint32_t)len);
+
+	buf_append(&s->out, &n, sizeof(n));
+	buf_putc(&s->out, cmd);
+	if (with_idx) {
+		n = htonl(idx);
+		buf_append(&s->out, &n, sizeof(n));
+	}
+	mta_put_str(&s->out, a);
+	if (b != NULL)
+		mta_put_str(&s->out, b);
 }
 
 /* mta_insert_header - insert a header */
 int
-mta_insert_header(SMFICTX *ctx, const char *qid, int idx, const char *name,
-    const char *value)
+mta_insert_header(struct engine_session *s, const char *qid, int idx,
+    const char *name, const char *value)
 {
-	if (smfi_insheader(ctx, idx, (char *)name, (char *)value) != MI_SUCCESS) {
-		log_err(qid, "could not insert %s header (MTA refused or "
-		    "connection lost)", name);
+	if (!mta_may(s, qid, PROTO_F_ADDHDRS, "insert a header") || idx < 0
+	    || name[0] == '\0')
 		return -1;
-	}
+	mta_mod(s, PROTO_R_INSHEADER, 1, (uint32_t)idx, name, value);
 	return 0;
 }
 
 /* mta_delete_header - delete one header */
 int
-mta_delete_header(SMFICTX *ctx, const char *qid, const char *name, int idx)
+mta_delete_header(struct engine_session *s, const char *qid, const char *name,
+    int idx)
 {
-	if (smfi_chgheader(ctx, (char *)name, idx, NULL) != MI_SUCCESS) {
-		log_err(qid, "could not delete %s header #%d", name, idx);
+	if (!mta_may(s, qid, PROTO_F_CHGHDRS, "delete a header") || idx < 1)
 		return -1;
-	}
+	mta_mod(s, PROTO_R_CHGHEADER, 1, (uint32_t)idx, name, "");
 	return 0;
 }
 
 /* mta_quarantine - quarantine the message */
 int
-mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason)
+mta_quarantine(struct engine_session *s, const char *qid, const char *reason)
 {
-	if (smfi_quarantine(ctx, (char *)reason) != MI_SUCCESS) {
-		log_err(qid, "could not quarantine the message");
+	if (!mta_may(s, qid, PROTO_F_QUARANTINE, "quarantine the message"))
 		return -1;
-	}
+	mta_mod(s, PROTO_R_QUARANTINE, 0, 0, reason[0] ? reason : "authmilter",
+	    NULL);
 	return 0;
 }
 
 /* mta_change_from - replace the envelope sender */
 int
-mta_change_from(SMFICTX *ctx, const char *qid, const char *from,
+mta_change_from(struct engine_session *s, const char *qid, const char *from,
     const char *args)
 {
-	if (smfi_chgfrom(ctx, (char *)from, (char *)args) != MI_SUCCESS) {
-		log_err(qid, "could not change the envelope sender to %s", from);
+	if (!mta_may(s, qid, PROTO_F_CHGFROM, "change the envelope sender"))
 		return -1;
-	}
+	mta_mod(s, PROTO_R_CHGFROM, 0, 0, from,
+	    args != NULL && args[0] != '\0' ? args : NULL);
 	return 0;
 }
 
 /* mta_add_rcpt - add an envelope recipient */
 int
-mta_add_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt)
+mta_add_rcpt(struct engine_session *s, const char *qid, const char *rcpt)
 {
-	if (smfi_addrcpt(ctx, (char *)rcpt) != MI_SUCCESS) {
-		log_err(qid, "could not add recipient %s", rcpt);
+	if (!mta_may(s, qid, PROTO_F_ADDRCPT, "add a recipient"))
 		return -1;
-	}
+	mta_mod(s, PROTO_R_ADDRCPT, 0, 0, rcpt, NULL);
 	return 0;
 }
 
 /* mta_del_rcpt - remove an envelope recipient */
 int
-mta_del_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt)
+mta_del_rcpt(struct engine_session *s, const char *qid, const char *rcpt)
 {
-	if (smfi_delrcpt(ctx, (char *)rcpt) != MI_SUCCESS) {
-		log_err(qid, "could not remove recipient %s", rcpt);
+	if (!mta_may(s, qid, PROTO_F_DELRCPT, "remove a recipient"))
 		return -1;
-	}
+	mta_mod(s, PROTO_R_DELRCPT, 0, 0, rcpt, NULL);
 	return 0;
+}
+
+/* mta_reply_ok - a reply part: printable ASCII, no line breaks */
+static int
+mta_reply_ok(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return 0;
+	return 1;
 }
 
 /* mta_set_reply - set an SMTP reply */
 int
-mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
+mta_set_reply(struct engine_session *s, const char *qid, const char *rcode,
     const char *xcode, const char *text)
 {
-	char msg[512];
+	char msg[sizeof(s->reply)];
 	size_t i, j = 0;
+	int n;
 
+	if (strlen(rcode) != 3 || (rcode[0] != '4' && rcode[0] != '5')
+	    || rcode[1] < '0' || rcode[1] > '9' || rcode[2] < '0' || rcode[2] > '9'
+	    || (xcode != NULL && (xcode[0] != rcode[0] || xcode[1] != '.'
+	    || !mta_reply_ok(xcode))) || (text != NULL && !mta_reply_ok(text))) {
+		log_warn(qid, "could not set reply %s %s", rcode,
+		    xcode ? xcode : "");
+		return -1;
+	}
 	/* '%' would be taken as a format by some MTAs: double it */
 	for (i = 0; text != NULL && text[i] != '\0' && j + 2 < sizeof(msg); i++) {
 		if (text[i] == '%')
@@ -114,10 +220,9 @@ mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
 		msg[j++] = text[i];
 	}
 	msg[j] = '\0';
-	if (smfi_setreply(ctx, (char *)rcode, (char *)xcode,
-	    text != NULL ? msg : NULL) != MI_SUCCESS) {
-		log_warn(qid, "could not set reply %s %s", rcode, xcode);
-		return -1;
-	}
+	n = snprintf(s->reply, sizeof(s->reply), "%s%s%s%s%s", rcode,
+	    xcode ? " " : "", xcode ? xcode : "", j ? " " : "", msg);
+	if (n < 0 || (size_t)n >= sizeof(s->reply))
+		s->reply[sizeof(s->reply) - 1] = '\0';	/* text cut, code intact */
 	return 0;
 }

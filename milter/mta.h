@@ -1,34 +1,39 @@
 /*
- * mta.h - the only door to libmilter's smfi_* calls from the message path.
+ * mta.h - what the callbacks may ask of the MTA: macros, modifications
+ * and reply texts, over one engine session (engine.h).
  *
- * Thin wrappers that take const strings, log failures with the queue id
- * and return 0 / -1, so the rest of the daemon never includes mfapi.h.
+ * Thin functions that take const strings, log failures with the queue id
+ * and return 0 / -1, so the callbacks never build protocol packets.
+ * Modifications are only possible in the end-of-message callback and
+ * only those the MTA agreed to in the negotiation.
  */
 #ifndef AUTHMILTER_MTA_H
 #define AUTHMILTER_MTA_H
 
-#include <libmilter/mfapi.h>
+#include "engine.h"
 
 /* mta_get_state / mta_set_state - the connection's private pointer */
-void *mta_get_state(SMFICTX *ctx);
-void mta_set_state(SMFICTX *ctx, void *state);
+void *mta_get_state(struct engine_session *s);
+void mta_set_state(struct engine_session *s, void *state);
 /* mta_macro - a macro value ("i", "{auth_authen}"), NULL if unset */
-const char *mta_macro(SMFICTX *ctx, const char *name);
+const char *mta_macro(struct engine_session *s, const char *name);
 /* mta_insert_header - insert a header at index idx (0: top); value keeps its leading space */
-int mta_insert_header(SMFICTX *ctx, const char *qid, int idx,
+int mta_insert_header(struct engine_session *s, const char *qid, int idx,
     const char *name, const char *value);
 /* mta_delete_header - delete the idx-th (1-based) header named name */
-int mta_delete_header(SMFICTX *ctx, const char *qid, const char *name, int idx);
+int mta_delete_header(struct engine_session *s, const char *qid,
+    const char *name, int idx);
 /* mta_quarantine - ask the MTA to quarantine (Postfix: hold queue) */
-int mta_quarantine(SMFICTX *ctx, const char *qid, const char *reason);
+int mta_quarantine(struct engine_session *s, const char *qid,
+    const char *reason);
 /* mta_change_from - replace the envelope sender, keeping ESMTP args (may be NULL) */
-int mta_change_from(SMFICTX *ctx, const char *qid, const char *from,
-    const char *args);
+int mta_change_from(struct engine_session *s, const char *qid,
+    const char *from, const char *args);
 /* mta_add_rcpt / mta_del_rcpt - add or remove an envelope recipient */
-int mta_add_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt);
-int mta_del_rcpt(SMFICTX *ctx, const char *qid, const char *rcpt);
-/* mta_set_reply - set the SMTP reply for a reject/tempfail */
-int mta_set_reply(SMFICTX *ctx, const char *qid, const char *rcode,
-    const char *xcode, const char *text);
+int mta_add_rcpt(struct engine_session *s, const char *qid, const char *rcpt);
+int mta_del_rcpt(struct engine_session *s, const char *qid, const char *rcpt);
+/* mta_set_reply - set the SMTP reply for the next reject/tempfail */
+int mta_set_reply(struct engine_session *s, const char *qid,
+    const char *rcode, const char *xcode, const char *text);
 
 #endif

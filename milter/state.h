@@ -3,7 +3,7 @@
  *
  * A connection owns its pinned configuration snapshot and at most one
  * message. A message owns its headers and outbound signing state. Each
- * is touched only by the libmilter thread serving the connection.
+ * is touched only by the engine thread serving the connection.
  * state_msg_free is the one cleanup path for end-of-message, abort and
  * close.
  */
@@ -54,10 +54,6 @@ struct state_conn {
 	char *client_host;		/* client host name from the MTA */
 	char *helo;			/* HELO/EHLO argument */
 	struct state_msg *msg;		/* message in progress, or NULL */
-	int hdr_noreply;		/* MTA expects no reply per header */
-	int body_noreply;		/* MTA expects no reply per body chunk */
-	int conn_noreply;		/* ... to CONNECT */
-	int helo_noreply;		/* ... to HELO */
 };
 
 /* state_conn_new - new connection state, pinning the current snapshot */

@@ -135,8 +135,14 @@ mkconf "$conf" "inet:$port@127.0.0.1" s1 "$s1"
 it_milter_start_authmilter "$conf" || it_fail "authmilter on inet:$port@127.0.0.1"
 it_check "TCP: 16 connections x 10 messages, all signed" \
     "$ML" -S "inet:$port@127.0.0.1" -a alice -c 16 -m 10 -e 160
-it_check "TCP: listening socket has TCP_NODELAY (inherited by connections)" \
-    grep -q "TCP_NODELAY set on the listening socket" "$IT_DIR/log/milter.log"
+# Without TCP_NODELAY each reply waits for the peer's delayed ACK: about
+# 40 ms per message on one connection (OpenDKIM over TCP shows it). The
+# bound is 4x under that stall, not a speed target.
+"$ML" -S "inet:$port@127.0.0.1" -a alice -c 1 -m 20 -e 20 -q -j \
+    > "$IT_DIR/tmp/nodelay.json" 2>&1
+p50=$(sed -n 's/.*"lat_p50_ms":\([0-9.]*\).*/\1/p' "$IT_DIR/tmp/nodelay.json")
+it_check "TCP: no Nagle stall on one connection (p50 ${p50:-?} ms < 10 ms)" \
+    awk -v v="${p50:-999}" 'BEGIN { exit !(v < 10) }'
 it_milter_stop
 
 conf=$IT_DIR/milter/tcp6.conf

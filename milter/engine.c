@@ -1,0 +1,529 @@
+/*
+ * engine.c - one MTA connection, filter side of the milter protocol.
+ *
+ * Threading: engine_serve runs in the thread listener.c gave the
+ * connection and touches only its own session. Reads go through the
+ * session's buffer (many packets per read); replies collect in s->out and
+ * go out in one write when the MTA waits for one.
+ *
+ * A protocol error (bad length, a packet that does not parse, an unknown
+ * command) ends the connection: the MTA then applies its default action
+ * (Postfix: milter_default_action), so no mail is lost silently.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define ENGINE_INBUF	(16u * 1024)	/* read buffer to start with */
+#define ENGINE_KEEPBUF	(128u * 1024)	/* shrink back to ENGINE_INBUF above this */
+#define ENGINE_MAXARGS	1024		/* MAIL/RCPT arguments taken */
+#define ENGINE_GONE	(-2)		/* the MTA went away (not a protocol error) */
+
+/* engine_put_u32 - append a 32-bit integer in network order */
+static void
+engine_put_u32(struct buf *b, uint32_t v)
+{
+	uint32_t n = htonl(v);
+
+	buf_append(b, &n, sizeof(n));
+}
+
+/* engine_get_u32 - read a 32-bit integer in network order */
+static uint32_t
+engine_get_u32(const unsigned char *p)
+{
+	uint32_t n;
+
+	memcpy(&n, p, sizeof(n));
+	return ntohl(n);
+}
+
+/* engine_packet - queue a packet: cmd and len bytes of data */
+static void
+engine_packet(struct engine_session *s, int cmd, const void *data, size_t len)
+{
+	engine_put_u32(&s->out, (uint32_t)(len + 1));
+	buf_putc(&s->out, cmd);
+	if (len > 0)
+		buf_append(&s->out, data, len);
+}
+
+/* engine_flush - write the queued packets; 0, or ENGINE_GONE */
+static int
+engine_flush(struct engine_session *s)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < s->out.len) {
+		n = write(s->fd, s->out.data + off, s->out.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_debug(NULL, "milter connection: write failed: %m");
+			buf_reset(&s->out);
+			return ENGINE_GONE;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&s->out);
+	return 0;
+}
+
+/* engine_fill - have at least need unread bytes; 1, 0 at a clean EOF, -1 on error */
+static int
+engine_fill(struct engine_session *s, size_t need)
+{
+	ssize_t n;
+
+	while (s->inlen - s->inoff < need) {
+		if (s->inoff > 0) {		/* move the unread part to the front */
+			memmove(s->in, s->in + s->inoff, s->inlen - s->inoff);
+			s->inlen -= s->inoff;
+			s->inoff = 0;
+		}
+		if (need > s->incap) {
+			s->incap = need > ENGINE_INBUF ? need : ENGINE_INBUF;
+			s->in = xrealloc(s->in, s->incap);
+		}
+		n = read(s->fd, s->in + s->inlen, s->incap - s->inlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 && s->inlen == 0)
+			return 0;
+		if (n <= 0) {
+			if (n == 0)
+				log_warn(NULL, "milter connection: MTA closed it "
+				    "in the middle of a packet");
+			else if (errno == EAGAIN || errno == EWOULDBLOCK)
+				log_warn(NULL, "milter connection: no command "
+				    "from the MTA within the timeout; closing");
+			else
+				log_debug(NULL, "milter connection: read failed: %m");
+			return -1;
+		}
+		s->inlen += (size_t)n;
+	}
+	return 1;
+}
+
+/* engine_next - the next packet; 1, 0 at a clean EOF, -1 on error */
+static int
+engine_next(struct engine_session *s, int *cmd, unsigned char **data,
+    size_t *len)
+{
+	uint32_t plen;
+	int rc;
+
+	if ((rc = engine_fill(s, 4)) <= 0)
+		return rc;
+	plen = engine_get_u32(s->in + s->inoff);
+	if (plen == 0 || plen > ENGINE_MAX_PACKET) {
+		log_warn(NULL, "milter connection: packet length %lu out of "
+		    "range; closing", (unsigned long)plen);
+		return -1;
+	}
+	if ((rc = engine_fill(s, 4 + (size_t)plen)) <= 0)
+		return -1;
+	*cmd = s->in[s->inoff + 4];
+	*data = s->in + s->inoff + 5;
+	*len = plen - 1;
+	s->inoff += 4 + (size_t)plen;
+	return 1;
+}
+
+/*
+ * engine_shrink - between messages, give the read buffer back when it is
+ * empty (an idle connection holds no buffer), or cut a large one down
+ */
+static void
+engine_shrink(struct engine_session *s)
+{
+	if (s->inoff == s->inlen) {
+		free(s->in);
+		s->in = NULL;
+		s->incap = s->inoff = s->inlen = 0;
+		return;
+	}
+	if (s->incap <= ENGINE_KEEPBUF || s->inlen - s->inoff > ENGINE_INBUF)
+		return;
+	memmove(s->in, s->in + s->inoff, s->inlen - s->inoff);
+	s->inlen -= s->inoff;
+	s->inoff = 0;
+	s->incap = ENGINE_INBUF;
+	s->in = xrealloc(s->in, s->incap);
+}
+
+/* engine_answer - queue and send the reply to a command, unless it takes none */
+static int
+engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
+{
+	int code = PROTO_R_CONTINUE;
+
+	if (nr != 0 && (s->proto & nr) != 0) {
+		if (st != ENGINE_CONTINUE)
+			log_debug(NULL, "milter connection: answer %d to a "
+			    "no-reply command dropped", (int)st);
+		s->reply[0] = '\0';
+		return 0;
+	}
+	switch (st) {
+	case ENGINE_CONTINUE: code = PROTO_R_CONTINUE; break;
+	case ENGINE_ACCEPT: code = PROTO_R_ACCEPT; break;
+	case ENGINE_DISCARD: code = PROTO_R_DISCARD; break;
+	case ENGINE_REJECT: code = PROTO_R_REJECT; break;
+	case ENGINE_TEMPFAIL: code = PROTO_R_TEMPFAIL; break;
+	}
+	/* a reply text of the matching class replaces the bare code */
+	if ((st == ENGINE_REJECT && s->reply[0] == '5')
+	    || (st == ENGINE_TEMPFAIL && s->reply[0] == '4'))
+		engine_packet(s, PROTO_R_REPLYCODE, s->reply, strlen(s->reply) + 1);
+	else
+		engine_packet(s, code, NULL, 0);
+	s->reply[0] = '\0';
+	return engine_flush(s);
+}
+
+/* engine_strings_ok - data is one or more NUL-terminated strings */
+static int
+engine_strings_ok(const unsigned char *data, size_t len)
+{
+	return len > 0 && data[len - 1] == '\0';
+}
+
+/* engine_negotiate - answer OPTNEG: what we want of what the MTA offers */
+static int
+engine_negotiate(struct engine_session *s, const unsigned char *data,
+    size_t len)
+{
+	const struct engine_callbacks *cb = s->cb;
+	unsigned long version, offered_f, offered_p;
+	int i;
+
+	if (len < 12) {
+		log_warn(NULL, "milter connection: short option negotiation");
+		return -1;
+	}
+	version = engine_get_u32(data);
+	offered_f = engine_get_u32(data + 4);
+	offered_p = engine_get_u32(data + 8);
+	if (version < PROTO_MIN_VERSION) {
+		log_err(NULL, "MTA speaks milter protocol version %lu; version "
+		    "%d or later is needed", version, PROTO_MIN_VERSION);
+		return ENGINE_GONE;	/* said; nothing more to log */
+	}
+	if ((offered_f & cb->actions_required) != cb->actions_required) {
+		log_err(NULL, "MTA does not offer the header actions authmilter "
+		    "needs (offered 0x%lx); not filtering", offered_f);
+		return ENGINE_GONE;
+	}
+	s->actions = offered_f & cb->actions_wanted;
+	s->proto = offered_p & cb->proto_wanted;
+	if ((offered_f & PROTO_F_SETSYMLIST) != 0)
+		for (i = 0; i < PROTO_M_NSTAGES; i++)
+			if (cb->macros[i] != NULL)
+				s->actions |= PROTO_F_SETSYMLIST;
+	engine_put_u32(&s->out, 13);	/* length, patched below if lists follow */
+	buf_putc(&s->out, PROTO_R_OPTNEG);
+	engine_put_u32(&s->out, version < PROTO_VERSION ? (uint32_t)version
+	    : PROTO_VERSION);
+	engine_put_u32(&s->out, (uint32_t)s->actions);
+	engine_put_u32(&s->out, (uint32_t)s->proto);
+	for (i = 0; (s->actions & PROTO_F_SETSYMLIST) != 0
+	    && i < PROTO_M_NSTAGES; i++) {
+		if (cb->macros[i] == NULL)
+			continue;
+		engine_put_u32(&s->out, (uint32_t)i);
+		buf_append(&s->out, cb->macros[i], strlen(cb->macros[i]) + 1);
+	}
+	if (s->out.len > 17) {
+		uint32_t n = htonl((uint32_t)(s->out.len - 4));
+
+		memcpy(s->out.data, &n, sizeof(n));
+	}
+	s->negotiated = 1;
+	return engine_flush(s);
+}
+
+/* engine_stage - the macro stage of a command, -1 if none */
+static int
+engine_stage(int cmd)
+{
+	switch (cmd) {
+	case PROTO_C_CONNECT: return PROTO_M_CONNECT;
+	case PROTO_C_HELO: return PROTO_M_HELO;
+	case PROTO_C_MAIL: return PROTO_M_ENVFROM;
+	case PROTO_C_RCPT: return PROTO_M_ENVRCPT;
+	case PROTO_C_DATA: return PROTO_M_DATA;
+	case PROTO_C_EOH: return PROTO_M_EOH;
+	case PROTO_C_BODYEOB: return PROTO_M_EOM;
+	}
+	return -1;
+}
+
+/* engine_forget - drop the macros of the stages after stage (a new message) */
+static void
+engine_forget(struct engine_session *s, int stage)
+{
+	static const int order[] = { PROTO_M_CONNECT, PROTO_M_HELO,
+	    PROTO_M_ENVFROM, PROTO_M_ENVRCPT, PROTO_M_DATA, PROTO_M_EOH,
+	    PROTO_M_EOM };
+	size_t i, n = sizeof(order) / sizeof(order[0]);
+	int later = 0;
+
+	for (i = 0; i < n; i++) {
+		if (later)
+			buf_reset(&s->macros[order[i]]);
+		if (order[i] == stage)
+			later = 1;
+	}
+}
+
+/* engine_macro - keep the macros sent ahead of a command */
+static int
+engine_macro(struct engine_session *s, const unsigned char *data, size_t len)
+{
+	int stage;
+
+	if (len < 1)
+		return -1;
+	stage = engine_stage(data[0]);
+	if (stage < 0)
+		return 0;		/* macros for a command we ignore */
+	if (len > 1 && !engine_strings_ok(data + 1, len - 1))
+		return -1;
+	if (stage == PROTO_M_CONNECT || stage == PROTO_M_ENVFROM)
+		engine_forget(s, stage);
+	buf_reset(&s->macros[stage]);
+	if (len > 1)
+		buf_append(&s->macros[stage], data + 1, len - 1);
+	return 0;
+}
+
+/* engine_connect - decode CONNECT: host\0 family [port(2) address\0] */
+static enum engine_status
+engine_connect(struct engine_session *s, unsigned char *data, size_t len,
+    int *bad)
+{
+	const char *host = (const char *)data, *addr = NULL;
+	unsigned char buf6[sizeof(struct in6_addr)];
+	size_t hl;
+
+	*bad = 1;
+	hl = strnlen(host, len);
+	if (hl == len || hl + 2 > len)
+		return ENGINE_TEMPFAIL;
+	if (data[hl + 1] == '4' || data[hl + 1] == '6') {
+		if (hl + 4 >= len || !engine_strings_ok(data + hl + 4, len - hl - 4))
+			return ENGINE_TEMPFAIL;
+		addr = (const char *)data + hl + 4;
+		/* only a real address reaches the filter */
+		if (inet_pton(data[hl + 1] == '4' ? AF_INET : AF_INET6, addr,
+		    buf6) != 1)
+			addr = NULL;
+	}
+	*bad = 0;
+	return s->cb->connect ? s->cb->connect(s, host, addr) : ENGINE_CONTINUE;
+}
+
+/* engine_argv - split NUL-terminated strings into a NULL-ended vector */
+static char **
+engine_argv(unsigned char *data, size_t len)
+{
+	char **argv;
+	size_t i, n = 0;
+
+	if (!engine_strings_ok(data, len))
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (data[i] == '\0')
+			n++;
+	if (n > ENGINE_MAXARGS)
+		n = ENGINE_MAXARGS;
+	argv = xcalloc(n + 1, sizeof(*argv));
+	argv[0] = (char *)data;
+	for (i = 0, n = 1; i + 1 < len && n < ENGINE_MAXARGS; i++)
+		if (data[i] == '\0')
+			argv[n++] = (char *)data + i + 1;
+	argv[n] = NULL;
+	return argv;
+}
+
+/* engine_envelope - MAIL or RCPT */
+static int
+engine_envelope(struct engine_session *s, int cmd, unsigned char *data,
+    size_t len)
+{
+	enum engine_status st = ENGINE_CONTINUE;
+	char **argv = engine_argv(data, len);
+
+	if (argv == NULL)
+		return -1;
+	if (cmd == PROTO_C_MAIL) {
+		engine_forget(s, PROTO_M_ENVFROM);
+		if (s->cb->envfrom != NULL)
+			st = s->cb->envfrom(s, argv);
+	} else if (s->cb->envrcpt != NULL) {
+		st = s->cb->envrcpt(s, argv);
+	}
+	free(argv);
+	return engine_answer(s, cmd == PROTO_C_MAIL ? PROTO_P_NR_MAIL
+	    : PROTO_P_NR_RCPT, st);
+}
+
+/* engine_header - name\0value\0 */
+static int
+engine_header(struct engine_session *s, unsigned char *data, size_t len)
+{
+	enum engine_status st = ENGINE_CONTINUE;
+	size_t nl = strnlen((const char *)data, len);
+
+	if (nl == 0 || nl + 1 >= len || data[len - 1] != '\0'
+	    || strnlen((const char *)data + nl + 1, len - nl - 1) != len - nl - 2)
+		return -1;
+	if (s->cb->header != NULL)
+		st = s->cb->header(s, (const char *)data,
+		    (const char *)data + nl + 1);
+	return engine_answer(s, PROTO_P_NR_HDR, st);
+}
+
+/* engine_eom - end of message: body left in the packet, modifications, reply */
+static int
+engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
+{
+	enum engine_status st = ENGINE_CONTINUE;
+
+	if (len > 0 && s->cb->body != NULL)
+		s->cb->body(s, data, len);
+	s->in_eom = 1;
+	if (s->cb->eom != NULL)
+		st = s->cb->eom(s);
+	s->in_eom = 0;
+	engine_shrink(s);
+	return engine_answer(s, 0, st);
+}
+
+/* engine_dispatch - one command; 0 go on, 1 the MTA quit, -1 protocol error, ENGINE_GONE */
+static int
+engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
+    size_t len)
+{
+	const struct engine_callbacks *cb = s->cb;
+	enum engine_status st = ENGINE_CONTINUE;
+	int bad = 0, i;
+
+	if (!s->negotiated && cmd != PROTO_C_OPTNEG)
+		return -1;
+	switch (cmd) {
+	case PROTO_C_OPTNEG:
+		return engine_negotiate(s, data, len);
+	case PROTO_C_MACRO:
+		return engine_macro(s, data, len);
+	case PROTO_C_CONNECT:
+		st = engine_connect(s, data, len, &bad);
+		return bad ? -1 : engine_answer(s, PROTO_P_NR_CONN, st);
+	case PROTO_C_HELO:
+		if (!engine_strings_ok(data, len))
+			return -1;
+		if (cb->helo != NULL)
+			st = cb->helo(s, (const char *)data);
+		return engine_answer(s, PROTO_P_NR_HELO, st);
+	case PROTO_C_MAIL:
+	case PROTO_C_RCPT:
+		return engine_envelope(s, cmd, data, len);
+	case PROTO_C_DATA:
+		return engine_answer(s, PROTO_P_NR_DATA, st);
+	case PROTO_C_UNKNOWN:
+		return engine_answer(s, PROTO_P_NR_UNKN, st);
+	case PROTO_C_HEADER:
+		return engine_header(s, data, len);
+	case PROTO_C_EOH:
+		if (cb->eoh != NULL)
+			st = cb->eoh(s);
+		return engine_answer(s, PROTO_P_NR_EOH, st);
+	case PROTO_C_BODY:
+		if (cb->body != NULL)
+			st = cb->body(s, data, len);
+		return engine_answer(s, PROTO_P_NR_BODY, st);
+	case PROTO_C_BODYEOB:
+		return engine_eom(s, data, len);
+	case PROTO_C_ABORT:
+		if (cb->abort != NULL)
+			cb->abort(s);
+		engine_forget(s, PROTO_M_HELO);
+		engine_shrink(s);
+		return 0;
+	case PROTO_C_QUIT_NC:
+		if (cb->close != NULL)
+			cb->close(s);
+		s->priv = NULL;
+		for (i = 0; i < PROTO_M_NSTAGES; i++)
+			buf_reset(&s->macros[i]);
+		return 0;
+	case PROTO_C_QUIT:
+		return 1;
+	}
+	log_warn(NULL, "milter connection: unknown command 0x%02x; closing",
+	    (unsigned)cmd & 0xff);
+	return -1;
+}
+
+/* engine_timeouts - reads and writes give up after timeout_s seconds */
+static void
+engine_timeouts(int fd, long timeout_s)
+{
+	struct timeval tv;
+
+	if (timeout_s <= 0)
+		return;
+	tv.tv_sec = timeout_s;
+	tv.tv_usec = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+	    || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		log_warn(NULL, "milter connection: cannot set timeouts: %m");
+}
+
+/* engine_serve - serve one MTA connection until it ends; the caller closes fd */
+void
+engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
+{
+	struct engine_session s;
+	unsigned char *data;
+	size_t len;
+	int cmd, rc, i;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = fd;
+	s.cb = cb;
+	engine_timeouts(fd, timeout_s);
+	for (;;) {
+		rc = engine_next(&s, &cmd, &data, &len);
+		if (rc <= 0)
+			break;
+		rc = engine_dispatch(&s, cmd, data, len);
+		if (rc == -1)
+			log_warn(NULL, "milter connection: malformed '%c' packet "
+			    "(%zu bytes); closing", cmd > 32 && cmd < 127
+			    ? cmd : '?', len);
+		if (rc != 0)
+			break;
+	}
+	/* the one end of every connection: message state first, then the rest */
+	if (s.negotiated && cb->abort != NULL)
+		cb->abort(&s);
+	if (s.negotiated && cb->close != NULL)
+		cb->close(&s);
+	free(s.in);
+	buf_free(&s.out);
+	for (i = 0; i < PROTO_M_NSTAGES; i++)
+		buf_free(&s.macros[i]);
+}

@@ -1,0 +1,87 @@
+/*
+ * engine.h - the filter side of the milter protocol (see protocol.h):
+ * one MTA connection ("session") read, decoded and answered.
+ *
+ * Threading: a session is served by one thread from start to end
+ * (listener.c hands it over); nothing in a session is shared. Commands
+ * are read through a buffer, so the packets the MTA writes without
+ * waiting for replies (headers, body chunks, macros) cost one read for
+ * many; the modifications of end-of-message and the final reply go out
+ * in one write.
+ *
+ * Only mta.c looks inside struct engine_session; callbacks.c sees the
+ * callback table below and the mta_* functions.
+ */
+#ifndef AUTHMILTER_ENGINE_H
+#define AUTHMILTER_ENGINE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "protocol.h"
+
+/* What a callback asks the engine to answer. */
+enum engine_status {
+	ENGINE_CONTINUE,		/* go on */
+	ENGINE_ACCEPT,			/* accept; no more for this message */
+	ENGINE_REJECT,			/* 5xx (the reply set with mta_set_reply) */
+	ENGINE_TEMPFAIL,		/* 4xx (idem) */
+	ENGINE_DISCARD			/* accept and drop */
+};
+
+struct engine_session;
+
+/*
+ * The filter: what it asks for and its callbacks. A callback's answer to
+ * a command negotiated "no reply" (NR_*) is not sent; callbacks may be
+ * NULL (continue). String arguments point into the packet and live until
+ * the callback returns.
+ */
+struct engine_callbacks {
+	unsigned long actions_required;	/* PROTO_F_*: refuse MTAs without them */
+	unsigned long actions_wanted;	/* PROTO_F_*: asked for when offered */
+	unsigned long proto_wanted;	/* PROTO_P_*: asked for when offered */
+	/* macros per PROTO_M_* stage (space separated); NULL: MTA's defaults */
+	const char *macros[PROTO_M_NSTAGES];
+	/* connect - addr: the client IP in text, NULL if not an IP client */
+	enum engine_status (*connect)(struct engine_session *, const char *host,
+	    const char *addr);
+	enum engine_status (*helo)(struct engine_session *, const char *name);
+	/* envfrom/envrcpt - argv[0] the path, then ESMTP args; NULL ended */
+	enum engine_status (*envfrom)(struct engine_session *, char **argv);
+	enum engine_status (*envrcpt)(struct engine_session *, char **argv);
+	enum engine_status (*header)(struct engine_session *, const char *name,
+	    const char *value);
+	enum engine_status (*eoh)(struct engine_session *);
+	enum engine_status (*body)(struct engine_session *,
+	    const unsigned char *data, size_t len);
+	/* eom - the only callback that may call the modifying mta_* functions */
+	enum engine_status (*eom)(struct engine_session *);
+	void (*abort)(struct engine_session *);
+	/* close - the connection ends (also after QUIT_NC); free private state */
+	void (*close)(struct engine_session *);
+};
+
+/* One MTA connection. Fields are for engine.c and mta.c only. */
+struct engine_session {
+	int fd;				/* the connection */
+	const struct engine_callbacks *cb;
+	void *priv;			/* the filter's connection state */
+	unsigned long actions;		/* negotiated PROTO_F_* */
+	unsigned long proto;		/* negotiated PROTO_P_* */
+	int negotiated;			/* OPTNEG done */
+	int in_eom;			/* modifications allowed now */
+	unsigned char *in;		/* read buffer */
+	size_t incap, inoff, inlen;	/* its size, first unread byte, end */
+	struct buf macros[PROTO_M_NSTAGES]; /* name\0value\0 ... per stage */
+	struct buf out;			/* replies waiting to be written */
+	char reply[512];		/* "550 5.7.1 text" for the next 4xx/5xx */
+};
+
+/* Largest packet accepted: a header may be up to Postfix's header_size_limit. */
+#define ENGINE_MAX_PACKET	(8u * 1024 * 1024)
+
+/* engine_serve - serve one MTA connection until it ends; the caller closes fd */
+void engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s);
+
+#endif
