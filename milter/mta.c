@@ -202,7 +202,7 @@ mta_set_reply(struct engine_session *s, const char *qid, const char *rcode,
     const char *xcode, const char *text)
 {
 	char msg[sizeof(s->reply)];
-	size_t i, j = 0;
+	size_t i, j, need;
 	int n;
 
 	if (strlen(rcode) != 3 || (rcode[0] != '4' && rcode[0] != '5')
@@ -213,16 +213,28 @@ mta_set_reply(struct engine_session *s, const char *qid, const char *rcode,
 		    xcode ? xcode : "");
 		return -1;
 	}
-	/* '%' would be taken as a format by some MTAs: double it */
-	for (i = 0; text != NULL && text[i] != '\0' && j + 2 < sizeof(msg); i++) {
+	n = snprintf(msg, sizeof(msg), "%s%s%s", rcode, xcode ? " " : "",
+	    xcode ? xcode : "");
+	if (n < 0 || (size_t)n + 1 >= sizeof(msg)) {
+		log_warn(qid, "could not set reply %s: enhanced code too long", rcode);
+		return -1;
+	}
+	j = (size_t)n;
+	if (text != NULL && text[0] != '\0')
+		msg[j++] = ' ';
+	/*
+	 * '%' would be taken as a format by some MTAs: double it. A long text
+	 * is cut between characters, never inside a "%%" pair.
+	 */
+	for (i = 0; text != NULL && text[i] != '\0'; i++) {
+		need = text[i] == '%' ? 2 : 1;
+		if (j + need >= sizeof(msg))
+			break;
 		if (text[i] == '%')
 			msg[j++] = '%';
 		msg[j++] = text[i];
 	}
 	msg[j] = '\0';
-	n = snprintf(s->reply, sizeof(s->reply), "%s%s%s%s%s", rcode,
-	    xcode ? " " : "", xcode ? xcode : "", j ? " " : "", msg);
-	if (n < 0 || (size_t)n >= sizeof(s->reply))
-		s->reply[sizeof(s->reply) - 1] = '\0';	/* text cut, code intact */
+	memcpy(s->reply, msg, j + 1);
 	return 0;
 }

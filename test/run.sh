@@ -68,7 +68,7 @@ done
 tally check_docs "$out/check_docs.log" $?
 
 "$here/test/fuzz/run.sh" >"$out/fuzz.log" 2>&1
-tally fuzz_parsers "$out/fuzz.log" $?
+tally fuzz "$out/fuzz.log" $?
 
 echo "== integration tests"
 for t in "$here"/test/integration/test_*.sh; do

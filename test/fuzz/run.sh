@@ -1,36 +1,103 @@
 #!/bin/sh
-# run.sh - a short libFuzzer run of the hostile-input parsers (From,
-# Authentication-Results, DMARC records, SMTP paths, conf text) under
-# ASan+UBSan.
-# Needs clang with libFuzzer; prints one TAP line, or a SKIP plan when clang
-# cannot build fuzzers here (then nothing is counted).
-#   FUZZ_SECONDS=20 (default)
+# run.sh - short libFuzzer runs under ASan+UBSan: the hostile-input parsers
+# (From, Authentication-Results, DMARC records, SMTP paths, conf text) and
+# the milter protocol engine (what an MTA sends on a connection).
+# Needs clang with libFuzzer; prints one TAP line per target, or a SKIP plan
+# when clang cannot build fuzzers here (then nothing is counted).
+#   FUZZ_SECONDS=20 (default; shared between the two targets)
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 secs=${FUZZ_SECONDS:-20}
+half=$((secs / 2))
+[ "$half" -ge 1 ] || half=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -I$top_srcdir/milter -include $top_builddir/amconfig.h"
+m=$top_srcdir/milter
 if ! command -v clang >/dev/null 2>&1 ||
-   ! clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$top_srcdir/milter" \
-        -include "$top_builddir/amconfig.h" "$top_srcdir/test/fuzz/fuzz_parsers.c" \
-        "$top_srcdir"/milter/mailaddr.c "$top_srcdir"/milter/authres.c \
-        "$top_srcdir"/milter/dmarc_record.c "$top_srcdir"/milter/buf.c \
-        "$top_srcdir"/milter/xalloc.c "$top_srcdir"/milter/log.c \
-        "$top_srcdir"/milter/config.c "$top_srcdir"/milter/config_table.c \
-        "$top_srcdir"/milter/config_dump.c "$top_srcdir"/milter/cidr.c \
-        "$top_srcdir"/milter/keys.c "$top_srcdir"/milter/bounce.c \
-        "$top_srcdir"/milter/sign.c "$top_srcdir"/milter/clock.c -lcrypto \
+   ! clang $cflags "$top_srcdir/test/fuzz/fuzz_parsers.c" \
+        "$m"/mailaddr.c "$m"/authres.c "$m"/dmarc_record.c "$m"/buf.c \
+        "$m"/xalloc.c "$m"/log.c "$m"/config.c "$m"/config_table.c \
+        "$m"/config_dump.c "$m"/cidr.c "$m"/keys.c "$m"/bounce.c \
+        "$m"/sign.c "$m"/clock.c -lcrypto \
         -o "$work/fuzz_parsers" > "$work/build.log" 2>&1; then
     echo "1..0 # SKIP clang with libFuzzer not available"
     exit 0
 fi
-mkdir -p "$work/corpus"
-echo "1..1"
-if (cd "$work" && ./fuzz_parsers -max_total_time="$secs" corpus > fuzz.log 2>&1); then
-    echo "ok 1 - parsers survive $secs s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/fuzz.log"))"
+
+# pkt CMD FORMAT - print one milter packet: length, command, printf'd data
+pkt() {
+    printf "$2" > "$work/pkt"
+    n=$(($(wc -c < "$work/pkt") + 1))
+    printf "\\$(printf %o $((n >> 24 & 255)))\\$(printf %o $((n >> 16 & 255)))"
+    printf "\\$(printf %o $((n >> 8 & 255)))\\$(printf %o $((n & 255)))%s" "$1"
+    cat "$work/pkt"
+}
+
+# seed_session - a Postfix session: two messages, QUIT_NC, a second client
+seed_session() {
+    pkt O '\0\0\0\6\0\0\1\377\0\37\377\377'
+    pkt D 'Cj\0mx.example\0{daemon_name}\0smtpd\0'
+    pkt C 'client.example\0004\0\031192.0.2.1\0'
+    pkt D 'H'
+    pkt H 'client.example\0'
+    pkt D 'M{auth_authen}\0alice\0{mail_addr}\0a@example.com\0'
+    pkt M '<a@example.com>\0SIZE=100\0BODY=8BITMIME\0'
+    pkt D 'R{rcpt_addr}\0b@example.net\0'
+    pkt R '<b@example.net>\0NOTIFY=NEVER\0'
+    pkt D 'Ti\0Q1\0'
+    pkt T ''
+    pkt D 'L'
+    pkt L 'From\0 Alice <a@example.com>\0'
+    pkt D 'L'
+    pkt L 'Subject\0 100%% sure\0'
+    pkt D 'N'
+    pkt N ''
+    pkt D 'B'
+    pkt B 'Hello\r\n'
+    pkt D 'E{i}\0Q1\0'
+    pkt E 'bye\r\n'
+    pkt A ''
+    pkt M '<>\0'
+    pkt R '<c@example.net>\0'
+    pkt E ''
+    pkt A ''
+    pkt K ''
+    pkt C 'v6.example\0006\0\0312001:db8::1\0'
+    pkt U 'VRFY x\0'
+    pkt Q ''
+}
+
+mkdir -p "$work/corpus-parsers" "$work/corpus-engine"
+seed_session > "$work/corpus-engine/session"
+fail=0
+echo "1..2"
+if (cd "$work" && ./fuzz_parsers -max_total_time="$half" \
+        -artifact_prefix="$work/parsers-" corpus-parsers > parsers.log 2>&1); then
+    echo "ok 1 - parsers survive $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/parsers.log"))"
 else
-    echo "not ok 1 - libFuzzer found a crash"
-    tail -40 "$work/fuzz.log"
-    cp "$work"/crash-* "$top_builddir/" 2>/dev/null
+    echo "not ok 1 - libFuzzer found a crash in the parsers"
+    tail -40 "$work/parsers.log"
+    fail=1
+fi
+if ! clang $cflags "$top_srcdir/test/fuzz/fuzz_engine.c" "$m"/engine.c \
+        "$m"/mta.c "$m"/buf.c "$m"/xalloc.c "$m"/log.c -lpthread \
+        -o "$work/fuzz_engine" > "$work/build-engine.log" 2>&1; then
+    echo "not ok 2 - fuzz_engine does not build"
+    tail -20 "$work/build-engine.log"
+    fail=1
+elif (cd "$work" && ./fuzz_engine -max_total_time="$half" -max_len=65536 \
+        -timeout=20 -artifact_prefix="$work/engine-" corpus-engine \
+        > engine.log 2>&1); then
+    echo "ok 2 - milter engine survives $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/engine.log"))"
+else
+    echo "not ok 2 - libFuzzer found a crash in the milter engine"
+    tail -40 "$work/engine.log"
+    fail=1
+fi
+if [ "$fail" != 0 ]; then
+    for f in "$work"/parsers-* "$work"/engine-*; do
+        [ -f "$f" ] && cp "$f" "$top_builddir/"
+    done
     exit 1
 fi
