@@ -4,7 +4,7 @@
 # is missing). Must run as root.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config
-libopendkim-dev libssl-dev libcmocka-dev
+libmilter-dev libopendkim-dev libssl-dev libcmocka-dev
 libunbound-dev libspf2-dev libpsl-dev libidn2-dev publicsuffix
 postfix knot knot-dnsutils sasl2-bin libsasl2-modules libsasl2-modules-db
 python3 python3-dkim python3-dnspython python3-nacl libmail-dkim-perl libnet-dns-perl python3-spf python3-authres

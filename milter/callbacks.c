@@ -25,13 +25,19 @@
 #include "verdict.h"
 #include "xalloc.h"
 
-/* Actions and protocol steps we ask the MTA for. */
+/*
+ * Actions and protocol steps we ask the MTA for. No replies to CONNECT,
+ * HELO, headers, end of headers and body chunks: the MTA streams a
+ * message to us with three round trips (MAIL, RCPT, end of message).
+ * An MTA that does not offer NR_EOH still gets our ACCEPT at end of
+ * headers for mail we have no more interest in, and skips the body.
+ */
 #define CB_ACTIONS (PROTO_F_ADDHDRS | PROTO_F_CHGHDRS)	/* required */
 #define CB_ACTIONS_WANT (CB_ACTIONS | PROTO_F_QUARANTINE | PROTO_F_CHGFROM \
 	| PROTO_F_ADDRCPT | PROTO_F_DELRCPT)
 #define CB_PROTO_WANT (PROTO_P_HDR_LEADSPC | PROTO_P_NR_HDR | PROTO_P_NR_BODY \
-	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NOUNKNOWN \
-	| PROTO_P_NODATA)
+	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NR_EOH \
+	| PROTO_P_NOUNKNOWN | PROTO_P_NODATA)
 
 /* cb_status - a verdict as an engine status, setting the reply */
 static enum engine_status
@@ -292,7 +298,8 @@ cb_eoh(struct engine_session *ctx)
 	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
 	if (m->out == NULL) {
 		log_err(m->qid, "cannot start signing");
-		return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
+		m->eoh_failed = 1;	/* answered at end of message */
+		return ENGINE_CONTINUE;
 	}
 	if (m->out->why[0] != '\0')
 		log_warn(m->qid, "%s", m->out->why);
@@ -460,8 +467,8 @@ cb_eom(struct engine_session *ctx)
 	size_t i;
 	enum engine_status rc = ENGINE_CONTINUE;
 
-	if (c != NULL && (m = c->msg) != NULL && m->nbounces > 0
-	    && cb_eom_bounces(ctx, c, m) != 0) {
+	if (c != NULL && (m = c->msg) != NULL && (m->eoh_failed
+	    || (m->nbounces > 0 && cb_eom_bounces(ctx, c, m) != 0))) {
 		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 		state_msg_end(c);
 		return rc == ENGINE_ACCEPT ? ENGINE_CONTINUE : rc;

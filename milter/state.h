@@ -46,6 +46,7 @@ struct state_msg {
 	struct inbound *in;		/* verifying state (untrusted clients) */
 	int trusted;			/* authenticated or internal client */
 	int body_failed;		/* body hashing failed: internal error at eom */
+	int eoh_failed;			/* signing could not start: internal error at eom */
 };
 
 struct state_conn {
