@@ -27,8 +27,9 @@
 
 /*
  * Actions and protocol steps we ask the MTA for. No replies to CONNECT,
- * HELO, headers, end of headers and body chunks: the MTA streams a
- * message to us with three round trips (MAIL, RCPT, end of message).
+ * HELO, headers, end of headers and body chunks (and MAIL, see
+ * cb_proto_now): the MTA streams a message to us with two round trips
+ * (RCPT, end of message).
  * An MTA that does not offer NR_EOH still gets our ACCEPT at end of
  * headers for mail we have no more interest in, and skips the body.
  */
@@ -38,6 +39,24 @@
 #define CB_PROTO_WANT (PROTO_P_HDR_LEADSPC | PROTO_P_NR_HDR | PROTO_P_NR_BODY \
 	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NR_EOH \
 	| PROTO_P_NOUNKNOWN | PROTO_P_NODATA)
+
+/*
+ * cb_proto_now - no reply to MAIL FROM either, unless SPF fail is to be
+ * refused there (spf_fail_action = reject): the usual message then takes
+ * two round trips. A refusal at MAIL on a connection negotiated before a
+ * reload turned reject on is given at RCPT (engine.h: held refusals).
+ */
+static unsigned long
+cb_proto_now(void)
+{
+	struct config *c = config_acquire();
+	unsigned long p = PROTO_P_NR_MAIL;
+
+	if (c == NULL || c->spf_fail_action == CONFIG_SPF_ACTION_REJECT)
+		p = 0;
+	config_release(c);
+	return p;
+}
 
 /* cb_status - a verdict as an engine status, setting the reply */
 static enum engine_status
@@ -551,6 +570,7 @@ static const struct engine_callbacks callbacks_desc = {
 	.actions_required = CB_ACTIONS,
 	.actions_wanted = CB_ACTIONS_WANT,
 	.proto_wanted = CB_PROTO_WANT,
+	.proto_now = cb_proto_now,
 	.connect = cb_connect,
 	.helo = cb_helo,
 	.envfrom = cb_envfrom,

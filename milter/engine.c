@@ -163,16 +163,32 @@ engine_shrink(struct engine_session *s)
 	s->in = xrealloc(s->in, s->incap);
 }
 
-/* engine_answer - queue and send the reply to a command, unless it takes none */
+/* engine_refusal - a status that refuses (held when it cannot be sent) */
+static int
+engine_refusal(enum engine_status st)
+{
+	return st == ENGINE_REJECT || st == ENGINE_TEMPFAIL || st == ENGINE_DISCARD;
+}
+
+/* engine_takes_reply - does a command with no-reply flag nr get an answer? */
+static int
+engine_takes_reply(const struct engine_session *s, unsigned long nr)
+{
+	return nr == 0 || (s->proto & nr) == 0;
+}
+
+/* engine_answer - queue and send the reply to a command, or hold a refusal */
 static int
 engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
 {
-	int code = PROTO_R_CONTINUE;
+	int code = PROTO_R_CONTINUE, level;
 
-	if (nr != 0 && (s->proto & nr) != 0) {
-		if (st != ENGINE_CONTINUE)
-			log_debug(NULL, "milter connection: answer %d to a "
-			    "no-reply command dropped", (int)st);
+	if (!engine_takes_reply(s, nr)) {
+		level = nr == PROTO_P_NR_CONN || nr == PROTO_P_NR_HELO ? 0 : 1;
+		if (engine_refusal(st) && s->held[level] == ENGINE_CONTINUE) {
+			s->held[level] = st;
+			memcpy(s->held_reply[level], s->reply, sizeof(s->reply));
+		}
 		s->reply[0] = '\0';
 		return 0;
 	}
@@ -191,6 +207,35 @@ engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
 		engine_packet(s, code, NULL, 0);
 	s->reply[0] = '\0';
 	return engine_flush(s);
+}
+
+/*
+ * engine_held - answer a command that takes a reply with a held refusal,
+ * connection's first; 1 and *rc set if it did (the callback is skipped)
+ */
+static int
+engine_held(struct engine_session *s, unsigned long nr, int *rc)
+{
+	int level;
+
+	if (!engine_takes_reply(s, nr))
+		return 0;
+	for (level = 0; level < 2; level++) {
+		if (s->held[level] == ENGINE_CONTINUE)
+			continue;
+		memcpy(s->reply, s->held_reply[level], sizeof(s->reply));
+		*rc = engine_answer(s, nr, s->held[level]);
+		return 1;
+	}
+	return 0;
+}
+
+/* engine_message_over - the message ended: its held refusal goes */
+static void
+engine_message_over(struct engine_session *s)
+{
+	s->held[1] = ENGINE_CONTINUE;
+	s->held_reply[1][0] = '\0';
 }
 
 /* engine_strings_ok - data is one or more NUL-terminated strings */
@@ -227,7 +272,8 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 		return ENGINE_GONE;
 	}
 	s->actions = offered_f & cb->actions_wanted;
-	s->proto = offered_p & cb->proto_wanted;
+	s->proto = offered_p & (cb->proto_wanted
+	    | (cb->proto_now != NULL ? cb->proto_now() : 0));
 	if ((offered_f & PROTO_F_SETSYMLIST) != 0)
 		for (i = 0; i < PROTO_M_NSTAGES; i++)
 			if (cb->macros[i] != NULL)
@@ -364,20 +410,27 @@ engine_envelope(struct engine_session *s, int cmd, unsigned char *data,
     size_t len)
 {
 	enum engine_status st = ENGINE_CONTINUE;
-	char **argv = engine_argv(data, len);
+	unsigned long nr = cmd == PROTO_C_MAIL ? PROTO_P_NR_MAIL : PROTO_P_NR_RCPT;
+	char **argv;
+	int rc;
 
-	if (argv == NULL)
+	if (!engine_strings_ok(data, len))
 		return -1;
 	if (cmd == PROTO_C_MAIL) {
 		engine_forget(s, PROTO_M_ENVFROM);
+		engine_message_over(s);
+	}
+	if (engine_held(s, nr, &rc))
+		return rc;
+	argv = engine_argv(data, len);
+	if (cmd == PROTO_C_MAIL) {
 		if (s->cb->envfrom != NULL)
 			st = s->cb->envfrom(s, argv);
 	} else if (s->cb->envrcpt != NULL) {
 		st = s->cb->envrcpt(s, argv);
 	}
 	free(argv);
-	return engine_answer(s, cmd == PROTO_C_MAIL ? PROTO_P_NR_MAIL
-	    : PROTO_P_NR_RCPT, st);
+	return engine_answer(s, nr, st);
 }
 
 /* engine_header - name\0value\0 */
@@ -387,9 +440,13 @@ engine_header(struct engine_session *s, unsigned char *data, size_t len)
 	enum engine_status st = ENGINE_CONTINUE;
 	size_t nl = strnlen((const char *)data, len);
 
+	int rc;
+
 	if (nl == 0 || nl + 1 >= len || data[len - 1] != '\0'
 	    || strnlen((const char *)data + nl + 1, len - nl - 1) != len - nl - 2)
 		return -1;
+	if (engine_held(s, PROTO_P_NR_HDR, &rc))
+		return rc;
 	if (s->cb->header != NULL)
 		st = s->cb->header(s, (const char *)data,
 		    (const char *)data + nl + 1);
@@ -401,13 +458,20 @@ static int
 engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
 {
 	enum engine_status st = ENGINE_CONTINUE;
+	int rc;
 
 	if (len > 0 && s->cb->body != NULL)
 		s->cb->body(s, data, len);
+	if (engine_held(s, 0, &rc)) {
+		engine_message_over(s);
+		engine_shrink(s);
+		return rc;
+	}
 	s->in_eom = 1;
 	if (s->cb->eom != NULL)
 		st = s->cb->eom(s);
 	s->in_eom = 0;
+	engine_message_over(s);
 	engine_shrink(s);
 	return engine_answer(s, 0, st);
 }
@@ -419,7 +483,7 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 {
 	const struct engine_callbacks *cb = s->cb;
 	enum engine_status st = ENGINE_CONTINUE;
-	int bad = 0, i;
+	int bad = 0, i, rc;
 
 	if (!s->negotiated && cmd != PROTO_C_OPTNEG)
 		return -1;
@@ -434,6 +498,8 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	case PROTO_C_HELO:
 		if (!engine_strings_ok(data, len))
 			return -1;
+		if (engine_held(s, PROTO_P_NR_HELO, &rc))
+			return rc;
 		if (cb->helo != NULL)
 			st = cb->helo(s, (const char *)data);
 		return engine_answer(s, PROTO_P_NR_HELO, st);
@@ -441,16 +507,24 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	case PROTO_C_RCPT:
 		return engine_envelope(s, cmd, data, len);
 	case PROTO_C_DATA:
+		if (engine_held(s, PROTO_P_NR_DATA, &rc))
+			return rc;
 		return engine_answer(s, PROTO_P_NR_DATA, st);
 	case PROTO_C_UNKNOWN:
+		if (engine_held(s, PROTO_P_NR_UNKN, &rc))
+			return rc;
 		return engine_answer(s, PROTO_P_NR_UNKN, st);
 	case PROTO_C_HEADER:
 		return engine_header(s, data, len);
 	case PROTO_C_EOH:
+		if (engine_held(s, PROTO_P_NR_EOH, &rc))
+			return rc;
 		if (cb->eoh != NULL)
 			st = cb->eoh(s);
 		return engine_answer(s, PROTO_P_NR_EOH, st);
 	case PROTO_C_BODY:
+		if (engine_held(s, PROTO_P_NR_BODY, &rc))
+			return rc;
 		if (cb->body != NULL)
 			st = cb->body(s, data, len);
 		return engine_answer(s, PROTO_P_NR_BODY, st);
@@ -459,6 +533,7 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	case PROTO_C_ABORT:
 		if (cb->abort != NULL)
 			cb->abort(s);
+		engine_message_over(s);
 		engine_forget(s, PROTO_M_HELO);
 		engine_shrink(s);
 		return 0;
@@ -468,6 +543,7 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 		s->priv = NULL;
 		for (i = 0; i < PROTO_M_NSTAGES; i++)
 			buf_reset(&s->macros[i]);
+		s->held[0] = s->held[1] = ENGINE_CONTINUE;
 		return 0;
 	case PROTO_C_QUIT:
 		return 1;

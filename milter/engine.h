@@ -32,15 +32,21 @@ enum engine_status {
 struct engine_session;
 
 /*
- * The filter: what it asks for and its callbacks. A callback's answer to
- * a command negotiated "no reply" (NR_*) is not sent; callbacks may be
- * NULL (continue). String arguments point into the packet and live until
- * the callback returns.
+ * The filter: what it asks for and its callbacks. Callbacks may be NULL
+ * (continue). String arguments point into the packet and live until the
+ * callback returns. A refusal (reject, tempfail, discard) answered to a
+ * command negotiated "no reply" (NR_*) is held and given instead of the
+ * callbacks to the next command that takes a reply: one from CONNECT or
+ * HELO for the rest of the connection, one from a message's commands
+ * (MAIL, headers, ...) for the rest of that message (its RCPTs and its
+ * end). An ACCEPT to such a command is dropped.
  */
 struct engine_callbacks {
 	unsigned long actions_required;	/* PROTO_F_*: refuse MTAs without them */
 	unsigned long actions_wanted;	/* PROTO_F_*: asked for when offered */
 	unsigned long proto_wanted;	/* PROTO_P_*: asked for when offered */
+	/* proto_now - more PROTO_P_* to ask for on this connection (may be NULL) */
+	unsigned long (*proto_now)(void);
 	/* macros per PROTO_M_* stage (space separated); NULL: MTA's defaults */
 	const char *macros[PROTO_M_NSTAGES];
 	/* connect - addr: the client IP in text, NULL if not an IP client */
@@ -76,6 +82,9 @@ struct engine_session {
 	struct buf macros[PROTO_M_NSTAGES]; /* name\0value\0 ... per stage */
 	struct buf out;			/* replies waiting to be written */
 	char reply[512];		/* "550 5.7.1 text" for the next 4xx/5xx */
+	/* refusals held from no-reply commands: [0] connection, [1] message */
+	enum engine_status held[2];
+	char held_reply[2][512];
 };
 
 /* Largest packet accepted: a header may be up to Postfix's header_size_limit. */

@@ -47,6 +47,7 @@ struct script {
 	unsigned long required, wanted, proto;	/* the table's negotiation asks */
 	const char *macros[PROTO_M_NSTAGES];	/* macro lists asked for */
 	enum engine_status status[CB_N];	/* each callback's answer */
+	int once[CB_N];				/* ... on its first call only */
 	const char *rcode, *xcode, *text;	/* mta_set_reply, if rcode set ... */
 	int reply_at;				/* ... in this callback */
 	const char *lookups;			/* macros every callback logs */
@@ -127,6 +128,8 @@ seen_call(struct engine_session *s, int which, const char *fmt, ...)
 	buf_putc(&seen.log, '\n');
 	if (fake.sc.hook != NULL)
 		fake.sc.hook(s, which);
+	if (fake.sc.once[which] && seen.calls[which] > 1)
+		return ENGINE_CONTINUE;
 	if (fake.sc.rcode != NULL && fake.sc.reply_at == which)
 		(void)mta_set_reply(s, "test", fake.sc.rcode, fake.sc.xcode,
 		    fake.sc.text);
@@ -640,29 +643,61 @@ static const struct step txn[] = {
 struct nr_case {
 	const char *name;
 	unsigned long nr;		/* negotiated */
-	int silenced;			/* its callback (answers TEMPFAIL, unsent) */
-	int next;			/* the next answering callback (ACCEPT) */
+	int silenced;			/* its callback, -1: none */
+	int next;			/* the next callback that is answered */
+	int conn_level;			/* a refusal holds for the connection */
 };
 
 static const struct nr_case nr_cases[] = {
-	{ "NR_CONN", PROTO_P_NR_CONN, CB_CONNECT, CB_HELO },
-	{ "NR_HELO", PROTO_P_NR_HELO, CB_HELO, CB_MAIL },
-	{ "NR_MAIL", PROTO_P_NR_MAIL, CB_MAIL, CB_RCPT },
-	{ "NR_RCPT", PROTO_P_NR_RCPT, CB_RCPT, CB_HEADER },
-	{ "NR_DATA", PROTO_P_NR_DATA, -1, CB_HEADER },
-	{ "NR_HDR", PROTO_P_NR_HDR, CB_HEADER, CB_EOH },
-	{ "NR_EOH", PROTO_P_NR_EOH, CB_EOH, CB_BODY },
-	{ "NR_BODY", PROTO_P_NR_BODY, CB_BODY, CB_EOM },
+	{ "NR_CONN", PROTO_P_NR_CONN, CB_CONNECT, CB_HELO, 1 },
+	{ "NR_HELO", PROTO_P_NR_HELO, CB_HELO, CB_MAIL, 1 },
+	{ "NR_MAIL", PROTO_P_NR_MAIL, CB_MAIL, CB_RCPT, 0 },
+	{ "NR_RCPT", PROTO_P_NR_RCPT, CB_RCPT, CB_HEADER, 0 },
+	{ "NR_DATA", PROTO_P_NR_DATA, -1, CB_HEADER, 0 },
+	{ "NR_HDR", PROTO_P_NR_HDR, CB_HEADER, CB_EOH, 0 },
+	{ "NR_EOH", PROTO_P_NR_EOH, CB_EOH, CB_BODY, 0 },
+	{ "NR_BODY", PROTO_P_NR_BODY, CB_BODY, CB_EOM, 0 },
 };
 
-/* engine_skips_replies_for_nr_steps - the next reply is the next command's */
+/*
+ * nr_txn - one transaction from txn[from]; answered commands get reply:
+ * REPLYCODE (text) for all after the silenced one, else reply for the
+ * next case's callback and 'c' for the rest
+ */
 static void
-engine_skips_replies_for_nr_steps(void **state)
+nr_txn(struct fake *f, const struct nr_case *c, int from, int reply,
+    const char *text, const char *label)
+{
+	char what[64];
+	size_t j;
+	int held = from > 0;	/* a later message: held from the start */
+
+	for (j = (size_t)from; j < sizeof(txn) / sizeof(txn[0]); j++) {
+		pkt(f, txn[j].cmd, txn[j].data, txn[j].len);
+		if ((txn[j].nr & c->nr) != 0) {
+			if (txn[j].cb == c->silenced)
+				held = 1;
+			continue;
+		}
+		snprintf(what, sizeof(what), "%s, %s, reply to '%c'", c->name,
+		    label, txn[j].cmd);
+		if (reply == PROTO_R_REPLYCODE && !held)
+			expect_reply(f, PROTO_R_CONTINUE, NULL, 0, what);
+		else if (reply == PROTO_R_REPLYCODE)
+			expect_reply(f, reply, text, strlen(text) + 1, what);
+		else
+			expect_reply(f, txn[j].cb == c->next ? reply
+			    : PROTO_R_CONTINUE, NULL, 0, what);
+	}
+}
+
+/* engine_drops_accept_to_nr_steps - an ACCEPT that cannot be sent is dropped */
+static void
+engine_drops_accept_to_nr_steps(void **state)
 {
 	struct script sc;
 	struct fake *f;
-	size_t i, j;
-	char what[64];
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(nr_cases) / sizeof(nr_cases[0]); i++) {
@@ -672,24 +707,67 @@ engine_skips_replies_for_nr_steps(void **state)
 		sc.wanted = ALL_MODS;
 		sc.proto = c->nr;
 		if (c->silenced >= 0)
-			sc.status[c->silenced] = ENGINE_TEMPFAIL;
+			sc.status[c->silenced] = ENGINE_ACCEPT;
 		sc.status[c->next] = ENGINE_ACCEPT;
 		f = fake_start(&sc);
 		fake_hello(f);
-		for (j = 0; j < sizeof(txn) / sizeof(txn[0]); j++) {
-			pkt(f, txn[j].cmd, txn[j].data, txn[j].len);
-			if ((txn[j].nr & c->nr) != 0)
-				continue;
-			snprintf(what, sizeof(what), "%s, reply to '%c'", c->name,
-			    txn[j].cmd);
-			expect_reply(f, txn[j].cb == c->next ? PROTO_R_ACCEPT
-			    : PROTO_R_CONTINUE, NULL, 0, what);
-		}
+		nr_txn(f, c, 0, PROTO_R_ACCEPT, NULL, "accept dropped");
 		pkt(f, PROTO_C_QUIT, NULL, 0);
 		if (fake_finish(f) != 0)
 			fail_msg("%s: replies left over", c->name);
 		if (c->silenced >= 0 && seen.calls[c->silenced] == 0)
 			fail_msg("%s: the silenced callback did not run", c->name);
+		if (seen.calls[c->next] == 0)
+			fail_msg("%s: the next callback did not run", c->name);
+	}
+}
+
+/*
+ * engine_holds_refusals_from_nr_steps - a refusal that cannot be sent is
+ * the answer to every later command of its message that takes one (of the
+ * connection, from CONNECT/HELO), with its text, and the callbacks of those
+ * commands do not run; the next message is answered normally
+ */
+static void
+engine_holds_refusals_from_nr_steps(void **state)
+{
+	static const char text[] = "451 4.7.1 held over";
+	struct script sc;
+	struct fake *f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(nr_cases) / sizeof(nr_cases[0]); i++) {
+		const struct nr_case *c = &nr_cases[i];
+
+		if (c->silenced < 0)
+			continue;		/* nothing can refuse DATA */
+		memset(&sc, 0, sizeof(sc));
+		sc.wanted = ALL_MODS;
+		sc.proto = c->nr;
+		sc.status[c->silenced] = ENGINE_TEMPFAIL;
+		sc.once[c->silenced] = 1;
+		sc.rcode = "451";
+		sc.xcode = "4.7.1";
+		sc.text = "held over";
+		sc.reply_at = c->silenced;
+		sc.status[c->next] = ENGINE_ACCEPT;	/* must not be asked */
+		f = fake_start(&sc);
+		fake_hello(f);
+		nr_txn(f, c, 0, PROTO_R_REPLYCODE, text, "held");
+		if (seen.calls[c->next] != 0)
+			fail_msg("%s: the callback after the refusal ran", c->name);
+		if (seen.calls[CB_EOM] != 0)
+			fail_msg("%s: end of message ran under a refusal", c->name);
+		pkt(f, PROTO_C_ABORT, NULL, 0);
+		/* the next message: from MAIL on (txn[2]) */
+		if (c->conn_level)
+			nr_txn(f, c, 2, PROTO_R_REPLYCODE, text, "held, 2nd message");
+		else
+			nr_txn(f, c, 2, PROTO_R_ACCEPT, NULL, "next message");
+		pkt(f, PROTO_C_QUIT, NULL, 0);
+		if (fake_finish(f) != 0)
+			fail_msg("%s: replies left over", c->name);
 	}
 }
 
@@ -1490,7 +1568,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(engine_negotiates_offered_and_wanted),
 		cmocka_unit_test(engine_asks_for_macro_lists),
-		cmocka_unit_test(engine_skips_replies_for_nr_steps),
+		cmocka_unit_test(engine_drops_accept_to_nr_steps),
+		cmocka_unit_test(engine_holds_refusals_from_nr_steps),
 		cmocka_unit_test(engine_answers_each_header_without_nr),
 		cmocka_unit_test(engine_keeps_macros_by_stage),
 		cmocka_unit_test(engine_decodes_commands),
