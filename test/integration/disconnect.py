@@ -55,9 +55,11 @@ def main():
         return
     s.sendall(packet(b"D", b"M" + b"{auth_authen}\0alice\0"))
     s.sendall(packet(b"M", b"<a@example.com>\0"))
-    reply(s)
+    if not proto & 0x00004000:      # SMFIP_NR_MAIL
+        reply(s)
     s.sendall(packet(b"R", b"<b@example.net>\0"))
-    reply(s)
+    if not proto & 0x00008000:      # SMFIP_NR_RCPT
+        reply(s)
     s.sendall(packet(b"L", b"From\0 a@example.com\0"))
     s.sendall(packet(b"L", b"Subject\0 cut off\0"))
     if stage == "header":
