@@ -27,9 +27,9 @@
 
 /*
  * Actions and protocol steps we ask the MTA for. No replies to CONNECT,
- * HELO, headers, end of headers and body chunks (and MAIL, see
- * cb_proto_now): the MTA streams a message to us with two round trips
- * (RCPT, end of message).
+ * HELO, headers, end of headers and body chunks (and MAIL and RCPT, see
+ * cb_proto_now): the MTA streams a message to us and waits only for the
+ * end-of-message reply.
  * An MTA that does not offer NR_EOH still gets our ACCEPT at end of
  * headers for mail we have no more interest in, and skips the body.
  */
@@ -41,19 +41,24 @@
 	| PROTO_P_NOUNKNOWN | PROTO_P_NODATA)
 
 /*
- * cb_proto_now - no reply to MAIL FROM either, unless SPF fail is to be
- * refused there (spf_fail_action = reject): the usual message then takes
- * two round trips. A refusal at MAIL on a connection negotiated before a
- * reload turned reject on is given at RCPT (engine.h: held refusals).
+ * cb_proto_now - the replies this connection can do without, given the
+ * running configuration: none to MAIL FROM unless SPF fail is refused
+ * there (spf_fail_action = reject), none to RCPT TO unless a bounce domain
+ * is configured (forged bounces are refused there). The usual signed
+ * message then takes one round trip, its end. A refusal that a reload
+ * makes possible on a connection negotiated before it is given at the
+ * next command that takes a reply (engine.h: held refusals).
  */
 static unsigned long
 cb_proto_now(void)
 {
 	struct config *c = config_acquire();
-	unsigned long p = PROTO_P_NR_MAIL;
+	unsigned long p = 0;
 
-	if (c == NULL || c->spf_fail_action == CONFIG_SPF_ACTION_REJECT)
-		p = 0;
+	if (c != NULL && c->spf_fail_action != CONFIG_SPF_ACTION_REJECT)
+		p |= PROTO_P_NR_MAIL;
+	if (c != NULL && c->nbounce == 0)
+		p |= PROTO_P_NR_RCPT;
 	config_release(c);
 	return p;
 }
