@@ -175,6 +175,8 @@ it__cleanup() {
         it__kill_pid "${entry#*:}"
     done
     wait 2>/dev/null
+    # a caller's own clean-up (unmounting what it mounted in the work dir)
+    [ -n "${IT_ON_EXIT:-}" ] && "$IT_ON_EXIT"
     if [ "$rc" = 0 ] && [ "$IT_FAIL" = 0 ] && [ -z "${IT_KEEP:-}" ]; then
         rm -rf "$IT_DIR"
     else
