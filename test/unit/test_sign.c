@@ -255,6 +255,12 @@ static const struct {
 	  "x@y", "to:x@y\r\n" },
 	{ "relaxed_blank_value", SIGN_CANON_RELAXED, "X", " \t ", "x:\r\n" },
 	{ "relaxed_empty_value", SIGN_CANON_RELAXED, "X", "", "x:\r\n" },
+	/* the longest outputs for their input: written in place, so these
+	 * check the room reserved (the ASan build reads past it otherwise) */
+	{ "simple_every_byte_a_lone_lf", SIGN_CANON_SIMPLE, "X", "\n\n\n",
+	  "X:\r\n\r\n\r\n\r\n" },
+	{ "relaxed_nothing_to_squeeze", SIGN_CANON_RELAXED, "ABC", "d e f",
+	  "abc:d e f\r\n" },
 };
 
 /* sign_canon_header_exact_bytes - header canonicalization byte for byte */
@@ -271,7 +277,8 @@ sign_canon_header_exact_bytes(void **state)
 		sign_canon_header(hdr_cases[i].canon, hdr_cases[i].hname,
 		    hdr_cases[i].hvalue, &out);
 		if (strcmp(buf_cstr(&out) + 7, hdr_cases[i].want) != 0 ||
-		    strncmp(buf_cstr(&out), "prefix|", 7) != 0)
+		    strncmp(buf_cstr(&out), "prefix|", 7) != 0 ||
+		    out.len != 7 + strlen(hdr_cases[i].want))
 			fail_msg("%s: got \"%s\"", hdr_cases[i].name, buf_cstr(&out));
 	}
 	buf_free(&out);
