@@ -439,6 +439,7 @@ e2e_phase() {
 # the phase that happens to run first looks best. Sets E2E_SPOOL.
 e2e_spool_mount() {
     local img=$IT_DIR/tmp/spool.img mnt=$IT_DIR/spool
+    E2E_WORKFS=$(fs_desc "$IT_DIR")
     E2E_SPOOL="the work dir's file system (BENCH_E2E_SPOOL=default)"
     [ "${BENCH_E2E_SPOOL:-ext4}" = default ] && return 0
     E2E_SPOOL="the work dir's file system (no loop mount here)"
@@ -457,6 +458,23 @@ e2e_spool_mount() {
     else
         e2e_spool_umount
         E2E_SPOOL="the work dir's file system (bind mount failed)"
+    fi
+}
+
+# fs_desc DIR - the file system DIR is on: "ext4 with a journal", "ext4
+# without a journal" (no /proc/fs/jbd2 entry for its device) or its type
+fs_desc() {
+    local src type
+    src=$(findmnt -n -o SOURCE --target "$1" 2> /dev/null)
+    type=$(findmnt -n -o FSTYPE --target "$1" 2> /dev/null)
+    if [ "$type" = ext4 ] && [ -n "$src" ]; then
+        if compgen -G "/proc/fs/jbd2/${src##*/}-*" > /dev/null; then
+            echo "ext4 with a journal"
+        else
+            echo "ext4 without a journal"
+        fi
+    else
+        echo "${type:-unknown}"
     fi
 }
 
@@ -728,10 +746,11 @@ report() {
         echo "rounds of each milter's rate divided by the mean of the no-milter runs"
         echo "around its round; msg/s and the other columns show each phase's best"
         echo "round, and the last column every round's msg/s. Postfix's queue and"
-        echo "smtp-sink's dumps were on $E2E_SPOOL: on an ext4 without a journal"
-        echo "(this machine's root), ext4 checks free inodes against recently deleted"
-        echo "ones before reusing them, and Postfix, which creates and deletes a"
-        echo "queue file per message, slowed down by up to 2x over a run."
+        echo "smtp-sink's dumps were on ${E2E_SPOOL:-?}; the work dir"
+        echo "itself is on ${E2E_WORKFS:-?}. On an ext4 without a journal, ext4 checks"
+        echo "free inodes against recently deleted ones before reusing them, and"
+        echo "Postfix, which creates and deletes a queue file per message, was seen"
+        echo "to slow down by up to 2x over a run there."
         echo
         echo "| Milter | smtp-source time | msg/s | × no milter | all cores busy | milter CPU per message | DKIM-Signatures in one relayed message | every round, msg/s |"
         echo "|---|---|---|---|---|---|---|---|"
