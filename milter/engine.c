@@ -105,8 +105,8 @@ engine_fill(struct engine_session *s, size_t need)
 				log_warn(NULL, "milter connection: MTA closed it "
 				    "in the middle of a packet");
 			else if (errno == EAGAIN || errno == EWOULDBLOCK)
-				log_warn(NULL, "milter connection: no command "
-				    "from the MTA within the timeout; closing");
+				log_warn(NULL, "milter connection: nothing from "
+				    "the MTA within milter_timeout; closing");
 			else
 				log_debug(NULL, "milter connection: read failed: %m");
 			return -1;

@@ -49,9 +49,10 @@ static size_t listener_idle;			/* threads waiting for one */
 static struct listener_fd *listener_served;	/* connections being served */
 static size_t listener_threads;			/* session threads alive */
 static int listener_stopping;			/* no new connections */
+static int listener_closing;			/* listener_close_all ran */
 static const struct engine_callbacks *listener_cb;
 static int listener_wake[2] = { -1, -1 };	/* wakes the accept loop */
-static _Atomic long listener_timeout = 300;
+static _Atomic long listener_timeout = 7210;
 static _Atomic long listener_active;
 
 /* listener_set_timeout - seconds a connection may stay silent */
@@ -251,6 +252,8 @@ listener_serve(int fd)
 	pthread_mutex_lock(&listener_lock);
 	me.next = listener_served;
 	listener_served = &me;
+	if (listener_closing)		/* handed over as close_all ran */
+		shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&listener_lock);
 	atomic_fetch_add(&listener_active, 1);
 	engine_serve(fd, listener_cb, atomic_load(&listener_timeout));
@@ -393,9 +396,14 @@ listener_close_all(int seconds)
 	until.tv_sec += seconds;
 	pthread_mutex_lock(&listener_lock);
 	listener_stopping = 1;
+	listener_closing = 1;
 	pthread_cond_broadcast(&listener_cond);
 	for (q = listener_served; q != NULL; q = q->next)
 		shutdown(q->fd, SHUT_RDWR);	/* its read returns: it cleans up */
+	/* handed over but not taken yet: the taker reads EOF at once (one
+	 * taken and not yet listed is shut down by listener_serve) */
+	for (q = listener_queue; q != NULL; q = q->next)
+		shutdown(q->fd, SHUT_RDWR);
 	while (listener_threads > 0 && pthread_cond_timedwait(&listener_cond,
 	    &listener_lock, &until) == 0)
 		;

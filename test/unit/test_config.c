@@ -199,6 +199,10 @@ config_empty_file_gives_defaults(void **state)
 	assert_int_equal(c->on_internal_error, CONFIG_ON_ERROR_ACCEPT);
 	assert_true(c->authserv_id[0] != '\0');
 	assert_int_equal(c->ndomains, 0);
+	/* Postfix is silent towards the milter while a client uploads DATA
+	 * (no reply asked at MAIL/RCPT, no DATA event): the default must
+	 * outlast slow uploads, as libmilter's 7210 s does */
+	assert_true(c->milter_timeout >= 7200);
 	config_free(c);
 }
 
