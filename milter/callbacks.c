@@ -576,6 +576,15 @@ static const struct engine_callbacks callbacks_desc = {
 	.actions_wanted = CB_ACTIONS_WANT,
 	.proto_wanted = CB_PROTO_WANT,
 	.proto_now = cb_proto_now,
+	/* The macros the callbacks read, asked for by name (SETSYMLIST), so
+	 * that a main.cf without {auth_authen} in milter_mail_macros cannot
+	 * turn signing off; Postfix then sends no others to this milter. */
+	.macros = {
+		[PROTO_M_ENVFROM] = "i {auth_authen}",
+		[PROTO_M_ENVRCPT] = "i",
+		[PROTO_M_EOH] = "i",
+		[PROTO_M_EOM] = "i",
+	},
 	.connect = cb_connect,
 	.helo = cb_helo,
 	.envfrom = cb_envfrom,

@@ -115,6 +115,23 @@ if it_relayed "(h)"; then
         grep -q "$IT_QID: not signed: more than one From header" "$IT_DIR/log/milter.log"
 fi
 
+# (k) main.cf's macros for MAIL without {auth_authen}: authmilter asks
+# Postfix for the macros it reads (SETSYMLIST), so AUTH still means sign
+postconf -c "$IT_POSTFIX_CONF" -e "milter_mail_macros = i"
+if postfix -c "$IT_POSTFIX_CONF" reload > "$IT_DIR/tmp/reload.out" 2>&1; then
+    sleep 1
+    it_submit "(k) AUTH with milter_mail_macros = i" --xclient-addr 192.0.2.10 \
+        --auth alice@example.com:secret --from a@example.com --to bob@elsewhere.example
+    if it_relayed "(k)"; then
+        it_check "(k) signed d=example.com, dkimpy verifies" \
+            it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
+        it_check "(k) log: signed as an authenticated client" \
+            grep -q "$IT_QID: sign: authenticated client, domain example.com" "$IT_DIR/log/milter.log"
+    fi
+else
+    it_fail "(k) postfix reload" "$(cat "$IT_DIR/tmp/reload.out")"
+fi
+
 # (f) platform signature: d=example.com and d=platform.test
 it_milter_stop
 it_milter_start_authmilter "$conf_platform" || it_fail "(f) authmilter starts with platform_domain"
