@@ -400,8 +400,11 @@ cb_eom_verify(struct engine_session *ctx, struct state_conn *c, struct state_msg
 	}
 	if (v.quarantine == VERDICT_Q_HOLD) {
 		log_notice(m->qid, "quarantined: %s", v.text);
-		mta_quarantine(ctx, m->qid, v.text);
-	} else if (v.quarantine == VERDICT_Q_HEADER) {
+		/* an MTA that did not grant quarantine gets the header instead */
+		if (mta_quarantine(ctx, m->qid, v.text) != 0)
+			v.quarantine = VERDICT_Q_HEADER;
+	}
+	if (v.quarantine == VERDICT_Q_HEADER) {
 		struct buf val = BUF_INIT;
 
 		log_notice(m->qid, "marked for quarantine: %s", v.text);

@@ -438,6 +438,15 @@ send "hold: a passing message still goes through" $GOOD --from a@spfonly.$Z
 it_relayed "hold: passing message" && it_ok "hold: passing message relayed"
 it_check "hold: neither held message reached the sink" \
     sh -c "! grep -lqF -e 'Subject: $hold_subj' -e 'Subject: $hold2_subj' '$IT_DIR'/sink/*.*"
+# an MTA that does not grant QUARANTINE: the message is marked instead
+"$IT_PY" "$IT_LIB_DIR/noquarantine.py" "$IT_MILTER_SOCKET" "$BAD" "a@quar.$Z" \
+    > "$IT_DIR/tmp/noq.out" 2>&1
+it_check "hold, MTA without QUARANTINE: the message is accepted" \
+    grep -qx "reply c" "$IT_DIR/tmp/noq.out"
+it_check "hold, MTA without QUARANTINE: X-Authmilter-Quarantine inserted instead" \
+    grep -q "^i X-Authmilter-Quarantine: DMARC policy of quar\.$Z: quarantine" "$IT_DIR/tmp/noq.out"
+it_check "hold, MTA without QUARANTINE: no quarantine request sent" \
+    sh -c "! grep -q '^q ' '$IT_DIR/tmp/noq.out'"
 
 # ------------------------------------------------------------ SPF reject, Received-SPF
 
