@@ -7,41 +7,15 @@ QUIT, as a crashing MTA or a broken network would. Usage:
     disconnect.py unix:/path/sock | inet:PORT@127.0.0.1 STAGE
 STAGE: optneg, connect, header, body (where to hang up).
 """
-import socket
 import struct
 import sys
 
-
-def packet(cmd, data=b""):
-    return struct.pack(">I", len(data) + 1) + cmd + data
-
-
-def reply(s):
-    hdr = b""
-    while len(hdr) < 4:
-        chunk = s.recv(4 - len(hdr))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        hdr += chunk
-    n = struct.unpack(">I", hdr)[0]
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        data += chunk
-    return data
+from milterclient import connect, packet, reply
 
 
 def main():
     spec, stage = sys.argv[1], sys.argv[2]
-    if spec.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(spec[5:])
-    else:
-        port, host = spec[5:].split("@")
-        s = socket.create_connection((host, int(port)))
-    s.settimeout(10)
+    s = connect(spec, 10)
     s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
     opt = reply(s)
     # the milter's protocol flags: which steps it sends no reply for

@@ -8,43 +8,17 @@ line of its own ("i NAME: VALUE" for an inserted header, "q REASON" for a
 quarantine, then the final reply code). Usage:
     noquarantine.py unix:/path/sock | inet:PORT@127.0.0.1 CLIENT_IP FROM
 """
-import socket
 import struct
 import sys
+
+from milterclient import connect, packet, reply
 
 SMFIF_QUARANTINE = 0x20
 
 
-def packet(cmd, data=b""):
-    return struct.pack(">I", len(data) + 1) + cmd + data
-
-
-def reply(s):
-    data = b""
-    hdr = b""
-    while len(hdr) < 4:
-        chunk = s.recv(4 - len(hdr))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        hdr += chunk
-    n = struct.unpack(">I", hdr)[0]
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            raise SystemExit("milter closed the connection")
-        data += chunk
-    return data
-
-
 def main():
     spec, ip, sender = sys.argv[1], sys.argv[2], sys.argv[3]
-    if spec.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(spec[5:])
-    else:
-        port, host = spec[5:].split("@")
-        s = socket.create_connection((host, int(port)))
-    s.settimeout(30)
+    s = connect(spec, 30)
     s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF & ~SMFIF_QUARANTINE,
                                        0x1FFFFF)))
     opt = reply(s)
