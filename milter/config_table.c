@@ -99,7 +99,7 @@ const struct opt_def config_options[] = {
 	{ "reject_bad_from", OPT_BOOL, OPT_GLOBAL, G(reject_bad_from), "yes", 0, 0, NULL,
 	  "reject inbound mail without exactly one From header holding one address" },
 	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
-	  choices_on_error, "DMARC cannot be evaluated for DNS trouble: tempfail (451 4.7.5) or accept" },
+	  choices_on_error, "DMARC undecided for DNS trouble (the _dmarc lookup, or an aligned SPF or DKIM check that did not finish): tempfail (451 4.7.5) or accept" },
 
 	/* custom bounce domains */
 	{ "bounce_secret", OPT_WORDS, OPT_GLOBAL, G(bounce_secret), "", 0, 0, NULL,

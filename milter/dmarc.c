@@ -627,6 +627,54 @@ dmarc_align_all(struct dmarc_eval *ev, const struct dmarc_input *in,
 	return pass ? 1 : unknown ? -1 : 0;
 }
 
+/*
+ * dmarc_unfinished - an identifier whose check ended in temperror and that
+ * would align if it had passed (RFC 9989 "DMARC validation with DNS
+ * errors"): with no aligned pass, such a message can be judged neither
+ * pass nor fail. Returns the identifier's domain (SPF first), or NULL.
+ * Alignment that cannot be decided (DNS again) counts as could-align.
+ */
+static const char *
+dmarc_unfinished(struct dmarc_eval *ev, const struct dmarc_input *in,
+    struct dmarc_outcome *o, const char **kind)
+{
+	size_t i;
+
+	if (in->spf == DMARC_AUTH_TEMPERROR && in->spf_domain != NULL
+	    && dmarc_aligned(ev, in->spf_domain, o->record.aspf, 0) != 0) {
+		*kind = "SPF ";
+		return in->spf_domain;
+	}
+	for (i = 0; i < o->ndkim; i++) {
+		const struct dmarc_dkim *k = &in->dkim[i];
+
+		if (k->result != DMARC_AUTH_TEMPERROR || k->domain == NULL)
+			continue;
+		if (dmarc_aligned(ev, k->domain, o->record.adkim, 0) != 0) {
+			*kind = "DKIM d=";
+			return k->domain;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * dmarc_temperror - the result is temperror; at_stake says what a fail
+ * would have enacted (UNSET when even that is unknown), so that a p=none
+ * domain's mail need not wait for the DNS.
+ */
+static void
+dmarc_temperror(struct dmarc_eval *ev, struct dmarc_outcome *o)
+{
+	o->result = DMARC_RESULT_TEMPERROR;
+	o->at_stake = DMARC_POLICY_UNSET;
+	if (dmarc_select_policy(ev, o) == 0) {
+		dmarc_disposition(ev, o);
+		o->at_stake = o->disposition;
+	}
+	o->disposition = DMARC_POLICY_NONE;
+}
+
 /* dmarc_pass_reason - name what aligned */
 static void
 dmarc_pass_reason(const struct dmarc_input *in, struct dmarc_outcome *o)
@@ -652,6 +700,7 @@ dmarc_conclude(struct dmarc_eval *ev, const struct dmarc_input *in,
 {
 	static const char *const tagname[] = { "-", "p", "sp", "np", "p (rua fallback)" };
 	int a = dmarc_align_all(ev, in, o);
+	const char *who, *kind = "";
 
 	if (a == 1) {
 		o->result = DMARC_RESULT_PASS;
@@ -660,9 +709,17 @@ dmarc_conclude(struct dmarc_eval *ev, const struct dmarc_input *in,
 		return;
 	}
 	if (a < 0) {
-		o->result = DMARC_RESULT_TEMPERROR;
+		dmarc_temperror(ev, o);
 		dmarc_reason(o, "temperror: DNS failure while finding organizational "
 		    "domains for alignment with %s", o->from_domain);
+		return;
+	}
+	if ((who = dmarc_unfinished(ev, in, o, &kind)) != NULL) {
+		dmarc_temperror(ev, o);
+		dmarc_reason(o, "temperror: no aligned pass for %s and the check "
+		    "of %s%s (could align) did not finish (DNS); policy %s=%s "
+		    "not applied", o->from_domain, kind, who, tagname[o->source],
+		    dmarc_policy_name(o->policy));
 		return;
 	}
 	if (dmarc_select_policy(ev, o) != 0) {

@@ -169,6 +169,8 @@ struct dmarc_outcome {
 	enum dmarc_source source;		/* which tag gave policy */
 	enum dmarc_policy policy;		/* requested policy (p, sp or np) */
 	enum dmarc_policy disposition;		/* to enact: none on pass; after pct/t on fail */
+	enum dmarc_policy at_stake;		/* temperror: what a fail would have
+						 * enacted; UNSET when not known */
 	int sampled_out;			/* RFC 7489 pct= spared this message */
 	int testing;				/* RFC 9989 t=y lowered the policy */
 	int exists;				/* From domain exists: 1, 0, -1 not checked */

@@ -95,6 +95,12 @@ verdict_dmarc(const struct config *c, const struct dmarc_outcome *o)
 	struct verdict v = verdict_init();
 
 	if (o->result == DMARC_RESULT_TEMPERROR) {
+		/*
+		 * Unfinished DNS never enacts the domain's policy (RFC 9989);
+		 * it waits for the DNS unless a fail would have changed nothing.
+		 */
+		if (o->at_stake == DMARC_POLICY_NONE)
+			return v;
 		if (c->on_dns_error == CONFIG_ON_ERROR_TEMPFAIL) {
 			v.action = VERDICT_TEMPFAIL;
 			v.rcode = "451";

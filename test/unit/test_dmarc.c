@@ -1075,6 +1075,127 @@ dmarc_dns_errors_are_temperror(void **state)
 	}
 }
 
+/* One row of the "which result when DNS did not finish" table. */
+struct unfinished_case {
+	const char *name;
+	enum dmarc_mode mode;
+	const char *record;		/* at _dmarc.example.com */
+	unsigned random;		/* pct= draw (RFC 7489) */
+	enum dmarc_auth spf;
+	const char *spf_domain;
+	enum dmarc_auth dkim1;		/* first signature */
+	const char *d1;
+	enum dmarc_auth dkim2;		/* second signature (d2 NULL: none) */
+	const char *d2;
+	enum dmarc_result want;
+	enum dmarc_policy at_stake;	/* checked when want is temperror */
+	enum dmarc_policy disposition;	/* checked when want is fail */
+};
+
+#define T_ DMARC_AUTH_TEMPERROR
+#define P_ DMARC_AUTH_PASS
+#define F_ DMARC_AUTH_FAIL
+#define E_ DMARC_AUTH_PERMERROR
+#define U_ DMARC_POLICY_UNSET
+
+/*
+ * An SPF or DKIM check that ended in temperror, for an identifier that
+ * would align, leaves DMARC undecided when nothing aligned passed (RFC
+ * 9989, DMARC validation with DNS errors): temperror, never the domain's
+ * reject. Permerror and unaligned temperrors stay fail.
+ */
+static const struct unfinished_case unfinished_cases[] = {
+	{ "dkim_key_timeout_aligned_spf_fail", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "example.com", 0, NULL, DMARC_RESULT_TEMPERROR, R, N },
+	{ "dkim_key_timeout_relaxed_subdomain", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "mail.example.com", 0, NULL, DMARC_RESULT_TEMPERROR, R, N },
+	{ "dkim_key_timeout_strict_subdomain_cannot_align", DMARC_MODE_RFC9989,
+	  "v=DMARC1; p=reject; adkim=s", 0,
+	  F_, "example.com", T_, "mail.example.com", 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "dkim_key_timeout_other_org", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "esp.example.net", 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "dkim_key_permerror_stays_fail", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", E_, "example.com", 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "spf_timeout_aligned_no_dkim", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  T_, "bounce.example.com", 0, NULL, 0, NULL, DMARC_RESULT_TEMPERROR, R, N },
+	{ "spf_timeout_strict_subdomain_cannot_align", DMARC_MODE_RFC9989,
+	  "v=DMARC1; p=reject; aspf=s", 0,
+	  T_, "bounce.example.com", 0, NULL, 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "spf_timeout_other_org", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  T_, "bounces.esp.example.net", F_, "example.com", 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "spf_permerror_stays_fail", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  E_, "example.com", 0, NULL, 0, NULL, DMARC_RESULT_FAIL, U_, R },
+	{ "aligned_pass_wins_over_timeout", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  T_, "example.com", P_, "example.com", 0, NULL, DMARC_RESULT_PASS, U_, N },
+	{ "aligned_pass_of_second_signature_wins", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "example.com", P_, "mail.example.com", DMARC_RESULT_PASS, U_, N },
+	{ "unaligned_pass_does_not_hide_timeout", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", P_, "esp.example.net", T_, "example.com", DMARC_RESULT_TEMPERROR, R, N },
+	{ "alignment_walk_timeout_counts_as_could_align", DMARC_MODE_RFC9989, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "slow.example.com", 0, NULL, DMARC_RESULT_TEMPERROR, R, N },
+	{ "p_none_nothing_at_stake", DMARC_MODE_RFC9989, "v=DMARC1; p=none", 0,
+	  F_, "example.com", T_, "example.com", 0, NULL, DMARC_RESULT_TEMPERROR, N, N },
+	{ "p_quarantine_at_stake", DMARC_MODE_RFC9989, "v=DMARC1; p=quarantine", 0,
+	  F_, "example.com", T_, "example.com", 0, NULL, DMARC_RESULT_TEMPERROR, Q, N },
+	{ "t_y_lowers_what_is_at_stake", DMARC_MODE_RFC9989, "v=DMARC1; p=reject; t=y", 0,
+	  F_, "example.com", T_, "example.com", 0, NULL, DMARC_RESULT_TEMPERROR, Q, N },
+	{ "7489_dkim_key_timeout_aligned", DMARC_MODE_RFC7489, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "mail.example.com", 0, NULL, DMARC_RESULT_TEMPERROR, R, N },
+	{ "7489_spf_timeout_aligned", DMARC_MODE_RFC7489, "v=DMARC1; p=quarantine", 0,
+	  T_, "example.com", 0, NULL, 0, NULL, DMARC_RESULT_TEMPERROR, Q, N },
+	{ "7489_pct_0_sampled_out", DMARC_MODE_RFC7489, "v=DMARC1; p=reject; pct=0", 0,
+	  F_, "example.com", T_, "example.com", 0, NULL, DMARC_RESULT_TEMPERROR, Q, N },
+	{ "7489_timeout_other_org_stays_fail", DMARC_MODE_RFC7489, "v=DMARC1; p=reject", 0,
+	  F_, "example.com", T_, "example.net", 0, NULL, DMARC_RESULT_FAIL, U_, R },
+};
+
+/* dmarc_unfinished_checks_table - DKIM/SPF temperror with and without alignment */
+static void
+dmarc_unfinished_checks_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(unfinished_cases) / sizeof(unfinished_cases[0]); i++) {
+		const struct unfinished_case *c = &unfinished_cases[i];
+		struct rr rrs[] = {
+			{ "_dmarc.example.com", DMARC_RR_TXT, DNS_OK, { c->record } },
+			{ "_dmarc.slow.example.com", DMARC_RR_TXT, DNS_TEMPFAIL, { NULL } },
+		};
+		struct zone z = ZONE(rrs);
+		struct dmarc *d = evaluator(&z, c->mode);
+		struct dmarc_dkim sigs[2] = {
+			{ c->dkim1, c->d1, "s1", 0 }, { c->dkim2, c->d2, "s2", 0 },
+		};
+		struct dmarc_input in = { "example.com", c->spf, c->spf_domain, sigs,
+		    c->d2 != NULL ? 2 : c->d1 != NULL ? 1 : 0 };
+		struct dmarc_outcome o;
+
+		fixed_random_value = c->random;
+		dmarc_evaluate(d, &in, &o);
+		if (o.result != c->want)
+			fail_msg("%s: %s, wanted %s (%s)", c->name,
+			    dmarc_result_name(o.result), dmarc_result_name(c->want),
+			    o.reason);
+		if (c->want == DMARC_RESULT_TEMPERROR && (o.at_stake != c->at_stake
+		    || o.disposition != DMARC_POLICY_NONE
+		    || strstr(o.reason, "did not finish") == NULL))
+			fail_msg("%s: at_stake %d disposition %d (%s)", c->name,
+			    o.at_stake, o.disposition, o.reason);
+		if (c->want == DMARC_RESULT_FAIL && o.disposition != c->disposition)
+			fail_msg("%s: disposition %s (%s)", c->name,
+			    dmarc_policy_name(o.disposition), o.reason);
+		dmarc_outcome_free(&o);
+		dmarc_free(d);
+	}
+}
+
+#undef T_
+#undef P_
+#undef F_
+#undef E_
+#undef U_
+
 /* dmarc_default_lookup_without_resolver_is_temperror - no struct dns: temperror */
 static void
 dmarc_default_lookup_without_resolver_is_temperror(void **state)
@@ -1150,6 +1271,7 @@ main(void)
 		cmocka_unit_test(dmarc_bad_from_domain_is_permerror),
 		cmocka_unit_test(dmarc_idn_from_domain_queries_a_label),
 		cmocka_unit_test(dmarc_dns_errors_are_temperror),
+		cmocka_unit_test(dmarc_unfinished_checks_table),
 		cmocka_unit_test(dmarc_default_lookup_without_resolver_is_temperror),
 		cmocka_unit_test(dmarc_new_reports_missing_psl_file),
 		cmocka_unit_test(dmarc_names_round_trip),
