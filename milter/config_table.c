@@ -81,7 +81,7 @@ const struct opt_def config_options[] = {
 
 	/* inbound */
 	{ "spf_time_budget", OPT_DURATION, OPT_GLOBAL, G(spf_time_budget), "20s", 1, 120,
-	  NULL, "total time one SPF evaluation may take (RFC 7208 4.6.4), then temperror" },
+	  NULL, "time for the SPF checks of one message (MAIL FROM and HELO together), then temperror; below the MTA's wait for the MAIL reply" },
 	{ "spf_fail_action", OPT_ENUM, OPT_GLOBAL, G(spf_fail_action), "none", 0, 0,
 	  choices_spf_action, "SPF fail at MAIL FROM: none (let DMARC decide) or reject" },
 	{ "received_spf_header", OPT_BOOL, OPT_GLOBAL, G(received_spf_header), "no", 0, 0,

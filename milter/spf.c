@@ -371,8 +371,8 @@ spf_explain_stop(struct spf_outcome *o, const struct spf_layer *l)
 		break;
 	default:		/* SPF_STOP_BUDGET */
 		o->res = SPF_RES_TEMPERROR;
-		spf_comment(o, "SPF evaluation for %s took over %d ms",
-		    o->domain, l->lim->budget_ms);
+		spf_comment(o, "SPF checks of this message took over %d ms "
+		    "(evaluating %s)", l->lim->budget_ms, o->domain);
 		break;
 	}
 }
@@ -436,14 +436,27 @@ spf_explain(struct spf_outcome *o, SPF_result_t res, SPF_errcode_t err,
 static void
 spf_eval(const struct spf *s, const char *qid, const struct spf_client *c,
     const char *sender, const char *domain, const char *helo,
-    struct spf_outcome *o)
+    const struct timespec *deadline, struct spf_outcome *o)
 {
-	struct spf_layer *l = spf_layer_new(&s->lim, qid);
+	struct spf_layer *l;
 	SPF_result_t res;
 	SPF_errcode_t err = SPF_E_SUCCESS;
 	char why[SPF_COMMENT_MAX / 2] = "";
+	struct timespec now;
 
 	spf_copy(o->domain, sizeof(o->domain), domain);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec
+	    && now.tv_nsec >= deadline->tv_nsec)) {
+		/* an earlier identity of this message spent the budget */
+		o->res = SPF_RES_TEMPERROR;
+		spf_comment(o, "not evaluated: SPF checks of this message took "
+		    "over %d ms", s->lim.budget_ms);
+		log_debug(qid, "spf: %s from %s: %s (%s)", sender, c->text,
+		    spf_res_name(o->res), o->comment);
+		return;
+	}
+	l = spf_layer_new(&s->lim, qid, deadline);
 	res = spf_eval_libspf2(l, s->receiver, c, sender, helo, &err, why,
 	    sizeof(why));
 	if (l->stop != SPF_STOP_NONE)
@@ -470,7 +483,7 @@ spf_strip_dot(char *d)
 /* spf_check_helo - the HELO identity (postmaster@hdom) into out->helo */
 static void
 spf_check_helo(struct spf *s, const char *qid, const struct spf_client *c,
-    const char *hdom, struct spf_result *out)
+    const char *hdom, const struct timespec *deadline, struct spf_result *out)
 {
 	char sender[SPF_IDENTITY_MAX];
 
@@ -483,13 +496,14 @@ spf_check_helo(struct spf *s, const char *qid, const struct spf_client *c,
 	if (snprintf(sender, sizeof(sender), "postmaster@%s", hdom) >=
 	    (int)sizeof(sender))
 		return;		/* cannot happen: hdom is at most 253 */
-	spf_eval(s, qid, c, sender, hdom, hdom, &out->helo);
+	spf_eval(s, qid, c, sender, hdom, hdom, deadline, &out->helo);
 }
 
 /* spf_check_mailfrom - the MAIL FROM identity path into out->mailfrom */
 static void
 spf_check_mailfrom(struct spf *s, const char *qid, const struct spf_client *c,
-    char *path, const char *hdom, struct spf_result *out)
+    char *path, const char *hdom, const struct timespec *deadline,
+    struct spf_result *out)
 {
 	struct spf_outcome *o = &out->mailfrom;
 	const char *local = "postmaster", *domain = path;
@@ -516,16 +530,33 @@ spf_check_mailfrom(struct spf *s, const char *qid, const struct spf_client *c,
 		return;
 	}
 	spf_eval(s, qid, c, o->identity, o->domain,
-	    spf_domain_ok(hdom) ? hdom : "unknown", o);
+	    spf_domain_ok(hdom) ? hdom : "unknown", deadline, o);
 }
 
-/* spf_check - MAIL FROM and HELO checks */
+/* spf_deadline - now plus the budget of one message's checks */
+static void
+spf_deadline(const struct spf *s, struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += s->lim.budget_ms / 1000;
+	t->tv_nsec += (long)(s->lim.budget_ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * spf_check - MAIL FROM and HELO checks under one time budget: the MTA
+ * waits for the MAIL FROM reply (when one is asked for) only so long
+ */
 void
 spf_check(struct spf *s, const char *qid, const char *client_ip,
     const char *mailfrom, const char *helo, struct spf_result *out)
 {
 	struct spf_client c;
 	char path[SPF_IDENTITY_MAX], hdom[SPF_DOMAIN_MAX];
+	struct timespec deadline;
 
 	memset(out, 0, sizeof(*out));
 	spf_client_parse(client_ip, &c);
@@ -545,10 +576,11 @@ spf_check(struct spf *s, const char *qid, const char *client_ip,
 		spf_comment(&out->helo, "no client IP address to check");
 		return;		/* both none */
 	}
+	spf_deadline(s, &deadline);
 	if (path[0] != '\0') {
-		spf_check_mailfrom(s, qid, &c, path, hdom, out);
+		spf_check_mailfrom(s, qid, &c, path, hdom, &deadline, out);
 		if (s->check_helo)
-			spf_check_helo(s, qid, &c, hdom, out);
+			spf_check_helo(s, qid, &c, hdom, &deadline, out);
 		else {
 			spf_copy(out->helo.identity, sizeof(out->helo.identity),
 			    hdom);
@@ -558,7 +590,7 @@ spf_check(struct spf *s, const char *qid, const char *client_ip,
 	}
 	/* RFC 7208 2.4: the null sender is postmaster@HELO, which is also
 	 * what the HELO check evaluates: one evaluation serves both */
-	spf_check_helo(s, qid, &c, hdom, out);
+	spf_check_helo(s, qid, &c, hdom, &deadline, out);
 	out->mailfrom = out->helo;
 	if (snprintf(out->mailfrom.identity, sizeof(out->mailfrom.identity),
 	    "postmaster@%s", hdom) >= (int)sizeof(out->mailfrom.identity))

@@ -35,7 +35,7 @@ enum spf_res {
 
 struct spf_options {
 	const char *receiver;	/* our name in comments (authserv_id); NULL: "localhost" */
-	int time_budget_ms;	/* whole evaluation of one identity; 0: 20000 */
+	int time_budget_ms;	/* MAIL FROM and HELO checks of one message together; 0: 20000 */
 	int max_terms;		/* DNS-querying terms; 0: 10 (RFC 7208 4.6.4) */
 	int max_void;		/* void lookups; 0: 2; -1: no limit */
 	int check_helo;		/* also check the HELO identity */

@@ -297,9 +297,10 @@ spf_layer_get_exp(SPF_server_t *server, const char *domain, char **bufp,
 	return SPF_E_SUCCESS;
 }
 
-/* spf_layer_new - a layer for one identity check */
+/* spf_layer_new - a layer for one identity check, ending at deadline */
 struct spf_layer *
-spf_layer_new(const struct spf_limits *lim, const char *qid)
+spf_layer_new(const struct spf_limits *lim, const char *qid,
+    const struct timespec *deadline)
 {
 	struct spf_layer *l = xcalloc(1, sizeof(*l));
 
@@ -308,13 +309,7 @@ spf_layer_new(const struct spf_limits *lim, const char *qid)
 	l->base.name = "authmilter";
 	l->lim = lim;
 	l->qid = qid;
-	clock_gettime(CLOCK_MONOTONIC, &l->deadline);
-	l->deadline.tv_sec += lim->budget_ms / 1000;
-	l->deadline.tv_nsec += (long)(lim->budget_ms % 1000) * 1000000L;
-	if (l->deadline.tv_nsec >= 1000000000L) {
-		l->deadline.tv_sec++;
-		l->deadline.tv_nsec -= 1000000000L;
-	}
+	l->deadline = *deadline;
 	return l;
 }
 

@@ -40,7 +40,8 @@
 /* Resolver and limits, shared read-only by every layer of a struct spf. */
 struct spf_limits {
 	struct dns *dns;		/* resolver */
-	int budget_ms;			/* time budget of one identity */
+	int budget_ms;			/* time budget of one message's checks
+					 * (MAIL FROM and HELO together) */
 	int max_terms;			/* DNS-querying terms */
 	int max_void;			/* void lookups; -1: no limit */
 };
@@ -71,8 +72,12 @@ struct spf_layer {
 	int next_pending;		/* the address lookup expected next */
 };
 
-/* spf_layer_new - a layer for one identity check; its budget starts now */
-struct spf_layer *spf_layer_new(const struct spf_limits *lim, const char *qid);
+/*
+ * spf_layer_new - a layer for one identity check that stops asking at
+ * deadline (CLOCK_MONOTONIC): the identities of one message share it
+ */
+struct spf_layer *spf_layer_new(const struct spf_limits *lim, const char *qid,
+    const struct timespec *deadline);
 /* spf_layer_free - release a layer (after its libspf2 server) */
 void spf_layer_free(struct spf_layer *l);
 

@@ -248,6 +248,34 @@ else
     it_fail "spf: time budget exceeded is temperror" "after ${t} ms"
 fi
 
+# one budget for the message: MAIL FROM and HELO together (each had its
+# own before, so an MTA waiting 30 s for the MAIL reply could wait 40 s)
+t0=$(now_ms)
+"$SPFCHECK" -s "$DEAD" -t 1500 -b 2000 -i 192.0.2.10 -f user@pass.spf.test \
+    -h helo.spf.test > "$IT_DIR/tmp/spf.out" 2> "$IT_DIR/tmp/spf.err"
+t=$(($(now_ms) - t0))
+if spf_out_has '^mailfrom=temperror helo=temperror$' \
+    && spf_out_has '^helo-comment: .*SPF checks of this message took over 2000 ms' \
+    && [ "$t" -lt 2800 ]; then
+    it_ok "spf: MAIL FROM and HELO share one 2000 ms budget (${t} ms, was 2 x 1500)"
+else
+    sed 's/^/#   /' "$IT_DIR/tmp/spf.out" "$IT_DIR/tmp/spf.err"
+    it_fail "spf: MAIL FROM and HELO share one budget" "after ${t} ms"
+fi
+# the budget spent on MAIL FROM: HELO is not even started
+t0=$(now_ms)
+"$SPFCHECK" -s "$DEAD" -t 5000 -b 600 -i 192.0.2.10 -f user@pass.spf.test \
+    -h helo.spf.test > "$IT_DIR/tmp/spf.out" 2> "$IT_DIR/tmp/spf.err"
+t=$(($(now_ms) - t0))
+if spf_out_has '^mailfrom=temperror helo=temperror$' \
+    && spf_out_has '^helo-comment: not evaluated: SPF checks of this message took over 600 ms' \
+    && [ "$t" -lt 1100 ]; then
+    it_ok "spf: budget spent at MAIL FROM leaves HELO unevaluated (${t} ms for 600 ms)"
+else
+    sed 's/^/#   /' "$IT_DIR/tmp/spf.out" "$IT_DIR/tmp/spf.err"
+    it_fail "spf: budget spent at MAIL FROM leaves HELO unevaluated" "after ${t} ms"
+fi
+
 # ---------------------------------------------------------------- pyspf
 cat > "$IT_DIR/tmp/pyspf_check.py" <<'EOF'
 # pyspf_check.py PORT < name|ip|from|helo|expected: pyspf's result per line
