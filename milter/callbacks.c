@@ -17,7 +17,7 @@
 #include "log.h"
 #include "mode.h"
 #include "mta.h"
-#include "authres.h"
+#include "forgery.h"
 #include "inbound.h"
 #include "outbound.h"
 #include "runtime.h"
@@ -226,65 +226,70 @@ cb_header(struct engine_session *ctx, const char *name, const char *value)
 	if (state_msg_add_header(c->msg, name, value ? value : "") != 0
 	    && c->msg->hdr_overflow == 1) {
 		c->msg->hdr_overflow = 2;	/* log once */
-		log_warn(c->msg->qid, "headers exceed %u bytes; message will "
-		    "not be signed", STATE_MAX_HEADER_BYTES);
+		log_warn(c->msg->qid, "headers exceed %u bytes; the message "
+		    "will be refused", STATE_MAX_HEADER_BYTES);
 	}
 	return ENGINE_CONTINUE;
 }
 
-/* cb_remove_forged_authres - delete A-R headers claiming our authserv-id, last first */
+/* cb_delete_forged - delete the fields that claim to be ours (forgery.h), one log line */
 static int
-cb_remove_forged_authres(struct engine_session *ctx, struct state_conn *c,
-    struct state_msg *m)
+cb_delete_forged(struct engine_session *ctx, struct state_msg *m)
 {
-	int idx = 0;
-	size_t h;
+	char what[160];
+	size_t i;
 
-	for (h = 0; h < m->nhdrs; h++)
-		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") == 0)
-			idx++;
-	/*
-	 * Walk from the last header up: the highest index goes first, so the
-	 * indices of the others do not shift, and no list caps how many go.
-	 */
-	for (h = m->nhdrs; h-- > 0;) {
-		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") != 0)
-			continue;
-		if (authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id)) {
-			if (mta_delete_header(ctx, m->qid, "Authentication-Results",
-			    idx) != 0)
-				return -1;
-			log_notice(m->qid, "removed forged Authentication-Results "
-			    "#%d claiming %s", idx, c->cfg->authserv_id);
-		}
-		idx--;
+	for (i = 0; i < m->forged.ndel; i++)
+		if (mta_delete_header(ctx, m->qid, m->forged.del[i].name,
+		    m->forged.del[i].idx) != 0)
+			return -1;
+	if (m->forged.ndel > 0) {
+		forgery_summary(&m->forged, what, sizeof(what));
+		log_notice(m->qid, "removed forged header fields: %s", what);
 	}
-	return 0;
-}
-
-/* cb_forged_authres - does any Authentication-Results claim our authserv-id? */
-static int
-cb_forged_authres(const struct state_conn *c, const struct state_msg *m)
-{
-	size_t h;
-
-	for (h = 0; h < m->nhdrs; h++)
-		if (strcasecmp(m->hdrs[h].name, "Authentication-Results") == 0
-		    && authres_claims_id(m->hdrs[h].value, c->cfg->authserv_id))
-			return 1;
 	return 0;
 }
 
 /*
  * cb_eoh_done - nothing more to do with this message, unless it is a
- * bounce to rewrite or carries a forged Authentication-Results to remove
- * (also from our own users: RFC 8601 5, removal at the boundary)
+ * bounce to rewrite or carries forged fields to remove (also from our
+ * own users: RFC 8601 5, removal at the boundary)
  */
 static enum engine_status
-cb_eoh_done(const struct state_conn *c, struct state_msg *m)
+cb_eoh_done(const struct state_msg *m)
 {
-	return m->nbounces > 0 || cb_forged_authres(c, m) ? ENGINE_CONTINUE
+	return m->nbounces > 0 || m->forged.ndel > 0 ? ENGINE_CONTINUE
 	    : ENGINE_ACCEPT;
+}
+
+/*
+ * cb_eoh_refuse - a header too large to have been checked whole, or more
+ * forged fields than max_forged_headers: refused, never edited through
+ */
+static int
+cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
+    struct state_msg *m, enum engine_status *rc)
+{
+	const struct config *cfg = c->cfg;
+	struct verdict v;
+	char what[160];
+
+	if (m->hdr_overflow) {
+		v = verdict_header_overflow(STATE_MAX_HEADER_BYTES);
+		log_notice(m->qid, "refused: %s %s %s", v.rcode, v.xcode, v.text);
+		*rc = cb_status(ctx, m->qid, v);
+		return 1;
+	}
+	forgery_scan(cfg->authserv_id, m->trusted,
+	    (size_t)cfg->max_forged_headers, m->hdrs, m->nhdrs, &m->forged);
+	if (!m->forged.over)
+		return 0;
+	forgery_summary(&m->forged, what, sizeof(what));
+	v = verdict_forged_headers(cfg);
+	log_notice(m->qid, "refused: %s %s %s (at least %s)", v.rcode, v.xcode,
+	    v.text, what);
+	*rc = cb_status(ctx, m->qid, v);
+	return 1;
 }
 
 /* cb_eoh - decide: sign or pass through */
@@ -294,11 +299,14 @@ cb_eoh(struct engine_session *ctx)
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 	struct mode_input in;
+	enum engine_status rc;
 	size_t i;
 
 	if (c == NULL || (m = c->msg) == NULL)
 		return ENGINE_CONTINUE;
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	if (cb_eoh_refuse(ctx, c, m, &rc))
+		return rc;
 	memset(&in, 0, sizeof(in));
 	in.auth_authen = m->auth_authen;
 	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
@@ -308,14 +316,10 @@ cb_eoh(struct engine_session *ctx)
 		if (strcasecmp(m->hdrs[i].name, "From") == 0)
 			in.from_value = m->hdrs[i].value;
 	mode_decide(c->cfg, &in, &m->mode);
-	if (m->mode.kind == MODE_SIGN && m->hdr_overflow) {
-		log_warn(m->qid, "not signed: headers too large");
-		return cb_eoh_done(c, m);
-	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
 		if (m->trusted || m->in == NULL)
-			return cb_eoh_done(c, m);	/* our own users' mail: not judged */
+			return cb_eoh_done(m);	/* our own users' mail: not judged */
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
 		return ENGINE_CONTINUE;
 	}
@@ -332,7 +336,7 @@ cb_eoh(struct engine_session *ctx)
 		    m->mode.domain->name);
 		outbound_free(m->out);
 		m->out = NULL;
-		return cb_eoh_done(c, m);
+		return cb_eoh_done(m);
 	}
 	return ENGINE_CONTINUE;
 }
@@ -373,7 +377,7 @@ cb_eom_verify(struct engine_session *ctx, struct state_conn *c, struct state_msg
 		    "rejected" : "tempfailed", v.rcode, v.xcode, v.text);
 		return cb_status(ctx, m->qid, v);
 	}
-	if (cb_remove_forged_authres(ctx, c, m) != 0)
+	if (cb_delete_forged(ctx, m) != 0)
 		return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 	if (in->received_spf.len > 0) {
 		struct buf val = BUF_INIT;
@@ -509,7 +513,7 @@ cb_eom(struct engine_session *ctx)
 	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
 		rc = ENGINE_CONTINUE;
 		if (c != NULL && c->msg != NULL
-		    && cb_remove_forged_authres(ctx, c, c->msg) != 0)
+		    && cb_delete_forged(ctx, c->msg) != 0)
 			rc = cb_status(ctx, c->msg->qid,
 			    verdict_internal_error(c->cfg));
 		if (c != NULL)
@@ -541,7 +545,7 @@ cb_eom(struct engine_session *ctx)
 		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
 	}
 	if (rc == ENGINE_CONTINUE && (cb_eom_return_path(ctx, c, m) != 0
-	    || cb_remove_forged_authres(ctx, c, m) != 0))
+	    || cb_delete_forged(ctx, m) != 0))
 		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
 	if (rc == ENGINE_ACCEPT)
 		rc = ENGINE_CONTINUE;

@@ -115,7 +115,7 @@ struct config {
 	long key_check_interval;	/* seconds between key record checks (0: at load only) */
 
 	/* inbound */
-	long spf_time_budget;		/* seconds for one SPF evaluation */
+	long spf_time_budget;		/* seconds for the SPF checks of one message */
 	int spf_fail_action;		/* enum config_spf_action */
 	int received_spf_header;	/* add Received-SPF */
 	int dkim_max_signatures;	/* signatures verified per message */
@@ -123,6 +123,7 @@ struct config {
 	int dmarc_reject_action;	/* enum config_dmarc_action */
 	int dmarc_quarantine_action;	/* enum config_quarantine */
 	int reject_bad_from;		/* reject mail without exactly one From address */
+	int max_forged_headers;		/* more forged fields than this: refuse */
 	int on_dns_error;		/* enum config_on_error */
 
 	/* custom bounce domains */

@@ -98,6 +98,8 @@ const struct opt_def config_options[] = {
 	  "what quarantine does: a header (X-Authmilter-Quarantine), hold (MTA quarantine), or none" },
 	{ "reject_bad_from", OPT_BOOL, OPT_GLOBAL, G(reject_bad_from), "yes", 0, 0, NULL,
 	  "reject inbound mail without exactly one From header holding one address" },
+	{ "max_forged_headers", OPT_INT, OPT_GLOBAL, G(max_forged_headers), "10", 1, 1000,
+	  NULL, "fields claiming to be ours (Authentication-Results with our authserv-id, X-Authmilter-* from outside) removed from a message; more: refused with 550 5.7.1" },
 	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
 	  choices_on_error, "DMARC undecided for DNS trouble (the _dmarc lookup, or an aligned SPF or DKIM check that did not finish): tempfail (451 4.7.5) or accept" },
 

@@ -76,6 +76,7 @@ state_msg_end(struct state_conn *c)
 	}
 	free(m->bounces);
 	free(m->auth_authen);
+	forgery_free(&m->forged);
 	mode_result_free(&m->mode);
 	outbound_free(m->out);
 	inbound_free(m->in);

@@ -14,12 +14,13 @@
 #include <time.h>
 
 #include "config.h"
+#include "forgery.h"
 #include "mode.h"
 #include "inbound.h"
 #include "outbound.h"
 #include "sign.h"
 
-#define STATE_MAX_HEADER_BYTES (8u * 1024 * 1024)	/* beyond: do not sign */
+#define STATE_MAX_HEADER_BYTES (8u * 1024 * 1024)	/* beyond: refuse (unchecked) */
 
 /* A recipient in a custom bounce domain that verified. */
 struct state_bounce {
@@ -39,7 +40,8 @@ struct state_msg {
 	size_t nhdrs;
 	size_t hdrcap;
 	size_t hdrbytes;		/* total header bytes, for the cap */
-	int hdr_overflow;		/* cap exceeded: headers incomplete */
+	int hdr_overflow;		/* cap exceeded: headers incomplete, refused */
+	struct forgery forged;		/* fields claiming to be ours, to delete */
 	size_t nfrom;			/* From fields seen */
 	struct mode_result mode;	/* the sign/verify decision */
 	struct outbound *out;		/* signing state (MODE_SIGN) */

@@ -69,6 +69,35 @@ verdict_bad_from(const struct config *c, const char *reason)
 	return v;
 }
 
+/* verdict_forged_headers - too many fields claim to be ours: refuse whole */
+struct verdict
+verdict_forged_headers(const struct config *c)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_REJECT;
+	v.rcode = "550";
+	v.xcode = "5.7.1";
+	snprintf(v.text, sizeof(v.text), "message carries more than %d header "
+	    "fields forged in the name of %s", c->max_forged_headers,
+	    c->authserv_id);
+	return v;
+}
+
+/* verdict_header_overflow - a header too large to check is never let through */
+struct verdict
+verdict_header_overflow(unsigned long limit)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_REJECT;
+	v.rcode = "552";
+	v.xcode = "5.3.4";
+	snprintf(v.text, sizeof(v.text), "message header exceeds %lu bytes",
+	    limit);
+	return v;
+}
+
 /* verdict_quarantine - how a quarantine disposition is carried out */
 static void
 verdict_quarantine(const struct config *c, const struct dmarc_outcome *o,

@@ -96,11 +96,38 @@ verdict_dmarc_table(void **state)
 	}
 }
 
+/* verdict_header_refusals - forged fields past the limit, a header too large */
+static void
+verdict_header_refusals(void **state)
+{
+	struct config *cfg;
+	struct verdict v;
+	char err[512];
+
+	(void)state;
+	cfg = config_load_string("authserv_id = mx.example\nmax_forged_headers = 3\n",
+	    "t.conf", err, sizeof(err));
+	assert_non_null(cfg);
+	v = verdict_forged_headers(cfg);
+	assert_int_equal(v.action, VERDICT_REJECT);
+	assert_string_equal(v.rcode, "550");
+	assert_string_equal(v.xcode, "5.7.1");
+	assert_non_null(strstr(v.text, "more than 3 header fields forged in the "
+	    "name of mx.example"));
+	v = verdict_header_overflow(8388608);
+	assert_int_equal(v.action, VERDICT_REJECT);
+	assert_string_equal(v.rcode, "552");
+	assert_string_equal(v.xcode, "5.3.4");
+	assert_non_null(strstr(v.text, "8388608"));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(verdict_dmarc_table),
+		cmocka_unit_test(verdict_header_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
