@@ -7,8 +7,10 @@
  * go out in one write when the MTA waits for one.
  *
  * A protocol error (bad length, a packet that does not parse, an unknown
- * command) ends the connection: the MTA then applies its default action
- * (Postfix: milter_default_action), so no mail is lost silently.
+ * command, a command out of order: see engine_rules) ends the connection
+ * with one log line: the MTA then applies its default action (Postfix:
+ * milter_default_action), so no mail is lost silently, and the message's
+ * state goes through the abort callback as on any other end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +29,73 @@
 #define ENGINE_KEEPBUF	(128u * 1024)	/* shrink back to ENGINE_INBUF above this */
 #define ENGINE_MAXARGS	1024		/* MAIL/RCPT arguments taken */
 #define ENGINE_GONE	(-2)		/* the MTA went away (not a protocol error) */
+#define ENGINE_SAID	(-3)		/* a protocol error, logged already */
+
+/* What a command does in a phase (engine_rules). */
+enum engine_step {
+	ENGINE_STEP_GO,			/* its place: go on */
+	ENGINE_STEP_END,		/* ends the message in progress first */
+	ENGINE_STEP_NO			/* out of order: a protocol error */
+};
+
+/*
+ * The order table: per command, what it does in each phase (NONE, START,
+ * CONN, ENVELOPE, HEADERS, BODY of enum engine_phase) and the phase it
+ * leads to (-1: stays, or its handler sets it). Steps negotiated away
+ * (NOCONNECT, NOMAIL, NOEOH) are skipped (engine_order_step). What looks
+ * odd but is allowed, because MTAs send it:
+ * - HELO again (Sendmail; Postfix after STARTTLS);
+ * - HELO inside a message, ending it: Postfix sends HELO, then ABORT
+ *   (EHLO resets the SMTP transaction);
+ * - MAIL, HELO or UNKNOWN inside a message without ABORT, ending it:
+ *   Sendmail sends no ABORT when MAIL was negotiated no-reply, nor to
+ *   this filter when another refused the message;
+ * - RCPT and DATA again after DATA: Postfix, when another milter refused
+ *   DATA; no DATA at all (NODATA, old MTAs);
+ * - ABORT outside a message: Postfix after each HELO.
+ */
+#define GO	ENGINE_STEP_GO
+#define END	ENGINE_STEP_END
+#define NO	ENGINE_STEP_NO
+static const struct engine_rule {
+	int cmd;
+	const char *name;		/* for the log */
+	unsigned char in[ENGINE_PH_N];	/* per phase: GO, END, NO */
+	signed char next;		/* the phase after it; -1: see above */
+} engine_rules[] = {
+	/*				NONE START CONN  ENV  HDRS BODY */
+	{ PROTO_C_OPTNEG, "OPTNEG",	{ GO,  NO,   NO,  NO,  NO,  NO }, -1 },
+	{ PROTO_C_MACRO, "MACRO",	{ NO,  GO,   GO,  GO,  GO,  GO }, -1 },
+	{ PROTO_C_CONNECT, "CONNECT",	{ NO,  GO,   NO,  NO,  NO,  NO },
+	    ENGINE_PH_CONN },
+	{ PROTO_C_HELO, "HELO",		{ NO,  NO,   GO,  END, END, END },
+	    ENGINE_PH_CONN },
+	{ PROTO_C_MAIL, "MAIL",		{ NO,  NO,   GO,  END, END, END },
+	    ENGINE_PH_ENVELOPE },
+	{ PROTO_C_RCPT, "RCPT",		{ NO,  NO,   NO,  GO,  NO,  NO }, -1 },
+	{ PROTO_C_DATA, "DATA",		{ NO,  NO,   NO,  GO,  NO,  NO }, -1 },
+	{ PROTO_C_UNKNOWN, "UNKNOWN",	{ NO,  NO,   GO,  GO,  END, END }, -1 },
+	{ PROTO_C_HEADER, "HEADER",	{ NO,  NO,   NO,  GO,  GO,  NO },
+	    ENGINE_PH_HEADERS },
+	{ PROTO_C_EOH, "EOH",		{ NO,  NO,   NO,  GO,  GO,  NO },
+	    ENGINE_PH_BODY },
+	{ PROTO_C_BODY, "BODY",		{ NO,  NO,   NO,  NO,  NO,  GO },
+	    ENGINE_PH_BODY },
+	{ PROTO_C_BODYEOB, "EOM",	{ NO,  NO,   NO,  NO,  NO,  GO },
+	    ENGINE_PH_CONN },
+	{ PROTO_C_ABORT, "ABORT",	{ NO,  GO,   GO,  END, END, END }, -1 },
+	{ PROTO_C_QUIT_NC, "QUIT_NC",	{ NO,  GO,   GO,  END, END, END }, -1 },
+	{ PROTO_C_QUIT, "QUIT",		{ GO,  GO,   GO,  GO,  GO,  GO }, -1 },
+};
+#undef GO
+#undef END
+#undef NO
+
+/* Each phase in a log line: "... out of order (after EOH)". */
+static const char *const engine_phase_names[ENGINE_PH_N] = {
+	"before OPTNEG", "before CONNECT", "outside a message",
+	"in the envelope", "in the headers", "after EOH"
+};
 
 /* engine_put_u32 - append a 32-bit integer in network order */
 static void
@@ -210,19 +279,22 @@ engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
 }
 
 /*
- * engine_held - answer a command that takes a reply with a held refusal,
- * connection's first; 1 and *rc set if it did (the callback is skipped)
+ * engine_held - under a held refusal (the connection's first), a command
+ * gets it if it takes a reply, nothing if not, and its callback does not
+ * run: the callbacks of a refused message see no more of it than its
+ * end. 1 and *rc set if so.
  */
 static int
 engine_held(struct engine_session *s, unsigned long nr, int *rc)
 {
 	int level;
 
-	if (!engine_takes_reply(s, nr))
-		return 0;
 	for (level = 0; level < 2; level++) {
 		if (s->held[level] == ENGINE_CONTINUE)
 			continue;
+		*rc = 0;
+		if (!engine_takes_reply(s, nr))
+			return 1;
 		memcpy(s->reply, s->held_reply[level], sizeof(s->reply));
 		*rc = engine_answer(s, nr, s->held[level]);
 		return 1;
@@ -243,6 +315,14 @@ static int
 engine_strings_ok(const unsigned char *data, size_t len)
 {
 	return len > 0 && data[len - 1] == '\0';
+}
+
+/* engine_first_phase - a connection starts at CONNECT, unless it is skipped */
+static enum engine_phase
+engine_first_phase(const struct engine_session *s)
+{
+	return (s->proto & PROTO_P_NOCONNECT) != 0 ? ENGINE_PH_CONN
+	    : ENGINE_PH_START;
 }
 
 /* engine_negotiate - answer OPTNEG: what we want of what the MTA offers */
@@ -296,7 +376,7 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 
 		memcpy(s->out.data, &n, sizeof(n));
 	}
-	s->negotiated = 1;
+	s->phase = engine_first_phase(s);
 	return engine_flush(s);
 }
 
@@ -460,13 +540,17 @@ engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
 	enum engine_status st = ENGINE_CONTINUE;
 	int rc;
 
-	if (len > 0 && s->cb->body != NULL)
-		s->cb->body(s, data, len);
-	if (engine_held(s, 0, &rc)) {
+	if (s->held[0] != ENGINE_CONTINUE || s->held[1] != ENGINE_CONTINUE) {
+		/* the MTA gets the held refusal; the message ends without eom */
+		if (s->cb->abort != NULL)
+			s->cb->abort(s);
+		(void)engine_held(s, 0, &rc);
 		engine_message_over(s);
 		engine_shrink(s);
 		return rc;
 	}
+	if (len > 0 && s->cb->body != NULL)
+		s->cb->body(s, data, len);
 	s->in_eom = 1;
 	if (s->cb->eom != NULL)
 		st = s->cb->eom(s);
@@ -476,17 +560,132 @@ engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
 	return engine_answer(s, 0, st);
 }
 
-/* engine_dispatch - one command; 0 go on, 1 the MTA quit, -1 protocol error, ENGINE_GONE */
+/* engine_rule - the order table's row for cmd, NULL for an unknown command */
+static const struct engine_rule *
+engine_rule(int cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(engine_rules) / sizeof(engine_rules[0]); i++)
+		if (engine_rules[i].cmd == cmd)
+			return &engine_rules[i];
+	return NULL;
+}
+
+/*
+ * engine_end_message - the message in progress, if any, ends without eom:
+ * its callbacks' state goes (abort), its held refusal and the macros of
+ * the stages after stage go. The read buffer stays: the packet being
+ * handled may point into it.
+ */
+static void
+engine_end_message(struct engine_session *s, int stage)
+{
+	if (s->phase >= ENGINE_PH_ENVELOPE) {
+		if (s->cb->abort != NULL)
+			s->cb->abort(s);
+		s->phase = ENGINE_PH_CONN;
+	}
+	engine_message_over(s);
+	engine_forget(s, stage);
+}
+
+/*
+ * engine_order_step - what cmd does now, the steps negotiated away
+ * skipped; a message command that opens a message moves the phase
+ */
+static enum engine_step
+engine_order_step(struct engine_session *s, const struct engine_rule *r)
+{
+	int content = r->cmd == PROTO_C_BODY || r->cmd == PROTO_C_BODYEOB;
+	enum engine_phase ph = s->phase;
+	enum engine_step step;
+
+	/* no MAIL is sent (NOMAIL): the first message command opens one */
+	if (ph == ENGINE_PH_CONN && (s->proto & PROTO_P_NOMAIL) != 0
+	    && (content || r->cmd == PROTO_C_RCPT || r->cmd == PROTO_C_DATA
+	    || r->cmd == PROTO_C_HEADER || r->cmd == PROTO_C_EOH))
+		ph = ENGINE_PH_ENVELOPE;
+	step = (enum engine_step)r->in[ph];
+	/* no EOH is sent (NOEOH): the body and the end follow the headers */
+	if (content && (s->proto & PROTO_P_NOEOH) != 0
+	    && (ph == ENGINE_PH_ENVELOPE || ph == ENGINE_PH_HEADERS))
+		step = ENGINE_STEP_GO;
+	if (step != ENGINE_STEP_NO)
+		s->phase = ph;
+	return step;
+}
+
+/* engine_order - check a command's place, end a message it ends; 0 or ENGINE_SAID */
 static int
-engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
+engine_order(struct engine_session *s, const struct engine_rule *r)
+{
+	switch (engine_order_step(s, r)) {
+	case ENGINE_STEP_NO:
+		log_warn(NULL, "milter connection: %s packet out of order (%s); "
+		    "closing", r->name, engine_phase_names[s->phase]);
+		return ENGINE_SAID;
+	case ENGINE_STEP_END:
+		engine_end_message(s, r->cmd == PROTO_C_MAIL ? PROTO_M_ENVFROM
+		    : PROTO_M_HELO);
+		break;
+	case ENGINE_STEP_GO:
+		break;
+	}
+	return 0;
+}
+
+/* engine_abort - ABORT: the message is over (engine_order ended it) */
+static int
+engine_abort(struct engine_session *s)
+{
+	engine_end_message(s, PROTO_M_HELO);
+	engine_shrink(s);
+	return 0;
+}
+
+/* engine_quit_nc - QUIT_NC: the connection ends; the next uses the socket */
+static int
+engine_quit_nc(struct engine_session *s)
+{
+	int i;
+
+	engine_end_message(s, PROTO_M_CONNECT);
+	if (s->cb->close != NULL)
+		s->cb->close(s);
+	s->priv = NULL;
+	for (i = 0; i < PROTO_M_NSTAGES; i++)
+		buf_reset(&s->macros[i]);
+	s->held[0] = s->held[1] = ENGINE_CONTINUE;
+	s->phase = engine_first_phase(s);
+	return 0;
+}
+
+/* engine_helo - HELO: the name */
+static int
+engine_helo(struct engine_session *s, unsigned char *data, size_t len)
+{
+	enum engine_status st = ENGINE_CONTINUE;
+	int rc;
+
+	if (!engine_strings_ok(data, len))
+		return -1;
+	if (engine_held(s, PROTO_P_NR_HELO, &rc))
+		return rc;
+	if (s->cb->helo != NULL)
+		st = s->cb->helo(s, (const char *)data);
+	return engine_answer(s, PROTO_P_NR_HELO, st);
+}
+
+/* engine_handle - one command; 0 go on, 1 the MTA quit, -1 malformed, ENGINE_GONE */
+static int
+engine_handle(struct engine_session *s, int cmd, unsigned char *data,
     size_t len)
 {
 	const struct engine_callbacks *cb = s->cb;
 	enum engine_status st = ENGINE_CONTINUE;
-	int bad = 0, i, rc;
+	int bad = 0, rc;
 
-	if (!s->negotiated && cmd != PROTO_C_OPTNEG)
-		return -1;
 	switch (cmd) {
 	case PROTO_C_OPTNEG:
 		return engine_negotiate(s, data, len);
@@ -496,13 +695,7 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 		st = engine_connect(s, data, len, &bad);
 		return bad ? -1 : engine_answer(s, PROTO_P_NR_CONN, st);
 	case PROTO_C_HELO:
-		if (!engine_strings_ok(data, len))
-			return -1;
-		if (engine_held(s, PROTO_P_NR_HELO, &rc))
-			return rc;
-		if (cb->helo != NULL)
-			st = cb->helo(s, (const char *)data);
-		return engine_answer(s, PROTO_P_NR_HELO, st);
+		return engine_helo(s, data, len);
 	case PROTO_C_MAIL:
 	case PROTO_C_RCPT:
 		return engine_envelope(s, cmd, data, len);
@@ -531,26 +724,38 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	case PROTO_C_BODYEOB:
 		return engine_eom(s, data, len);
 	case PROTO_C_ABORT:
-		if (cb->abort != NULL)
-			cb->abort(s);
-		engine_message_over(s);
-		engine_forget(s, PROTO_M_HELO);
-		engine_shrink(s);
-		return 0;
+		return engine_abort(s);
 	case PROTO_C_QUIT_NC:
-		if (cb->close != NULL)
-			cb->close(s);
-		s->priv = NULL;
-		for (i = 0; i < PROTO_M_NSTAGES; i++)
-			buf_reset(&s->macros[i]);
-		s->held[0] = s->held[1] = ENGINE_CONTINUE;
-		return 0;
+		return engine_quit_nc(s);
 	case PROTO_C_QUIT:
 		return 1;
 	}
-	log_warn(NULL, "milter connection: unknown command 0x%02x; closing",
-	    (unsigned)cmd & 0xff);
-	return -1;
+	return -1;	/* not reached: each command in engine_rules has a case */
+}
+
+/*
+ * engine_dispatch - one command, in its place; 0 go on, 1 the MTA quit,
+ * -1 malformed, ENGINE_GONE, ENGINE_SAID. A command that did not parse
+ * moves the connection nowhere (its callback did not run).
+ */
+static int
+engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
+    size_t len)
+{
+	const struct engine_rule *r = engine_rule(cmd);
+	int rc;
+
+	if (r == NULL) {
+		log_warn(NULL, "milter connection: unknown command 0x%02x; "
+		    "closing", (unsigned)cmd & 0xff);
+		return ENGINE_SAID;
+	}
+	if ((rc = engine_order(s, r)) != 0)
+		return rc;
+	rc = engine_handle(s, cmd, data, len);
+	if (rc != -1 && r->next >= 0)
+		s->phase = (enum engine_phase)r->next;
+	return rc;
 }
 
 /* engine_timeouts - reads and writes give up after timeout_s seconds */
@@ -594,9 +799,9 @@ engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
 			break;
 	}
 	/* the one end of every connection: message state first, then the rest */
-	if (s.negotiated && cb->abort != NULL)
+	if (s.phase >= ENGINE_PH_ENVELOPE && cb->abort != NULL)
 		cb->abort(&s);
-	if (s.negotiated && cb->close != NULL)
+	if (s.phase != ENGINE_PH_NONE && cb->close != NULL)
 		cb->close(&s);
 	free(s.in);
 	buf_free(&s.out);

@@ -32,6 +32,21 @@ enum engine_status {
 struct engine_session;
 
 /*
+ * Where a connection is in the protocol, as the MTA sees it. engine.c
+ * checks every command against it (the order table there) before any
+ * callback runs, so the callbacks see commands only in an order MTAs send.
+ */
+enum engine_phase {
+	ENGINE_PH_NONE,			/* OPTNEG comes first */
+	ENGINE_PH_START,		/* negotiated; CONNECT comes next */
+	ENGINE_PH_CONN,			/* connected, between messages */
+	ENGINE_PH_ENVELOPE,		/* MAIL seen: RCPT, DATA */
+	ENGINE_PH_HEADERS,		/* a header seen, end of headers not yet */
+	ENGINE_PH_BODY,			/* end of headers seen: body, end of message */
+	ENGINE_PH_N
+};
+
+/*
  * The filter: what it asks for and its callbacks. Callbacks may be NULL
  * (continue). String arguments point into the packet and live until the
  * callback returns. A refusal (reject, tempfail, discard) answered to a
@@ -39,7 +54,16 @@ struct engine_session;
  * callbacks to the next command that takes a reply: one from CONNECT or
  * HELO for the rest of the connection, one from a message's commands
  * (MAIL, headers, ...) for the rest of that message (its RCPTs and its
- * end). An ACCEPT to such a command is dropped.
+ * end); no callback runs for the commands it covers, and a message it
+ * covers ends with abort. An ACCEPT to such a command is dropped.
+ *
+ * The callbacks see one order only: connect, any number of helo, then per
+ * message envfrom, envrcpt..., header..., eoh once, body..., and eom or
+ * abort. The engine.c order table says which packets end a message first
+ * (MAIL or HELO inside one, as Postfix and Sendmail send them) and which
+ * are protocol errors (a second EOH, a header after it, a body before it,
+ * a message command outside a message, a second CONNECT, ...): those end
+ * the connection with one log line and the MTA applies its default action.
  */
 struct engine_callbacks {
 	unsigned long actions_required;	/* PROTO_F_*: refuse MTAs without them */
@@ -63,6 +87,12 @@ struct engine_callbacks {
 	    const unsigned char *data, size_t len);
 	/* eom - the only callback that may call the modifying mta_* functions */
 	enum engine_status (*eom)(struct engine_session *);
+	/*
+	 * abort - the message in progress (MAIL seen) ends without eom: ABORT,
+	 * a new MAIL or HELO before its end, a refusal held over its end,
+	 * QUIT, QUIT_NC, a protocol error or the MTA going away. Each message
+	 * ends with exactly one eom or abort; none comes outside a message.
+	 */
 	void (*abort)(struct engine_session *);
 	/* close - the connection ends (also after QUIT_NC); free private state */
 	void (*close)(struct engine_session *);
@@ -75,7 +105,7 @@ struct engine_session {
 	void *priv;			/* the filter's connection state */
 	unsigned long actions;		/* negotiated PROTO_F_* */
 	unsigned long proto;		/* negotiated PROTO_P_* */
-	int negotiated;			/* OPTNEG done */
+	enum engine_phase phase;	/* where the MTA is in the protocol */
 	int in_eom;			/* modifications allowed now */
 	unsigned char *in;		/* read buffer */
 	size_t incap, inoff, inlen;	/* its size, first unread byte, end */

@@ -6,9 +6,11 @@
  * other end in this thread, and a helper thread writes the input, then
  * reads and keeps the engine's replies, so neither side blocks. The
  * callbacks use every mta_* function (macros, replies, and in eom every
- * modification, with strings taken from the input); the replies are then
- * checked: well-formed packets, modifications only right before a final
- * reply, reply texts with '%' doubled.
+ * modification, with strings taken from the input) and check the order
+ * they are called in (fuzz_order: what engine.h promises, whatever the
+ * input's order); the replies are then checked: well-formed packets,
+ * modifications only right before a final reply, reply texts with '%'
+ * doubled.
  *
  * An input that does not start with an OPTNEG packet gets Postfix's one
  * put in front, so the fuzzer reaches the later states quickly.
@@ -55,12 +57,16 @@ struct peer {
 	struct buf replies;		/* everything the engine wrote */
 };
 
+/* Where the callbacks are: what they may see next (fuzz_order). */
+enum where { W_NEW, W_CONN, W_MAIL, W_HEADERS, W_BODY };
+
 /* Per connection state, as the real callbacks keep one. */
 struct conn {
 	char name[128];			/* the last header name */
 	char value[1024];		/* the last header value */
 	char from[256];			/* argv[0] of the last MAIL */
 	unsigned pick;			/* input-driven choices */
+	enum where where;		/* the callbacks' place in the protocol */
 };
 
 /* fuzz_copy - a bounded copy of a string */
@@ -107,6 +113,21 @@ fuzz_conn(struct engine_session *s)
 	return c;
 }
 
+/*
+ * fuzz_order - a callback in its place, or abort(): connect first, helo
+ * and envfrom outside a message, then envrcpt, headers, eoh once, body
+ * after it, and eom or abort, whatever order the input has (this filter
+ * asks no NR_CONN or NR_HELO, so no held refusal skips an envfrom)
+ */
+static void
+fuzz_order(struct conn *c, enum where from_min, enum where from_max,
+    enum where to)
+{
+	if (c->where < from_min || c->where > from_max)
+		abort();
+	c->where = to;
+}
+
 /* fuzz_lookups - look up the macros the real callbacks use */
 static void
 fuzz_lookups(struct engine_session *s, struct conn *c)
@@ -151,6 +172,7 @@ cb_connect(struct engine_session *s, const char *host, const char *addr)
 {
 	struct conn *c = fuzz_conn(s);
 
+	fuzz_order(c, W_NEW, W_NEW, W_CONN);
 	fuzz_mix(c, host);
 	if (addr != NULL)
 		fuzz_mix(c, addr);
@@ -166,6 +188,7 @@ cb_helo(struct engine_session *s, const char *name)
 {
 	struct conn *c = fuzz_conn(s);
 
+	fuzz_order(c, W_CONN, W_CONN, W_CONN);
 	fuzz_mix(c, name);
 	fuzz_lookups(s, c);
 	return fuzz_status(c);
@@ -178,6 +201,7 @@ cb_envfrom(struct engine_session *s, char **argv)
 	struct conn *c = fuzz_conn(s);
 	int i;
 
+	fuzz_order(c, W_CONN, W_CONN, W_MAIL);
 	for (i = 0; argv[i] != NULL; i++)
 		fuzz_mix(c, argv[i]);
 	fuzz_copy(c->from, sizeof(c->from), argv[0]);
@@ -194,6 +218,7 @@ cb_envrcpt(struct engine_session *s, char **argv)
 	struct conn *c = fuzz_conn(s);
 	int i;
 
+	fuzz_order(c, W_MAIL, W_MAIL, W_MAIL);
 	for (i = 0; argv[i] != NULL; i++)
 		fuzz_mix(c, argv[i]);
 	fuzz_lookups(s, c);
@@ -207,6 +232,7 @@ cb_header(struct engine_session *s, const char *name, const char *value)
 {
 	struct conn *c = fuzz_conn(s);
 
+	fuzz_order(c, W_MAIL, W_HEADERS, W_HEADERS);
 	fuzz_copy(c->name, sizeof(c->name), name);
 	fuzz_copy(c->value, sizeof(c->value), value);
 	fuzz_mix(c, name);
@@ -221,6 +247,7 @@ cb_eoh(struct engine_session *s)
 {
 	struct conn *c = fuzz_conn(s);
 
+	fuzz_order(c, W_MAIL, W_HEADERS, W_BODY);
 	fuzz_lookups(s, c);
 	return fuzz_status(c);
 }
@@ -232,6 +259,7 @@ cb_body(struct engine_session *s, const unsigned char *data, size_t len)
 	struct conn *c = fuzz_conn(s);
 	size_t i;
 
+	fuzz_order(c, W_BODY, W_BODY, W_BODY);
 	for (i = 0; i < len; i++)
 		c->pick = c->pick * 31 + data[i];
 	fuzz_no_mods(s);
@@ -245,6 +273,7 @@ cb_eom(struct engine_session *s)
 	struct conn *c = fuzz_conn(s);
 	const char *name = c->name[0] != '\0' ? c->name : "X-Fuzz";
 
+	fuzz_order(c, W_BODY, W_BODY, W_CONN);
 	fuzz_lookups(s, c);
 	(void)mta_insert_header(s, NULL, (int)(c->pick % 4) - 1, name, c->value);
 	(void)mta_insert_header(s, NULL, 0, "Authentication-Results", c->value);
@@ -264,8 +293,10 @@ cb_abort(struct engine_session *s)
 {
 	struct conn *c = mta_get_state(s);
 
-	if (c != NULL)
-		c->name[0] = c->value[0] = c->from[0] = '\0';
+	if (c == NULL)
+		abort();		/* no message without CONNECT */
+	fuzz_order(c, W_MAIL, W_BODY, W_CONN);
+	c->name[0] = c->value[0] = c->from[0] = '\0';
 }
 
 /* cb_close - the connection's state goes */

@@ -60,6 +60,7 @@ seed_session() {
     pkt A ''
     pkt M '<>\0'
     pkt R '<c@example.net>\0'
+    pkt N ''
     pkt E ''
     pkt A ''
     pkt K ''
