@@ -262,7 +262,8 @@ authres_mailbox(const char *id, struct buf *out)
 		return -1;
 	memcpy(domain, dom, (size_t)(id + n - dom));
 	domain[id + n - dom] = '\0';
-	if (!authres_domain_valid(domain))
+	/* RFC 8601 values take a domain-name: two labels at least */
+	if (!authres_domain_valid(domain) || strchr(domain, '.') == NULL)
 		return -1;
 	if (at != NULL && at > id) {
 		if (authres_local(id, (size_t)(at - id), out) != 0)
@@ -285,16 +286,18 @@ authres_spf(struct ar *a, const struct authres_spf *s, const char *prop)
 	if (s->result == NULL)
 		return;
 	if (s->identity != NULL && strcmp(prop, "smtp.helo") == 0) {
-		ok = authres_domain_valid(s->identity);
+		ok = authres_domain_valid(s->identity)
+		    && strchr(s->identity, '.') != NULL;
 		if (ok)
 			buf_puts(&v, s->identity);
 	} else if (s->identity != NULL) {
 		ok = authres_mailbox(s->identity, &v) == 0;
 	}
 	if (!ok) {
+		/* the result stands; an identity RFC 8601 cannot carry is left out */
 		a->dropped++;
-		authres_method(a, "spf", "permerror");
-		authres_comment(a, "invalid identity omitted");
+		authres_method(a, "spf", result != NULL ? result : "permerror");
+		authres_comment(a, "identity not representable, omitted");
 	} else {
 		authres_method(a, "spf", result != NULL ? result : "permerror");
 		authres_comment(a, s->comment);

@@ -65,6 +65,8 @@ static const struct {
 	    "bounce domain is not a domain name" },
 	[BOUNCE_INTERNAL] = { "internal",
 	    "internal error (no secret loaded, or HMAC failed)" },
+	[BOUNCE_UNKNOWN_LOCAL] = { "unknown-local",
+	    "not an address this bounce domain issues" },
 };
 
 /* bounce_status_text - a phrase for messages */
@@ -432,6 +434,39 @@ bounce_strip_path(const char *s, const char **start, size_t *len)
 	}
 	*start = s;
 	*len = n;
+}
+
+/* bounce_local_unquoted - the local part the MTA will deliver to */
+void
+bounce_local_unquoted(const char *address, struct buf *local, int *altered)
+{
+	const char *s, *end;
+	size_t n, i;
+	int inq = 0;
+
+	bounce_strip_path(address != NULL ? address : "", &s, &n);
+	/* the local part ends at the last '@' outside quotes */
+	end = s + n;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+		else if (s[i] == '"')
+			inq = !inq;
+		else if (s[i] == '@' && !inq)
+			end = s + i;
+	}
+	buf_reset(local);
+	*altered = 0;
+	for (; s < end; s++) {
+		if (*s == '"') {
+			*altered = 1;
+		} else if (*s == '\\' && s + 1 < end) {
+			*altered = 1;
+			buf_putc(local, *++s);
+		} else {
+			buf_putc(local, *s);
+		}
+	}
 }
 
 /* bounce_split_original - canonical "local@domain" of an envelope sender */

@@ -91,6 +91,7 @@ enum bounce_status {
 	BOUNCE_TOO_LONG,	/* encode: would exceed 64 octets; do not rewrite */
 	BOUNCE_BAD_DOMAIN,	/* the bounce domain given is not a domain name */
 	BOUNCE_INTERNAL,	/* no secret loaded, or OpenSSL failed */
+	BOUNCE_UNKNOWN_LOCAL,	/* in a bounce domain, but no address we issue */
 };
 
 /* One secret: the key bytes and where they came from. */
@@ -114,6 +115,16 @@ struct bounce_info {
 	size_t secret;		/* OK, EXPIRED: index of the secret that verified */
 	const char *detail;	/* MALFORMED, NOT_OURS: static reason, else NULL */
 };
+
+/*
+ * bounce_local_unquoted - the local part of an envelope address (path
+ * brackets and a source route allowed) as the MTA stores and delivers it:
+ * a quoted-string unquoted, quoted-pairs resolved. *altered is set when
+ * the address spelled it otherwise (quotes or backslashes), which the
+ * encoder never writes.
+ */
+void bounce_local_unquoted(const char *address, struct buf *local,
+    int *altered);
 
 /* bounce_secrets_init - make an empty set */
 void bounce_secrets_init(struct bounce_secrets *s);

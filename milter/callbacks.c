@@ -207,8 +207,9 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 		    "refused: %s", argv[0], bounce_status_text(st));
 		st = BOUNCE_NOT_OURS;
 	} else if (st != BOUNCE_NOT_OURS) {
-		log_notice(m->qid, "bounce to %s refused: %s", argv[0],
-		    bounce_status_text(st));
+		log_notice(m->qid, "bounce to %s refused: %s%s%s", argv[0],
+		    bounce_status_text(st), info.detail != NULL ? ": " : "",
+		    info.detail != NULL ? info.detail : "");
 	}
 	buf_free(&orig);
 	v = verdict_bounce_rcpt(st);
@@ -316,11 +317,20 @@ cb_eoh(struct engine_session *ctx)
 		if (strcasecmp(m->hdrs[i].name, "From") == 0)
 			in.from_value = m->hdrs[i].value;
 	mode_decide(c->cfg, &in, &m->mode);
+	if (m->mode.unauthorized != NULL
+	    && c->cfg->unauthorized_from == CONFIG_UNAUTHORIZED_REJECT) {
+		struct verdict v = verdict_unauthorized(m->mode.unauthorized->name);
+
+		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
+		    v.rcode, v.xcode, v.text);
+		return cb_status(ctx, m->qid, v);
+	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
 		if (m->trusted || m->in == NULL)
 			return cb_eoh_done(m);	/* our own users' mail: not judged */
-		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs);
+		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs,
+		    !mta_header_leading_space(ctx));
 		return ENGINE_CONTINUE;
 	}
 	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
@@ -331,9 +341,17 @@ cb_eoh(struct engine_session *ctx)
 	}
 	if (m->out->why[0] != '\0')
 		log_warn(m->qid, "%s", m->out->why);
+	if (!mta_header_leading_space(ctx)) {
+		/* a signature known to be invalid is never made */
+		m->out->relaxed_headers = 1;
+		log_info(m->qid, "the MTA does not pass header leading spaces "
+		    "(SMFIP_HDR_LEADSPC): signing with relaxed header "
+		    "canonicalization");
+	}
 	if (m->out->nsigs == 0) {
 		log_warn(m->qid, "not signed: no usable key for %s",
-		    m->mode.domain->name);
+		    m->mode.domain != NULL ? m->mode.domain->name
+		    : "the platform domain");
 		outbound_free(m->out);
 		m->out = NULL;
 		return cb_eoh_done(m);

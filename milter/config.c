@@ -517,6 +517,18 @@ config_apply_defaults(struct config_parse *p)
 	return 0;
 }
 
+/* config_cidrs_copy - dst becomes a copy of src */
+static void
+config_cidrs_copy(struct cidr_list *dst, const struct cidr_list *src)
+{
+	dst->n = src->n;
+	dst->v = NULL;
+	if (src->n > 0) {
+		dst->v = xreallocarray(NULL, src->n, sizeof(*src->v));
+		memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	}
+}
+
 /* config_inherit - copy unset per-domain options from the global defaults */
 static void
 config_inherit(struct config *c, struct config_domain *d)
@@ -542,6 +554,9 @@ config_inherit(struct config *c, struct config_domain *d)
 			break;
 		case OPT_DURATION:
 			memcpy(dst, src, sizeof(long));
+			break;
+		case OPT_CIDRS:
+			config_cidrs_copy((void *)dst, (const void *)src);
 			break;
 		default:
 			memcpy(dst, src, sizeof(int));
@@ -857,6 +872,8 @@ config_domain_free(struct config_domain *d)
 	free(d->bounce_domain);
 	config_words_free(&d->signed_headers);
 	config_words_free(&d->oversign_headers);
+	config_words_free(&d->signers);
+	cidr_list_free(&d->signer_networks);
 }
 
 /* config_free - release a snapshot */
@@ -883,6 +900,7 @@ config_free(struct config *c)
 	free(c->platform_domain);
 	free(c->trust_anchor_file);
 	config_words_free(&c->bounce_secret);
+	config_words_free(&c->bounce_pass_local);
 	bounce_secrets_free(&c->secrets);
 	cidr_list_free(&c->internal_hosts);
 	config_words_free(&c->dns_servers);

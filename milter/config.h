@@ -27,6 +27,11 @@ enum config_sign_from {
 	CONFIG_SIGN_FROM_ENVELOPE,	/* envelope sender domain picks it */
 };
 
+enum config_unauthorized {
+	CONFIG_UNAUTHORIZED_NOSIGN,	/* not signed for the domain (platform still) */
+	CONFIG_UNAUTHORIZED_REJECT,	/* refused, 550 5.7.1 */
+};
+
 enum config_on_error {
 	CONFIG_ON_ERROR_ACCEPT,
 	CONFIG_ON_ERROR_TEMPFAIL,
@@ -82,6 +87,9 @@ struct config_domain {
 	struct config_words oversign_headers;	/* names to oversign */
 	long signature_ttl;		/* x= lifetime in seconds, 0: none */
 	char *bounce_domain;		/* custom bounce domain, NULL if none */
+	struct config_words signers;	/* SASL login patterns that may sign for it */
+	struct cidr_list signer_networks;	/* unauthenticated clients that may;
+						 * empty: all of internal_hosts */
 	unsigned long long set;		/* bit i: domain-level option i was given */
 };
 
@@ -107,6 +115,7 @@ struct config {
 	int on_internal_error;		/* enum config_on_error */
 	int allow_group_readable_keys;	/* accept mode 0640 key files */
 	char *platform_domain;		/* domain block adding a second signature */
+	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
 
 	/* DNS */
@@ -129,6 +138,7 @@ struct config {
 	/* custom bounce domains */
 	struct config_words bounce_secret;	/* secret files: the first signs */
 	long bounce_max_age;		/* seconds a bounce address stays valid */
+	struct config_words bounce_pass_local;	/* local parts let through in bounce domains */
 	struct bounce_secrets secrets;	/* loaded from bounce_secret */
 
 	/* defaults for domain blocks */

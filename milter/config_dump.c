@@ -160,6 +160,18 @@ config_where(const struct opt_def *o)
 	return (o->scope & OPT_BLOCK) ? "domain blocks only" : "global";
 }
 
+/* config_option_named - the table row of an option, or NULL */
+static const struct opt_def *
+config_option_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++)
+		if (strcmp(config_options[i].name, name) == 0)
+			return &config_options[i];
+	return NULL;
+}
+
 /* config_print_sample - annotated sample conf */
 void
 config_print_sample(FILE *fp)
@@ -181,14 +193,13 @@ config_print_sample(FILE *fp)
 	fputs("\n# One block per signing domain. Keys are listed in preference "
 	    "order;\n# create them with authmilter-keygen(1).\n"
 	    "#domain example.com {\n", fp);
-	for (i = 0; i < config_noptions; i++) {
-		o = &config_options[i];
-		if (o->scope == OPT_BLOCK)
-			fprintf(fp, "#    # %s\n#    %s = s2026a "
-			    "/etc/authmilter/keys/example.com/s2026a.pem\n",
-			    o->doc, o->name);
+	for (i = 0; i < config_nblock_example; i++) {
+		o = config_option_named(config_block_example[i].name);
+		if (o != NULL && (o->scope & OPT_BLOCK))
+			fprintf(fp, "#    # %s\n#    %s = %s\n", o->doc, o->name,
+			    config_block_example[i].value);
 	}
-	fputs("#    canonicalization = relaxed/relaxed\n#}\n", fp);
+	fputs("#}\n", fp);
 }
 
 /* config_man_escape - roff-safe text (backslashes and leading dots) */

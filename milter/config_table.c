@@ -19,6 +19,7 @@ static const char *const choices_dmarc_mode[] = { "rfc9989", "rfc7489", NULL };
 static const char *const choices_dmarc_action[] = { "reject", "quarantine", "none", NULL };
 static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
 static const char *const choices_spf_action[] = { "none", "reject", NULL };
+static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
 
 #define G(field)	offsetof(struct config, field)
 #define D(field)	offsetof(struct config_domain, field)
@@ -65,6 +66,8 @@ const struct opt_def config_options[] = {
 	  "accept private key files readable by their group (mode 0640)" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys add a second, platform signature to all signed mail" },
+	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
+	  choices_unauthorized, "mail from a trusted client that may not sign for its From domain (signers, signer_networks): nosign (the platform signature still applies) or reject (550 5.7.1)" },
 
 	{ "unpublished_keys", OPT_ENUM, OPT_GLOBAL, G(unpublished_keys), "sign",
 	  0, 0, choices_unpublished,
@@ -89,7 +92,7 @@ const struct opt_def config_options[] = {
 	{ "dkim_max_signatures", OPT_INT, OPT_GLOBAL, G(dkim_max_signatures), "10", 1, 50,
 	  NULL, "DKIM signatures verified per message" },
 	{ "dmarc_mode", OPT_ENUM, OPT_GLOBAL, G(dmarc_mode), "rfc9989", 0, 0,
-	  choices_dmarc_mode, "DMARC discovery: rfc9989 (DNS tree walk) or rfc7489 (public suffix list, pct)" },
+	  choices_dmarc_mode, "DMARC discovery: rfc9989 (DNS tree walk; pct= is gone: a pct=0 record is enforced in full, logged at notice) or rfc7489 (public suffix list, pct)" },
 	{ "dmarc_reject_action", OPT_ENUM, OPT_GLOBAL, G(dmarc_reject_action), "reject",
 	  0, 0, choices_dmarc_action,
 	  "what a DMARC p=reject failure does: reject (550 5.7.1), quarantine, or none" },
@@ -109,6 +112,9 @@ const struct opt_def config_options[] = {
 	{ "bounce_max_age", OPT_DURATION, OPT_GLOBAL, G(bounce_max_age), "30d",
 	  86400, 1000L * 86400, NULL,
 	  "how long a rewritten Return-Path accepts bounces" },
+	{ "bounce_pass_local", OPT_WORDS, OPT_GLOBAL, G(bounce_pass_local),
+	  "postmaster, abuse", 0, 0, NULL,
+	  "local parts delivered as addressed in the bounce domains; every other address there but a genuine one is refused (550 5.1.1)" },
 
 	/* signing: global defaults, overridable per domain */
 	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D(hcanon),
@@ -127,6 +133,11 @@ const struct opt_def config_options[] = {
 	  "0", 0, 366L * 86400, NULL,
 	  "signature lifetime written as x= (0: no expiry)" },
 
+	{ "signers", OPT_WORDS, OPT_GLOBAL | OPT_BLOCK, D(signers), "*", 0, 0, NULL,
+	  "SASL logins whose mail is signed for the domain: *@%d (logins of the domain itself: the safe form for platforms), exact logins, *@other.example, or * (any login)" },
+	{ "signer_networks", OPT_CIDRS, OPT_GLOBAL | OPT_BLOCK, D(signer_networks), "", 0, 0, NULL,
+	  "unauthenticated internal clients whose mail is signed for the domain (empty: all of internal_hosts); a SASL login is judged by signers alone" },
+
 	/* domain blocks only */
 	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
 	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },
@@ -135,6 +146,18 @@ const struct opt_def config_options[] = {
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+/* The sample's domain block: the safe tenant settings first. */
+const struct opt_example config_block_example[] = {
+	{ "signers", "*@%d" },
+	{ "signer_networks", "192.0.2.0/24" },
+	{ "key", "s2026a /etc/authmilter/keys/example.com/s2026a.pem" },
+	{ "bounce_domain", "bounces.example.com" },
+	{ "canonicalization", "relaxed/relaxed" },
+};
+
+const size_t config_nblock_example = sizeof(config_block_example) /
+    sizeof(config_block_example[0]);
 
 _Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
     "struct config_domain.set and the parser's line arrays hold 64 options");

@@ -44,4 +44,13 @@ struct opt_def {
 extern const struct opt_def config_options[];
 extern const size_t config_noptions;
 
+/* A line of the sample conf's example domain block, in the order shown. */
+struct opt_example {
+	const char *name;		/* an option allowed in blocks */
+	const char *value;		/* its example value */
+};
+
+extern const struct opt_example config_block_example[];
+extern const size_t config_nblock_example;
+
 #endif

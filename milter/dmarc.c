@@ -730,6 +730,8 @@ dmarc_conclude(struct dmarc_eval *ev, const struct dmarc_input *in,
 	}
 	o->result = DMARC_RESULT_FAIL;
 	dmarc_disposition(ev, o);
+	o->pct_ignored = ev->d->mode == DMARC_MODE_RFC9989 && o->record.pct < 100
+	    && o->disposition != DMARC_POLICY_NONE;
 	dmarc_reason(o, "fail: no aligned SPF or DKIM identifier for %s; "
 	    "policy %s=%s from %s; disposition %s%s%s", o->from_domain,
 	    tagname[o->source], dmarc_policy_name(o->policy), o->policy_domain,

@@ -173,6 +173,8 @@ struct dmarc_outcome {
 						 * enacted; UNSET when not known */
 	int sampled_out;			/* RFC 7489 pct= spared this message */
 	int testing;				/* RFC 9989 t=y lowered the policy */
+	int pct_ignored;			/* RFC 9989: the record's pct= < 100
+						 * was not honoured (pct is gone) */
 	int exists;				/* From domain exists: 1, 0, -1 not checked */
 	int spf_aligned;			/* SPF passed and aligned */
 	unsigned char *dkim_aligned;		/* per input signature: passed and aligned */

@@ -393,30 +393,6 @@ dmarc_set_tag(struct dmarc_record *r, int tag, const struct dmarc_span *v)
 	}
 }
 
-/* dmarc_unset_tag - a repeated tag: discard every value given for it */
-static void
-dmarc_unset_tag(struct dmarc_record *r, int tag)
-{
-	struct dmarc_record def;
-
-	dmarc_record_init(&def);
-	switch (tag) {
-	case T_P:	r->p = DMARC_POLICY_UNSET; r->bad |= DMARC_BAD_P; break;
-	case T_SP:	r->sp = DMARC_POLICY_UNSET; r->bad |= DMARC_BAD_SP; break;
-	case T_NP:	r->np = DMARC_POLICY_UNSET; r->bad |= DMARC_BAD_NP; break;
-	case T_ADKIM:	r->adkim = def.adkim; break;
-	case T_ASPF:	r->aspf = def.aspf; break;
-	case T_PCT:	r->pct = def.pct; break;
-	case T_T:	r->testing = def.testing; break;
-	case T_PSD:	r->psd = def.psd; break;
-	case T_RUA:	dmarc_uris_free(r->rua, &r->nrua); break;
-	case T_RUF:	dmarc_uris_free(r->ruf, &r->nruf); break;
-	case T_FO:	r->fo = def.fo; break;
-	case T_RI:	r->ri = def.ri; break;
-	default:	break;
-	}
-}
-
 /* dmarc_apply_tag - one "name=value" after v=DMARC1 */
 static void
 dmarc_apply_tag(struct dmarc_record *r, const struct dmarc_span *name,
@@ -429,11 +405,9 @@ dmarc_apply_tag(struct dmarc_record *r, const struct dmarc_span *name,
 			break;
 	if (tag == T_COUNT)
 		return;			/* unknown tags MUST be ignored */
-	if (*dup & (1u << tag))
-		return;			/* already discarded */
 	if (*seen & (1u << tag)) {
+		/* RFC 6376 3.2: a repeated tag makes the whole tag-list invalid */
 		*dup |= 1u << tag;
-		dmarc_unset_tag(r, tag);
 		return;
 	}
 	*seen |= 1u << tag;
@@ -454,7 +428,8 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 	unsigned seen = 1u << T_V, dup = 0;
 
 	dmarc_record_init(r);
-	if (txt == NULL)
+	/* the record starts with "v" (no leading blanks: RFC 7489 6.4) */
+	if (txt == NULL || len == 0 || (txt[0] != 'v' && txt[0] != 'V'))
 		return -1;
 	end = txt + len;
 	semi = memchr(txt, ';', len);
@@ -474,6 +449,11 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 		if (dmarc_split_tag(&seg, &name, &value) != 0)
 			continue;	/* syntax errors are ignored */
 		dmarc_apply_tag(r, &name, &value, &seen, &dup);
+	}
+	if (dup != 0) {
+		dmarc_record_free(r);
+		dmarc_record_init(r);
+		return -1;
 	}
 	return 0;
 }

@@ -191,7 +191,7 @@ engine_next(struct engine_session *s, int *cmd, unsigned char **data,
     size_t *len)
 {
 	uint32_t plen;
-	int rc;
+	int rc = 0;
 
 	if ((rc = engine_fill(s, 4)) <= 0)
 		return rc;
@@ -492,7 +492,7 @@ engine_envelope(struct engine_session *s, int cmd, unsigned char *data,
 	enum engine_status st = ENGINE_CONTINUE;
 	unsigned long nr = cmd == PROTO_C_MAIL ? PROTO_P_NR_MAIL : PROTO_P_NR_RCPT;
 	char **argv;
-	int rc;
+	int rc = 0;
 
 	if (!engine_strings_ok(data, len))
 		return -1;
@@ -520,7 +520,7 @@ engine_header(struct engine_session *s, unsigned char *data, size_t len)
 	enum engine_status st = ENGINE_CONTINUE;
 	size_t nl = strnlen((const char *)data, len);
 
-	int rc;
+	int rc = 0;
 
 	if (nl == 0 || nl + 1 >= len || data[len - 1] != '\0'
 	    || strnlen((const char *)data + nl + 1, len - nl - 1) != len - nl - 2)
@@ -538,7 +538,7 @@ static int
 engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
 {
 	enum engine_status st = ENGINE_CONTINUE;
-	int rc;
+	int rc = 0;
 
 	if (s->held[0] != ENGINE_CONTINUE || s->held[1] != ENGINE_CONTINUE) {
 		/* the MTA gets the held refusal; the message ends without eom */
@@ -666,7 +666,7 @@ static int
 engine_helo(struct engine_session *s, unsigned char *data, size_t len)
 {
 	enum engine_status st = ENGINE_CONTINUE;
-	int rc;
+	int rc = 0;
 
 	if (!engine_strings_ok(data, len))
 		return -1;
@@ -684,7 +684,7 @@ engine_handle(struct engine_session *s, int cmd, unsigned char *data,
 {
 	const struct engine_callbacks *cb = s->cb;
 	enum engine_status st = ENGINE_CONTINUE;
-	int bad = 0, rc;
+	int bad = 0, rc = 0;
 
 	switch (cmd) {
 	case PROTO_C_OPTNEG:

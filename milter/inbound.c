@@ -57,15 +57,25 @@ inbound_spf(struct inbound *in, const struct config *c, const char *qid,
 /* inbound_headers - start DKIM verification */
 void
 inbound_headers(struct inbound *in, const struct config *c, const char *qid,
-    const struct sign_header *hdrs, size_t nhdrs)
+    const struct sign_header *hdrs, size_t nhdrs, int space_stripped)
 {
+	struct buf v = BUF_INIT;
 	size_t i;
 
 	in->dkim = dkimv_begin(runtime_of(c)->dkimv, qid);
 	if (in->dkim == NULL)
 		return;
-	for (i = 0; i < nhdrs; i++)
-		dkimv_header(in->dkim, hdrs[i].name, hdrs[i].value);
+	for (i = 0; i < nhdrs; i++) {
+		if (!space_stripped) {
+			dkimv_header(in->dkim, hdrs[i].name, hdrs[i].value);
+			continue;
+		}
+		/* the MTA wrote "Name: value": give back the space it took */
+		buf_reset(&v);
+		buf_printf(&v, " %s", hdrs[i].value);
+		dkimv_header(in->dkim, hdrs[i].name, buf_cstr(&v));
+	}
+	buf_free(&v);
 	dkimv_eoh(in->dkim);
 }
 
@@ -195,6 +205,11 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 		    : "no usable From");
 	else
 		in->verdict = verdict_dmarc(c, &in->dmarc);
+	if (in->dmarc.pct_ignored)
+		log_notice(qid, "DMARC record of %s has pct=%d, which RFC 9989 "
+		    "dropped: its policy is applied in full (t=y is how a "
+		    "domain tests now; dmarc_mode = rfc7489 honours pct)",
+		    in->dmarc.policy_domain, in->dmarc.record.pct);
 	snprintf(in->summary, sizeof(in->summary), "spf=%s dkim=%zu/%zu "
 	    "dmarc=%s (%s)",
 	    in->spf_done ? spf_res_name(in->spf.mailfrom.res) : "skipped",
@@ -210,10 +225,32 @@ inbound_bounce_rcpt(const struct config *c, const char *rcpt, time_t now,
 	char *dom = mailaddr_envelope_domain(rcpt);
 	const struct config_domain *d = config_find_bounce_domain(c, dom);
 	enum bounce_status st = BOUNCE_NOT_OURS;
+	struct buf local = BUF_INIT;
+	int altered;
+	size_t i;
 
-	if (d != NULL)
-		st = bounce_decode(&c->secrets, rcpt, d->bounce_domain, now,
-		    c->bounce_max_age, original, info);
+	memset(info, 0, sizeof(*info));
 	free(dom);
-	return st;
+	if (d == NULL)
+		return BOUNCE_NOT_OURS;
+	/*
+	 * Judged as the MTA will deliver it: a quoted or escaped spelling of
+	 * a bounce address is never ours, and in a bounce domain everything
+	 * but a genuine address (and the role addresses let through) is
+	 * refused, so no spelling slips past.
+	 */
+	bounce_local_unquoted(rcpt, &local, &altered);
+	for (i = 0; i < c->bounce_pass_local.n; i++)
+		if (strcasecmp(c->bounce_pass_local.v[i], buf_cstr(&local)) == 0) {
+			buf_free(&local);
+			return BOUNCE_NOT_OURS;
+		}
+	buf_free(&local);
+	if (altered) {
+		info->detail = "quoted or escaped local part";
+		return BOUNCE_UNKNOWN_LOCAL;
+	}
+	st = bounce_decode(&c->secrets, rcpt, d->bounce_domain, now,
+	    c->bounce_max_age, original, info);
+	return st == BOUNCE_NOT_OURS ? BOUNCE_UNKNOWN_LOCAL : st;
 }

@@ -40,9 +40,15 @@ void inbound_free(struct inbound *in);
 struct verdict inbound_spf(struct inbound *in, const struct config *c,
     const char *qid, const char *client_ip, const char *mailfrom,
     const char *helo);
-/* inbound_headers - start DKIM verification with the message's headers */
+/*
+ * inbound_headers - start DKIM verification with the message's headers;
+ * space_stripped: the MTA passes values without the white space after the
+ * colon (no SMFIP_HDR_LEADSPC), and one space is put back, as Postfix and
+ * Sendmail write "Name: value"
+ */
 void inbound_headers(struct inbound *in, const struct config *c,
-    const char *qid, const struct sign_header *hdrs, size_t nhdrs);
+    const char *qid, const struct sign_header *hdrs, size_t nhdrs,
+    int space_stripped);
 /* inbound_body - feed a body chunk */
 void inbound_body(struct inbound *in, const unsigned char *data, size_t len);
 /*

@@ -7,10 +7,18 @@
  * is missing, repeated, or holds other than one address with a domain
  * blocks signing: signing such a message would vouch for an ambiguous
  * author.
+ *
+ * Tenants: a trusted client may sign only for the blocks that let it. A
+ * SASL login is judged by the block's signers patterns alone (the login
+ * names the tenant, wherever it connects from); an unauthenticated
+ * internal client by the block's signer_networks. A client that may not
+ * is not signed for the domain (the platform signature still applies),
+ * or refused with unauthorized_from = reject.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mailaddr.h"
 #include "mode.h"
@@ -47,13 +55,68 @@ mode_from_domain(const struct mode_input *in, const char **why)
 	return d;
 }
 
+/* mode_login_matches - one signers pattern (%d: the block's domain) against a login */
+static int
+mode_login_matches(const char *pat, const char *login, const char *domain)
+{
+	char want[512];
+	const char *at;
+	size_t n = 0, dl = strlen(domain);
+
+	for (; *pat != '\0'; pat++) {
+		if (pat[0] == '%' && pat[1] == 'd') {
+			if (dl >= sizeof(want) - n)
+				return 0;	/* cannot match a login we keep */
+			memcpy(want + n, domain, dl);
+			n += dl;
+			pat++;
+		} else if (n + 1 < sizeof(want)) {
+			want[n++] = *pat;
+		} else {
+			return 0;
+		}
+	}
+	want[n] = '\0';
+	if (strcmp(want, "*") == 0)
+		return 1;
+	if (want[0] == '*' && want[1] == '@') {
+		at = strrchr(login, '@');
+		return at != NULL && at != login && strcasecmp(at + 1, want + 2) == 0;
+	}
+	return strcasecmp(want, login) == 0;
+}
+
+/* mode_may_sign - may this trusted client have mail signed for block d? */
+static int
+mode_may_sign(const struct config_domain *d, const struct mode_input *in,
+    char *why, size_t len)
+{
+	size_t i;
+
+	if (in->auth_authen != NULL && in->auth_authen[0] != '\0') {
+		for (i = 0; i < d->signers.n; i++)
+			if (mode_login_matches(d->signers.v[i], in->auth_authen,
+			    d->name))
+				return 1;
+		(void)snprintf(why, len, "login %s is not among the signers of %s",
+		    in->auth_authen, d->name);
+		return 0;
+	}
+	if (d->signer_networks.n == 0 || (in->client_addr != NULL
+	    && cidr_list_match_str(&d->signer_networks, in->client_addr)))
+		return 1;
+	(void)snprintf(why, len, "client %s is not in the signer_networks of %s",
+	    in->client_addr ? in->client_addr : "(unknown)", d->name);
+	return 0;
+}
+
 /* mode_decide - sign or verify */
 void
 mode_decide(const struct config *c, const struct mode_input *in,
     struct mode_result *out)
 {
 	const char *why = NULL, *who;
-	char *envdom = NULL;
+	char *envdom = NULL, why_not[200];
 
 	memset(out, 0, sizeof(*out));
 	out->kind = MODE_VERIFY;
@@ -98,6 +161,13 @@ mode_decide(const struct config *c, const struct mode_input *in,
 		}
 	}
 	out->kind = MODE_SIGN;
+	if (!mode_may_sign(out->domain, in, why_not, sizeof(why_not))) {
+		out->unauthorized = out->domain;
+		out->domain = NULL;
+		snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
+		    "%s", out->unauthorized->name, why_not);
+		return;
+	}
 	snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
 	    who, out->domain->name);
 }

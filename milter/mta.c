@@ -132,6 +132,13 @@ mta_insert_header(struct engine_session *s, const char *qid, int idx,
 	return 0;
 }
 
+/* mta_header_leading_space - SMFIP_HDR_LEADSPC granted */
+int
+mta_header_leading_space(struct engine_session *s)
+{
+	return (s->proto & PROTO_P_HDR_LEADSPC) != 0;
+}
+
 /* mta_delete_header - delete one header */
 int
 mta_delete_header(struct engine_session *s, const char *qid, const char *name,

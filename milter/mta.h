@@ -20,6 +20,12 @@ const char *mta_macro(struct engine_session *s, const char *name);
 /* mta_insert_header - insert a header at index idx (0: top); value keeps its leading space */
 int mta_insert_header(struct engine_session *s, const char *qid, int idx,
     const char *name, const char *value);
+/*
+ * mta_header_leading_space - does the MTA pass header values with their
+ * leading white space (SMFIP_HDR_LEADSPC)? Without it the value lost what
+ * followed the colon, and the MTA writes "Name: value" back.
+ */
+int mta_header_leading_space(struct engine_session *s);
 /* mta_delete_header - delete the idx-th (1-based) header named name */
 int mta_delete_header(struct engine_session *s, const char *qid,
     const char *name, int idx);

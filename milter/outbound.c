@@ -49,7 +49,8 @@ outbound_begin(const struct config *c, const struct config_domain *d,
 	size_t i;
 	int bc;
 
-	outbound_plan(o, c, d, now);
+	if (d != NULL)
+		outbound_plan(o, c, d, now);
 	if (c->platform != NULL && c->platform != d)
 		outbound_plan(o, c, c->platform, now);
 	for (i = 0; i < o->nsigs; i++) {
@@ -100,7 +101,8 @@ outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 		req.key = o->sigs[i].key->pkey;
 		req.alg = o->sigs[i].key->type == KEY_ED25519 ?
 		    SIGN_ALG_ED25519_SHA256 : SIGN_ALG_RSA_SHA256;
-		req.hcanon = (enum sign_canon)d->hcanon;
+		req.hcanon = o->relaxed_headers ? SIGN_CANON_RELAXED
+		    : (enum sign_canon)d->hcanon;
 		req.bcanon = (enum sign_canon)d->bcanon;
 		req.headers = (const char *const *)d->signed_headers.v;
 		req.nheaders = d->signed_headers.n;
@@ -125,7 +127,7 @@ enum bounce_status
 outbound_return_path(const struct config *c, const struct config_domain *d,
     const char *envfrom, time_t now, struct buf *out)
 {
-	if (d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
+	if (d == NULL || d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
 		return BOUNCE_NOT_OURS;
 	return bounce_encode(&c->secrets, envfrom, d->bounce_domain, now, out);
 }

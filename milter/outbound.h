@@ -30,6 +30,10 @@ struct outbound {
 	struct sign_body *body[2];	/* per body canonicalization, or NULL */
 	unsigned char bh[2][SIGN_HASH_LEN];	/* finished body hashes */
 	char why[512];			/* keys skipped while planning, for the log */
+	int relaxed_headers;		/* header values arrive without their
+					 * leading space (no SMFIP_HDR_LEADSPC):
+					 * simple header canonicalization would
+					 * sign what the MTA does not write */
 };
 
 /* outbound_begin - plan signatures for the author block d (and the platform) */

@@ -151,15 +151,20 @@ spf_copy(char *out, size_t outlen, const char *in)
 	return 0;
 }
 
-/* spf_sanitize - copy in to out, printable ASCII only, truncating */
+/*
+ * spf_sanitize - copy in to out without control octets, truncating. 8-bit
+ * octets (a UTF-8 local part) stay: writers that need ASCII (the A-R,
+ * Received-SPF) leave such values out rather than alter them.
+ */
 static void
 spf_sanitize(char *out, size_t outlen, const char *in)
 {
-	size_t i;
+	size_t i, n = 0;
 
-	for (i = 0; in != NULL && in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
-	out[i] = '\0';
+	for (i = 0; in != NULL && in[i] != '\0' && n + 1 < outlen; i++)
+		if ((unsigned char)in[i] >= 0x20 && in[i] != 0x7f)
+			out[n++] = in[i];
+	out[n] = '\0';
 }
 
 /* ---------------------------------------------------------------- check */

@@ -84,6 +84,20 @@ verdict_forged_headers(const struct config *c)
 	return v;
 }
 
+/* verdict_unauthorized - a trusted client that may not sign for its From domain */
+struct verdict
+verdict_unauthorized(const char *domain)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_REJECT;
+	v.rcode = "550";
+	v.xcode = "5.7.1";
+	snprintf(v.text, sizeof(v.text), "this sender may not send mail as %s",
+	    domain);
+	return v;
+}
+
 /* verdict_header_overflow - a header too large to check is never let through */
 struct verdict
 verdict_header_overflow(unsigned long limit)

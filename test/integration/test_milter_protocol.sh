@@ -29,13 +29,14 @@ selector_of() {
         | grep -o ';s=[a-z0-9]*' | head -1 | cut -c4-
 }
 
-# verify_some DIR NAME - dkimpy verifies the first and last message in DIR
-verify_some() {
-    local dir=$1 name=$2 f
-    for f in $(ls "$dir" | sort -V | sed -n '1p;$p'); do
-        it_check "$name: $f verifies with dkimpy" \
-            it_dkimverify --min 1 --expect-domains example.com "$dir/$f"
-    done
+# verify_all DIR NAME - dkimpy verifies every message in DIR (one process)
+verify_all() {
+    local dir=$1 name=$2 n
+    n=$(find "$dir" -name '*.eml' | wc -l)
+    it_check "$name: all $n messages verify with dkimpy" \
+        sh -c "[ $n -gt 0 ] && find '$dir' -name '*.eml' -print0 | xargs -0 \
+            '$IT_PY' '$IT_LIB_DIR/dkimverify.py' --dns-port '$IT_DNS_PORT' \
+            --min 1 --expect-domains example.com > '$dir.verify' 2>&1"
 }
 
 # --- unix socket -----------------------------------------------------------
@@ -46,14 +47,19 @@ it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 mkdir -p "$out/unix"
 it_check "unix: 4 connections x 25 messages of 10 KB, all signed, no errors" \
     "$ML" -S "$IT_MILTER_SOCKET" -a alice -c 4 -m 25 -s 10k -e 100 -o "$out/unix"
-verify_some "$out/unix" unix
+verify_all "$out/unix" unix
 mkdir -p "$out/multi"
 it_check "unix: multipart and 1 MB messages signed" \
     sh -c "'$ML' -S '$IT_MILTER_SOCKET' -a alice -m 3 -s multipart -e 3 -o '$out/multi' &&
            '$ML' -S '$IT_MILTER_SOCKET' -a alice -m 2 -s 1m -e 2"
-verify_some "$out/multi" multipart
+verify_all "$out/multi" multipart
+# the five must have been answered (completed, accepted): a dead milter
+# signs nothing too
+"$ML" -S "$IT_MILTER_SOCKET" -i 192.0.2.55 -m 5 > "$out/outside.txt" 2>&1
+rc=$?
 it_check "unix: outside client without auth is not signed" \
-    sh -c "'$ML' -S '$IT_MILTER_SOCKET' -i 192.0.2.55 -m 5 | grep -q '^signed 0$'"
+    sh -c "[ $rc = 0 ] && grep -q '^sent 5 completed 5 ' '$out/outside.txt' && grep -q '^errors 0 ' '$out/outside.txt' &&
+           grep -qx 'signed 0' '$out/outside.txt'"
 
 for stage in optneg connect header body; do
     it_check "client hanging up after $stage: milter survives" \
@@ -101,7 +107,7 @@ it_check "SIGHUP under load: messages before the reload signed with s1" \
     sh -c "echo '$seqs' | grep -q s1"
 it_check "SIGHUP under load: each connection switched once, s1 then s2" \
     test "$(echo "$seqs" | sed 's/\[s1 s2 \]//g; s/\[s2 \]//g')" = ""
-verify_some "$out/rot" rotation
+verify_all "$out/rot" rotation
 it_check "reload logged" grep -q "configuration reloaded" "$IT_DIR/log/milter.log"
 
 echo "bogus_option = 1" >> "$conf"
@@ -118,14 +124,54 @@ it_check "broken conf + SIGHUP: error logged with file:line" \
 sed -i '/bogus_option/d' "$conf"
 
 # --- SIGTERM with messages in flight ------------------------------------------
-"$ML" -S "$IT_MILTER_SOCKET" -a alice -c 2 -m 1 -s 20m -e 2 > "$out/term.txt" 2>&1 &
-load=$!
-sleep 0.3
+# Two messages held open mid-body by drain.py while the milter is told to
+# stop: provably in flight when the signal comes, finished and signed after
+rm -f "$out/ready1" "$out/ready2" "$out/go"
+for n in 1 2; do
+    "$IT_PY" "$IT_LIB_DIR/drain.py" "$IT_MILTER_SOCKET" "DRAIN$n" "$out/ready$n" \
+        "$out/go" > "$out/drain$n.txt" 2>&1 &
+    eval "drain$n=\$!"
+done
+it_wait_for 30 test -e "$out/ready1" -a -e "$out/ready2" ||
+    it_fail "SIGTERM: both messages held open in the milter" "drain.py not ready"
 kill -TERM "$pid"
-wait "$load"
-rc=$?
-sed 's/^/#   /' "$out/term.txt"
-it_check "SIGTERM: the two 20 MB messages in flight were finished and signed" test "$rc" = 0
+it_wait_for 10 grep -q "stopping; letting messages in flight finish" "$IT_DIR/log/milter.log" ||
+    it_fail "SIGTERM: the stop is logged" "no log line"
+touch "$out/go"
+for n in 1 2; do
+    eval "wait \$drain$n"
+    rc=$?
+    sed 's/^/#   /' "$out/drain$n.txt"
+    it_check "SIGTERM: message $n, in flight at the signal, finished and signed" \
+        sh -c "[ $rc = 0 ] && grep -qx signed '$out/drain$n.txt' && grep -qx 'reply c' '$out/drain$n.txt'"
+done
+it_check "SIGTERM: the log shows the stop before both held messages were signed" \
+    awk '/stopping; letting messages in flight finish/ { stop = NR }
+         /DRAIN[12]: signed d=/ { if (stop && NR > stop) n++ }
+         END { exit !(n == 2) }' "$IT_DIR/log/milter.log"
+it_milter_stop
+
+# --- an MTA that does not offer SMFIP_HDR_LEADSPC ------------------------------
+# Header values come without the space after the colon: a simple/simple
+# domain is signed with relaxed headers (never a signature known to be
+# invalid), and inbound simple signatures are verified with the space back
+conf=$IT_DIR/milter/simple.conf
+mkconf "$conf" "unix:$IT_DIR/milter/simple.sock" s1 "$s1"
+sed -i 's/^domain example.com {$/&\n    canonicalization = simple\/simple/' "$conf"
+it_milter_start_authmilter "$conf" || it_fail "authmilter with simple/simple"
+NOLS=$IT_LIB_DIR/noleadspc.py
+it_check "no HDR_LEADSPC: signed message relayed" \
+    "$IT_PY" "$NOLS" "$IT_MILTER_SOCKET" sign "$out/noleadspc.eml"
+it_check "no HDR_LEADSPC: the signature uses relaxed header canonicalization" \
+    sh -c "tr -d '\r\n\t ' < '$out/noleadspc.eml' | grep -q 'c=relaxed/simple;'"
+it_check "no HDR_LEADSPC: the signature verifies with dkimpy as the MTA writes it" \
+    it_dkimverify --min 1 --expect-domains example.com "$out/noleadspc.eml"
+it_check "no HDR_LEADSPC: the choice is logged" \
+    grep -q "NOLS1: the MTA does not pass header leading spaces" "$IT_DIR/log/milter.log"
+"$IT_PY" "$NOLS" "$IT_MILTER_SOCKET" verify "$s1" > "$out/noleadspc-ar.txt" 2>&1
+sed 's/^/#   /' "$out/noleadspc-ar.txt"
+it_check "no HDR_LEADSPC: an inbound simple/simple signature verifies (dkim=pass)" \
+    grep -q "dkim=pass[^;]*header.d=example.com" "$out/noleadspc-ar.txt"
 it_milter_stop
 
 # --- TCP and IPv6 ----------------------------------------------------------------
@@ -135,14 +181,10 @@ mkconf "$conf" "inet:$port@127.0.0.1" s1 "$s1"
 it_milter_start_authmilter "$conf" || it_fail "authmilter on inet:$port@127.0.0.1"
 it_check "TCP: 16 connections x 10 messages, all signed" \
     "$ML" -S "inet:$port@127.0.0.1" -a alice -c 16 -m 10 -e 160
-# Without TCP_NODELAY each reply waits for the peer's delayed ACK: about
-# 40 ms per message on one connection (OpenDKIM over TCP shows it). The
-# bound is 4x under that stall, not a speed target.
-"$ML" -S "inet:$port@127.0.0.1" -a alice -c 1 -m 20 -e 20 -q -j \
-    > "$IT_DIR/tmp/nodelay.json" 2>&1
-p50=$(sed -n 's/.*"lat_p50_ms":\([0-9.]*\).*/\1/p' "$IT_DIR/tmp/nodelay.json")
-it_check "TCP: no Nagle stall on one connection (p50 ${p50:-?} ms < 10 ms)" \
-    awk -v v="${p50:-999}" 'BEGIN { exit !(v < 10) }'
+# one connection, messages back to back (a Nagle stall on replies, ~40 ms
+# a message, is measured by make bench, not asserted here)
+it_check "TCP: one connection, 20 messages back to back, all signed" \
+    "$ML" -S "inet:$port@127.0.0.1" -a alice -c 1 -m 20 -e 20
 it_milter_stop
 
 conf=$IT_DIR/milter/tcp6.conf

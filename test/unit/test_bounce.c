@@ -716,7 +716,7 @@ status_names_are_distinct(void **state)
 	int i, j;
 
 	(void)state;
-	for (i = BOUNCE_OK; i <= BOUNCE_INTERNAL; i++) {
+	for (i = BOUNCE_OK; i <= BOUNCE_UNKNOWN_LOCAL; i++) {
 		assert_string_not_equal(bounce_status_name(i), "unknown");
 		assert_string_not_equal(bounce_status_text(i), "unknown status");
 		for (j = BOUNCE_OK; j < i; j++) {
@@ -726,7 +726,40 @@ status_names_are_distinct(void **state)
 			    bounce_status_text(j));
 		}
 	}
-	assert_string_equal(bounce_status_name(BOUNCE_INTERNAL + 1), "unknown");
+	assert_string_equal(bounce_status_name(BOUNCE_UNKNOWN_LOCAL + 1), "unknown");
+}
+
+/* local_unquoted_as_the_mta_delivers - quotes and escapes resolved, and said */
+static void
+local_unquoted_as_the_mta_delivers(void **state)
+{
+	static const struct {
+		const char *in, *local;
+		int altered;
+	} cases[] = {
+		{ "<ab1=x@b.example>", "ab1=x", 0 },
+		{ "ab1=x@b.example", "ab1=x", 0 },
+		{ "<\"ab1=x\"@b.example>", "ab1=x", 1 },
+		{ "<\"a@b\"@b.example>", "a@b", 1 },
+		{ "<ab1\\=x@b.example>", "ab1=x", 1 },
+		{ "<\"ab1=\\\"x\"@b.example>", "ab1=\"x", 1 },
+		{ "<@relay.example:Postmaster@b.example>", "Postmaster", 0 },
+		{ "<>", "", 0 },
+		{ "no-at-sign", "no-at-sign", 0 },
+	};
+	struct buf b = BUF_INIT;
+	size_t i;
+	int altered;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bounce_local_unquoted(cases[i].in, &b, &altered);
+		if (strcmp(buf_cstr(&b), cases[i].local) != 0
+		    || altered != cases[i].altered)
+			fail_msg("%s: \"%s\" altered %d", cases[i].in, buf_cstr(&b),
+			    altered);
+	}
+	buf_free(&b);
 }
 
 /* write_secret - a file with given bytes and mode; its path in p */
@@ -1086,6 +1119,7 @@ main(void)
 		cmocka_unit_test(codec_without_secret_is_internal_error),
 		cmocka_unit_test(domain_valid_matches_encode),
 		cmocka_unit_test(status_names_are_distinct),
+		cmocka_unit_test(local_unquoted_as_the_mta_delivers),
 		cmocka_unit_test_setup_teardown(secret_files_are_vetted,
 		    tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(

@@ -159,7 +159,7 @@ static const struct parse_case parse_cases[] = {
 	{ "no_p_tag", "v=DMARC1; rua=mailto:a@example.com", 0, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 1, 0 },
 	{ "trailing_semicolon", "v=DMARC1; p=quarantine;", 0, Q, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "whitespace_around_equals_and_separators", "v = DMARC1 ;\tp = reject\t;  sp=none  ", 0, R, N, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "leading_whitespace", "  v=DMARC1; p=reject", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "leading_whitespace_is_not_a_record", "  v=DMARC1; p=reject", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "no_spaces", "v=DMARC1;p=reject;sp=quarantine", 0, R, Q, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "empty_segments", "v=DMARC1;;; p=reject ;;", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "uppercase_tag_names_and_values", "V=DMARC1; P=REJECT; SP=Quarantine; ADKIM=S", 0, R, Q, U, 0, ST, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
@@ -168,10 +168,10 @@ static const struct parse_case parse_cases[] = {
 	{ "bad_p_flagged", "v=DMARC1; p=rejected", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "empty_p_flagged", "v=DMARC1; p=", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "bad_sp_np_flagged", "v=DMARC1; p=none; sp=maybe; np=1", 0, N, U, U, DMARC_BAD_SP | DMARC_BAD_NP, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "duplicate_p_discarded", "v=DMARC1; p=none; p=reject", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "duplicate_p_thrice", "v=DMARC1; p=reject; p=reject; p=reject", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "duplicate_pct_back_to_default", "v=DMARC1; p=reject; pct=10; pct=20", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "duplicate_rua_dropped", "v=DMARC1; p=none; rua=mailto:a@x.example; rua=mailto:b@x.example", 0, N, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "duplicate_p_invalidates_record", "v=DMARC1; p=none; p=reject", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "duplicate_p_thrice_invalidates", "v=DMARC1; p=reject; p=reject; p=reject", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "duplicate_pct_invalidates", "v=DMARC1; p=reject; pct=10; pct=20", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "duplicate_rua_invalidates", "v=DMARC1; p=none; rua=mailto:a@x.example; rua=mailto:b@x.example", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "pct_out_of_range_default", "v=DMARC1; p=reject; pct=101", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "pct_negative_default", "v=DMARC1; p=reject; pct=-5", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "pct_four_digits_default", "v=DMARC1; p=reject; pct=0050", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
@@ -190,7 +190,7 @@ static const struct parse_case parse_cases[] = {
 	{ "rua_unencoded_bang", "v=DMARC1; p=none; rua=mailto:a!b@x.example", 0, N, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "control_char_in_p", "v=DMARC1; p=re\x01ject", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "eight_bit_in_p", "v=DMARC1; p=r\xc3\xa9ject", 0, U, U, U, DMARC_BAD_P, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
-	{ "repeated_v_ignored", "v=DMARC1; p=reject; v=DMARC2", 0, R, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
+	{ "repeated_v_invalidates", "v=DMARC1; p=reject; v=DMARC2", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	/* not DMARC records at all */
 	{ "missing_v", "p=reject; v=DMARC1", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
 	{ "v_not_first", "p=reject", -1, U, U, U, 0, RX, RX, 100, 0, DMARC_PSD_U, F0, 86400, 0, 0 },
@@ -257,16 +257,20 @@ dmarc_record_keeps_uris_without_size(void **state)
 static void
 dmarc_record_nul_byte_in_value(void **state)
 {
-	static const char txt[] = "v=DMARC1; p=none\0; p=reject";
+	static const char txt[] = "v=DMARC1; p=none\0; sp=reject";
+	static const char dtxt[] = "v=DMARC1; p=none\0; p=reject";
 	static const char vtxt[] = "v=DMARC1\0; p=reject";
 	struct dmarc_record r;
 
 	(void)state;
 	assert_int_equal(dmarc_record_parse(txt, sizeof(txt) - 1, &r), 0);
-	/* "none\0" is an invalid p; the second p makes it a repeat: discarded */
+	/* "none\0" is an invalid p, flagged; the tag after it still counts */
 	assert_int_equal(r.p, DMARC_POLICY_UNSET);
 	assert_true(r.bad & DMARC_BAD_P);
+	assert_int_equal(r.sp, DMARC_POLICY_REJECT);
 	dmarc_record_free(&r);
+	/* a second p after it: a repeated tag, the record is invalid */
+	assert_int_equal(dmarc_record_parse(dtxt, sizeof(dtxt) - 1, &r), -1);
 	assert_int_equal(dmarc_record_parse(vtxt, sizeof(vtxt) - 1, &r), -1);
 }
 
@@ -890,6 +894,10 @@ static const struct policy_case policy_cases[] = {
 	  "example.com", 0, DMARC_RESULT_FAIL, DMARC_SOURCE_RUA_FALLBACK, N, N, 0, 0, -1 },
 	{ "bad_np_ignored_in_7489", DMARC_MODE_RFC7489, "v=DMARC1; p=reject; np=x",
 	  "example.com", 0, DMARC_RESULT_FAIL, DMARC_SOURCE_P, R, R, 0, 0, -1 },
+	{ "duplicate_p_with_rua_is_no_dmarc", DMARC_MODE_RFC9989, "v=DMARC1; p=reject; p=none; rua=mailto:r@example.com",
+	  "example.com", 0, DMARC_RESULT_NONE, DMARC_SOURCE_P, N, N, 0, 0, -1 },
+	{ "leading_space_is_no_dmarc", DMARC_MODE_RFC9989, " v=DMARC1; p=reject",
+	  "example.com", 0, DMARC_RESULT_NONE, DMARC_SOURCE_P, N, N, 0, 0, -1 },
 	{ "duplicate_p_without_rua_is_no_dmarc", DMARC_MODE_RFC9989, "v=DMARC1; p=reject; p=none",
 	  "example.com", 0, DMARC_RESULT_NONE, DMARC_SOURCE_P, N, N, 0, 0, -1 },
 };
@@ -924,6 +932,9 @@ dmarc_policy_table(void **state)
 			fail_msg("%s: source %d policy %s disposition %s (%s)", c->name,
 			    o.source, dmarc_policy_name(o.policy),
 			    dmarc_policy_name(o.disposition), o.reason);
+		if (o.pct_ignored != (c->mode == DMARC_MODE_RFC9989
+		    && strstr(c->record, "pct=0") != NULL))
+			fail_msg("%s: pct_ignored %d", c->name, o.pct_ignored);
 		if (o.sampled_out != c->sampled_out || o.testing != c->testing
 		    || o.exists != c->exists)
 			fail_msg("%s: sampled_out %d testing %d exists %d", c->name,

@@ -124,11 +124,95 @@ mode_decides_by_table(void **state)
 	}
 }
 
+/* A platform with tenants: which trusted client may sign for which block. */
+struct tenant_case {
+	const char *name;
+	const char *auth;
+	const char *addr;
+	const char *from;
+	const char *signed_for;		/* block signed for, NULL: none */
+	const char *refused;		/* block the client may not sign for */
+	const char *want_reason;	/* substring */
+};
+
+static const struct tenant_case tenant_cases[] = {
+	{ "login of the tenant's own domain", "ceo@customer-a.example", "192.0.2.7",
+	  " ceo@customer-a.example", "customer-a.example", NULL, "sign: authenticated" },
+	{ "login case does not matter", "CEO@Customer-A.Example", "192.0.2.7",
+	  " ceo@customer-a.example", "customer-a.example", NULL, "sign" },
+	{ "another tenant's login", "x@customer-a.example", "192.0.2.7",
+	  " ceo@victim.example", NULL, "victim.example",
+	  "login x@customer-a.example is not among the signers of victim.example" },
+	{ "a login at a subdomain is not the domain", "x@sub.victim.example", "192.0.2.7",
+	  " ceo@victim.example", NULL, "victim.example", "not among the signers" },
+	{ "a bare login matches no *@%d", "alice", "192.0.2.7",
+	  " a@customer-a.example", NULL, "customer-a.example", "not among" },
+	{ "an exact login listed", "relay-1", "192.0.2.7",
+	  " a@victim.example", "victim.example", NULL, "sign" },
+	{ "login from an allowed network still judged by login",
+	  "x@customer-a.example", "10.9.0.1", " a@victim.example", NULL,
+	  "victim.example", "not among" },
+	{ "internal client in the block's networks", NULL, "10.9.0.1",
+	  " a@victim.example", "victim.example", NULL, "internal" },
+	{ "internal client outside the block's networks", NULL, "10.1.0.1",
+	  " a@victim.example", NULL, "victim.example",
+	  "client 10.1.0.1 is not in the signer_networks of victim.example" },
+	{ "block without networks: all internal hosts", NULL, "10.1.0.1",
+	  " a@customer-a.example", "customer-a.example", NULL, "internal" },
+	{ "the global default applies to blocks that say nothing", "any@else.example",
+	  "192.0.2.7", " a@open.example", "open.example", NULL, "sign" },
+};
+
+/* mode_tenants_sign_only_their_domains - signers and signer_networks */
+static void
+mode_tenants_sign_only_their_domains(void **state)
+{
+	struct config *t;
+	struct mode_input in;
+	struct mode_result r;
+	char text[2048], err[512];
+	size_t i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "internal_hosts = 10.0.0.0/8\n"
+	    "signers = *\n"
+	    "domain customer-a.example {\nkey = s1 %s/k.pem\nsigners = *@%%d\n}\n"
+	    "domain victim.example {\nkey = s1 %s/k.pem\n"
+	    "signers = *@%%d, relay-1\nsigner_networks = 10.9.0.0/16\n}\n"
+	    "domain open.example {\nkey = s1 %s/k.pem\n}\n", dir, dir, dir);
+	t = config_load_string(text, "t.conf", err, sizeof(err));
+	if (t == NULL)
+		fail_msg("config: %s", err);
+	for (i = 0; i < sizeof(tenant_cases) / sizeof(tenant_cases[0]); i++) {
+		const struct tenant_case *c = &tenant_cases[i];
+
+		memset(&in, 0, sizeof(in));
+		in.auth_authen = c->auth;
+		in.client_addr = c->addr;
+		in.nfrom = 1;
+		in.from_value = c->from;
+		in.envelope_from = "<>";
+		mode_decide(t, &in, &r);
+		if (strstr(r.reason, c->want_reason) == NULL
+		    || (c->signed_for == NULL) != (r.domain == NULL)
+		    || (c->signed_for != NULL && strcmp(r.domain->name, c->signed_for) != 0)
+		    || (c->refused == NULL) != (r.unauthorized == NULL)
+		    || (c->refused != NULL && strcmp(r.unauthorized->name, c->refused) != 0)
+		    || !r.trusted)
+			fail_msg("case \"%s\": domain %s refused %s reason \"%s\"",
+			    c->name, r.domain ? r.domain->name : "-",
+			    r.unauthorized ? r.unauthorized->name : "-", r.reason);
+		mode_result_free(&r);
+	}
+	config_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mode_decides_by_table),
+		cmocka_unit_test(mode_tenants_sign_only_their_domains),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
