@@ -173,6 +173,30 @@ dkimv_packet(const char *name, int type, int rcode,
 	return (size_t)(p - buf);
 }
 
+/*
+ * dkimv_oversized - an answer larger than libopendkim's buffer is a key
+ * record no verifier can use: it is answered with a record that is not a
+ * tag-list, so the signature gets permerror (a malformed key), not
+ * temperror (retrying never helps). Returns the packet length, 0 if even
+ * that does not fit.
+ */
+static size_t
+dkimv_oversized(const char *name, int type, unsigned char *buf, size_t buflen)
+{
+	static const unsigned char rdata[] = "\010oversize";
+	unsigned char *data = (unsigned char *)rdata;
+	size_t len = sizeof(rdata) - 1;
+	struct dns_result fake;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.n = 1;
+	fake.data = &data;
+	fake.len = &len;
+	log_warn(NULL, "dkim: key record at %s is larger than %zu bytes: "
+	    "treated as malformed", name, buflen);
+	return dkimv_packet(name, type, 0, &fake, buf, buflen);
+}
+
 /* dkimv_dns_start - libopendkim's query start: resolve now, keep the answer */
 static int
 dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
@@ -202,6 +226,8 @@ dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	default:
 		break;		/* TEMPFAIL, BOGUS, ERROR: no answer */
 	}
+	if (q->len == 0 && q->status == DNS_OK)
+		q->len = dkimv_oversized((const char *)query, type, buf, buflen);
 	if (q->len == 0 && (q->status == DNS_OK || q->status == DNS_NXDOMAIN ||
 	    q->status == DNS_NODATA)) {
 		log_warn(NULL, "dkim: answer for %s does not fit %zu bytes",

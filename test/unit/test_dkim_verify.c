@@ -706,6 +706,33 @@ dkimv_names(void **state)
 	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_UNKNOWN), "unknown");
 }
 
+/* dkimv_oversized_key_record_is_permerror - an answer over the buffer is a bad key, not a DNS error */
+static void
+dkimv_oversized_key_record_is_permerror(void **state)
+{
+	static char big[10000];
+	static struct zone_entry big_zone[] = {
+		{ "rsa._domainkey.example.com", DNS_OK, { big }, 0, 0 },
+	};
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkimv_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+
+	(void)state;
+	snprintf(big, sizeof(big), "v=DKIM1; k=rsa; n=%0*d; p=%s", 8000, 0,
+	    rsa_txt + strlen("v=DKIM1; k=rsa; p="));
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	sigs[0] = buf_cstr(&a);
+	use_zone(big_zone);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_int_equal(res.n, 1);
+	if (res.sig[0].res != DKIMV_PERMERROR)
+		fail_msg("%s (%s)", dkimv_res_name(res.sig[0].res), res.sig[0].reason);
+	dkimv_results_free(&res);
+	buf_free(&a);
+}
+
 int
 main(void)
 {
@@ -720,6 +747,7 @@ main(void)
 		cmocka_unit_test(dkimv_malformed_signatures_are_neutral),
 		cmocka_unit_test(dkimv_caps_signatures_topmost_first),
 		cmocka_unit_test(dkimv_budget_stops_later_lookups),
+		cmocka_unit_test(dkimv_oversized_key_record_is_permerror),
 		cmocka_unit_test(dkimv_header_b_unique_prefix),
 		cmocka_unit_test(dkimv_unsigned_message_is_empty),
 		cmocka_unit_test(dkimv_names),
