@@ -698,11 +698,13 @@ config_read_secret(const struct config_parse *p,
     const struct config_key_source *src, const char *path, struct buf *pem,
     char *ebuf, size_t ebuflen)
 {
-	int group = p->c->allow_group_readable_keys;
+	int flags = (p->c->allow_group_readable_keys ? KEYS_ALLOW_GROUP : 0)
+	    | (p->c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
+	    KEYS_ALLOW_SYMLINK : 0);
 
 	if (src != NULL)
-		return src->read(src->arg, path, group, pem, ebuf, ebuflen);
-	return keys_read_pem(path, group, pem, ebuf, ebuflen);
+		return src->read(src->arg, path, flags, pem, ebuf, ebuflen);
+	return keys_read_pem(path, flags, pem, ebuf, ebuflen);
 }
 
 /* config_load_keys - read and parse every key of every block, and the bounce secrets */

@@ -69,6 +69,11 @@ enum config_log_dest {
 	CONFIG_LOG_STDERR,
 };
 
+enum config_key_symlinks {
+	CONFIG_KEY_SYMLINKS_REFUSE,	/* a key path that is a symbolic link: refused */
+	CONFIG_KEY_SYMLINKS_ALLOW,	/* followed; the target is still checked */
+};
+
 /* A list of words (header names, servers). */
 struct config_words {
 	char **v;		/* the words */
@@ -103,6 +108,7 @@ struct config {
 	char *pidfile;			/* pid file when running in background */
 	char *user;			/* user to run as after start-up ("" : stay) */
 	long milter_timeout;		/* seconds we wait for the next MTA command */
+	int max_connections;		/* MTA connections served at once */
 	int log_destination;		/* enum config_log_dest */
 	int log_level;			/* LOG_* from syslog.h */
 	int syslog_facility;		/* LOG_MAIL, ... */
@@ -114,6 +120,7 @@ struct config {
 	int sign_from;			/* enum config_sign_from */
 	int on_internal_error;		/* enum config_on_error */
 	int allow_group_readable_keys;	/* accept mode 0640 key files */
+	int key_symlinks;		/* enum config_key_symlinks */
 	char *platform_domain;		/* domain block adding a second signature */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
@@ -157,9 +164,9 @@ struct config {
 
 /* Where key bytes come from: the files themselves, or a privileged reader. */
 struct config_key_source {
-	/* read - permission-checked bytes of a key file; 0, or -1 with err */
-	int (*read)(void *arg, const char *path, int allow_group_readable,
-	    struct buf *pem, char *err, size_t errlen);
+	/* read - permission-checked bytes of a key file (flags: KEYS_ALLOW_*); 0, or -1 with err */
+	int (*read)(void *arg, const char *path, int flags, struct buf *pem,
+	    char *err, size_t errlen);
 	void *arg;
 };
 

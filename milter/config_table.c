@@ -20,6 +20,7 @@ static const char *const choices_dmarc_action[] = { "reject", "quarantine", "non
 static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
 static const char *const choices_spf_action[] = { "none", "reject", NULL };
 static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
+static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
 
 #define G(field)	offsetof(struct config, field)
 #define D(field)	offsetof(struct config_domain, field)
@@ -28,7 +29,7 @@ const struct opt_def config_options[] = {
 	/* daemon */
 	{ "socket", OPT_SOCKET, OPT_GLOBAL, G(socket),
 	  "unix:/run/authmilter/authmilter.sock", 0, 0, NULL,
-	  "where the milter listens: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST" },
+	  "where the milter listens: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST (no @HOST: loopback only)" },
 	{ "socket_mode", OPT_MODE, OPT_GLOBAL, G(socket_mode), "0660", 0, 0777, NULL,
 	  "permissions of a unix socket; the MTA's user must be able to connect" },
 	{ "pidfile", OPT_STRING, OPT_GLOBAL, G(pidfile),
@@ -39,6 +40,9 @@ const struct opt_def config_options[] = {
 	{ "milter_timeout", OPT_DURATION, OPT_GLOBAL, G(milter_timeout), "7210s",
 	  1, 86400, NULL,
 	  "how long an MTA connection may stay silent, as during a DATA upload" },
+	{ "max_connections", OPT_INT, OPT_GLOBAL, G(max_connections), "1000",
+	  1, 65536, NULL,
+	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action" },
 	{ "log_destination", OPT_ENUM, OPT_GLOBAL, G(log_destination), "syslog",
 	  0, 0, choices_log_dest,
 	  "syslog or stderr (authmilter -f always logs to stderr)" },
@@ -64,6 +68,9 @@ const struct opt_def config_options[] = {
 	{ "allow_group_readable_keys", OPT_BOOL, OPT_GLOBAL,
 	  G(allow_group_readable_keys), "no", 0, 0, NULL,
 	  "accept private key files readable by their group (mode 0640)" },
+	{ "key_symlinks", OPT_ENUM, OPT_GLOBAL, G(key_symlinks), "refuse", 0, 0,
+	  choices_key_symlinks,
+	  "a key or bounce_secret path that is a symbolic link (a mounted secrets volume): refuse, or allow; its target must still be owned by root, in directories only root can write" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys add a second, platform signature to all signed mail" },
 	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,

@@ -477,6 +477,7 @@ dns_txt(const struct dns_result *r, size_t i, struct buf *out)
 	const unsigned char *p, *end;
 	size_t n;
 
+	buf_reset(out);		/* callers loop over records with one buffer */
 	if (r == NULL || i >= r->n)
 		return -1;
 	p = r->data[i];

@@ -65,7 +65,7 @@ enum dns_status dns_resolve(struct dns *d, const char *name, int rrtype,
 int dns_timeout_ms(const struct dns *d);
 /* dns_result_free - release a result */
 void dns_result_free(struct dns_result *r);
-/* dns_txt - the character-strings of TXT record i joined into out; 0 or -1 */
+/* dns_txt - the character-strings of TXT record i joined; they replace out's content; 0 or -1 */
 int dns_txt(const struct dns_result *r, size_t i, struct buf *out);
 /* dns_status_name - "ok", "nxdomain", ... */
 const char *dns_status_name(enum dns_status s);

@@ -4,9 +4,17 @@
  * Runs while a configuration snapshot is built, as root, before privileges
  * are dropped. The loaded EVP_PKEY is read-only afterwards and may be used
  * by any number of signing threads.
+ *
+ * Also the one reader for key and secret bytes (keys_read_pem) and the
+ * trusted-path opener under it, which the daemon uses for every file it
+ * touches as root (conf, pid file and socket directories): a path is walked
+ * from "/" by directory descriptors, never by name again, and refused when
+ * a user other than root could change what it leads to.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,33 +45,361 @@ keys_ssl_error(char *out, size_t outlen)
 	ERR_clear_error();
 }
 
-/* keys_open_checked - open a key file and vet its type and permissions */
+/* keys_who - "nobody (uid 65534)", for messages */
+static void
+keys_who(uid_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+		(void)snprintf(out, outlen, "%s (uid %lu)", res->pw_name,
+		    (unsigned long)uid);
+	else
+		(void)snprintf(out, outlen, "uid %lu", (unsigned long)uid);
+}
+
+/*
+ * keys_trust - 0 when st, of name on subject's path, can be trusted: owned
+ * by root (or by us when we are not root) and writable by nobody else,
+ * except a root-owned sticky directory such as /tmp, where nobody can
+ * rename or remove an entry of another owner; else -1 with err saying what
+ * to do
+ */
 static int
-keys_open_checked(const char *path, int allow_group_readable, char *err,
-    size_t errlen)
+keys_trust(const struct stat *st, const char *subject, const char *name,
+    char *err, size_t errlen)
+{
+	const char *kind = S_ISDIR(st->st_mode) ? "directory " : "";
+	uid_t me = geteuid();
+	char who[160];
+
+	if (st->st_uid != 0 && st->st_uid != me) {
+		keys_who(st->st_uid, who, sizeof(who));
+		(void)snprintf(err, errlen, "%s: %s%s is owned by %s, not root%s: "
+		    "chown root %s (another owner could steer what authmilter "
+		    "reads or writes as root)", subject, kind, name, who,
+		    me != 0 ? " or the user authmilter runs as" : "", name);
+		return -1;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(S_ISDIR(st->st_mode)
+	    && (st->st_mode & S_ISVTX) != 0 && st->st_uid == 0)) {
+		(void)snprintf(err, errlen, "%s: %s%s has mode %04o, writable by "
+		    "%s: chmod go-w %s", subject, kind, name,
+		    (unsigned)(st->st_mode & 07777),
+		    (st->st_mode & S_IWOTH) ? "everyone" : "its group", name);
+		return -1;
+	}
+	return 0;
+}
+
+#define KEYS_MAX_LINKS 32	/* symbolic links one walk follows */
+#define KEYS_WALK_CREATE 0x100	/* a walk's flag: make a missing last directory */
+
+/* A path walked from "/" one component at a time, each directory trusted. */
+struct keys_walk {
+	const char *subject;	/* "key file /k/a.pem": starts every error; borrowed */
+	int flags;		/* KEYS_ALLOW_SYMLINK, KEYS_WALK_CREATE */
+	int dfd;		/* the directory reached (O_PATH); owned */
+	struct buf at;		/* its path, for messages ("" for /) */
+	struct buf rest;	/* what is left to walk */
+	size_t pos;		/* where in rest */
+	int links;		/* symbolic links followed */
+	char name[NAME_MAX + 1];	/* the component taken last */
+};
+
+/* keys_walk_root - start again at "/" */
+static int
+keys_walk_root(struct keys_walk *w, char *err, size_t errlen)
 {
 	struct stat st;
-	char ebuf[128];
+	char eb[128];
+
+	if (w->dfd >= 0)
+		close(w->dfd);
+	buf_reset(&w->at);
+	w->dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w->dfd < 0 || fstat(w->dfd, &st) != 0) {
+		(void)snprintf(err, errlen, "cannot open %s: /: %s", w->subject,
+		    log_errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	return keys_trust(&st, w->subject, "/", err, errlen);
+}
+
+/* keys_walk_begin - set up a walk of path (relative: from the working directory) */
+static int
+keys_walk_begin(struct keys_walk *w, const char *path, const char *subject,
+    int flags, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX], eb[128];
+
+	memset(w, 0, sizeof(*w));
+	w->subject = subject;
+	w->flags = flags;
+	w->dfd = -1;
+	if (path[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			(void)snprintf(err, errlen, "cannot open %s: working "
+			    "directory: %s", subject, log_errstr(errno, eb,
+			    sizeof(eb)));
+			return -1;
+		}
+		buf_puts(&w->rest, cwd);
+		buf_putc(&w->rest, '/');
+	}
+	buf_puts(&w->rest, path);
+	return keys_walk_root(w, err, errlen);
+}
+
+/* keys_walk_end - release a walk */
+static void
+keys_walk_end(struct keys_walk *w)
+{
+	if (w->dfd >= 0)
+		close(w->dfd);
+	w->dfd = -1;
+	buf_free(&w->at);
+	buf_free(&w->rest);
+}
+
+/*
+ * keys_walk_take - the next component into w->name, skipping "" and ".";
+ * 0 (*last set when nothing follows), -1 when none is left, -2 when too long
+ */
+static int
+keys_walk_take(struct keys_walk *w, int *last)
+{
+	const char *p = buf_cstr(&w->rest) + w->pos, *e;
+
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return -1;
+		e = strchr(p, '/');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) >= sizeof(w->name))
+			return -2;
+		memcpy(w->name, p, (size_t)(e - p));
+		w->name[e - p] = '\0';
+		p = e;
+		if (strcmp(w->name, ".") != 0)
+			break;
+	}
+	w->pos = (size_t)(p - buf_cstr(&w->rest));
+	while (*p == '/' || (p[0] == '.' && (p[1] == '/' || p[1] == '\0')))
+		p++;
+	*last = *p == '\0';
+	return 0;
+}
+
+/* keys_walk_link - go on along the target of the symbolic link lfd */
+static int
+keys_walk_link(struct keys_walk *w, int lfd, char *err, size_t errlen)
+{
+	struct buf next = BUF_INIT;
+	char target[PATH_MAX], eb[128];
+	ssize_t n;
+
+	n = readlinkat(lfd, "", target, sizeof(target) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(target) - 1
+	    || ++w->links > KEYS_MAX_LINKS) {
+		(void)snprintf(err, errlen, "cannot open %s: %s/%s: %s",
+		    w->subject, buf_cstr(&w->at), w->name, n < 0 ?
+		    log_errstr(errno, eb, sizeof(eb)) : "bad or too many "
+		    "symbolic links");
+		return -1;
+	}
+	target[n] = '\0';
+	buf_puts(&next, target);
+	buf_putc(&next, '/');
+	buf_puts(&next, buf_cstr(&w->rest) + w->pos);
+	buf_free(&w->rest);
+	w->rest = next;
+	w->pos = 0;
+	/* the link sits in a trusted directory: nobody else can retarget it */
+	return target[0] == '/' ? keys_walk_root(w, err, errlen) : 0;
+}
+
+/* keys_walk_open - open the component taken (O_PATH, no link followed), making a missing last directory if asked */
+static int
+keys_walk_open(struct keys_walk *w, int last, struct stat *st)
+{
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open key file %s: %s", path,
-		    log_errstr(errno, ebuf, sizeof(ebuf)));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "key file %s is not a regular file", path);
+	fd = openat(w->dfd, w->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && last && (w->flags & KEYS_WALK_CREATE)
+	    && (mkdirat(w->dfd, w->name, 0755) == 0 || errno == EEXIST))
+		fd = openat(w->dfd, w->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, st) != 0) {
 		close(fd);
-		return -1;
+		fd = -1;
 	}
+	return fd;
+}
+
+/* keys_walk_enter - make fd, the directory w->name, the one reached */
+static void
+keys_walk_enter(struct keys_walk *w, int fd)
+{
+	char *slash;
+
+	close(w->dfd);
+	w->dfd = fd;
+	if (strcmp(w->name, "..") != 0) {
+		buf_putc(&w->at, '/');
+		buf_puts(&w->at, w->name);
+	} else if ((slash = strrchr(buf_cstr(&w->at), '/')) != NULL) {
+		w->at.len = (size_t)(slash - w->at.data);	/* "/a/b/.." is "/a" */
+		w->at.data[w->at.len] = '\0';
+	}
+}
+
+/*
+ * keys_walk_run - walk what is left; the O_PATH fd of the last component
+ * (its stat in *st, its directory w->dfd, its name w->name), or -1 with err
+ */
+static int
+keys_walk_run(struct keys_walk *w, struct stat *st, char *err, size_t errlen)
+{
+	char path[PATH_MAX + NAME_MAX + 2], eb[128];
+	int fd, last, rc;
+
+	while ((rc = keys_walk_take(w, &last)) == 0) {
+		(void)snprintf(path, sizeof(path), "%s/%s", buf_cstr(&w->at),
+		    w->name);
+		if ((fd = keys_walk_open(w, last, st)) < 0) {
+			(void)snprintf(err, errlen, "cannot open %s: %s: %s",
+			    w->subject, path, log_errstr(errno, eb, sizeof(eb)));
+			return -1;
+		}
+		if (S_ISLNK(st->st_mode) && (!last
+		    || (w->flags & KEYS_ALLOW_SYMLINK))) {
+			rc = keys_walk_link(w, fd, err, errlen);
+			close(fd);
+			if (rc != 0)
+				return -1;
+			continue;
+		}
+		if (last)
+			return fd;
+		if (!S_ISDIR(st->st_mode) || keys_trust(st, w->subject, path,
+		    err, errlen) != 0) {
+			if (!S_ISDIR(st->st_mode))
+				(void)snprintf(err, errlen, "cannot open %s: %s is "
+				    "not a directory", w->subject, path);
+			close(fd);
+			return -1;
+		}
+		keys_walk_enter(w, fd);
+	}
+	(void)snprintf(err, errlen, "cannot open %s: %s", w->subject, rc == -2 ?
+	    "a path component is too long" : "the path names no file");
+	return -1;
+}
+
+/* keys_open_trusted - open a file whose every directory and owner are trusted */
+int
+keys_open_trusted(const char *path, int flags, const char *subject,
+    struct stat *st, char *err, size_t errlen)
+{
+	char real[PATH_MAX + NAME_MAX + 2], eb[128];
+	struct keys_walk w;
+	struct stat rst;
+	int fd = -1;
+
+	if (keys_walk_begin(&w, path, subject, flags & KEYS_ALLOW_SYMLINK, err,
+	    errlen) != 0 || (fd = keys_walk_run(&w, st, err, errlen)) < 0)
+		goto fail;
+	close(fd);
+	fd = -1;
+	if (S_ISLNK(st->st_mode)) {
+		(void)snprintf(err, errlen, "%s is a symbolic link: name the file "
+		    "it points to (or set key_symlinks = allow)", subject);
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		(void)snprintf(err, errlen, "%s is not a regular file", subject);
+		goto fail;
+	}
+	(void)snprintf(real, sizeof(real), "%s/%s", buf_cstr(&w.at), w.name);
+	if (keys_trust(st, subject, real, err, errlen) != 0)
+		goto fail;
+	fd = openat(w.dfd, w.name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK
+	    | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &rst) != 0 || rst.st_dev != st->st_dev
+	    || rst.st_ino != st->st_ino) {
+		(void)snprintf(err, errlen, "cannot open %s: %s", subject, fd < 0 ?
+		    log_errstr(errno, eb, sizeof(eb)) : "it changed while opened");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		goto fail;
+	}
+	*st = rst;
+fail:
+	keys_walk_end(&w);
+	return fd;
+}
+
+/* keys_open_trusted_dir - open (or make) a directory whose path is trusted */
+int
+keys_open_trusted_dir(const char *path, int create, const char *subject,
+    char *err, size_t errlen)
+{
+	char real[PATH_MAX + NAME_MAX + 2];
+	struct keys_walk w;
+	struct stat st;
+	int fd = -1;
+
+	if (keys_walk_begin(&w, path, subject, KEYS_ALLOW_SYMLINK
+	    | (create ? KEYS_WALK_CREATE : 0), err, errlen) != 0)
+		goto fail;
+	if (buf_cstr(&w.rest)[strspn(buf_cstr(&w.rest), "/.")] == '\0') {
+		fd = fcntl(w.dfd, F_DUPFD_CLOEXEC, 0);	/* "/" itself: checked */
+		keys_walk_end(&w);
+		return fd;
+	}
+	if ((fd = keys_walk_run(&w, &st, err, errlen)) < 0)
+		goto fail;
+	(void)snprintf(real, sizeof(real), "%s/%s", buf_cstr(&w.at), w.name);
+	if (!S_ISDIR(st.st_mode)) {
+		(void)snprintf(err, errlen, "%s: %s is not a directory", subject,
+		    real);
+		goto fail;
+	}
+	if (keys_trust(&st, subject, real, err, errlen) != 0)
+		goto fail;
+	keys_walk_end(&w);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	keys_walk_end(&w);
+	return -1;
+}
+
+/* keys_open_checked - open a key file through trusted directories and vet its type and permissions */
+static int
+keys_open_checked(const char *path, int flags, char *err, size_t errlen)
+{
+	char subject[PATH_MAX + 16];
+	struct stat st;
+	int fd;
+
+	(void)snprintf(subject, sizeof(subject), "key file %s", path);
+	fd = keys_open_trusted(path, flags, subject, &st, err, errlen);
+	if (fd < 0)
+		return -1;
 	if ((st.st_mode & S_IRWXO) != 0
-	    || (!allow_group_readable && (st.st_mode & S_IRWXG) != 0)) {
+	    || (!(flags & KEYS_ALLOW_GROUP) && (st.st_mode & S_IRWXG) != 0)) {
 		snprintf(err, errlen, "key file %s has mode %04o: a private key "
 		    "must not be readable by %s (chmod 600%s)", path,
 		    (unsigned)(st.st_mode & 07777),
 		    (st.st_mode & S_IRWXO) ? "others" : "its group",
-		    allow_group_readable ? ", or 640" : "");
+		    (flags & KEYS_ALLOW_GROUP) ? ", or 640" : "");
 		close(fd);
 		return -1;
 	}
@@ -78,14 +414,14 @@ keys_open_checked(const char *path, int allow_group_readable, char *err,
 
 /* keys_read_pem - read a key file's bytes after the permission checks */
 int
-keys_read_pem(const char *path, int allow_group_readable, struct buf *pem,
-    char *err, size_t errlen)
+keys_read_pem(const char *path, int flags, struct buf *pem, char *err,
+    size_t errlen)
 {
 	char chunk[4096], ebuf[128];
 	ssize_t n;
 	int fd;
 
-	fd = keys_open_checked(path, allow_group_readable, err, errlen);
+	fd = keys_open_checked(path, flags, err, errlen);
 	if (fd < 0)
 		return -1;
 	buf_reset(pem);
@@ -147,13 +483,12 @@ keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
 
 /* keys_load_file - read and vet one PEM private key */
 int
-keys_load_file(struct key *k, int allow_group_readable, char *err,
-    size_t errlen)
+keys_load_file(struct key *k, int flags, char *err, size_t errlen)
 {
 	struct buf pem = BUF_INIT;
 	int rc;
 
-	rc = keys_read_pem(k->path, allow_group_readable, &pem, err, errlen);
+	rc = keys_read_pem(k->path, flags, &pem, err, errlen);
 	if (rc == 0)
 		rc = keys_parse_pem(k, buf_cstr(&pem), pem.len, err, errlen);
 	OPENSSL_cleanse(pem.data, pem.cap);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,6 +35,8 @@
 #define LISTENER_IDLE_SECONDS	60	/* an idle session thread waits this long */
 #define LISTENER_BACKLOG	1024
 #define LISTENER_MAX_IDLE	64	/* idle session threads kept */
+#define LISTENER_FD_SPARE	64	/* descriptors besides connections' */
+#define LISTENER_REFUSED_LOG	60	/* seconds between "max_connections reached" lines */
 
 /* A connection waiting for an idle session thread, or being served. */
 struct listener_fd {
@@ -54,6 +57,14 @@ static const struct engine_callbacks *listener_cb;
 static int listener_wake[2] = { -1, -1 };	/* wakes the accept loop */
 static _Atomic long listener_timeout = 7210;
 static _Atomic long listener_active;
+static _Atomic long listener_max = 1000;	/* max_connections in force */
+static _Atomic long listener_conns;		/* accepted, not yet closed */
+
+/* Connections closed at once for the cap (the acceptor thread's own). */
+struct listener_refused {
+	long n;			/* closed since the last log line */
+	time_t logged;		/* CLOCK_MONOTONIC second of that line */
+};
 
 /* listener_set_timeout - seconds a connection may stay silent */
 void
@@ -69,6 +80,47 @@ listener_sessions(void)
 	return atomic_load(&listener_active);
 }
 
+/*
+ * listener_set_max_connections - the cap; raises the soft RLIMIT_NOFILE to
+ * what it needs (per connection its socket and a DNS query in flight, plus
+ * a spare), up to the hard limit, else lowers the cap to fit and says so
+ */
+long
+listener_set_max_connections(long max)
+{
+	rlim_t need = (rlim_t)max * 2 + LISTENER_FD_SPARE, was;
+	struct rlimit rl;
+	long fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		atomic_store(&listener_max, max);
+		return max;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+		    ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur < need) {
+		fit = rl.rlim_cur > LISTENER_FD_SPARE + 2 ?
+		    (long)((rl.rlim_cur - LISTENER_FD_SPARE) / 2) : 1;
+		log_warn(NULL, "max_connections %ld needs %lu open files, but the "
+		    "limit is %lu (hard limit %lu): serving at most %ld "
+		    "connections; raise the hard limit (systemd: LimitNOFILE=) or "
+		    "lower max_connections", max, (unsigned long)need,
+		    (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max, fit);
+		max = fit;
+	} else if (rl.rlim_cur != was) {
+		log_info(NULL, "open file limit raised from %lu to %lu for "
+		    "max_connections %ld", (unsigned long)was,
+		    (unsigned long)rl.rlim_cur, max);
+	}
+	atomic_store(&listener_max, max);
+	return max;
+}
+
 /* listener_error - format an error message */
 static int __attribute__((format(printf, 3, 4)))
 listener_error(char *err, size_t errlen, const char *fmt, ...)
@@ -81,15 +133,20 @@ listener_error(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* listener_unix_stale - remove a socket file nobody answers on; -1 if in use */
+/*
+ * listener_unix_stale - in the working directory: remove a socket file
+ * nobody answers on; -1 if one answers, -2 if the name is something else
+ */
 static int
 listener_unix_stale(const struct sockaddr_un *sun)
 {
 	struct stat st;
 	int fd, rc;
 
-	if (lstat(sun->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
-		return 0;		/* absent, or not ours to remove */
+	if (lstat(sun->sun_path, &st) != 0)
+		return 0;		/* absent */
+	if (!S_ISSOCK(st.st_mode))
+		return -2;		/* not ours to remove, nor to bind over */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
@@ -101,39 +158,86 @@ listener_unix_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
-/* listener_open_unix - a unix socket at path */
+/* listener_bind_here - bind fd to name in the working directory, mode set by the umask */
 static int
-listener_open_unix(const char *path, int mode, uid_t uid, gid_t gid,
+listener_bind_here(int fd, const char *name, const char *path, int mode,
     char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	int fd;
+	mode_t old;
+	int rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return listener_error(err, errlen, "socket path %s is too long",
+	if (strlen(name) >= sizeof(sun.sun_path))
+		return listener_error(err, errlen, "socket name in %s is too long",
 		    path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (listener_unix_stale(&sun) != 0)
+	memcpy(sun.sun_path, name, strlen(name) + 1);
+	rc = listener_unix_stale(&sun);
+	if (rc == -1)
 		return listener_error(err, errlen, "socket %s is in use by "
 		    "another process", path);
+	if (rc == -2)
+		return listener_error(err, errlen, "%s exists and is not a "
+		    "socket (a symbolic link?): remove it", path);
+	old = umask((mode_t)(~mode & 0777));
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc != 0)
+		return listener_error(err, errlen, "cannot bind %s: %m", path);
+	return 0;
+}
+
+/*
+ * listener_open_unix - a unix socket at path, whose directory the caller
+ * holds open as dirfd and has checked: only root can add, rename or remove
+ * entries there (or, sticky like /tmp, nobody can rename or remove ours).
+ * Race-free by construction, so that no swap can turn a root operation
+ * onto another file: the socket is bound by its name with dirfd as the
+ * working directory, under a umask that gives it its mode (bind never
+ * follows a link and there is no chmod after it), and its owner is set
+ * with fchownat(AT_SYMLINK_NOFOLLOW) after checking it is a socket. fchdir
+ * and umask are per process: call before threads start.
+ */
+static int
+listener_open_unix(const char *path, int dirfd, int mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+	const char *name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1
+	    : path;
+	struct stat st;
+	int fd = -1, cwd = -1, rc;
+
+	if (dirfd < 0)
+		return listener_error(err, errlen, "socket %s: no directory", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return listener_error(err, errlen, "socket: %m");
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		listener_error(err, errlen, "cannot bind %s: %m", path);
-		close(fd);
-		return -1;
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || cwd < 0 || fchdir(dirfd) != 0) {
+		listener_error(err, errlen, "socket %s: %m", path);
+		goto fail;
 	}
-	if (chmod(path, (mode_t)mode) != 0
-	    || (uid != (uid_t)-1 && chown(path, uid, gid) != 0)) {
+	rc = listener_bind_here(fd, name, path, mode, err, errlen);
+	if (fchdir(cwd) != 0)
+		log_fatal("cannot return to the working directory: %m");
+	if (rc != 0)
+		goto fail;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
+	    || !S_ISSOCK(st.st_mode) || (uid != (uid_t)-1
+	    && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+	    || ((st.st_mode & 0777) != (mode_t)mode	/* a default ACL */
+	    && fchmodat(dirfd, name, (mode_t)mode, 0) != 0)) {
 		listener_error(err, errlen, "cannot set mode/owner of %s: %m",
 		    path);
-		close(fd);
-		return -1;
+		goto fail;
 	}
+	close(cwd);
 	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (cwd >= 0)
+		close(cwd);
+	return -1;
 }
 
 /* listener_open_inet - a TCP socket for "PORT[@HOST]" */
@@ -149,8 +253,14 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 	if ((size_t)snprintf(port, sizeof(port), "%.*s", at ? (int)(at - spec)
 	    : (int)strlen(spec), spec) >= sizeof(port))
 		return listener_error(err, errlen, "bad port in %s", spec);
-	host[0] = '\0';
-	if (at != NULL) {
+	/* no host: loopback only, never every interface by accident */
+	(void)snprintf(host, sizeof(host), "%s", family == AF_INET6 ? "::1"
+	    : "127.0.0.1");
+	if (at == NULL) {
+		log_notice(NULL, "socket %s names no host: listening on %s only "
+		    "(write PORT@%s to listen on every address)", spec, host,
+		    family == AF_INET6 ? "[::]" : "0.0.0.0");
+	} else {
 		at++;
 		hl = strlen(at);
 		if (hl >= 2 && at[0] == '[' && at[hl - 1] == ']') {
@@ -167,7 +277,7 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0)
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
 		return listener_error(err, errlen, "cannot resolve %s: %s", spec,
 		    gai_strerror(rc));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -184,8 +294,8 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 
 /* listener_open - open and listen on a socket spec */
 int
-listener_open(const char *spec, int mode, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
+listener_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
 {
 	int fd;
 
@@ -193,9 +303,11 @@ listener_open(const char *spec, int mode, uid_t uid, gid_t gid, char *err,
 	    && pipe2(listener_wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return listener_error(err, errlen, "pipe: %m");
 	if (strncmp(spec, "unix:", 5) == 0)
-		fd = listener_open_unix(spec + 5, mode, uid, gid, err, errlen);
+		fd = listener_open_unix(spec + 5, dirfd, mode, uid, gid, err,
+		    errlen);
 	else if (strncmp(spec, "local:", 6) == 0)
-		fd = listener_open_unix(spec + 6, mode, uid, gid, err, errlen);
+		fd = listener_open_unix(spec + 6, dirfd, mode, uid, gid, err,
+		    errlen);
 	else if (strncmp(spec, "inet:", 5) == 0)
 		fd = listener_open_inet(spec + 5, AF_INET, err, errlen);
 	else if (strncmp(spec, "inet6:", 6) == 0)
@@ -266,6 +378,7 @@ listener_serve(int fd)
 		}
 	pthread_mutex_unlock(&listener_lock);
 	close(fd);		/* only now: listener_close_all may shut it down */
+	atomic_fetch_sub(&listener_conns, 1);
 }
 
 /* listener_thread - serve connections until none comes for a while */
@@ -318,6 +431,7 @@ listener_dispatch(int fd)
 		log_err(NULL, "cannot start a thread for a new MTA connection "
 		    "(%ld served now): %s", listener_sessions(), strerror(rc));
 		close(fd);
+		atomic_fetch_sub(&listener_conns, 1);
 	}
 }
 
@@ -341,10 +455,39 @@ listener_accept(int lfd)
 	return fd;
 }
 
+/*
+ * listener_admit - count a new connection in, or past max_connections
+ * close it at once (the MTA reads EOF and applies its
+ * milter_default_action instead of waiting) and say so once a minute
+ */
+static int
+listener_admit(int fd, struct listener_refused *r)
+{
+	long max = atomic_load(&listener_max);
+	struct timespec now;
+
+	if (atomic_fetch_add(&listener_conns, 1) < max)
+		return 0;
+	atomic_fetch_sub(&listener_conns, 1);
+	close(fd);
+	r->n++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - r->logged >= LISTENER_REFUSED_LOG) {
+		log_warn(NULL, "max_connections (%ld) reached: closed %ld new MTA "
+		    "connection%s at once (the MTA applies its "
+		    "milter_default_action); raise max_connections if the MTA "
+		    "needs more", max, r->n, r->n == 1 ? "" : "s");
+		r->n = 0;
+		r->logged = now.tv_sec;
+	}
+	return -1;
+}
+
 /* listener_run - accept and serve until listener_stop */
 void
 listener_run(int lfd, const struct engine_callbacks *cb)
 {
+	struct listener_refused refused = { 0, -LISTENER_REFUSED_LOG };
 	struct pollfd pfd[2];
 	int fd;
 
@@ -362,7 +505,8 @@ listener_run(int lfd, const struct engine_callbacks *cb)
 		pthread_mutex_unlock(&listener_lock);
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			log_fatal("poll: %m");
-		if ((pfd[0].revents & POLLIN) != 0 && (fd = listener_accept(lfd)) >= 0)
+		if ((pfd[0].revents & POLLIN) != 0 && (fd = listener_accept(lfd)) >= 0
+		    && listener_admit(fd, &refused) == 0)
 			listener_dispatch(fd);
 	}
 	close(lfd);

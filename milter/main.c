@@ -6,6 +6,10 @@
  * the configured user, then run the listener (listener.c) in a thread of
  * its own while the main thread waits for signals. Every other thread
  * blocks the signals, so they all come to the main thread's sigwait.
+ * Whatever root reads or makes (conf, keys, socket, pid file) must lie in
+ * directories only root can change, reached through held descriptors
+ * (keys_open_trusted): the run-as user, which is what an attacker who took
+ * over the daemon would be, cannot steer it.
  *   SIGHUP          reload: build a new snapshot, swap it in; on error
  *                   keep the running one
  *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
@@ -30,6 +34,7 @@
 #include "config.h"
 #include "log.h"
 #include "keycheck.h"
+#include "keys.h"
 #include "listener.h"
 #include "privsep.h"
 #include "runtime.h"
@@ -65,29 +70,88 @@ main_socket_path(const char *spec)
 	return NULL;
 }
 
+/* A file made as root: its directory, held open, and its name there. */
+struct main_runfile {
+	int dirfd;			/* the trusted directory (O_PATH), -1: none */
+	char name[NAME_MAX + 1];	/* the file in it */
+};
+
+static struct main_runfile main_sock = { -1, "" };	/* the unix socket */
+static struct main_runfile main_pid = { -1, "" };	/* the pid file */
+
+/*
+ * main_run_dir - hold the directory of file open in rf, made (0755) if
+ * missing. Refused unless only root can change it (keys_open_trusted_dir):
+ * root makes the socket and the pid file there, and a directory the run-as
+ * user could write would let that user turn root's writes into writes on
+ * any file.
+ */
+static void
+main_run_dir(const char *file, const char *what, struct main_runfile *rf)
+{
+	char dir[PATH_MAX], subject[PATH_MAX + 32], err[1024];
+	const char *slash = strrchr(file, '/');
+	const char *base = slash != NULL ? slash + 1 : file;
+	size_t dl = slash == NULL ? 0 : slash == file ? 1 : (size_t)(slash - file);
+
+	(void)snprintf(subject, sizeof(subject), "%s %s", what, file);
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0
+	    || strlen(base) >= sizeof(rf->name) || dl >= sizeof(dir))
+		log_fatal("%s: not a usable file name", subject);
+	if (dl == 0)
+		dir[dl++] = '.';
+	else
+		memcpy(dir, file, dl);
+	dir[dl] = '\0';
+	rf->dirfd = keys_open_trusted_dir(dir, 1, subject, err, sizeof(err));
+	if (rf->dirfd < 0)
+		log_fatal("%s", err);
+	memcpy(rf->name, base, strlen(base) + 1);
+}
+
 /* main_open_socket - open the milter socket (its directory made if missing) */
 static int
 main_open_socket(const struct config *c, const struct passwd *pw)
 {
 	const char *path = main_socket_path(c->socket);
-	char dir[4096], err[1024], *slash;
+	char err[1024];
 	int fd;
 
-	if (path != NULL) {
-		snprintf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash != NULL && slash != dir) {
-			*slash = '\0';
-			if (mkdir(dir, 0755) == 0 && pw != NULL
-			    && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
-				log_warn(NULL, "cannot chown %s: %m", dir);
-		}
-	}
-	fd = listener_open(c->socket, (int)c->socket_mode,
+	if (path != NULL)
+		main_run_dir(path, "socket", &main_sock);
+	fd = listener_open(c->socket, main_sock.dirfd, (int)c->socket_mode,
 	    pw != NULL ? pw->pw_uid : (uid_t)-1, pw != NULL ? pw->pw_gid
 	    : (gid_t)-1, err, sizeof(err));
 	if (fd < 0)
 		log_fatal("cannot open milter socket: %s", err);
+	return fd;
+}
+
+/*
+ * main_open_pidfile - the pid file, opened as root before going to the
+ * background: in its trusted directory, never through a symbolic link
+ * (O_NOFOLLOW), and an existing one only if it is our own plain file
+ */
+static int
+main_open_pidfile(const struct config *c)
+{
+	struct stat st;
+	int fd;
+
+	main_run_dir(c->pidfile, "pid file", &main_pid);
+	fd = openat(main_pid.dirfd, main_pid.name, O_WRONLY | O_CREAT
+	    | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ELOOP)
+		log_fatal("pid file %s is a symbolic link: remove it",
+		    c->pidfile);
+	if (fd < 0)
+		log_fatal("cannot write pid file %s: %m", c->pidfile);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+	    || st.st_uid != geteuid() || st.st_nlink != 1)
+		log_fatal("pid file %s is not a plain file of this user with "
+		    "one link: remove it", c->pidfile);
+	if (ftruncate(fd, 0) != 0 || fchmod(fd, 0644) != 0)
+		log_fatal("cannot write pid file %s: %m", c->pidfile);
 	return fd;
 }
 
@@ -124,13 +188,13 @@ main_drop_privileges(const struct passwd *pw)
 	log_notice(NULL, "running as user %s", pw->pw_name);
 }
 
-/* main_daemonize - detach from the terminal and write the pid file */
+/* main_daemonize - detach from the terminal and write the pid into pidfd (-1: none) */
 static void
-main_daemonize(const struct config *c)
+main_daemonize(const struct config *c, int pidfd)
 {
+	char line[32];
 	pid_t pid;
-	int fd;
-	FILE *fp;
+	int fd, n;
 
 	pid = fork();
 	if (pid < 0)
@@ -149,12 +213,11 @@ main_daemonize(const struct config *c)
 		if (fd > 2)
 			close(fd);
 	}
-	if (c->pidfile[0] != '\0') {
-		fp = fopen(c->pidfile, "we");
-		if (fp == NULL)
+	if (pidfd >= 0) {
+		n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+		if (n < 0 || write(pidfd, line, (size_t)n) != n)
 			log_fatal("cannot write pid file %s: %m", c->pidfile);
-		fprintf(fp, "%ld\n", (long)getpid());
-		fclose(fp);
+		close(pidfd);
 	}
 }
 
@@ -239,6 +302,7 @@ main_reload(const char *path)
 	main_keep_key_states(c);
 	log_set_level(c->log_level);
 	listener_set_timeout(c->milter_timeout);
+	listener_set_max_connections(c->max_connections);
 	config_install(c);
 	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
 	    c->ndomains);
@@ -317,7 +381,6 @@ static int
 main_serve(const char *path, const struct config *c)
 {
 	pthread_t tid, kc;
-	char sockspec[4096];
 	sigset_t set;
 	int sig;
 
@@ -328,11 +391,11 @@ main_serve(const char *path, const struct config *c)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
 	listener_set_timeout(c->milter_timeout);
+	listener_set_max_connections(c->max_connections);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
-	snprintf(sockspec, sizeof(sockspec), "%s", c->socket);
 	if (pthread_create(&kc, NULL, main_keycheck_thread, NULL) != 0)
 		log_fatal("cannot start the key check thread");
 	for (;;) {
@@ -350,8 +413,11 @@ main_serve(const char *path, const struct config *c)
 	/* new connections fail at once; the MTA applies its default action */
 	listener_stop();
 	pthread_join(tid, NULL);
-	if (main_socket_path(sockspec) != NULL)
-		unlink(main_socket_path(sockspec));
+	/* after the privilege drop this fails unless the user owns the
+	 * directory, which main_run_dir refuses: the socket then stays, and
+	 * the next start replaces it */
+	if (main_sock.dirfd >= 0)
+		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
 	main_drain();
 	return listener_close_all(5) == 0 ? 0 : -1;
 }
@@ -390,6 +456,10 @@ main(int argc, char **argv)
 	clock_init();
 	if (realpath(path, abspath) != NULL)	/* we chdir("/") in the background */
 		path = abspath;
+	if (privsep_conf_trusted(path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		return 1;
+	}
 	c = config_load(path, err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "authmilter: %s\n", err);
@@ -406,7 +476,8 @@ main(int argc, char **argv)
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
 	main_listen_fd = main_open_socket(c, pw);
 	if (!fg)
-		main_daemonize(c);
+		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
+		    : -1);
 	if (pw != NULL && (main_privsep = privsep_start(path, err,
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
@@ -415,10 +486,8 @@ main(int argc, char **argv)
 		log_fatal("cannot start: %s", err);
 	keycheck_config(c, runtime_of(c)->dns);
 	rc = main_serve(path, c);
-	c = config_acquire();
-	if (!fg && c != NULL && c->pidfile[0] != '\0')
-		unlink(c->pidfile);
-	config_release(c);
+	if (main_pid.dirfd >= 0)
+		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
 	if (rc < 0) {
 		/* threads still hold the snapshot: no teardown under them */
 		log_warn(NULL, "connection threads still busy; exiting without "

@@ -9,6 +9,7 @@
  * flight at a time (reloads are serialized by the main thread).
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -98,17 +100,40 @@ privsep_put(struct buf *out, char type, const char *path, const void *data,
 
 /* privsep_put_file - a 'K' record with a file's checked bytes, or an 'X' record saying why not */
 static void
-privsep_put_file(struct buf *out, const char *path, int allow_group,
+privsep_put_file(struct buf *out, const char *path, int flags,
     struct buf *pem)
 {
 	char err[1024];
 
-	if (keys_read_pem(path, allow_group, pem, err, sizeof(err)) == 0)
+	if (keys_read_pem(path, flags, pem, err, sizeof(err)) == 0)
 		privsep_put(out, 'K', path, buf_cstr(pem), pem->len);
 	else
 		privsep_put(out, 'X', path, err, strlen(err));
 	if (pem->data != NULL)
 		OPENSSL_cleanse(pem->data, pem->cap);
+}
+
+/*
+ * privsep_conf_trusted - 0 if the conf file can steer root: it and every
+ * directory above it owned by root and writable by nobody else (else a
+ * daemon turned hostile, as its user, could rewrite it to list any file as
+ * a key); the file is then read by name, which nobody else can redirect
+ */
+int
+privsep_conf_trusted(const char *conf_path, char *err, size_t errlen)
+{
+	char subject[PATH_MAX + 32];
+	struct stat st;
+	int fd;
+
+	(void)snprintf(subject, sizeof(subject), "configuration file %s",
+	    conf_path);
+	fd = keys_open_trusted(conf_path, KEYS_ALLOW_SYMLINK, subject, &st, err,
+	    errlen);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /* privsep_serve_one - answer one load request */
@@ -119,20 +144,24 @@ privsep_serve_one(int fd, const char *conf_path)
 	struct config *c;
 	char err[1024];
 	size_t i, j;
+	int flags;
 
-	if (config_read_file(conf_path, &text, err, sizeof(err)) != 0
+	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0
+	    || config_read_file(conf_path, &text, err, sizeof(err)) != 0
 	    || (c = config_load_from(conf_path, buf_cstr(&text), NULL,
 	    CONFIG_SKIP_KEYS, err, sizeof(err))) == NULL) {
 		privsep_put(&out, 'F', "", err, strlen(err));
 	} else {
 		privsep_put(&out, 'C', conf_path, text.data ? text.data : "", text.len);
+		flags = (c->allow_group_readable_keys ? KEYS_ALLOW_GROUP : 0)
+		    | (c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
+		    KEYS_ALLOW_SYMLINK : 0);
 		for (i = 0; i < c->ndomains; i++)
 			for (j = 0; j < c->domains[i].nkeys; j++)
 				privsep_put_file(&out, c->domains[i].keys[j].path,
-				    c->allow_group_readable_keys, &pem);
+				    flags, &pem);
 		for (i = 0; i < c->bounce_secret.n; i++)
-			privsep_put_file(&out, c->bounce_secret.v[i],
-			    c->allow_group_readable_keys, &pem);
+			privsep_put_file(&out, c->bounce_secret.v[i], flags, &pem);
 		config_free(c);
 	}
 	privsep_put(&out, 'E', "", "", 0);
@@ -228,13 +257,13 @@ privsep_get(int fd, char *type, struct buf *path, struct buf *data)
 
 /* privsep_bundle_read - the config_key_source reader over received bytes */
 static int
-privsep_bundle_read(void *arg, const char *path, int allow_group_readable,
-    struct buf *pem, char *err, size_t errlen)
+privsep_bundle_read(void *arg, const char *path, int flags, struct buf *pem,
+    char *err, size_t errlen)
 {
 	struct privsep_bundle *b = arg;
 	size_t i;
 
-	(void)allow_group_readable;	/* checked by the helper */
+	(void)flags;			/* applied by the helper */
 	for (i = 0; i < b->n; i++) {
 		if (strcmp(b->paths[i], path) != 0)
 			continue;

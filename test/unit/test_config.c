@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -421,6 +422,66 @@ config_bounce_domain_used_twice_is_an_error(void **state)
 	assert_non_null(strstr(err, "bounce_domain b.example is used by domains"));
 }
 
+
+/* config_key_symlinks_decides_whether_a_linked_key_loads - refuse by default, allow on request */
+static void
+config_key_symlinks_decides_whether_a_linked_key_loads(void **state)
+{
+	static const struct {
+		const char *opts;	/* global lines */
+		const char *want;	/* substring of the error, NULL: loads */
+	} cases[] = {
+		{ "", "test.conf:2: key file " },
+		{ "key_symlinks = refuse\n", "is a symbolic link: name the file it "
+		  "points to (or set key_symlinks = allow)" },
+		{ "key_symlinks = allow\n", NULL },
+		{ "key_symlinks = sometimes\n", "key_symlinks: \"sometimes\" is not "
+		  "one of refuse, allow" },
+	};
+	char link[600], text[1400], err[1024];
+	struct config *c;
+	size_t i;
+
+	(void)state;
+	snprintf(link, sizeof(link), "%s/linked.pem", dir);
+	unlink(link);
+	assert_int_equal(symlink(rsa_key, link), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%sdomain a.com {\nkey = s1 %s\n}\n",
+		    cases[i].opts, link);
+		err[0] = '\0';
+		c = config_load_string(text, "test.conf", err, sizeof(err));
+		if (cases[i].want == NULL && c == NULL)
+			fail_msg("case %zu: %s", i, err);
+		if (cases[i].want != NULL && (c != NULL
+		    || strstr(err, cases[i].want) == NULL))
+			fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, err,
+			    cases[i].want);
+		config_free(c);
+	}
+	unlink(link);
+}
+
+/* config_max_connections_default_and_bounds - 1000 unless set, 1..65536 */
+static void
+config_max_connections_default_and_bounds(void **state)
+{
+	char err[1024];
+	struct config *c = load("", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->max_connections, 1000);
+	assert_int_equal(c->key_symlinks, CONFIG_KEY_SYMLINKS_REFUSE);
+	config_free(c);
+	c = load("max_connections = 5\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->max_connections, 5);
+	config_free(c);
+	assert_null(load("max_connections = 0\n", err, sizeof(err)));
+	assert_non_null(strstr(err, "test.conf:1: max_connections:"));
+}
+
 int
 main(void)
 {
@@ -435,6 +496,8 @@ main(void)
 		cmocka_unit_test(config_dump_shows_effective_values),
 		cmocka_unit_test(config_lookup_among_many_domains),
 		cmocka_unit_test(config_bounce_domain_used_twice_is_an_error),
+		cmocka_unit_test(config_key_symlinks_decides_whether_a_linked_key_loads),
+		cmocka_unit_test(config_max_connections_default_and_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);

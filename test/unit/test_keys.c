@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "keys.h"
@@ -210,6 +212,117 @@ keys_parse_pem_rejects_short_rsa(void **state)
 	EVP_PKEY_free(small);
 }
 
+
+/* A key path and what the trusted reader must say about it. */
+struct trust_case {
+	const char *name;	/* what the path shows */
+	const char *path;	/* under the test directory */
+	int flags;		/* KEYS_ALLOW_* */
+	int needs_root;		/* chowns to nobody: root only */
+	const char *want;	/* substring of the error, NULL: the key loads */
+};
+
+static const struct trust_case trust_cases[] = {
+	{ "root-owned 0700 directory", "ok/k.pem", 0, 0, NULL },
+	{ "the key path is a symbolic link", "ok/link.pem", 0, 0,
+	  "is a symbolic link: name the file it points to" },
+	{ "a symbolic link, key_symlinks = allow", "ok/link.pem",
+	  KEYS_ALLOW_SYMLINK, 0, NULL },
+	{ "a link into a directory the run-as user owns, allowed", "ok/tonobody.pem",
+	  KEYS_ALLOW_SYMLINK, 1, "is owned by nobody" },
+	{ "a directory on the way is a symbolic link", "dirlink/k.pem", 0, 0, NULL },
+	{ "key directory owned by the run-as user", "nobody/k.pem", 0, 1,
+	  "/nobody is owned by nobody" },
+	{ "key directory writable by everyone", "open/k.pem", 0, 0,
+	  "writable by everyone: chmod go-w" },
+	{ "key directory writable by its group", "group/k.pem", 0, 0,
+	  "writable by its group: chmod go-w" },
+	{ "sticky root-owned directory, like /tmp", "sticky/k.pem", 0, 0, NULL },
+	{ "sticky directory of another user", "nobodysticky/k.pem", 0, 1,
+	  "is owned by nobody" },
+	{ "key file owned by the run-as user", "ok/nobody.pem", 0, 1,
+	  "is owned by nobody" },
+	{ "a link in a directory the run-as user owns", "nobody/link/k.pem", 0, 1,
+	  "is owned by nobody" },
+	{ "a key that is a fifo", "ok/fifo", 0, 0, "is not a regular file" },
+};
+
+/* trust_tree - the directories and keys trust_cases walk through */
+static int
+trust_tree(const char *d, uid_t nobody)
+{
+	static const struct { const char *dir; mode_t mode; int own; } dirs[] = {
+		{ "ok", 0700, 0 }, { "nobody", 0700, 1 }, { "open", 0777, 0 },
+		{ "group", 0770, 0 }, { "sticky", 01777, 0 },
+		{ "nobodysticky", 01777, 1 },
+	};
+	char p[600], q[700];
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", d, dirs[i].dir);
+		snprintf(q, sizeof(q), "%s/k.pem", p);
+		if (mkdir(p, 0700) != 0 || testutil_write_key(q, "ED25519", 0, 0600)
+		    != 0 || chmod(p, dirs[i].mode) != 0
+		    || (dirs[i].own && nobody != 0 && chown(p, nobody, 0) != 0))
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/ok/nobody.pem", d);
+	if (testutil_write_key(p, "ED25519", 0, 0600) != 0
+	    || (nobody != 0 && chown(p, nobody, 0) != 0))
+		return -1;
+	snprintf(p, sizeof(p), "%s/ok/link.pem", d);
+	snprintf(q, sizeof(q), "%s/ok/tonobody.pem", d);
+	if (symlink("k.pem", p) != 0 || symlink("../nobody/k.pem", q) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/dirlink", d);
+	snprintf(q, sizeof(q), "%s/nobody/link", d);
+	if (symlink("ok", p) != 0 || symlink("../ok", q) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/ok/fifo", d);
+	return mkfifo(p, 0600);
+}
+
+/* keys_reader_refuses_paths_another_user_controls - StrictModes-like checks, by table */
+static void
+keys_reader_refuses_paths_another_user_controls(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t nobody = geteuid() == 0 && pw != NULL ? pw->pw_uid : 0;
+	struct buf pem = BUF_INIT;
+	char path[600], err[1024];
+	char *d = testutil_tmpdir();
+	size_t i;
+	int rc;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(trust_tree(d, nobody), 0);
+	for (i = 0; i < sizeof(trust_cases) / sizeof(trust_cases[0]); i++) {
+		const struct trust_case *t = &trust_cases[i];
+
+		if (t->needs_root && nobody == 0)
+			continue;	/* cannot give a file away */
+		snprintf(path, sizeof(path), "%s/%s", d, t->path);
+		err[0] = '\0';
+		rc = keys_read_pem(path, t->flags, &pem, err, sizeof(err));
+		if (t->want == NULL && rc != 0)
+			fail_msg("case \"%s\": refused: %s", t->name, err);
+		if (getenv("TEST_VERBOSE") != NULL)
+			print_message("%s: %s\n", t->name, rc == 0 ? "ok" : err);
+		if (t->want != NULL && (rc == 0 || strstr(err, t->want) == NULL))
+			fail_msg("case \"%s\": got %s \"%s\", wanted \"%s\"",
+			    t->name, rc == 0 ? "the key," : "error", err, t->want);
+		if (t->want != NULL && strstr(err, path) == NULL
+		    && strstr(err, d) == NULL)
+			fail_msg("case \"%s\": error names no file: %s", t->name,
+			    err);
+	}
+	buf_free(&pem);
+	testutil_rmtree(d);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -219,6 +332,7 @@ main(void)
 		cmocka_unit_test(keys_parse_time_formats),
 		cmocka_unit_test(keys_conf_window_attributes),
 		cmocka_unit_test(keys_parse_pem_rejects_short_rsa),
+		cmocka_unit_test(keys_reader_refuses_paths_another_user_controls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
