@@ -64,6 +64,11 @@ enum config_spf_action {
 	CONFIG_SPF_ACTION_REJECT,	/* 550 5.7.23 at MAIL FROM */
 };
 
+enum config_spf_engine {
+	CONFIG_SPF_ENGINE_BUILTIN,	/* our RFC 7208 evaluator */
+	CONFIG_SPF_ENGINE_LIBSPF2,	/* libspf2 (the tests' oracle) */
+};
+
 enum config_log_dest {
 	CONFIG_LOG_SYSLOG,
 	CONFIG_LOG_STDERR,
@@ -133,6 +138,7 @@ struct config {
 	/* inbound */
 	long spf_time_budget;		/* seconds for the SPF checks of one message */
 	int spf_fail_action;		/* enum config_spf_action */
+	int spf_engine;			/* enum config_spf_engine */
 	int received_spf_header;	/* add Received-SPF */
 	int dkim_max_signatures;	/* signatures verified per message */
 	int dmarc_mode;			/* enum config_dmarc_mode */

@@ -19,6 +19,7 @@ static const char *const choices_dmarc_mode[] = { "rfc9989", "rfc7489", NULL };
 static const char *const choices_dmarc_action[] = { "reject", "quarantine", "none", NULL };
 static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
 static const char *const choices_spf_action[] = { "none", "reject", NULL };
+static const char *const choices_spf_engine[] = { "builtin", "libspf2", NULL };
 static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
 static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
 
@@ -94,6 +95,8 @@ const struct opt_def config_options[] = {
 	  NULL, "time for the SPF checks of one message (MAIL FROM and HELO together), then temperror; below the MTA's wait for the MAIL reply" },
 	{ "spf_fail_action", OPT_ENUM, OPT_GLOBAL, G(spf_fail_action), "none", 0, 0,
 	  choices_spf_action, "SPF fail at MAIL FROM: none (let DMARC decide) or reject" },
+	{ "spf_engine", OPT_ENUM, OPT_GLOBAL, G(spf_engine), "builtin", 0, 0,
+	  choices_spf_engine, "SPF evaluator: builtin (ours, RFC 7208 complete) or libspf2 (kept as the tests' reference)" },
 	{ "received_spf_header", OPT_BOOL, OPT_GLOBAL, G(received_spf_header), "no", 0, 0,
 	  NULL, "add a Received-SPF header (RFC 7208 9.1) to inbound mail" },
 	{ "dkim_max_signatures", OPT_INT, OPT_GLOBAL, G(dkim_max_signatures), "10", 1, 50,

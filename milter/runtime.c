@@ -41,6 +41,8 @@ runtime_start(struct config *c, char *err, size_t errlen)
 	sopt.receiver = c->authserv_id;
 	sopt.time_budget_ms = (int)(c->spf_time_budget * 1000);
 	sopt.check_helo = 1;
+	sopt.engine = c->spf_engine == CONFIG_SPF_ENGINE_LIBSPF2
+	    ? SPF_ENGINE_LIBSPF2 : SPF_ENGINE_BUILTIN;
 	if ((rt->spf = spf_new(rt->dns, &sopt, err, errlen)) == NULL)
 		goto fail;
 	vopt.dns = rt->dns;

@@ -1,16 +1,20 @@
 /*
- * spf.c - SPF (RFC 7208) for the MAIL FROM and HELO identities, over
- * libspf2 with our own DNS layer (spf_layer.c).
+ * spf.c - SPF (RFC 7208) for the MAIL FROM and HELO identities: the
+ * identities, the shared time budget, the comments and Received-SPF; the
+ * evaluation by our own engine (spf_eval.c, the default) or by libspf2
+ * with our own DNS layer (spf_layer.c).
  *
- * Each identity check gets a fresh libspf2 server, request and DNS layer
- * (0.6 us together, measured): the layer carries that check's counters,
- * so nothing is shared between threads but the read-only struct spf and
- * the resolver (thread-safe). libspf2's global log hooks are set once.
- *
- * When the layer stopped libspf2 because a limit was hit, the layer's
- * reason decides the result (permerror, or temperror for the time
+ * libspf2: each identity check gets a fresh libspf2 server, request and
+ * DNS layer (0.6 us together, measured): the layer carries that check's
+ * counters, so nothing is shared between threads but the read-only struct
+ * spf and the resolver (thread-safe). libspf2's global log hooks are set
+ * once. When the layer stopped libspf2 because a limit was hit, the
+ * layer's reason decides the result (permerror, or temperror for the time
  * budget); otherwise libspf2's result stands. Loopback clients get no
  * free pass (libspf2's SPF_request_query_mailfrom gives them one).
+ *
+ * The built-in engine keeps its counters on the checking thread's stack
+ * and resolves through spf_lookup_dns (or the options' test seam).
  */
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -26,9 +30,11 @@
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
 
+#include "buf.h"
 #include "dns.h"
 #include "log.h"
 #include "spf.h"
+#include "spf_eval.h"
 #include "spf_layer.h"
 #include "xalloc.h"
 
@@ -38,9 +44,13 @@
 #define SPF_HEADER_MAX		900	/* Received-SPF value, under 998 */
 
 struct spf {
-	struct spf_limits lim;		/* resolver and limits, for the layer */
-	char *receiver;			/* our name in comments */
+	struct spf_limits lim;		/* resolver and limits (dns may be NULL
+					 * for the built-in engine) */
+	char *receiver;			/* our name in comments (owned) */
 	int check_helo;			/* check HELO besides MAIL FROM */
+	enum spf_engine engine;		/* which evaluator */
+	spf_eval_lookup_fn lookup;	/* built-in engine's DNS */
+	void *lookup_arg;		/* its argument (borrowed) */
 };
 
 static pthread_once_t spf_once = PTHREAD_ONCE_INIT;
@@ -85,6 +95,29 @@ spf_oom(void)
 	abort();
 }
 
+/*
+ * spf_lookup_dns - the built-in engine's queries, through the resolver.
+ * libunbound reads a name as master-file text, where a backslash starts
+ * an escape: a literal one (from a macro-expanded local-part) is doubled.
+ */
+static enum dns_status
+spf_lookup_dns(void *arg, const char *name, int rrtype, int timeout_ms,
+    struct dns_result *r)
+{
+	struct buf esc = BUF_INIT;
+	enum dns_status st;
+	const char *p;
+
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '\\')
+			buf_putc(&esc, '\\');
+		buf_putc(&esc, *p);
+	}
+	st = dns_resolve(arg, buf_cstr(&esc), rrtype, timeout_ms, r);
+	buf_free(&esc);
+	return st;
+}
+
 /* spf_new - SPF checker over dns */
 struct spf *
 spf_new(struct dns *dns, const struct spf_options *opt, char *err,
@@ -92,13 +125,22 @@ spf_new(struct dns *dns, const struct spf_options *opt, char *err,
 {
 	struct spf *s;
 
-	if (dns == NULL) {
+	if (opt->engine != SPF_ENGINE_BUILTIN && opt->engine != SPF_ENGINE_LIBSPF2) {
+		snprintf(err, errlen, "spf: unknown engine %d", (int)opt->engine);
+		return NULL;
+	}
+	if (dns == NULL && (opt->engine == SPF_ENGINE_LIBSPF2 ||
+	    opt->lookup == NULL)) {
 		snprintf(err, errlen, "spf: no resolver");
 		return NULL;
 	}
-	pthread_once(&spf_once, spf_init);
+	if (opt->engine == SPF_ENGINE_LIBSPF2)
+		pthread_once(&spf_once, spf_init);
 	s = xcalloc(1, sizeof(*s));
 	s->lim.dns = dns;
+	s->engine = opt->engine;
+	s->lookup = opt->lookup != NULL ? opt->lookup : spf_lookup_dns;
+	s->lookup_arg = opt->lookup != NULL ? opt->lookup_arg : dns;
 	s->receiver = xstrdup(opt->receiver != NULL && opt->receiver[0] != '\0'
 	    ? opt->receiver : "localhost");
 	s->lim.budget_ms = opt->time_budget_ms > 0 ? opt->time_budget_ms
@@ -118,6 +160,13 @@ spf_free(struct spf *s)
 		return;
 	free(s->receiver);
 	free(s);
+}
+
+/* spf_engine_name - engine keyword */
+const char *
+spf_engine_name(enum spf_engine e)
+{
+	return e == SPF_ENGINE_LIBSPF2 ? "libspf2" : "builtin";
 }
 
 /* spf_res_name - result keyword */
@@ -272,11 +321,11 @@ spf_path_parse(const char *path, char *out, size_t outlen)
 }
 
 /*
- * spf_eval_libspf2 - run libspf2 over layer l for sender; returns its
+ * spf_libspf2_run - run libspf2 over layer l for sender; returns its
  * result, its error code in *errp and its first error message in why
  */
 static SPF_result_t
-spf_eval_libspf2(struct spf_layer *l, const char *receiver,
+spf_libspf2_run(struct spf_layer *l, const char *receiver,
     const struct spf_client *c, const char *sender, const char *helo,
     SPF_errcode_t *errp, char *why, size_t whylen)
 {
@@ -352,104 +401,201 @@ spf_comment(struct spf_outcome *o, const char *fmt, ...)
 	spf_sanitize(o->comment, sizeof(o->comment), c);
 }
 
-/* spf_explain_stop - result and comment when the layer stopped libspf2 */
+/*
+ * spf_explain_limit - result and comment when an engine stopped at a limit
+ * (at name) or at the deadline
+ */
 static void
-spf_explain_stop(struct spf_outcome *o, const struct spf_layer *l)
+spf_explain_limit(const struct spf *s, struct spf_outcome *o,
+    enum spf_eval_stop stop, const char *name)
 {
 	o->res = SPF_RES_PERMERROR;
-	switch (l->stop) {
-	case SPF_STOP_TERMS:
+	switch (stop) {
+	case SPF_EVAL_STOP_TERMS:
 		spf_comment(o, "SPF record of %s needs more than %d DNS-querying "
-		    "terms", o->domain, l->lim->max_terms);
+		    "terms", o->domain, s->lim.max_terms);
 		break;
-	case SPF_STOP_VOID:
+	case SPF_EVAL_STOP_VOID:
 		spf_comment(o, "SPF record of %s needs more than %d void DNS "
-		    "lookups", o->domain, l->lim->max_void);
+		    "lookups", o->domain, s->lim.max_void);
 		break;
-	case SPF_STOP_MXNAMES:
+	case SPF_EVAL_STOP_MXNAMES:
 		spf_comment(o, "more than %d MX names for %s", SPF_MAX_NAMES,
-		    l->stop_name);
+		    name);
 		break;
-	case SPF_STOP_RECORD:
-		spf_comment(o, "SPF record of %s has a term over %d characters",
-		    l->stop_name, SPF_TERM_MAX);
+	case SPF_EVAL_STOP_DEPTH:
+		spf_comment(o, "SPF record of %s nests include and redirect too "
+		    "deep (at %s)", o->domain, name);
 		break;
-	default:		/* SPF_STOP_BUDGET */
+	default:		/* SPF_EVAL_STOP_BUDGET */
 		o->res = SPF_RES_TEMPERROR;
 		spf_comment(o, "SPF checks of this message took over %d ms "
-		    "(evaluating %s)", l->lim->budget_ms, o->domain);
+		    "(evaluating %s)", s->lim.budget_ms, o->domain);
 		break;
 	}
 }
 
 /*
- * spf_explain - result and comment from libspf2's result res, error err
- * and first error message why, for sender and client address ip
+ * spf_explain - comment for result res with detail why (may be ""), for
+ * sender and client address ip
  */
 static void
-spf_explain(struct spf_outcome *o, SPF_result_t res, SPF_errcode_t err,
-    const char *why, const char *sender, const char *ip)
+spf_explain(struct spf_outcome *o, enum spf_res res, const char *why,
+    const char *sender, const char *ip)
 {
-	/* libspf2 1.2.10 leaves a DNS failure on the identity's own record,
-	 * or a record that does not compile, as "invalid" */
-	if (res == SPF_RESULT_INVALID)
-		res = err == SPF_E_DNS_ERROR ? SPF_RESULT_TEMPERROR
-		    : SPF_RESULT_PERMERROR;
+	o->res = res;
 	switch (res) {
-	case SPF_RESULT_PASS:
-		o->res = SPF_RES_PASS;
+	case SPF_RES_PASS:
 		spf_comment(o, "domain of %s designates %s as permitted sender",
 		    sender, ip);
 		break;
-	case SPF_RESULT_FAIL:
-		o->res = SPF_RES_FAIL;
+	case SPF_RES_FAIL:
 		spf_comment(o, "domain of %s does not designate %s as permitted "
 		    "sender", sender, ip);
 		break;
-	case SPF_RESULT_SOFTFAIL:
-		o->res = SPF_RES_SOFTFAIL;
+	case SPF_RES_SOFTFAIL:
 		spf_comment(o, "domain of transitioning %s does not designate %s "
 		    "as permitted sender", sender, ip);
 		break;
-	case SPF_RESULT_NEUTRAL:
-		o->res = SPF_RES_NEUTRAL;
+	case SPF_RES_NEUTRAL:
 		spf_comment(o, "%s is neither permitted nor denied by domain of "
 		    "%s", ip, sender);
 		break;
-	case SPF_RESULT_NONE:
-		o->res = SPF_RES_NONE;
+	case SPF_RES_NONE:
 		spf_comment(o, "domain of %s does not designate permitted sender "
 		    "hosts", sender);
 		break;
-	case SPF_RESULT_TEMPERROR:
-		o->res = SPF_RES_TEMPERROR;
+	case SPF_RES_TEMPERROR:
 		spf_comment(o, "temporary DNS error evaluating the SPF record of "
-		    "%s", o->domain);
+		    "%s%s%s", o->domain, why[0] != '\0' ? ": " : "", why);
 		break;
 	default:		/* permerror */
-		o->res = SPF_RES_PERMERROR;
 		spf_comment(o, "permanent error in the SPF record of %s: %s",
-		    o->domain, why[0] != '\0' ? why : SPF_strerror(err));
+		    o->domain, why[0] != '\0' ? why : "invalid record");
 		break;
 	}
 }
 
+/* spf_res_libspf2 - our result for libspf2's result res and error err */
+static enum spf_res
+spf_res_libspf2(SPF_result_t res, SPF_errcode_t err)
+{
+	switch (res) {
+	case SPF_RESULT_PASS:		return SPF_RES_PASS;
+	case SPF_RESULT_FAIL:		return SPF_RES_FAIL;
+	case SPF_RESULT_SOFTFAIL:	return SPF_RES_SOFTFAIL;
+	case SPF_RESULT_NEUTRAL:	return SPF_RES_NEUTRAL;
+	case SPF_RESULT_NONE:		return SPF_RES_NONE;
+	case SPF_RESULT_TEMPERROR:	return SPF_RES_TEMPERROR;
+	case SPF_RESULT_INVALID:
+		/* libspf2 1.2.10 leaves a DNS failure on the identity's own
+		 * record, or a record that does not compile, as "invalid" */
+		return err == SPF_E_DNS_ERROR ? SPF_RES_TEMPERROR
+		    : SPF_RES_PERMERROR;
+	default:			return SPF_RES_PERMERROR;
+	}
+}
+
+/* spf_stop_eval - the layer's stop reason in the evaluator's terms */
+static enum spf_eval_stop
+spf_stop_eval(enum spf_stop stop)
+{
+	switch (stop) {
+	case SPF_STOP_TERMS:	return SPF_EVAL_STOP_TERMS;
+	case SPF_STOP_VOID:	return SPF_EVAL_STOP_VOID;
+	case SPF_STOP_MXNAMES:	return SPF_EVAL_STOP_MXNAMES;
+	default:		return SPF_EVAL_STOP_BUDGET;
+	}
+}
+
 /*
- * spf_eval - check one identity: sender (local@domain) for domain, the
- * client c, HELO name helo; fills o (but its identity)
+ * spf_identity_libspf2 - one identity through libspf2: sender for
+ * domain (in o), client c, HELO helo
  */
 static void
-spf_eval(const struct spf *s, const char *qid, const struct spf_client *c,
-    const char *sender, const char *domain, const char *helo,
+spf_identity_libspf2(const struct spf *s, const char *qid,
+    const struct spf_client *c, const char *sender, const char *helo,
     const struct timespec *deadline, struct spf_outcome *o)
 {
 	struct spf_layer *l;
 	SPF_result_t res;
 	SPF_errcode_t err = SPF_E_SUCCESS;
 	char why[SPF_COMMENT_MAX / 2] = "";
+
+	l = spf_layer_new(&s->lim, qid, deadline);
+	res = spf_libspf2_run(l, s->receiver, c, sender, helo, &err, why,
+	    sizeof(why));
+	if (l->stop == SPF_STOP_RECORD) {
+		o->res = SPF_RES_PERMERROR;
+		spf_comment(o, "SPF record of %s has a term over %d characters",
+		    l->stop_name, SPF_TERM_MAX);
+	} else if (l->stop != SPF_STOP_NONE)
+		spf_explain_limit(s, o, spf_stop_eval(l->stop), l->stop_name);
+	else
+		spf_explain(o, spf_res_libspf2(res, err), why[0] != '\0' ? why
+		    : err != SPF_E_SUCCESS ? SPF_strerror(err) : "", sender,
+		    c->text);
+	o->lookups = l->queries;
+	log_debug(qid, "spf: %s from %s: %s (%s; libspf2, %d queries, %d "
+	    "terms, %d void)", sender, c->text, spf_res_name(o->res),
+	    o->comment, l->queries, l->terms, l->voids);
+	spf_layer_free(l);
+}
+
+/*
+ * spf_identity_builtin - one identity through our evaluator: sender for
+ * domain (in o), client c, HELO helo
+ */
+static void
+spf_identity_builtin(const struct spf *s, const char *qid,
+    const struct spf_client *c, const char *sender, const char *helo,
+    const struct timespec *deadline, struct spf_outcome *o)
+{
+	struct spf_eval_options opt;
+	struct spf_eval_request req;
+	struct spf_eval_result r;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.lookup = s->lookup;
+	opt.lookup_arg = s->lookup_arg;
+	opt.max_terms = s->lim.max_terms;
+	opt.max_void = s->lim.max_void;
+	opt.query_timeout_ms = s->lim.dns != NULL ? dns_timeout_ms(s->lim.dns) : 0;
+	opt.deadline = *deadline;
+	opt.qid = qid;
+	memset(&req, 0, sizeof(req));
+	req.family = c->family;
+	if (c->family == AF_INET)
+		memcpy(req.addr, &c->v4, 4);
+	else
+		memcpy(req.addr, &c->v6, 16);
+	req.sender = sender;
+	req.domain = o->domain;
+	req.helo = helo;
+	spf_eval_check(&opt, &req, &r);
+	if (r.stop != SPF_EVAL_STOP_NONE)
+		spf_explain_limit(s, o, r.stop, r.stop_name);
+	else
+		spf_explain(o, r.res, r.why, sender, c->text);
+	o->lookups = r.queries;
+	log_debug(qid, "spf: %s from %s: %s (%s; builtin, %d queries, %d "
+	    "terms, %d void)", sender, c->text, spf_res_name(o->res),
+	    o->comment, r.queries, r.terms, r.voids);
+}
+
+/*
+ * spf_identity - check one identity: sender (local@domain) for domain, the
+ * client c, HELO name helo; fills o (but its identity)
+ */
+static void
+spf_identity(const struct spf *s, const char *qid, const struct spf_client *c,
+    const char *sender, const char *domain, const char *helo,
+    const struct timespec *deadline, struct spf_outcome *o)
+{
 	struct timespec now;
 
-	spf_copy(o->domain, sizeof(o->domain), domain);
+	if (o->domain != domain)
+		spf_copy(o->domain, sizeof(o->domain), domain);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec
 	    && now.tv_nsec >= deadline->tv_nsec)) {
@@ -461,18 +607,10 @@ spf_eval(const struct spf *s, const char *qid, const struct spf_client *c,
 		    spf_res_name(o->res), o->comment);
 		return;
 	}
-	l = spf_layer_new(&s->lim, qid, deadline);
-	res = spf_eval_libspf2(l, s->receiver, c, sender, helo, &err, why,
-	    sizeof(why));
-	if (l->stop != SPF_STOP_NONE)
-		spf_explain_stop(o, l);
+	if (s->engine == SPF_ENGINE_LIBSPF2)
+		spf_identity_libspf2(s, qid, c, sender, helo, deadline, o);
 	else
-		spf_explain(o, res, err, why, sender, c->text);
-	o->lookups = l->queries;
-	log_debug(qid, "spf: %s from %s: %s (%s; %d queries, %d terms, %d void)",
-	    sender, c->text, spf_res_name(o->res), o->comment, l->queries,
-	    l->terms, l->voids);
-	spf_layer_free(l);
+		spf_identity_builtin(s, qid, c, sender, helo, deadline, o);
 }
 
 /* spf_strip_dot - drop one trailing dot of a domain name */
@@ -501,7 +639,7 @@ spf_check_helo(struct spf *s, const char *qid, const struct spf_client *c,
 	if (snprintf(sender, sizeof(sender), "postmaster@%s", hdom) >=
 	    (int)sizeof(sender))
 		return;		/* cannot happen: hdom is at most 253 */
-	spf_eval(s, qid, c, sender, hdom, hdom, deadline, &out->helo);
+	spf_identity(s, qid, c, sender, hdom, hdom, deadline, &out->helo);
 }
 
 /* spf_check_mailfrom - the MAIL FROM identity path into out->mailfrom */
@@ -534,7 +672,7 @@ spf_check_mailfrom(struct spf *s, const char *qid, const struct spf_client *c,
 		o->domain[0] = '\0';
 		return;
 	}
-	spf_eval(s, qid, c, o->identity, o->domain,
+	spf_identity(s, qid, c, o->identity, o->domain,
 	    spf_domain_ok(hdom) ? hdom : "unknown", deadline, o);
 }
 

@@ -1,10 +1,12 @@
 #!/bin/sh
 # run.sh - short libFuzzer runs under ASan+UBSan: the hostile-input parsers
-# (From, Authentication-Results, DMARC records, SMTP paths, conf text) and
-# the milter protocol engine (what an MTA sends on a connection).
+# (From, Authentication-Results, DMARC records, SMTP paths, conf text), the
+# milter protocol engine (what an MTA sends on a connection) and the SPF
+# evaluator (records and macros over a fake DNS).
 # Needs clang with libFuzzer; prints one TAP line per target, or a SKIP plan
 # when clang cannot build fuzzers here (then nothing is counted).
-#   FUZZ_SECONDS=20 (default; shared between the two targets)
+#   FUZZ_SECONDS=20 (default; the parsers and the engine share it, the SPF
+#   evaluator gets half of it too)
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 secs=${FUZZ_SECONDS:-20}
@@ -69,10 +71,20 @@ seed_session() {
     pkt Q ''
 }
 
+# seed_spf - SPF inputs: flags, local-part, HELO, records (fuzz_spf.c)
+seed_spf() {
+    mkdir -p "$work/corpus-spf"
+    printf '\0user\nhelo.example\nv=spf1 include:a.example mx/24 ptr:fuzz.example exists:%%{ir}.%%{l1r-}.%%{d2} a//64 redirect=x.example\nv=spf1 a -all\nv=spf1 ip4:192.0.2.0/24 ?all' \
+        > "$work/corpus-spf/mix"
+    printf '\1first-last\n[192.0.2.1]\nv=spf1 ip6:2001:db8::/32 a:%%{p}.%%{v}.%%{H} mx:%%{o}. -all exp=%%{d}.x.example\nV=SPF1 ?ptr ~all foo=%%{S}' \
+        > "$work/corpus-spf/v6"
+}
+
 mkdir -p "$work/corpus-parsers" "$work/corpus-engine"
 seed_session > "$work/corpus-engine/session"
+seed_spf
 fail=0
-echo "1..2"
+echo "1..3"
 if (cd "$work" && ./fuzz_parsers -max_total_time="$half" \
         -artifact_prefix="$work/parsers-" corpus-parsers > parsers.log 2>&1); then
     echo "ok 1 - parsers survive $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/parsers.log"))"
@@ -96,8 +108,23 @@ else
     tail -40 "$work/engine.log"
     fail=1
 fi
+if ! clang $cflags "$top_srcdir/test/fuzz/fuzz_spf.c" "$m"/spf_eval.c \
+        "$m"/spf_eval_record.c "$m"/spf_eval_macro.c "$m"/dns.c "$m"/buf.c \
+        "$m"/xalloc.c "$m"/log.c -lunbound -lpthread \
+        -o "$work/fuzz_spf" > "$work/build-spf.log" 2>&1; then
+    echo "not ok 3 - fuzz_spf does not build"
+    tail -20 "$work/build-spf.log"
+    fail=1
+elif (cd "$work" && ./fuzz_spf -max_total_time="$half" -timeout=20 \
+        -artifact_prefix="$work/spf-" corpus-spf > spf.log 2>&1); then
+    echo "ok 3 - SPF evaluator survives $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/spf.log"))"
+else
+    echo "not ok 3 - libFuzzer found a crash in the SPF evaluator"
+    tail -40 "$work/spf.log"
+    fail=1
+fi
 if [ "$fail" != 0 ]; then
-    for f in "$work"/parsers-* "$work"/engine-*; do
+    for f in "$work"/parsers-* "$work"/engine-* "$work"/spf-*; do
         [ -f "$f" ] && cp "$f" "$top_builddir/"
     done
     exit 1

@@ -27,6 +27,7 @@
  *   -a FILE       DNSSEC trust anchor file
  *   -r NAME       receiver name (default mx.test.example)
  *   -n            do not check HELO (unless the sender is null)
+ *   -E ENGINE     SPF evaluator: builtin (default) or libspf2
  *   -N COUNT      repeat the SPF check COUNT times, print the mean time
  *   -v            debug log on stderr
  * Exit 0 when the operation ran (whatever the SPF result); 1 when a
@@ -296,7 +297,7 @@ static void
 spfcheck_usage(void)
 {
 	fprintf(stderr, "usage: spfcheck [-s HOST@PORT]... [-t MS] [-b MS] "
-	    "[-a TAFILE] [-r NAME] [-n] [-N COUNT] [-v]\n"
+	    "[-a TAFILE] [-r NAME] [-n] [-E ENGINE] [-N COUNT] [-v]\n"
 	    "         (-i IP -f MAILFROM -h HELO | -q NAME [-y TYPE] | "
 	    "-S T:Q | -R T:Q | -P T:N)\n");
 	exit(2);
@@ -321,7 +322,7 @@ main(int argc, char **argv)
 	dopt.timeout_ms = 2000;
 	sopt.receiver = "mx.test.example";
 	sopt.check_helo = 1;
-	while ((c = getopt(argc, argv, "s:t:b:a:r:nN:vi:f:h:q:y:S:R:P:")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:b:a:r:nE:N:vi:f:h:q:y:S:R:P:")) != -1) {
 		switch (c) {
 		case 's':
 			if (dopt.nservers == SPFCHECK_MAX_SERVERS)
@@ -333,6 +334,12 @@ main(int argc, char **argv)
 		case 'a': dopt.trust_anchor = optarg; break;
 		case 'r': sopt.receiver = optarg; break;
 		case 'n': sopt.check_helo = 0; break;
+		case 'E':
+			if (strcmp(optarg, "libspf2") == 0)
+				sopt.engine = SPF_ENGINE_LIBSPF2;
+			else if (strcmp(optarg, "builtin") != 0)
+				spfcheck_usage();
+			break;
 		case 'N': repeat = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
 		case 'v': level = LOG_DEBUG; break;
 		case 'i': ip = optarg; break;

@@ -30,7 +30,7 @@ setup(void **state)
 {
 	static const char *const servers[] = { "127.0.0.1@9" };
 	struct dns_options dopt = { servers, 1, NULL, 200 };
-	struct spf_options sopt = { "mx.test.example", 0, 0, 0, 1 };
+	struct spf_options sopt = { .receiver = "mx.test.example", .check_helo = 1 };
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
