@@ -6,8 +6,8 @@ finds every Authentication-Results header field and parses the one that
 claims --authserv-id with Debian's python3-authres (RFC 8601).  Exit 0 only
 if all of these hold:
   - exactly one A-R field claims our authserv-id (after comments, case and
-    a trailing dot are discounted), it is the topmost A-R field and authres
-    parses it;
+    a trailing dot are discounted), it is the topmost A-R field, authres
+    parses it and it meets the RFC 8601 grammar exactly (rfc8601.py);
   - each --expect 'METHOD=RESULT [PTYPE.PROP[=VALUE]]...' matches one result
     clause of it (a property without "=" only has to be present);
   - no --reject clause matches;
@@ -25,6 +25,8 @@ import re
 import sys
 
 import authres  # Debian's python3-authres: only /usr/bin/python3 has it
+
+import rfc8601
 
 
 def parse_args():
@@ -188,6 +190,10 @@ def main():
 
     header = None
     if ours:
+        # python3-authres is lenient; every A-R we write must also meet
+        # the RFC 8601 grammar exactly
+        for p in rfc8601.check(ars[ours[0]]):
+            problems.append("not RFC 8601: %s" % p)
         try:
             header = authres.all_features().parse_value(ars[ours[0]])
         except authres.AuthResError as e:

@@ -8,13 +8,19 @@ Input: a file of JSON lines written by test_authres, each
 The value is folded with "\\n\\t" as authmilter hands it to the MTA; it is
 checked as the MTA writes it (CRLF line ends). Run with /usr/bin/python3:
 the python3 first on PATH may not see Debian's modules.
-Exit status 0 when every header parses strictly and matches.
+Exit status 0 when every header parses strictly, matches, and meets the
+RFC 8601 grammar exactly (test/integration/rfc8601.py).
 """
 import json
+import os
 import sys
 
 import authres
 import authres.core
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+import rfc8601  # noqa: E402 (the strict grammar check, shared with the suite)
 
 
 class StrictHeader(authres.core.AuthenticationResultsHeader):
@@ -49,6 +55,9 @@ def main(path):
                 print("line %d: parse error %s: %r" % (lineno, e, case["value"]))
                 bad += 1
                 continue
+            for p in rfc8601.check(" ".join(case["value"].split("\n"))):
+                print("line %d: not RFC 8601: %s: %r" % (lineno, p, case["value"]))
+                bad += 1
             if got_id != case["id"].lower():
                 print("line %d: authserv-id %r, wanted %r" % (lineno, got_id, case["id"]))
                 bad += 1
