@@ -30,10 +30,6 @@
 #include "sign.h"
 #include "xalloc.h"
 
-_Static_assert(offsetof(struct config_domain, bcanon)
-    == offsetof(struct config_domain, hcanon) + sizeof(int),
-    "OPT_CANON stores hcanon and bcanon side by side");
-
 /* Parser state for one file. */
 struct config_parse {
 	const char *name;		/* file name for messages */
@@ -81,31 +77,6 @@ config_words_parse(const char *text, struct config_words *w)
 		w->v[w->n++] = xstrdup(tok);
 	}
 	free(copy);
-}
-
-/* config_words_free - release a word list */
-static void
-config_words_free(struct config_words *w)
-{
-	size_t i;
-
-	for (i = 0; i < w->n; i++)
-		free(w->v[i]);
-	free(w->v);
-	w->v = NULL;
-	w->n = 0;
-}
-
-/* config_words_copy - deep copy */
-static void
-config_words_copy(struct config_words *dst, const struct config_words *src)
-{
-	size_t i;
-
-	dst->n = src->n;
-	dst->v = src->n ? xcalloc(src->n, sizeof(*dst->v)) : NULL;
-	for (i = 0; i < src->n; i++)
-		dst->v[i] = xstrdup(src->v[i]);
 }
 
 /* config_duration - "30", "30s", "5m", "2h", "7d", "1w" to seconds */
@@ -177,31 +148,34 @@ config_key_attr(struct config_parse *p, struct key *k, const char *attr)
 	return 0;
 }
 
-/* config_key_parse - "SELECTOR PATH [not_before=DATE] [not_after=DATE]" */
-static int
-config_key_parse(struct config_parse *p, const char *value)
+/* config_set_key - "SELECTOR PATH [not_before=DATE] [not_after=DATE]" into the open block */
+int
+config_set_key(struct config_parse *p, const struct opt_def *o, void *field,
+    const char *value)
 {
 	struct config_domain *d = p->dom;
 	struct config_words w;
 	struct key *k;
 	size_t i;
 
+	(void)o;
+	(void)field;		/* &d->keys: the list grows with d->nkeys */
 	config_words_parse(value, &w);
 	if (w.n < 2) {
-		config_words_free(&w);
+		config_free_words(&w);
 		return config_error(p, "key: expected \"SELECTOR PATH\", got \"%s\"",
 		    value);
 	}
 	if (!mailaddr_domain_valid(w.v[0]) || strchr(w.v[0], '_') != NULL) {
 		config_error(p, "key: bad selector \"%s\"", w.v[0]);
-		config_words_free(&w);
+		config_free_words(&w);
 		return -1;
 	}
 	for (i = 0; i < d->nkeys; i++)
 		if (strcasecmp(d->keys[i].selector, w.v[0]) == 0) {
 			config_error(p, "key: selector \"%s\" listed twice in "
 			    "domain %s", w.v[0], d->name);
-			config_words_free(&w);
+			config_free_words(&w);
 			return -1;
 		}
 	d->keys = xreallocarray(d->keys, d->nkeys + 1, sizeof(*d->keys));
@@ -219,10 +193,10 @@ config_key_parse(struct config_parse *p, const char *value)
 	k->line = p->line;
 	for (i = 2; i < w.n; i++)
 		if (config_key_attr(p, k, w.v[i]) != 0) {
-			config_words_free(&w);
+			config_free_words(&w);
 			return -1;
 		}
-	config_words_free(&w);
+	config_free_words(&w);
 	if (k->not_before && k->not_after && k->not_after <= k->not_before)
 		return config_error(p, "key %s: not_after is not after not_before",
 		    k->selector);
@@ -230,7 +204,7 @@ config_key_parse(struct config_parse *p, const char *value)
 }
 
 /* config_set_canon - "relaxed/simple" into the hcanon/bcanon pair */
-static int
+int
 config_set_canon(struct config_parse *p, const struct opt_def *o, void *field,
     const char *value)
 {
@@ -254,7 +228,7 @@ config_set_canon(struct config_parse *p, const struct opt_def *o, void *field,
 }
 
 /* config_set_enum - one of the option's choices, stored as its index */
-static int
+int
 config_set_enum(struct config_parse *p, const struct opt_def *o, void *field,
     const char *value)
 {
@@ -275,7 +249,7 @@ config_set_enum(struct config_parse *p, const struct opt_def *o, void *field,
 }
 
 /* config_set_number - a decimal number or an octal mode within bounds */
-static int
+int
 config_set_number(struct config_parse *p, const struct opt_def *o,
     void *field, const char *value)
 {
@@ -297,85 +271,144 @@ config_set_number(struct config_parse *p, const struct opt_def *o,
 	return 0;
 }
 
+/* config_set_string - free text */
+int
+config_set_string(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	(void)p;
+	(void)o;
+	free(*(char **)field);
+	*(char **)field = xstrdup(value);
+	return 0;
+}
+
+/* config_set_socket - a milter socket spec, kept as written */
+int
+config_set_socket(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	if (!config_socket_valid(value))
+		return config_error(p, "%s: \"%s\" is not unix:PATH, "
+		    "inet:PORT@HOST or inet6:PORT@HOST", o->name, value);
+	return config_set_string(p, o, field, value);
+}
+
+/* config_set_domain - a domain name (or empty), lowercased */
+int
+config_set_domain(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	char *q;
+
+	if (*value != '\0' && !mailaddr_domain_valid(value))
+		return config_error(p, "%s: \"%s\" is not a domain name",
+		    o->name, value);
+	free(*(char **)field);
+	*(char **)field = xstrdup(value);
+	for (q = *(char **)field; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return 0;
+}
+
+/* config_set_duration - seconds within the row's bounds */
+int
+config_set_duration(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	long v;
+
+	if (config_duration(value, &v) != 0 || v < o->min || v > o->max)
+		return config_error(p, "%s: \"%s\" is not a duration "
+		    "between %lds and %lds (e.g. 300s, 5m, 2h, 7d)",
+		    o->name, value, o->min, o->max);
+	*(long *)field = v;
+	return 0;
+}
+
+/* config_set_bool - yes/true/1 or no/false/0 */
+int
+config_set_bool(struct config_parse *p, const struct opt_def *o, void *field,
+    const char *value)
+{
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0
+	    || strcmp(value, "1") == 0)
+		*(int *)field = 1;
+	else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0
+	    || strcmp(value, "0") == 0)
+		*(int *)field = 0;
+	else
+		return config_error(p, "%s: \"%s\" is not yes or no",
+		    o->name, value);
+	return 0;
+}
+
+/* config_set_words - a comma/space separated list */
+int
+config_set_words(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	(void)p;
+	(void)o;
+	config_free_words(field);
+	config_words_parse(value, field);
+	return 0;
+}
+
+/* config_set_cidrs - a list of networks */
+int
+config_set_cidrs(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	char ebuf[256];
+
+	cidr_list_free(field);
+	if (cidr_list_parse(value, field, ebuf, sizeof(ebuf)) != 0)
+		return config_error(p, "%s: %s", o->name, ebuf);
+	return 0;
+}
+
+/* config_set_level - a syslog level name */
+int
+config_set_level(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	int i;
+
+	if ((i = log_level_parse(value)) < 0)
+		return config_error(p, "%s: \"%s\" is not err, warning, "
+		    "notice, info or debug", o->name, value);
+	*(int *)field = i;
+	return 0;
+}
+
+/* config_set_facility - a syslog facility name */
+int
+config_set_facility(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	int i;
+
+	if ((i = log_facility_parse(value)) < 0)
+		return config_error(p, "%s: \"%s\" is not a syslog facility",
+		    o->name, value);
+	*(int *)field = i;
+	return 0;
+}
+
 /* config_set - parse value for option o into the storage at base */
 static int
 config_set(struct config_parse *p, const struct opt_def *o, char *base,
     const char *value)
 {
-	void *field = base + o->offset;
-	char ebuf[256], *end;
-	long v;
-	int i;
+	return config_types[o->type].set(p, o, base + o->offset, value);
+}
 
-	switch (o->type) {
-	case OPT_SOCKET:
-		if (!config_socket_valid(value))
-			return config_error(p, "%s: \"%s\" is not unix:PATH, "
-			    "inet:PORT@HOST or inet6:PORT@HOST", o->name, value);
-		/* FALLTHROUGH */
-	case OPT_STRING:
-		free(*(char **)field);
-		*(char **)field = xstrdup(value);
-		return 0;
-	case OPT_DOMAIN:
-		if (*value != '\0' && !mailaddr_domain_valid(value))
-			return config_error(p, "%s: \"%s\" is not a domain name",
-			    o->name, value);
-		free(*(char **)field);
-		*(char **)field = xstrdup(value);
-		for (end = *(char **)field; *end; end++)
-			*end = (char)tolower((unsigned char)*end);
-		return 0;
-	case OPT_INT:
-	case OPT_MODE:
-		return config_set_number(p, o, field, value);
-	case OPT_DURATION:
-		if (config_duration(value, &v) != 0 || v < o->min || v > o->max)
-			return config_error(p, "%s: \"%s\" is not a duration "
-			    "between %lds and %lds (e.g. 300s, 5m, 2h, 7d)",
-			    o->name, value, o->min, o->max);
-		*(long *)field = v;
-		return 0;
-	case OPT_BOOL:
-		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0
-		    || strcmp(value, "1") == 0)
-			*(int *)field = 1;
-		else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0
-		    || strcmp(value, "0") == 0)
-			*(int *)field = 0;
-		else
-			return config_error(p, "%s: \"%s\" is not yes or no",
-			    o->name, value);
-		return 0;
-	case OPT_ENUM:
-		return config_set_enum(p, o, field, value);
-	case OPT_WORDS:
-		config_words_free(field);
-		config_words_parse(value, field);
-		return 0;
-	case OPT_CIDRS:
-		cidr_list_free(field);
-		if (cidr_list_parse(value, field, ebuf, sizeof(ebuf)) != 0)
-			return config_error(p, "%s: %s", o->name, ebuf);
-		return 0;
-	case OPT_CANON:
-		return config_set_canon(p, o, field, value);
-	case OPT_LEVEL:
-		if ((i = log_level_parse(value)) < 0)
-			return config_error(p, "%s: \"%s\" is not err, warning, "
-			    "notice, info or debug", o->name, value);
-		*(int *)field = i;
-		return 0;
-	case OPT_FACILITY:
-		if ((i = log_facility_parse(value)) < 0)
-			return config_error(p, "%s: \"%s\" is not a syslog facility",
-			    o->name, value);
-		*(int *)field = i;
-		return 0;
-	case OPT_KEY:
-		return config_key_parse(p, value);
-	}
-	return config_error(p, "%s: internal error: unknown type", o->name);
+/* config_row_base - where a global row is stored: the snapshot, or its block defaults */
+static char *
+config_row_base(struct config *c, const struct opt_def *o)
+{
+	return (o->scope & OPT_BLOCK) ? (char *)&c->defaults : (char *)c;
 }
 
 /* config_find_option - table row by name */
@@ -463,8 +496,7 @@ config_option_line(struct config_parse *p, char *s)
 		p->dom->set |= 1ull << idx;
 		return config_set(p, o, (char *)p->dom, value);
 	}
-	return config_set(p, o, (o->scope & OPT_BLOCK) ? (char *)&p->c->defaults
-	    : (char *)p->c, value);
+	return config_set(p, o, config_row_base(p->c, o), value);
 }
 
 /* config_parse_line - one line of the file */
@@ -510,23 +542,10 @@ config_apply_defaults(struct config_parse *p)
 		o = &config_options[i];
 		if (o->def == NULL || !(o->scope & OPT_GLOBAL))
 			continue;
-		if (config_set(p, o, (o->scope & OPT_BLOCK) ?
-		    (char *)&p->c->defaults : (char *)p->c, o->def) != 0)
+		if (config_set(p, o, config_row_base(p->c, o), o->def) != 0)
 			return -1;
 	}
 	return 0;
-}
-
-/* config_cidrs_copy - dst becomes a copy of src */
-static void
-config_cidrs_copy(struct cidr_list *dst, const struct cidr_list *src)
-{
-	dst->n = src->n;
-	dst->v = NULL;
-	if (src->n > 0) {
-		dst->v = xreallocarray(NULL, src->n, sizeof(*src->v));
-		memcpy(dst->v, src->v, src->n * sizeof(*src->v));
-	}
 }
 
 /* config_inherit - copy unset per-domain options from the global defaults */
@@ -534,8 +553,6 @@ static void
 config_inherit(struct config *c, struct config_domain *d)
 {
 	const struct opt_def *o;
-	const char *src;
-	char *dst;
 	size_t i;
 
 	for (i = 0; i < config_noptions; i++) {
@@ -543,25 +560,8 @@ config_inherit(struct config *c, struct config_domain *d)
 		if ((o->scope & (OPT_GLOBAL | OPT_BLOCK)) != (OPT_GLOBAL | OPT_BLOCK)
 		    || (d->set & (1ull << i)))
 			continue;
-		src = (const char *)&c->defaults + o->offset;
-		dst = (char *)d + o->offset;
-		switch (o->type) {
-		case OPT_WORDS:
-			config_words_copy((void *)dst, (const void *)src);
-			break;
-		case OPT_CANON:
-			memcpy(dst, src, 2 * sizeof(int));
-			break;
-		case OPT_DURATION:
-			memcpy(dst, src, sizeof(long));
-			break;
-		case OPT_CIDRS:
-			config_cidrs_copy((void *)dst, (const void *)src);
-			break;
-		default:
-			memcpy(dst, src, sizeof(int));
-			break;
-		}
+		config_types[o->type].copy((char *)d + o->offset,
+		    (const char *)&c->defaults + o->offset, o->size);
 	}
 }
 
@@ -861,21 +861,32 @@ config_load(const char *path, char *err, size_t errlen)
 	return config_load_from(path, NULL, NULL, 0, err, errlen);
 }
 
+/* config_free_rows - free the option fields of a block (block) or a snapshot's global-only rows */
+static void
+config_free_rows(char *base, int block)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (!(o->scope & OPT_BLOCK) == !block
+		    && config_types[o->type].free != NULL)
+			config_types[o->type].free(base + o->offset);
+	}
+}
+
 /* config_domain_free - release one block's fields */
 static void
 config_domain_free(struct config_domain *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nkeys; i++)
+	config_free_rows((char *)d, 1);
+	for (i = 0; i < d->nkeys; i++)	/* OPT_KEY rows own keys and nkeys */
 		keys_free(&d->keys[i]);
 	free(d->keys);
 	free(d->name);
-	free(d->bounce_domain);
-	config_words_free(&d->signed_headers);
-	config_words_free(&d->oversign_headers);
-	config_words_free(&d->signers);
-	cidr_list_free(&d->signer_networks);
 }
 
 /* config_free - release a snapshot */
@@ -894,18 +905,9 @@ config_free(struct config *c)
 	free(c->by_name);
 	free(c->by_bounce);
 	config_domain_free(&c->defaults);
+	config_free_rows((char *)c, 0);
 	free(c->path);
-	free(c->socket);
-	free(c->pidfile);
-	free(c->user);
-	free(c->authserv_id);
-	free(c->platform_domain);
-	free(c->trust_anchor_file);
-	config_words_free(&c->bounce_secret);
-	config_words_free(&c->bounce_pass_local);
 	bounce_secrets_free(&c->secrets);
-	cidr_list_free(&c->internal_hosts);
-	config_words_free(&c->dns_servers);
 	free(c);
 }
 

@@ -12,58 +12,118 @@
 #include "log.h"
 #include "sign.h"
 
+/* config_format_string - a string field ("" when unset) */
+void
+config_format_string(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	(void)o;
+	buf_puts(out, *(char *const *)field ? *(char *const *)field : "");
+}
+
+/* config_format_int - a decimal number */
+void
+config_format_int(const struct opt_def *o, const void *field, struct buf *out)
+{
+	(void)o;
+	buf_printf(out, "%d", *(const int *)field);
+}
+
+/* config_format_mode - octal permission bits */
+void
+config_format_mode(const struct opt_def *o, const void *field, struct buf *out)
+{
+	(void)o;
+	buf_printf(out, "0%03o", (unsigned)*(const int *)field);
+}
+
+/* config_format_duration - seconds, with the s suffix */
+void
+config_format_duration(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	(void)o;
+	buf_printf(out, "%lds", *(const long *)field);
+}
+
+/* config_format_bool - yes or no */
+void
+config_format_bool(const struct opt_def *o, const void *field, struct buf *out)
+{
+	(void)o;
+	buf_puts(out, *(const int *)field ? "yes" : "no");
+}
+
+/* config_format_enum - the name of the stored choice */
+void
+config_format_enum(const struct opt_def *o, const void *field, struct buf *out)
+{
+	buf_puts(out, o->choices[*(const int *)field]);
+}
+
+/* config_format_words - "a, b, c" */
+void
+config_format_words(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	const struct config_words *w = field;
+	size_t i;
+
+	(void)o;
+	for (i = 0; i < w->n; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", w->v[i]);
+}
+
+/* config_format_cidrs - "127.0.0.0/8, ::1/128" */
+void
+config_format_cidrs(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	char tmp[1024];
+
+	(void)o;
+	cidr_list_format(field, tmp, sizeof(tmp));
+	buf_puts(out, tmp);
+}
+
+/* config_format_canon - "header/body" */
+void
+config_format_canon(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	(void)o;
+	buf_printf(out, "%s/%s", sign_canon_name(((const int *)field)[0]),
+	    sign_canon_name(((const int *)field)[1]));
+}
+
+/* config_format_level - a syslog level name ("?" if unknown) */
+void
+config_format_level(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	const char *name = log_level_name(*(const int *)field);
+
+	(void)o;
+	buf_puts(out, name != NULL ? name : "?");
+}
+
+/* config_format_facility - a syslog facility name ("?" if unknown) */
+void
+config_format_facility(const struct opt_def *o, const void *field,
+    struct buf *out)
+{
+	const char *name = log_facility_name(*(const int *)field);
+
+	(void)o;
+	buf_puts(out, name != NULL ? name : "?");
+}
+
 /* config_format - an option's value in conf syntax */
 static void
 config_format(const struct opt_def *o, const char *base, struct buf *out)
 {
-	const void *field = base + o->offset;
-	const struct config_words *w;
-	char tmp[1024];
-	size_t i;
-
-	switch (o->type) {
-	case OPT_STRING: case OPT_DOMAIN: case OPT_SOCKET:
-		buf_puts(out, *(char *const *)field ? *(char *const *)field : "");
-		break;
-	case OPT_INT:
-		buf_printf(out, "%d", *(const int *)field);
-		break;
-	case OPT_MODE:
-		buf_printf(out, "0%03o", (unsigned)*(const int *)field);
-		break;
-	case OPT_DURATION:
-		buf_printf(out, "%lds", *(const long *)field);
-		break;
-	case OPT_BOOL:
-		buf_puts(out, *(const int *)field ? "yes" : "no");
-		break;
-	case OPT_ENUM:
-		buf_puts(out, o->choices[*(const int *)field]);
-		break;
-	case OPT_WORDS:
-		w = field;
-		for (i = 0; i < w->n; i++)
-			buf_printf(out, "%s%s", i ? ", " : "", w->v[i]);
-		break;
-	case OPT_CIDRS:
-		cidr_list_format(field, tmp, sizeof(tmp));
-		buf_puts(out, tmp);
-		break;
-	case OPT_CANON:
-		buf_printf(out, "%s/%s", sign_canon_name(((const int *)field)[0]),
-		    sign_canon_name(((const int *)field)[1]));
-		break;
-	case OPT_LEVEL:
-		buf_puts(out, log_level_name(*(const int *)field) ?
-		    log_level_name(*(const int *)field) : "?");
-		break;
-	case OPT_FACILITY:
-		buf_puts(out, log_facility_name(*(const int *)field) ?
-		    log_facility_name(*(const int *)field) : "?");
-		break;
-	case OPT_KEY:
-		break;
-	}
+	if (config_types[o->type].format != NULL)
+		config_types[o->type].format(o, base + o->offset, out);
 }
 
 /* config_dump_time - a key time as YYYY-MM-DDTHH:MMZ */
@@ -132,23 +192,7 @@ config_dump(const struct config *c, FILE *fp)
 static const char *
 config_type_name(const struct opt_def *o)
 {
-	switch (o->type) {
-	case OPT_STRING: return "text";
-	case OPT_DOMAIN: return "domain name";
-	case OPT_INT: return "number";
-	case OPT_BOOL: return "yes or no";
-	case OPT_ENUM: return "choice";
-	case OPT_WORDS: return "list";
-	case OPT_CIDRS: return "networks";
-	case OPT_CANON: return "header/body";
-	case OPT_MODE: return "octal mode";
-	case OPT_DURATION: return "duration";
-	case OPT_LEVEL: return "log level";
-	case OPT_FACILITY: return "facility";
-	case OPT_KEY: return "selector and path";
-	case OPT_SOCKET: return "socket";
-	}
-	return "?";
+	return config_types[o->type].name;
 }
 
 /* config_where - where an option may appear */

@@ -1,5 +1,8 @@
 /*
- * config_table.c - every authmilter.conf option, declared once.
+ * config_table.c - every authmilter.conf option, declared once, and the
+ * option types: each one's C size and how its values are copied into a
+ * domain block and freed (parsing is in config.c, formatting in
+ * config_dump.c).
  *
  * To add an option: add a field to struct config (or struct config_domain
  * for options a domain block may override), add a row here, run
@@ -7,9 +10,13 @@
  * (`make check` fails until they match this table).
  */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "config_table.h"
+#include "xalloc.h"
 
 static const char *const choices_log_dest[] = { "syslog", "stderr", NULL };
 static const char *const choices_sign_from[] = { "header", "envelope", NULL };
@@ -23,8 +30,19 @@ static const char *const choices_spf_engine[] = { "builtin", "libspf2", NULL };
 static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
 static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
 
-#define G(field)	offsetof(struct config, field)
-#define D(field)	offsetof(struct config_domain, field)
+/* A row's storage: the offset and the size of its field. */
+#define G(field)	offsetof(struct config, field), \
+			sizeof(((struct config *)0)->field)
+#define D(field)	offsetof(struct config_domain, field), \
+			sizeof(((struct config_domain *)0)->field)
+/* OPT_CANON's pair of adjacent ints (asserted below). */
+#define D2(first, second)	offsetof(struct config_domain, first), \
+			sizeof(((struct config_domain *)0)->first) \
+			+ sizeof(((struct config_domain *)0)->second)
+
+_Static_assert(offsetof(struct config_domain, bcanon)
+    == offsetof(struct config_domain, hcanon) + sizeof(int),
+    "OPT_CANON stores hcanon and bcanon side by side");
 
 const struct opt_def config_options[] = {
 	/* daemon */
@@ -127,7 +145,7 @@ const struct opt_def config_options[] = {
 	  "local parts delivered as addressed in the bounce domains; every other address there but a genuine one is refused (550 5.1.1)" },
 
 	/* signing: global defaults, overridable per domain */
-	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D(hcanon),
+	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D2(hcanon, bcanon),
 	  "relaxed/relaxed", 0, 0, NULL,
 	  "header/body canonicalization: relaxed or simple, each" },
 	{ "signed_headers", OPT_WORDS, OPT_GLOBAL | OPT_BLOCK, D(signed_headers),
@@ -156,6 +174,133 @@ const struct opt_def config_options[] = {
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+/* config_words_free - release a word list */
+static void
+config_words_free(struct config_words *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* config_words_copy - deep copy */
+static void
+config_words_copy(struct config_words *dst, const struct config_words *src)
+{
+	size_t i;
+
+	dst->n = src->n;
+	dst->v = src->n ? xcalloc(src->n, sizeof(*dst->v)) : NULL;
+	for (i = 0; i < src->n; i++)
+		dst->v[i] = xstrdup(src->v[i]);
+}
+
+/* config_copy_scalar - a field without pointers: its bytes */
+void
+config_copy_scalar(void *dst, const void *src, size_t size)
+{
+	memcpy(dst, src, size);
+}
+
+/* config_copy_string - a string field: its own copy of the text */
+void
+config_copy_string(void *dst, const void *src, size_t size)
+{
+	const char *s = *(char *const *)src;
+
+	(void)size;
+	*(char **)dst = s != NULL ? xstrdup(s) : NULL;
+}
+
+/* config_copy_words - a word list: its own array and words */
+void
+config_copy_words(void *dst, const void *src, size_t size)
+{
+	(void)size;
+	config_words_copy(dst, src);
+}
+
+/* config_copy_cidrs - a network list: its own array */
+void
+config_copy_cidrs(void *dst, const void *src, size_t size)
+{
+	const struct cidr_list *from = src;
+	struct cidr_list *to = dst;
+
+	(void)size;
+	to->n = from->n;
+	to->v = NULL;
+	if (from->n > 0) {
+		to->v = xreallocarray(NULL, from->n, sizeof(*from->v));
+		memcpy(to->v, from->v, from->n * sizeof(*from->v));
+	}
+}
+
+/* config_free_string - release a string field and empty it */
+void
+config_free_string(void *field)
+{
+	free(*(char **)field);
+	*(char **)field = NULL;
+}
+
+/* config_free_words - release a word-list field and empty it */
+void
+config_free_words(void *field)
+{
+	config_words_free(field);
+}
+
+/* config_free_cidrs - release a network-list field and empty it */
+void
+config_free_cidrs(void *field)
+{
+	cidr_list_free(field);
+}
+
+/* The option types: how each is stored, parsed, copied, formatted, freed. */
+const struct opt_type_desc config_types[] = {
+	[OPT_STRING] = { "text", sizeof(char *), config_set_string,
+	    config_copy_string, config_format_string, config_free_string },
+	[OPT_DOMAIN] = { "domain name", sizeof(char *), config_set_domain,
+	    config_copy_string, config_format_string, config_free_string },
+	[OPT_INT] = { "number", sizeof(int), config_set_number,
+	    config_copy_scalar, config_format_int, NULL },
+	[OPT_BOOL] = { "yes or no", sizeof(int), config_set_bool,
+	    config_copy_scalar, config_format_bool, NULL },
+	[OPT_ENUM] = { "choice", sizeof(int), config_set_enum,
+	    config_copy_scalar, config_format_enum, NULL },
+	[OPT_WORDS] = { "list", sizeof(struct config_words), config_set_words,
+	    config_copy_words, config_format_words, config_free_words },
+	[OPT_CIDRS] = { "networks", sizeof(struct cidr_list), config_set_cidrs,
+	    config_copy_cidrs, config_format_cidrs, config_free_cidrs },
+	[OPT_CANON] = { "header/body", 2 * sizeof(int), config_set_canon,
+	    config_copy_scalar, config_format_canon, NULL },
+	[OPT_MODE] = { "octal mode", sizeof(int), config_set_number,
+	    config_copy_scalar, config_format_mode, NULL },
+	[OPT_DURATION] = { "duration", sizeof(long), config_set_duration,
+	    config_copy_scalar, config_format_duration, NULL },
+	[OPT_LEVEL] = { "log level", sizeof(int), config_set_level,
+	    config_copy_scalar, config_format_level, NULL },
+	[OPT_FACILITY] = { "facility", sizeof(int), config_set_facility,
+	    config_copy_scalar, config_format_facility, NULL },
+	/* keys: domain blocks only (never inherited), printed by
+	 * config_dump_key and freed with their block by hand (with nkeys) */
+	[OPT_KEY] = { "selector and path", sizeof(struct key *), config_set_key,
+	    NULL, NULL, NULL },
+	[OPT_SOCKET] = { "socket", sizeof(char *), config_set_socket,
+	    config_copy_string, config_format_string, config_free_string },
+};
+
+const size_t config_ntypes = sizeof(config_types) / sizeof(config_types[0]);
+
+_Static_assert(sizeof(config_types) / sizeof(config_types[0]) == OPT_NTYPES,
+    "one descriptor per option type");
 
 /* The sample's domain block: the safe tenant settings first. */
 const struct opt_example config_block_example[] = {

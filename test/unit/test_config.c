@@ -1,6 +1,7 @@
 /*
  * test_config.c - the conf parser: good files, bad files with FILE:LINE
- * messages, defaults, inheritance, key checks, generated docs.
+ * messages, defaults, inheritance, key checks, generated docs, and the
+ * typed option table (row sizes, the type descriptors' deep copies).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "config_table.h"
 #include "sign.h"
 #include <syslog.h>
 #include "testutil.h"
@@ -482,6 +484,135 @@ config_max_connections_default_and_bounds(void **state)
 	assert_non_null(strstr(err, "test.conf:1: max_connections:"));
 }
 
+/* the C size each option type stores into, written out independently of config_types[] */
+static const size_t type_sizes[OPT_NTYPES] = {
+	[OPT_STRING] = sizeof(char *),
+	[OPT_DOMAIN] = sizeof(char *),
+	[OPT_INT] = sizeof(int),
+	[OPT_BOOL] = sizeof(int),
+	[OPT_ENUM] = sizeof(int),
+	[OPT_WORDS] = sizeof(struct config_words),
+	[OPT_CIDRS] = sizeof(struct cidr_list),
+	[OPT_CANON] = 2 * sizeof(int),
+	[OPT_MODE] = sizeof(int),
+	[OPT_DURATION] = sizeof(long),
+	[OPT_LEVEL] = sizeof(int),
+	[OPT_FACILITY] = sizeof(int),
+	[OPT_KEY] = sizeof(struct key *),
+	[OPT_SOCKET] = sizeof(char *),
+};
+
+/* config_table_rows_match_their_types - every row's field has its type's C size and handlers */
+static void
+config_table_rows_match_their_types(void **state)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(config_ntypes, OPT_NTYPES);
+	for (i = 0; i < OPT_NTYPES; i++) {
+		if (config_types[i].size != type_sizes[i]
+		    || config_types[i].set == NULL || config_types[i].name == NULL)
+			fail_msg("type %zu: descriptor size %zu, expected %zu", i,
+			    config_types[i].size, type_sizes[i]);
+	}
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if ((unsigned)o->type >= OPT_NTYPES || o->size != type_sizes[o->type])
+			fail_msg("option %s: field of %zu bytes, its type stores %zu",
+			    o->name, o->size, (unsigned)o->type < OPT_NTYPES ?
+			    type_sizes[o->type] : 0);
+		if ((o->scope & OPT_GLOBAL) && (o->scope & OPT_BLOCK)
+		    && config_types[o->type].copy == NULL)
+			fail_msg("option %s: inherited by blocks, its type has no copy",
+			    o->name);
+		if (o->type != OPT_KEY && config_types[o->type].format == NULL)
+			fail_msg("option %s: printed by -n, its type has no format",
+			    o->name);
+	}
+}
+
+/* config_string_copy_is_deep - the string types' copy makes a new string (the whole pointer, not its first int) */
+static void
+config_string_copy_is_deep(void **state)
+{
+	static const enum opt_type types[] = { OPT_STRING, OPT_DOMAIN, OPT_SOCKET };
+	const struct opt_type_desc *t;
+	char *src, *dst;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		t = &config_types[types[i]];
+		src = strdup("unix:/run/authmilter/authmilter.sock");
+		dst = NULL;
+		t->copy(&dst, &src, t->size);
+		assert_non_null(dst);
+		assert_ptr_not_equal(dst, src);
+		assert_string_equal(dst, src);
+		t->free(&src);			/* the copy must outlive the original */
+		assert_null(src);
+		assert_string_equal(dst, "unix:/run/authmilter/authmilter.sock");
+		t->copy(&src, &dst, t->size);	/* and back */
+		t->free(&dst);
+		assert_string_equal(src, "unix:/run/authmilter/authmilter.sock");
+		t->free(&src);
+		t->copy(&dst, &src, t->size);	/* unset stays unset */
+		assert_null(dst);
+	}
+}
+
+/* assert_words_apart - b holds the words of a in its own array and strings */
+static void
+assert_words_apart(const struct config_words *a, const struct config_words *b)
+{
+	size_t i;
+
+	assert_int_equal(a->n, b->n);
+	assert_ptr_not_equal(a->v, b->v);
+	for (i = 0; i < a->n; i++) {
+		assert_ptr_not_equal(a->v[i], b->v[i]);
+		assert_string_equal(a->v[i], b->v[i]);
+	}
+}
+
+/* config_lists_are_deep_copied_into_blocks - inherited lists are each block's own */
+static void
+config_lists_are_deep_copied_into_blocks(void **state)
+{
+	const struct config_domain *a, *b, *o;
+	char err[1024];
+	struct config *c = load("signers = *@%d, ops@esp.example\n"
+	    "signer_networks = 192.0.2.0/24, 2001:db8::/32\n"
+	    "domain a.example {\nkey = s @RSA@\n}\n"
+	    "domain b.example {\nkey = s @RSA@\n}\n"
+	    "domain o.example {\nkey = s @RSA@\nsigners = x@o.example\n"
+	    "signer_networks = 198.51.100.0/24\n}\n", err, sizeof(err));
+
+	(void)state;
+	if (c == NULL)
+		fail_msg("%s", err);
+	a = config_find_domain(c, "a.example");
+	b = config_find_domain(c, "b.example");
+	o = config_find_domain(c, "o.example");
+	assert_int_equal(a->signers.n, 2);
+	assert_words_apart(&c->defaults.signers, &a->signers);
+	assert_words_apart(&c->defaults.signers, &b->signers);
+	assert_words_apart(&a->signers, &b->signers);
+	assert_words_apart(&c->defaults.signed_headers, &a->signed_headers);
+	assert_int_equal(a->signer_networks.n, 2);
+	assert_int_equal(b->signer_networks.n, 2);
+	assert_ptr_not_equal(a->signer_networks.v, c->defaults.signer_networks.v);
+	assert_ptr_not_equal(a->signer_networks.v, b->signer_networks.v);
+	assert_true(cidr_list_match_str(&a->signer_networks, "2001:db8::1"));
+	assert_true(cidr_list_match_str(&b->signer_networks, "192.0.2.7"));
+	assert_int_equal(o->signers.n, 1);		/* set in the block: not inherited */
+	assert_string_equal(o->signers.v[0], "x@o.example");
+	assert_false(cidr_list_match_str(&o->signer_networks, "192.0.2.7"));
+	config_free(c);		/* each list freed once (ASan: no double free, no leak) */
+}
+
 int
 main(void)
 {
@@ -498,6 +629,9 @@ main(void)
 		cmocka_unit_test(config_bounce_domain_used_twice_is_an_error),
 		cmocka_unit_test(config_key_symlinks_decides_whether_a_linked_key_loads),
 		cmocka_unit_test(config_max_connections_default_and_bounds),
+		cmocka_unit_test(config_table_rows_match_their_types),
+		cmocka_unit_test(config_string_copy_is_deep),
+		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
