@@ -2,10 +2,14 @@
  * keycheck.c - compare each key's DNS record with the private key.
  *
  * Runs in the reload path (before a snapshot is installed) and in the
- * periodic checker thread; it writes only the keys' atomic states.
+ * periodic checker thread; it writes only the keys' atomic states. Also
+ * the carry-over of states across a reload and that checker thread (its
+ * mutex and condition variable belong to its struct keycheck_thread).
  */
 #include <arpa/nameser.h>
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +18,17 @@
 #include "buf.h"
 #include "keycheck.h"
 #include "log.h"
+#include "runtime.h"
 #include "xalloc.h"
+
+/* The checker thread and what it shares with keycheck_stop. */
+struct keycheck_thread {
+	pthread_t tid;			/* the thread */
+	struct keycheck_ops ops;	/* copied at start; ops.arg borrowed */
+	pthread_mutex_t lock;		/* guards stop */
+	pthread_cond_t wake;		/* signalled by keycheck_stop */
+	int stop;			/* set once by keycheck_stop */
+};
 
 /* keycheck_trim - strip white space at both ends, in place */
 static char *
@@ -211,4 +225,160 @@ keycheck_config(struct config *c, struct dns *d)
 		}
 	}
 	return problems;
+}
+
+/* keycheck_carry_key - give k old's verdict if old is the same key with one */
+static void
+keycheck_carry_key(const struct config_domain *od, const char *domain,
+    struct key *k)
+{
+	const struct key *ok;
+	enum key_pub was;
+	size_t m;
+
+	for (m = 0; m < od->nkeys; m++) {
+		ok = &od->keys[m];
+		if (strcmp(ok->selector, k->selector) != 0)
+			continue;
+		was = keys_pub_get(ok);
+		/* a new key file under the old selector: no verdict */
+		if (was != KEY_PUB_UNCHECKED && was != KEY_PUB_UNKNOWN
+		    && EVP_PKEY_eq(ok->pkey, k->pkey) == 1) {
+			keys_pub_set(k, was);
+			log_notice(NULL, "key %s of %s: no DNS answer; keeping "
+			    "the running verdict: record %s", k->selector, domain,
+			    keys_pub_name(was));
+		}
+		return;
+	}
+}
+
+/* keycheck_carry_over - UNKNOWN keys of new_cfg take old_cfg's verdict */
+void
+keycheck_carry_over(const struct config *old_cfg, struct config *new_cfg)
+{
+	const struct config_domain *od;
+	struct key *k;
+	size_t i, j;
+
+	for (i = 0; old_cfg != NULL && i < new_cfg->ndomains; i++) {
+		od = config_find_domain(old_cfg, new_cfg->domains[i].name);
+		for (j = 0; od != NULL && j < new_cfg->domains[i].nkeys; j++) {
+			k = &new_cfg->domains[i].keys[j];
+			if (keys_pub_get(k) == KEY_PUB_UNKNOWN)
+				keycheck_carry_key(od, new_cfg->domains[i].name, k);
+		}
+	}
+}
+
+/* keycheck_running_interval_ms - the running snapshot's key_check_interval */
+static long
+keycheck_running_interval_ms(void *arg)
+{
+	struct config *c = config_acquire();
+	long every = c != NULL ? c->key_check_interval : 0;
+
+	(void)arg;
+	config_release(c);
+	return every > 0 ? every * 1000 : 0;
+}
+
+/* keycheck_running_check - check the running snapshot's keys */
+static void
+keycheck_running_check(void *arg)
+{
+	struct config *c = config_acquire();
+
+	(void)arg;
+	if (c != NULL && runtime_of(c) != NULL)
+		keycheck_config(c, runtime_of(c)->dns);
+	config_release(c);
+}
+
+/* keycheck_deadline - the CLOCK_REALTIME time ms from now */
+static struct timespec
+keycheck_deadline(long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return until;
+}
+
+/*
+ * keycheck_thread_main - wait an interval (or a stop), run a round,
+ * repeat; in a thread of its own so that a slow DNS never delays signal
+ * handling or a reload
+ */
+static void *
+keycheck_thread_main(void *arg)
+{
+	struct keycheck_thread *kt = arg;
+	long idle = kt->ops.idle_ms > 0 ? kt->ops.idle_ms : KEYCHECK_IDLE_MS;
+	struct timespec until;
+	long every;
+	int stop;
+
+	for (;;) {
+		every = kt->ops.interval_ms(kt->ops.arg);
+		until = keycheck_deadline(every > 0 ? every : idle);
+		pthread_mutex_lock(&kt->lock);
+		/* 0: a spurious wake-up or a signal; ETIMEDOUT ends the wait */
+		while (!kt->stop && pthread_cond_timedwait(&kt->wake, &kt->lock,
+		    &until) == 0)
+			;
+		stop = kt->stop;
+		pthread_mutex_unlock(&kt->lock);
+		if (stop)
+			return NULL;
+		if (every > 0)
+			kt->ops.check(kt->ops.arg);
+	}
+}
+
+/* keycheck_start - start the checker thread */
+struct keycheck_thread *
+keycheck_start(const struct keycheck_ops *ops, char *err, size_t errlen)
+{
+	static const struct keycheck_ops running = {
+		keycheck_running_interval_ms, keycheck_running_check, NULL, 0
+	};
+	struct keycheck_thread *kt = xcalloc(1, sizeof(*kt));
+	int rc;
+
+	kt->ops = ops != NULL ? *ops : running;
+	pthread_mutex_init(&kt->lock, NULL);
+	pthread_cond_init(&kt->wake, NULL);
+	if ((rc = pthread_create(&kt->tid, NULL, keycheck_thread_main, kt)) != 0) {
+		errno = rc;
+		(void)snprintf(err, errlen, "cannot start the key check thread: "
+		    "%m");
+		pthread_cond_destroy(&kt->wake);
+		pthread_mutex_destroy(&kt->lock);
+		free(kt);
+		return NULL;
+	}
+	return kt;
+}
+
+/* keycheck_stop - end the checker thread and free it */
+void
+keycheck_stop(struct keycheck_thread *kt)
+{
+	if (kt == NULL)
+		return;
+	pthread_mutex_lock(&kt->lock);
+	kt->stop = 1;
+	pthread_cond_signal(&kt->wake);
+	pthread_mutex_unlock(&kt->lock);
+	pthread_join(kt->tid, NULL);
+	pthread_cond_destroy(&kt->wake);
+	pthread_mutex_destroy(&kt->lock);
+	free(kt);
 }

@@ -4,14 +4,16 @@
  * Start-up order: load the configuration and keys (as the starting user,
  * normally root), open the milter socket, go to the background, drop to
  * the configured user, then run the listener (listener.c) in a thread of
- * its own while the main thread waits for signals. Every other thread
- * blocks the signals, so they all come to the main thread's sigwait.
+ * its own, and the key checker (keycheck_start) in another, while the main
+ * thread waits for signals. Every other thread blocks the signals, so they
+ * all come to the main thread's sigwait.
  * Whatever root reads or makes (conf, keys, socket, pid file) must lie in
  * directories only root can change, reached through held descriptors
  * (keys_open_trusted): the run-as user, which is what an attacker who took
  * over the daemon would be, cannot steer it.
- *   SIGHUP          reload: build a new snapshot, swap it in; on error
- *                   keep the running one
+ *   SIGHUP          reload: build a new snapshot, check its keys
+ *                   (keycheck.c, running verdicts carried over where DNS
+ *                   gave none), swap it in; on error keep the running one
  *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
  *                   flight finish (up to 30 s), exit
  */
@@ -26,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "callbacks.h"
@@ -234,53 +235,11 @@ main_milter_thread(void *arg)
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
 
-/*
- * main_keep_key_states - a key the reload could not check (DNS gave no
- * answer: state unknown) keeps the running snapshot's verdict for the
- * same domain, selector and key, so that a reload during a DNS outage does
- * not bring a known truncated or missing record back into use
- */
-static void
-main_keep_key_states(struct config *c)
-{
-	struct config *old = config_acquire();
-	const struct config_domain *od;
-	const struct key *ok;
-	struct key *k;
-	size_t i, j, m;
-
-	for (i = 0; old != NULL && i < c->ndomains; i++) {
-		od = config_find_domain(old, c->domains[i].name);
-		for (j = 0; od != NULL && j < c->domains[i].nkeys; j++) {
-			k = &c->domains[i].keys[j];
-			if (keys_pub_get(k) != KEY_PUB_UNKNOWN)
-				continue;
-			for (m = 0; m < od->nkeys; m++) {
-				ok = &od->keys[m];
-				if (strcmp(ok->selector, k->selector) != 0)
-					continue;
-				/* a new key file under the old selector: no verdict */
-				if (keys_pub_get(ok) != KEY_PUB_UNCHECKED
-				    && keys_pub_get(ok) != KEY_PUB_UNKNOWN
-				    && EVP_PKEY_eq(ok->pkey, k->pkey) == 1) {
-					keys_pub_set(k, keys_pub_get(ok));
-					log_notice(NULL, "key %s of %s: no DNS answer; "
-					    "keeping the running verdict: record %s",
-					    k->selector, c->domains[i].name,
-					    keys_pub_name(keys_pub_get(k)));
-				}
-				break;
-			}
-		}
-	}
-	config_release(old);
-}
-
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
 {
-	struct config *c;
+	struct config *c, *old;
 	char err[1024];
 
 	if (main_privsep != NULL)
@@ -299,65 +258,15 @@ main_reload(const char *path)
 		return;
 	}
 	keycheck_config(c, runtime_of(c)->dns);
-	main_keep_key_states(c);
+	old = config_acquire();
+	keycheck_carry_over(old, c);
+	config_release(old);
 	log_set_level(c->log_level);
 	listener_set_timeout(c->milter_timeout);
 	listener_set_max_connections(c->max_connections);
 	config_install(c);
 	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
 	    c->ndomains);
-}
-
-static pthread_mutex_t main_kc_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t main_kc_cond = PTHREAD_COND_INITIALIZER;
-static int main_kc_stop;		/* guarded by main_kc_lock */
-
-/*
- * main_keycheck_thread - re-check the key records of the running snapshot
- * every key_check_interval, in a thread of its own so that a slow DNS
- * never delays signal handling.
- */
-static void *
-main_keycheck_thread(void *arg)
-{
-	struct timespec until;
-	struct config *c;
-	long every;
-
-	(void)arg;
-	for (;;) {
-		c = config_acquire();
-		every = c != NULL ? c->key_check_interval : 0;
-		config_release(c);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += every > 0 ? every : 60;	/* 0: look again later */
-		pthread_mutex_lock(&main_kc_lock);
-		while (!main_kc_stop && pthread_cond_timedwait(&main_kc_cond,
-		    &main_kc_lock, &until) == 0)
-			;
-		if (main_kc_stop) {
-			pthread_mutex_unlock(&main_kc_lock);
-			return NULL;
-		}
-		pthread_mutex_unlock(&main_kc_lock);
-		if (every <= 0)
-			continue;
-		c = config_acquire();
-		if (c != NULL && runtime_of(c) != NULL)
-			keycheck_config(c, runtime_of(c)->dns);
-		config_release(c);
-	}
-}
-
-/* main_keycheck_stop - end the key check thread */
-static void
-main_keycheck_stop(pthread_t tid)
-{
-	pthread_mutex_lock(&main_kc_lock);
-	main_kc_stop = 1;
-	pthread_cond_signal(&main_kc_cond);
-	pthread_mutex_unlock(&main_kc_lock);
-	pthread_join(tid, NULL);
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -380,8 +289,10 @@ main_drain(void)
 static int
 main_serve(const char *path, const struct config *c)
 {
-	pthread_t tid, kc;
+	struct keycheck_thread *kc;
+	pthread_t tid;
 	sigset_t set;
+	char err[256];
 	int sig;
 
 	sigemptyset(&set);
@@ -396,8 +307,8 @@ main_serve(const char *path, const struct config *c)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
-	if (pthread_create(&kc, NULL, main_keycheck_thread, NULL) != 0)
-		log_fatal("cannot start the key check thread");
+	if ((kc = keycheck_start(NULL, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -409,7 +320,7 @@ main_serve(const char *path, const struct config *c)
 		    "finish", sig);
 		break;
 	}
-	main_keycheck_stop(kc);
+	keycheck_stop(kc);
 	/* new connections fail at once; the MTA applies its default action */
 	listener_stop();
 	pthread_join(tid, NULL);
