@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "buf.h"
 #include "keycheck.h"
 #include "log.h"
@@ -335,8 +337,10 @@ keycheck_thread_main(void *arg)
 			;
 		stop = kt->stop;
 		pthread_mutex_unlock(&kt->lock);
-		if (stop)
+		if (stop) {
+			OPENSSL_thread_stop();	/* its per-thread state, now */
 			return NULL;
+		}
 		if (every > 0)
 			kt->ops.check(kt->ops.arg);
 	}

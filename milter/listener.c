@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "listener.h"
 #include "log.h"
 #include "xalloc.h"
@@ -390,6 +392,9 @@ listener_thread(void *arg)
 	do
 		listener_serve(fd);
 	while ((fd = listener_take()) >= 0);
+	/* OpenSSL's per-thread state (its error queue) goes with the thread,
+	 * before anyone waiting for the count may end the process */
+	OPENSSL_thread_stop();
 	pthread_mutex_lock(&listener_lock);
 	listener_threads--;
 	pthread_cond_broadcast(&listener_cond);
