@@ -83,8 +83,10 @@ spf_eval_record_ip4(const char *s, size_t n, unsigned char *net)
 				return -1;
 			i++;
 		}
+		/* at most 4 digits are summed: a long run cannot overflow v */
 		for (start = i, v = 0; i < n && isdigit((unsigned char)s[i]); i++)
-			v = v * 10 + (s[i] - '0');
+			if (i - start < 4)
+				v = v * 10 + (s[i] - '0');
 		if (i == start || i - start > 3 || v > 255 ||
 		    (i - start > 1 && s[start] == '0'))
 			return -1;
