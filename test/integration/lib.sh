@@ -15,7 +15,10 @@
 #   - the milter: authmilter ($AUTHMILTER) or, for the harness self-test,
 #     Debian's opendkim.
 # Everything stops on exit (trap), also when a test fails or is interrupted.
-# Output is TAP (it_ok, it_fail, it_check, it_done).
+# Output is TAP (it_plan, it_ok, it_fail, it_check, it_done): a script
+# announces its number of checks up front with it_plan, and it_done fails
+# it when another number ran; a skip (it_skip) is counted as skipped by
+# test/run.sh, never as passed.
 #
 # Needs root (Postfix's master, knotd) and these Debian packages, which the
 # top-level runner installs (see IT_DEBIAN_PACKAGES below).
@@ -23,15 +26,19 @@
 # off, and every DNS client is pointed at the local knotd.
 #
 # Environment (all optional):
-#   AUTHMILTER_TEST_TMP  base of the work dirs (default /tmp)
-#   IT_DNS_PORT          knotd port (default 5353)
-#   IT_SMTP_PORT         Postfix smtpd port (default 2525)
-#   IT_SINK_PORT         smtp-sink port (default 2626)
+#   AUTHMILTER_TEST_TMP  fixed base of the work dirs: $AUTHMILTER_TEST_TMP/
+#                        authmilter-it/NAME (default: a fresh mktemp -d dir
+#                        under /tmp for every script run)
+#   IT_DNS_PORT          knotd port       } default: a port free for TCP and
+#   IT_SMTP_PORT         Postfix smtpd    } UDP chosen at it_init (it_free_port);
+#   IT_SINK_PORT         smtp-sink port   } scripts take their other ports
+#                        (a second knotd, blackhole and dead DNS ports, dnsdrop,
+#                        the milter on TCP) with it_free_port too
 #   AUTHMILTER           the daemon under test (default $BUILD_DIR/milter/authmilter)
 #   BUILD_DIR            the build dir (default: _build in the source tree)
 #   IT_KEEP=1            keep the work dir after a successful run
-# Two runs at once need different ports and test names (or a different
-# AUTHMILTER_TEST_TMP).
+# Runs at once do not meet: each has its own work dir and its own ports
+# (unless the environment fixes them to the same values).
 
 # Debian packages the harness needs (postfix: preseed "postfix/main_mailer_type
 # select No configuration" first); the self-test also needs opendkim.
@@ -46,9 +53,11 @@ IT_ZONE_TEMPLATES=$IT_SRC_DIR/test/zones
 # Debian's dkim, dns and authres modules exist only for the system Python.
 IT_PY=/usr/bin/python3
 
-IT_DNS_PORT=${IT_DNS_PORT:-5353}
-IT_SMTP_PORT=${IT_SMTP_PORT:-2525}
-IT_SINK_PORT=${IT_SINK_PORT:-2626}
+IT_DNS_PORT=${IT_DNS_PORT:-}      # chosen in it_init unless set
+IT_SMTP_PORT=${IT_SMTP_PORT:-}
+IT_SINK_PORT=${IT_SINK_PORT:-}
+IT_PORTS_TAKEN=""                  # ports it_free_port has handed out
+IT_TMP_BASE=""                     # the mktemp -d dir it_init made, if any
 BUILD_DIR=${BUILD_DIR:-$IT_SRC_DIR/_build}
 AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
 
@@ -56,6 +65,9 @@ IT_N=0
 IT_PASS=0
 IT_FAIL=0
 IT_SKIP=0
+IT_PLAN=""              # the number of checks it_plan announced
+IT_DONE=""              # set by it_done: an exit before it is a failure
+IT_SUBMIT_FAILED=""     # the last submission was refused (already not ok)
 IT_PIDS=()              # "name:pid" of every background server we started
 IT_POSTFIX_CONF=""      # set while our Postfix instance may be running
 IT_MILTER_LOG_START=0   # lines of log/milter.log before the current milter
@@ -71,10 +83,20 @@ it_init() {
     fi
     it_require postconf postfix smtp-sink saslpasswd2 knotd kdig openssl \
         "$IT_PY" perl
-    IT_BASE=${AUTHMILTER_TEST_TMP:-/tmp}/authmilter-it
-    IT_DIR=$IT_BASE/$IT_NAME
-    it__stop_leftovers "$IT_DIR"
-    rm -rf "$IT_DIR"
+    if [ -n "${AUTHMILTER_TEST_TMP:-}" ]; then
+        # a fixed place: clear what an earlier run of this test left there
+        IT_BASE=$AUTHMILTER_TEST_TMP/authmilter-it
+        IT_TMP_BASE=""
+        IT_DIR=$IT_BASE/$IT_NAME
+        it__stop_leftovers "$IT_DIR"
+        rm -rf "$IT_DIR"
+        mkdir -p "$IT_BASE"
+    else
+        IT_BASE=$(mktemp -d /tmp/authmilter-it.XXXXXXXX) ||
+            { echo "Bail out! mktemp -d"; exit 1; }
+        IT_TMP_BASE=$IT_BASE
+        IT_DIR=$IT_BASE/$IT_NAME
+    fi
     # smtpd and the other Postfix daemons run as "postfix" and must reach the
     # milter socket and the sasldb: every directory on the way is 0755.
     mkdir -p "$IT_DIR"/{keys,zones,knot,pf,sink,milter,log,tmp}
@@ -86,7 +108,70 @@ it_init() {
     : > "$IT_DIR/log/milter.log"
     trap it__cleanup EXIT
     trap 'exit 130' INT TERM HUP
-    echo "# $IT_NAME: work dir $IT_DIR"
+    # the three servers every script may start; smtpd's port also leaves
+    # room for the milter's TCP sockets some scripts put at +1000 and +1100
+    it_free_port IT_DNS_PORT
+    it_free_port IT_SMTP_PORT 1000 1100
+    it_free_port IT_SINK_PORT
+    echo "# $IT_NAME: work dir $IT_DIR, ports dns $IT_DNS_PORT smtp $IT_SMTP_PORT sink $IT_SINK_PORT"
+}
+
+# it_free_port - unless variable VAR is set already (from the environment),
+# set it to a loopback port nobody uses for TCP or UDP, nor IPv6 TCP, and
+# none of whose offsets OFFSET... is in use either; never one handed out
+# before in this run. The kernel is asked: each candidate is bound and
+# closed again. Candidates are drawn below the kernel's ephemeral range
+# (ip_local_port_range), so that no client connection takes one between
+# now and the bind of the server it is for.
+it_free_port() {
+    local it__var=$1 it__port it__o
+    shift
+    [ -n "${!it__var:-}" ] && return 0
+    it__port=$("$IT_PY" - "$IT_PORTS_TAKEN" "$@" <<'PY'
+import errno, random, socket, sys
+
+taken = {int(p) for p in sys.argv[1].split()}
+offsets = [0] + [int(a) for a in sys.argv[2:]]
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+top = min(low, 65536) - 1 - max(offsets)
+
+
+def free(port):
+    """True if PORT binds on 127.0.0.1 (TCP and UDP) and ::1 (TCP)."""
+    for fam, kind, host in ((socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+                            (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
+                            (socket.AF_INET6, socket.SOCK_STREAM, "::1")):
+        try:
+            s = socket.socket(fam, kind)
+        except OSError:
+            continue                  # no IPv6 here
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                continue              # no ::1 here
+            return False
+        finally:
+            s.close()
+    return True
+
+
+for _ in range(500):
+    p = random.randint(10000, top)
+    if all(p + o not in taken and free(p + o) for o in offsets):
+        print(p)
+        sys.exit(0)
+sys.exit("no free port found")
+PY
+) || { echo "Bail out! it_free_port: no free port for $it__var"; exit 1; }
+    printf -v "$it__var" '%s' "$it__port"
+    for it__o in 0 "$@"; do
+        IT_PORTS_TAKEN="$IT_PORTS_TAKEN $((it__port + it__o))"
+    done
 }
 
 # it_require - bail out unless every command named exists
@@ -177,8 +262,14 @@ it__cleanup() {
     wait 2>/dev/null
     # a caller's own clean-up (unmounting what it mounted in the work dir)
     [ -n "${IT_ON_EXIT:-}" ] && "$IT_ON_EXIT"
+    # a script that stops before it_done has not run its plan
+    if [ "$rc" = 0 ] && [ -n "$IT_PLAN" ] && [ -z "$IT_DONE" ]; then
+        echo "not ok $((IT_N + 1)) - $IT_NAME: exited before it_done (exit 0 after $IT_N checks)"
+        rc=1
+    fi
     if [ "$rc" = 0 ] && [ "$IT_FAIL" = 0 ] && [ -z "${IT_KEEP:-}" ]; then
         rm -rf "$IT_DIR"
+        [ -n "$IT_TMP_BASE" ] && rmdir "$IT_TMP_BASE" 2> /dev/null
     else
         echo "# $IT_NAME: work dir kept: $IT_DIR"
     fi
@@ -201,6 +292,22 @@ it__port_open() {
     (exec 3<> "/dev/tcp/${2:-127.0.0.1}/$1") 2> /dev/null
 }
 
+# it__port_busy - true if a socket listens on PORT (TCP) or is bound to it
+# (UDP); for ports the environment fixed, which it_free_port did not test
+it__port_busy() {
+    ss -Hlntu "sport = :$1" 2> /dev/null | grep -q .
+}
+
+# it__port_only_pid - every socket listening on PORT belongs to process PID
+# (knotd binds with SO_REUSEPORT: on a busy port it would share the
+# queries with whoever else is there instead of failing)
+it__port_only_pid() {
+    local port=$1 pid=$2 lines
+    lines=$(ss -Hlnptu "sport = :$port" 2> /dev/null) || return 1
+    [ -n "$lines" ] || return 1
+    ! grep -v "pid=$pid," <<< "$lines" | grep -q .
+}
+
 # ---------------------------------------------------------------- TAP
 
 # it_ok - record a passing check
@@ -218,7 +325,8 @@ it_fail() {
     it_show_logs
 }
 
-# it_skip - record a check that could not run here
+# it_skip - record a check that could not run here (counted as skipped,
+# never as passed, by test/run.sh)
 it_skip() {
     IT_N=$((IT_N + 1))
     IT_SKIP=$((IT_SKIP + 1))
@@ -240,9 +348,30 @@ it_check() {
     fi
 }
 
-# it_not - succeed when CMD... fails (for it_check)
+# it_not - succeed when CMD... fails (for it_check); for a grep use
+# it_nomatch, which tells "no match" from "could not read the file"
 it_not() {
     ! "$@"
+}
+
+# it_exit - succeed when CMD... exits with status N (a refusal that must
+# not be confused with a crash)
+it_exit() {
+    local want=$1 rc=0
+    shift
+    "$@" || rc=$?
+    [ "$rc" = "$want" ] || { echo "it_exit: exit $rc, wanted $want: $*" >&2; return 1; }
+}
+
+# it_nomatch - succeed when grep (or a function ending in one) CMD... exits
+# 1, "no line selected"; exit 2, an unreadable or missing file, fails
+it_nomatch() {
+    local rc=0
+    "$@" || rc=$?
+    [ "$rc" = 1 ] && return 0
+    [ "$rc" = 0 ] && echo "it_nomatch: a line matched: $*" >&2
+    [ "$rc" -gt 1 ] && echo "it_nomatch: exit $rc (no such file?): $*" >&2
+    return 1
 }
 
 # it_show_logs - print the tails of the logs that explain a failure (Postfix,
@@ -262,9 +391,28 @@ it_show_logs() {
     fi
 }
 
-# it_done - print the plan and the summary; exit 1 if any check failed
+# it_plan - announce that the script runs N checks (TAP plan, before the
+# first check); it_done fails the run when another number of checks ran,
+# so a check that silently did not run is a failure
+it_plan() {
+    if [ "$IT_N" != 0 ] || [ -n "$IT_PLAN" ]; then
+        echo "Bail out! it_plan after $IT_N checks (the plan comes first, once)"
+        exit 1
+    fi
+    IT_PLAN=$1
+    echo "1..$IT_PLAN"
+}
+
+# it_done - check the plan (or print it: scripts without it_plan), print
+# the summary; exit 1 if any check failed
 it_done() {
-    echo "1..$IT_N"
+    IT_DONE=1
+    if [ -z "$IT_PLAN" ]; then
+        echo "1..$IT_N"
+    elif [ "$IT_N" != "$IT_PLAN" ]; then
+        it_fail "$IT_NAME: $IT_N checks ran, the plan is $IT_PLAN" \
+            "a check did not run, or the plan is out of date"
+    fi
     if [ "$IT_SKIP" -gt 0 ]; then
         echo "# $IT_NAME: $IT_PASS passed, $IT_FAIL failed, $IT_SKIP skipped"
     else
@@ -386,7 +534,12 @@ EOF
         echo "it_dns_start: bad knot configuration" >&2
         return 1
     }
+    if it__port_busy "$IT_DNS_PORT"; then
+        echo "it_dns_start: port $IT_DNS_PORT is in use (set IT_DNS_PORT)" >&2
+        return 1
+    fi
     it__bg knot "$IT_DIR/log/knot.log" knotd -c "$IT_DIR/knot/knot.conf"
+    local pid=$IT_LAST_PID
     for d in "${domains[@]}"; do
         if ! it_wait_for 10 it__dns_answers "$d"; then
             echo "it_dns_start: knotd does not answer for $d" >&2
@@ -394,6 +547,11 @@ EOF
             return 1
         fi
     done
+    if ! it__port_only_pid "$IT_DNS_PORT" "$pid"; then
+        echo "it_dns_start: another process shares port $IT_DNS_PORT with knotd:" >&2
+        ss -Hlnptu "sport = :$IT_DNS_PORT" >&2
+        return 1
+    fi
 }
 
 # it__dns_answers - true once knotd answers authoritatively for DOMAIN's SOA
@@ -418,9 +576,13 @@ it_dns_txt() {
 # it_sink_start - start smtp-sink on 127.0.0.1:$IT_SINK_PORT; one file per
 # message in $IT_DIR/sink
 it_sink_start() {
+    if it__port_busy "$IT_SINK_PORT"; then
+        echo "it_sink_start: port $IT_SINK_PORT is in use (set IT_SINK_PORT)" >&2
+        return 1
+    fi
     it__bg sink "$IT_DIR/log/sink.log" \
         smtp-sink -u nobody -d "$IT_DIR/sink/%M." "127.0.0.1:$IT_SINK_PORT" 100
-    it_wait_for 10 it__port_open "$IT_SINK_PORT" || {
+    it_wait_for 10 it__port_only_pid "$IT_SINK_PORT" "$IT_LAST_PID" || {
         echo "it_sink_start: smtp-sink does not listen on $IT_SINK_PORT" >&2
         return 1
     }
@@ -564,6 +726,10 @@ EOF
         tail -n 20 "$IT_DIR/log/postfix.log" >&2
         return 1
     fi
+    if it__port_busy "$IT_SMTP_PORT"; then
+        echo "it_postfix_start: port $IT_SMTP_PORT is in use (set IT_SMTP_PORT)" >&2
+        return 1
+    fi
     IT_POSTFIX_CONF=$etc
     if ! postfix -c "$etc" start > "$IT_DIR/tmp/postfix-start.out" 2>&1; then
         cat "$IT_DIR/tmp/postfix-start.out" >&2
@@ -575,6 +741,31 @@ EOF
         tail -n 20 "$IT_DIR/log/postfix.log" >&2
         return 1
     fi
+}
+
+# it_postfix_reload - "postfix reload" after a postconf -e; waits until
+# master logs that it re-read the configuration
+it_postfix_reload() {
+    local before
+    before=$(it__reload_count)
+    postfix -c "$IT_POSTFIX_CONF" reload > "$IT_DIR/tmp/reload.out" 2>&1 || {
+        cat "$IT_DIR/tmp/reload.out" >&2
+        return 1
+    }
+    it_wait_for 15 it__reload_more "$before" || {
+        echo "it_postfix_reload: master logged no reload" >&2
+        return 1
+    }
+}
+
+# it__reload_count - number of reloads Postfix's master has logged
+it__reload_count() {
+    grep -c 'postfix/master\[[0-9]*\]: reload ' "$IT_DIR/log/postfix.log"
+}
+
+# it__reload_more - true once master logged more than N reloads
+it__reload_more() {
+    [ "$(it__reload_count)" -gt "$1" ]
 }
 
 # it__sasl_setup - smtpd.conf and a sasldb with alice@example.com/secret
@@ -652,10 +843,12 @@ it_smtpsend() {
 it_submit() {
     local name=$1
     shift
-    if IT_QID=$(it_smtpsend "$@" 2> "$IT_DIR/tmp/send.err"); then
+    IT_SUBMIT_FAILED=""
+    if IT_QID=$(it_smtpsend "$@" 2> "$IT_DIR/tmp/send.err") && [ -n "$IT_QID" ]; then
         it_ok "$name: accepted as $IT_QID"
     else
         IT_QID=""
+        IT_SUBMIT_FAILED=1
         sed 's/^/#   /' "$IT_DIR/tmp/send.err"
         it_fail "$name: accepted" "submission refused"
     fi
@@ -678,10 +871,12 @@ it_submit_refused() {
 it_submit_local() {
     local name=$1 file=$2
     shift 2
-    if IT_QID=$(it_sendmail "$@" < "$file" 2> "$IT_DIR/tmp/send.err"); then
+    IT_SUBMIT_FAILED=""
+    if IT_QID=$(it_sendmail "$@" < "$file" 2> "$IT_DIR/tmp/send.err") && [ -n "$IT_QID" ]; then
         it_ok "$name: accepted as $IT_QID"
     else
         IT_QID=""
+        IT_SUBMIT_FAILED=1
         sed 's/^/#   /' "$IT_DIR/tmp/send.err"
         it_fail "$name: accepted" "sendmail refused"
     fi
@@ -694,12 +889,18 @@ it__qid_sent() {
 }
 
 # it_relayed - wait up to TIMEOUT s (default 30) for message IT_QID at the
-# sink; sets IT_MSG to its file; on failure records not ok NAME
+# sink; sets IT_MSG to its file; on failure records not ok NAME. A message
+# it_submit already counted as refused is not counted twice (the checks
+# that needed it then fall short of the plan: it_done fails the script).
 it_relayed() {
     local name=$1 secs=${2:-30}
     IT_MSG=""
     if [ -z "$IT_QID" ]; then
-        it_skip "$name: relayed to the sink" "not accepted"
+        if [ -n "$IT_SUBMIT_FAILED" ]; then
+            echo "# $name: not relayed: the submission failed above"
+        else
+            it_fail "$name: relayed to the sink" "no queue id: nothing was submitted"
+        fi
         return 1
     fi
     if it_wait_for "$secs" it__qid_sent "$IT_QID"; then

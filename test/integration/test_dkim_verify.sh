@@ -11,12 +11,11 @@ set -u
 
 it_init dkim_verify
 DKIMV=${DKIMV:-$BUILD_DIR/test/tools/dkimv}
-if [ ! -x "$DKIMV" ]; then
-    echo "1..0 # SKIP dkimv not built: $DKIMV (set DKIMV or BUILD_DIR)"
-    exit 0
-fi
+it_require "$DKIMV"
+it_plan 26
 # A port where a socket swallows queries and never answers.
-BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-$((IT_DNS_PORT + 1))}
+BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-}
+it_free_port BLACKHOLE_PORT
 D=dkimv.test
 
 keygen() {
@@ -206,7 +205,8 @@ expect "unsigned message: none" "$m/plain.eml" '^none$'
 # DNSSEC: a second knotd signs zone sec.test; with its KSK as trust
 # anchor the key record validates (dnssec=secure), with a wrong anchor the
 # answer is bogus (temperror).
-SEC_PORT=${IT_SEC_PORT:-$((IT_DNS_PORT + 2))}
+SEC_PORT=${IT_SEC_PORT:-}
+it_free_port SEC_PORT
 sec=$IT_DIR/knot-sec
 mkdir -p "$sec/zones" "$sec/run" "$sec/db"
 seckey=$IT_DIR/keys/sec.pem
@@ -288,7 +288,9 @@ t.bind(("127.0.0.1", int(sys.argv[1])))
 t.listen(16)
 time.sleep(600)
 ' "$BLACKHOLE_PORT"
-sleep 0.5
+# the UDP socket is bound before the TCP one listens
+it_wait_for 10 it__port_open "$BLACKHOLE_PORT" ||
+    it_fail "the blackhole listens on $BLACKHOLE_PORT"
 start=$(date +%s%N)
 OUT=$IT_DIR/tmp/blackhole.out
 "$DKIMV" -s "127.0.0.1@$BLACKHOLE_PORT" -t 2000 < "$m/rsa.eml" > "$OUT" 2>&1

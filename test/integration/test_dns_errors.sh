@@ -20,12 +20,14 @@ set -u
 
 it_init dns_errors
 [ -x "$AUTHMILTER" ] || { echo "Bail out! authmilter not built: $AUTHMILTER"; exit 1; }
+it_plan 19
 "$IT_PY" -c 'import authres, dkim' 2> /dev/null ||
     { echo "Bail out! $IT_PY lacks authres or dkim (python3-authres, python3-dkim)"; exit 1; }
 Z=dnserr.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
-DROP_PORT=$((IT_DNS_PORT + 5))
+DROP_PORT=${IT_DROP_PORT:-}
+it_free_port DROP_PORT
 DROP=$IT_DIR/tmp/drop
 
 # keygen NAME DOMAIN SELECTOR - an RSA key with its record; sets $NAME

@@ -19,6 +19,7 @@ it_init files_limits
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" prlimit ss stat
+it_plan 30
 out=$IT_DIR/tmp
 RUNAS=nobody
 

@@ -13,6 +13,7 @@ set -u
 
 it_init selftest_opendkim
 it_require opendkim
+it_plan 19
 
 key=$(it_keygen example.com s2048 rsa 2048) || { echo "Bail out! keygen"; exit 1; }
 edkey=$(it_keygen example.com e1 ed25519) || { echo "Bail out! keygen"; exit 1; }
@@ -46,9 +47,9 @@ it_check "verifier: Mail::DKIM passes rsa-sha256" \
 sed 's/^Subject: verifier check/Subject: verifier check, altered/' \
     "$IT_DIR/tmp/dkimpy-signed.eml" > "$IT_DIR/tmp/altered.eml"
 it_check "verifier: dkimpy fails an altered message" \
-    it_not it_dkimverify --min 1 "$IT_DIR/tmp/altered.eml"
+    it_nomatch it_dkimverify --min 1 "$IT_DIR/tmp/altered.eml"
 it_check "verifier: Mail::DKIM fails an altered message" \
-    it_not it_dkimverify_pl --min 1 "$IT_DIR/tmp/altered.eml"
+    it_nomatch it_dkimverify_pl --min 1 "$IT_DIR/tmp/altered.eml"
 
 # (a) authenticated client from an outside address
 it_submit "(a) AUTH alice from 192.0.2.10" --xclient-addr 192.0.2.10 \

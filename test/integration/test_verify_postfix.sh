@@ -19,19 +19,18 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 it_init verify_postfix
-if [ ! -x "$AUTHMILTER" ]; then
-    echo "1..0 # SKIP authmilter not built: $AUTHMILTER (set AUTHMILTER or BUILD_DIR)"
-    exit 0
-fi
+it_require "$AUTHMILTER"
+it_plan 108
 if ! "$IT_PY" -c 'import authres, dkim' 2> /dev/null; then
-    echo "1..0 # SKIP $IT_PY lacks authres or dkim (Debian python3-authres, python3-dkim)"
-    exit 0
+    echo "Bail out! $IT_PY lacks authres or dkim (Debian python3-authres, python3-dkim)"
+    exit 1
 fi
 Z=verify.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
 # A port on which a socket swallows DNS queries and never answers.
-BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-$((IT_DNS_PORT + 3))}
+BLACKHOLE_PORT=${IT_BLACKHOLE_PORT:-}
+it_free_port BLACKHOLE_PORT
 
 # keygen NAME DOMAIN SELECTOR TYPE - a key for DOMAIN (a name inside the
 # $Z zone, not a zone of its own) with its record queued; sets $NAME
@@ -176,7 +175,7 @@ it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
 # would add the missing From of the no-From scenario before the milter
 # sees the header (the XCLIENT clients count as local here).
 if ! postconf -c "$IT_DIR/pf/etc" -e "local_header_rewrite_clients =" \
-    || ! postfix -c "$IT_DIR/pf/etc" reload > /dev/null 2>&1; then
+    || ! it_postfix_reload; then
     echo "Bail out! postfix reload"
     exit 1
 fi
@@ -193,8 +192,8 @@ if it_relayed "spf-only"; then
         --expect "spf=pass smtp.helo=helo.$Z" \
         --expect "dkim=none" \
         --expect "dmarc=pass header.from=spfonly.$Z"
-    it_check "spf-only: no Received-SPF by default" it_not has_header "$IT_MSG" Received-SPF
-    it_check "spf-only: no X-Authmilter-Quarantine" it_not has_header "$IT_MSG" X-Authmilter-Quarantine
+    it_check "spf-only: no Received-SPF by default" it_nomatch has_header "$IT_MSG" Received-SPF
+    it_check "spf-only: no X-Authmilter-Quarantine" it_nomatch has_header "$IT_MSG" X-Authmilter-Quarantine
     it_check "spf-only: log names the queue id and the SPF alignment" \
         ml_logged "$IT_QID: verified: spf=pass .*dmarc=pass \(pass: SPF spfonly\.$Z aligned"
 fi
@@ -279,7 +278,7 @@ send "p at the org: From org.$Z from $BAD (p=none)" $BAD --from a@org.$Z
 if it_relayed "p=none"; then
     authres "p=none: dmarc=fail policy.dmarc=none, delivered unmarked" \
         --expect "dmarc=fail header.from=org.$Z policy.dmarc=none"
-    it_check "p=none: no X-Authmilter-Quarantine" it_not has_header "$IT_MSG" X-Authmilter-Quarantine
+    it_check "p=none: no X-Authmilter-Quarantine" it_nomatch has_header "$IT_MSG" X-Authmilter-Quarantine
 fi
 
 # strict alignment: SPF pass for strict.$Z and DKIM pass d=strict.$Z, but
@@ -362,7 +361,7 @@ if it_relayed "forged A-R"; then
         --expect "spf=pass smtp.mailfrom=a@spfonly.$Z" \
         --expect "dkim=none" --reject "dkim=pass" \
         --expect "dmarc=pass header.from=spfonly.$Z"
-    it_check "forged A-R: both forgeries gone" it_not grep -Eq "FORGED01|forged\.example" "$IT_MSG"
+    it_check "forged A-R: both forgeries gone" it_nomatch grep -Eq "FORGED01|forged\.example" "$IT_MSG"
     it_check "forged A-R: the foreign A-R arrived intact" \
         grep -q "^Authentication-Results: other\.example; spf=pass smtp\.mailfrom=kept@other\.example" "$IT_MSG"
     it_check "forged A-R: milter log: one summary line for both" \
@@ -380,7 +379,7 @@ send "forged A-R in other spellings, from $GOOD" $GOOD --from a@spfonly.$Z \
 if it_relayed "forged A-R spellings"; then
     authres "forged A-R spellings: exactly one of ours, nothing foreign" \
         --foreign 0 --expect "dkim=none" --reject "dkim=pass"
-    it_check "forged A-R spellings: all four gone" it_not grep -q "FORGED0" "$IT_MSG"
+    it_check "forged A-R spellings: all four gone" it_nomatch grep -q "FORGED0" "$IT_MSG"
 fi
 
 # as many forgeries as max_forged_headers (10) allows: all removed
@@ -392,7 +391,7 @@ send "10 forged A-R (the limit), from $GOOD" $GOOD --from a@spfonly.$Z "${many[@
 if it_relayed "10 forged A-R"; then
     authres "10 forged A-R: exactly one of ours left, genuine" \
         --foreign 0 --expect "dkim=none" --reject "dkim=pass"
-    it_check "10 forged A-R: none of the 10 arrived" it_not grep -Eq "forged[0-9]+\.example" "$IT_MSG"
+    it_check "10 forged A-R: none of the 10 arrived" it_nomatch grep -Eq "forged[0-9]+\.example" "$IT_MSG"
 fi
 # one more: refused whole, not edited field by field
 many+=(--header "Authentication-Results: mx.test.example; dmarc=pass header.from=forged11.example")
@@ -415,7 +414,7 @@ refused "12,000 forged A-R: refused 550 5.7.1" DATA 550 "5\.7\.1 message carries
     $GOOD --from a@spfonly.$Z --file "$IT_DIR/tmp/flood.eml"
 send "the next message after the flood" $GOOD --from a@spfonly.$Z
 it_relayed "after the flood" 20 && it_ok "after the flood: delivered in $(($(date +%s) - t0)) s (Postfix's cleanup not stalled)"
-it_check "flood: no cleanup abort in Postfix's log" it_not pf_logged "too many reverse jump|cleanup.*signal 6"
+it_check "flood: no cleanup abort in Postfix's log" it_nomatch pf_logged "too many reverse jump|cleanup.*signal 6"
 it_check "flood: one log line for the refusal, none per field" \
     sh -c "[ \$(grep -c 'forged' '$IT_DIR/log/milter.log') -lt 20 ]"
 
@@ -425,7 +424,7 @@ send "forged X-Authmilter-Bounce and -Quarantine from outside" $GOOD --from a@sp
     --header "X-Authmilter-Quarantine: none" --header "x-authmilter-whatever: 1"
 if it_relayed "forged X-Authmilter"; then
     it_check "forged X-Authmilter-*: all three removed" \
-        it_not grep -iq "^X-Authmilter-" "$IT_MSG"
+        it_nomatch grep -iq "^X-Authmilter-" "$IT_MSG"
     it_check "forged X-Authmilter-*: one summary log line" \
         grep -q "$IT_QID: removed forged header fields: 0 Authentication-Results claiming our authserv-id, 3 X-Authmilter-\*" "$IT_DIR/log/milter.log"
 fi
@@ -452,7 +451,7 @@ send_trusted "AUTH alice from 192.0.2.10, From reject.$Z unsigned" \
     --xclient-addr 192.0.2.10 --auth alice@example.com:secret --from a@reject.$Z
 if it_relayed "AUTH"; then
     it_check "AUTH: not judged: no A-R" "$IT_PY" "$IT_LIB_DIR/authres_check.py" --none "$IT_MSG"
-    it_check "AUTH: no X-Authmilter-Quarantine" it_not has_header "$IT_MSG" X-Authmilter-Quarantine
+    it_check "AUTH: no X-Authmilter-Quarantine" it_nomatch has_header "$IT_MSG" X-Authmilter-Quarantine
 fi
 send_trusted "AUTH alice with a forged A-R claiming our id" \
     --xclient-addr 192.0.2.10 --auth alice@example.com:secret --from a@reject.$Z \
@@ -460,7 +459,7 @@ send_trusted "AUTH alice with a forged A-R claiming our id" \
     --header "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@other.example"
 if it_relayed "AUTH forged"; then
     it_check "AUTH: the forged A-R is removed from our own users' mail too" \
-        it_not grep -q "dmarc=pass header.from=bank.example" "$IT_MSG"
+        it_nomatch grep -q "dmarc=pass header.from=bank.example" "$IT_MSG"
     it_check "AUTH: a foreign A-R is kept" grep -q "other.example; spf=pass" "$IT_MSG"
 fi
 send_trusted "AUTH alice with an X-Authmilter-Bounce header" \
@@ -495,7 +494,7 @@ it_check "hold: the p=reject message is held, not refused" it_wait_for 10 held "
 send "hold: a passing message still goes through" $GOOD --from a@spfonly.$Z
 it_relayed "hold: passing message" && it_ok "hold: passing message relayed"
 it_check "hold: neither held message reached the sink" \
-    sh -c "! grep -lqF -e 'Subject: $hold_subj' -e 'Subject: $hold2_subj' '$IT_DIR'/sink/*.*"
+    it_nomatch grep -rlqF -e "Subject: $hold_subj" -e "Subject: $hold2_subj" "$IT_DIR/sink"
 # an MTA that does not grant QUARANTINE: the message is marked instead
 "$IT_PY" "$IT_LIB_DIR/noquarantine.py" "$IT_MILTER_SOCKET" "$BAD" "a@quar.$Z" \
     > "$IT_DIR/tmp/noq.out" 2>&1
@@ -504,7 +503,7 @@ it_check "hold, MTA without QUARANTINE: the message is accepted" \
 it_check "hold, MTA without QUARANTINE: X-Authmilter-Quarantine inserted instead" \
     grep -q "^i X-Authmilter-Quarantine: DMARC policy of quar\.$Z: quarantine" "$IT_DIR/tmp/noq.out"
 it_check "hold, MTA without QUARANTINE: no quarantine request sent" \
-    sh -c "! grep -q '^q ' '$IT_DIR/tmp/noq.out'"
+    it_nomatch grep -q '^q ' "$IT_DIR/tmp/noq.out"
 
 # ------------------------------------------------------------ SPF reject, Received-SPF
 
@@ -528,7 +527,7 @@ send "spf=none is not refused" $BAD --from a@sub.relaxed.$Z \
 it_relayed "spf=none" && it_ok "spf=none: relayed"
 send_trusted "internal client with an SPF-failing sender is not refused" --from a@reject.$Z
 if it_relayed "internal, spf reject conf"; then
-    it_check "internal: no Received-SPF" it_not has_header "$IT_MSG" Received-SPF
+    it_check "internal: no Received-SPF" it_nomatch has_header "$IT_MSG" Received-SPF
 fi
 
 # ------------------------------------------------------------ DNS outage
@@ -567,9 +566,9 @@ it__stop blackhole
 
 # ------------------------------------------------------------ nothing else
 
-it_check "none of the ${#REFUSED[@]} refused messages reached the sink" \
-    it_not grep -lqF "${REFUSED[@]}" "$IT_DIR"/sink/*.*
+it_check "none of the $((${#REFUSED[@]} / 2)) refused messages reached the sink" \
+    it_nomatch grep -rlqF "${REFUSED[@]}" "$IT_DIR/sink"
 it_check "every accepted message was relayed (none deferred or bounced)" \
-    it_not pf_logged "status=(deferred|bounced)"
+    it_nomatch pf_logged "status=(deferred|bounced)"
 
 it_done
