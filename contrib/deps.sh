@@ -8,7 +8,7 @@ libmilter-dev libopendkim-dev libssl-dev libcmocka-dev
 libunbound-dev libspf2-dev libpsl-dev libidn2-dev publicsuffix
 postfix knot knot-dnsutils sasl2-bin libsasl2-modules libsasl2-modules-db
 python3 python3-dkim python3-dnspython python3-nacl libmail-dkim-perl libnet-dns-perl python3-spf python3-authres python3-yaml
-opendkim opendkim-tools openssl ca-certificates procps"
+opendkim opendkim-tools openssl ca-certificates procps clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
