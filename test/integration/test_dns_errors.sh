@@ -20,7 +20,7 @@ set -u
 
 it_init dns_errors
 [ -x "$AUTHMILTER" ] || { echo "Bail out! authmilter not built: $AUTHMILTER"; exit 1; }
-it_plan 19
+it_plan 21
 "$IT_PY" -c 'import authres, dkim' 2> /dev/null ||
     { echo "Bail out! $IT_PY lacks authres or dkim (python3-authres, python3-dkim)"; exit 1; }
 Z=dnserr.example
@@ -43,6 +43,8 @@ keygen K_QUAR quar.$Z s1 $Z
 keygen K_PNONE pnone.$Z s1 $Z
 keygen K_BAD badkey.$Z s2 $Z        # s1 is the malformed record
 keygen K_OTHER other.example s1 other.example
+# the reverse zone of the permitted client, for ptr:
+it_zone_add 2.0.192.in-addr.arpa "20.2.0.192.in-addr.arpa. 300 IN PTR ptrhost.$Z."
 it_dns_start || { echo "Bail out! knotd"; exit 1; }
 it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
 : > "$DROP"
@@ -163,6 +165,13 @@ refused "A record inside a: times out: 451 4.7.5" 451 "$TEMP amech\.$Z" $GOOD \
 drop mx1.$Z A
 refused "A record of an mx: host times out: 451 4.7.5" 451 "$TEMP mxmech\.$Z" \
     $GOOD --from a@mxmech.$Z
+# ptr: a name whose address lookup times out is skipped (RFC 7208 5.5), so
+# ptr cannot match: SPF fail, DMARC fail, the domain's 550 (no temperror)
+drop ptrhost.$Z A
+refused "A record of a ptr: name times out: the name is skipped, 550" 550 \
+    "5\.7\.1 rejected by the DMARC policy of ptrmech\.$Z" $GOOD --from a@ptrmech.$Z
+drop
+accepted "ptr: with the A answering, the name validates: accepted" $GOOD --from a@ptrmech.$Z
 drop
 accepted "the same SPF domains answer again: accepted" $GOOD --from a@amech.$Z &&
     authres "... A-R spf=pass dmarc=pass" --expect "spf=pass smtp.mailfrom=a@amech.$Z" \
