@@ -3,6 +3,7 @@
  *
  * Pure: configuration and module results in, action and reply out.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,23 @@ verdict_init(void)
 
 	memset(&v, 0, sizeof(v));
 	v.action = VERDICT_ACCEPT;
+	return v;
+}
+
+/* verdict_make - an action with its reply codes and text */
+static struct verdict __attribute__((format(printf, 4, 5)))
+verdict_make(enum verdict_action action, const char *rcode, const char *xcode,
+    const char *fmt, ...)
+{
+	struct verdict v = verdict_init();
+	va_list ap;
+
+	v.action = action;
+	v.rcode = rcode;
+	v.xcode = xcode;
+	va_start(ap, fmt);
+	(void)vsnprintf(v.text, sizeof(v.text), fmt, ap);	/* a cut reply is fine */
+	va_end(ap);
 	return v;
 }
 
@@ -57,59 +75,35 @@ verdict_spf_mailfrom(const struct config *c, const struct spf_outcome *o)
 struct verdict
 verdict_bad_from(const struct config *c, const char *reason)
 {
-	struct verdict v = verdict_init();
-
-	if (c->reject_bad_from) {
-		v.action = VERDICT_REJECT;
-		v.rcode = "550";
-		v.xcode = "5.7.1";
-		snprintf(v.text, sizeof(v.text), "message must have exactly one "
-		    "From header with one address (%s)", reason);
-	}
-	return v;
+	if (!c->reject_bad_from)
+		return verdict_init();
+	return verdict_make(VERDICT_REJECT, "550", "5.7.1", "message must have "
+	    "exactly one From header with one address (%s)", reason);
 }
 
 /* verdict_forged_headers - too many fields claim to be ours: refuse whole */
 struct verdict
 verdict_forged_headers(const struct config *c)
 {
-	struct verdict v = verdict_init();
-
-	v.action = VERDICT_REJECT;
-	v.rcode = "550";
-	v.xcode = "5.7.1";
-	snprintf(v.text, sizeof(v.text), "message carries more than %d header "
-	    "fields forged in the name of %s", c->max_forged_headers,
-	    c->authserv_id);
-	return v;
+	return verdict_make(VERDICT_REJECT, "550", "5.7.1", "message carries "
+	    "more than %d header fields forged in the name of %s",
+	    c->max_forged_headers, c->authserv_id);
 }
 
 /* verdict_unauthorized - a trusted client that may not sign for its From domain */
 struct verdict
 verdict_unauthorized(const char *domain)
 {
-	struct verdict v = verdict_init();
-
-	v.action = VERDICT_REJECT;
-	v.rcode = "550";
-	v.xcode = "5.7.1";
-	snprintf(v.text, sizeof(v.text), "this sender may not send mail as %s",
-	    domain);
-	return v;
+	return verdict_make(VERDICT_REJECT, "550", "5.7.1", "this sender may not "
+	    "send mail as %s", domain);
 }
 
 /* verdict_header_overflow - a header too large to check is never let through */
 struct verdict
 verdict_header_overflow(unsigned long limit)
 {
-	struct verdict v = verdict_init();
-
-	v.action = VERDICT_REJECT;
-	v.rcode = "552";
-	v.xcode = "5.3.4";
-	snprintf(v.text, sizeof(v.text), "message header exceeds %lu bytes",
-	    limit);
-	return v;
+	return verdict_make(VERDICT_REJECT, "552", "5.3.4", "message header "
+	    "exceeds %lu bytes", limit);
 }
 
 /* verdict_quarantine - how a quarantine disposition is carried out */
