@@ -1,5 +1,6 @@
 /*
- * callbacks.c - the xxfi_* callbacks: fetch state, call modules, return.
+ * callbacks.c - the engine's callbacks: fetch state, call modules, apply
+ * the edits they return (cb_apply), turn their verdict into a status.
  *
  * The engine serves each connection in one thread; a callback touches
  * only its connection's state (struct state_conn) and the pinned,
@@ -14,6 +15,7 @@
 
 #include "callbacks.h"
 #include "clock.h"
+#include "edit.h"
 #include "log.h"
 #include "mode.h"
 #include "mta.h"
@@ -145,19 +147,7 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
-	if (argv != NULL && argv[0] != NULL && argv[1] != NULL) {
-		struct buf args = BUF_INIT;
-		int i;
-
-		/* the MTA takes only these back with a changed sender (Postfix:
-		 * RET and ENVID; SIZE and BODY stay with the queue file) */
-		for (i = 1; argv[i] != NULL; i++)
-			if (strncasecmp(argv[i], "RET=", 4) == 0
-			    || strncasecmp(argv[i], "ENVID=", 6) == 0)
-				buf_printf(&args, "%s%s", args.len ? " " : "", argv[i]);
-		m->envfrom_args = args.len ? buf_steal(&args) : NULL;
-		buf_free(&args);
-	}
+	m->envfrom_args = mta_sender_args(argv);
 	auth = mta_macro(ctx, "{auth_authen}");
 	if (auth != NULL && *auth != '\0')
 		m->auth_authen = xstrdup(auth);
@@ -169,8 +159,6 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
 	    c->helo ? c->helo : "");
 	if (v.action == VERDICT_REJECT) {
-		log_info(m->qid, "rejected at MAIL FROM: SPF %s for %s",
-		    spf_res_name(m->in->spf.mailfrom.res), m->envfrom);
 		rc = cb_status(ctx, m->qid, v);
 		state_msg_end(c);
 		return rc;
@@ -224,31 +212,11 @@ cb_header(struct engine_session *ctx, const char *name, const char *value)
 
 	if (c == NULL || c->msg == NULL)
 		return ENGINE_CONTINUE;
-	if (state_msg_add_header(c->msg, name, value ? value : "") != 0
-	    && c->msg->hdr_overflow == 1) {
-		c->msg->hdr_overflow = 2;	/* log once */
+	if (!c->msg->hdr_overflow	/* logged once */
+	    && state_msg_add_header(c->msg, name, value ? value : "") != 0)
 		log_warn(c->msg->qid, "headers exceed %u bytes; the message "
 		    "will be refused", STATE_MAX_HEADER_BYTES);
-	}
 	return ENGINE_CONTINUE;
-}
-
-/* cb_delete_forged - delete the fields that claim to be ours (forgery.h), one log line */
-static int
-cb_delete_forged(struct engine_session *ctx, struct state_msg *m)
-{
-	char what[160];
-	size_t i;
-
-	for (i = 0; i < m->forged.ndel; i++)
-		if (mta_delete_header(ctx, m->qid, m->forged.del[i].name,
-		    m->forged.del[i].idx) != 0)
-			return -1;
-	if (m->forged.ndel > 0) {
-		forgery_summary(&m->forged, what, sizeof(what));
-		log_notice(m->qid, "removed forged header fields: %s", what);
-	}
-	return 0;
 }
 
 /*
@@ -333,29 +301,11 @@ cb_eoh(struct engine_session *ctx)
 		    !mta_header_leading_space(ctx));
 		return ENGINE_CONTINUE;
 	}
-	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now());
-	if (m->out == NULL) {
-		log_err(m->qid, "cannot start signing");
-		m->eoh_failed = 1;	/* answered at end of message */
-		return ENGINE_CONTINUE;
-	}
-	if (m->out->why[0] != '\0')
-		log_warn(m->qid, "%s", m->out->why);
-	if (!mta_header_leading_space(ctx)) {
-		/* a signature known to be invalid is never made */
-		m->out->relaxed_headers = 1;
-		log_info(m->qid, "the MTA does not pass header leading spaces "
-		    "(SMFIP_HDR_LEADSPC): signing with relaxed header "
-		    "canonicalization");
-	}
-	if (m->out->nsigs == 0) {
-		log_warn(m->qid, "not signed: no usable key for %s",
-		    m->mode.domain != NULL ? m->mode.domain->name
-		    : "the platform domain");
-		outbound_free(m->out);
-		m->out = NULL;
+	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now(), m->qid,
+	    !mta_header_leading_space(ctx), &m->eoh_failed);
+	if (m->out == NULL && !m->eoh_failed)
 		return cb_eoh_done(m);
-	}
+	/* an internal error is answered at end of message */
 	return ENGINE_CONTINUE;
 }
 
@@ -379,194 +329,119 @@ cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
 	return ENGINE_CONTINUE;
 }
 
-/* cb_eom_verify - judge an inbound message and write the results */
-static enum engine_status
-cb_eom_verify(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
-{
-	struct inbound *in = m->in;
-	struct verdict v;
-
-	inbound_finish(in, c->cfg, m->qid, m->mode.from_domain,
-	    m->mode.from_problem);
-	v = in->verdict;
-	log_info(m->qid, "verified: %s", in->summary);
-	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
-		log_notice(m->qid, "%s: %s %s %s", v.action == VERDICT_REJECT ?
-		    "rejected" : "tempfailed", v.rcode, v.xcode, v.text);
-		return cb_status(ctx, m->qid, v);
-	}
-	if (cb_delete_forged(ctx, m) != 0)
-		return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-	if (in->received_spf.len > 0) {
-		struct buf val = BUF_INIT;
-		int rc;
-
-		/* leading space: header values go to the MTA as they are */
-		buf_printf(&val, " %s", buf_cstr(&in->received_spf));
-		rc = mta_insert_header(ctx, m->qid, 0, "Received-SPF",
-		    buf_cstr(&val));
-		buf_free(&val);
-		if (rc != 0)
-			return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-	}
-	if (in->authres.len > 0) {
-		struct buf val = BUF_INIT;
-
-		buf_printf(&val, " %s", buf_cstr(&in->authres));
-		if (mta_insert_header(ctx, m->qid, 0, "Authentication-Results",
-		    buf_cstr(&val)) != 0) {
-			buf_free(&val);
-			return cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-		}
-		buf_free(&val);
-	}
-	if (v.quarantine == VERDICT_Q_HOLD) {
-		log_notice(m->qid, "quarantined: %s", v.text);
-		/* an MTA that did not grant quarantine gets the header instead */
-		if (mta_quarantine(ctx, m->qid, v.text) != 0)
-			v.quarantine = VERDICT_Q_HEADER;
-	}
-	if (v.quarantine == VERDICT_Q_HEADER) {
-		struct buf val = BUF_INIT;
-
-		log_notice(m->qid, "marked for quarantine: %s", v.text);
-		buf_printf(&val, " %s", v.text);
-		mta_insert_header(ctx, m->qid, 0, "X-Authmilter-Quarantine",
-		    buf_cstr(&val));
-		buf_free(&val);
-	}
-	return ENGINE_CONTINUE;
-}
-
-/* cb_eom_bounces - deliver genuine bounces to the original sender */
+/* cb_apply - make the edits, in order; 0, or -1 at the first the MTA refused */
 static int
-cb_eom_bounces(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
+cb_apply(struct engine_session *ctx, const char *qid,
+    const struct edit_list *edits)
 {
-	struct buf addr = BUF_INIT, hdr = BUF_INIT;
-	struct tm tm;
-	char day[16];
+	const struct edit *e;
+	struct buf val = BUF_INIT;
 	size_t i;
 	int rc = 0;
 
-	(void)c;
-	for (i = 0; rc == 0 && i < m->nbounces; i++) {
-		const char *r = m->bounces[i].rcpt;
-		/* smtpd passes "<addr>", cleanup's sendmail path a bare addr */
-		int bare = r[0] != '<';
-
-		buf_reset(&addr);
-		buf_reset(&hdr);
-		buf_printf(&addr, "<%s>", m->bounces[i].original);
-		if (gmtime_r(&m->bounces[i].issued, &tm) == NULL
-		    || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
-			snprintf(day, sizeof(day), "unknown");
-		buf_printf(&hdr, " rcpt=%s%s%s; original=%s; issued=%s",
-		    bare ? "<" : "", r, bare ? ">" : "", buf_cstr(&addr), day);
-		if (mta_del_rcpt(ctx, m->qid, m->bounces[i].rcpt) != 0
-		    || mta_add_rcpt(ctx, m->qid, buf_cstr(&addr)) != 0
-		    || mta_insert_header(ctx, m->qid, 0, "X-Authmilter-Bounce",
-		    buf_cstr(&hdr)) != 0)
-			rc = -1;
-		else
-			log_info(m->qid, "bounce to %s delivered to %s",
-			    m->bounces[i].rcpt, buf_cstr(&addr));
+	for (i = 0; rc == 0 && i < edits->n; i++) {
+		e = &edits->v[i];
+		/* header values go to the MTA with the space after the colon */
+		buf_reset(&val);
+		buf_printf(&val, " %s", e->value);
+		switch (e->kind) {
+		case EDIT_HEADER_INSERT:
+			rc = mta_insert_header(ctx, qid, e->idx, e->name,
+			    buf_cstr(&val));
+			break;
+		case EDIT_HEADER_DELETE:
+			rc = mta_delete_header(ctx, qid, e->name, e->idx);
+			break;
+		case EDIT_SENDER:
+			rc = mta_change_from(ctx, qid, e->value, e->args);
+			break;
+		case EDIT_RCPT_ADD:
+			rc = mta_add_rcpt(ctx, qid, e->value);
+			break;
+		case EDIT_RCPT_DELETE:
+			rc = mta_del_rcpt(ctx, qid, e->value);
+			break;
+		case EDIT_QUARANTINE:
+			/* an MTA that did not grant quarantine gets the field */
+			if (mta_quarantine(ctx, qid, e->value) != 0) {
+				rc = mta_insert_header(ctx, qid, 0, e->name,
+				    buf_cstr(&val));
+				log_notice(qid, "marked for quarantine instead: %s",
+				    e->value);
+				continue;
+			}
+			break;
+		}
+		if (rc == 0 && e->note != NULL)
+			log_msg(e->note_level, qid, "%s", e->note);
 	}
-	buf_free(&addr);
-	buf_free(&hdr);
+	buf_free(&val);
 	return rc;
 }
 
-/* cb_eom_return_path - rewrite MAIL FROM into the customer's bounce domain */
-static int
-cb_eom_return_path(struct engine_session *ctx, struct state_conn *c, struct state_msg *m)
+/*
+ * cb_eom_plan - what the message's path decides at its end: the verdict,
+ * and the edits to make if it is not a refusal. Forged fields go first,
+ * while the indices the scan found still count only received fields.
+ */
+static struct verdict
+cb_eom_plan(struct state_conn *c, struct state_msg *m,
+    struct edit_list *edits)
 {
-	struct buf addr = BUF_INIT, path = BUF_INIT;
-	enum bounce_status st;
-	int rc = 0;
+	const struct config *cfg = c->cfg;
+	struct verdict v = verdict_continue();
+	size_t i;
 
-	st = outbound_return_path(c->cfg, m->mode.domain, m->envfrom,
-	    clock_now(), &addr);
-	if (st == BOUNCE_OK) {
-		buf_printf(&path, "<%s>", buf_cstr(&addr));
-		rc = mta_change_from(ctx, m->qid, buf_cstr(&path), m->envfrom_args);
-		if (rc == 0)
-			log_info(m->qid, "Return-Path %s rewritten to %s", m->envfrom,
-			    buf_cstr(&path));
-	} else if (st == BOUNCE_TOO_LONG || st == BOUNCE_BAD_SENDER) {
-		log_info(m->qid, "Return-Path %s kept: %s", m->envfrom,
-		    bounce_status_text(st));
-	} else if (st == BOUNCE_INTERNAL) {
-		log_err(m->qid, "Return-Path %s not rewritten: %s", m->envfrom,
-		    bounce_status_text(st));
-		rc = -1;
+	if (m->eoh_failed)
+		return verdict_internal_error(cfg);
+	if (m->body_failed) {
+		log_err(m->qid, "signing failed: body hashing failed");
+		return verdict_internal_error(cfg);
 	}
-	buf_free(&addr);
-	buf_free(&path);
-	return rc;
+	forgery_edits(&m->forged, edits);
+	for (i = 0; i < m->nbounces; i++)
+		inbound_bounce_edits(m->bounces[i].rcpt, m->bounces[i].original,
+		    m->bounces[i].issued, edits);
+	if (m->out != NULL) {
+		if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(),
+		    m->qid, edits) != 0 || outbound_return_path(cfg,
+		    m->mode.domain, m->envfrom, m->envfrom_args, clock_now(),
+		    m->qid, edits) != 0)
+			v = verdict_internal_error(cfg);
+	} else if (m->in != NULL) {
+		inbound_finish(m->in, cfg, m->qid, m->mode.from_domain,
+		    m->mode.from_problem, edits);
+		v = m->in->verdict;
+	}
+	return v;
 }
 
-/* cb_eom - make and insert the signatures */
+/* cb_eom - the message's end: sign or judge, apply the edits, answer */
 static enum engine_status
 cb_eom(struct engine_session *ctx)
 {
 	struct state_conn *c = cb_conn(ctx);
+	struct edit_list edits = EDIT_LIST_INIT;
 	struct state_msg *m;
-	struct outbound_sig *s;
-	char err[256];
-	size_t i;
+	struct verdict v;
 	enum engine_status rc = ENGINE_CONTINUE;
 
-	if (c != NULL && (m = c->msg) != NULL && (m->eoh_failed
-	    || (m->nbounces > 0 && cb_eom_bounces(ctx, c, m) != 0))) {
-		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-		state_msg_end(c);
-		return rc == ENGINE_ACCEPT ? ENGINE_CONTINUE : rc;
-	}
-	if (c != NULL && (m = c->msg) != NULL && m->in != NULL && m->out == NULL) {
-		state_msg_set_qid(m, mta_macro(ctx, "i"));
-		rc = cb_eom_verify(ctx, c, m);
-		state_msg_end(c);
-		return rc;
-	}
-	if (c == NULL || (m = c->msg) == NULL || m->out == NULL) {
-		rc = ENGINE_CONTINUE;
-		if (c != NULL && c->msg != NULL
-		    && cb_delete_forged(ctx, c->msg) != 0)
-			rc = cb_status(ctx, c->msg->qid,
-			    verdict_internal_error(c->cfg));
-		if (c != NULL)
-			state_msg_end(c);
-		return rc == ENGINE_ACCEPT ? ENGINE_CONTINUE : rc;
-	}
+	if (c == NULL || (m = c->msg) == NULL)
+		return ENGINE_CONTINUE;
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
-	if (m->body_failed || outbound_finish(m->out, m->hdrs, m->nhdrs,
-	    clock_now(), err, sizeof(err)) != 0) {
-		if (m->body_failed)
-			snprintf(err, sizeof(err), "body hashing failed");
-		log_err(m->qid, "signing failed: %s", err);
-		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-		if (rc == ENGINE_ACCEPT)
-			rc = ENGINE_CONTINUE;
-		state_msg_end(c);
-		return rc;
-	}
-	/* insert in reverse plan order so the author's signature ends up on top */
-	for (i = m->out->nsigs; i-- > 0;) {
-		s = &m->out->sigs[i];
-		if (mta_insert_header(ctx, m->qid, 0, "DKIM-Signature",
-		    s->value) != 0) {
-			rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
-			break;
-		}
-		log_info(m->qid, "signed d=%s s=%s a=%s (%d bits)", s->dom->name,
-		    s->key->selector, s->key->type == KEY_ED25519 ?
-		    "ed25519-sha256" : "rsa-sha256", s->key->bits);
-	}
-	if (rc == ENGINE_CONTINUE && (cb_eom_return_path(ctx, c, m) != 0
-	    || cb_delete_forged(ctx, m) != 0))
-		rc = cb_status(ctx, m->qid, verdict_internal_error(c->cfg));
+	v = cb_eom_plan(c, m, &edits);
+	if ((v.action == VERDICT_CONTINUE || v.action == VERDICT_ACCEPT)
+	    && cb_apply(ctx, m->qid, &edits) != 0)
+		v = verdict_internal_error(c->cfg);
+	rc = cb_status(ctx, m->qid, v);
+	/*
+	 * At the end of a message, accept and continue both deliver it with
+	 * the edits made; the answer is always "continue", so that it does
+	 * not depend on which path (or on_internal_error = accept) chose it.
+	 */
 	if (rc == ENGINE_ACCEPT)
 		rc = ENGINE_CONTINUE;
+	edit_list_free(&edits);
 	state_msg_end(c);
 	return rc;
 }

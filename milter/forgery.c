@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "authres.h"
 #include "forgery.h"
@@ -83,4 +84,22 @@ forgery_summary(const struct forgery *f, char *out, size_t len)
 {
 	(void)snprintf(out, len, "%zu Authentication-Results claiming our "
 	    "authserv-id, %zu " FORGERY_PREFIX "*", f->nauthres, f->nours);
+}
+
+/* forgery_edits - the deletions as edits, the last one noting them all */
+void
+forgery_edits(const struct forgery *f, struct edit_list *edits)
+{
+	struct edit *e = NULL;
+	char what[160];
+	size_t i;
+
+	for (i = 0; i < f->ndel; i++) {
+		e = edit_add(edits, EDIT_HEADER_DELETE, f->del[i].name, NULL);
+		e->idx = f->del[i].idx;
+	}
+	if (e != NULL) {
+		forgery_summary(f, what, sizeof(what));
+		edit_note(e, LOG_NOTICE, "removed forged header fields: %s", what);
+	}
 }

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "edit.h"
 #include "sign.h"
 
 /* One deletion: the idx-th (1-based) field of that name, names compared without case. */
@@ -45,6 +46,8 @@ void forgery_scan(const char *authserv_id, int trusted, size_t limit,
     const struct sign_header *hdrs, size_t n, struct forgery *out);
 /* forgery_free - release the deletion list (a zeroed struct is fine) */
 void forgery_free(struct forgery *f);
+/* forgery_edits - the deletions as edits, in order; one log line once made */
+void forgery_edits(const struct forgery *f, struct edit_list *edits);
 /* forgery_summary - one log line's worth: "2 Authentication-Results, 1 X-Authmilter-*" */
 void forgery_summary(const struct forgery *f, char *out, size_t len);
 

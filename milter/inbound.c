@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "authres.h"
 #include "inbound.h"
@@ -46,12 +47,17 @@ inbound_spf(struct inbound *in, const struct config *c, const char *qid,
     const char *client_ip, const char *mailfrom, const char *helo)
 {
 	struct runtime *rt = runtime_of(c);
+	struct verdict v;
 
 	spf_check(rt->spf, qid, client_ip, mailfrom, helo, &in->spf);
 	in->spf_done = 1;
 	if (c->received_spf_header)
 		spf_received_header(rt->spf, &in->spf, &in->received_spf);
-	return verdict_spf_mailfrom(c, &in->spf.mailfrom);
+	v = verdict_spf_mailfrom(c, &in->spf.mailfrom);
+	if (v.action == VERDICT_REJECT)
+		log_info(qid, "rejected at MAIL FROM: SPF %s for %s",
+		    spf_res_name(in->spf.mailfrom.res), mailfrom);
+	return v;
 }
 
 /* inbound_headers - start DKIM verification */
@@ -187,12 +193,38 @@ inbound_authres(struct inbound *in, const struct config *c,
 	free(ad);
 }
 
-/* inbound_finish - DMARC, A-R and the verdict */
+/* inbound_edits - the fields to add, and the quarantine, of an accepted message */
+static void
+inbound_edits(const struct inbound *in, struct edit_list *edits)
+{
+	const struct verdict *v = &in->verdict;
+	struct edit *e;
+
+	/* each inserted on top: the A-R ends up above Received-SPF */
+	if (in->received_spf.len > 0)
+		edit_add(edits, EDIT_HEADER_INSERT, "Received-SPF",
+		    buf_cstr(&in->received_spf));
+	if (in->authres.len > 0)
+		edit_add(edits, EDIT_HEADER_INSERT, "Authentication-Results",
+		    buf_cstr(&in->authres));
+	if (v->quarantine == VERDICT_Q_HOLD) {
+		e = edit_add(edits, EDIT_QUARANTINE, INBOUND_QUARANTINE_FIELD,
+		    v->text);
+		edit_note(e, LOG_NOTICE, "quarantined: %s", v->text);
+	} else if (v->quarantine == VERDICT_Q_HEADER) {
+		e = edit_add(edits, EDIT_HEADER_INSERT, INBOUND_QUARANTINE_FIELD,
+		    v->text);
+		edit_note(e, LOG_NOTICE, "marked for quarantine: %s", v->text);
+	}
+}
+
+/* inbound_finish - DMARC, A-R, the verdict and the edits */
 void
 inbound_finish(struct inbound *in, const struct config *c, const char *qid,
-    const char *from_domain, const char *from_problem)
+    const char *from_domain, const char *from_problem, struct edit_list *edits)
 {
 	struct dmarc_dkim *dd;
+	const struct verdict *v = &in->verdict;
 
 	if (in->dkim != NULL && dkimv_eom(in->dkim, &in->dkimres) != 0)
 		log_warn(qid, "DKIM verification failed internally");
@@ -210,11 +242,45 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 		    "dropped: its policy is applied in full (t=y is how a "
 		    "domain tests now; dmarc_mode = rfc7489 honours pct)",
 		    in->dmarc.policy_domain, in->dmarc.record.pct);
-	snprintf(in->summary, sizeof(in->summary), "spf=%s dkim=%zu/%zu "
+	(void)snprintf(in->summary, sizeof(in->summary), "spf=%s dkim=%zu/%zu "
 	    "dmarc=%s (%s)",
 	    in->spf_done ? spf_res_name(in->spf.mailfrom.res) : "skipped",
 	    in->dkimres.n, in->dkimres.total, dmarc_result_name(in->dmarc.result),
 	    in->dmarc.reason);
+	log_info(qid, "verified: %s", in->summary);
+	if (v->action == VERDICT_REJECT || v->action == VERDICT_TEMPFAIL)
+		log_notice(qid, "%s: %s %s %s", v->action == VERDICT_REJECT ?
+		    "rejected" : "tempfailed", v->rcode, v->xcode, v->text);
+	else
+		inbound_edits(in, edits);
+}
+
+/* inbound_bounce_edits - deliver a genuine bounce to the original sender */
+void
+inbound_bounce_edits(const char *rcpt, const char *original, time_t issued,
+    struct edit_list *edits)
+{
+	struct buf addr = BUF_INIT, hdr = BUF_INIT;
+	/* smtpd passes "<addr>", cleanup's sendmail path a bare addr */
+	int bare = rcpt[0] != '<';
+	struct edit *e;
+	struct tm tm;
+	char day[16];
+
+	buf_printf(&addr, "<%s>", original);
+	if (gmtime_r(&issued, &tm) == NULL
+	    || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+		(void)snprintf(day, sizeof(day), "unknown");
+	buf_printf(&hdr, "rcpt=%s%s%s; original=%s; issued=%s", bare ? "<" : "",
+	    rcpt, bare ? ">" : "", buf_cstr(&addr), day);
+	edit_add(edits, EDIT_RCPT_DELETE, NULL, rcpt);
+	edit_add(edits, EDIT_RCPT_ADD, NULL, buf_cstr(&addr));
+	e = edit_add(edits, EDIT_HEADER_INSERT, INBOUND_BOUNCE_FIELD,
+	    buf_cstr(&hdr));
+	edit_note(e, LOG_INFO, "bounce to %s delivered to %s", rcpt,
+	    buf_cstr(&addr));
+	buf_free(&addr);
+	buf_free(&hdr);
 }
 
 /* inbound_bounce_rcpt - check a recipient in a custom bounce domain */

@@ -10,14 +10,19 @@
 #define AUTHMILTER_INBOUND_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
 #include "dkim_verify.h"
 #include "dmarc.h"
+#include "edit.h"
 #include "sign.h"
 #include "spf.h"
 #include "verdict.h"
+
+#define INBOUND_BOUNCE_FIELD "X-Authmilter-Bounce"	/* on a genuine bounce */
+#define INBOUND_QUARANTINE_FIELD "X-Authmilter-Quarantine"	/* its reason */
 
 struct inbound {
 	struct spf_result spf;		/* SPF of MAIL FROM and HELO */
@@ -26,8 +31,8 @@ struct inbound {
 	struct dkimv_results dkimres;	/* its results, after finish */
 	struct dmarc_outcome dmarc;	/* DMARC, after finish */
 	int dmarc_done;
-	struct buf authres;		/* Authentication-Results value to add */
-	struct buf received_spf;	/* Received-SPF value to add ("" : none) */
+	struct buf authres;		/* Authentication-Results value ("": none) */
+	struct buf received_spf;	/* Received-SPF value ("": none) */
 	struct verdict verdict;		/* what to do with the message */
 	char summary[512];		/* one log line */
 };
@@ -53,11 +58,20 @@ void inbound_headers(struct inbound *in, const struct config *c,
 void inbound_body(struct inbound *in, const unsigned char *data, size_t len);
 /*
  * inbound_finish - DKIM results, DMARC, the A-R and Received-SPF values
- * and the verdict. from_domain is the single From address's domain, or
- * NULL with from_problem saying what is wrong with the From header.
+ * and the verdict (in->verdict, logged). from_domain is the single From
+ * address's domain, or NULL with from_problem saying what is wrong with
+ * the From header. For mail not refused, the fields to add and the
+ * quarantine are appended to edits.
  */
 void inbound_finish(struct inbound *in, const struct config *c,
-    const char *qid, const char *from_domain, const char *from_problem);
+    const char *qid, const char *from_domain, const char *from_problem,
+    struct edit_list *edits);
+/*
+ * inbound_bounce_edits - a genuine bounce to rcpt (as the MTA gave it)
+ * goes to original instead, with an X-Authmilter-Bounce field saying so
+ */
+void inbound_bounce_edits(const char *rcpt, const char *original,
+    time_t issued, struct edit_list *edits);
 
 /*
  * inbound_bounce_rcpt - is rcpt an address in one of our bounce domains,

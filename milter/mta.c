@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "buf.h"
 #include "log.h"
 #include "mta.h"
 
@@ -171,6 +173,26 @@ mta_change_from(struct engine_session *s, const char *qid, const char *from,
 	mta_mod(s, PROTO_R_CHGFROM, 0, 0, from,
 	    args != NULL && args[0] != '\0' ? args : NULL);
 	return 0;
+}
+
+/* mta_sender_args - the MAIL FROM parameters the MTA takes back with a new sender */
+char *
+mta_sender_args(char *const *argv)
+{
+	struct buf args = BUF_INIT;
+	char *kept;
+	int i;
+
+	if (argv == NULL || argv[0] == NULL)
+		return NULL;
+	/* Postfix: RET and ENVID; SIZE and BODY stay with the queue file */
+	for (i = 1; argv[i] != NULL; i++)
+		if (strncasecmp(argv[i], "RET=", 4) == 0
+		    || strncasecmp(argv[i], "ENVID=", 6) == 0)
+			buf_printf(&args, "%s%s", args.len ? " " : "", argv[i]);
+	kept = args.len > 0 ? buf_steal(&args) : NULL;
+	buf_free(&args);
+	return kept;
 }
 
 /* mta_add_rcpt - add an envelope recipient */

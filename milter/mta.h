@@ -35,6 +35,12 @@ int mta_quarantine(struct engine_session *s, const char *qid,
 /* mta_change_from - replace the envelope sender, keeping ESMTP args (may be NULL) */
 int mta_change_from(struct engine_session *s, const char *qid,
     const char *from, const char *args);
+/*
+ * mta_sender_args - of MAIL FROM's ESMTP parameters (argv[1..], as the
+ * envfrom callback gets them), those to hand back with a changed sender,
+ * space separated (malloc'd), or NULL when none
+ */
+char *mta_sender_args(char *const *argv);
 /* mta_add_rcpt / mta_del_rcpt - add or remove an envelope recipient */
 int mta_add_rcpt(struct engine_session *s, const char *qid, const char *rcpt);
 int mta_del_rcpt(struct engine_session *s, const char *qid, const char *rcpt);

@@ -39,7 +39,6 @@
 #define SIGN_WORD_HIGHS	0x8080808080808080ULL	/* 0x80 in each byte of a word */
 #define SIGN_FOLD_COL	78	/* RFC 5322 recommended line length */
 #define SIGN_MIN_RSA_BITS 1024	/* RFC 8301 3.2: signers MUST use >= 1024 */
-#define SIGN_HDR_NAME	"DKIM-Signature"
 
 /* Streaming body hash state. */
 struct sign_body {

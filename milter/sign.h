@@ -22,6 +22,7 @@
 #include "buf.h"
 
 #define SIGN_HASH_LEN 32	/* SHA-256 */
+#define SIGN_HDR_NAME "DKIM-Signature"	/* the field we write */
 
 enum sign_canon {
 	SIGN_CANON_SIMPLE,

@@ -4,7 +4,7 @@
  * A connection owns its pinned configuration snapshot and at most one
  * message. A message owns its headers and outbound signing state. Each
  * is touched only by the engine thread serving the connection.
- * state_msg_free is the one cleanup path for end-of-message, abort and
+ * state_msg_end is the one cleanup path for end-of-message, abort and
  * close.
  */
 #ifndef AUTHMILTER_STATE_H
@@ -31,8 +31,9 @@ struct state_bounce {
 
 struct state_msg {
 	char qid[64];			/* MTA queue id, "NOQUEUE" until known */
-	char *envfrom;			/* MAIL FROM path as given */
-	char *envfrom_args;		/* its ESMTP parameters, space separated */
+	char *envfrom;			/* MAIL FROM path as given (owned) */
+	char *envfrom_args;		/* its ESMTP parameters the MTA takes
+					 * back with a new sender (owned) */
 	struct state_bounce *bounces;	/* verified bounce-domain recipients */
 	size_t nbounces;
 	char *auth_authen;		/* SASL login, NULL if none */
@@ -40,7 +41,7 @@ struct state_msg {
 	size_t nhdrs;
 	size_t hdrcap;
 	size_t hdrbytes;		/* total header bytes, for the cap */
-	int hdr_overflow;		/* cap exceeded: headers incomplete, refused */
+	int hdr_overflow;		/* 1: cap exceeded, headers incomplete: refused */
 	struct forgery forged;		/* fields claiming to be ours, to delete */
 	size_t nfrom;			/* From fields seen */
 	struct mode_result mode;	/* the sign/verify decision */

@@ -37,6 +37,16 @@ verdict_make(enum verdict_action action, const char *rcode, const char *xcode,
 	return v;
 }
 
+/* verdict_continue - carry on: nothing refused */
+struct verdict
+verdict_continue(void)
+{
+	struct verdict v = verdict_init();
+
+	v.action = VERDICT_CONTINUE;
+	return v;
+}
+
 /* verdict_internal_error - accept unsigned or tempfail, as configured */
 struct verdict
 verdict_internal_error(const struct config *c)

@@ -31,6 +31,8 @@ struct verdict {
 	char text[512];		/* reply text (or quarantine reason); "" none */
 };
 
+/* verdict_continue - carry on with the message, nothing refused */
+struct verdict verdict_continue(void);
 /* verdict_internal_error - outcome of an internal error, per on_internal_error */
 struct verdict verdict_internal_error(const struct config *c);
 /* verdict_spf_mailfrom - reject at MAIL FROM on SPF fail when spf_fail_action = reject */
