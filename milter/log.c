@@ -4,7 +4,10 @@
  * Configuration (destination, level) is set before threads start or on
  * reload; the level is an atomic so a reload may change it while threads
  * log. Each stderr line is written with one write() so lines from
- * different threads do not interleave.
+ * different threads do not interleave. Every line, stderr or syslog,
+ * carries "[pid/tid]" so one thread's lines can be followed in either.
+ * Formatting uses stack buffers only: xalloc.c's out-of-memory report
+ * comes through here.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,39 +121,75 @@ log_facility_parse(const char *name)
 	return -1;
 }
 
-/* log_vmsg - format and emit one line */
+/* log_syslog_default - hand one formatted line to syslog(3) */
+static void
+log_syslog_default(int level, const char *line)
+{
+	syslog(level, "%s", line);
+}
+
+static log_syslog_fn *log_syslog_hook = log_syslog_default;
+
+/* log_set_syslog_hook - where syslog lines go (tests); NULL restores syslog(3) */
+void
+log_set_syslog_hook(log_syslog_fn *fn)
+{
+	log_syslog_hook = fn != NULL ? fn : log_syslog_default;
+}
+
+/* log_format_line - one line as dest shows it, with the [pid/tid] tag */
+size_t
+log_format_line(char *line, size_t size, enum log_dest dest, int level,
+    const char *qid, const char *text)
+{
+	const char *lname = log_level_name(level);
+	long pid = (long)getpid(), tid = (long)syscall(SYS_gettid);
+	int n;
+
+	if (size < 2)
+		return 0;
+	/* syslog(3) adds "authmilter[pid]: " and the level itself */
+	if (dest == LOG_DEST_SYSLOG)
+		n = snprintf(line, size, "[%ld/%ld] %s%s%s", pid, tid,
+		    qid ? qid : "", qid ? ": " : "", text);
+	else
+		n = snprintf(line, size, "authmilter[%ld/%ld]: %s: %s%s%s\n",
+		    pid, tid, lname ? lname : "?", qid ? qid : "",
+		    qid ? ": " : "", text);
+	if (n < 0) {
+		line[0] = '\0';
+		return 0;
+	}
+	if ((size_t)n < size)
+		return (size_t)n;
+	/* truncated: keep what fits, and the newline a stderr line ends in */
+	n = (int)(size - 1);
+	if (dest != LOG_DEST_SYSLOG)
+		line[n - 1] = '\n';
+	return (size_t)n;
+}
+
+/* log_vmsg - format and emit one line; allocates nothing (the OOM path uses it) */
 static void
 log_vmsg(int level, const char *qid, const char *fmt, va_list ap)
 {
 	char text[2048], line[2300];
-	const char *lname;
-	int n;
+	size_t n;
+	int tn;
 
 	if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
 		return;
-	n = vsnprintf(text, sizeof(text), fmt, ap);
-	if (n < 0)
+	tn = vsnprintf(text, sizeof(text), fmt, ap);
+	if (tn < 0)
 		return;
-	if ((size_t)n >= sizeof(text))	/* truncated: mark it */
+	if ((size_t)tn >= sizeof(text))	/* truncated: mark it */
 		memcpy(text + sizeof(text) - 4, "...", 4);
+	n = log_format_line(line, sizeof(line), log_dest, level, qid, text);
 	if (log_dest == LOG_DEST_SYSLOG) {
-		if (qid != NULL)
-			syslog(level, "%s: %s", qid, text);
-		else
-			syslog(level, "%s", text);
+		log_syslog_hook(level, line);
 		return;
 	}
-	lname = log_level_name(level);
-	n = snprintf(line, sizeof(line), "authmilter[%ld/%ld]: %s: %s%s%s\n",
-	    (long)getpid(), (long)syscall(SYS_gettid), lname ? lname : "?",
-	    qid ? qid : "", qid ? ": " : "", text);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+	if (write(STDERR_FILENO, line, n) < 0) {
 		/* nowhere left to report it */
 	}
 }

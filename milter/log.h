@@ -6,6 +6,9 @@
  * Severities: LOG_ERR for failures that cost a message its treatment,
  * LOG_WARNING for recoverable trouble, LOG_NOTICE for configuration
  * events, LOG_INFO for one line per message decision, LOG_DEBUG for detail.
+ * Every line carries the thread tag "[pid/tid]": stderr lines read
+ * "authmilter[pid/tid]: level: qid: text", syslog lines
+ * "authmilter[pid]: [pid/tid] qid: text" (syslog(3) writes the first word).
  */
 #ifndef AUTHMILTER_LOG_H
 #define AUTHMILTER_LOG_H
@@ -28,6 +31,16 @@ void log_msg(int level, const char *qid, const char *fmt, ...)
 /* log_fatal - log at LOG_ERR and exit(1); only for start-up, never the message path */
 void log_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
+/* log_format_line - format one line as dest shows it into line (truncated
+ * to size); returns its length. Allocates nothing. */
+size_t log_format_line(char *line, size_t size, enum log_dest dest, int level,
+    const char *qid, const char *text);
+
+/* log_syslog_fn - receives each syslog line (priority, formatted text) */
+typedef void log_syslog_fn(int level, const char *line);
+/* log_set_syslog_hook - send syslog lines to fn instead of syslog(3) (a test
+ * seam; set before threads start); NULL restores syslog(3) */
+void log_set_syslog_hook(log_syslog_fn *fn);
 /* log_errstr - the text of an errno value (thread-safe) */
 const char *log_errstr(int err, char *buf, size_t buflen);
 /* log_level_name - "info" for LOG_INFO, ...; NULL when unknown */

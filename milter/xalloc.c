@@ -1,20 +1,22 @@
 /*
  * xalloc.c - allocation wrappers that abort on exhaustion.
  *
- * Thread-safe (they only call malloc and friends).
+ * Thread-safe (they only call malloc and friends). The abort is reported
+ * through log.c, so it reaches syslog when the daemon logs there (stderr
+ * is /dev/null in the background).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "xalloc.h"
 
-/* xalloc_die - report exhaustion and abort */
+/* xalloc_die - report exhaustion where the logs go, allocating nothing, and abort */
 static void
 xalloc_die(size_t size)
 {
-	fprintf(stderr, "authmilter: out of memory (%zu bytes)\n", size);
+	log_err(NULL, "out of memory (%zu bytes): aborting", size);
 	abort();
 }
 

@@ -2,7 +2,8 @@
  * xalloc.h - allocation that never returns NULL.
  *
  * Out of memory is not a recoverable condition for a milter thread: the
- * functions log and abort, so callers never test for NULL.
+ * functions log (to syslog or stderr, wherever log.c sends lines) and
+ * abort, so callers never test for NULL.
  */
 #ifndef AUTHMILTER_XALLOC_H
 #define AUTHMILTER_XALLOC_H
