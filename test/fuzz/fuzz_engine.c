@@ -15,11 +15,8 @@
  * An input that does not start with an OPTNEG packet gets Postfix's one
  * put in front, so the fuzzer reaches the later states quickly.
  *
- * Build (clang, from the source tree):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Imilter \
- *     -include _build/amconfig.h test/fuzz/fuzz_engine.c \
- *     milter/{engine,mta,buf,xalloc,log}.c -o fuzz_engine \
- *     && ./fuzz_engine -max_total_time=60
+ * Build (clang, in a configured build dir): make fuzz-build, then
+ *   test/fuzz/build/fuzz_engine -max_total_time=60
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,12 +3,8 @@
  * From headers (mailaddr), Authentication-Results claims (authres), DMARC
  * records, SMTP paths, and conf text (parsed without loading keys).
  *
- * Build (clang, from the source tree):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Imilter \
- *     -include _build/amconfig.h test/fuzz/fuzz_parsers.c \
- *     milter/{mailaddr,authres,dmarc_record,buf,xalloc,log,config,config_table,
- *     config_dump,cidr,keys,bounce,sign,clock}.c -lcrypto \
- *     -o fuzz_parsers && ./fuzz_parsers -max_total_time=60
+ * Build (clang, in a configured build dir): make fuzz-build, then
+ *   test/fuzz/build/fuzz_parsers -max_total_time=60
  * The first input byte picks the parser; the rest is its input.
  */
 #include <stddef.h>

@@ -11,12 +11,8 @@
  * under fuzz.example; some answers are NXDOMAIN, NODATA, SERVFAIL, or
  * several records. The check must end (limits), never crash, never leak.
  *
- * Build (clang, from the source tree; see test/fuzz/run.sh):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Imilter \
- *     -include _build/amconfig.h test/fuzz/fuzz_spf.c milter/spf_eval.c \
- *     milter/spf_eval_record.c milter/spf_eval_macro.c milter/dns.c \
- *     milter/buf.c milter/xalloc.c milter/log.c -lunbound -lpthread \
- *     -o fuzz_spf && ./fuzz_spf -max_total_time=60
+ * Build (clang, in a configured build dir; see test/fuzz/run.sh): make
+ * fuzz-build, then test/fuzz/build/fuzz_spf -max_total_time=60
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

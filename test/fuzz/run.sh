@@ -3,8 +3,10 @@
 # (From, Authentication-Results, DMARC records, SMTP paths, conf text), the
 # milter protocol engine (what an MTA sends on a connection) and the SPF
 # evaluator (records and macros over a fake DNS).
-# Needs clang with libFuzzer; prints one TAP line per target, or a SKIP plan
-# when clang cannot build fuzzers here (then nothing is counted).
+# Needs clang with libFuzzer and a configured build dir (top_builddir):
+# `make fuzz-build` there compiles the targets. Prints one TAP line per
+# target; a SKIP plan only when clang is not installed; a build failure
+# is a failure.
 #   FUZZ_SECONDS=20 (default; the parsers and the engine share it, the SPF
 #   evaluator gets half of it too)
 top_srcdir=${top_srcdir:-.}
@@ -14,25 +16,26 @@ half=$((secs / 2))
 [ "$half" -ge 1 ] || half=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cflags="-g -O1 -fsanitize=fuzzer,address,undefined -I$top_srcdir/milter -include $top_builddir/amconfig.h"
-m=$top_srcdir/milter
-# clang missing is the one skip (contrib/deps.sh installs it); a target
-# that does not build is a failure, never a skip
+# clang missing is the one skip (contrib/deps.sh installs it); targets
+# that do not build are a failure, never a skip
 if ! command -v clang >/dev/null 2>&1; then
     echo "1..0 # SKIP clang not installed (Debian: clang libclang-rt-14-dev)"
     exit 0
 fi
-if ! clang $cflags "$top_srcdir/test/fuzz/fuzz_parsers.c" \
-        "$m"/mailaddr.c "$m"/authres.c "$m"/dmarc_record.c "$m"/buf.c \
-        "$m"/xalloc.c "$m"/log.c "$m"/config.c "$m"/config_table.c \
-        "$m"/config_dump.c "$m"/cidr.c "$m"/keys.c "$m"/bounce.c \
-        "$m"/sign.c "$m"/clock.c -lcrypto \
-        -o "$work/fuzz_parsers" > "$work/build.log" 2>&1; then
+# the build dir's Makefile builds the targets from the library's own source
+# list (Makefile.am, fuzz-build), so this script names no source file
+fuzz=$top_builddir/test/fuzz/build
+if ! make -C "$top_builddir" fuzz-build > "$work/build.log" 2>&1 ||
+        [ ! -x "$fuzz/fuzz_parsers" ] || [ ! -x "$fuzz/fuzz_engine" ] ||
+        [ ! -x "$fuzz/fuzz_spf" ]; then
     echo "1..1"
-    echo "not ok 1 - fuzz_parsers does not build"
+    echo "not ok 1 - the fuzz targets do not build (make fuzz-build in $top_builddir)"
     tail -20 "$work/build.log"
     exit 1
 fi
+for t in fuzz_parsers fuzz_engine fuzz_spf; do
+    cp "$fuzz/$t" "$work/"
+done
 
 # pkt CMD FORMAT - print one milter packet: length, command, printf'd data
 pkt() {
@@ -100,13 +103,7 @@ else
     tail -40 "$work/parsers.log"
     fail=1
 fi
-if ! clang $cflags "$top_srcdir/test/fuzz/fuzz_engine.c" "$m"/engine.c \
-        "$m"/mta.c "$m"/buf.c "$m"/xalloc.c "$m"/log.c -lpthread \
-        -o "$work/fuzz_engine" > "$work/build-engine.log" 2>&1; then
-    echo "not ok 2 - fuzz_engine does not build"
-    tail -20 "$work/build-engine.log"
-    fail=1
-elif (cd "$work" && ./fuzz_engine -max_total_time="$half" -max_len=65536 \
+if (cd "$work" && ./fuzz_engine -max_total_time="$half" -max_len=65536 \
         -timeout=20 -artifact_prefix="$work/engine-" corpus-engine \
         > engine.log 2>&1); then
     echo "ok 2 - milter engine survives $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/engine.log"))"
@@ -115,14 +112,7 @@ else
     tail -40 "$work/engine.log"
     fail=1
 fi
-if ! clang $cflags "$top_srcdir/test/fuzz/fuzz_spf.c" "$m"/spf_eval.c \
-        "$m"/spf_eval_record.c "$m"/spf_eval_macro.c "$m"/dns.c "$m"/buf.c \
-        "$m"/xalloc.c "$m"/log.c -lunbound -lpthread \
-        -o "$work/fuzz_spf" > "$work/build-spf.log" 2>&1; then
-    echo "not ok 3 - fuzz_spf does not build"
-    tail -20 "$work/build-spf.log"
-    fail=1
-elif (cd "$work" && ./fuzz_spf -max_total_time="$half" -timeout=20 \
+if (cd "$work" && ./fuzz_spf -max_total_time="$half" -timeout=20 \
         -artifact_prefix="$work/spf-" corpus-spf > spf.log 2>&1); then
     echo "ok 3 - SPF evaluator survives $half s of libFuzzer ($(grep -o 'Done [0-9]* runs' "$work/spf.log"))"
 else
