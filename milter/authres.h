@@ -2,7 +2,7 @@
  * authres.h - the Authentication-Results header (RFC 8601): build ours,
  * recognize forged ones that claim our authserv-id.
  *
- * Pure string functions: no DNS, no smfi_*, no shared state; safe in any
+ * Pure string functions: no DNS, no mta_* calls, no shared state; safe in any
  * thread. Every domain, local part, selector, algorithm and signature
  * prefix is validated before it is written, so message content (a From
  * domain holding "(", ";", CR/LF or spaces) can never shape the header

@@ -2,7 +2,7 @@
  * bounce.h - custom bounce domain addresses: encode an envelope sender into
  * a signed local part of the bounce domain, and verify and decode it back.
  *
- * Pure module: no smfi_* calls, no logging, no clock (callers pass `now`).
+ * Pure module: no MTA session (mta_*) calls, no logging, no clock (callers pass `now`).
  * A loaded secret set is read-only and may be shared by any number of
  * threads; encode and decode are reentrant. Results go into caller-owned
  * bufs; statuses are an enum that the caller turns into SMTP replies.

@@ -1,9 +1,10 @@
 /*
  * buf.h - growable byte buffer.
  *
- * A buf is owned by one thread at a time. data is always NUL-terminated
- * (after buf_init the buffer holds ""), so buf_cstr is free. Growth is
- * checked for size_t overflow; exhaustion aborts (see xalloc.h).
+ * A buf is owned by one thread at a time. After buf_init (or BUF_INIT)
+ * data is NULL; once anything is appended it is NUL-terminated. Read a
+ * buffer that may be empty through buf_cstr, which gives "" for NULL.
+ * Growth is checked for size_t overflow; exhaustion aborts (see xalloc.h).
  */
 #ifndef AUTHMILTER_BUF_H
 #define AUTHMILTER_BUF_H

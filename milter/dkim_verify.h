@@ -114,7 +114,7 @@ void dkimv_lib_free(struct dkimv_lib *lib);
 struct dkimv *dkimv_begin(struct dkimv_lib *lib, const char *qid);
 /*
  * dkimv_header - one header field, in order: name without the colon, value
- * exactly as the milter delivers it with SMFIP_HDR_LEADSPC (leading
+ * exactly as the MTA delivers it with PROTO_P_HDR_LEADSPC (leading
  * whitespace kept; folds "\n" or "\r\n"). A field libopendkim refuses is
  * logged and skipped.
  */

@@ -5,8 +5,8 @@
  * and its domain, the DKIM results) and finds the DMARC policy record in
  * the DNS: RFC 9989 by the DNS Tree Walk (psd=, np=, t=), RFC 7489 at the
  * From domain and then at its organizational domain from the public suffix
- * list (libpsl over Debian's publicsuffix; pct= honoured). It never calls
- * smfi_* and never picks an SMTP reply: the caller turns the outcome into
+ * list (libpsl over Debian's publicsuffix; pct= honoured). It never touches
+ * the MTA session (mta_*) and never picks an SMTP reply: the caller turns the outcome into
  * a verdict.
  *
  * Threading: a struct dmarc is built once per configuration snapshot and

@@ -48,7 +48,7 @@ struct verdict inbound_spf(struct inbound *in, const struct config *c,
 /*
  * inbound_headers - start DKIM verification with the message's headers;
  * space_stripped: the MTA passes values without the white space after the
- * colon (no SMFIP_HDR_LEADSPC), and one space is put back, as Postfix and
+ * colon (no PROTO_P_HDR_LEADSPC), and one space is put back, as Postfix and
  * Sendmail write "Name: value"
  */
 void inbound_headers(struct inbound *in, const struct config *c,

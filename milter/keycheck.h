@@ -66,7 +66,7 @@ struct keycheck_ops {
 	long (*interval_ms)(void *arg);	/* wait before a round; <= 0: off */
 	void (*check)(void *arg);	/* one round */
 	void *arg;			/* borrowed, passed to both */
-	long idle_ms;			/* off: ask again after; 0: IDLE_MS */
+	long idle_ms;			/* off: ask again after; 0: KEYCHECK_IDLE_MS */
 };
 
 struct keycheck_thread;

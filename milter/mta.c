@@ -134,7 +134,7 @@ mta_insert_header(struct engine_session *s, const char *qid, int idx,
 	return 0;
 }
 
-/* mta_header_leading_space - SMFIP_HDR_LEADSPC granted */
+/* mta_header_leading_space - PROTO_P_HDR_LEADSPC granted */
 int
 mta_header_leading_space(struct engine_session *s)
 {

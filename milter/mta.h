@@ -22,7 +22,7 @@ int mta_insert_header(struct engine_session *s, const char *qid, int idx,
     const char *name, const char *value);
 /*
  * mta_header_leading_space - does the MTA pass header values with their
- * leading white space (SMFIP_HDR_LEADSPC)? Without it the value lost what
+ * leading white space (PROTO_P_HDR_LEADSPC)? Without it the value lost what
  * followed the colon, and the MTA writes "Name: value" back.
  */
 int mta_header_leading_space(struct engine_session *s);

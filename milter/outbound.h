@@ -34,7 +34,7 @@ struct outbound {
 	unsigned char bh[2][SIGN_HASH_LEN];	/* finished body hashes */
 	char why[512];			/* keys skipped while planning, for the log */
 	int relaxed_headers;		/* header values arrive without their
-					 * leading space (no SMFIP_HDR_LEADSPC):
+					 * leading space (no PROTO_P_HDR_LEADSPC):
 					 * simple header canonicalization would
 					 * sign what the MTA does not write */
 };

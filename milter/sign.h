@@ -75,11 +75,12 @@ void sign_body_free(struct sign_body *sb);
  *
  * Appends to out the value to insert after "DKIM-Signature:": it starts with
  * a space and is folded at about 78 columns with "\n\t" (the MTA adds the
- * CR, see smfi_insheader); the signature is computed over the CRLF form.
- * The value must reach the message verbatim: negotiate SMFIP_HDR_LEADSPC
- * (Postfix otherwise puts another space after the colon, which breaks
- * simple header canonicalization; it also keeps the leading whitespace of
- * received values, as struct sign_header expects). Refuses a request whose
+ * CR when it writes the header, see mta_insert_header); the signature is
+ * computed over the CRLF form. The value must reach the message verbatim:
+ * negotiate PROTO_P_HDR_LEADSPC (Postfix otherwise puts another space
+ * after the colon, which breaks simple header canonicalization; it also
+ * keeps the leading whitespace of received values, as struct sign_header
+ * expects). Refuses a request whose
  * h= would lack From, a key that does not match alg, RSA under 1024 bits,
  * an i= outside d=, x= without t=, and names or values needing quoting.
  * Returns 0, or -1 with a reason in err; out is then left as it was.
