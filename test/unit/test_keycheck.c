@@ -1,8 +1,10 @@
 /*
- * test_keycheck.c - what happens to key publication states over time:
- * the carry-over of verdicts across a reload (same domain, selector and
- * key only), and the checker thread's rounds and prompt stop, table-driven.
- * The thread's rounds are injected (struct keycheck_ops): no DNS.
+ * test_keycheck.c - the key-record comparison (a published TXT record
+ * against our key: published, truncated, mismatched, revoked), and what
+ * happens to publication states over time: the carry-over of verdicts
+ * across a reload (same domain, selector and key only), and the checker
+ * thread's rounds and prompt stop, table-driven. The thread's rounds are
+ * injected (struct keycheck_ops): no DNS.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +12,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "keycheck.h"
 #include "keys.h"
@@ -45,6 +49,181 @@ teardown(void **state)
 	testutil_rmtree(dir);
 	free(dir);
 	return 0;
+}
+
+/* Which key a comparison row holds the record against. */
+enum cmp_key {
+	CMP_RSA,		/* RSA-1024 */
+	CMP_ED,			/* Ed25519 */
+	CMP_KEYS,
+};
+
+/*
+ * One published record against one key. In the record template, @P@ is
+ * the key's own p= value, @H@ its first half, @C@ all of it but the last
+ * character, @O@ another key's p= of the same type, @Q@ the first half of
+ * that, @S@ our p= with folding white space every 16 characters, @X@ our
+ * p= with more after it.
+ */
+struct cmp_case {
+	const char *name;
+	enum cmp_key key;
+	const char *record;
+	enum key_pub want;
+	const char *detail;		/* substring of the explanation */
+};
+
+static const struct cmp_case cmp_cases[] = {
+	{ "exact record is published", CMP_RSA, "v=DKIM1; k=rsa; p=@P@",
+	  KEY_PUB_PUBLISHED, "p= matches the 1024-bit key" },
+	{ "v= and k= may be left out", CMP_RSA, "p=@P@", KEY_PUB_PUBLISHED,
+	  "matches" },
+	{ "white space around tags and values", CMP_RSA,
+	  " v = DKIM1 ;\tk = rsa ; p = @P@ ; ", KEY_PUB_PUBLISHED, "matches" },
+	{ "folding white space inside p=", CMP_RSA, "v=DKIM1; k=rsa; p=@S@",
+	  KEY_PUB_PUBLISHED, "matches" },
+	{ "k= is case-insensitive", CMP_RSA, "v=DKIM1; k=RSA; p=@P@",
+	  KEY_PUB_PUBLISHED, "matches" },
+	{ "other tags are ignored", CMP_RSA, "v=DKIM1; h=sha256; t=s; n=x; p=@P@",
+	  KEY_PUB_PUBLISHED, "matches" },
+	{ "the first p= counts", CMP_RSA, "v=DKIM1; p=@P@; p=@O@",
+	  KEY_PUB_PUBLISHED, "matches" },
+	{ "Ed25519 record is published", CMP_ED, "v=DKIM1; k=ed25519; p=@P@",
+	  KEY_PUB_PUBLISHED, "p= matches the 256-bit key" },
+	{ "half the key is truncated", CMP_RSA, "v=DKIM1; k=rsa; p=@H@",
+	  KEY_PUB_TRUNCATED, "p= holds only the first" },
+	{ "one character short is truncated", CMP_RSA, "v=DKIM1; k=rsa; p=@C@",
+	  KEY_PUB_TRUNCATED, "the DNS host cut the record" },
+	{ "Ed25519 cut short is truncated", CMP_ED, "v=DKIM1; k=ed25519; p=@H@",
+	  KEY_PUB_TRUNCATED, "holds only the first" },
+	{ "another key is mismatched", CMP_RSA, "v=DKIM1; k=rsa; p=@O@",
+	  KEY_PUB_MISMATCHED, "p= is a different key" },
+	{ "a cut-off prefix of another key is mismatched", CMP_RSA,
+	  "v=DKIM1; k=rsa; p=@Q@", KEY_PUB_MISMATCHED, "different key" },
+	{ "another Ed25519 key is mismatched", CMP_ED, "v=DKIM1; k=ed25519; p=@O@",
+	  KEY_PUB_MISMATCHED, "different key" },
+	{ "our key with more after it is mismatched", CMP_RSA,
+	  "v=DKIM1; k=rsa; p=@X@", KEY_PUB_MISMATCHED, "different key" },
+	{ "k= of the other type is mismatched", CMP_RSA,
+	  "v=DKIM1; k=ed25519; p=@P@", KEY_PUB_MISMATCHED,
+	  "record has k=ed25519, key is rsa" },
+	{ "Ed25519 key under the default k=rsa is mismatched", CMP_ED,
+	  "v=DKIM1; p=@P@", KEY_PUB_MISMATCHED, "record has k=rsa, key is ed25519" },
+	{ "empty p= is revoked", CMP_RSA, "v=DKIM1; k=rsa; p=", KEY_PUB_REVOKED,
+	  "key revoked" },
+	{ "empty p= is revoked whatever k= says", CMP_ED, "v=DKIM1; k=rsa; p= ",
+	  KEY_PUB_REVOKED, "key revoked" },
+	{ "no p= is not a key record", CMP_RSA, "v=DKIM1; k=rsa",
+	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
+	{ "another v= is not a key record", CMP_RSA, "v=DKIM2; p=@P@",
+	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
+	{ "v= not first is not a key record", CMP_RSA, "k=rsa; v=DKIM1; p=@P@",
+	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
+	{ "a tag without = is not a key record", CMP_RSA, "v=DKIM1; junk; p=@P@",
+	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
+	{ "an SPF record is not a key record", CMP_RSA, "v=spf1 -all",
+	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
+};
+
+/* cmp_keys_new - our key and another of each type, in memory */
+static void
+cmp_keys_new(struct key ours[CMP_KEYS], struct key other[CMP_KEYS])
+{
+	size_t i;
+
+	memset(ours, 0, CMP_KEYS * sizeof(ours[0]));
+	memset(other, 0, CMP_KEYS * sizeof(other[0]));
+	for (i = 0; i < 2; i++) {
+		struct key *k = i == 0 ? ours : other;
+
+		k[CMP_RSA].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+		k[CMP_RSA].type = KEY_RSA;
+		k[CMP_RSA].bits = 1024;
+		k[CMP_ED].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		k[CMP_ED].type = KEY_ED25519;
+		k[CMP_ED].bits = 256;
+		assert_non_null(k[CMP_RSA].pkey);
+		assert_non_null(k[CMP_ED].pkey);
+	}
+}
+
+/* cmp_fill - append one placeholder's text for our p= and the other key's */
+static void
+cmp_fill(struct buf *out, char what, const char *p, const char *o)
+{
+	size_t n = strlen(p), i;
+
+	switch (what) {
+	case 'P': buf_puts(out, p); break;
+	case 'H': buf_append(out, p, n / 2); break;
+	case 'C': buf_append(out, p, n - 1); break;
+	case 'O': buf_puts(out, o); break;
+	case 'Q': buf_append(out, o, strlen(o) / 2); break;
+	case 'X': buf_puts(out, p); buf_puts(out, "AAAA"); break;
+	default:	/* 'S': " " or "\t" every 16 characters */
+		for (i = 0; i < n; i++) {
+			if (i > 0 && i % 16 == 0)
+				buf_putc(out, (i / 16) % 2 ? ' ' : '\t');
+			buf_putc(out, p[i]);
+		}
+	}
+}
+
+/* cmp_record - the row's record with its placeholders filled in */
+static void
+cmp_record(struct buf *out, const char *tmpl, const char *p, const char *o)
+{
+	const char *at;
+
+	buf_reset(out);
+	while ((at = strchr(tmpl, '@')) != NULL && at[1] != '\0' && at[2] == '@') {
+		buf_append(out, tmpl, (size_t)(at - tmpl));
+		cmp_fill(out, at[1], p, o);
+		tmpl = at + 3;
+	}
+	buf_puts(out, tmpl);
+}
+
+/* keycheck_compares_records_by_table - each record's state for the key */
+static void
+keycheck_compares_records_by_table(void **state)
+{
+	struct key ours[CMP_KEYS], other[CMP_KEYS];
+	char *p[CMP_KEYS], *o[CMP_KEYS], detail[640];
+	struct buf rec = BUF_INIT;
+	size_t i, failed = 0;
+	enum key_pub got;
+
+	(void)state;
+	cmp_keys_new(ours, other);
+	for (i = 0; i < CMP_KEYS; i++) {
+		p[i] = keys_public_b64(ours[i].pkey);
+		o[i] = keys_public_b64(other[i].pkey);
+		assert_true(p[i] != NULL && o[i] != NULL && strcmp(p[i], o[i]) != 0);
+	}
+	for (i = 0; i < sizeof(cmp_cases) / sizeof(cmp_cases[0]); i++) {
+		const struct cmp_case *c = &cmp_cases[i];
+
+		cmp_record(&rec, c->record, p[c->key], o[c->key]);
+		detail[0] = '\0';
+		got = keycheck_compare(&ours[c->key], buf_cstr(&rec), detail,
+		    sizeof(detail));
+		if (got != c->want || strstr(detail, c->detail) == NULL) {
+			print_error("row \"%s\": %s (%s), want %s\n", c->name,
+			    keys_pub_name(got), detail, keys_pub_name(c->want));
+			failed++;
+		}
+	}
+	buf_free(&rec);
+	for (i = 0; i < CMP_KEYS; i++) {
+		free(p[i]);
+		free(o[i]);
+		EVP_PKEY_free(ours[i].pkey);
+		EVP_PKEY_free(other[i].pkey);
+	}
+	if (failed != 0)
+		fail_msg("%zu of %zu rows failed", failed,
+		    sizeof(cmp_cases) / sizeof(cmp_cases[0]));
 }
 
 #define KC_MAXKEYS 2
@@ -300,6 +479,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keycheck_compares_records_by_table),
 		cmocka_unit_test(keycheck_carries_only_the_same_key),
 		cmocka_unit_test(keycheck_thread_rounds_and_prompt_stop),
 	};
