@@ -28,8 +28,22 @@
 #define ENGINE_INBUF	(16u * 1024)	/* read buffer to start with */
 #define ENGINE_KEEPBUF	(128u * 1024)	/* shrink back to ENGINE_INBUF above this */
 #define ENGINE_MAXARGS	1024		/* MAIL/RCPT arguments taken */
-#define ENGINE_GONE	(-2)		/* the MTA went away (not a protocol error) */
-#define ENGINE_SAID	(-3)		/* a protocol error, logged already */
+
+/* What serving one command leads to (engine_dispatch and its helpers). */
+enum engine_flow {
+	FLOW_ON,			/* served: read the next command */
+	FLOW_QUIT,			/* the MTA said QUIT */
+	FLOW_MALFORMED,			/* the packet did not parse (engine_serve logs) */
+	FLOW_GONE,			/* the MTA went away (not a protocol error) */
+	FLOW_SAID			/* a protocol error, logged already */
+};
+
+/* What a command carries to its callback, decoded (engine_call). */
+struct engine_args {
+	const char *a, *b;		/* CONNECT host, addr; HELO name; HEADER name, value */
+	unsigned char *data;		/* the packet's data: MAIL/RCPT strings, BODY chunk */
+	size_t len;
+};
 
 /* What a command does in a phase (engine_rules). */
 enum engine_step {
@@ -41,7 +55,8 @@ enum engine_step {
 /*
  * The order table: per command, what it does in each phase (NONE, START,
  * CONN, ENVELOPE, HEADERS, BODY of enum engine_phase) and the phase it
- * leads to (-1: stays, or its handler sets it). Steps negotiated away
+ * leads to (-1: stays, or its handler sets it), and the no-reply step
+ * (PROTO_P_NR_*) that silences its answer (0: none). Steps negotiated away
  * (NOCONNECT, NOMAIL, NOEOH) are skipped (engine_order_step). What looks
  * odd but is allowed, because MTAs send it:
  * - HELO again (Sendmail; Postfix after STARTTLS);
@@ -62,30 +77,34 @@ static const struct engine_rule {
 	const char *name;		/* for the log */
 	unsigned char in[ENGINE_PH_N];	/* per phase: GO, END, NO */
 	signed char next;		/* the phase after it; -1: see above */
+	unsigned long nr;		/* PROTO_P_NR_* of its answer, 0: none */
 } engine_rules[] = {
 	/*				NONE START CONN  ENV  HDRS BODY */
-	{ PROTO_C_OPTNEG, "OPTNEG",	{ GO,  NO,   NO,  NO,  NO,  NO }, -1 },
-	{ PROTO_C_MACRO, "MACRO",	{ NO,  GO,   GO,  GO,  GO,  GO }, -1 },
+	{ PROTO_C_OPTNEG, "OPTNEG",	{ GO,  NO,   NO,  NO,  NO,  NO }, -1, 0 },
+	{ PROTO_C_MACRO, "MACRO",	{ NO,  GO,   GO,  GO,  GO,  GO }, -1, 0 },
 	{ PROTO_C_CONNECT, "CONNECT",	{ NO,  GO,   NO,  NO,  NO,  NO },
-	    ENGINE_PH_CONN },
+	    ENGINE_PH_CONN, PROTO_P_NR_CONN },
 	{ PROTO_C_HELO, "HELO",		{ NO,  NO,   GO,  END, END, END },
-	    ENGINE_PH_CONN },
+	    ENGINE_PH_CONN, PROTO_P_NR_HELO },
 	{ PROTO_C_MAIL, "MAIL",		{ NO,  NO,   GO,  END, END, END },
-	    ENGINE_PH_ENVELOPE },
-	{ PROTO_C_RCPT, "RCPT",		{ NO,  NO,   NO,  GO,  NO,  NO }, -1 },
-	{ PROTO_C_DATA, "DATA",		{ NO,  NO,   NO,  GO,  NO,  NO }, -1 },
-	{ PROTO_C_UNKNOWN, "UNKNOWN",	{ NO,  NO,   GO,  GO,  END, END }, -1 },
+	    ENGINE_PH_ENVELOPE, PROTO_P_NR_MAIL },
+	{ PROTO_C_RCPT, "RCPT",		{ NO,  NO,   NO,  GO,  NO,  NO },
+	    -1, PROTO_P_NR_RCPT },
+	{ PROTO_C_DATA, "DATA",		{ NO,  NO,   NO,  GO,  NO,  NO },
+	    -1, PROTO_P_NR_DATA },
+	{ PROTO_C_UNKNOWN, "UNKNOWN",	{ NO,  NO,   GO,  GO,  END, END },
+	    -1, PROTO_P_NR_UNKN },
 	{ PROTO_C_HEADER, "HEADER",	{ NO,  NO,   NO,  GO,  GO,  NO },
-	    ENGINE_PH_HEADERS },
+	    ENGINE_PH_HEADERS, PROTO_P_NR_HDR },
 	{ PROTO_C_EOH, "EOH",		{ NO,  NO,   NO,  GO,  GO,  NO },
-	    ENGINE_PH_BODY },
+	    ENGINE_PH_BODY, PROTO_P_NR_EOH },
 	{ PROTO_C_BODY, "BODY",		{ NO,  NO,   NO,  NO,  NO,  GO },
-	    ENGINE_PH_BODY },
+	    ENGINE_PH_BODY, PROTO_P_NR_BODY },
 	{ PROTO_C_BODYEOB, "EOM",	{ NO,  NO,   NO,  NO,  NO,  GO },
-	    ENGINE_PH_CONN },
-	{ PROTO_C_ABORT, "ABORT",	{ NO,  GO,   GO,  END, END, END }, -1 },
-	{ PROTO_C_QUIT_NC, "QUIT_NC",	{ NO,  GO,   GO,  END, END, END }, -1 },
-	{ PROTO_C_QUIT, "QUIT",		{ GO,  GO,   GO,  GO,  GO,  GO }, -1 },
+	    ENGINE_PH_CONN, 0 },
+	{ PROTO_C_ABORT, "ABORT",	{ NO,  GO,   GO,  END, END, END }, -1, 0 },
+	{ PROTO_C_QUIT_NC, "QUIT_NC",	{ NO,  GO,   GO,  END, END, END }, -1, 0 },
+	{ PROTO_C_QUIT, "QUIT",		{ GO,  GO,   GO,  GO,  GO,  GO }, -1, 0 },
 };
 #undef GO
 #undef END
@@ -126,8 +145,8 @@ engine_packet(struct engine_session *s, int cmd, const void *data, size_t len)
 		buf_append(&s->out, data, len);
 }
 
-/* engine_flush - write the queued packets; 0, or ENGINE_GONE */
-static int
+/* engine_flush - write the queued packets; FLOW_ON, or FLOW_GONE */
+static enum engine_flow
 engine_flush(struct engine_session *s)
 {
 	size_t off = 0;
@@ -140,12 +159,12 @@ engine_flush(struct engine_session *s)
 		if (n <= 0) {
 			log_debug(NULL, "milter connection: write failed: %m");
 			buf_reset(&s->out);
-			return ENGINE_GONE;
+			return FLOW_GONE;
 		}
 		off += (size_t)n;
 	}
 	buf_reset(&s->out);
-	return 0;
+	return FLOW_ON;
 }
 
 /* engine_fill - have at least need unread bytes; 1, 0 at a clean EOF, -1 on error */
@@ -193,7 +212,7 @@ engine_next(struct engine_session *s, int *cmd, unsigned char **data,
 	uint32_t plen;
 	int rc = 0;
 
-	if ((rc = engine_fill(s, 4)) <= 0)
+	if ((rc = engine_fill(s, PROTO_LEN_SIZE)) <= 0)
 		return rc;
 	plen = engine_get_u32(s->in + s->inoff);
 	if (plen == 0 || plen > ENGINE_MAX_PACKET) {
@@ -201,12 +220,12 @@ engine_next(struct engine_session *s, int *cmd, unsigned char **data,
 		    "range; closing", (unsigned long)plen);
 		return -1;
 	}
-	if ((rc = engine_fill(s, 4 + (size_t)plen)) <= 0)
+	if ((rc = engine_fill(s, PROTO_LEN_SIZE + (size_t)plen)) <= 0)
 		return -1;
-	*cmd = s->in[s->inoff + 4];
-	*data = s->in + s->inoff + 5;
+	*cmd = s->in[s->inoff + PROTO_LEN_SIZE];
+	*data = s->in + s->inoff + PROTO_HEAD_SIZE;
 	*len = plen - 1;
-	s->inoff += 4 + (size_t)plen;
+	s->inoff += PROTO_LEN_SIZE + (size_t)plen;
 	return 1;
 }
 
@@ -247,19 +266,21 @@ engine_takes_reply(const struct engine_session *s, unsigned long nr)
 }
 
 /* engine_answer - queue and send the reply to a command, or hold a refusal */
-static int
+static enum engine_flow
 engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
 {
-	int code = PROTO_R_CONTINUE, level;
+	int code = PROTO_R_CONTINUE;
+	enum engine_hold level;
 
 	if (!engine_takes_reply(s, nr)) {
-		level = nr == PROTO_P_NR_CONN || nr == PROTO_P_NR_HELO ? 0 : 1;
+		level = nr == PROTO_P_NR_CONN || nr == PROTO_P_NR_HELO
+		    ? ENGINE_HOLD_CONN : ENGINE_HOLD_MSG;
 		if (engine_refusal(st) && s->held[level] == ENGINE_CONTINUE) {
 			s->held[level] = st;
 			memcpy(s->held_reply[level], s->reply, sizeof(s->reply));
 		}
 		s->reply[0] = '\0';
-		return 0;
+		return FLOW_ON;
 	}
 	switch (st) {
 	case ENGINE_CONTINUE: code = PROTO_R_CONTINUE; break;
@@ -282,21 +303,21 @@ engine_answer(struct engine_session *s, unsigned long nr, enum engine_status st)
  * engine_held - under a held refusal (the connection's first), a command
  * gets it if it takes a reply, nothing if not, and its callback does not
  * run: the callbacks of a refused message see no more of it than its
- * end. 1 and *rc set if so.
+ * end. 1 and *fl set if so.
  */
 static int
-engine_held(struct engine_session *s, unsigned long nr, int *rc)
+engine_held(struct engine_session *s, unsigned long nr, enum engine_flow *fl)
 {
 	int level;
 
-	for (level = 0; level < 2; level++) {
+	for (level = 0; level < ENGINE_HOLD_N; level++) {
 		if (s->held[level] == ENGINE_CONTINUE)
 			continue;
-		*rc = 0;
+		*fl = FLOW_ON;
 		if (!engine_takes_reply(s, nr))
 			return 1;
 		memcpy(s->reply, s->held_reply[level], sizeof(s->reply));
-		*rc = engine_answer(s, nr, s->held[level]);
+		*fl = engine_answer(s, nr, s->held[level]);
 		return 1;
 	}
 	return 0;
@@ -306,8 +327,8 @@ engine_held(struct engine_session *s, unsigned long nr, int *rc)
 static void
 engine_message_over(struct engine_session *s)
 {
-	s->held[1] = ENGINE_CONTINUE;
-	s->held_reply[1][0] = '\0';
+	s->held[ENGINE_HOLD_MSG] = ENGINE_CONTINUE;
+	s->held_reply[ENGINE_HOLD_MSG][0] = '\0';
 }
 
 /* engine_strings_ok - data is one or more NUL-terminated strings */
@@ -326,7 +347,7 @@ engine_first_phase(const struct engine_session *s)
 }
 
 /* engine_negotiate - answer OPTNEG: what we want of what the MTA offers */
-static int
+static enum engine_flow
 engine_negotiate(struct engine_session *s, const unsigned char *data,
     size_t len)
 {
@@ -334,22 +355,22 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 	unsigned long version, offered_f, offered_p;
 	int i;
 
-	if (len < 12) {
+	if (len < PROTO_OPTNEG_SIZE) {
 		log_warn(NULL, "milter connection: short option negotiation");
-		return -1;
+		return FLOW_MALFORMED;
 	}
 	version = engine_get_u32(data);
-	offered_f = engine_get_u32(data + 4);
-	offered_p = engine_get_u32(data + 8);
+	offered_f = engine_get_u32(data + PROTO_WORD_SIZE);
+	offered_p = engine_get_u32(data + 2 * PROTO_WORD_SIZE);
 	if (version < PROTO_MIN_VERSION) {
 		log_err(NULL, "MTA speaks milter protocol version %lu; version "
 		    "%d or later is needed", version, PROTO_MIN_VERSION);
-		return ENGINE_GONE;	/* said; nothing more to log */
+		return FLOW_SAID;
 	}
 	if ((offered_f & cb->actions_required) != cb->actions_required) {
 		log_err(NULL, "MTA does not offer the header actions authmilter "
 		    "needs (offered 0x%lx); not filtering", offered_f);
-		return ENGINE_GONE;
+		return FLOW_SAID;
 	}
 	s->actions = offered_f & cb->actions_wanted;
 	s->proto = offered_p & (cb->proto_wanted
@@ -358,7 +379,8 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 		for (i = 0; i < PROTO_M_NSTAGES; i++)
 			if (cb->macros[i] != NULL)
 				s->actions |= PROTO_F_SETSYMLIST;
-	engine_put_u32(&s->out, 13);	/* length, patched below if lists follow */
+	/* the length: command and 3 words, patched below if lists follow */
+	engine_put_u32(&s->out, 1 + PROTO_OPTNEG_SIZE);
 	buf_putc(&s->out, PROTO_R_OPTNEG);
 	engine_put_u32(&s->out, version < PROTO_VERSION ? (uint32_t)version
 	    : PROTO_VERSION);
@@ -371,8 +393,8 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 		engine_put_u32(&s->out, (uint32_t)i);
 		buf_append(&s->out, cb->macros[i], strlen(cb->macros[i]) + 1);
 	}
-	if (s->out.len > 17) {
-		uint32_t n = htonl((uint32_t)(s->out.len - 4));
+	if (s->out.len > PROTO_HEAD_SIZE + PROTO_OPTNEG_SIZE) {
+		uint32_t n = htonl((uint32_t)(s->out.len - PROTO_LEN_SIZE));
 
 		memcpy(s->out.data, &n, sizeof(n));
 	}
@@ -415,50 +437,65 @@ engine_forget(struct engine_session *s, int stage)
 }
 
 /* engine_macro - keep the macros sent ahead of a command */
-static int
+static enum engine_flow
 engine_macro(struct engine_session *s, const unsigned char *data, size_t len)
 {
 	int stage;
 
 	if (len < 1)
-		return -1;
+		return FLOW_MALFORMED;
 	stage = engine_stage(data[0]);
 	if (stage < 0)
-		return 0;		/* macros for a command we ignore */
+		return FLOW_ON;		/* macros for a command we ignore */
 	if (len > 1 && !engine_strings_ok(data + 1, len - 1))
-		return -1;
+		return FLOW_MALFORMED;
 	if (stage == PROTO_M_CONNECT || stage == PROTO_M_ENVFROM)
 		engine_forget(s, stage);
 	buf_reset(&s->macros[stage]);
 	if (len > 1)
 		buf_append(&s->macros[stage], data + 1, len - 1);
-	return 0;
+	return FLOW_ON;
 }
 
-/* engine_connect - decode CONNECT: host\0 family [port(2) address\0] */
-static enum engine_status
-engine_connect(struct engine_session *s, unsigned char *data, size_t len,
-    int *bad)
+/*
+ * engine_connect_args - decode CONNECT: host\0 family [port address\0];
+ * 0 if malformed. Only a real address reaches the filter (else NULL).
+ */
+static int
+engine_connect_args(unsigned char *data, size_t len, struct engine_args *a)
 {
-	const char *host = (const char *)data, *addr = NULL;
 	unsigned char buf6[sizeof(struct in6_addr)];
-	size_t hl;
+	size_t hl = strnlen((const char *)data, len), at;
+	int family;
 
-	*bad = 1;
-	hl = strnlen(host, len);
 	if (hl == len || hl + 2 > len)
-		return ENGINE_TEMPFAIL;
-	if (data[hl + 1] == '4' || data[hl + 1] == '6') {
-		if (hl + 4 >= len || !engine_strings_ok(data + hl + 4, len - hl - 4))
-			return ENGINE_TEMPFAIL;
-		addr = (const char *)data + hl + 4;
-		/* only a real address reaches the filter */
-		if (inet_pton(data[hl + 1] == '4' ? AF_INET : AF_INET6, addr,
-		    buf6) != 1)
-			addr = NULL;
+		return 0;
+	a->a = (const char *)data;
+	a->b = NULL;
+	family = data[hl + 1];
+	if (family == '4' || family == '6') {
+		at = hl + 2 + PROTO_PORT_SIZE;	/* after host\0, family, port */
+		if (at >= len || !engine_strings_ok(data + at, len - at))
+			return 0;
+		if (inet_pton(family == '4' ? AF_INET : AF_INET6,
+		    (const char *)data + at, buf6) == 1)
+			a->b = (const char *)data + at;
 	}
-	*bad = 0;
-	return s->cb->connect ? s->cb->connect(s, host, addr) : ENGINE_CONTINUE;
+	return 1;
+}
+
+/* engine_header_args - decode HEADER: name\0value\0, a name; 0 if malformed */
+static int
+engine_header_args(unsigned char *data, size_t len, struct engine_args *a)
+{
+	size_t nl = strnlen((const char *)data, len);
+
+	if (nl == 0 || nl + 1 >= len || data[len - 1] != '\0'
+	    || strnlen((const char *)data + nl + 1, len - nl - 1) != len - nl - 2)
+		return 0;
+	a->a = (const char *)data;
+	a->b = (const char *)data + nl + 1;
+	return 1;
 }
 
 /* engine_argv - split NUL-terminated strings into a NULL-ended vector */
@@ -484,70 +521,82 @@ engine_argv(unsigned char *data, size_t len)
 	return argv;
 }
 
-/* engine_envelope - MAIL or RCPT */
-static int
-engine_envelope(struct engine_session *s, int cmd, unsigned char *data,
-    size_t len)
+/* engine_call - run the callback of a decoded command; none set: continue */
+static enum engine_status
+engine_call(struct engine_session *s, int cmd, const struct engine_args *a)
 {
+	const struct engine_callbacks *cb = s->cb;
+	enum engine_status (*env)(struct engine_session *, char **);
 	enum engine_status st = ENGINE_CONTINUE;
-	unsigned long nr = cmd == PROTO_C_MAIL ? PROTO_P_NR_MAIL : PROTO_P_NR_RCPT;
 	char **argv;
-	int rc = 0;
 
-	if (!engine_strings_ok(data, len))
-		return -1;
-	if (cmd == PROTO_C_MAIL) {
-		engine_forget(s, PROTO_M_ENVFROM);
-		engine_message_over(s);
+	switch (cmd) {
+	case PROTO_C_CONNECT:
+		if (cb->connect != NULL)
+			st = cb->connect(s, a->a, a->b);
+		break;
+	case PROTO_C_HELO:
+		if (cb->helo != NULL)
+			st = cb->helo(s, a->a);
+		break;
+	case PROTO_C_MAIL:
+	case PROTO_C_RCPT:
+		env = cmd == PROTO_C_MAIL ? cb->envfrom : cb->envrcpt;
+		if (env == NULL)
+			break;
+		argv = engine_argv(a->data, a->len);
+		st = env(s, argv);
+		free(argv);
+		break;
+	case PROTO_C_HEADER:
+		if (cb->header != NULL)
+			st = cb->header(s, a->a, a->b);
+		break;
+	case PROTO_C_EOH:
+		if (cb->eoh != NULL)
+			st = cb->eoh(s);
+		break;
+	case PROTO_C_BODY:
+		if (cb->body != NULL)
+			st = cb->body(s, a->data, a->len);
+		break;
 	}
-	if (engine_held(s, nr, &rc))
-		return rc;
-	argv = engine_argv(data, len);
-	if (cmd == PROTO_C_MAIL) {
-		if (s->cb->envfrom != NULL)
-			st = s->cb->envfrom(s, argv);
-	} else if (s->cb->envrcpt != NULL) {
-		st = s->cb->envrcpt(s, argv);
-	}
-	free(argv);
-	return engine_answer(s, nr, st);
+	return st;		/* DATA, UNKNOWN: no callback */
 }
 
-/* engine_header - name\0value\0 */
-static int
-engine_header(struct engine_session *s, unsigned char *data, size_t len)
+/*
+ * engine_command - the arm every answered command but EOM shares: under
+ * a held refusal the command gets that and its callback does not run
+ * (engine_held); else its callback's status is answered, or held when the
+ * command was negotiated no-reply (engine_answer)
+ */
+static enum engine_flow
+engine_command(struct engine_session *s, const struct engine_rule *r,
+    const struct engine_args *a)
 {
-	enum engine_status st = ENGINE_CONTINUE;
-	size_t nl = strnlen((const char *)data, len);
+	enum engine_flow fl;
 
-	int rc = 0;
-
-	if (nl == 0 || nl + 1 >= len || data[len - 1] != '\0'
-	    || strnlen((const char *)data + nl + 1, len - nl - 1) != len - nl - 2)
-		return -1;
-	if (engine_held(s, PROTO_P_NR_HDR, &rc))
-		return rc;
-	if (s->cb->header != NULL)
-		st = s->cb->header(s, (const char *)data,
-		    (const char *)data + nl + 1);
-	return engine_answer(s, PROTO_P_NR_HDR, st);
+	if (engine_held(s, r->nr, &fl))
+		return fl;
+	return engine_answer(s, r->nr, engine_call(s, r->cmd, a));
 }
 
 /* engine_eom - end of message: body left in the packet, modifications, reply */
-static int
+static enum engine_flow
 engine_eom(struct engine_session *s, const unsigned char *data, size_t len)
 {
 	enum engine_status st = ENGINE_CONTINUE;
-	int rc = 0;
+	enum engine_flow fl = FLOW_ON;
 
-	if (s->held[0] != ENGINE_CONTINUE || s->held[1] != ENGINE_CONTINUE) {
+	if (s->held[ENGINE_HOLD_CONN] != ENGINE_CONTINUE
+	    || s->held[ENGINE_HOLD_MSG] != ENGINE_CONTINUE) {
 		/* the MTA gets the held refusal; the message ends without eom */
 		if (s->cb->abort != NULL)
 			s->cb->abort(s);
-		(void)engine_held(s, 0, &rc);
+		(void)engine_held(s, 0, &fl);
 		engine_message_over(s);
 		engine_shrink(s);
-		return rc;
+		return fl;
 	}
 	if (len > 0 && s->cb->body != NULL)
 		s->cb->body(s, data, len);
@@ -616,15 +665,15 @@ engine_order_step(struct engine_session *s, const struct engine_rule *r)
 	return step;
 }
 
-/* engine_order - check a command's place, end a message it ends; 0 or ENGINE_SAID */
-static int
+/* engine_order - check a command's place, end a message it ends; FLOW_ON or FLOW_SAID */
+static enum engine_flow
 engine_order(struct engine_session *s, const struct engine_rule *r)
 {
 	switch (engine_order_step(s, r)) {
 	case ENGINE_STEP_NO:
 		log_warn(NULL, "milter connection: %s packet out of order (%s); "
 		    "closing", r->name, engine_phase_names[s->phase]);
-		return ENGINE_SAID;
+		return FLOW_SAID;
 	case ENGINE_STEP_END:
 		engine_end_message(s, r->cmd == PROTO_C_MAIL ? PROTO_M_ENVFROM
 		    : PROTO_M_HELO);
@@ -632,20 +681,20 @@ engine_order(struct engine_session *s, const struct engine_rule *r)
 	case ENGINE_STEP_GO:
 		break;
 	}
-	return 0;
+	return FLOW_ON;
 }
 
 /* engine_abort - ABORT: the message is over (engine_order ended it) */
-static int
+static enum engine_flow
 engine_abort(struct engine_session *s)
 {
 	engine_end_message(s, PROTO_M_HELO);
 	engine_shrink(s);
-	return 0;
+	return FLOW_ON;
 }
 
 /* engine_quit_nc - QUIT_NC: the connection ends; the next uses the socket */
-static int
+static enum engine_flow
 engine_quit_nc(struct engine_session *s)
 {
 	int i;
@@ -656,71 +705,47 @@ engine_quit_nc(struct engine_session *s)
 	s->priv = NULL;
 	for (i = 0; i < PROTO_M_NSTAGES; i++)
 		buf_reset(&s->macros[i]);
-	s->held[0] = s->held[1] = ENGINE_CONTINUE;
+	s->held[ENGINE_HOLD_CONN] = s->held[ENGINE_HOLD_MSG] = ENGINE_CONTINUE;
 	s->phase = engine_first_phase(s);
-	return 0;
+	return FLOW_ON;
 }
 
-/* engine_helo - HELO: the name */
-static int
-engine_helo(struct engine_session *s, unsigned char *data, size_t len)
+/* engine_handle - decode one command and serve it */
+static enum engine_flow
+engine_handle(struct engine_session *s, const struct engine_rule *r,
+    unsigned char *data, size_t len)
 {
-	enum engine_status st = ENGINE_CONTINUE;
-	int rc = 0;
+	struct engine_args a = { NULL, NULL, data, len };
 
-	if (!engine_strings_ok(data, len))
-		return -1;
-	if (engine_held(s, PROTO_P_NR_HELO, &rc))
-		return rc;
-	if (s->cb->helo != NULL)
-		st = s->cb->helo(s, (const char *)data);
-	return engine_answer(s, PROTO_P_NR_HELO, st);
-}
-
-/* engine_handle - one command; 0 go on, 1 the MTA quit, -1 malformed, ENGINE_GONE */
-static int
-engine_handle(struct engine_session *s, int cmd, unsigned char *data,
-    size_t len)
-{
-	const struct engine_callbacks *cb = s->cb;
-	enum engine_status st = ENGINE_CONTINUE;
-	int bad = 0, rc = 0;
-
-	switch (cmd) {
+	switch (r->cmd) {
 	case PROTO_C_OPTNEG:
 		return engine_negotiate(s, data, len);
 	case PROTO_C_MACRO:
 		return engine_macro(s, data, len);
 	case PROTO_C_CONNECT:
-		st = engine_connect(s, data, len, &bad);
-		return bad ? -1 : engine_answer(s, PROTO_P_NR_CONN, st);
+		if (!engine_connect_args(data, len, &a))
+			return FLOW_MALFORMED;
+		break;
+	case PROTO_C_HEADER:
+		if (!engine_header_args(data, len, &a))
+			return FLOW_MALFORMED;
+		break;
 	case PROTO_C_HELO:
-		return engine_helo(s, data, len);
 	case PROTO_C_MAIL:
 	case PROTO_C_RCPT:
-		return engine_envelope(s, cmd, data, len);
+		if (!engine_strings_ok(data, len))
+			return FLOW_MALFORMED;
+		a.a = (const char *)data;
+		if (r->cmd == PROTO_C_MAIL) {	/* a new message */
+			engine_forget(s, PROTO_M_ENVFROM);
+			engine_message_over(s);
+		}
+		break;
 	case PROTO_C_DATA:
-		if (engine_held(s, PROTO_P_NR_DATA, &rc))
-			return rc;
-		return engine_answer(s, PROTO_P_NR_DATA, st);
 	case PROTO_C_UNKNOWN:
-		if (engine_held(s, PROTO_P_NR_UNKN, &rc))
-			return rc;
-		return engine_answer(s, PROTO_P_NR_UNKN, st);
-	case PROTO_C_HEADER:
-		return engine_header(s, data, len);
 	case PROTO_C_EOH:
-		if (engine_held(s, PROTO_P_NR_EOH, &rc))
-			return rc;
-		if (cb->eoh != NULL)
-			st = cb->eoh(s);
-		return engine_answer(s, PROTO_P_NR_EOH, st);
 	case PROTO_C_BODY:
-		if (engine_held(s, PROTO_P_NR_BODY, &rc))
-			return rc;
-		if (cb->body != NULL)
-			st = cb->body(s, data, len);
-		return engine_answer(s, PROTO_P_NR_BODY, st);
+		break;
 	case PROTO_C_BODYEOB:
 		return engine_eom(s, data, len);
 	case PROTO_C_ABORT:
@@ -728,34 +753,35 @@ engine_handle(struct engine_session *s, int cmd, unsigned char *data,
 	case PROTO_C_QUIT_NC:
 		return engine_quit_nc(s);
 	case PROTO_C_QUIT:
-		return 1;
+		return FLOW_QUIT;
+	default:	/* not reached: each command in engine_rules has a case */
+		return FLOW_MALFORMED;
 	}
-	return -1;	/* not reached: each command in engine_rules has a case */
+	return engine_command(s, r, &a);
 }
 
 /*
- * engine_dispatch - one command, in its place; 0 go on, 1 the MTA quit,
- * -1 malformed, ENGINE_GONE, ENGINE_SAID. A command that did not parse
- * moves the connection nowhere (its callback did not run).
+ * engine_dispatch - one command, in its place. A command that did not
+ * parse moves the connection nowhere (its callback did not run).
  */
-static int
+static enum engine_flow
 engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
     size_t len)
 {
 	const struct engine_rule *r = engine_rule(cmd);
-	int rc;
+	enum engine_flow fl;
 
 	if (r == NULL) {
 		log_warn(NULL, "milter connection: unknown command 0x%02x; "
 		    "closing", (unsigned)cmd & 0xff);
-		return ENGINE_SAID;
+		return FLOW_SAID;
 	}
-	if ((rc = engine_order(s, r)) != 0)
-		return rc;
-	rc = engine_handle(s, cmd, data, len);
-	if (rc != -1 && r->next >= 0)
+	if ((fl = engine_order(s, r)) != FLOW_ON)
+		return fl;
+	fl = engine_handle(s, r, data, len);
+	if (fl != FLOW_MALFORMED && r->next >= 0)
 		s->phase = (enum engine_phase)r->next;
-	return rc;
+	return fl;
 }
 
 /* engine_timeouts - reads and writes give up after timeout_s seconds */
@@ -779,23 +805,21 @@ engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
 {
 	struct engine_session s;
 	unsigned char *data;
+	enum engine_flow fl;
 	size_t len;
-	int cmd, rc, i;
+	int cmd, i;
 
 	memset(&s, 0, sizeof(s));
 	s.fd = fd;
 	s.cb = cb;
 	engine_timeouts(fd, timeout_s);
-	for (;;) {
-		rc = engine_next(&s, &cmd, &data, &len);
-		if (rc <= 0)
-			break;
-		rc = engine_dispatch(&s, cmd, data, len);
-		if (rc == -1)
+	while (engine_next(&s, &cmd, &data, &len) > 0) {
+		fl = engine_dispatch(&s, cmd, data, len);
+		if (fl == FLOW_MALFORMED)
 			log_warn(NULL, "milter connection: malformed '%c' packet "
 			    "(%zu bytes); closing", cmd > 32 && cmd < 127
 			    ? cmd : '?', len);
-		if (rc != 0)
+		if (fl != FLOW_ON)
 			break;
 	}
 	/* the one end of every connection: message state first, then the rest */

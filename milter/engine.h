@@ -31,6 +31,13 @@ enum engine_status {
 
 struct engine_session;
 
+/* The two refusals a session may hold (engine_session.held, below). */
+enum engine_hold {
+	ENGINE_HOLD_CONN,		/* from CONNECT or HELO: the connection's */
+	ENGINE_HOLD_MSG,		/* from a message's commands: that message's */
+	ENGINE_HOLD_N
+};
+
 /*
  * Where a connection is in the protocol, as the MTA sees it. engine.c
  * checks every command against it (the order table there) before any
@@ -98,6 +105,9 @@ struct engine_callbacks {
 	void (*close)(struct engine_session *);
 };
 
+/* Room for a reply text ("550 5.7.1 text") and its NUL. */
+#define ENGINE_REPLY_SIZE	512
+
 /* One MTA connection. Fields are for engine.c and mta.c only. */
 struct engine_session {
 	int fd;				/* the connection */
@@ -111,10 +121,10 @@ struct engine_session {
 	size_t incap, inoff, inlen;	/* its size, first unread byte, end */
 	struct buf macros[PROTO_M_NSTAGES]; /* name\0value\0 ... per stage */
 	struct buf out;			/* replies waiting to be written */
-	char reply[512];		/* "550 5.7.1 text" for the next 4xx/5xx */
-	/* refusals held from no-reply commands: [0] connection, [1] message */
-	enum engine_status held[2];
-	char held_reply[2][512];
+	char reply[ENGINE_REPLY_SIZE];	/* "550 5.7.1 text" for the next 4xx/5xx */
+	/* refusals held from no-reply commands, per enum engine_hold */
+	enum engine_status held[ENGINE_HOLD_N];
+	char held_reply[ENGINE_HOLD_N][ENGINE_REPLY_SIZE];
 };
 
 /* Largest packet accepted: a header may be up to Postfix's header_size_limit. */

@@ -107,7 +107,7 @@ static void
 mta_mod(struct engine_session *s, int cmd, int with_idx, uint32_t idx,
     const char *a, const char *b)
 {
-	size_t len = 1 + (with_idx ? 4 : 0) + strlen(a) + 1
+	size_t len = 1 + (with_idx ? PROTO_WORD_SIZE : 0) + strlen(a) + 1
 	    + (b != NULL ? strlen(b) + 1 : 0);
 	uint32_t n = htonl((uint32_t)len);
 

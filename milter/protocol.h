@@ -13,6 +13,13 @@
 #define PROTO_VERSION		6	/* the version we answer with */
 #define PROTO_MIN_VERSION	2	/* oldest MTA version we talk to */
 
+/* Sizes on the wire, in bytes. */
+#define PROTO_LEN_SIZE		4	/* the length word before each packet */
+#define PROTO_HEAD_SIZE		(PROTO_LEN_SIZE + 1) /* length word, command */
+#define PROTO_WORD_SIZE		4	/* a number: OPTNEG words, header index */
+#define PROTO_OPTNEG_SIZE	(3 * PROTO_WORD_SIZE) /* version actions protocol */
+#define PROTO_PORT_SIZE		2	/* the client port in CONNECT */
+
 /* Commands, MTA -> filter. */
 #define PROTO_C_ABORT		'A'	/* abandon the current message */
 #define PROTO_C_BODY		'B'	/* a body chunk */

@@ -53,6 +53,7 @@ struct script {
 	const char *lookups;			/* macros every callback logs */
 	void (*hook)(struct engine_session *, int which); /* more work per call */
 	int hook_at;				/* the callback hook_all_mods works in */
+	int bare;				/* a table without callbacks */
 };
 
 /* What the callbacks saw. */
@@ -286,16 +287,18 @@ fake_start(const struct script *sc)
 	f->cb.proto_wanted = sc->proto;
 	for (i = 0; i < PROTO_M_NSTAGES; i++)
 		f->cb.macros[i] = sc->macros[i];
-	f->cb.connect = cb_connect;
-	f->cb.helo = cb_helo;
-	f->cb.envfrom = cb_envfrom;
-	f->cb.envrcpt = cb_envrcpt;
-	f->cb.header = cb_header;
-	f->cb.eoh = cb_eoh;
-	f->cb.body = cb_body;
-	f->cb.eom = cb_eom;
-	f->cb.abort = cb_abort;
-	f->cb.close = cb_close;
+	if (!sc->bare) {
+		f->cb.connect = cb_connect;
+		f->cb.helo = cb_helo;
+		f->cb.envfrom = cb_envfrom;
+		f->cb.envrcpt = cb_envrcpt;
+		f->cb.header = cb_header;
+		f->cb.eoh = cb_eoh;
+		f->cb.body = cb_body;
+		f->cb.eom = cb_eom;
+		f->cb.abort = cb_abort;
+		f->cb.close = cb_close;
+	}
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	f->fd = sv[0];
 	f->filter_fd = sv[1];
@@ -791,6 +794,70 @@ engine_holds_refusals_from_nr_steps(void **state)
 		if (fake_finish(f) != 0)
 			fail_msg("%s: replies left over", c->name);
 	}
+}
+
+/*
+ * engine_answers_continue_without_callbacks - a table that sets no
+ * callback: every command that takes a reply, UNKNOWN and EOM too, gets 'c'
+ */
+static void
+engine_answers_continue_without_callbacks(void **state)
+{
+	struct script sc;
+	struct fake *f;
+	char what[64];
+	size_t j;
+
+	(void)state;
+	memset(&sc, 0, sizeof(sc));
+	sc.bare = 1;
+	f = fake_start(&sc);
+	fake_hello(f);
+	for (j = 0; j < sizeof(txn) / sizeof(txn[0]); j++) {
+		pkt(f, txn[j].cmd, txn[j].data, txn[j].len);
+		(void)snprintf(what, sizeof(what), "no callbacks, reply to '%c'",
+		    txn[j].cmd);
+		expect_reply(f, PROTO_R_CONTINUE, NULL, 0, what);
+	}
+	pkt(f, PROTO_C_UNKNOWN, S("VRFY x\0"));
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "no callbacks, UNKNOWN");
+	pkt(f, PROTO_C_QUIT, NULL, 0);
+	expect_closed(f, "no callbacks, quit");
+	assert_string_equal(seen.trace, "");
+}
+
+/*
+ * engine_quit_nc_drops_held_refusals - a refusal held from HELO covers the
+ * rest of its connection only: after QUIT_NC, CONNECT, HELO and MAIL run
+ * their callbacks and are answered by them
+ */
+static void
+engine_quit_nc_drops_held_refusals(void **state)
+{
+	struct script sc;
+	struct fake *f;
+
+	(void)state;
+	memset(&sc, 0, sizeof(sc));
+	sc.proto = PROTO_P_NR_HELO;
+	sc.status[CB_HELO] = ENGINE_REJECT;
+	sc.once[CB_HELO] = 1;
+	f = fake_start(&sc);
+	fake_hello(f);
+	fake_connect(f);
+	pkt(f, PROTO_C_HELO, S("client.example\0"));
+	pkt(f, PROTO_C_MAIL, S("<a@example.com>\0"));
+	expect_reply(f, PROTO_R_REJECT, NULL, 0, "mail under the held refusal");
+	pkt(f, PROTO_C_QUIT_NC, NULL, 0);
+	pkt(f, PROTO_C_CONNECT, S("second.example\0" "4" "\0\x19" "192.0.2.2\0"));
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "connect after QUIT_NC");
+	pkt(f, PROTO_C_HELO, S("second.example\0"));
+	pkt(f, PROTO_C_MAIL, S("<a@example.com>\0"));
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "mail after QUIT_NC");
+	pkt(f, PROTO_C_QUIT, NULL, 0);
+	expect_closed(f, "quit");
+	/* the refused message aborts; the second connection's MAIL runs */
+	assert_string_equal(seen.trace, "CHAQCHMAQ");
 }
 
 /* engine_answers_each_header_without_nr - a 'c' per header when NR is not offered */
@@ -1880,6 +1947,8 @@ main(void)
 		cmocka_unit_test(engine_calls_close_once_on_quit),
 		cmocka_unit_test(engine_survives_mta_closing_mid_packet),
 		cmocka_unit_test(engine_quit_nc_starts_a_new_connection),
+		cmocka_unit_test(engine_quit_nc_drops_held_refusals),
+		cmocka_unit_test(engine_answers_continue_without_callbacks),
 		cmocka_unit_test(engine_closes_on_packets_out_of_order),
 		cmocka_unit_test(engine_serves_orders_mtas_send),
 		cmocka_unit_test(engine_delivers_pipelined_packets_in_order),
