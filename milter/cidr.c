@@ -76,16 +76,17 @@ cidr_list_parse(const char *text, struct cidr_list *out, char *err,
 	out->n = 0;
 	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save)) {
-		if (cidr_parse_one(tok, &c, err, errlen) != 0) {
-			free(copy);
-			cidr_list_free(out);
-			return -1;
-		}
+		if (cidr_parse_one(tok, &c, err, errlen) != 0)
+			goto fail;
 		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
 		out->v[out->n++] = c;
 	}
 	free(copy);
 	return 0;
+fail:
+	free(copy);
+	cidr_list_free(out);
+	return -1;
 }
 
 /* cidr_list_free - release a list */

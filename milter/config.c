@@ -162,21 +162,19 @@ config_set_key(struct config_parse *p, const struct opt_def *o, void *field,
 	(void)field;		/* &d->keys: the list grows with d->nkeys */
 	config_words_parse(value, &w);
 	if (w.n < 2) {
-		config_free_words(&w);
-		return config_error(p, "key: expected \"SELECTOR PATH\", got \"%s\"",
+		config_error(p, "key: expected \"SELECTOR PATH\", got \"%s\"",
 		    value);
+		goto fail;
 	}
 	if (!mailaddr_domain_valid(w.v[0]) || strchr(w.v[0], '_') != NULL) {
 		config_error(p, "key: bad selector \"%s\"", w.v[0]);
-		config_free_words(&w);
-		return -1;
+		goto fail;
 	}
 	for (i = 0; i < d->nkeys; i++)
 		if (strcasecmp(d->keys[i].selector, w.v[0]) == 0) {
 			config_error(p, "key: selector \"%s\" listed twice in "
 			    "domain %s", w.v[0], d->name);
-			config_free_words(&w);
-			return -1;
+			goto fail;
 		}
 	d->keys = xreallocarray(d->keys, d->nkeys + 1, sizeof(*d->keys));
 	k = &d->keys[d->nkeys++];
@@ -192,15 +190,16 @@ config_set_key(struct config_parse *p, const struct opt_def *o, void *field,
 	}
 	k->line = p->line;
 	for (i = 2; i < w.n; i++)
-		if (config_key_attr(p, k, w.v[i]) != 0) {
-			config_free_words(&w);
-			return -1;
-		}
+		if (config_key_attr(p, k, w.v[i]) != 0)
+			goto fail;
 	config_free_words(&w);
 	if (k->not_before && k->not_after && k->not_after <= k->not_before)
 		return config_error(p, "key %s: not_after is not after not_before",
 		    k->selector);
 	return 0;
+fail:
+	config_free_words(&w);
+	return -1;
 }
 
 /* config_set_canon - "relaxed/simple" into the hcanon/bcanon pair */

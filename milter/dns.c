@@ -249,17 +249,13 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 	d->ctx = ub_ctx_create();
 	if (d->ctx == NULL) {
 		snprintf(err, errlen, "cannot create a libunbound context");
-		dns_free(d);
-		return NULL;
+		goto fail;
 	}
-	if (dns_setup(d, opt, err, errlen) < 0) {
-		dns_free(d);
-		return NULL;
-	}
+	if (dns_setup(d, opt, err, errlen) < 0)
+		goto fail;
 	if (pipe2(d->stop_pipe, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", log_errstr(errno, eb, sizeof(eb)));
-		dns_free(d);
-		return NULL;
+		goto fail;
 	}
 	/*
 	 * Signals belong to the daemon's signal thread: block them while
@@ -279,21 +275,22 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 	if (rc != 0) {
 		snprintf(err, errlen, "resolver thread: %s",
 		    log_errstr(rc, eb, sizeof(eb)));
-		dns_free(d);
-		return NULL;
+		goto fail;
 	}
 	status = r.status;
 	dns_result_free(&r);
 	if (status != DNS_OK) {
 		snprintf(err, errlen, "resolver does not work: %s",
 		    dns_status_name(status));
-		dns_free(d);
-		return NULL;
+		goto fail;
 	}
 	log_info(NULL, "dns: resolving through %s, DNSSEC validation %s",
 	    opt->nservers > 0 ? "the configured servers" : "/etc/resolv.conf",
 	    d->dnssec ? "on" : "off");
 	return d;
+fail:
+	dns_free(d);		/* takes a half-built resolver: context, pipe, thread */
+	return NULL;
 }
 
 /* dns_free - stop the resolver thread and free everything */

@@ -612,15 +612,15 @@ spf_eval_host(struct spf_eval_state *st, const char *domain, int depth,
 
 	*none = 0;
 	if ((m = spf_eval_fetch(st, domain, &rec)) <= 0) {
-		buf_free(&rec);
 		*none = m == 0;
-		return m == 0 ? SPF_RES_NONE : st->err;
+		res = m == 0 ? SPF_RES_NONE : st->err;
+		goto done;
 	}
 	if (spf_eval_record_check(rec.data, rec.len, &info, why, sizeof(why)) < 0) {
 		spf_eval_fail(st, SPF_RES_PERMERROR, "%s (record of %s)", why,
 		    domain);
-		buf_free(&rec);
-		return SPF_RES_PERMERROR;
+		res = SPF_RES_PERMERROR;
+		goto done;
 	}
 	while (spf_eval_record_next(rec.data, rec.len, &pos, &t, why,
 	    sizeof(why)) > 0) {
