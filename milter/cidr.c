@@ -34,7 +34,7 @@ cidr_parse_one(const char *tok, struct cidr *c, char *err, size_t errlen)
 	int max;
 
 	if ((size_t)snprintf(addr, sizeof(addr), "%s", tok) >= sizeof(addr)) {
-		snprintf(err, errlen, "bad network address \"%.60s\"", tok);
+		(void)snprintf(err, errlen, "bad network address \"%.60s\"", tok);
 		return -1;
 	}
 	slash = strchr(addr, '/');
@@ -48,14 +48,14 @@ cidr_parse_one(const char *tok, struct cidr *c, char *err, size_t errlen)
 		c->family = AF_INET6;
 		max = 128;
 	} else {
-		snprintf(err, errlen, "bad network address \"%s\"", tok);
+		(void)snprintf(err, errlen, "bad network address \"%s\"", tok);
 		return -1;
 	}
 	prefix = max;
 	if (slash != NULL) {
 		prefix = strtol(slash, &end, 10);
 		if (*slash == '\0' || *end != '\0' || prefix < 0 || prefix > max) {
-			snprintf(err, errlen, "bad prefix length in \"%s\"", tok);
+			(void)snprintf(err, errlen, "bad prefix length in \"%s\"", tok);
 			return -1;
 		}
 	}

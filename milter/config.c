@@ -54,12 +54,12 @@ config_error(struct config_parse *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (p->line > 0)
-		snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, reason);
+		(void)snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, reason);
 	else
-		snprintf(p->err, p->errlen, "%s: %s", p->name, reason);
+		(void)snprintf(p->err, p->errlen, "%s: %s", p->name, reason);
 	return -1;
 }
 
@@ -673,7 +673,7 @@ config_validate(struct config_parse *p)
 	}
 	if (c->authserv_id[0] == '\0') {
 		if (gethostname(host, sizeof(host)) != 0)
-			snprintf(host, sizeof(host), "localhost");
+			(void)snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
 		free(c->authserv_id);
 		c->authserv_id = xstrdup(host);
@@ -808,7 +808,7 @@ config_read_file(const char *path, struct buf *text, char *err, size_t errlen)
 
 	fp = fopen(path, "re");
 	if (fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
+		(void)snprintf(err, errlen, "%s: cannot open: %s", path,
 		    log_errstr(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
@@ -816,18 +816,18 @@ config_read_file(const char *path, struct buf *text, char *err, size_t errlen)
 		buf_append(text, chunk, n);
 		if (text->len > 16 * 1024 * 1024) {
 			fclose(fp);
-			snprintf(err, errlen, "%s: larger than 16 MB", path);
+			(void)snprintf(err, errlen, "%s: larger than 16 MB", path);
 			return -1;
 		}
 	}
 	if (ferror(fp)) {
 		fclose(fp);
-		snprintf(err, errlen, "%s: read error", path);
+		(void)snprintf(err, errlen, "%s: read error", path);
 		return -1;
 	}
 	fclose(fp);
 	if (memchr(buf_cstr(text), '\0', text->len) != NULL) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		(void)snprintf(err, errlen, "%s: contains a NUL byte", path);
 		return -1;
 	}
 	return 0;

@@ -282,7 +282,9 @@ dmarc_query(struct dmarc_eval *ev, const char *domain)
 		return &norec;	/* _dmarc.<name> cannot exist: longer than 253 */
 	if (ev->queries >= DMARC_QUERY_MAX || ev->ncache >= DMARC_QUERY_MAX)
 		return &capped;
-	snprintf(name, sizeof(name), "_dmarc.%s", domain);	/* fits: checked above */
+	if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s", domain)
+	    >= sizeof(name))
+		return &norec;	/* not reached: the length is checked above */
 	ev->queries++;
 	c = &ev->cache[ev->ncache++];
 	memset(c, 0, sizeof(*c));
@@ -434,14 +436,30 @@ dmarc_reason(struct dmarc_outcome *o, const char *fmt, ...)
 		memcpy(o->reason + sizeof(o->reason) - 4, "...", 4);
 }
 
-/* dmarc_use_record - make rec at domain the applied record */
+/*
+ * dmarc_domain_copy - a domain name into a DMARC_DOMAIN_BUF field; 0, or
+ * -1 with the field left empty if it does not fit (the names copied are
+ * the normalized From domain and its parents, which always fit)
+ */
+static int
+dmarc_domain_copy(char out[DMARC_DOMAIN_BUF], const char *domain)
+{
+	if ((size_t)snprintf(out, DMARC_DOMAIN_BUF, "%s", domain)
+	    < DMARC_DOMAIN_BUF)
+		return 0;
+	out[0] = '\0';
+	return -1;
+}
+
+/* dmarc_use_record - make rec at domain the applied record (none if domain does not fit) */
 static void
 dmarc_use_record(struct dmarc_outcome *o, const char *domain,
     const struct dmarc_record *rec, enum dmarc_source src)
 {
+	if (dmarc_domain_copy(o->policy_domain, domain) < 0)
+		return;
 	o->have_record = 1;
 	dmarc_record_copy(&o->record, rec);
-	snprintf(o->policy_domain, sizeof(o->policy_domain), "%s", domain);
 	o->source = src;
 }
 
@@ -781,8 +799,8 @@ dmarc_evaluate(const struct dmarc *d, const struct dmarc_input *in,
 			out->source = DMARC_SOURCE_RUA_FALLBACK;
 		dmarc_conclude(ev, in, out);
 	}
-	if (ev->org_state == 1)
-		snprintf(out->org_domain, sizeof(out->org_domain), "%s", ev->org);
+	if (ev->org_state == 1)	/* if it does not fit: left "", not known */
+		(void)dmarc_domain_copy(out->org_domain, ev->org);
 	out->queries = ev->queries;
 	for (i = 0; i < ev->ncache; i++)
 		dmarc_record_free(&ev->cache[i].rec);

@@ -172,7 +172,7 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 
 	/* A thread, not a forked process, for the background resolver. */
 	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
-		snprintf(err, errlen, "libunbound threads: %s", ub_strerror(rc));
+		(void)snprintf(err, errlen, "libunbound threads: %s", ub_strerror(rc));
 		return -1;
 	}
 	/*
@@ -180,7 +180,7 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 	 * a local caching resolver, or the test suite's DNS server.
 	 */
 	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0) {
-		snprintf(err, errlen, "libunbound do-not-query-localhost: %s",
+		(void)snprintf(err, errlen, "libunbound do-not-query-localhost: %s",
 		    ub_strerror(rc));
 		return -1;
 	}
@@ -195,14 +195,14 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 	if ((rc = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
 	    (rc = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0 ||
 	    (rc = ub_ctx_set_option(ctx, "local-zone:", "test. transparent")) != 0) {
-		snprintf(err, errlen, "libunbound local zones: %s",
+		(void)snprintf(err, errlen, "libunbound local zones: %s",
 		    ub_strerror(rc));
 		return -1;
 	}
 	if (opt->nservers == 0) {
 		rc = ub_ctx_resolvconf(ctx, NULL);
 		if (rc != 0) {
-			snprintf(err, errlen, "reading /etc/resolv.conf: %s",
+			(void)snprintf(err, errlen, "reading /etc/resolv.conf: %s",
 			    rc == UB_READFILE ? log_errstr(errno, eb, sizeof(eb))
 			    : ub_strerror(rc));
 			return -1;
@@ -214,7 +214,7 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 	for (i = 0; i < opt->nservers; i++) {
 		rc = ub_ctx_set_fwd(ctx, opt->servers[i]);
 		if (rc != 0) {
-			snprintf(err, errlen, "DNS server \"%s\": %s (want an IP "
+			(void)snprintf(err, errlen, "DNS server \"%s\": %s (want an IP "
 			    "address, optionally @port)", opt->servers[i],
 			    ub_strerror(rc));
 			return -1;
@@ -223,7 +223,7 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 	if (opt->trust_anchor != NULL && opt->trust_anchor[0] != '\0') {
 		rc = ub_ctx_add_ta_file(ctx, opt->trust_anchor);
 		if (rc != 0) {
-			snprintf(err, errlen, "trust anchor file %s: %s",
+			(void)snprintf(err, errlen, "trust anchor file %s: %s",
 			    opt->trust_anchor, ub_strerror(rc));
 			return -1;
 		}
@@ -248,13 +248,13 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 	pthread_mutex_init(&d->lock, NULL);
 	d->ctx = ub_ctx_create();
 	if (d->ctx == NULL) {
-		snprintf(err, errlen, "cannot create a libunbound context");
+		(void)snprintf(err, errlen, "cannot create a libunbound context");
 		goto fail;
 	}
 	if (dns_setup(d, opt, err, errlen) < 0)
 		goto fail;
 	if (pipe2(d->stop_pipe, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", log_errstr(errno, eb, sizeof(eb)));
+		(void)snprintf(err, errlen, "pipe: %s", log_errstr(errno, eb, sizeof(eb)));
 		goto fail;
 	}
 	/*
@@ -273,14 +273,14 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		snprintf(err, errlen, "resolver thread: %s",
+		(void)snprintf(err, errlen, "resolver thread: %s",
 		    log_errstr(rc, eb, sizeof(eb)));
 		goto fail;
 	}
 	status = r.status;
 	dns_result_free(&r);
 	if (status != DNS_OK) {
-		snprintf(err, errlen, "resolver does not work: %s",
+		(void)snprintf(err, errlen, "resolver does not work: %s",
 		    dns_status_name(status));
 		goto fail;
 	}

@@ -86,7 +86,7 @@ domaincheck_spf_walk(struct dns *d, const char *name, int depth,
 		return;
 	}
 	if (depth == 0)
-		snprintf(out->detail, sizeof(out->detail), "%s", buf_cstr(&rec));
+		(void)snprintf(out->detail, sizeof(out->detail), "%s", buf_cstr(&rec));
 	copy = xstrdup(buf_cstr(&rec) + 6);
 	for (t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
 		if (*t == '+' || *t == '-' || *t == '~' || *t == '?')
@@ -138,8 +138,8 @@ domaincheck_keys(struct dns *d, const struct config_domain *dom, FILE *fp)
 		l = st == KEY_PUB_PUBLISHED ? DOMAINCHECK_OK : DOMAINCHECK_FAIL;
 		if (st == KEY_PUB_PUBLISHED && info.longest > 255)
 			l = DOMAINCHECK_WARN;
-		snprintf(what, sizeof(what), "DKIM %s._domainkey", dom->keys[i].selector);
-		snprintf(text, sizeof(text), "%s: %s %d-bit key; record %zu chars in "
+		(void)snprintf(what, sizeof(what), "DKIM %s._domainkey", dom->keys[i].selector);
+		(void)snprintf(text, sizeof(text), "%s: %s %d-bit key; record %zu chars in "
 		    "%zu string(s), longest %zu (%s)", keys_pub_name(st),
 		    keys_type_name(dom->keys[i].type), dom->keys[i].bits,
 		    info.record_len, info.nstrings, info.longest, info.detail);
@@ -161,18 +161,18 @@ domaincheck_spf(struct dns *d, const char *domain, const char *what, FILE *fp)
 	domaincheck_spf_cost(d, domain, &s);
 	if (s.errors > 0) {
 		l = DOMAINCHECK_FAIL;
-		snprintf(text, sizeof(text), "DNS errors while reading the record");
+		(void)snprintf(text, sizeof(text), "DNS errors while reading the record");
 	} else if (s.records == 0) {
 		l = DOMAINCHECK_WARN;
-		snprintf(text, sizeof(text), "no SPF record");
+		(void)snprintf(text, sizeof(text), "no SPF record");
 	} else if (s.records > 1) {
 		l = DOMAINCHECK_FAIL;
-		snprintf(text, sizeof(text), "%d SPF records: permerror (RFC 7208 "
+		(void)snprintf(text, sizeof(text), "%d SPF records: permerror (RFC 7208 "
 		    "4.5: exactly one)", s.records);
 	} else {
 		if (s.terms > 10 || s.loops > 0 || s.void_lookups > 2)
 			l = DOMAINCHECK_FAIL;
-		snprintf(text, sizeof(text), "%d of 10 DNS lookups, %d void (limit "
+		(void)snprintf(text, sizeof(text), "%d of 10 DNS lookups, %d void (limit "
 		    "2)%s: %s", s.terms, s.void_lookups, s.loops ? ", include loop" : "",
 		    s.detail);
 	}
@@ -191,7 +191,7 @@ domaincheck_dmarc(struct dns *d, const char *domain, FILE *fp)
 	size_t i;
 	int found = 0;
 
-	snprintf(text, sizeof(text), "no DMARC record");
+	(void)snprintf(text, sizeof(text), "no DMARC record");
 	buf_printf(&name, "_dmarc.%s", domain);
 	if (dns_resolve(d, buf_cstr(&name), ns_t_txt, 0, &r) == DNS_OK) {
 		for (i = 0; i < r.n; i++) {
@@ -201,7 +201,7 @@ domaincheck_dmarc(struct dns *d, const char *domain, FILE *fp)
 			if (++found == 1) {
 				l = rec.bad ? DOMAINCHECK_FAIL : rec.p == DMARC_POLICY_NONE
 				    ? DOMAINCHECK_WARN : DOMAINCHECK_OK;
-				snprintf(text, sizeof(text), "p=%s%s (%s)",
+				(void)snprintf(text, sizeof(text), "p=%s%s (%s)",
 				    dmarc_policy_name(rec.p), rec.bad ?
 				    ", invalid p/sp/np" : rec.p == DMARC_POLICY_NONE ?
 				    ", monitoring only" : "", buf_cstr(&txt));
@@ -210,11 +210,11 @@ domaincheck_dmarc(struct dns *d, const char *domain, FILE *fp)
 		}
 	} else if (r.status == DNS_TEMPFAIL) {
 		l = DOMAINCHECK_FAIL;
-		snprintf(text, sizeof(text), "DNS error");
+		(void)snprintf(text, sizeof(text), "DNS error");
 	}
 	if (found > 1) {
 		l = DOMAINCHECK_FAIL;
-		snprintf(text, sizeof(text), "%d DMARC records: receivers ignore "
+		(void)snprintf(text, sizeof(text), "%d DMARC records: receivers ignore "
 		    "them all", found);
 	}
 	dns_result_free(&r);
@@ -238,11 +238,11 @@ domaincheck_bounce(struct dns *d, const char *bounce, FILE *fp)
 	dns_resolve(d, bounce, ns_t_cname, 0, &r);
 	has_cname = r.status == DNS_OK;
 	dns_result_free(&r);
-	snprintf(what, sizeof(what), "bounce %s", bounce);
+	(void)snprintf(what, sizeof(what), "bounce %s", bounce);
 	l = domaincheck_line(fp, has_mx || has_cname ? DOMAINCHECK_OK :
 	    DOMAINCHECK_FAIL, what, has_cname ? "CNAME present" : has_mx ?
 	    "MX present" : "neither MX nor CNAME: bounces cannot come back");
-	snprintf(what, sizeof(what), "bounce SPF %s", bounce);
+	(void)snprintf(what, sizeof(what), "bounce SPF %s", bounce);
 	if (domaincheck_spf(d, bounce, what, fp) > l)
 		l = DOMAINCHECK_FAIL;
 	return l;

@@ -47,6 +47,18 @@ keycheck_trim(char *s)
 	return s;
 }
 
+/*
+ * keycheck_ktype - a k= value into ktype; one too long is cut and ends in
+ * "...", so that it never reads as a key type and the cut shows
+ */
+static void
+keycheck_ktype(char *ktype, size_t ktypelen, const char *val)
+{
+	if ((size_t)snprintf(ktype, ktypelen, "%s", val) >= ktypelen
+	    && ktypelen > 3)
+		memcpy(ktype + ktypelen - 4, "...", 4);
+}
+
 /* keycheck_parse_p - p= of a DKIM key record (RFC 6376 3.6.1) */
 char *
 keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
@@ -55,7 +67,7 @@ keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
 	char *p = NULL;
 	int first = 1, bad = 0;
 
-	snprintf(ktype, ktypelen, "rsa");
+	keycheck_ktype(ktype, ktypelen, "rsa");
 	for (tag = strtok_r(copy, ";", &save); tag != NULL && !bad;
 	    tag = strtok_r(NULL, ";", &save), first = 0) {
 		if ((eq = strchr(tag, '=')) == NULL) {
@@ -68,7 +80,7 @@ keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
 		if (strcmp(name, "v") == 0)
 			bad = !first || strcmp(val, "DKIM1") != 0;
 		else if (strcmp(name, "k") == 0)
-			snprintf(ktype, ktypelen, "%s", val);
+			keycheck_ktype(ktype, ktypelen, val);
 		else if (strcmp(name, "p") == 0 && p == NULL) {
 			char *o;
 
@@ -98,7 +110,7 @@ keycheck_compare(const struct key *k, const char *record, char *detail,
 
 	p = keycheck_parse_p(record, ktype, sizeof(ktype));
 	if (p == NULL) {
-		snprintf(detail, detaillen, "not a DKIM key record (no p= or bad v=)");
+		(void)snprintf(detail, detaillen, "not a DKIM key record (no p= or bad v=)");
 		return KEY_PUB_MISMATCHED;
 	}
 	want = keys_public_b64(k->pkey);
@@ -106,21 +118,21 @@ keycheck_compare(const struct key *k, const char *record, char *detail,
 	wlen = want ? strlen(want) : 0;
 	if (plen == 0) {
 		st = KEY_PUB_REVOKED;
-		snprintf(detail, detaillen, "p= is empty: key revoked");
+		(void)snprintf(detail, detaillen, "p= is empty: key revoked");
 	} else if (strcasecmp(ktype, keys_type_name(k->type)) != 0) {
 		st = KEY_PUB_MISMATCHED;
-		snprintf(detail, detaillen, "record has k=%s, key is %s", ktype,
+		(void)snprintf(detail, detaillen, "record has k=%s, key is %s", ktype,
 		    keys_type_name(k->type));
 	} else if (want != NULL && strcmp(p, want) == 0) {
 		st = KEY_PUB_PUBLISHED;
-		snprintf(detail, detaillen, "p= matches the %d-bit key", k->bits);
+		(void)snprintf(detail, detaillen, "p= matches the %d-bit key", k->bits);
 	} else if (want != NULL && plen < wlen && strncmp(p, want, plen) == 0) {
 		st = KEY_PUB_TRUNCATED;
-		snprintf(detail, detaillen, "p= holds only the first %zu of %zu "
+		(void)snprintf(detail, detaillen, "p= holds only the first %zu of %zu "
 		    "characters: the DNS host cut the record", plen, wlen);
 	} else {
 		st = KEY_PUB_MISMATCHED;
-		snprintf(detail, detaillen, "p= is a different key");
+		(void)snprintf(detail, detaillen, "p= is a different key");
 	}
 	free(p);
 	free(want);
@@ -162,16 +174,16 @@ keycheck_key(struct dns *d, const char *domain, const struct key *k,
 		break;
 	case DNS_NXDOMAIN:
 	case DNS_NODATA:
-		snprintf(info->detail, sizeof(info->detail), "%s: no TXT record",
+		(void)snprintf(info->detail, sizeof(info->detail), "%s: no TXT record",
 		    buf_cstr(&name));
 		goto out;
 	default:
 		st = KEY_PUB_UNKNOWN;
-		snprintf(info->detail, sizeof(info->detail), "%s: DNS %s",
+		(void)snprintf(info->detail, sizeof(info->detail), "%s: DNS %s",
 		    buf_cstr(&name), dns_status_name(r.status));
 		goto out;
 	}
-	snprintf(info->detail, sizeof(info->detail), "%s: no DKIM record among "
+	(void)snprintf(info->detail, sizeof(info->detail), "%s: no DKIM record among "
 	    "%zu TXT records", buf_cstr(&name), r.n);
 	for (i = 0; i < r.n && st != KEY_PUB_PUBLISHED; i++) {
 		if (dns_txt(&r, i, &txt) != 0)
@@ -183,7 +195,7 @@ keycheck_key(struct dns *d, const char *domain, const struct key *k,
 			st = one;
 			info->record_len = txt.len;
 			keycheck_shape(r.data[i], r.len[i], info);
-			snprintf(info->detail, sizeof(info->detail), "%s: %s",
+			(void)snprintf(info->detail, sizeof(info->detail), "%s: %s",
 			    buf_cstr(&name), detail);
 		}
 	}

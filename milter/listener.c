@@ -130,7 +130,7 @@ listener_error(char *err, size_t errlen, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	(void)vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }

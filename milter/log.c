@@ -68,7 +68,7 @@ log_errstr(int err, char *buf, size_t buflen)
 	return strerror_r(err, buf, buflen);
 #else
 	if (strerror_r(err, buf, buflen) != 0)
-		snprintf(buf, buflen, "error %d", err);
+		(void)snprintf(buf, buflen, "error %d", err);
 	return buf;
 #endif
 }

@@ -128,14 +128,14 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	    && cidr_list_match_str(&c->internal_hosts, in->client_addr)) {
 		who = "internal";
 	} else {
-		snprintf(out->reason, sizeof(out->reason), "verify: client %s is "
+		(void)snprintf(out->reason, sizeof(out->reason), "verify: client %s is "
 		    "neither authenticated nor in internal_hosts",
 		    in->client_addr ? in->client_addr : "(unknown)");
 		return;
 	}
 	out->trusted = 1;
 	if (out->from_domain == NULL) {
-		snprintf(out->reason, sizeof(out->reason), "not signed: %s "
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed: %s "
 		    "(%s client)", why, who);
 		return;
 	}
@@ -144,7 +144,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 		    in->envelope_from : "");
 		out->domain = config_find_domain(c, envdom);
 		if (out->domain == NULL) {
-			snprintf(out->reason, sizeof(out->reason), "not signed: "
+			(void)snprintf(out->reason, sizeof(out->reason), "not signed: "
 			    "envelope sender domain %s has no domain block (%s "
 			    "client)", envdom ? envdom : "(none)", who);
 			free(envdom);
@@ -154,7 +154,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	} else {
 		out->domain = config_find_domain(c, out->from_domain);
 		if (out->domain == NULL) {
-			snprintf(out->reason, sizeof(out->reason), "not signed: From "
+			(void)snprintf(out->reason, sizeof(out->reason), "not signed: From "
 			    "domain %s has no domain block (%s client)",
 			    out->from_domain, who);
 			return;
@@ -164,11 +164,11 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	if (!mode_may_sign(out->domain, in, why_not, sizeof(why_not))) {
 		out->unauthorized = out->domain;
 		out->domain = NULL;
-		snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
 		    "%s", out->unauthorized->name, why_not);
 		return;
 	}
-	snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
+	(void)snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
 	    who, out->domain->name);
 }
 

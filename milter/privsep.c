@@ -204,12 +204,12 @@ privsep_start(const char *conf_path, char *err, size_t errlen)
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		snprintf(err, errlen, "socketpair: %s", log_errstr(errno, eb, sizeof(eb)));
+		(void)snprintf(err, errlen, "socketpair: %s", log_errstr(errno, eb, sizeof(eb)));
 		return NULL;
 	}
 	pid = fork();
 	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", log_errstr(errno, eb, sizeof(eb)));
+		(void)snprintf(err, errlen, "fork: %s", log_errstr(errno, eb, sizeof(eb)));
 		close(sv[0]);
 		close(sv[1]);
 		return NULL;
@@ -268,14 +268,14 @@ privsep_bundle_read(void *arg, const char *path, int flags, struct buf *pem,
 		if (strcmp(b->paths[i], path) != 0)
 			continue;
 		if (!b->ok[i]) {
-			snprintf(err, errlen, "%s", buf_cstr(&b->data[i]));
+			(void)snprintf(err, errlen, "%s", buf_cstr(&b->data[i]));
 			return -1;
 		}
 		buf_reset(pem);
 		buf_append(pem, b->data[i].data ? b->data[i].data : "", b->data[i].len);
 		return 0;
 	}
-	snprintf(err, errlen, "key file %s: not sent by the key reader", path);
+	(void)snprintf(err, errlen, "key file %s: not sent by the key reader", path);
 	return -1;
 }
 
@@ -307,12 +307,12 @@ privsep_load(struct privsep *ps, char *err, size_t errlen)
 	char type = 0;
 
 	if (privsep_write_all(ps->fd, "L", 1) != 0) {
-		snprintf(err, errlen, "key reader process is gone");
+		(void)snprintf(err, errlen, "key reader process is gone");
 		return NULL;
 	}
 	while (privsep_get(ps->fd, &type, &path, &data) == 0 && type != 'E') {
 		if (type == 'F') {
-			snprintf(err, errlen, "%s", buf_cstr(&data));
+			(void)snprintf(err, errlen, "%s", buf_cstr(&data));
 			break;
 		} else if (type == 'C') {
 			buf_reset(&text);
@@ -332,7 +332,7 @@ privsep_load(struct privsep *ps, char *err, size_t errlen)
 		c = config_load_from(ps->conf_path, buf_cstr(&text), &src, 0, err,
 		    errlen);
 	else if (type != 'F')
-		snprintf(err, errlen, "key reader process failed");
+		(void)snprintf(err, errlen, "key reader process failed");
 	if (data.data != NULL)
 		OPENSSL_cleanse(data.data, data.cap);
 	buf_free(&path);

@@ -126,12 +126,12 @@ spf_new(struct dns *dns, const struct spf_options *opt, char *err,
 	struct spf *s;
 
 	if (opt->engine != SPF_ENGINE_BUILTIN && opt->engine != SPF_ENGINE_LIBSPF2) {
-		snprintf(err, errlen, "spf: unknown engine %d", (int)opt->engine);
+		(void)snprintf(err, errlen, "spf: unknown engine %d", (int)opt->engine);
 		return NULL;
 	}
 	if (dns == NULL && (opt->engine == SPF_ENGINE_LIBSPF2 ||
 	    opt->lookup == NULL)) {
-		snprintf(err, errlen, "spf: no resolver");
+		(void)snprintf(err, errlen, "spf: no resolver");
 		return NULL;
 	}
 	if (opt->engine == SPF_ENGINE_LIBSPF2)
@@ -396,7 +396,7 @@ spf_comment(struct spf_outcome *o, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c, sizeof(c), fmt, ap);
+	(void)vsnprintf(c, sizeof(c), fmt, ap);
 	va_end(ap);
 	spf_sanitize(o->comment, sizeof(o->comment), c);
 }

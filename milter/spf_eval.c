@@ -288,19 +288,19 @@ spf_eval_addrs(struct spf_eval_state *st, const char *name, int cidr4,
 	return rc;
 }
 
-/* spf_eval_reverse - the client's PTR query name (in-addr.arpa, ip6.arpa) */
-static void
+/* spf_eval_reverse - the client's PTR query name (in-addr.arpa, ip6.arpa); -1 if it does not fit */
+static int
 spf_eval_reverse(const struct spf_eval_request *req, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *a = req->addr;
 	size_t o = 0;
-	int i;
+	int i, n;
 
 	if (req->family == AF_INET) {
-		(void)snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", a[3],
+		n = snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", a[3],
 		    a[2], a[1], a[0]);
-		return;
+		return n < 0 || (size_t)n >= outlen ? -1 : 0;
 	}
 	for (i = 15; i >= 0 && o + 4 < outlen; i--) {
 		out[o++] = hex[a[i] & 15];
@@ -308,7 +308,10 @@ spf_eval_reverse(const struct spf_eval_request *req, char *out, size_t outlen)
 		out[o++] = hex[a[i] >> 4];
 		out[o++] = '.';
 	}
-	(void)snprintf(out + o, outlen - o, "ip6.arpa");
+	if (i >= 0)
+		return -1;
+	n = snprintf(out + o, outlen - o, "ip6.arpa");
+	return n < 0 || (size_t)n >= outlen - o ? -1 : 0;
 }
 
 /*
@@ -329,7 +332,9 @@ spf_eval_ptr_load(struct spf_eval_state *st)
 	if (p->done)
 		return 0;
 	p->done = 1;
-	spf_eval_reverse(st->req, rev, sizeof(rev));
+	if (spf_eval_reverse(st->req, rev, sizeof(rev)) < 0)
+		return spf_eval_fail(st, SPF_RES_TEMPERROR, "internal error: "
+		    "the client's PTR name does not fit");
 	if (spf_eval_query(st, rev, SPF_EVAL_RR_PTR, &r) < 0) {
 		dns_result_free(&r);
 		return -1;

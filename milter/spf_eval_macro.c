@@ -276,29 +276,33 @@ spf_eval_macro_transform(const struct spf_eval_macro *m, const char *v,
 	}
 }
 
-/* spf_eval_macro_ip - %{i}: dotted quad, or 32 dotted nibbles for IPv6 */
-static void
+/* spf_eval_macro_ip - %{i}: dotted quad, or 32 dotted nibbles for IPv6; -1 if it does not fit */
+static int
 spf_eval_macro_ip(const struct spf_eval_macro_env *env, char *out,
     size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *a = env->addr;
 	size_t i, o = 0;
+	int n;
 
 	if (env->family == AF_INET) {
-		(void)snprintf(out, outlen, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-		return;
+		n = snprintf(out, outlen, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		return n < 0 || (size_t)n >= outlen ? -1 : 0;
 	}
-	for (i = 0; i < 16 && o + 4 < outlen; i++) {
+	for (i = 0; i < 16 && o + 4 <= outlen; i++) {
 		out[o++] = hex[a[i] >> 4];
 		out[o++] = '.';
 		out[o++] = hex[a[i] & 15];
 		out[o++] = '.';
 	}
-	out[o > 0 ? o - 1 : 0] = '\0';
+	if (i < 16)
+		return -1;
+	out[o - 1] = '\0';
+	return 0;
 }
 
-/* spf_eval_macro_value - what macro letter stands for ("" if nothing) */
+/* spf_eval_macro_value - what macro letter stands for ("" if nothing, NULL if %{i} does not fit tmp) */
 static const char *
 spf_eval_macro_value(const struct spf_eval_macro_env *env, int letter,
     char *tmp, size_t tmplen)
@@ -313,9 +317,9 @@ spf_eval_macro_value(const struct spf_eval_macro_env *env, int letter,
 	case 'h': v = env->helo; break;
 	case 'v': v = env->family == AF_INET ? "in-addr" : "ip6"; break;
 	case 'i':
-		spf_eval_macro_ip(env, tmp, tmplen);
-		v = tmp;
-		break;
+		if (spf_eval_macro_ip(env, tmp, tmplen) < 0)
+			return NULL;
+		return tmp;
 	case 'p':
 		v = env->ptr_name != NULL ? env->ptr_name(env->ptr_arg,
 		    env->domain) : "unknown";
@@ -366,6 +370,7 @@ spf_eval_macro_expand(const char *s, size_t n,
 {
 	struct spf_eval_macro m;
 	char why[64], tmp[80];
+	const char *v;
 	size_t i = 0, len;
 
 	buf_reset(out);
@@ -382,9 +387,11 @@ spf_eval_macro_expand(const char *s, size_t n,
 		if (m.letter == 0)
 			buf_puts(out, s[i + 1] == '%' ? "%" : s[i + 1] == '_'
 			    ? " " : "%20");
+		else if ((v = spf_eval_macro_value(env, m.letter, tmp,
+		    sizeof(tmp))) == NULL)
+			return -1;	/* not reached: tmp holds an IPv6 %{i} */
 		else
-			spf_eval_macro_transform(&m, spf_eval_macro_value(env,
-			    m.letter, tmp, sizeof(tmp)), out);
+			spf_eval_macro_transform(&m, v, out);
 		spf_eval_macro_keep(out);
 		i += len;
 	}

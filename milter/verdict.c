@@ -57,7 +57,7 @@ verdict_internal_error(const struct config *c)
 		v.action = VERDICT_TEMPFAIL;
 		v.rcode = "451";
 		v.xcode = "4.3.0";
-		snprintf(v.text, sizeof(v.text), "temporary internal error, "
+		(void)snprintf(v.text, sizeof(v.text), "temporary internal error, "
 		    "try again later");
 	}
 	return v;
@@ -75,7 +75,7 @@ verdict_spf_mailfrom(const struct config *c, const struct spf_outcome *o)
 		v.action = VERDICT_REJECT;
 		v.rcode = "550";
 		v.xcode = "5.7.23";
-		snprintf(v.text, sizeof(v.text), "SPF check failed: %s does not "
+		(void)snprintf(v.text, sizeof(v.text), "SPF check failed: %s does not "
 		    "allow this host to send its mail", o->domain);
 	}
 	return v;
@@ -131,7 +131,7 @@ verdict_quarantine(const struct config *c, const struct dmarc_outcome *o,
 	default:
 		return;
 	}
-	snprintf(v->text, sizeof(v->text), "DMARC policy of %s: quarantine",
+	(void)snprintf(v->text, sizeof(v->text), "DMARC policy of %s: quarantine",
 	    o->from_domain);
 }
 
@@ -152,7 +152,7 @@ verdict_dmarc(const struct config *c, const struct dmarc_outcome *o)
 			v.action = VERDICT_TEMPFAIL;
 			v.rcode = "451";
 			v.xcode = "4.7.5";
-			snprintf(v.text, sizeof(v.text), "DMARC check of %s could not "
+			(void)snprintf(v.text, sizeof(v.text), "DMARC check of %s could not "
 			    "be completed (DNS), try again later",
 			    o->from_domain[0] ? o->from_domain : "the sender");
 		}
@@ -166,7 +166,7 @@ verdict_dmarc(const struct config *c, const struct dmarc_outcome *o)
 			v.action = VERDICT_REJECT;
 			v.rcode = "550";
 			v.xcode = "5.7.1";
-			snprintf(v.text, sizeof(v.text), "rejected by the DMARC policy "
+			(void)snprintf(v.text, sizeof(v.text), "rejected by the DMARC policy "
 			    "of %s: the message is not authenticated as coming "
 			    "from that domain", o->from_domain);
 			return v;
@@ -197,14 +197,14 @@ verdict_bounce_rcpt(enum bounce_status st)
 		v.action = VERDICT_TEMPFAIL;
 		v.rcode = "451";
 		v.xcode = "4.3.0";
-		snprintf(v.text, sizeof(v.text), "bounce address cannot be "
+		(void)snprintf(v.text, sizeof(v.text), "bounce address cannot be "
 		    "checked now, try again later");
 		return v;
 	default:
 		v.action = VERDICT_REJECT;
 		v.rcode = "550";
 		v.xcode = "5.1.1";
-		snprintf(v.text, sizeof(v.text), "no such bounce address (%s)",
+		(void)snprintf(v.text, sizeof(v.text), "no such bounce address (%s)",
 		    bounce_status_text(st));
 		return v;
 	}

@@ -475,6 +475,43 @@ keycheck_thread_rounds_and_prompt_stop(void **state)
 	keycheck_stop(NULL);	/* allowed, does nothing */
 }
 
+/* A key record, and the k= and p= keycheck_parse_p reads in 8 bytes. */
+static const struct ktype_case {
+	const char *record;
+	const char *ktype;		/* as read into char[8] */
+	const char *p;			/* NULL: not a key record */
+} ktype_cases[] = {
+	{ "v=DKIM1; p=AAAA", "rsa", "AAAA" },
+	{ "v=DKIM1; k=ed25519; p=BB BB", "ed25519", "BBBB" },
+	/* one byte too long: cut, and never read as "ed25519" */
+	{ "v=DKIM1; k=ed25519x; p=CC", "ed25...", "CC" },
+	{ "v=DKIM1; k=rsa-and-more; p=DD", "rsa-...", "DD" },
+	{ "v=DKIM2; k=rsa; p=EE", "rsa", NULL },
+};
+
+/* keycheck_parse_p_cuts_a_long_key_type_visibly - k= that does not fit ends in "..." */
+static void
+keycheck_parse_p_cuts_a_long_key_type_visibly(void **state)
+{
+	char ktype[8], *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ktype_cases) / sizeof(ktype_cases[0]); i++) {
+		const struct ktype_case *c = &ktype_cases[i];
+
+		p = keycheck_parse_p(c->record, ktype, sizeof(ktype));
+		if (strcmp(ktype, c->ktype) != 0)
+			fail_msg("%s: k= read as \"%s\", wanted \"%s\"", c->record,
+			    ktype, c->ktype);
+		if ((p == NULL) != (c->p == NULL) || (p != NULL
+		    && strcmp(p, c->p) != 0))
+			fail_msg("%s: p= read as \"%s\", wanted \"%s\"", c->record,
+			    p ? p : "(none)", c->p ? c->p : "(none)");
+		free(p);
+	}
+}
+
 int
 main(void)
 {
@@ -482,6 +519,7 @@ main(void)
 		cmocka_unit_test(keycheck_compares_records_by_table),
 		cmocka_unit_test(keycheck_carries_only_the_same_key),
 		cmocka_unit_test(keycheck_thread_rounds_and_prompt_stop),
+		cmocka_unit_test(keycheck_parse_p_cuts_a_long_key_type_visibly),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
