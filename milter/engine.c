@@ -38,11 +38,11 @@ enum engine_flow {
 	FLOW_SAID			/* a protocol error, logged already */
 };
 
-/* What a command carries to its callback, decoded (engine_call). */
+/* What a command carries to its callback, decoded (engine_call); all borrowed from the packet. */
 struct engine_args {
 	const char *a, *b;		/* CONNECT host, addr; HELO name; HEADER name, value */
 	unsigned char *data;		/* the packet's data: MAIL/RCPT strings, BODY chunk */
-	size_t len;
+	size_t len;			/* bytes at data */
 };
 
 /* What a command does in a phase (engine_rules). */
