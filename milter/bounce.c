@@ -3,19 +3,15 @@
  *
  * The format is described in bounce.h. Encoding and decoding are pure
  * functions of (secrets, address, bounce domain, now); nothing here logs,
- * reads the clock or talks to the MTA. Secrets are loaded once, before
- * privileges are dropped, and are read-only afterwards: any number of
- * threads may encode and decode with one set. Secret bytes are cleansed
- * when freed.
+ * reads a file or the clock, or talks to the MTA. Secret files are read by
+ * secret.c (for the daemon through config.c) before privileges are
+ * dropped; the set is read-only afterwards: any number of threads may
+ * encode and decode with one set. Secret bytes are cleansed when freed.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -23,7 +19,6 @@
 
 #include "bounce.h"
 #include "buf.h"
-#include "log.h"
 #include "xalloc.h"
 
 #define BOUNCE_DAY		86400
@@ -127,101 +122,6 @@ bounce_secrets_add(struct bounce_secrets *s, const void *bytes, size_t len,
 	k->len = len;
 	k->name = xstrdup(name);
 	return 0;
-}
-
-/* bounce_secret_open - open a secret file and vet its type, mode and size */
-static int
-bounce_secret_open(const char *path, int allow_group_readable, char *err,
-    size_t errlen)
-{
-	struct stat st;
-	char ebuf[128];
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "cannot open bounce secret %s: %s", path,
-		    log_errstr(errno, ebuf, sizeof(ebuf)));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "bounce secret %s is not a regular file",
-		    path);
-	} else if ((st.st_mode & S_IRWXO) != 0
-	    || (!allow_group_readable && (st.st_mode & S_IRWXG) != 0)) {
-		snprintf(err, errlen, "bounce secret %s has mode %04o: a secret "
-		    "must not be readable by %s (chmod 600%s)", path,
-		    (unsigned)(st.st_mode & 07777),
-		    (st.st_mode & S_IRWXO) ? "others" : "its group",
-		    allow_group_readable ? ", or 640" : "");
-	} else if (st.st_size > BOUNCE_SECRET_MAX + 2) {
-		snprintf(err, errlen, "bounce secret %s is larger than %d octets",
-		    path, BOUNCE_SECRET_MAX);
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -1;
-}
-
-/* bounce_secret_read - the permission-checked bytes of a secret file */
-int
-bounce_secret_read(const char *path, int allow_group_readable,
-    struct buf *out, char *err, size_t errlen)
-{
-	char ebuf[128];
-	ssize_t n = 0;
-	int fd;
-
-	if ((fd = bounce_secret_open(path, allow_group_readable, err,
-	    errlen)) < 0)
-		return -1;
-	buf_reset(out);
-	/* One allocation up front: no stale copy of the secret is left behind. */
-	buf_reserve(out, BOUNCE_SECRET_MAX + 3);
-	for (;;) {
-		n = read(fd, out->data + out->len, BOUNCE_SECRET_MAX + 3 - out->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		out->len += (size_t)n;
-		if (out->len > BOUNCE_SECRET_MAX + 2)
-			break;
-	}
-	out->data[out->len] = '\0';
-	close(fd);
-	if (n < 0 || out->len > BOUNCE_SECRET_MAX + 2) {
-		snprintf(err, errlen, "cannot read bounce secret %s: %s", path,
-		    n < 0 ? log_errstr(errno, ebuf, sizeof(ebuf)) : "too large");
-		OPENSSL_cleanse(out->data, out->cap);
-		buf_reset(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* bounce_secrets_load - read and add secret files in order */
-int
-bounce_secrets_load(struct bounce_secrets *s, const char *const *paths,
-    size_t n, int allow_group_readable, char *err, size_t errlen)
-{
-	struct buf b = BUF_INIT;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < n && rc == 0; i++) {
-		rc = bounce_secret_read(paths[i], allow_group_readable, &b, err,
-		    errlen);
-		if (rc == 0)
-			rc = bounce_secrets_add(s, b.data, b.len, paths[i], err,
-			    errlen);
-		if (b.data != NULL)
-			OPENSSL_cleanse(b.data, b.cap);
-	}
-	buf_free(&b);
-	if (rc != 0)
-		bounce_secrets_free(s);
-	return rc;
 }
 
 /* bounce_secrets_free - cleanse and release */

@@ -76,6 +76,9 @@
 #define BOUNCE_OVERHEAD		16	/* "ab1=" DD MMMMMMMM "=" "=" */
 #define BOUNCE_SECRET_MIN	16	/* octets of secret at least */
 #define BOUNCE_SECRET_MAX	1024	/* octets of secret at most */
+/* a secret file: the secret and a final CRLF at most; its name in errors */
+#define BOUNCE_SECRET_FILE_MAX	(BOUNCE_SECRET_MAX + 2)
+#define BOUNCE_SECRET_WHAT	"bounce secret"
 #define BOUNCE_DEFAULT_MAX_AGE	(30L * 86400)	/* seconds */
 #define BOUNCE_MAX_AGE_LIMIT	(1000L * 86400)	/* longest accepted max_age */
 
@@ -138,21 +141,6 @@ void bounce_secrets_init(struct bounce_secrets *s);
  */
 int bounce_secrets_add(struct bounce_secrets *s, const void *bytes,
     size_t len, const char *name, char *err, size_t errlen);
-/*
- * bounce_secret_read - the bytes of a secret file, refusing a non-regular
- * file, a file that others may read, or its group unless
- * allow_group_readable, and one larger than a secret can be.
- * Returns 0, or -1 with err set; out holds secret bytes: cleanse it.
- */
-int bounce_secret_read(const char *path, int allow_group_readable,
-    struct buf *out, char *err, size_t errlen);
-/*
- * bounce_secrets_load - read secret files paths[0..n-1] (bounce_secret_read
- * then bounce_secrets_add), in order: the first signs. On error the set is
- * freed and err names the file. Returns 0 or -1.
- */
-int bounce_secrets_load(struct bounce_secrets *s, const char *const *paths,
-    size_t n, int allow_group_readable, char *err, size_t errlen);
 /* bounce_secrets_free - cleanse and release; the set is empty afterwards */
 void bounce_secrets_free(struct bounce_secrets *s);
 

@@ -16,9 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "bounce.h"
 #include "buf.h"
 #include "clock.h"
+#include "secret.h"
 
 #define BOUNCE_PROG		"authmilter-bounce"
 #define BOUNCE_USAGE		2
@@ -145,6 +148,29 @@ bounce_main_parse(int argc, char **argv, struct bounce_args *a)
 	return 0;
 }
 
+/* bounce_main_load - read the -k files in order (the first signs); 0, or -1 with err naming the file */
+static int
+bounce_main_load(const struct bounce_args *a, struct bounce_secrets *s,
+    char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < a->nsecrets && rc == 0; i++) {
+		rc = secret_read(a->secrets[i], BOUNCE_SECRET_WHAT,
+		    BOUNCE_SECRET_FILE_MAX, SECRET_ALLOW_SYMLINK
+		    | (a->group_ok ? SECRET_ALLOW_GROUP : 0), &b, err, errlen);
+		if (rc == 0)
+			rc = bounce_secrets_add(s, b.data, b.len, a->secrets[i],
+			    err, errlen);
+		if (b.data != NULL)
+			OPENSSL_cleanse(b.data, b.cap);
+	}
+	buf_free(&b);
+	return rc;
+}
+
 /* bounce_main_date - "2026-03-01" for a time */
 static void
 bounce_main_date(time_t t, char *out, size_t outlen)
@@ -223,9 +249,9 @@ main(int argc, char **argv)
 		a.now = clock_now();
 	}
 	bounce_secrets_init(&s);
-	if (bounce_secrets_load(&s, a.secrets, a.nsecrets, a.group_ok, err,
-	    sizeof(err)) < 0) {
+	if (bounce_main_load(&a, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", BOUNCE_PROG, err);
+		bounce_secrets_free(&s);
 		return 1;
 	}
 	rc = a.decode ? bounce_main_decode(&a, &s) : bounce_main_encode(&a, &s);

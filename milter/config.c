@@ -27,6 +27,7 @@
 #include "config_table.h"
 #include "log.h"
 #include "mailaddr.h"
+#include "secret.h"
 #include "sign.h"
 #include "xalloc.h"
 
@@ -691,19 +692,27 @@ config_bounce_secret_index(void)
 	return i;
 }
 
+/* config_secret_flags - secret_read flags from the options */
+int
+config_secret_flags(const struct config *c)
+{
+	return (c->allow_group_readable_keys ? SECRET_ALLOW_GROUP : 0)
+	    | (c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
+	    SECRET_ALLOW_SYMLINK : 0);
+}
+
 /* config_read_secret - the permission-checked bytes of a key or secret file */
 static int
 config_read_secret(const struct config_parse *p,
-    const struct config_key_source *src, const char *path, struct buf *pem,
-    char *ebuf, size_t ebuflen)
+    const struct config_key_source *src, const char *path, const char *what,
+    size_t max, struct buf *pem, char *ebuf, size_t ebuflen)
 {
-	int flags = (p->c->allow_group_readable_keys ? KEYS_ALLOW_GROUP : 0)
-	    | (p->c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
-	    KEYS_ALLOW_SYMLINK : 0);
+	int flags = config_secret_flags(p->c);
 
 	if (src != NULL)
-		return src->read(src->arg, path, flags, pem, ebuf, ebuflen);
-	return keys_read_pem(path, flags, pem, ebuf, ebuflen);
+		return src->read(src->arg, path, what, max, flags, pem, ebuf,
+		    ebuflen);
+	return secret_read(path, what, max, flags, pem, ebuf, ebuflen);
 }
 
 /* config_load_keys - read and parse every key of every block, and the bounce secrets */
@@ -719,8 +728,8 @@ config_load_keys(struct config_parse *p, const struct config_key_source *src)
 	for (i = 0; rc == 0 && i < p->c->ndomains; i++) {
 		d = &p->c->domains[i];
 		for (j = 0; rc == 0 && j < d->nkeys; j++) {
-			rc = config_read_secret(p, src, d->keys[j].path, &pem, ebuf,
-			    sizeof(ebuf));
+			rc = config_read_secret(p, src, d->keys[j].path,
+			    KEYS_FILE_WHAT, KEYS_MAX_PEM, &pem, ebuf, sizeof(ebuf));
 			if (rc == 0)
 				rc = keys_parse_pem(&d->keys[j], buf_cstr(&pem), pem.len,
 				    ebuf, sizeof(ebuf));
@@ -735,7 +744,8 @@ config_load_keys(struct config_parse *p, const struct config_key_source *src)
 	for (i = 0; rc == 0 && i < p->c->bounce_secret.n; i++) {
 		const char *path = p->c->bounce_secret.v[i];
 
-		rc = config_read_secret(p, src, path, &pem, ebuf, sizeof(ebuf));
+		rc = config_read_secret(p, src, path, BOUNCE_SECRET_WHAT,
+		    BOUNCE_SECRET_FILE_MAX, &pem, ebuf, sizeof(ebuf));
 		if (rc == 0)
 			rc = bounce_secrets_add(&p->c->secrets, buf_cstr(&pem),
 			    pem.len, path, ebuf, sizeof(ebuf));

@@ -168,13 +168,16 @@ struct config {
 	void (*rt_free)(void *);	/* releases rt with the snapshot */
 };
 
-/* Where key bytes come from: the files themselves, or a privileged reader. */
+/* Where key and secret bytes come from: the files, or a privileged reader. */
 struct config_key_source {
-	/* read - permission-checked bytes of a key file (flags: KEYS_ALLOW_*); 0, or -1 with err */
-	int (*read)(void *arg, const char *path, int flags, struct buf *pem,
-	    char *err, size_t errlen);
-	void *arg;
+	/* read - as secret_read (what names the file, max bounds it, flags SECRET_ALLOW_*); 0, or -1 with err */
+	int (*read)(void *arg, const char *path, const char *what, size_t max,
+	    int flags, struct buf *pem, char *err, size_t errlen);
+	void *arg;		/* the reader's state (borrowed) */
 };
+
+/* config_secret_flags - the secret_read flags c's options ask for (group-readable keys, key_symlinks) */
+int config_secret_flags(const struct config *c);
 
 #define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
 

@@ -9,17 +9,13 @@
 #define AUTHMILTER_KEYS_H
 
 #include <stddef.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
 
 #define KEYS_MAX_PEM (64 * 1024)	/* larger files are not keys */
-
-/* flags of keys_read_pem, keys_load_file and keys_open_trusted */
-#define KEYS_ALLOW_GROUP	0x1	/* a key may be group-readable (0640) */
-#define KEYS_ALLOW_SYMLINK	0x2	/* the path may itself be a symbolic link */
+#define KEYS_FILE_WHAT "key file"	/* names a key file in errors */
 
 enum key_type {
 	KEY_RSA,
@@ -66,43 +62,6 @@ const struct key *keys_select(const struct key *keys, size_t n,
 /* keys_parse_time - "2026-12-01" or "2026-12-01T08:30[:00][Z]" (UTC) to time_t; -1 if bad */
 time_t keys_parse_time(const char *s);
 
-/*
- * keys_load_file - read a PEM private key into k->pkey, k->type, k->bits.
- * Refuses a file that group or others may read unless KEYS_ALLOW_GROUP in
- * flags (then only others are refused), a non-regular file, a path
- * keys_open_trusted refuses, and a key that is neither RSA (>= 1024 bits)
- * nor Ed25519. Returns 0, or -1 with err set.
- */
-int keys_load_file(struct key *k, int flags, char *err, size_t errlen);
-/*
- * keys_read_pem - the one reader for key and secret bytes: the file opened
- * with keys_open_trusted (flags: KEYS_ALLOW_GROUP, KEYS_ALLOW_SYMLINK) and
- * permission-checked as keys_load_file says. 0, or -1 with err set.
- */
-int keys_read_pem(const char *path, int flags, struct buf *pem, char *err,
-    size_t errlen);
-/*
- * keys_open_trusted - open path read-only so that no user but root can
- * steer it (OpenSSH StrictModes-like): walked from "/" (a relative path
- * from the working directory) one directory descriptor at a time, every
- * directory passed, including those a symbolic link leads through, and the
- * file itself must be owned by root (or by us when we are not root) and
- * writable by nobody else; a root-owned sticky directory such as /tmp may
- * be writable by all. The file is opened with O_NOFOLLOW: it may itself be
- * a symbolic link only with KEYS_ALLOW_SYMLINK (its target is then walked
- * the same way). subject starts every error ("key file /k/a.pem"). Returns
- * the fd (its stat in *st), or -1 with err saying what to change.
- */
-int keys_open_trusted(const char *path, int flags, const char *subject,
-    struct stat *st, char *err, size_t errlen);
-/*
- * keys_open_trusted_dir - the same walk for a directory, made (mode 0755,
- * owned by us) when missing and create is set; a symbolic link to a
- * directory is followed. Returns an O_PATH descriptor for the *at() calls,
- * or -1 with err set.
- */
-int keys_open_trusted_dir(const char *path, int create, const char *subject,
-    char *err, size_t errlen);
 /* keys_parse_pem - parse PEM bytes into k (k->path names it in errors) */
 int keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
     size_t errlen);

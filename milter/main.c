@@ -9,7 +9,7 @@
  * all come to the main thread's sigwait.
  * Whatever root reads or makes (conf, keys, socket, pid file) must lie in
  * directories only root can change, reached through held descriptors
- * (keys_open_trusted): the run-as user, which is what an attacker who took
+ * (secret_open_trusted): the run-as user, which is what an attacker who took
  * over the daemon would be, cannot steer it.
  *   SIGHUP          reload: build a new snapshot, check its keys
  *                   (keycheck.c, running verdicts carried over where DNS
@@ -35,10 +35,10 @@
 #include "config.h"
 #include "log.h"
 #include "keycheck.h"
-#include "keys.h"
 #include "listener.h"
 #include "privsep.h"
 #include "runtime.h"
+#include "secret.h"
 #include "state.h"
 
 #define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
@@ -82,7 +82,7 @@ static struct main_runfile main_pid = { -1, "" };	/* the pid file */
 
 /*
  * main_run_dir - hold the directory of file open in rf, made (0755) if
- * missing. Refused unless only root can change it (keys_open_trusted_dir):
+ * missing. Refused unless only root can change it (secret_open_trusted_dir):
  * root makes the socket and the pid file there, and a directory the run-as
  * user could write would let that user turn root's writes into writes on
  * any file.
@@ -104,7 +104,7 @@ main_run_dir(const char *file, const char *what, struct main_runfile *rf)
 	else
 		memcpy(dir, file, dl);
 	dir[dl] = '\0';
-	rf->dirfd = keys_open_trusted_dir(dir, 1, subject, err, sizeof(err));
+	rf->dirfd = secret_open_trusted_dir(dir, 1, subject, err, sizeof(err));
 	if (rf->dirfd < 0)
 		log_fatal("%s", err);
 	memcpy(rf->name, base, strlen(base) + 1);

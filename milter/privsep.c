@@ -4,7 +4,7 @@
  * Wire format over a socketpair, helper to daemon, after a one-byte 'L'
  * request: records of
  *     type (1 byte) | path length (4, big-endian) | data length (4) | path | data
- * type 'C' conf text, 'K' key bytes, 'X' key error text, 'F' fatal error
+ * type 'C' conf text, 'K' key or secret bytes, 'X' its error text, 'F' fatal error
  * (whole load failed, data = message), 'E' end. Only one request is in
  * flight at a time (reloads are serialized by the main thread).
  */
@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "privsep.h"
+#include "secret.h"
 #include "xalloc.h"
 
 #define PRIVSEP_MAX_RECORD (32u * 1024 * 1024)
@@ -100,12 +101,12 @@ privsep_put(struct buf *out, char type, const char *path, const void *data,
 
 /* privsep_put_file - a 'K' record with a file's checked bytes, or an 'X' record saying why not */
 static void
-privsep_put_file(struct buf *out, const char *path, int flags,
-    struct buf *pem)
+privsep_put_file(struct buf *out, const char *path, const char *what,
+    size_t max, int flags, struct buf *pem)
 {
 	char err[1024];
 
-	if (keys_read_pem(path, flags, pem, err, sizeof(err)) == 0)
+	if (secret_read(path, what, max, flags, pem, err, sizeof(err)) == 0)
 		privsep_put(out, 'K', path, buf_cstr(pem), pem->len);
 	else
 		privsep_put(out, 'X', path, err, strlen(err));
@@ -128,8 +129,8 @@ privsep_conf_trusted(const char *conf_path, char *err, size_t errlen)
 
 	(void)snprintf(subject, sizeof(subject), "configuration file %s",
 	    conf_path);
-	fd = keys_open_trusted(conf_path, KEYS_ALLOW_SYMLINK, subject, &st, err,
-	    errlen);
+	fd = secret_open_trusted(conf_path, SECRET_ALLOW_SYMLINK, subject, &st,
+	    err, errlen);
 	if (fd < 0)
 		return -1;
 	close(fd);
@@ -153,15 +154,14 @@ privsep_serve_one(int fd, const char *conf_path)
 		privsep_put(&out, 'F', "", err, strlen(err));
 	} else {
 		privsep_put(&out, 'C', conf_path, text.data ? text.data : "", text.len);
-		flags = (c->allow_group_readable_keys ? KEYS_ALLOW_GROUP : 0)
-		    | (c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
-		    KEYS_ALLOW_SYMLINK : 0);
+		flags = config_secret_flags(c);
 		for (i = 0; i < c->ndomains; i++)
 			for (j = 0; j < c->domains[i].nkeys; j++)
 				privsep_put_file(&out, c->domains[i].keys[j].path,
-				    flags, &pem);
+				    KEYS_FILE_WHAT, KEYS_MAX_PEM, flags, &pem);
 		for (i = 0; i < c->bounce_secret.n; i++)
-			privsep_put_file(&out, c->bounce_secret.v[i], flags, &pem);
+			privsep_put_file(&out, c->bounce_secret.v[i],
+			    BOUNCE_SECRET_WHAT, BOUNCE_SECRET_FILE_MAX, flags, &pem);
 		config_free(c);
 	}
 	privsep_put(&out, 'E', "", "", 0);
@@ -257,13 +257,14 @@ privsep_get(int fd, char *type, struct buf *path, struct buf *data)
 
 /* privsep_bundle_read - the config_key_source reader over received bytes */
 static int
-privsep_bundle_read(void *arg, const char *path, int flags, struct buf *pem,
-    char *err, size_t errlen)
+privsep_bundle_read(void *arg, const char *path, const char *what,
+    size_t max, int flags, struct buf *pem, char *err, size_t errlen)
 {
 	struct privsep_bundle *b = arg;
 	size_t i;
 
-	(void)flags;			/* applied by the helper */
+	(void)max;			/* applied by the helper, */
+	(void)flags;			/* as are the flags */
 	for (i = 0; i < b->n; i++) {
 		if (strcmp(b->paths[i], path) != 0)
 			continue;
@@ -275,7 +276,8 @@ privsep_bundle_read(void *arg, const char *path, int flags, struct buf *pem,
 		buf_append(pem, b->data[i].data ? b->data[i].data : "", b->data[i].len);
 		return 0;
 	}
-	(void)snprintf(err, errlen, "key file %s: not sent by the key reader", path);
+	(void)snprintf(err, errlen, "%s %s: not sent by the key reader", what,
+	    path);
 	return -1;
 }
 

@@ -10,7 +10,7 @@
  * then parses both itself. A compromised daemon can therefore obtain only
  * keys the configuration lists, never arbitrary files; and since the conf,
  * the keys and every directory above them must be owned by root and
- * writable by nobody else (keys_open_trusted), it cannot rewrite that list
+ * writable by nobody else (secret_open_trusted), it cannot rewrite that list
  * or swap a listed file for another.
  */
 #ifndef AUTHMILTER_PRIVSEP_H
@@ -29,7 +29,7 @@ struct config *privsep_load(struct privsep *ps, char *err, size_t errlen);
 /*
  * privsep_conf_trusted - 0 if the conf file and the directories above it
  * are owned by root (or by us when not root) and writable by nobody else
- * (keys_open_trusted); -1 with err naming the file and the fix. The reader
+ * (secret_open_trusted); -1 with err naming the file and the fix. The reader
  * checks before each read; main checks at start.
  */
 int privsep_conf_trusted(const char *conf_path, char *err, size_t errlen);

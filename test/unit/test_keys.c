@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "keys.h"
+#include "secret.h"
 #include "testutil.h"
 
 #define T0 1796083200	/* 2026-12-01T00:00:00Z */
@@ -217,7 +218,7 @@ keys_parse_pem_rejects_short_rsa(void **state)
 struct trust_case {
 	const char *name;	/* what the path shows */
 	const char *path;	/* under the test directory */
-	int flags;		/* KEYS_ALLOW_* */
+	int flags;		/* SECRET_ALLOW_* */
 	int needs_root;		/* chowns to nobody: root only */
 	const char *want;	/* substring of the error, NULL: the key loads */
 };
@@ -227,9 +228,9 @@ static const struct trust_case trust_cases[] = {
 	{ "the key path is a symbolic link", "ok/link.pem", 0, 0,
 	  "is a symbolic link: name the file it points to" },
 	{ "a symbolic link, key_symlinks = allow", "ok/link.pem",
-	  KEYS_ALLOW_SYMLINK, 0, NULL },
+	  SECRET_ALLOW_SYMLINK, 0, NULL },
 	{ "a link into a directory the run-as user owns, allowed", "ok/tonobody.pem",
-	  KEYS_ALLOW_SYMLINK, 1, "is owned by nobody" },
+	  SECRET_ALLOW_SYMLINK, 1, "is owned by nobody" },
 	{ "a directory on the way is a symbolic link", "dirlink/k.pem", 0, 0, NULL },
 	{ "key directory owned by the run-as user", "nobody/k.pem", 0, 1,
 	  "/nobody is owned by nobody" },
@@ -305,7 +306,8 @@ keys_reader_refuses_paths_another_user_controls(void **state)
 			continue;	/* cannot give a file away */
 		snprintf(path, sizeof(path), "%s/%s", d, t->path);
 		err[0] = '\0';
-		rc = keys_read_pem(path, t->flags, &pem, err, sizeof(err));
+		rc = secret_read(path, KEYS_FILE_WHAT, KEYS_MAX_PEM, t->flags, &pem,
+		    err, sizeof(err));
 		if (t->want == NULL && rc != 0)
 			fail_msg("case \"%s\": refused: %s", t->name, err);
 		if (getenv("TEST_VERBOSE") != NULL)
