@@ -20,7 +20,16 @@
 
 #define AUTHRES_COMMENT_MAX	100	/* characters of a free-text comment */
 #define AUTHRES_LOCAL_MAX	64	/* RFC 5321 local part */
-#define AUTHRES_BPREFIX_MIN	8	/* RFC 6008 header.b */
+/*
+ * header.b (RFC 6008 section 4): at least the first 8 characters of b=,
+ * and as many more as it takes to be unique among this message's
+ * signatures, so that a reader can tell which signature a result is for.
+ * 8 base64 characters are 48 bits: two different signatures sharing them
+ * by chance is rare, and uniqueness is what matters, so no longer minimum
+ * is written. b= values identical for more than the maximum are one
+ * signature repeated.
+ */
+#define AUTHRES_BPREFIX_MIN	8
 #define AUTHRES_BPREFIX_MAX	128
 
 /* How a word joins what came before. */

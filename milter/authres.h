@@ -34,7 +34,7 @@ struct authres_dkim {
 	const char *domain;	/* header.d (the identity) */
 	const char *selector;	/* header.s; NULL: not written */
 	const char *algorithm;	/* header.a; NULL: not written */
-	const char *b;		/* the signature's b= (FWS allowed); header.b gets a unique prefix of 8+ chars */
+	const char *b;		/* the signature's whole b= (FWS allowed); header.b is the shortest prefix of 8+ chars unique among the message's signatures */
 	const char *comment;	/* optional free text */
 };
 

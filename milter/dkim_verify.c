@@ -888,35 +888,6 @@ dkimv_describe(DKIM_SIGINFO *sig, struct dkimv_sig *s, struct buf *bval)
 	}
 }
 
-/* dkimv_bprefix - header.b: >= DKIMV_B_MIN characters, unique among all */
-static void
-dkimv_bprefix(struct dkimv_results *out, struct buf *bvals)
-{
-	size_t i, j, k, want, li, lj;
-
-	for (i = 0; i < out->n; i++) {
-		li = bvals[i].len;
-		want = DKIMV_B_MIN;
-		for (j = 0; j < out->n; j++) {
-			if (j == i)
-				continue;
-			lj = bvals[j].len;
-			for (k = 0; k < li && k < lj &&
-			    bvals[i].data[k] == bvals[j].data[k]; k++)
-				;
-			if (k + 1 > want)
-				want = k + 1;
-		}
-		if (want > li)
-			want = li;
-		if (want >= sizeof(out->sig[i].b))
-			want = sizeof(out->sig[i].b) - 1;
-		if (li > 0)
-			memcpy(out->sig[i].b, bvals[i].data, want);
-		out->sig[i].b[li > 0 ? want : 0] = '\0';
-	}
-}
-
 /* dkimv_eom - finish: look up keys, verify, report */
 int
 dkimv_eom(struct dkimv *v, struct dkimv_results *out)
@@ -979,9 +950,8 @@ dkimv_eom(struct dkimv *v, struct dkimv_results *out)
 		    dkimv_dnssec_name(s->dnssec), dkimv_res_name(s->res),
 		    s->reason[0] != '\0' ? " - " : "", s->reason);
 	}
-	dkimv_bprefix(out, bvals);
 	for (i = 0; i < out->n; i++)
-		buf_free(&bvals[i]);
+		out->sig[i].b = buf_steal(&bvals[i]);
 	free(bvals);
 	return v->failed ? -1 : 0;
 }
@@ -1003,8 +973,12 @@ dkimv_free(struct dkimv *v)
 void
 dkimv_results_free(struct dkimv_results *r)
 {
+	size_t i;
+
 	if (r == NULL)
 		return;
+	for (i = 0; r->sig != NULL && i < r->n; i++)
+		free(r->sig[i].b);
 	free(r->sig);
 	memset(r, 0, sizeof(*r));
 }

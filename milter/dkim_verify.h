@@ -34,12 +34,10 @@
 #define DKIMV_DEFAULT_MAX_SIGS	10	/* max_signatures when 0 */
 #define DKIMV_DEFAULT_RSA_BITS	1024	/* min_rsa_bits when 0 (RFC 8301) */
 #define DKIMV_DEFAULT_BUDGET_MS	20000	/* time_budget_ms when 0 */
-#define DKIMV_B_MIN		12	/* header.b: at least this many characters */
 
 #define DKIMV_DOMAIN_MAX	256	/* d=, with its NUL (a domain is <= 253) */
 #define DKIMV_SELECTOR_MAX	256	/* s=, with its NUL */
 #define DKIMV_ALG_MAX		32	/* a=, with its NUL */
-#define DKIMV_B_MAX		64	/* header.b prefix, with its NUL */
 #define DKIMV_IDENTITY_MAX	320	/* i= (local-part@domain), with its NUL */
 #define DKIMV_REASON_MAX	96	/* reason, with its NUL */
 
@@ -69,9 +67,10 @@ struct dkimv_sig {
 	char domain[DKIMV_DOMAIN_MAX];		/* d= (header.d) */
 	char selector[DKIMV_SELECTOR_MAX];	/* s= (header.s) */
 	char algorithm[DKIMV_ALG_MAX];		/* a= as written (header.a) */
-	char b[DKIMV_B_MAX];			/* header.b: b= prefix, >= 12
-						 * characters and unique among
-						 * this message's signatures */
+	char *b;				/* b=, its base64 characters
+						 * only ("" when absent); owned.
+						 * The A-R writer (authres.c)
+						 * picks the header.b prefix */
 	char identity[DKIMV_IDENTITY_MAX];	/* i= as written (header.i) */
 	unsigned int keybits;			/* key size; 0 when not loaded */
 	enum dkimv_dnssec dnssec;		/* of the key record */

@@ -114,7 +114,7 @@ EOF
 m=$msgdir
 sign "$m/plain.eml" "$m/rsa.eml" "$rsa" r2048
 expect "good RSA-2048 signature passes" "$m/rsa.eml" \
-    "^d=$D s=r2048 a=rsa-sha256 b=[A-Za-z0-9+/=]{12} .*bits=2048 .*result=pass "
+    "^d=$D s=r2048 a=rsa-sha256 b=[A-Za-z0-9+/=]{344} .*bits=2048 .*result=pass "
 
 sign "$m/plain.eml" "$m/rsa-simple.eml" "$rsa" r2048 rsa-sha256 simple/simple
 expect "good RSA signature, simple/simple, passes" "$m/rsa-simple.eml" "result=pass "

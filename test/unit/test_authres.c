@@ -275,6 +275,28 @@ authres_header_b_prefix_is_unique(void **state)
 	free(v);
 }
 
+/* authres_header_b_from_whole_values - folded b= alike for 20 characters: 21 written, 8 for the third */
+static void
+authres_header_b_from_whole_values(void **state)
+{
+	static const struct authres_dkim sigs[] = {
+		{ "fail", "a.example", "s", NULL, "ABCDEFGHIJ KLMNOPQRST\r\n\tU123",
+		  NULL },
+		{ "fail", "a.example", "s", NULL, "ABCDEFGHIJKLMNOPQRSTV456", NULL },
+		{ "fail", "a.example", "s", NULL, "Zz0123456789", NULL },
+	};
+	struct authres_input in = { .authserv_id = ID, .dkim = sigs, .ndkim = 3 };
+	char *v;
+
+	(void)state;
+	v = build(&in, NULL);
+	assert_non_null(strstr(v, "header.b=ABCDEFGHIJKLMNOPQRSTU;"));
+	assert_non_null(strstr(v, "header.b=ABCDEFGHIJKLMNOPQRSTV;"));
+	assert_non_null(strstr(v, "header.b=Zz012345"));
+	assert_null(strstr(v, "header.b=Zz0123456"));
+	free(v);
+}
+
 /* authres_folds_long_values - many signatures, long names: every line within bounds */
 static void
 authres_folds_long_values(void **state)
@@ -576,6 +598,7 @@ main(void)
 		cmocka_unit_test(authres_refuses_invalid_authserv_id),
 		cmocka_unit_test(authres_omits_injection_attempts),
 		cmocka_unit_test(authres_header_b_prefix_is_unique),
+		cmocka_unit_test(authres_header_b_from_whole_values),
 		cmocka_unit_test(authres_folds_long_values),
 		cmocka_unit_test(authres_claims_id_table),
 		cmocka_unit_test(authres_claims_own_output),
