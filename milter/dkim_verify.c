@@ -36,6 +36,7 @@
 #include "dkim_verify.h"
 #include "dns.h"
 #include "log.h"
+#include "sign.h"
 #include "xalloc.h"
 
 #define DKIMV_QID_MAX	64	/* queue id kept for logging, with its NUL */
@@ -59,16 +60,6 @@ struct dkimv_lib {
 	int budget_ms;			/* lookups per message; <= 0: none */
 };
 
-/* Canonical body length for one canonicalization, counted as it streams
- * (RFC 6376 3.4.3, 3.4.4), to tell how much an l= leaves unsigned. */
-struct dkimv_clen {
-	size_t total;		/* canonical bytes of complete lines */
-	size_t line;		/* canonical bytes of the current line */
-	size_t blank;		/* empty lines held back (dropped at the end) */
-	int cr;			/* last byte was a CR */
-	int wsp;		/* relaxed: whitespace run pending */
-};
-
 struct dkimv {
 	struct dkimv_lib *lib;		/* verifier (borrowed) */
 	DKIM *dkim;			/* libopendkim handle; NULL if refused */
@@ -83,8 +74,10 @@ struct dkimv {
 	int nmark;			/* entries in mark */
 	size_t bodylen;			/* body bytes given to libopendkim */
 	unsigned char tail[2];		/* the last two of them */
-	struct dkimv_clen simple;	/* body length, simple canonicalization */
-	struct dkimv_clen relaxed;	/* body length, relaxed canonicalization */
+	struct sign_body *clen_simple;	/* canonical body length, simple; owned */
+	struct sign_body *clen_relaxed;	/* and relaxed; both NULL unless
+					 * need_clen (made at the end of the
+					 * header, where l= may be seen) */
 	int need_clen;			/* a signature has l=: count the body */
 };
 
@@ -281,86 +274,6 @@ dkimv_dns_cancel(void *srv, void *qh)
 	free(qh);
 	return DKIM_DNS_SUCCESS;
 }
-
-/* ------------------------------------------------------------ body length */
-
-/* dkimv_clen_eol - a CRLF ends the current line */
-static void
-dkimv_clen_eol(struct dkimv_clen *c)
-{
-	if (c->line == 0) {
-		c->blank++;
-	} else {
-		c->total += 2 * c->blank + c->line + 2;
-		c->blank = 0;
-		c->line = 0;
-	}
-	c->wsp = 0;	/* whitespace at the end of a line goes */
-}
-
-/* dkimv_clen_simple - count bytes under simple body canonicalization */
-static void
-dkimv_clen_simple(struct dkimv_clen *c, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (c->cr) {
-			c->cr = 0;
-			if (p[i] == '\n') {
-				dkimv_clen_eol(c);
-				continue;
-			}
-			c->line++;		/* a lone CR is content */
-		}
-		if (p[i] == '\r')
-			c->cr = 1;
-		else
-			c->line++;
-	}
-}
-
-/* dkimv_clen_relaxed - count bytes under relaxed body canonicalization */
-static void
-dkimv_clen_relaxed(struct dkimv_clen *c, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (c->cr) {
-			c->cr = 0;
-			if (p[i] == '\n') {
-				dkimv_clen_eol(c);
-				continue;
-			}
-			c->line += c->wsp + 1;	/* a lone CR is content */
-			c->wsp = 0;
-		}
-		if (p[i] == '\r') {
-			c->cr = 1;
-		} else if (p[i] == ' ' || p[i] == '\t') {
-			c->wsp = 1;		/* a run becomes one SP */
-		} else {
-			c->line += c->wsp + 1;
-			c->wsp = 0;
-		}
-	}
-}
-
-/* dkimv_clen_final - canonical body length once the body is complete */
-static size_t
-dkimv_clen_final(const struct dkimv_clen *c, int relaxed)
-{
-	size_t line = c->line + (c->cr ? (size_t)c->wsp + 1 : 0);
-
-	if (line > 0)	/* an unterminated last line gets its CRLF */
-		return c->total + 2 * c->blank + line + 2;
-	if (c->total == 0 && !relaxed)
-		return 2;	/* simple: an empty body is one CRLF */
-	return c->total;
-}
-
-/* ------------------------------------------------------------ callbacks */
 
 /* dkimv_keyname_ok - is s._domainkey.d a name DNS can carry? */
 static int
@@ -644,6 +557,10 @@ dkimv_eoh(struct dkimv *v)
 	if (v->eoh_done)
 		return;
 	v->eoh_done = 1;
+	if (v->need_clen) {
+		v->clen_simple = sign_body_count_new(SIGN_CANON_SIMPLE);
+		v->clen_relaxed = sign_body_count_new(SIGN_CANON_RELAXED);
+	}
 	if (v->dkim == NULL || v->failed)
 		return;
 	st = dkim_eoh(v->dkim);
@@ -663,9 +580,9 @@ dkimv_body(struct dkimv *v, const unsigned char *data, size_t len)
 		dkimv_eoh(v);
 	if (v->dkim == NULL || v->failed || v->nosig || len == 0)
 		return;
-	if (v->need_clen) {	/* only l= needs the canonical length */
-		dkimv_clen_simple(&v->simple, data, len);
-		dkimv_clen_relaxed(&v->relaxed, data, len);
+	if (v->clen_simple != NULL) {	/* only l= needs the canonical length */
+		(void)sign_body_update(v->clen_simple, data, len);
+		(void)sign_body_update(v->clen_relaxed, data, len);
 	}
 	v->tail[0] = len > 1 ? data[len - 2] : v->tail[1];
 	v->tail[1] = data[len - 1];
@@ -783,7 +700,7 @@ dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
 	dkim_canon_t hc, bc;
 	dkim_alg_t alg;
 	ssize_t signlen = -1;
-	size_t clen;
+	unsigned long long clen;
 
 	switch (mark) {
 	case DKIMV_MARK_SHA1:
@@ -822,14 +739,14 @@ dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
 		dkimv_set(s, DKIMV_FAIL, "key too short (%u bits)", s->keybits);
 		return;
 	}
-	if (dkim_sig_getcanonlen(v->dkim, sig, NULL, NULL, &signlen) ==
-	    DKIM_STAT_OK && signlen >= 0 &&
+	if (v->clen_simple != NULL && dkim_sig_getcanonlen(v->dkim, sig, NULL,
+	    NULL, &signlen) == DKIM_STAT_OK && signlen >= 0 &&
 	    dkim_sig_getcanons(sig, &hc, &bc) == DKIM_STAT_OK) {
-		clen = bc == DKIM_CANON_RELAXED
-		    ? dkimv_clen_final(&v->relaxed, 1)
-		    : dkimv_clen_final(&v->simple, 0);
-		if (clen > (size_t)signlen) {
-			s->unsigned_bytes = clen - (size_t)signlen;
+		clen = sign_body_length(bc == DKIM_CANON_RELAXED ?
+		    v->clen_relaxed : v->clen_simple);
+		if (clen > (unsigned long long)signlen) {
+			s->unsigned_bytes = (size_t)(clen -
+			    (unsigned long long)signlen);
 			dkimv_set(s, DKIMV_POLICY, "l= leaves %zu bytes unsigned",
 			    s->unsigned_bytes);
 			return;
@@ -909,6 +826,10 @@ dkimv_eom(struct dkimv *v, struct dkimv_results *out)
 	 * libopendkim would fail the whole message instead. */
 	if (v->bodylen > 0 && (v->tail[0] != '\r' || v->tail[1] != '\n'))
 		dkimv_body(v, (const unsigned char *)"\r\n", 2);
+	if (v->clen_simple != NULL) {	/* the lengths are complete */
+		(void)sign_body_final(v->clen_simple, NULL);
+		(void)sign_body_final(v->clen_relaxed, NULL);
+	}
 	if (!v->failed) {
 		st = dkim_eom(v->dkim, NULL);
 		switch (st) {
@@ -965,6 +886,8 @@ dkimv_free(struct dkimv *v)
 	if (v->dkim != NULL)
 		dkim_free(v->dkim);
 	free(v->mark);
+	sign_body_free(v->clen_simple);
+	sign_body_free(v->clen_relaxed);
 	buf_free(&v->hdr);
 	free(v);
 }

@@ -40,9 +40,11 @@
 #define SIGN_FOLD_COL	78	/* RFC 5322 recommended line length */
 #define SIGN_MIN_RSA_BITS 1024	/* RFC 8301 3.2: signers MUST use >= 1024 */
 
-/* Streaming body hash state. */
+/* Streaming body hash (or count) state. */
 struct sign_body {
-	EVP_MD_CTX *md;			/* SHA-256 of the canonical body */
+	EVP_MD_CTX *md;			/* SHA-256 of the canonical body; NULL:
+					 * count only (owned) */
+	unsigned long long len;		/* canonical bytes hashed or counted */
 	enum sign_canon canon;		/* simple or relaxed */
 	int failed;			/* a digest call failed; sticky */
 	int done;			/* sign_body_final was called */
@@ -139,11 +141,12 @@ sign_canon_name(enum sign_canon c)
 	return c == SIGN_CANON_RELAXED ? "relaxed" : "simple";
 }
 
-/* sign_body_flush - hash the staged bytes */
+/* sign_body_flush - hash (or count) the staged bytes */
 static void
 sign_body_flush(struct sign_body *sb)
 {
-	if (sb->nstage > 0 && !sb->failed &&
+	sb->len += sb->nstage;
+	if (sb->md != NULL && sb->nstage > 0 && !sb->failed &&
 	    EVP_DigestUpdate(sb->md, sb->stage, sb->nstage) != 1)
 		sb->failed = 1;
 	sb->nstage = 0;
@@ -176,7 +179,9 @@ sign_body_append(struct sign_body *sb, const unsigned char *p, size_t n)
 	sb->emitted = 1;
 	if (n >= SIGN_DIRECT_LEN) {
 		sign_body_flush(sb);		/* staged bytes come first */
-		if (!sb->failed && EVP_DigestUpdate(sb->md, p, n) != 1)
+		sb->len += n;
+		if (sb->md != NULL && !sb->failed
+		    && EVP_DigestUpdate(sb->md, p, n) != 1)
 			sb->failed = 1;
 		return;
 	}
@@ -464,6 +469,25 @@ sign_body_new(enum sign_canon canon)
 	return sb;
 }
 
+/* sign_body_count_new - the same canonicalization, counting bytes instead of hashing them */
+struct sign_body *
+sign_body_count_new(enum sign_canon canon)
+{
+	struct sign_body *sb;
+
+	sb = xmalloc(sizeof(*sb));
+	memset(sb, 0, offsetof(struct sign_body, stage));
+	sb->canon = canon;
+	return sb;
+}
+
+/* sign_body_length - canonical bytes so far (all of them after sign_body_final) */
+unsigned long long
+sign_body_length(const struct sign_body *sb)
+{
+	return sb->len;
+}
+
 /* sign_body_update - feed body bytes in any chunking; returns 0, -1 on error */
 int
 sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len)
@@ -512,6 +536,8 @@ sign_body_final(struct sign_body *sb, unsigned char bh[SIGN_HASH_LEN])
 	if (sb->canon == SIGN_CANON_SIMPLE && !sb->emitted)
 		sign_body_crlf(sb);
 	sign_body_flush(sb);
+	if (sb->md == NULL || bh == NULL)
+		return sb->failed ? -1 : 0;	/* counted only */
 	if (sb->failed || EVP_DigestFinal_ex(sb->md, bh, &n) != 1 ||
 	    n != SIGN_HASH_LEN) {
 		ERR_clear_error();

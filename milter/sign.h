@@ -5,7 +5,9 @@
  * while it streams in, and any number of signatures can share the hash:
  *   1. sign_body_new / sign_body_update / sign_body_final: streaming body
  *      canonicalization (RFC 6376 3.4.3, 3.4.4) and SHA-256; memory does not
- *      grow with the body. Bare LF is treated as CRLF.
+ *      grow with the body. Bare LF is treated as CRLF. The same
+ *      canonicalizer counts instead of hashing (sign_body_count_new): the
+ *      verifier measures with it how much of a body an l= leaves unsigned.
  *   2. sign_header_value: given the message headers, a body hash and a
  *      request (domain, selector, key, algorithm, canonicalization, header
  *      list), build the DKIM-Signature header value.
@@ -65,7 +67,15 @@ struct sign_body;
 struct sign_body *sign_body_new(enum sign_canon canon);
 /* sign_body_update - feed body bytes in any chunking; returns 0, -1 on error */
 int sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len);
-/* sign_body_final - finish and write the SHA-256 body hash; returns 0 or -1 */
+/*
+ * sign_body_count_new - the same canonicalization counting instead of
+ * hashing (the verifier's canonical body length, for l=); never NULL.
+ * Fed and finished like a hash (sign_body_final with bh NULL).
+ */
+struct sign_body *sign_body_count_new(enum sign_canon canon);
+/* sign_body_length - canonical body bytes so far: all of them once sign_body_final was called */
+unsigned long long sign_body_length(const struct sign_body *sb);
+/* sign_body_final - finish and write the SHA-256 body hash (bh may be NULL: no hash wanted); returns 0 or -1 */
 int sign_body_final(struct sign_body *sb, unsigned char bh[SIGN_HASH_LEN]);
 /* sign_body_free - release the hash state (NULL is fine) */
 void sign_body_free(struct sign_body *sb);

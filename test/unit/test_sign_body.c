@@ -4,7 +4,9 @@
  * 3.4.4 (plus our rule that a bare LF ends a line too), on random bodies in
  * random chunkings, on a table of edge cases, and with a stop at every
  * offset of a line of text. The reference knows nothing of chunks, runs or
- * words: the body is whole when it sees it.
+ * words: the body is whole when it sees it. The counting mode the verifier
+ * uses (sign_body_count_new) is run beside every hash: its length must be
+ * the reference's, so counting and hashing canonicalize alike.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,8 +110,8 @@ ref_canon(enum sign_canon canon, const unsigned char *in, size_t len,
 	return o;
 }
 
-/* ref_hash - SHA-256 of the reference canonical form */
-static void
+/* ref_hash - SHA-256 of the reference canonical form; returns its length */
+static size_t
 ref_hash(enum sign_canon canon, const unsigned char *in, size_t len,
     unsigned char bh[SIGN_HASH_LEN])
 {
@@ -122,6 +124,28 @@ ref_hash(enum sign_canon canon, const unsigned char *in, size_t len,
 	assert_int_equal(EVP_Digest(out, olen, bh, &n, EVP_sha256(), NULL), 1);
 	assert_int_equal(n, SIGN_HASH_LEN);
 	free(out);
+	return olen;
+}
+
+/* body_count - the canonical length sign_body_count_new gives over in, in the chunks that cuts gives */
+static unsigned long long
+body_count(enum sign_canon canon, const unsigned char *in,
+    const struct cuts *cuts)
+{
+	struct sign_body *sb = sign_body_count_new(canon);
+	unsigned long long n;
+	size_t k, start = 0;
+
+	assert_non_null(sb);
+	for (k = 0; k < cuts->n; k++) {
+		assert_int_equal(sign_body_update(sb, in + start,
+		    cuts->end[k] - start), 0);
+		start = cuts->end[k];
+	}
+	assert_int_equal(sign_body_final(sb, NULL), 0);
+	n = sign_body_length(sb);
+	sign_body_free(sb);
+	return n;
 }
 
 /* body_hash - sign_body_* over in, fed in the chunks that cuts gives */
@@ -190,13 +214,20 @@ check_chunking(const char *what, enum sign_canon canon, const unsigned char *in,
     size_t len, const struct cuts *cuts)
 {
 	unsigned char got[SIGN_HASH_LEN], want[SIGN_HASH_LEN];
+	unsigned long long counted;
+	size_t olen;
 
-	ref_hash(canon, in, len, want);
+	olen = ref_hash(canon, in, len, want);
 	body_hash(canon, in, cuts, got);
 	if (memcmp(got, want, sizeof(got)) != 0)
 		fail_msg("%s, %s, chunks %s: hash differs from the reference; "
 		    "body \"%s\"", what, canon_name(canon), cuts_string(cuts),
 		    escape(in, len));
+	counted = body_count(canon, in, cuts);
+	if (counted != olen)
+		fail_msg("%s, %s, chunks %s: counted %llu canonical bytes, the "
+		    "reference has %zu; body \"%s\"", what, canon_name(canon),
+		    cuts_string(cuts), counted, olen, escape(in, len));
 }
 
 /* cuts_whole - the body in one chunk (none for an empty body) */
@@ -352,6 +383,10 @@ static const struct {
 	{ "bare_cr_at_end", { "a\r", NULL }, "a\r\r\n", "a\r\r\n" },
 	{ "sp_then_bare_cr_at_end", { "a \r", NULL }, "a \r\r\n", "a \r\r\n" },
 	{ "bare_lf_ends_lines", { "a\nb\n", NULL }, "a\r\nb\r\n", "a\r\nb\r\n" },
+	{ "trailing_bare_lf_blank_lines", { "a\n\n", "\n", NULL }, "a\r\n",
+	  "a\r\n" },
+	{ "mixed_crlf_lf_inner_blanks_wsp_run", { "a\r\n\n\r\n \t b \t\n", NULL },
+	  "a\r\n\r\n\r\n b\r\n", "a\r\n\r\n\r\n \t b \t\r\n" },
 	{ "bare_lf_after_wsp", { "a \n\n", NULL }, "a\r\n", "a \r\n" },
 	{ "bare_lf_then_leading_sp", { "a\n", " b\n", NULL }, "a\r\n b\r\n",
 	  "a\r\n b\r\n" },
@@ -455,6 +490,38 @@ sign_body_matches_reference_in_edge_cases(void **state)
 	}
 }
 
+/* sign_body_count_equals_hash_form - per edge row: the count is the length of the form the hash is of */
+static void
+sign_body_count_equals_hash_form(void **state)
+{
+	static struct cuts cuts;
+	unsigned char body[256], got[SIGN_HASH_LEN], want[SIGN_HASH_LEN];
+	const char *form;
+	unsigned int n;
+	size_t row, c;
+
+	(void)state;
+	for (row = 0; row < NELEM(edge_cases); row++) {
+		for (c = 0; c < 2; c++) {
+			enum sign_canon canon = c ? SIGN_CANON_RELAXED :
+			    SIGN_CANON_SIMPLE;
+
+			form = c ? edge_cases[row].relaxed : edge_cases[row].simple;
+			(void)edge_body(row, body, sizeof(body), &cuts);
+			assert_int_equal(EVP_Digest(form, strlen(form), want, &n,
+			    EVP_sha256(), NULL), 1);
+			body_hash(canon, body, &cuts, got);
+			if (memcmp(got, want, sizeof(got)) != 0)
+				fail_msg("%s, %s: hash is not of \"%s\"",
+				    edge_cases[row].name, canon_name(canon),
+				    escape((const unsigned char *)form, strlen(form)));
+			if (body_count(canon, body, &cuts) != strlen(form))
+				fail_msg("%s, %s: count is not %zu", edge_cases[row].name,
+				    canon_name(canon), strlen(form));
+		}
+	}
+}
+
 /* sign_body_matches_reference_at_every_word_offset - each kind of stop at each offset of a text line */
 static void
 sign_body_matches_reference_at_every_word_offset(void **state)
@@ -509,6 +576,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sign_body_reference_gives_edge_table_forms),
 		cmocka_unit_test(sign_body_matches_reference_in_edge_cases),
+		cmocka_unit_test(sign_body_count_equals_hash_form),
 		cmocka_unit_test(sign_body_matches_reference_at_every_word_offset),
 		cmocka_unit_test(sign_body_matches_reference_on_random_bodies),
 	};
