@@ -16,6 +16,7 @@
 
 #include "authres.h"
 #include "buf.h"
+#include "mailaddr.h"
 #include "xalloc.h"
 
 #define AUTHRES_COMMENT_MAX	100	/* characters of a free-text comment */
@@ -98,37 +99,18 @@ authres_pick(const char *const *list, const char *name)
 	return NULL;
 }
 
-/* authres_domain_valid - ASCII LDH (and '_') labels of 1..63, total <= 253 */
-int
-authres_domain_valid(const char *s)
+/* authres_domain_ok - an ASCII domain name fit to write into a header (NULL is not) */
+static int
+authres_domain_ok(const char *s)
 {
-	size_t label = 0, total;
-	const char *p;
-
-	if (s == NULL || *s == '\0' || (total = strlen(s)) > 253)
-		return 0;
-	for (p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '.') {
-			if (label == 0 || p[-1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!(isascii(c) && (isalnum(c) || c == '-' || c == '_')))
-			return 0;
-		if ((label == 0 && c == '-') || ++label > 63)
-			return 0;
-	}
-	return label > 0 && p[-1] != '-';
+	return s != NULL && mailaddr_domain_ok(s, strlen(s), 0);
 }
 
 /* authres_authserv_id_valid - a host-name-like dot-atom */
 int
 authres_authserv_id_valid(const char *id)
 {
-	return authres_domain_valid(id);
+	return authres_domain_ok(id);
 }
 
 /* authres_atext - RFC 5322 atext */
@@ -272,7 +254,7 @@ authres_mailbox(const char *id, struct buf *out)
 	memcpy(domain, dom, (size_t)(id + n - dom));
 	domain[id + n - dom] = '\0';
 	/* RFC 8601 values take a domain-name: two labels at least */
-	if (!authres_domain_valid(domain) || strchr(domain, '.') == NULL)
+	if (!authres_domain_ok(domain) || strchr(domain, '.') == NULL)
 		return -1;
 	if (at != NULL && at > id) {
 		if (authres_local(id, (size_t)(at - id), out) != 0)
@@ -295,7 +277,7 @@ authres_spf(struct ar *a, const struct authres_spf *s, const char *prop)
 	if (s->result == NULL)
 		return;
 	if (s->identity != NULL && strcmp(prop, "smtp.helo") == 0) {
-		ok = authres_domain_valid(s->identity)
+		ok = authres_domain_ok(s->identity)
 		    && strchr(s->identity, '.') != NULL;
 		if (ok)
 			buf_puts(&v, s->identity);
@@ -362,7 +344,7 @@ authres_dkim_one(struct ar *a, const struct authres_dkim *k,
 	struct buf v = BUF_INIT;
 	size_t len, j;
 
-	if (!authres_domain_valid(k->domain)) {
+	if (!authres_domain_ok(k->domain)) {
 		a->dropped++;
 		authres_method(a, "dkim", "permerror");
 		authres_comment(a, "invalid identity omitted");
@@ -371,11 +353,11 @@ authres_dkim_one(struct ar *a, const struct authres_dkim *k,
 	authres_method(a, "dkim", result ? result : "permerror");
 	authres_comment(a, k->comment);
 	authres_prop(a, "header.d", k->domain);
-	if (k->selector != NULL && !authres_domain_valid(k->selector))
+	if (k->selector != NULL && !authres_domain_ok(k->selector))
 		a->dropped++;
 	else if (k->selector != NULL)
 		authres_prop(a, "header.s", k->selector);
-	if (k->algorithm != NULL && !authres_domain_valid(k->algorithm))
+	if (k->algorithm != NULL && !authres_domain_ok(k->algorithm))
 		a->dropped++;
 	else if (k->algorithm != NULL)
 		authres_prop(a, "header.a", k->algorithm);
@@ -444,7 +426,7 @@ authres_dmarc(struct ar *a, const struct authres_dmarc *m)
 
 	if (m->result == NULL)
 		return;
-	if (!authres_domain_valid(m->from_domain)) {
+	if (!authres_domain_ok(m->from_domain)) {
 		a->dropped += m->from_domain != NULL;
 		authres_method(a, "dmarc", "permerror");
 		authres_comment(a, m->from_domain ? "invalid identity omitted"

@@ -79,7 +79,5 @@ int authres_authserv_id_valid(const char *id);
  */
 int authres_claims_id(const char *value, const char *authserv_id);
 
-/* authres_domain_valid - an ASCII domain name fit to write into a header */
-int authres_domain_valid(const char *s);
 
 #endif

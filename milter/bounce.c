@@ -19,13 +19,13 @@
 
 #include "bounce.h"
 #include "buf.h"
+#include "mailaddr.h"
 #include "xalloc.h"
 
 #define BOUNCE_DAY		86400
 #define BOUNCE_WRAP		1024	/* days the two DD characters count */
 #define BOUNCE_MAC_OCTETS	5	/* 40 bits, 8 base32 characters */
 #define BOUNCE_TAG_CHARS	10	/* DD MMMMMMMM */
-#define BOUNCE_DOMAIN_MAX	253
 #define BOUNCE_MAC_LABEL	"authmilter bounce v1"
 
 static const char bounce_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -164,29 +164,13 @@ bounce_norm_domain(const char *s, size_t len, struct buf *out)
 	return len > 0 ? 0 : -1;
 }
 
-/* bounce_check_bounce_domain - normalise a bounce domain: LDH labels of 1..63 */
+/* bounce_check_bounce_domain - normalise a bounce domain: an ASCII domain name */
 static int
 bounce_check_bounce_domain(const char *s, size_t len, struct buf *out)
 {
-	size_t i, label = 0;
-	int c;
-
-	if (bounce_norm_domain(s, len, out) < 0 || out->len > BOUNCE_DOMAIN_MAX)
+	if (bounce_norm_domain(s, len, out) < 0
+	    || !mailaddr_domain_ok(out->data, out->len, 0))
 		return -1;
-	for (i = 0; i <= out->len; i++) {
-		c = i < out->len ? (unsigned char)out->data[i] : '.';
-		if (c == '.') {
-			if (label == 0 || out->data[i - 1] == '-')
-				return -1;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-		    || c == '_' || (c == '-' && label > 0)) {
-			if (++label > 63)
-				return -1;
-		} else {
-			return -1;
-		}
-	}
 	return 0;
 }
 

@@ -167,7 +167,8 @@ config_set_key(struct config_parse *p, const struct opt_def *o, void *field,
 		    value);
 		goto fail;
 	}
-	if (!mailaddr_domain_valid(w.v[0]) || strchr(w.v[0], '_') != NULL) {
+	if (!mailaddr_domain_ok(w.v[0], strlen(w.v[0]), MAILADDR_DOMAIN_UTF8)
+	    || strchr(w.v[0], '_') != NULL) {
 		config_error(p, "key: bad selector \"%s\"", w.v[0]);
 		goto fail;
 	}
@@ -301,7 +302,8 @@ config_set_domain(struct config_parse *p, const struct opt_def *o,
 {
 	char *q;
 
-	if (*value != '\0' && !mailaddr_domain_valid(value))
+	if (*value != '\0' && !mailaddr_domain_ok(value, strlen(value),
+	    MAILADDR_DOMAIN_UTF8))
 		return config_error(p, "%s: \"%s\" is not a domain name",
 		    o->name, value);
 	free(*(char **)field);
@@ -445,7 +447,7 @@ config_open_block(struct config_parse *p, char *rest)
 		q[-1] = '\0';
 	for (q = name; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
-	if (!mailaddr_domain_valid(name) || strpbrk(name, " \t") != NULL)
+	if (!mailaddr_domain_ok(name, strlen(name), MAILADDR_DOMAIN_UTF8))
 		return config_error(p, "\"%s\" is not a domain name", name);
 	for (i = 0; i < p->c->ndomains; i++)
 		if (strcmp(p->c->domains[i].name, name) == 0)

@@ -195,10 +195,7 @@ dmarc_domain_normalize(const char *in, char out[DMARC_DOMAIN_BUF])
 			tmp[i] = (char)tolower((unsigned char)ace[i]);
 		idn2_free(ace);
 	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)tmp[i] >= 0x80)
-			return -1;
-	if (n == 0 || tmp[n - 1] == '.' || !mailaddr_domain_valid(tmp))
+	if (!mailaddr_domain_ok(tmp, n, 0))	/* ASCII: A-labels by now */
 		return -1;
 	memcpy(out, tmp, n + 1);
 	return 0;

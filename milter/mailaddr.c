@@ -566,30 +566,38 @@ mailaddr_envelope_domain(const char *path)
 	return d;
 }
 
-/* mailaddr_domain_valid - LDH (or UTF-8) labels, 1..63 octets, total <= 253 */
+/* mailaddr_domain_ok - LDH (and '_') labels of 1..63 octets, <= 253 in all; UTF-8 characters too with the flag */
 int
-mailaddr_domain_valid(const char *s)
+mailaddr_domain_ok(const char *s, size_t len, int flags)
 {
-	size_t label = 0, total = 0;
-	const unsigned char *p;
+	size_t i, n, label = 0;
+	unsigned char c;
 
-	if (s == NULL || *s == '\0' || *s == '.')
+	if (s == NULL || len == 0 || len > MAILADDR_DOMAIN_MAX)
 		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++, total++) {
-		if (*p == '.') {
-			if (label == 0 || p[-1] == '-')
-				return 0;
+	for (i = 0; i < len; i += n) {
+		c = (unsigned char)s[i];
+		n = 1;
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;	/* empty label, or one ending in '-' */
 			label = 0;
 			continue;
 		}
-		if (!(isalnum(*p) || *p == '-' || *p == '_' || *p >= 0x80))
+		if (c >= 0x80 && (flags & MAILADDR_DOMAIN_UTF8)) {
+			/* a zero-padded copy: never read past len */
+			unsigned char ch[4] = { 0, 0, 0, 0 };
+
+			memcpy(ch, s + i, len - i < 4 ? len - i : 4);
+			if ((n = mailaddr_utf8_len(ch)) == 0)
+				return 0;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		    || (c >= '0' && c <= '9') || c == '_'
+		    || (c == '-' && label > 0))) {
 			return 0;
-		if (label == 0 && *p == '-')
-			return 0;
-		if (++label > 63)
+		}
+		if ((label += n) > 63)
 			return 0;
 	}
-	if (p[-1] == '-')
-		return 0;
-	return total <= 253;
+	return label > 0 && s[len - 1] != '-';
 }

@@ -41,7 +41,18 @@ void mailaddr_list_free(struct mailaddr_list *l);
  * MTA reads it; a source route skipped); NULL for "<>" or no domain.
  */
 char *mailaddr_envelope_domain(const char *path);
-/* mailaddr_domain_valid - is s a syntactically valid domain name (LDH or UTF-8 labels)? */
-int mailaddr_domain_valid(const char *s);
+#define MAILADDR_DOMAIN_MAX	253	/* octets of a domain name at most */
+#define MAILADDR_DOMAIN_UTF8	0x1	/* mailaddr_domain_ok: UTF-8 labels too */
+
+/*
+ * mailaddr_domain_ok - the one domain-name syntax check: is s[0..len) a
+ * domain name of labels of 1..63 octets, at most MAILADDR_DOMAIN_MAX in
+ * all, separated by single dots (none leading or trailing)? A label holds
+ * ASCII letters, digits, '_' (DKIM, DMARC and SRV names) and '-' (neither
+ * first nor last); with MAILADDR_DOMAIN_UTF8 also well-formed UTF-8
+ * characters (RFC 6531 U-labels, not validated further). Without the flag
+ * the name is ASCII only, as headers and DNS queries need it. 1 or 0.
+ */
+int mailaddr_domain_ok(const char *s, size_t len, int flags);
 
 #endif

@@ -47,7 +47,8 @@ mode_from_domain(const struct mode_input *in, const char **why)
 		*why = "From header without an address";
 	else if (n > 1)
 		*why = "From header with several addresses";
-	else if (l.v[0].domain == NULL || !mailaddr_domain_valid(l.v[0].domain))
+	else if (l.v[0].domain == NULL || !mailaddr_domain_ok(l.v[0].domain,
+	    strlen(l.v[0].domain), MAILADDR_DOMAIN_UTF8))
 		*why = "From address without a valid domain";
 	else
 		d = xstrdup(l.v[0].domain);

@@ -46,7 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3:
 		free(mailaddr_envelope_domain(s));
-		(void)mailaddr_domain_valid(s);
+		(void)mailaddr_domain_ok(s, size - 1, 0);
+		(void)mailaddr_domain_ok(s, size - 1, MAILADDR_DOMAIN_UTF8);
 		break;
 	case 4: {
 		char err[512];

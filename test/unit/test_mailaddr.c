@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "mailaddr.h"
 
 struct addr_case {
@@ -264,7 +265,8 @@ mailaddr_from_domain(const char *value)
 	char *d = NULL;
 
 	if (mailaddr_parse_list(value, &l) == 1 && l.v[0].domain != NULL
-	    && mailaddr_domain_valid(l.v[0].domain))
+	    && mailaddr_domain_ok(l.v[0].domain, strlen(l.v[0].domain),
+	    MAILADDR_DOMAIN_UTF8))
 		d = strdup(l.v[0].domain);
 	mailaddr_list_free(&l);
 	return d;
@@ -322,25 +324,83 @@ mailaddr_envelope_domain_cases(void **state)
 	free(d);
 }
 
-/* mailaddr_domain_syntax - what counts as a domain name */
+/* mailaddr_domain_syntax - what counts as a domain name, ASCII and with UTF-8 labels */
 static void
 mailaddr_domain_syntax(void **state)
 {
-	static const char *good[] = { "example.com", "a.b-c.d", "xn--bcher-kva.example",
-		"b\xc3\xbc" "cher.example", "_dmarc.example.com", "com", NULL };
-	static const char *bad[] = { "", ".example.com", "a..b", "-a.com", "a-.com",
-		"a b.com", "a;b.com", "exa\nmple.com",
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
-		NULL };
-	size_t i;
+	static char l63[64], l64[65], n253[254], n254[255];
+	static const struct {
+		const char *s;		/* the name (NULL: a long one filled in) */
+		size_t len;		/* octets to check; 0: strlen */
+		int ascii, utf8;	/* valid without, with MAILADDR_DOMAIN_UTF8 */
+	} rows[] = {
+		{ "example.com", 0, 1, 1 },
+		{ "a.b-c.d", 0, 1, 1 },
+		{ "xn--bcher-kva.example", 0, 1, 1 },
+		{ "_dmarc.example.com", 0, 1, 1 },
+		{ "com", 0, 1, 1 },
+		{ "EXAMPLE.Com", 0, 1, 1 },
+		{ "b\xc3\xbc" "cher.example", 0, 0, 1 },
+		{ "\xe2\x82\xac.example", 0, 0, 1 },	/* a 3-octet character */
+		{ "\xf0\x9f\x93\xa7.example", 0, 0, 1 },	/* a 4-octet one */
+		{ "\xff.example", 0, 0, 0 },		/* not UTF-8 */
+		{ "b\xc3" "cher.example", 0, 0, 0 },	/* a cut character */
+		{ "x\xc3", 0, 0, 0 },			/* cut at the end */
+		{ "\xc2\x85.example", 0, 0, 0 },	/* a C1 control */
+		{ "\xed\xa0\x80.example", 0, 0, 0 },	/* a surrogate */
+		{ "", 0, 0, 0 },
+		{ ".example.com", 0, 0, 0 },
+		{ "example.com.", 0, 0, 0 },		/* no trailing dot */
+		{ "a..b", 0, 0, 0 },
+		{ "-a.com", 0, 0, 0 },
+		{ "a-.com", 0, 0, 0 },
+		{ "a.-b.com", 0, 0, 0 },
+		{ "a b.com", 0, 0, 0 },
+		{ "a;b.com", 0, 0, 0 },
+		{ "x@y.example", 0, 0, 0 },
+		{ "exa\nmple.com", 0, 0, 0 },
+		{ "example.com;evil", 11, 1, 1 },	/* only len octets count */
+		{ "exa\0mple.com", 12, 0, 0 },		/* a NUL inside */
+		{ NULL, 63, 1, 1 },			/* l63.com */
+		{ NULL, 64, 0, 0 },			/* l64.com */
+		{ NULL, 253, 1, 1 },			/* 253 octets */
+		{ NULL, 254, 0, 0 },			/* 254 octets */
+	};
+	struct buf b = BUF_INIT;
+	const char *s;
+	size_t i, len;
 
 	(void)state;
-	for (i = 0; good[i] != NULL; i++)
-		if (!mailaddr_domain_valid(good[i]))
-			fail_msg("\"%s\" should be valid", good[i]);
-	for (i = 0; bad[i] != NULL; i++)
-		if (mailaddr_domain_valid(bad[i]))
-			fail_msg("\"%s\" should be invalid", bad[i]);
+	memset(l63, 'a', 63);
+	memset(l64, 'a', 64);
+	memset(n253, 'a', 253);
+	memset(n254, 'a', 254);
+	for (i = 0; i < 253; i += 2)
+		n253[i + 1] = n254[i + 1] = '.';	/* "a.a.a...a" */
+	n254[253] = 'b';
+	n254[252] = 'a';
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		buf_reset(&b);
+		if (rows[i].s != NULL) {
+			s = rows[i].s;
+			len = rows[i].len != 0 ? rows[i].len : strlen(s);
+		} else if (rows[i].len <= 64) {
+			buf_printf(&b, "%s.com", rows[i].len == 63 ? l63 : l64);
+			s = b.data;
+			len = b.len;
+		} else {
+			s = rows[i].len == 253 ? n253 : n254;
+			len = rows[i].len;
+		}
+		if (mailaddr_domain_ok(s, len, 0) != rows[i].ascii)
+			fail_msg("row %zu \"%.*s\": ASCII check gives %d", i,
+			    (int)len, s, !rows[i].ascii);
+		if (mailaddr_domain_ok(s, len, MAILADDR_DOMAIN_UTF8) != rows[i].utf8)
+			fail_msg("row %zu \"%.*s\": UTF-8 check gives %d", i,
+			    (int)len, s, !rows[i].utf8);
+	}
+	assert_int_equal(mailaddr_domain_ok(NULL, 0, 0), 0);
+	buf_free(&b);
 }
 
 int
