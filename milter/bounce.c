@@ -14,12 +14,14 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "bounce.h"
 #include "buf.h"
 #include "mailaddr.h"
+#include "sslerr.h"
 #include "xalloc.h"
 
 #define BOUNCE_DAY		86400
@@ -112,7 +114,10 @@ bounce_secrets_add(struct bounce_secrets *s, const void *bytes, size_t len,
 	}
 	if (s->mac == NULL
 	    && (s->mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL)) == NULL) {
-		snprintf(err, errlen, "OpenSSL has no HMAC");
+		char ebuf[256];
+
+		(void)snprintf(err, errlen, "OpenSSL has no HMAC: %s",
+		    sslerr_take("not available", ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
@@ -278,6 +283,8 @@ bounce_mac(const struct bounce_secrets *s, size_t which, int64_t day,
 	buf_free(&m);
 	if (ok)
 		memcpy(out, full, BOUNCE_MAC_OCTETS);
+	else
+		ERR_clear_error();	/* nothing left for the thread's next call */
 	OPENSSL_cleanse(full, sizeof(full));
 	return ok ? 0 : -1;
 }

@@ -402,8 +402,8 @@ dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
 	if (!dkim_libfeature(lib->dkim, DKIM_FEATURE_SHA256) ||
 	    !dkim_libfeature(lib->dkim, DKIM_FEATURE_ED25519))
 		log_warn(NULL, "dkim: libopendkim lacks %s",
-		    dkim_libfeature(lib->dkim, DKIM_FEATURE_SHA256)
-		    ? "ed25519-sha256" : "rsa-sha256");
+		    sign_alg_name(dkim_libfeature(lib->dkim, DKIM_FEATURE_SHA256)
+		    ? SIGN_ALG_ED25519_SHA256 : SIGN_ALG_RSA_SHA256));
 	/*
 	 * BADSIGHANDLES: a malformed signature stays in the list with its
 	 * error (neutral), instead of vanishing (which would read "none").
@@ -782,7 +782,8 @@ dkimv_describe(DKIM_SIGINFO *sig, struct dkimv_sig *s, struct buf *bval)
 	for (; p != NULL && *p != '\0'; p++)
 		if (isalnum(*p) || *p == '+' || *p == '/' || *p == '=')
 			buf_putc(bval, *p);
-	if (strcasecmp(s->algorithm, "ed25519-sha256") == 0) {
+	if (strcasecmp(s->algorithm,
+	    sign_alg_name(SIGN_ALG_ED25519_SHA256)) == 0) {
 		/* libopendkim reports 0 bits (or, in later versions, the
 		 * signature's 512): an Ed25519 key that was decoded and
 		 * tried has 256. */

@@ -24,6 +24,7 @@
 
 #include "keygen.h"
 #include "keys.h"
+#include "sslerr.h"
 #include "buf.h"
 #include "xalloc.h"
 
@@ -230,9 +231,8 @@ keygen_generate(const struct keygen_choice *c, char *err, size_t errlen)
 		return NULL;
 	}
 	if (pkey == NULL) {
-		ERR_error_string_n(ERR_get_error(), ebuf, sizeof(ebuf));
-		ERR_clear_error();
-		(void)keygen_fail(err, errlen, "key generation failed: %s", ebuf);
+		(void)keygen_fail(err, errlen, "key generation failed: %s",
+		    sslerr_take("unknown error", ebuf, sizeof(ebuf)));
 	}
 	return pkey;
 }

@@ -10,28 +10,14 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 
 #include "buf.h"
 #include "keys.h"
-#include "secret.h"
+#include "sslerr.h"
 #include "xalloc.h"
-
-/* keys_ssl_error - the most recent OpenSSL error as text */
-static void
-keys_ssl_error(char *out, size_t outlen)
-{
-	unsigned long e = ERR_get_error();
-
-	if (e == 0)
-		snprintf(out, outlen, "not a PEM private key");
-	else
-		ERR_error_string_n(e, out, outlen);
-	ERR_clear_error();
-}
 
 /* keys_parse_pem - turn PEM bytes into k->pkey, k->type, k->bits */
 int
@@ -47,8 +33,8 @@ keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
 	pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	if (pkey == NULL) {
-		keys_ssl_error(ebuf, sizeof(ebuf));
-		snprintf(err, errlen, "cannot load key file %s: %s", k->path, ebuf);
+		(void)snprintf(err, errlen, "cannot load key file %s: %s", k->path,
+		    sslerr_take("not a PEM private key", ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	id = EVP_PKEY_get_base_id(pkey);

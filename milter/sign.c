@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "sign.h"
+#include "sslerr.h"
 #include "xalloc.h"
 
 #define SIGN_STAGE_LEN	4096	/* bytes collected before each digest update */
@@ -84,14 +85,8 @@ static void
 sign_ssl_error(char *err, size_t errlen, const char *what)
 {
 	char reason[256];
-	unsigned long e;
 
-	e = ERR_peek_last_error();
-	if (e != 0)
-		ERR_error_string_n(e, reason, sizeof(reason));
-	else
-		reason[0] = '\0';
-	ERR_clear_error();
+	(void)sslerr_take(NULL, reason, sizeof(reason));
 	sign_error(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
 }
 
@@ -139,6 +134,13 @@ const char *
 sign_canon_name(enum sign_canon c)
 {
 	return c == SIGN_CANON_RELAXED ? "relaxed" : "simple";
+}
+
+/* sign_alg_name - the a= name of an algorithm */
+const char *
+sign_alg_name(enum sign_alg alg)
+{
+	return alg == SIGN_ALG_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
 }
 
 /* sign_body_flush - hash (or count) the staged bytes */
@@ -695,7 +697,7 @@ sign_check_request(const struct sign_request *req, char *err, size_t errlen)
 	want = req->alg == SIGN_ALG_RSA_SHA256 ? EVP_PKEY_RSA : EVP_PKEY_ED25519;
 	if (EVP_PKEY_get_base_id(req->key) != want) {
 		sign_error(err, errlen, "key type does not match a=%s",
-		    req->alg == SIGN_ALG_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256");
+		    sign_alg_name(req->alg));
 		return -1;
 	}
 	if (want == EVP_PKEY_RSA && EVP_PKEY_get_bits(req->key) < SIGN_MIN_RSA_BITS) {
@@ -878,8 +880,7 @@ sign_emit_tags(const struct sign_request *req, const char **names,
 	struct buf b64 = BUF_INIT;
 
 	sign_fold_tag(f, "v=1;");
-	sign_fold_tag(f, "a=%s;", req->alg == SIGN_ALG_RSA_SHA256 ?
-	    "rsa-sha256" : "ed25519-sha256");
+	sign_fold_tag(f, "a=%s;", sign_alg_name(req->alg));
 	sign_fold_tag(f, "c=%s/%s;", sign_canon_name(req->hcanon),
 	    sign_canon_name(req->bcanon));
 	sign_fold_tag(f, "d=%s;", req->domain);

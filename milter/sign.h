@@ -106,6 +106,8 @@ void sign_canon_header(enum sign_canon canon, const char *name,
 
 /* sign_canon_parse - "relaxed" / "simple" -> canon; -1 if neither */
 int sign_canon_parse(const char *s);
+/* sign_alg_name - the a= tag's name of alg: "rsa-sha256", "ed25519-sha256" (the one place they are spelled) */
+const char *sign_alg_name(enum sign_alg alg);
 /* sign_canon_name - canon -> "relaxed" / "simple" */
 const char *sign_canon_name(enum sign_canon c);
 

@@ -12,10 +12,14 @@
 #include <string.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
 
 #include "config.h"
 #include "keys.h"
 #include "secret.h"
+#include "sign.h"
+#include "sslerr.h"
 #include "testutil.h"
 
 #define T0 1796083200	/* 2026-12-01T00:00:00Z */
@@ -213,6 +217,49 @@ keys_parse_pem_rejects_short_rsa(void **state)
 	EVP_PKEY_free(small);
 }
 
+/* sslerr_take_drains_the_queue - OpenSSL's reason as text, nothing left queued for the next call */
+static void
+sslerr_take_drains_the_queue(void **state)
+{
+	static const char bad[] = "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+	    "-----END PRIVATE KEY-----\n";
+	struct key k;
+	char buf[256], err[512];
+	BIO *bio;
+
+	(void)state;
+	ERR_clear_error();
+	assert_string_equal(sslerr_take("nothing queued", buf, sizeof(buf)),
+	    "nothing queued");
+	assert_string_equal(sslerr_take(NULL, buf, sizeof(buf)), "");
+	/* two failures queued: the text is of one, and both are gone */
+	bio = BIO_new_file("/nonexistent/authmilter-test", "r");
+	assert_null(bio);
+	bio = BIO_new_file("/nonexistent/authmilter-test-2", "r");
+	assert_null(bio);
+	assert_true(ERR_peek_error() != 0);
+	(void)sslerr_take("nothing queued", buf, sizeof(buf));
+	assert_string_not_equal(buf, "nothing queued");
+	assert_non_null(strstr(buf, "error:"));
+	assert_int_equal(ERR_peek_error(), 0);
+	/* a key that does not parse says why and leaves the queue empty */
+	memset(&k, 0, sizeof(k));
+	k.path = (char *)"garbage.pem";
+	assert_int_equal(keys_parse_pem(&k, bad, strlen(bad), err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "cannot load key file garbage.pem: "));
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* sign_alg_name_spells_the_a_tag - the one spelling of the algorithm names */
+static void
+sign_alg_name_spells_the_a_tag(void **state)
+{
+	(void)state;
+	assert_string_equal(sign_alg_name(SIGN_ALG_RSA_SHA256), "rsa-sha256");
+	assert_string_equal(sign_alg_name(SIGN_ALG_ED25519_SHA256),
+	    "ed25519-sha256");
+}
 
 /* A key path and what the trusted reader must say about it. */
 struct trust_case {
@@ -334,6 +381,8 @@ main(void)
 		cmocka_unit_test(keys_parse_time_formats),
 		cmocka_unit_test(keys_conf_window_attributes),
 		cmocka_unit_test(keys_parse_pem_rejects_short_rsa),
+		cmocka_unit_test(sslerr_take_drains_the_queue),
+		cmocka_unit_test(sign_alg_name_spells_the_a_tag),
 		cmocka_unit_test(keys_reader_refuses_paths_another_user_controls),
 	};
 
