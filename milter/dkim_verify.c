@@ -4,7 +4,7 @@
  *
  * Key lookups: libopendkim asks its query-start callback for a TXT record
  * and then its wait-reply callback for the answer, as a wire-format DNS
- * packet that it parses itself. dkimv_dns_start resolves synchronously
+ * packet that it parses itself. dkim_verify_dns_start resolves synchronously
  * through dns_resolve and writes a packet built from the result (status,
  * records) into libopendkim's buffer, so the answer never depends on how
  * big the resolver's own packet was (RRSIGs, CNAME chains). Timeouts and
@@ -17,7 +17,7 @@
  * (DKIM_LIBFLAGS_DELAYSIGPROC): our final callback processes the
  * signatures one by one, so that the time budget can stop the lookups.
  *
- * Threading: struct dkimv_lib is read-only after dkimv_lib_new; the
+ * Threading: struct dkim_verify_lib is read-only after dkim_verify_lib_new; the
  * callbacks find the message through the DKIM handle's user context.
  * Nothing static is written.
  */
@@ -39,18 +39,18 @@
 #include "sign.h"
 #include "xalloc.h"
 
-#define DKIMV_QID_MAX	64	/* queue id kept for logging, with its NUL */
+#define DKIM_VERIFY_QID_MAX	64	/* queue id kept for logging, with its NUL */
 
 /* Why we set a signature aside ourselves, before libopendkim judged it. */
-enum dkimv_mark {
-	DKIMV_MARK_NONE,
-	DKIMV_MARK_SHA1,	/* rsa-sha1: fail without a lookup */
-	DKIMV_MARK_BADNAME,	/* s._domainkey.d is no DNS name */
-	DKIMV_MARK_BUDGET,	/* time budget spent before its lookup */
-	DKIMV_MARK_ERROR,	/* libopendkim could not process it */
+enum dkim_verify_mark {
+	DKIM_VERIFY_MARK_NONE,
+	DKIM_VERIFY_MARK_SHA1,	/* rsa-sha1: fail without a lookup */
+	DKIM_VERIFY_MARK_BADNAME,	/* s._domainkey.d is no DNS name */
+	DKIM_VERIFY_MARK_BUDGET,	/* time budget spent before its lookup */
+	DKIM_VERIFY_MARK_ERROR,	/* libopendkim could not process it */
 };
 
-struct dkimv_lib {
+struct dkim_verify_lib {
 	DKIM_LIB *dkim;			/* libopendkim instance */
 	struct dns *dns;		/* resolver (borrowed) */
 	int timeout_ms;			/* per lookup; 0: resolver default */
@@ -60,17 +60,17 @@ struct dkimv_lib {
 	int budget_ms;			/* lookups per message; <= 0: none */
 };
 
-struct dkimv {
-	struct dkimv_lib *lib;		/* verifier (borrowed) */
+struct dkim_verify {
+	struct dkim_verify_lib *lib;		/* verifier (borrowed) */
 	DKIM *dkim;			/* libopendkim handle; NULL if refused */
-	char qid[DKIMV_QID_MAX];	/* for log lines */
+	char qid[DKIM_VERIFY_QID_MAX];	/* for log lines */
 	struct buf hdr;			/* scratch: one header field */
 	size_t nsigfields;		/* DKIM-Signature fields seen */
 	size_t nfed;			/* of them handed to libopendkim */
 	int failed;			/* libopendkim failed: temperror all */
-	int eoh_done;			/* dkimv_eoh called */
+	int eoh_done;			/* dkim_verify_eoh called */
 	int nosig;			/* libopendkim found nothing to verify */
-	enum dkimv_mark *mark;		/* per signature in libopendkim's list */
+	enum dkim_verify_mark *mark;		/* per signature in libopendkim's list */
 	int nmark;			/* entries in mark */
 	size_t bodylen;			/* body bytes given to libopendkim */
 	unsigned char tail[2];		/* the last two of them */
@@ -83,25 +83,25 @@ struct dkimv {
 
 /* ------------------------------------------------------------ DNS */
 
-/* A finished key lookup: what dkimv_dns_waitreply reports. */
-struct dkimv_query {
+/* A finished key lookup: what dkim_verify_dns_waitreply reports. */
+struct dkim_verify_query {
 	enum dns_status status;		/* resolver outcome */
 	size_t len;			/* packet bytes written to the buffer */
 	int dnssec;			/* DKIM_DNSSEC_* */
 };
 
-/* dkimv_put16 - store a 16-bit value in network order */
+/* dkim_verify_put16 - store a 16-bit value in network order */
 static unsigned char *
-dkimv_put16(unsigned char *p, unsigned int v)
+dkim_verify_put16(unsigned char *p, unsigned int v)
 {
 	p[0] = (unsigned char)(v >> 8);
 	p[1] = (unsigned char)v;
 	return p + 2;
 }
 
-/* dkimv_wire_name - encode name as DNS labels into p; bytes or 0 if invalid */
+/* dkim_verify_wire_name - encode name as DNS labels into p; bytes or 0 if invalid */
 static size_t
-dkimv_wire_name(const char *name, unsigned char *p, size_t room)
+dkim_verify_wire_name(const char *name, unsigned char *p, size_t room)
 {
 	size_t n = 0, lab;
 	const char *dot;
@@ -125,12 +125,12 @@ dkimv_wire_name(const char *name, unsigned char *p, size_t room)
 }
 
 /*
- * dkimv_packet - a DNS answer to name/type holding rcode and the records
+ * dkim_verify_packet - a DNS answer to name/type holding rcode and the records
  * of r, written to buf; its length, or 0 when it does not fit or the name
  * cannot be encoded.
  */
 static size_t
-dkimv_packet(const char *name, int type, int rcode,
+dkim_verify_packet(const char *name, int type, int rcode,
     const struct dns_result *r, unsigned char *buf, size_t buflen)
 {
 	unsigned char *p = buf, *end = buf + buflen;
@@ -138,28 +138,28 @@ dkimv_packet(const char *name, int type, int rcode,
 
 	if (buflen < 12 || n > 0xffff)
 		return 0;
-	p = dkimv_put16(p, 0);				/* id */
+	p = dkim_verify_put16(p, 0);				/* id */
 	*p++ = 0x81;					/* QR, RD */
 	*p++ = (unsigned char)(0x80 | (rcode & 0x0f));	/* RA, rcode */
-	p = dkimv_put16(p, 1);				/* qdcount */
-	p = dkimv_put16(p, (unsigned int)n);		/* ancount */
-	p = dkimv_put16(p, 0);				/* nscount */
-	p = dkimv_put16(p, 0);				/* arcount */
-	nl = dkimv_wire_name(name, p, (size_t)(end - p));
+	p = dkim_verify_put16(p, 1);				/* qdcount */
+	p = dkim_verify_put16(p, (unsigned int)n);		/* ancount */
+	p = dkim_verify_put16(p, 0);				/* nscount */
+	p = dkim_verify_put16(p, 0);				/* arcount */
+	nl = dkim_verify_wire_name(name, p, (size_t)(end - p));
 	if (nl == 0 || (size_t)(end - p) < nl + 4)
 		return 0;
 	p += nl;
-	p = dkimv_put16(p, (unsigned int)type);
-	p = dkimv_put16(p, 1);				/* class IN */
+	p = dkim_verify_put16(p, (unsigned int)type);
+	p = dkim_verify_put16(p, 1);				/* class IN */
 	for (i = 0; i < n; i++) {
 		if (r->len[i] > 0xffff || (size_t)(end - p) < 12 + r->len[i])
 			return 0;
-		p = dkimv_put16(p, 0xc00c);		/* the question's name */
-		p = dkimv_put16(p, (unsigned int)type);
-		p = dkimv_put16(p, 1);
-		p = dkimv_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) >> 16);
-		p = dkimv_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) & 0xffff);
-		p = dkimv_put16(p, (unsigned int)r->len[i]);
+		p = dkim_verify_put16(p, 0xc00c);		/* the question's name */
+		p = dkim_verify_put16(p, (unsigned int)type);
+		p = dkim_verify_put16(p, 1);
+		p = dkim_verify_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) >> 16);
+		p = dkim_verify_put16(p, (unsigned int)(r->ttl > 0 ? r->ttl : 0) & 0xffff);
+		p = dkim_verify_put16(p, (unsigned int)r->len[i]);
 		memcpy(p, r->data[i], r->len[i]);
 		p += r->len[i];
 	}
@@ -167,14 +167,14 @@ dkimv_packet(const char *name, int type, int rcode,
 }
 
 /*
- * dkimv_oversized - an answer larger than libopendkim's buffer is a key
+ * dkim_verify_oversized - an answer larger than libopendkim's buffer is a key
  * record no verifier can use: it is answered with a record that is not a
  * tag-list, so the signature gets permerror (a malformed key), not
  * temperror (retrying never helps). Returns the packet length, 0 if even
  * that does not fit.
  */
 static size_t
-dkimv_oversized(const char *name, int type, unsigned char *buf, size_t buflen)
+dkim_verify_oversized(const char *name, int type, unsigned char *buf, size_t buflen)
 {
 	static const unsigned char rdata[] = "\010oversize";
 	unsigned char *data = (unsigned char *)rdata;
@@ -187,16 +187,16 @@ dkimv_oversized(const char *name, int type, unsigned char *buf, size_t buflen)
 	fake.len = &len;
 	log_warn(NULL, "dkim: key record at %s is larger than %zu bytes: "
 	    "treated as malformed", name, buflen);
-	return dkimv_packet(name, type, 0, &fake, buf, buflen);
+	return dkim_verify_packet(name, type, 0, &fake, buf, buflen);
 }
 
-/* dkimv_dns_start - libopendkim's query start: resolve now, keep the answer */
+/* dkim_verify_dns_start - libopendkim's query start: resolve now, keep the answer */
 static int
-dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
+dkim_verify_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
     size_t buflen, void **qh)
 {
-	struct dkimv_lib *lib = srv;
-	struct dkimv_query *q = xcalloc(1, sizeof(*q));
+	struct dkim_verify_lib *lib = srv;
+	struct dkim_verify_query *q = xcalloc(1, sizeof(*q));
 	struct dns_result r;
 
 	q->status = dns_resolve(lib->dns, (const char *)query, type,
@@ -205,22 +205,22 @@ dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	    : lib->dnssec ? DKIM_DNSSEC_INSECURE : DKIM_DNSSEC_UNKNOWN;
 	switch (q->status) {
 	case DNS_OK:
-		q->len = dkimv_packet((const char *)query, type, 0, &r, buf,
+		q->len = dkim_verify_packet((const char *)query, type, 0, &r, buf,
 		    buflen);
 		break;
 	case DNS_NXDOMAIN:
-		q->len = dkimv_packet((const char *)query, type, 3, NULL, buf,
+		q->len = dkim_verify_packet((const char *)query, type, 3, NULL, buf,
 		    buflen);
 		break;
 	case DNS_NODATA:
-		q->len = dkimv_packet((const char *)query, type, 0, NULL, buf,
+		q->len = dkim_verify_packet((const char *)query, type, 0, NULL, buf,
 		    buflen);
 		break;
 	default:
 		break;		/* TEMPFAIL, BOGUS, ERROR: no answer */
 	}
 	if (q->len == 0 && q->status == DNS_OK)
-		q->len = dkimv_oversized((const char *)query, type, buf, buflen);
+		q->len = dkim_verify_oversized((const char *)query, type, buf, buflen);
 	if (q->len == 0 && (q->status == DNS_OK || q->status == DNS_NXDOMAIN ||
 	    q->status == DNS_NODATA)) {
 		log_warn(NULL, "dkim: answer for %s does not fit %zu bytes",
@@ -232,12 +232,12 @@ dkimv_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	return 0;
 }
 
-/* dkimv_dns_waitreply - libopendkim's wait: the answer is already there */
+/* dkim_verify_dns_waitreply - libopendkim's wait: the answer is already there */
 static int
-dkimv_dns_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
+dkim_verify_dns_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
     int *error, int *dnssec)
 {
-	struct dkimv_query *q = qh;
+	struct dkim_verify_query *q = qh;
 
 	(void)srv;
 	(void)to;
@@ -257,27 +257,27 @@ dkimv_dns_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 	return DKIM_DNS_SUCCESS;
 }
 
-/* dkimv_statstr - libopendkim's text for a status, never NULL */
+/* dkim_verify_statstr - libopendkim's text for a status, never NULL */
 static const char *
-dkimv_statstr(DKIM_STAT st)
+dkim_verify_statstr(DKIM_STAT st)
 {
 	const char *s = dkim_getresultstr(st);
 
 	return s != NULL ? s : "unknown status";
 }
 
-/* dkimv_dns_cancel - libopendkim is done with a query (called once for each) */
+/* dkim_verify_dns_cancel - libopendkim is done with a query (called once for each) */
 static int
-dkimv_dns_cancel(void *srv, void *qh)
+dkim_verify_dns_cancel(void *srv, void *qh)
 {
 	(void)srv;
 	free(qh);
 	return DKIM_DNS_SUCCESS;
 }
 
-/* dkimv_keyname_ok - is s._domainkey.d a name DNS can carry? */
+/* dkim_verify_keyname_ok - is s._domainkey.d a name DNS can carry? */
 static int
-dkimv_keyname_ok(const char *sel, const char *dom)
+dkim_verify_keyname_ok(const char *sel, const char *dom)
 {
 	char name[300];
 	unsigned char wire[256];
@@ -288,14 +288,14 @@ dkimv_keyname_ok(const char *sel, const char *dom)
 	n = snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom);
 	if (n < 0 || (size_t)n >= sizeof(name) || n > 253)
 		return 0;
-	return dkimv_wire_name(name, wire, sizeof(wire)) > 0;
+	return dkim_verify_wire_name(name, wire, sizeof(wire)) > 0;
 }
 
-/* dkimv_prescreen - after the header: set rsa-sha1 aside (no lookup) */
+/* dkim_verify_prescreen - after the header: set rsa-sha1 aside (no lookup) */
 static DKIM_CBSTAT
-dkimv_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+dkim_verify_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 {
-	struct dkimv *v = dkim_get_user_context(dkim);
+	struct dkim_verify *v = dkim_get_user_context(dkim);
 	dkim_alg_t alg;
 	int i;
 
@@ -311,21 +311,21 @@ dkimv_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 			continue;
 		if (dkim_sig_getsignalg(sigs[i], &alg) == DKIM_STAT_OK &&
 		    alg == DKIM_SIGN_RSASHA1) {
-			v->mark[i] = DKIMV_MARK_SHA1;
+			v->mark[i] = DKIM_VERIFY_MARK_SHA1;
 			dkim_sig_ignore(sigs[i]);
-		} else if (!dkimv_keyname_ok(
+		} else if (!dkim_verify_keyname_ok(
 		    (const char *)dkim_sig_getselector(sigs[i]),
 		    (const char *)dkim_sig_getdomain(sigs[i]))) {
-			v->mark[i] = DKIMV_MARK_BADNAME;
+			v->mark[i] = DKIM_VERIFY_MARK_BADNAME;
 			dkim_sig_ignore(sigs[i]);
 		}
 	}
 	return DKIM_CBSTAT_CONTINUE;
 }
 
-/* dkimv_elapsed_ms - milliseconds since t0 (CLOCK_MONOTONIC) */
+/* dkim_verify_elapsed_ms - milliseconds since t0 (CLOCK_MONOTONIC) */
 static long
-dkimv_elapsed_ms(const struct timespec *t0)
+dkim_verify_elapsed_ms(const struct timespec *t0)
 {
 	struct timespec now;
 
@@ -334,11 +334,11 @@ dkimv_elapsed_ms(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* dkimv_final - at end of message: process each signature, within budget */
+/* dkim_verify_final - at end of message: process each signature, within budget */
 static DKIM_CBSTAT
-dkimv_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+dkim_verify_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 {
-	struct dkimv *v = dkim_get_user_context(dkim);
+	struct dkim_verify *v = dkim_get_user_context(dkim);
 	struct timespec t0;
 	DKIM_STAT st;
 	int i;
@@ -351,8 +351,8 @@ dkimv_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 		    dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
 			continue;
 		if (v->lib->budget_ms > 0 &&
-		    dkimv_elapsed_ms(&t0) >= v->lib->budget_ms) {
-			v->mark[i] = DKIMV_MARK_BUDGET;
+		    dkim_verify_elapsed_ms(&t0) >= v->lib->budget_ms) {
+			v->mark[i] = DKIM_VERIFY_MARK_BUDGET;
 			dkim_sig_ignore(sigs[i]);
 			continue;
 		}
@@ -361,9 +361,9 @@ dkimv_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 			const char *e = dkim_geterror(dkim);
 
 			log_warn(v->qid, "dkim: signature %d: %s%s%s", i + 1,
-			    dkimv_statstr(st), e != NULL ? ": " : "",
+			    dkim_verify_statstr(st), e != NULL ? ": " : "",
 			    e != NULL ? e : "");
-			v->mark[i] = DKIMV_MARK_ERROR;
+			v->mark[i] = DKIM_VERIFY_MARK_ERROR;
 			dkim_sig_ignore(sigs[i]);
 		}
 	}
@@ -372,11 +372,11 @@ dkimv_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 
 /* ------------------------------------------------------------ library */
 
-/* dkimv_lib_new - a verifier for one snapshot */
-struct dkimv_lib *
-dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
+/* dkim_verify_lib_new - a verifier for one snapshot */
+struct dkim_verify_lib *
+dkim_verify_lib_new(const struct dkim_verify_options *opt, char *err, size_t errlen)
 {
-	struct dkimv_lib *lib;
+	struct dkim_verify_lib *lib;
 	unsigned int flags, bits;
 
 	if (opt == NULL || opt->dns == NULL) {
@@ -388,10 +388,10 @@ dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
 	lib->timeout_ms = opt->dns_timeout_ms > 0 ? opt->dns_timeout_ms : 0;
 	lib->dnssec = opt->dnssec != 0;
 	lib->max_sigs = opt->max_signatures > 0 ? opt->max_signatures
-	    : DKIMV_DEFAULT_MAX_SIGS;
+	    : DKIM_VERIFY_DEFAULT_MAX_SIGS;
 	lib->min_rsa_bits = opt->min_rsa_bits > 0 ? opt->min_rsa_bits
-	    : DKIMV_DEFAULT_RSA_BITS;
-	lib->budget_ms = opt->time_budget_ms == 0 ? DKIMV_DEFAULT_BUDGET_MS
+	    : DKIM_VERIFY_DEFAULT_RSA_BITS;
+	lib->budget_ms = opt->time_budget_ms == 0 ? DKIM_VERIFY_DEFAULT_BUDGET_MS
 	    : opt->time_budget_ms;
 	lib->dkim = dkim_init(NULL, NULL);
 	if (lib->dkim == NULL) {
@@ -407,7 +407,7 @@ dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
 	/*
 	 * BADSIGHANDLES: a malformed signature stays in the list with its
 	 * error (neutral), instead of vanishing (which would read "none").
-	 * DELAYSIGPROC: lookups happen in dkimv_final, under the budget.
+	 * DELAYSIGPROC: lookups happen in dkim_verify_final, under the budget.
 	 */
 	flags = DKIM_LIBFLAGS_BADSIGHANDLES | DKIM_LIBFLAGS_DELAYSIGPROC;
 	bits = lib->min_rsa_bits;
@@ -415,10 +415,10 @@ dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
 	    sizeof(flags)) != DKIM_STAT_OK ||
 	    dkim_options(lib->dkim, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &bits,
 	    sizeof(bits)) != DKIM_STAT_OK ||
-	    dkim_set_prescreen(lib->dkim, dkimv_prescreen) != DKIM_STAT_OK ||
-	    dkim_set_final(lib->dkim, dkimv_final) != DKIM_STAT_OK) {
+	    dkim_set_prescreen(lib->dkim, dkim_verify_prescreen) != DKIM_STAT_OK ||
+	    dkim_set_final(lib->dkim, dkim_verify_final) != DKIM_STAT_OK) {
 		snprintf(err, errlen, "DKIM verifier: cannot set libopendkim options");
-		dkimv_lib_free(lib);
+		dkim_verify_lib_free(lib);
 		return NULL;
 	}
 	/*
@@ -430,15 +430,15 @@ dkimv_lib_new(const struct dkimv_options *opt, char *err, size_t errlen)
 	dkim_dns_set_init(lib->dkim, NULL);
 	dkim_dns_set_close(lib->dkim, NULL);
 	dkim_dns_set_query_service(lib->dkim, lib);
-	dkim_dns_set_query_start(lib->dkim, dkimv_dns_start);
-	dkim_dns_set_query_waitreply(lib->dkim, dkimv_dns_waitreply);
-	dkim_dns_set_query_cancel(lib->dkim, dkimv_dns_cancel);
+	dkim_dns_set_query_start(lib->dkim, dkim_verify_dns_start);
+	dkim_dns_set_query_waitreply(lib->dkim, dkim_verify_dns_waitreply);
+	dkim_dns_set_query_cancel(lib->dkim, dkim_verify_dns_cancel);
 	return lib;
 }
 
-/* dkimv_lib_free - release a verifier */
+/* dkim_verify_lib_free - release a verifier */
 void
-dkimv_lib_free(struct dkimv_lib *lib)
+dkim_verify_lib_free(struct dkim_verify_lib *lib)
 {
 	if (lib == NULL)
 		return;
@@ -449,23 +449,23 @@ dkimv_lib_free(struct dkimv_lib *lib)
 
 /* ------------------------------------------------------------ message */
 
-/* dkimv_fail - libopendkim failed on this message: temperror from now on */
+/* dkim_verify_fail - libopendkim failed on this message: temperror from now on */
 static void
-dkimv_fail(struct dkimv *v, const char *where, DKIM_STAT st)
+dkim_verify_fail(struct dkim_verify *v, const char *where, DKIM_STAT st)
 {
 	const char *e = v->dkim != NULL ? dkim_geterror(v->dkim) : NULL;
 
 	if (!v->failed)
-		log_warn(v->qid, "dkim: %s: %s%s%s", where, dkimv_statstr(st),
+		log_warn(v->qid, "dkim: %s: %s%s%s", where, dkim_verify_statstr(st),
 		    e != NULL ? ": " : "", e != NULL ? e : "");
 	v->failed = 1;
 }
 
-/* dkimv_begin - start verifying one message */
-struct dkimv *
-dkimv_begin(struct dkimv_lib *lib, const char *qid)
+/* dkim_verify_begin - start verifying one message */
+struct dkim_verify *
+dkim_verify_begin(struct dkim_verify_lib *lib, const char *qid)
 {
-	struct dkimv *v = xcalloc(1, sizeof(*v));
+	struct dkim_verify *v = xcalloc(1, sizeof(*v));
 	DKIM_STAT st = DKIM_STAT_INTERNAL;
 
 	v->lib = lib;
@@ -474,15 +474,15 @@ dkimv_begin(struct dkimv_lib *lib, const char *qid)
 	v->dkim = dkim_verify(lib->dkim, (const unsigned char *)
 	    (qid != NULL && qid[0] != '\0' ? qid : "-"), NULL, &st);
 	if (v->dkim == NULL)
-		dkimv_fail(v, "dkim_verify", st);
+		dkim_verify_fail(v, "dkim_verify", st);
 	else
 		dkim_set_user_context(v->dkim, v);
 	return v;
 }
 
-/* dkimv_has_l_tag - might this DKIM-Signature value carry an l= tag? (never misses one) */
+/* dkim_verify_has_l_tag - might this DKIM-Signature value carry an l= tag? (never misses one) */
 static int
-dkimv_has_l_tag(const char *value)
+dkim_verify_has_l_tag(const char *value)
 {
 	const char *p = value;
 
@@ -502,9 +502,9 @@ dkimv_has_l_tag(const char *value)
 	}
 }
 
-/* dkimv_header - one header field */
+/* dkim_verify_header - one header field */
 void
-dkimv_header(struct dkimv *v, const char *name, const char *value)
+dkim_verify_header(struct dkim_verify *v, const char *name, const char *value)
 {
 	const char *p;
 	DKIM_STAT st;
@@ -519,7 +519,7 @@ dkimv_header(struct dkimv *v, const char *name, const char *value)
 		if (++v->nsigfields > v->lib->max_sigs)
 			return;
 		v->nfed++;
-		if (dkimv_has_l_tag(value))
+		if (dkim_verify_has_l_tag(value))
 			v->need_clen = 1;
 	}
 	if (v->dkim == NULL || v->failed || v->eoh_done)
@@ -544,13 +544,13 @@ dkimv_header(struct dkimv *v, const char *name, const char *value)
 		    dkim_geterror(v->dkim) != NULL ? dkim_geterror(v->dkim)
 		    : "syntax error");
 	} else if (st != DKIM_STAT_OK) {
-		dkimv_fail(v, "dkim_header", st);
+		dkim_verify_fail(v, "dkim_header", st);
 	}
 }
 
-/* dkimv_eoh - end of the header */
+/* dkim_verify_eoh - end of the header */
 void
-dkimv_eoh(struct dkimv *v)
+dkim_verify_eoh(struct dkim_verify *v)
 {
 	DKIM_STAT st;
 
@@ -567,17 +567,17 @@ dkimv_eoh(struct dkimv *v)
 	if (st == DKIM_STAT_NOSIG)
 		v->nosig = 1;
 	else if (st != DKIM_STAT_OK)
-		dkimv_fail(v, "dkim_eoh", st);
+		dkim_verify_fail(v, "dkim_eoh", st);
 }
 
-/* dkimv_body - one body chunk */
+/* dkim_verify_body - one body chunk */
 void
-dkimv_body(struct dkimv *v, const unsigned char *data, size_t len)
+dkim_verify_body(struct dkim_verify *v, const unsigned char *data, size_t len)
 {
 	DKIM_STAT st;
 
 	if (!v->eoh_done)
-		dkimv_eoh(v);
+		dkim_verify_eoh(v);
 	if (v->dkim == NULL || v->failed || v->nosig || len == 0)
 		return;
 	if (v->clen_simple != NULL) {	/* only l= needs the canonical length */
@@ -590,14 +590,14 @@ dkimv_body(struct dkimv *v, const unsigned char *data, size_t len)
 	/* libopendkim only reads the chunk; its prototype lacks const. */
 	st = dkim_body(v->dkim, (unsigned char *)(uintptr_t)data, len);
 	if (st != DKIM_STAT_OK)
-		dkimv_fail(v, "dkim_body", st);
+		dkim_verify_fail(v, "dkim_body", st);
 }
 
 /* ------------------------------------------------------------ results */
 
-/* dkimv_copy - copy a tag value as printable ASCII; -1 when it does not fit */
+/* dkim_verify_copy - copy a tag value as printable ASCII; -1 when it does not fit */
 static int
-dkimv_copy(char *dst, size_t dstlen, const unsigned char *src)
+dkim_verify_copy(char *dst, size_t dstlen, const unsigned char *src)
 {
 	size_t i;
 
@@ -615,13 +615,13 @@ dkimv_copy(char *dst, size_t dstlen, const unsigned char *src)
 	return 0;
 }
 
-/* dkimv_set - set the result and its reason */
+/* dkim_verify_set - set the result and its reason */
 static void
-dkimv_set(struct dkimv_sig *s, enum dkimv_res res, const char *fmt, ...)
+dkim_verify_set(struct dkim_verify_sig *s, enum dkim_verify_res res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
-dkimv_set(struct dkimv_sig *s, enum dkimv_res res, const char *fmt, ...)
+dkim_verify_set(struct dkim_verify_sig *s, enum dkim_verify_res res, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -633,43 +633,43 @@ dkimv_set(struct dkimv_sig *s, enum dkimv_res res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* dkimv_errstr - libopendkim's text for a signature error */
+/* dkim_verify_errstr - libopendkim's text for a signature error */
 static const char *
-dkimv_errstr(int err)
+dkim_verify_errstr(int err)
 {
 	const char *s = dkim_sig_geterrorstr(err);
 
 	return s != NULL ? s : "unknown error";
 }
 
-/* dkimv_judge_error - the verdict on a signature libopendkim flagged */
+/* dkim_verify_judge_error - the verdict on a signature libopendkim flagged */
 static void
-dkimv_judge_error(struct dkimv_sig *s, int err, DKIM_SIGINFO *sig)
+dkim_verify_judge_error(struct dkim_verify_sig *s, int err, DKIM_SIGINFO *sig)
 {
 	switch (err) {
 	case DKIM_SIGERROR_BADSIG:
 		if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH)
-			dkimv_set(s, DKIMV_FAIL, "body hash mismatch");
+			dkim_verify_set(s, DKIM_VERIFY_FAIL, "body hash mismatch");
 		else
-			dkimv_set(s, DKIMV_FAIL, "signature did not verify");
+			dkim_verify_set(s, DKIM_VERIFY_FAIL, "signature did not verify");
 		break;
 	case DKIM_SIGERROR_KEYREVOKED:
 		/* RFC 6376 3.6.1: an empty p= is a failed signature check. */
-		dkimv_set(s, DKIMV_FAIL, "key revoked");
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "key revoked");
 		break;
 	case DKIM_SIGERROR_KEYTOOSMALL:
-		dkimv_set(s, DKIMV_FAIL, "key too short (%u bits)", s->keybits);
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "key too short (%u bits)", s->keybits);
 		break;
 	case DKIM_SIGERROR_EXPIRED:
 	case DKIM_SIGERROR_FUTURE:
 	case DKIM_SIGERROR_TOOLARGE_L:
-		dkimv_set(s, DKIMV_FAIL, "%s", dkimv_errstr(err));
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "%s", dkim_verify_errstr(err));
 		break;
 	case DKIM_SIGERROR_NOKEY:
-		dkimv_set(s, DKIMV_PERMERROR, "no key");
+		dkim_verify_set(s, DKIM_VERIFY_PERMERROR, "no key");
 		break;
 	case DKIM_SIGERROR_KEYFAIL:
-		dkimv_set(s, DKIMV_TEMPERROR, "key lookup failed");
+		dkim_verify_set(s, DKIM_VERIFY_TEMPERROR, "key lookup failed");
 		break;
 	case DKIM_SIGERROR_DNSSYNTAX:
 	case DKIM_SIGERROR_MULTIREPLY:
@@ -681,20 +681,20 @@ dkimv_judge_error(struct dkimv_sig *s, int err, DKIM_SIGINFO *sig)
 	case DKIM_SIGERROR_KEYTYPEUNKNOWN:
 	case DKIM_SIGERROR_KEYDECODE:
 	case DKIM_SIGERROR_SUBDOMAIN:
-		dkimv_set(s, DKIMV_PERMERROR, "bad key: %s", dkimv_errstr(err));
+		dkim_verify_set(s, DKIM_VERIFY_PERMERROR, "bad key: %s", dkim_verify_errstr(err));
 		break;
 	default:
-		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: %s",
-		    dkimv_errstr(err));
+		dkim_verify_set(s, DKIM_VERIFY_NEUTRAL, "malformed signature: %s",
+		    dkim_verify_errstr(err));
 		break;
 	}
 }
 
-/* dkimv_judge - the verdict on signature i */
+/* dkim_verify_judge - the verdict on signature i */
 static void
-dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
+dkim_verify_judge(struct dkim_verify *v, DKIM_SIGINFO *sig, int i, struct dkim_verify_sig *s)
 {
-	enum dkimv_mark mark = i < v->nmark ? v->mark[i] : DKIMV_MARK_NONE;
+	enum dkim_verify_mark mark = i < v->nmark ? v->mark[i] : DKIM_VERIFY_MARK_NONE;
 	unsigned int flags = dkim_sig_getflags(sig);
 	int err = dkim_sig_geterror(sig);
 	dkim_canon_t hc, bc;
@@ -703,40 +703,40 @@ dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
 	unsigned long long clen;
 
 	switch (mark) {
-	case DKIMV_MARK_SHA1:
-		dkimv_set(s, DKIMV_FAIL, "rsa-sha1 not accepted (RFC 8301)");
+	case DKIM_VERIFY_MARK_SHA1:
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "rsa-sha1 not accepted (RFC 8301)");
 		return;
-	case DKIMV_MARK_BADNAME:
-		dkimv_set(s, DKIMV_PERMERROR, "invalid key name");
+	case DKIM_VERIFY_MARK_BADNAME:
+		dkim_verify_set(s, DKIM_VERIFY_PERMERROR, "invalid key name");
 		return;
-	case DKIMV_MARK_BUDGET:
-		dkimv_set(s, DKIMV_TEMPERROR, "DNS time budget exhausted");
+	case DKIM_VERIFY_MARK_BUDGET:
+		dkim_verify_set(s, DKIM_VERIFY_TEMPERROR, "DNS time budget exhausted");
 		return;
-	case DKIMV_MARK_ERROR:
-		dkimv_set(s, DKIMV_TEMPERROR, "verifier error");
+	case DKIM_VERIFY_MARK_ERROR:
+		dkim_verify_set(s, DKIM_VERIFY_TEMPERROR, "verifier error");
 		return;
-	case DKIMV_MARK_NONE:
+	case DKIM_VERIFY_MARK_NONE:
 		break;
 	}
 	if (err != DKIM_SIGERROR_UNKNOWN && err != DKIM_SIGERROR_OK) {
-		dkimv_judge_error(s, err, sig);
+		dkim_verify_judge_error(s, err, sig);
 		return;
 	}
 	if ((flags & DKIM_SIGFLAG_PROCESSED) == 0) {
-		dkimv_set(s, DKIMV_TEMPERROR, "not processed");
+		dkim_verify_set(s, DKIM_VERIFY_TEMPERROR, "not processed");
 		return;
 	}
 	if ((flags & DKIM_SIGFLAG_PASSED) == 0) {
-		dkimv_set(s, DKIMV_FAIL, "signature did not verify");
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "signature did not verify");
 		return;
 	}
 	if (dkim_sig_getbh(sig) != DKIM_SIGBH_MATCH) {
-		dkimv_set(s, DKIMV_FAIL, "body hash mismatch");
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "body hash mismatch");
 		return;
 	}
 	if (dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK &&
 	    alg != DKIM_SIGN_ED25519SHA256 && s->keybits < v->lib->min_rsa_bits) {
-		dkimv_set(s, DKIMV_FAIL, "key too short (%u bits)", s->keybits);
+		dkim_verify_set(s, DKIM_VERIFY_FAIL, "key too short (%u bits)", s->keybits);
 		return;
 	}
 	if (v->clen_simple != NULL && dkim_sig_getcanonlen(v->dkim, sig, NULL,
@@ -747,35 +747,35 @@ dkimv_judge(struct dkimv *v, DKIM_SIGINFO *sig, int i, struct dkimv_sig *s)
 		if (clen > (unsigned long long)signlen) {
 			s->unsigned_bytes = (size_t)(clen -
 			    (unsigned long long)signlen);
-			dkimv_set(s, DKIMV_POLICY, "l= leaves %zu bytes unsigned",
+			dkim_verify_set(s, DKIM_VERIFY_POLICY, "l= leaves %zu bytes unsigned",
 			    s->unsigned_bytes);
 			return;
 		}
 	}
 	s->testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
-	dkimv_set(s, DKIMV_PASS, "%s", s->testing ? "key in testing mode (t=y)" : "");
+	dkim_verify_set(s, DKIM_VERIFY_PASS, "%s", s->testing ? "key in testing mode (t=y)" : "");
 }
 
-/* dkimv_describe - the tags, key size and DNSSEC state of signature sig */
+/* dkim_verify_describe - the tags, key size and DNSSEC state of signature sig */
 static void
-dkimv_describe(DKIM_SIGINFO *sig, struct dkimv_sig *s, struct buf *bval)
+dkim_verify_describe(DKIM_SIGINFO *sig, struct dkim_verify_sig *s, struct buf *bval)
 {
 	const unsigned char *p;
 	unsigned int bits = 0;
 
 	p = dkim_sig_getdomain(sig);
-	if (dkimv_copy(s->domain, sizeof(s->domain),
+	if (dkim_verify_copy(s->domain, sizeof(s->domain),
 	    p != NULL ? p : dkim_sig_gettagvalue(sig, 0, (u_char *)"d")) < 0)
-		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: d= too long");
+		dkim_verify_set(s, DKIM_VERIFY_NEUTRAL, "malformed signature: d= too long");
 	p = dkim_sig_getselector(sig);
-	if (dkimv_copy(s->selector, sizeof(s->selector),
+	if (dkim_verify_copy(s->selector, sizeof(s->selector),
 	    p != NULL ? p : dkim_sig_gettagvalue(sig, 0, (u_char *)"s")) < 0)
-		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: s= too long");
-	(void)dkimv_copy(s->algorithm, sizeof(s->algorithm),
+		dkim_verify_set(s, DKIM_VERIFY_NEUTRAL, "malformed signature: s= too long");
+	(void)dkim_verify_copy(s->algorithm, sizeof(s->algorithm),
 	    dkim_sig_gettagvalue(sig, 0, (u_char *)"a"));
-	if (dkimv_copy(s->identity, sizeof(s->identity),
+	if (dkim_verify_copy(s->identity, sizeof(s->identity),
 	    dkim_sig_gettagvalue(sig, 0, (u_char *)"i")) < 0)
-		dkimv_set(s, DKIMV_NEUTRAL, "malformed signature: i= too long");
+		dkim_verify_set(s, DKIM_VERIFY_NEUTRAL, "malformed signature: i= too long");
 	/* b= may be folded: keep its base64 characters only. */
 	buf_reset(bval);
 	p = dkim_sig_gettagvalue(sig, 0, (u_char *)"b");
@@ -795,38 +795,38 @@ dkimv_describe(DKIM_SIGINFO *sig, struct dkimv_sig *s, struct buf *bval)
 	}
 	switch (dkim_sig_getdnssec(sig)) {
 	case DKIM_DNSSEC_SECURE:
-		s->dnssec = DKIMV_DNSSEC_SECURE;
+		s->dnssec = DKIM_VERIFY_DNSSEC_SECURE;
 		break;
 	case DKIM_DNSSEC_INSECURE:
-		s->dnssec = DKIMV_DNSSEC_INSECURE;
+		s->dnssec = DKIM_VERIFY_DNSSEC_INSECURE;
 		break;
 	default:
-		s->dnssec = DKIMV_DNSSEC_UNKNOWN;
+		s->dnssec = DKIM_VERIFY_DNSSEC_UNKNOWN;
 		break;
 	}
 }
 
-/* dkimv_eom - finish: look up keys, verify, report */
+/* dkim_verify_eom - finish: look up keys, verify, report */
 int
-dkimv_eom(struct dkimv *v, struct dkimv_results *out)
+dkim_verify_eom(struct dkim_verify *v, struct dkim_verify_results *out)
 {
 	DKIM_SIGINFO **sigs = NULL;
 	struct buf *bvals;
 	DKIM_STAT st;
 	int nsigs = 0;
 	size_t i;
-	struct dkimv_sig *s;
+	struct dkim_verify_sig *s;
 
 	memset(out, 0, sizeof(*out));
 	out->total = v->nsigfields;
 	if (!v->eoh_done)
-		dkimv_eoh(v);
+		dkim_verify_eoh(v);
 	if (v->nfed == 0)
 		return 0;			/* unsigned: dkim=none */
 	/* RFC 6376 3.4.3, 3.4.4: a body not ending in CRLF gets one;
 	 * libopendkim would fail the whole message instead. */
 	if (v->bodylen > 0 && (v->tail[0] != '\r' || v->tail[1] != '\n'))
-		dkimv_body(v, (const unsigned char *)"\r\n", 2);
+		dkim_verify_body(v, (const unsigned char *)"\r\n", 2);
 	if (v->clen_simple != NULL) {	/* the lengths are complete */
 		(void)sign_body_final(v->clen_simple, NULL);
 		(void)sign_body_final(v->clen_relaxed, NULL);
@@ -839,7 +839,7 @@ dkimv_eom(struct dkimv *v, struct dkimv_results *out)
 		case DKIM_STAT_REVOKED: case DKIM_STAT_CANTVRFY:
 			break;			/* verdicts are per signature */
 		default:
-			dkimv_fail(v, "dkim_eom", st);
+			dkim_verify_fail(v, "dkim_eom", st);
 			break;
 		}
 	}
@@ -858,18 +858,18 @@ dkimv_eom(struct dkimv *v, struct dkimv_results *out)
 	bvals = xcalloc(out->n, sizeof(*bvals));
 	for (i = 0; i < out->n; i++) {
 		s = &out->sig[i];
-		s->res = DKIMV_TEMPERROR;	/* never pass by default */
+		s->res = DKIM_VERIFY_TEMPERROR;	/* never pass by default */
 		if (sigs != NULL && i < (size_t)nsigs) {
-			dkimv_describe(sigs[i], s, &bvals[i]);
+			dkim_verify_describe(sigs[i], s, &bvals[i]);
 			if (s->reason[0] == '\0' && !v->failed)
-				dkimv_judge(v, sigs[i], (int)i, s);
+				dkim_verify_judge(v, sigs[i], (int)i, s);
 		}
 		if (v->failed)
-			dkimv_set(s, DKIMV_TEMPERROR, "verifier error");
+			dkim_verify_set(s, DKIM_VERIFY_TEMPERROR, "verifier error");
 		log_debug(v->qid, "dkim: d=%s s=%s a=%s b=%.12s bits=%u "
 		    "dnssec=%s: %s%s%s", s->domain, s->selector, s->algorithm,
 		    bvals[i].data != NULL ? bvals[i].data : "", s->keybits,
-		    dkimv_dnssec_name(s->dnssec), dkimv_res_name(s->res),
+		    dkim_verify_dnssec_name(s->dnssec), dkim_verify_res_name(s->res),
 		    s->reason[0] != '\0' ? " - " : "", s->reason);
 	}
 	for (i = 0; i < out->n; i++)
@@ -878,9 +878,9 @@ dkimv_eom(struct dkimv *v, struct dkimv_results *out)
 	return v->failed ? -1 : 0;
 }
 
-/* dkimv_free - end the message */
+/* dkim_verify_free - end the message */
 void
-dkimv_free(struct dkimv *v)
+dkim_verify_free(struct dkim_verify *v)
 {
 	if (v == NULL)
 		return;
@@ -893,9 +893,9 @@ dkimv_free(struct dkimv *v)
 	free(v);
 }
 
-/* dkimv_results_free - release results */
+/* dkim_verify_results_free - release results */
 void
-dkimv_results_free(struct dkimv_results *r)
+dkim_verify_results_free(struct dkim_verify_results *r)
 {
 	size_t i;
 
@@ -907,29 +907,29 @@ dkimv_results_free(struct dkimv_results *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* dkimv_res_name - RFC 8601 result names */
+/* dkim_verify_res_name - RFC 8601 result names */
 const char *
-dkimv_res_name(enum dkimv_res r)
+dkim_verify_res_name(enum dkim_verify_res r)
 {
 	switch (r) {
-	case DKIMV_PASS:	return "pass";
-	case DKIMV_FAIL:	return "fail";
-	case DKIMV_NEUTRAL:	return "neutral";
-	case DKIMV_POLICY:	return "policy";
-	case DKIMV_TEMPERROR:	return "temperror";
-	case DKIMV_PERMERROR:	return "permerror";
+	case DKIM_VERIFY_PASS:	return "pass";
+	case DKIM_VERIFY_FAIL:	return "fail";
+	case DKIM_VERIFY_NEUTRAL:	return "neutral";
+	case DKIM_VERIFY_POLICY:	return "policy";
+	case DKIM_VERIFY_TEMPERROR:	return "temperror";
+	case DKIM_VERIFY_PERMERROR:	return "permerror";
 	}
 	return "permerror";
 }
 
-/* dkimv_dnssec_name - "unknown", "insecure", "secure" */
+/* dkim_verify_dnssec_name - "unknown", "insecure", "secure" */
 const char *
-dkimv_dnssec_name(enum dkimv_dnssec d)
+dkim_verify_dnssec_name(enum dkim_verify_dnssec d)
 {
 	switch (d) {
-	case DKIMV_DNSSEC_UNKNOWN:	return "unknown";
-	case DKIMV_DNSSEC_INSECURE:	return "insecure";
-	case DKIMV_DNSSEC_SECURE:	return "secure";
+	case DKIM_VERIFY_DNSSEC_UNKNOWN:	return "unknown";
+	case DKIM_VERIFY_DNSSEC_INSECURE:	return "insecure";
+	case DKIM_VERIFY_DNSSEC_SECURE:	return "secure";
 	}
 	return "unknown";
 }

@@ -32,8 +32,8 @@ inbound_free(struct inbound *in)
 {
 	if (in == NULL)
 		return;
-	dkimv_free(in->dkim);
-	dkimv_results_free(&in->dkimres);
+	dkim_verify_free(in->dkim);
+	dkim_verify_results_free(&in->dkimres);
 	if (in->dmarc_done)
 		dmarc_outcome_free(&in->dmarc);
 	buf_free(&in->authres);
@@ -68,21 +68,21 @@ inbound_headers(struct inbound *in, const struct config *c, const char *qid,
 	struct buf v = BUF_INIT;
 	size_t i;
 
-	in->dkim = dkimv_begin(runtime_of(c)->dkimv, qid);
+	in->dkim = dkim_verify_begin(runtime_of(c)->dkim_lib, qid);
 	if (in->dkim == NULL)
 		return;
 	for (i = 0; i < nhdrs; i++) {
 		if (!space_stripped) {
-			dkimv_header(in->dkim, hdrs[i].name, hdrs[i].value);
+			dkim_verify_header(in->dkim, hdrs[i].name, hdrs[i].value);
 			continue;
 		}
 		/* the MTA wrote "Name: value": give back the space it took */
 		buf_reset(&v);
 		buf_printf(&v, " %s", hdrs[i].value);
-		dkimv_header(in->dkim, hdrs[i].name, buf_cstr(&v));
+		dkim_verify_header(in->dkim, hdrs[i].name, buf_cstr(&v));
 	}
 	buf_free(&v);
-	dkimv_eoh(in->dkim);
+	dkim_verify_eoh(in->dkim);
 }
 
 /* inbound_body - feed DKIM */
@@ -90,7 +90,7 @@ void
 inbound_body(struct inbound *in, const unsigned char *data, size_t len)
 {
 	if (in->dkim != NULL)
-		dkimv_body(in->dkim, data, len);
+		dkim_verify_body(in->dkim, data, len);
 }
 
 /* inbound_spf_auth - an SPF result as DMARC sees it */
@@ -109,13 +109,13 @@ inbound_spf_auth(enum spf_res r)
 
 /* inbound_dkim_auth - a DKIM result as DMARC sees it */
 static enum dmarc_auth
-inbound_dkim_auth(enum dkimv_res r)
+inbound_dkim_auth(enum dkim_verify_res r)
 {
 	switch (r) {
-	case DKIMV_PASS: return DMARC_AUTH_PASS;
-	case DKIMV_FAIL: return DMARC_AUTH_FAIL;
-	case DKIMV_TEMPERROR: return DMARC_AUTH_TEMPERROR;
-	case DKIMV_PERMERROR: return DMARC_AUTH_PERMERROR;
+	case DKIM_VERIFY_PASS: return DMARC_AUTH_PASS;
+	case DKIM_VERIFY_FAIL: return DMARC_AUTH_FAIL;
+	case DKIM_VERIFY_TEMPERROR: return DMARC_AUTH_TEMPERROR;
+	case DKIM_VERIFY_PERMERROR: return DMARC_AUTH_PERMERROR;
 	default: return DMARC_AUTH_OTHER;
 	}
 }
@@ -168,7 +168,7 @@ inbound_authres(struct inbound *in, const struct config *c,
 	}
 	ad = xcalloc(in->dkimres.n + 1, sizeof(*ad));
 	for (i = 0; i < in->dkimres.n; i++) {
-		ad[i].result = dkimv_res_name(in->dkimres.sig[i].res);
+		ad[i].result = dkim_verify_res_name(in->dkimres.sig[i].res);
 		ad[i].domain = in->dkimres.sig[i].domain;
 		ad[i].selector = in->dkimres.sig[i].selector;
 		ad[i].algorithm = in->dkimres.sig[i].algorithm;
@@ -226,7 +226,7 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 	struct dmarc_dkim *dd;
 	const struct verdict *v = &in->verdict;
 
-	if (in->dkim != NULL && dkimv_eom(in->dkim, &in->dkimres) != 0)
+	if (in->dkim != NULL && dkim_verify_eom(in->dkim, &in->dkimres) != 0)
 		log_warn(qid, "DKIM verification failed internally");
 	dd = xcalloc(in->dkimres.n + 1, sizeof(*dd));
 	inbound_evaluate(in, c, from_domain, dd);

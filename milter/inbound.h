@@ -27,8 +27,8 @@
 struct inbound {
 	struct spf_result spf;		/* SPF of MAIL FROM and HELO */
 	int spf_done;			/* spf is filled */
-	struct dkimv *dkim;		/* verifier of this message */
-	struct dkimv_results dkimres;	/* its results, after finish */
+	struct dkim_verify *dkim;		/* verifier of this message */
+	struct dkim_verify_results dkimres;	/* its results, after finish */
 	struct dmarc_outcome dmarc;	/* DMARC, after finish */
 	int dmarc_done;
 	struct buf authres;		/* Authentication-Results value ("": none) */

@@ -16,7 +16,7 @@ runtime_free(void *arg)
 	if (rt == NULL)
 		return;
 	dmarc_free(rt->dmarc);
-	dkimv_lib_free(rt->dkimv);
+	dkim_verify_lib_free(rt->dkim_lib);
 	spf_free(rt->spf);
 	dns_free(rt->dns);
 	free(rt);
@@ -29,7 +29,7 @@ runtime_start(struct config *c, char *err, size_t errlen)
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
 	struct dns_options dopt = { 0 };
 	struct spf_options sopt = { 0 };
-	struct dkimv_options vopt = { 0 };
+	struct dkim_verify_options vopt = { 0 };
 	struct dmarc_options mopt = { 0 };
 
 	dopt.servers = (const char *const *)c->dns_servers.v;
@@ -48,7 +48,7 @@ runtime_start(struct config *c, char *err, size_t errlen)
 	vopt.dns = rt->dns;
 	vopt.dnssec = dopt.trust_anchor != NULL;
 	vopt.max_signatures = (unsigned)c->dkim_max_signatures;
-	if ((rt->dkimv = dkimv_lib_new(&vopt, err, errlen)) == NULL)
+	if ((rt->dkim_lib = dkim_verify_lib_new(&vopt, err, errlen)) == NULL)
 		goto fail;
 	mopt.mode = c->dmarc_mode == CONFIG_DMARC_RFC7489 ? DMARC_MODE_RFC7489
 	    : DMARC_MODE_RFC9989;

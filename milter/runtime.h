@@ -21,7 +21,7 @@
 struct runtime {
 	struct dns *dns;		/* the one resolver */
 	struct spf *spf;		/* SPF checker */
-	struct dkimv_lib *dkimv;	/* DKIM verifier */
+	struct dkim_verify_lib *dkim_lib;	/* DKIM verifier */
 	struct dmarc *dmarc;		/* DMARC evaluator */
 };
 

@@ -26,8 +26,8 @@
 #include "dns.h"
 #include "log.h"
 
-#define DKIMV_CHUNK	65536	/* the milter protocol's largest body chunk */
-#define DKIMV_MAXSERVERS 4
+#define DKIM_VERIFY_CHUNK	65536	/* the milter protocol's largest body chunk */
+#define DKIM_VERIFY_MAXSERVERS 4
 
 /* usage - explain and exit 2 */
 static void
@@ -41,7 +41,7 @@ usage(void)
 
 /* emit_header - hand one unfolded-as-received field to the verifier */
 static void
-emit_header(struct dkimv *v, struct buf *field)
+emit_header(struct dkim_verify *v, struct buf *field)
 {
 	char *colon;
 
@@ -53,7 +53,7 @@ emit_header(struct dkimv *v, struct buf *field)
 		return;
 	}
 	*colon = '\0';
-	dkimv_header(v, field->data, colon + 1);
+	dkim_verify_header(v, field->data, colon + 1);
 }
 
 /* chomp - drop the line end (LF or CRLF); 1 if the line was empty */
@@ -67,7 +67,7 @@ chomp(char *line, ssize_t *n)
 
 /* read_header - feed header fields until the empty line; 0 or -1 at EOF */
 static int
-read_header(struct dkimv *v, FILE *in)
+read_header(struct dkim_verify *v, FILE *in)
 {
 	struct buf field = BUF_INIT;
 	char *line = NULL;
@@ -92,15 +92,15 @@ read_header(struct dkimv *v, FILE *in)
 	emit_header(v, &field);
 	buf_free(&field);
 	free(line);
-	dkimv_eoh(v);
+	dkim_verify_eoh(v);
 	return rc;
 }
 
 /* read_body - stream the body, bare LF made CRLF, in 64 KB chunks */
 static void
-read_body(struct dkimv *v, FILE *in)
+read_body(struct dkim_verify *v, FILE *in)
 {
-	unsigned char raw[DKIMV_CHUNK / 2];
+	unsigned char raw[DKIM_VERIFY_CHUNK / 2];
 	struct buf out = BUF_INIT;
 	size_t n, i;
 	int prev_cr = 0;
@@ -113,16 +113,16 @@ read_body(struct dkimv *v, FILE *in)
 			buf_putc(&out, raw[i]);
 			prev_cr = raw[i] == '\r';
 		}
-		dkimv_body(v, (const unsigned char *)out.data, out.len);
+		dkim_verify_body(v, (const unsigned char *)out.data, out.len);
 	}
 	buf_free(&out);
 }
 
 /* print_results - one line per signature */
 static void
-print_results(const struct dkimv_results *r)
+print_results(const struct dkim_verify_results *r)
 {
-	const struct dkimv_sig *s;
+	const struct dkim_verify_sig *s;
 	size_t i;
 
 	if (r->n == 0)
@@ -132,8 +132,8 @@ print_results(const struct dkimv_results *r)
 		printf("d=%s s=%s a=%s b=%s i=%s bits=%u dnssec=%s unsigned=%zu "
 		    "result=%s reason=\"%s\"\n", s->domain, s->selector,
 		    s->algorithm, s->b, s->identity, s->keybits,
-		    dkimv_dnssec_name(s->dnssec), s->unsigned_bytes,
-		    dkimv_res_name(s->res), s->reason);
+		    dkim_verify_dnssec_name(s->dnssec), s->unsigned_bytes,
+		    dkim_verify_res_name(s->res), s->reason);
 	}
 	if (r->total > r->n)
 		printf("# %zu signatures, %zu verified\n", r->total, r->n);
@@ -142,12 +142,12 @@ print_results(const struct dkimv_results *r)
 int
 main(int argc, char **argv)
 {
-	const char *servers[DKIMV_MAXSERVERS];
+	const char *servers[DKIM_VERIFY_MAXSERVERS];
 	struct dns_options dopt;
-	struct dkimv_options vopt;
-	struct dkimv_results res;
-	struct dkimv_lib *lib;
-	struct dkimv *v;
+	struct dkim_verify_options vopt;
+	struct dkim_verify_results res;
+	struct dkim_verify_lib *lib;
+	struct dkim_verify *v;
 	struct dns *dns;
 	struct rusage ru;
 	struct timespec t0, t1;
@@ -159,7 +159,7 @@ main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "s:t:m:b:k:a:vr")) != -1) {
 		switch (c) {
 		case 's':
-			if (dopt.nservers == DKIMV_MAXSERVERS)
+			if (dopt.nservers == DKIM_VERIFY_MAXSERVERS)
 				usage();
 			servers[dopt.nservers++] = optarg;
 			break;
@@ -201,20 +201,20 @@ main(int argc, char **argv)
 		return 1;
 	}
 	vopt.dns = dns;
-	lib = dkimv_lib_new(&vopt, err, sizeof(err));
+	lib = dkim_verify_lib_new(&vopt, err, sizeof(err));
 	if (lib == NULL) {
 		fprintf(stderr, "dkimv: %s\n", err);
 		dns_free(dns);
 		return 1;
 	}
-	v = dkimv_begin(lib, "dkimv");
+	v = dkim_verify_begin(lib, "dkimv");
 	if (read_header(v, stdin) == 0)
 		read_body(v, stdin);
-	rc = dkimv_eom(v, &res);
+	rc = dkim_verify_eom(v, &res);
 	print_results(&res);
-	dkimv_results_free(&res);
-	dkimv_free(v);
-	dkimv_lib_free(lib);
+	dkim_verify_results_free(&res);
+	dkim_verify_free(v);
+	dkim_verify_lib_free(lib);
 	dns_free(dns);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);

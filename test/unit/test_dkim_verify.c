@@ -225,13 +225,13 @@ with_crlf(const char *s)
 	return buf_steal(&b);
 }
 
-/* verify - run one message through the verifier; returns dkimv_eom's value */
+/* verify - run one message through the verifier; returns dkim_verify_eom's value */
 static int
-verify(const struct run *run, struct dkimv_results *res)
+verify(const struct run *run, struct dkim_verify_results *res)
 {
-	struct dkimv_options opt;
-	struct dkimv_lib *lib;
-	struct dkimv *v;
+	struct dkim_verify_options opt;
+	struct dkim_verify_lib *lib;
+	struct dkim_verify *v;
 	const char *body = run->body != NULL ? run->body : msg_body;
 	size_t i, len = strlen(body), off, n;
 	char err[256], *val;
@@ -242,13 +242,13 @@ verify(const struct run *run, struct dkimv_results *res)
 	opt.max_signatures = run->max;
 	opt.dnssec = run->dnssec;
 	opt.time_budget_ms = run->budget_ms;
-	lib = dkimv_lib_new(&opt, err, sizeof(err));
+	lib = dkim_verify_lib_new(&opt, err, sizeof(err));
 	if (lib == NULL)
-		fail_msg("dkimv_lib_new: %s", err);
-	v = dkimv_begin(lib, "TESTQID");
+		fail_msg("dkim_verify_lib_new: %s", err);
+	v = dkim_verify_begin(lib, "TESTQID");
 	for (i = 0; i < run->nsigs; i++) {
 		val = run->crlf_folds ? with_crlf(run->sigs[i]) : xstrdup(run->sigs[i]);
-		dkimv_header(v, "DKIM-Signature", val);
+		dkim_verify_header(v, "DKIM-Signature", val);
 		free(val);
 	}
 	for (i = 0; i < NELEM(msg_hdrs); i++) {
@@ -256,17 +256,17 @@ verify(const struct run *run, struct dkimv_results *res)
 		    strcmp(msg_hdrs[i].name, "Subject") == 0
 		    ? xstrdup(run->subject) : run->crlf_folds
 		    ? with_crlf(msg_hdrs[i].value) : xstrdup(msg_hdrs[i].value);
-		dkimv_header(v, msg_hdrs[i].name, val);
+		dkim_verify_header(v, msg_hdrs[i].name, val);
 		free(val);
 	}
-	dkimv_eoh(v);
+	dkim_verify_eoh(v);
 	for (off = 0; off < len; off += n) {
 		n = run->chunk == 0 || len - off < run->chunk ? len - off : run->chunk;
-		dkimv_body(v, (const unsigned char *)body + off, n);
+		dkim_verify_body(v, (const unsigned char *)body + off, n);
 	}
-	rc = dkimv_eom(v, res);
-	dkimv_free(v);
-	dkimv_lib_free(lib);
+	rc = dkim_verify_eom(v, res);
+	dkim_verify_free(v);
+	dkim_verify_lib_free(lib);
 	return rc;
 }
 
@@ -303,13 +303,13 @@ teardown(void **state)
 
 /* --- tests ----------------------------------------------------------- */
 
-/* dkimv_passes_rsa_and_ed25519 - both algorithms, tags and key sizes reported */
+/* dkim_verify_passes_rsa_and_ed25519 - both algorithms, tags and key sizes reported */
 static void
-dkimv_passes_rsa_and_ed25519(void **state)
+dkim_verify_passes_rsa_and_ed25519(void **state)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
 	const char *sigs[2];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 2, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -321,33 +321,33 @@ dkimv_passes_rsa_and_ed25519(void **state)
 	assert_int_equal(verify(&run, &res), 0);
 	assert_int_equal(res.n, 2);
 	assert_int_equal(res.total, 2);
-	assert_string_equal(dkimv_res_name(res.sig[0].res), "pass");
+	assert_string_equal(dkim_verify_res_name(res.sig[0].res), "pass");
 	assert_string_equal(res.sig[0].domain, "example.com");
 	assert_string_equal(res.sig[0].selector, "rsa");
 	assert_string_equal(res.sig[0].algorithm, "rsa-sha256");
 	assert_int_equal(res.sig[0].keybits, 2048);
 	assert_int_equal(strlen(res.sig[0].b), 344);	/* all of an RSA-2048 b= */
 	assert_string_equal(res.sig[0].reason, "");
-	assert_string_equal(dkimv_res_name(res.sig[1].res), "pass");
+	assert_string_equal(dkim_verify_res_name(res.sig[1].res), "pass");
 	assert_string_equal(res.sig[1].algorithm, "ed25519-sha256");
 	assert_int_equal(res.sig[1].keybits, 256);
 	assert_int_equal(strlen(res.sig[1].b), 88);	/* all of an Ed25519 b= */
-	assert_int_equal(res.sig[1].dnssec, DKIMV_DNSSEC_UNKNOWN);
+	assert_int_equal(res.sig[1].dnssec, DKIM_VERIFY_DNSSEC_UNKNOWN);
 	assert_int_equal(queries, 2);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	assert_null(res.sig);
 	buf_free(&a);
 	buf_free(&b);
 }
 
-/* dkimv_same_verdict_any_folds_and_chunks - LF or CRLF folds, 1..all-byte chunks */
+/* dkim_verify_same_verdict_any_folds_and_chunks - LF or CRLF folds, 1..all-byte chunks */
 static void
-dkimv_same_verdict_any_folds_and_chunks(void **state)
+dkim_verify_same_verdict_any_folds_and_chunks(void **state)
 {
 	static const size_t chunks[] = { 0, 1, 2, 3, 7, 64 };
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 	size_t i;
 	int crlf;
@@ -361,23 +361,23 @@ dkimv_same_verdict_any_folds_and_chunks(void **state)
 			run.crlf_folds = crlf;
 			run.chunk = chunks[i];
 			assert_int_equal(verify(&run, &res), 0);
-			if (res.n != 1 || res.sig[0].res != DKIMV_PASS)
+			if (res.n != 1 || res.sig[0].res != DKIM_VERIFY_PASS)
 				fail_msg("crlf %d chunk %zu: %s (%s)", crlf, chunks[i],
-				    res.n ? dkimv_res_name(res.sig[0].res) : "none",
+				    res.n ? dkim_verify_res_name(res.sig[0].res) : "none",
 				    res.n ? res.sig[0].reason : "");
-			dkimv_results_free(&res);
+			dkim_verify_results_free(&res);
 		}
 	}
 	buf_free(&a);
 }
 
-/* dkimv_altered_body_or_header_fails - one changed body byte; a forged Subject */
+/* dkim_verify_altered_body_or_header_fails - one changed body byte; a forged Subject */
 static void
-dkimv_altered_body_or_header_fails(void **state)
+dkim_verify_altered_body_or_header_fails(void **state)
 {
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, "Hello  world \t\r\nX\r\n", 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -385,26 +385,26 @@ dkimv_altered_body_or_header_fails(void **state)
 	sigs[0] = buf_cstr(&a);
 	use_zone(good_zone);
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_int_equal(res.sig[0].res, DKIM_VERIFY_FAIL);
 	assert_string_equal(res.sig[0].reason, "body hash mismatch");
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	run.body = NULL;
 	run.subject = " A forged subject";
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_int_equal(res.sig[0].res, DKIM_VERIFY_FAIL);
 	assert_string_equal(res.sig[0].reason, "signature did not verify");
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	buf_free(&a);
 }
 
-/* dkimv_body_without_final_crlf_verifies - RFC 6376 adds the CRLF; so do we */
+/* dkim_verify_body_without_final_crlf_verifies - RFC 6376 adds the CRLF; so do we */
 static void
-dkimv_body_without_final_crlf_verifies(void **state)
+dkim_verify_body_without_final_crlf_verifies(void **state)
 {
 	static const char body[] = "Hello  world\r\n\r\nlast line, no CRLF  ";
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, body, 5, 0, 0, 0, 0, NULL };
 	int bc;
 
@@ -415,10 +415,10 @@ dkimv_body_without_final_crlf_verifies(void **state)
 		    : SIGN_CANON_SIMPLE, body, &a);
 		sigs[0] = buf_cstr(&a);
 		assert_int_equal(verify(&run, &res), 0);
-		if (res.n != 1 || res.sig[0].res != DKIMV_PASS)
+		if (res.n != 1 || res.sig[0].res != DKIM_VERIFY_PASS)
 			fail_msg("%s: %s", bc ? "relaxed" : "simple",
 			    res.n ? res.sig[0].reason : "no result");
-		dkimv_results_free(&res);
+		dkim_verify_results_free(&res);
 	}
 	buf_free(&a);
 }
@@ -428,32 +428,32 @@ static const struct {
 	const char *name;
 	enum dns_status status;
 	const char *txt[3];
-	enum dkimv_res want;
+	enum dkim_verify_res want;
 	const char *reason;		/* prefix of the reason */
 } dns_cases[] = {
-	{ "nxdomain", DNS_NXDOMAIN, { NULL }, DKIMV_PERMERROR, "no key" },
-	{ "nodata", DNS_NODATA, { NULL }, DKIMV_PERMERROR, "no key" },
-	{ "timeout", DNS_TEMPFAIL, { NULL }, DKIMV_TEMPERROR, "key lookup failed" },
-	{ "bogus", DNS_BOGUS, { NULL }, DKIMV_TEMPERROR, "key lookup failed" },
-	{ "revoked", DNS_OK, { "v=DKIM1; k=rsa; p=" }, DKIMV_FAIL, "key revoked" },
+	{ "nxdomain", DNS_NXDOMAIN, { NULL }, DKIM_VERIFY_PERMERROR, "no key" },
+	{ "nodata", DNS_NODATA, { NULL }, DKIM_VERIFY_PERMERROR, "no key" },
+	{ "timeout", DNS_TEMPFAIL, { NULL }, DKIM_VERIFY_TEMPERROR, "key lookup failed" },
+	{ "bogus", DNS_BOGUS, { NULL }, DKIM_VERIFY_TEMPERROR, "key lookup failed" },
+	{ "revoked", DNS_OK, { "v=DKIM1; k=rsa; p=" }, DKIM_VERIFY_FAIL, "key revoked" },
 	{ "two_records", DNS_OK, { "v=DKIM1; p=AAAA", "v=DKIM1; p=BBBB" },
-	  DKIMV_PERMERROR, "bad key" },
+	  DKIM_VERIFY_PERMERROR, "bad key" },
 	{ "garbage_key", DNS_OK, { "v=DKIM1; k=rsa; p=Zm9vYmFy" },
-	  DKIMV_PERMERROR, "bad key" },
+	  DKIM_VERIFY_PERMERROR, "bad key" },
 	{ "unknown_key_type", DNS_OK, { "v=DKIM1; k=dsa; p=Zm9vYmFy" },
-	  DKIMV_PERMERROR, "bad key" },
-	{ "wrong_key", DNS_OK, { ed_txt }, DKIMV_PERMERROR, "bad key" },
-	{ "long_record", DNS_OK, { rsa_txt }, DKIMV_PASS, "" },
+	  DKIM_VERIFY_PERMERROR, "bad key" },
+	{ "wrong_key", DNS_OK, { ed_txt }, DKIM_VERIFY_PERMERROR, "bad key" },
+	{ "long_record", DNS_OK, { rsa_txt }, DKIM_VERIFY_PASS, "" },
 };
 
-/* dkimv_dns_answers_map_to_results - each resolver outcome, its RFC 8601 result */
+/* dkim_verify_dns_answers_map_to_results - each resolver outcome, its RFC 8601 result */
 static void
-dkimv_dns_answers_map_to_results(void **state)
+dkim_verify_dns_answers_map_to_results(void **state)
 {
 	struct zone_entry z[1];
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 	size_t i;
 
@@ -472,24 +472,24 @@ dkimv_dns_answers_map_to_results(void **state)
 		    strncmp(res.sig[0].reason, dns_cases[i].reason,
 		    strlen(dns_cases[i].reason)) != 0)
 			fail_msg("%s: got %s (%s), want %s (%s...)", dns_cases[i].name,
-			    dkimv_res_name(res.sig[0].res), res.sig[0].reason,
-			    dkimv_res_name(dns_cases[i].want), dns_cases[i].reason);
+			    dkim_verify_res_name(res.sig[0].res), res.sig[0].reason,
+			    dkim_verify_res_name(dns_cases[i].want), dns_cases[i].reason);
 		assert_int_equal(queries, 1);
-		dkimv_results_free(&res);
+		dkim_verify_results_free(&res);
 	}
 	buf_free(&a);
 }
 
-/* dkimv_dnssec_state_reported - secure, insecure (validating), unknown */
+/* dkim_verify_dnssec_state_reported - secure, insecure (validating), unknown */
 static void
-dkimv_dnssec_state_reported(void **state)
+dkim_verify_dnssec_state_reported(void **state)
 {
 	struct zone_entry z[1] = {
 		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 1, 0 },
 	};
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -497,47 +497,47 @@ dkimv_dnssec_state_reported(void **state)
 	sigs[0] = buf_cstr(&a);
 	use_zone(z);
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[0].res, DKIMV_PASS);
-	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_SECURE);
-	dkimv_results_free(&res);
+	assert_int_equal(res.sig[0].res, DKIM_VERIFY_PASS);
+	assert_int_equal(res.sig[0].dnssec, DKIM_VERIFY_DNSSEC_SECURE);
+	dkim_verify_results_free(&res);
 	z[0].secure = 0;
 	run.dnssec = 1;
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_INSECURE);
-	dkimv_results_free(&res);
+	assert_int_equal(res.sig[0].dnssec, DKIM_VERIFY_DNSSEC_INSECURE);
+	dkim_verify_results_free(&res);
 	run.dnssec = 0;
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[0].dnssec, DKIMV_DNSSEC_UNKNOWN);
-	dkimv_results_free(&res);
+	assert_int_equal(res.sig[0].dnssec, DKIM_VERIFY_DNSSEC_UNKNOWN);
+	dkim_verify_results_free(&res);
 	buf_free(&a);
 }
 
-/* dkimv_rsa_sha1_fails_without_lookup - RFC 8301, and no DNS query for it */
+/* dkim_verify_rsa_sha1_fails_without_lookup - RFC 8301, and no DNS query for it */
 static void
-dkimv_rsa_sha1_fails_without_lookup(void **state)
+dkim_verify_rsa_sha1_fails_without_lookup(void **state)
 {
 	const char *sigs[] = {
 		" v=1; a=rsa-sha1; c=relaxed/relaxed; d=example.com; s=rsa;\n"
 		"\th=from:to; bh=2jmj7l5rSw0yVb/vlWAYkK/YBwk=; b=AAAABBBBCCCCDDDD",
 	};
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
 	use_zone(good_zone);
 	assert_int_equal(verify(&run, &res), 0);
 	assert_int_equal(res.n, 1);
-	assert_int_equal(res.sig[0].res, DKIMV_FAIL);
+	assert_int_equal(res.sig[0].res, DKIM_VERIFY_FAIL);
 	assert_string_equal(res.sig[0].reason, "rsa-sha1 not accepted (RFC 8301)");
 	assert_string_equal(res.sig[0].algorithm, "rsa-sha1");
 	assert_int_equal(queries, 0);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 }
 
-/* dkimv_malformed_signatures_are_neutral - syntax errors, expiry, a key name
+/* dkim_verify_malformed_signatures_are_neutral - syntax errors, expiry, a key name
  * DNS cannot carry: never pass, no lookup */
 static void
-dkimv_malformed_signatures_are_neutral(void **state)
+dkim_verify_malformed_signatures_are_neutral(void **state)
 {
 	static const struct {
 		const char *value, *reason;
@@ -557,7 +557,7 @@ dkimv_malformed_signatures_are_neutral(void **state)
 		  "a23456789b123456789c123456789d123456789e123456789f123456789g1234",
 		  "invalid key name" },
 	};
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	const char *sigs[1];
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 	size_t i;
@@ -571,17 +571,17 @@ dkimv_malformed_signatures_are_neutral(void **state)
 		    strlen(cases[i].reason)) != 0)
 			fail_msg("case %zu: n=%zu reason \"%s\"", i, res.n,
 			    res.n ? res.sig[0].reason : "");
-		assert_true(res.sig[0].res == DKIMV_NEUTRAL ||
-		    res.sig[0].res == DKIMV_FAIL ||
-		    res.sig[0].res == DKIMV_PERMERROR);
-		dkimv_results_free(&res);
+		assert_true(res.sig[0].res == DKIM_VERIFY_NEUTRAL ||
+		    res.sig[0].res == DKIM_VERIFY_FAIL ||
+		    res.sig[0].res == DKIM_VERIFY_PERMERROR);
+		dkim_verify_results_free(&res);
 	}
 	assert_int_equal(queries, 0);
 }
 
-/* dkimv_caps_signatures_topmost_first - max 2 of 3, the third never looked up */
+/* dkim_verify_caps_signatures_topmost_first - max 2 of 3, the third never looked up */
 static void
-dkimv_caps_signatures_topmost_first(void **state)
+dkim_verify_caps_signatures_topmost_first(void **state)
 {
 	struct zone_entry z[] = {
 		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 0 },
@@ -590,7 +590,7 @@ dkimv_caps_signatures_topmost_first(void **state)
 	};
 	struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
 	const char *sigs[3];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 3, NULL, 0, 0, 2, 0, 0, NULL };
 
 	(void)state;
@@ -607,15 +607,15 @@ dkimv_caps_signatures_topmost_first(void **state)
 	assert_string_equal(res.sig[0].selector, "rsa");
 	assert_string_equal(res.sig[1].selector, "ed");
 	assert_int_equal(queries, 2);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	buf_free(&a);
 	buf_free(&b);
 	buf_free(&c);
 }
 
-/* dkimv_budget_stops_later_lookups - slow DNS: the rest are temperror */
+/* dkim_verify_budget_stops_later_lookups - slow DNS: the rest are temperror */
 static void
-dkimv_budget_stops_later_lookups(void **state)
+dkim_verify_budget_stops_later_lookups(void **state)
 {
 	struct zone_entry z[] = {
 		{ "rsa._domainkey.example.com", DNS_OK, { rsa_txt }, 0, 150 },
@@ -623,7 +623,7 @@ dkimv_budget_stops_later_lookups(void **state)
 	};
 	struct buf a = BUF_INIT, b = BUF_INIT;
 	const char *sigs[2];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 2, NULL, 0, 0, 0, 0, 100, NULL };
 
 	(void)state;
@@ -634,24 +634,24 @@ dkimv_budget_stops_later_lookups(void **state)
 	use_zone(z);
 	assert_int_equal(verify(&run, &res), 0);
 	assert_int_equal(res.n, 2);
-	assert_int_equal(res.sig[0].res, DKIMV_PASS);
-	assert_int_equal(res.sig[1].res, DKIMV_TEMPERROR);
+	assert_int_equal(res.sig[0].res, DKIM_VERIFY_PASS);
+	assert_int_equal(res.sig[1].res, DKIM_VERIFY_TEMPERROR);
 	assert_string_equal(res.sig[1].reason, "DNS time budget exhausted");
 	assert_int_equal(queries, 1);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	run.budget_ms = -1;		/* no budget */
 	queries = 0;
 	assert_int_equal(verify(&run, &res), 0);
-	assert_int_equal(res.sig[1].res, DKIMV_PASS);
+	assert_int_equal(res.sig[1].res, DKIM_VERIFY_PASS);
 	assert_int_equal(queries, 2);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 	buf_free(&a);
 	buf_free(&b);
 }
 
-/* dkimv_header_b_is_whole - b= handed over whole, FWS removed (authres.c picks header.b) */
+/* dkim_verify_header_b_is_whole - b= handed over whole, FWS removed (authres.c picks header.b) */
 static void
-dkimv_header_b_is_whole(void **state)
+dkim_verify_header_b_is_whole(void **state)
 {
 	const char *sigs[] = {
 		" v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA;\n"
@@ -660,7 +660,7 @@ dkimv_header_b_is_whole(void **state)
 		"\tb=ABCDEFGHIJKLMNOPQRSTV456",
 		" v=1; a=rsa-sha256; d=example.com; s=rsa; h=from; bh=AAAA; b=Zz",
 	};
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 3, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -670,15 +670,15 @@ dkimv_header_b_is_whole(void **state)
 	assert_string_equal(res.sig[0].b, "ABCDEFGHIJKLMNOPQRSTU123");
 	assert_string_equal(res.sig[1].b, "ABCDEFGHIJKLMNOPQRSTV456");
 	assert_string_equal(res.sig[2].b, "Zz");
-	assert_true(res.sig[0].res != DKIMV_PASS);
-	dkimv_results_free(&res);
+	assert_true(res.sig[0].res != DKIM_VERIFY_PASS);
+	dkim_verify_results_free(&res);
 }
 
-/* dkimv_unsigned_message_is_empty - no DKIM-Signature: n == 0, no lookup */
+/* dkim_verify_unsigned_message_is_empty - no DKIM-Signature: n == 0, no lookup */
 static void
-dkimv_unsigned_message_is_empty(void **state)
+dkim_verify_unsigned_message_is_empty(void **state)
 {
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -688,28 +688,28 @@ dkimv_unsigned_message_is_empty(void **state)
 	assert_int_equal(res.total, 0);
 	assert_null(res.sig);
 	assert_int_equal(queries, 0);
-	dkimv_results_free(&res);
+	dkim_verify_results_free(&res);
 }
 
-/* dkimv_names - result and DNSSEC names per RFC 8601 */
+/* dkim_verify_names - result and DNSSEC names per RFC 8601 */
 static void
-dkimv_names(void **state)
+dkim_verify_names(void **state)
 {
 	(void)state;
-	assert_string_equal(dkimv_res_name(DKIMV_PASS), "pass");
-	assert_string_equal(dkimv_res_name(DKIMV_FAIL), "fail");
-	assert_string_equal(dkimv_res_name(DKIMV_NEUTRAL), "neutral");
-	assert_string_equal(dkimv_res_name(DKIMV_POLICY), "policy");
-	assert_string_equal(dkimv_res_name(DKIMV_TEMPERROR), "temperror");
-	assert_string_equal(dkimv_res_name(DKIMV_PERMERROR), "permerror");
-	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_SECURE), "secure");
-	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_INSECURE), "insecure");
-	assert_string_equal(dkimv_dnssec_name(DKIMV_DNSSEC_UNKNOWN), "unknown");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_PASS), "pass");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_FAIL), "fail");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_NEUTRAL), "neutral");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_POLICY), "policy");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_TEMPERROR), "temperror");
+	assert_string_equal(dkim_verify_res_name(DKIM_VERIFY_PERMERROR), "permerror");
+	assert_string_equal(dkim_verify_dnssec_name(DKIM_VERIFY_DNSSEC_SECURE), "secure");
+	assert_string_equal(dkim_verify_dnssec_name(DKIM_VERIFY_DNSSEC_INSECURE), "insecure");
+	assert_string_equal(dkim_verify_dnssec_name(DKIM_VERIFY_DNSSEC_UNKNOWN), "unknown");
 }
 
-/* dkimv_oversized_key_record_is_permerror - an answer over the buffer is a bad key, not a DNS error */
+/* dkim_verify_oversized_key_record_is_permerror - an answer over the buffer is a bad key, not a DNS error */
 static void
-dkimv_oversized_key_record_is_permerror(void **state)
+dkim_verify_oversized_key_record_is_permerror(void **state)
 {
 	static char big[10000];
 	static struct zone_entry big_zone[] = {
@@ -717,7 +717,7 @@ dkimv_oversized_key_record_is_permerror(void **state)
 	};
 	struct buf a = BUF_INIT;
 	const char *sigs[1];
-	struct dkimv_results res;
+	struct dkim_verify_results res;
 	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
 
 	(void)state;
@@ -728,9 +728,9 @@ dkimv_oversized_key_record_is_permerror(void **state)
 	use_zone(big_zone);
 	assert_int_equal(verify(&run, &res), 0);
 	assert_int_equal(res.n, 1);
-	if (res.sig[0].res != DKIMV_PERMERROR)
-		fail_msg("%s (%s)", dkimv_res_name(res.sig[0].res), res.sig[0].reason);
-	dkimv_results_free(&res);
+	if (res.sig[0].res != DKIM_VERIFY_PERMERROR)
+		fail_msg("%s (%s)", dkim_verify_res_name(res.sig[0].res), res.sig[0].reason);
+	dkim_verify_results_free(&res);
 	buf_free(&a);
 }
 
@@ -738,20 +738,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(dkimv_passes_rsa_and_ed25519),
-		cmocka_unit_test(dkimv_same_verdict_any_folds_and_chunks),
-		cmocka_unit_test(dkimv_altered_body_or_header_fails),
-		cmocka_unit_test(dkimv_body_without_final_crlf_verifies),
-		cmocka_unit_test(dkimv_dns_answers_map_to_results),
-		cmocka_unit_test(dkimv_dnssec_state_reported),
-		cmocka_unit_test(dkimv_rsa_sha1_fails_without_lookup),
-		cmocka_unit_test(dkimv_malformed_signatures_are_neutral),
-		cmocka_unit_test(dkimv_caps_signatures_topmost_first),
-		cmocka_unit_test(dkimv_budget_stops_later_lookups),
-		cmocka_unit_test(dkimv_oversized_key_record_is_permerror),
-		cmocka_unit_test(dkimv_header_b_is_whole),
-		cmocka_unit_test(dkimv_unsigned_message_is_empty),
-		cmocka_unit_test(dkimv_names),
+		cmocka_unit_test(dkim_verify_passes_rsa_and_ed25519),
+		cmocka_unit_test(dkim_verify_same_verdict_any_folds_and_chunks),
+		cmocka_unit_test(dkim_verify_altered_body_or_header_fails),
+		cmocka_unit_test(dkim_verify_body_without_final_crlf_verifies),
+		cmocka_unit_test(dkim_verify_dns_answers_map_to_results),
+		cmocka_unit_test(dkim_verify_dnssec_state_reported),
+		cmocka_unit_test(dkim_verify_rsa_sha1_fails_without_lookup),
+		cmocka_unit_test(dkim_verify_malformed_signatures_are_neutral),
+		cmocka_unit_test(dkim_verify_caps_signatures_topmost_first),
+		cmocka_unit_test(dkim_verify_budget_stops_later_lookups),
+		cmocka_unit_test(dkim_verify_oversized_key_record_is_permerror),
+		cmocka_unit_test(dkim_verify_header_b_is_whole),
+		cmocka_unit_test(dkim_verify_unsigned_message_is_empty),
+		cmocka_unit_test(dkim_verify_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
