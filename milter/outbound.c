@@ -153,8 +153,7 @@ outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 		e = edit_add(edits, EDIT_HEADER_INSERT, SIGN_HDR_NAME,
 		    buf_cstr(&v) + (v.len > 0 && v.data[0] == ' '));
 		edit_note(e, LOG_INFO, "signed d=%s s=%s a=%s (%d bits)",
-		    req.domain, k->selector, k->type == KEY_ED25519 ?
-		    "ed25519-sha256" : "rsa-sha256", k->bits);
+		    req.domain, k->selector, sign_alg_name(req.alg), k->bits);
 	}
 	buf_free(&v);
 	return 0;
