@@ -107,7 +107,7 @@ bounce_secrets_add(struct bounce_secrets *s, const void *bytes, size_t len,
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	if (len < BOUNCE_SECRET_MIN || len > BOUNCE_SECRET_MAX) {
-		snprintf(err, errlen, "bounce secret %s has %zu octets: it needs "
+		(void)snprintf(err, errlen, "bounce secret %s has %zu octets: it needs "
 		    "%d to %d (make one with: head -c 32 /dev/urandom > FILE)",
 		    name, len, BOUNCE_SECRET_MIN, BOUNCE_SECRET_MAX);
 		return -1;

@@ -108,8 +108,14 @@ cb_connect(struct engine_session *ctx, const char *host, const char *addr)
 		log_err(NULL, "no configuration loaded");
 		return ENGINE_TEMPFAIL;
 	}
-	snprintf(c->client_addr, sizeof(c->client_addr), "%s",
-	    addr != NULL ? addr : "");
+	if (addr == NULL || strlen(addr) >= sizeof(c->client_addr)) {
+		/* never a cut address: that would be another client's */
+		if (addr != NULL)
+			log_warn(NULL, "client address too long, taken as "
+			    "unknown: %.80s", addr);
+		addr = "";
+	}
+	memcpy(c->client_addr, addr, strlen(addr) + 1);
 	free(c->client_host);
 	c->client_host = xstrdup(host ? host : "");
 	return ENGINE_CONTINUE;

@@ -380,7 +380,7 @@ dkim_verify_lib_new(const struct dkim_verify_options *opt, char *err, size_t err
 	unsigned int flags, bits;
 
 	if (opt == NULL || opt->dns == NULL) {
-		snprintf(err, errlen, "DKIM verifier: no resolver");
+		(void)snprintf(err, errlen, "DKIM verifier: no resolver");
 		return NULL;
 	}
 	lib = xcalloc(1, sizeof(*lib));
@@ -395,7 +395,7 @@ dkim_verify_lib_new(const struct dkim_verify_options *opt, char *err, size_t err
 	    : opt->time_budget_ms;
 	lib->dkim = dkim_init(NULL, NULL);
 	if (lib->dkim == NULL) {
-		snprintf(err, errlen, "DKIM verifier: dkim_init failed");
+		(void)snprintf(err, errlen, "DKIM verifier: dkim_init failed");
 		free(lib);
 		return NULL;
 	}
@@ -417,7 +417,7 @@ dkim_verify_lib_new(const struct dkim_verify_options *opt, char *err, size_t err
 	    sizeof(bits)) != DKIM_STAT_OK ||
 	    dkim_set_prescreen(lib->dkim, dkim_verify_prescreen) != DKIM_STAT_OK ||
 	    dkim_set_final(lib->dkim, dkim_verify_final) != DKIM_STAT_OK) {
-		snprintf(err, errlen, "DKIM verifier: cannot set libopendkim options");
+		(void)snprintf(err, errlen, "DKIM verifier: cannot set libopendkim options");
 		dkim_verify_lib_free(lib);
 		return NULL;
 	}
@@ -469,7 +469,7 @@ dkim_verify_begin(struct dkim_verify_lib *lib, const char *qid)
 	DKIM_STAT st = DKIM_STAT_INTERNAL;
 
 	v->lib = lib;
-	snprintf(v->qid, sizeof(v->qid), "%s", qid != NULL ? qid : "");
+	(void)snprintf(v->qid, sizeof(v->qid), "%s", qid != NULL ? qid : "");
 	buf_init(&v->hdr);
 	v->dkim = dkim_verify(lib->dkim, (const unsigned char *)
 	    (qid != NULL && qid[0] != '\0' ? qid : "-"), NULL, &st);

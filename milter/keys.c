@@ -42,7 +42,7 @@ keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
 		k->type = KEY_RSA;
 		k->bits = EVP_PKEY_get_bits(pkey);
 		if (k->bits < 1024) {
-			snprintf(err, errlen, "key file %s: RSA key of %d bits is "
+			(void)snprintf(err, errlen, "key file %s: RSA key of %d bits is "
 			    "too short (RFC 8301: at least 1024)", k->path, k->bits);
 			EVP_PKEY_free(pkey);
 			return -1;
@@ -51,7 +51,7 @@ keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
 		k->type = KEY_ED25519;
 		k->bits = 256;
 	} else {
-		snprintf(err, errlen, "key file %s: neither an RSA nor an "
+		(void)snprintf(err, errlen, "key file %s: neither an RSA nor an "
 		    "Ed25519 key", k->path);
 		EVP_PKEY_free(pkey);
 		return -1;

@@ -25,7 +25,7 @@ outbound_plan(struct outbound *o, const struct config *c,
 		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
 		if (why[0] != '\0') {
 			used = strlen(o->why);
-			snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
+			(void)snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
 			    used ? "; " : "", d->name, why, k != NULL ?
 			    (keys_pub_get(k) == KEY_PUB_PUBLISHED ||
 			    keys_pub_get(k) == KEY_PUB_UNCHECKED ||

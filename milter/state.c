@@ -49,7 +49,7 @@ state_msg_new(struct state_conn *c)
 	config_release(c->cfg);
 	c->cfg = config_acquire();
 	c->msg = xcalloc(1, sizeof(*c->msg));
-	snprintf(c->msg->qid, sizeof(c->msg->qid), "NOQUEUE");
+	(void)snprintf(c->msg->qid, sizeof(c->msg->qid), "NOQUEUE");
 	__atomic_add_fetch(&state_in_flight, 1, __ATOMIC_RELAXED);
 	return c->msg;
 }
