@@ -31,10 +31,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "engine.h"
-#include "log.h"
-#include "mta.h"
+#include "base/buf.h"
+#include "daemon/engine.h"
+#include "base/log.h"
+#include "daemon/mta.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authres.h"
-#include "config.h"
-#include "dmarc.h"
-#include "mailaddr.h"
+#include "auth/authres.h"
+#include "policy/config.h"
+#include "auth/dmarc.h"
+#include "base/mailaddr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dns.h"
-#include "spf_eval.h"
+#include "base/dns.h"
+#include "auth/spf_eval.h"
 
 #define FUZZ_FIELDS	16		/* local-part, HELO, 14 records */
 

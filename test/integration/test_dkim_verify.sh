@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_dkim_verify.sh - DKIM verification (milter/dkim_verify.c) against
+# test_dkim_verify.sh - DKIM verification (milter/auth/dkim_verify.c) against
 # real DNS: knotd on loopback serves keys made at test time, Debian's
 # dkimpy signs the messages, test/tools/dkimv (our verifier and resolver,
 # fed the way the milter feeds them) gives one verdict per signature.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_spf_dns.sh - the resolver (milter/dns.c) and the SPF checks
-# (milter/spf.c) against knotd serving test/zones/spf.test.zone on loopback,
+# test_spf_dns.sh - the resolver (milter/base/dns.c) and the SPF checks
+# (milter/auth/spf.c) against knotd serving test/zones/spf.test.zone on loopback,
 # driven by test/tools/spfcheck; SPF results, of the MAIL FROM and of the
 # HELO identity, cross-checked with Debian's pyspf (python3-spf) asking the
 # same server. No Postfix, no milter: the message-level SPF tests live with

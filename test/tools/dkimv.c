@@ -21,10 +21,10 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
-#include "buf.h"
-#include "dkim_verify.h"
-#include "dns.h"
-#include "log.h"
+#include "base/buf.h"
+#include "auth/dkim_verify.h"
+#include "base/dns.h"
+#include "base/log.h"
 
 #define DKIM_VERIFY_CHUNK	65536	/* the milter protocol's largest body chunk */
 #define DKIM_VERIFY_MAXSERVERS 4

@@ -42,11 +42,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "clock.h"
-#include "dns.h"
-#include "log.h"
-#include "spf.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/dns.h"
+#include "base/log.h"
+#include "auth/spf.h"
 
 #define SPFCHECK_MAX_SERVERS	8
 

@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "authres.h"
-#include "buf.h"
+#include "auth/authres.h"
+#include "base/buf.h"
 
 #define ID "mx.example.net"
 

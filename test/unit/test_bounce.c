@@ -22,9 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bounce.h"
-#include "buf.h"
-#include "secret.h"
+#include "auth/bounce.h"
+#include "base/buf.h"
+#include "base/secret.h"
 #include "testutil.h"
 
 #define NOW		((time_t)1772366400)	/* 2026-03-01T12:00:00Z, day 20513 */

@@ -28,13 +28,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "callbacks.h"
-#include "config.h"
-#include "engine.h"
-#include "log.h"
-#include "protocol.h"
-#include "runtime.h"
+#include "base/buf.h"
+#include "daemon/callbacks.h"
+#include "policy/config.h"
+#include "daemon/engine.h"
+#include "base/log.h"
+#include "daemon/protocol.h"
+#include "policy/runtime.h"
 #include "testutil.h"
 
 #define TEST_TIMEOUT	10	/* seconds before a stuck read fails */

@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "base/cidr.h"
 
 struct match_case {
 	const char *list;

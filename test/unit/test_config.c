@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "config_table.h"
-#include "sign.h"
+#include "base/buf.h"
+#include "policy/config.h"
+#include "policy/config_table.h"
+#include "auth/sign.h"
 #include <syslog.h>
 #include "testutil.h"
 

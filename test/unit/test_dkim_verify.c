@@ -22,11 +22,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "dkim_verify.h"
-#include "dns.h"
-#include "sign.h"
-#include "xalloc.h"
+#include "base/buf.h"
+#include "auth/dkim_verify.h"
+#include "base/dns.h"
+#include "auth/sign.h"
+#include "base/xalloc.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

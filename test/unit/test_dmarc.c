@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dmarc.h"
+#include "auth/dmarc.h"
 
 /* The resolver is never used: dmarc's lookup is injected. */
 enum dns_status

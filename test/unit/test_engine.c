@@ -25,9 +25,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "engine.h"
-#include "mta.h"
+#include "base/buf.h"
+#include "daemon/engine.h"
+#include "daemon/mta.h"
 
 #define POSTFIX_ACTIONS	0x1FFUL		/* what Postfix 3.7 offers */
 #define POSTFIX_PROTO	0x1FFFFFUL

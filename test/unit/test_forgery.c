@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "forgery.h"
+#include "policy/forgery.h"
 
 #define MAXH 8
 

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "keycheck.h"
-#include "keys.h"
+#include "base/buf.h"
+#include "policy/config.h"
+#include "policy/keycheck.h"
+#include "auth/keys.h"
 #include "testutil.h"
 
 static char *dir;			/* holds ka.pem and kb.pem */

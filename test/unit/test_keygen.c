@@ -26,9 +26,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "keygen.h"
-#include "keys.h"
+#include "base/buf.h"
+#include "tools/keygen.h"
+#include "auth/keys.h"
 
 /* One generated key per row, made once by the group setup. */
 struct test_key {

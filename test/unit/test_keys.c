@@ -15,11 +15,11 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
-#include "config.h"
-#include "keys.h"
-#include "secret.h"
-#include "sign.h"
-#include "sslerr.h"
+#include "policy/config.h"
+#include "auth/keys.h"
+#include "base/secret.h"
+#include "auth/sign.h"
+#include "base/sslerr.h"
 #include "testutil.h"
 
 #define T0 1796083200	/* 2026-12-01T00:00:00Z */

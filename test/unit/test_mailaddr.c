@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "mailaddr.h"
+#include "base/buf.h"
+#include "base/mailaddr.h"
 
 struct addr_case {
 	const char *value;	/* header value */

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "mode.h"
+#include "policy/config.h"
+#include "policy/mode.h"
 #include "testutil.h"
 
 static char *dir;

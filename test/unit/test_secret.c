@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "secret.h"
+#include "base/buf.h"
+#include "base/secret.h"
 #include "testutil.h"
 
 /* What a row puts at the path. */

@@ -19,8 +19,8 @@
 #include <openssl/x509.h>
 #include <opendkim/dkim.h>
 
-#include "buf.h"
-#include "sign.h"
+#include "base/buf.h"
+#include "auth/sign.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -19,7 +19,7 @@
 
 #include <openssl/evp.h>
 
-#include "sign.h"
+#include "auth/sign.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "dns.h"
-#include "spf.h"
+#include "base/buf.h"
+#include "base/dns.h"
+#include "auth/spf.h"
 
 struct fixture {
 	struct dns *dns;

@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "dns.h"
-#include "spf.h"
-#include "spf_eval.h"
-#include "spf_eval_macro.h"
-#include "spf_eval_record.h"
+#include "base/buf.h"
+#include "base/dns.h"
+#include "auth/spf.h"
+#include "auth/spf_eval.h"
+#include "auth/spf_eval_macro.h"
+#include "auth/spf_eval_record.h"
 
 #define FAKE_TIMEOUT	(-1)	/* type of a zone entry: every query of the name tempfails */
 

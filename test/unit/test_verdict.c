@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bounce.h"
-#include "config.h"
-#include "verdict.h"
+#include "auth/bounce.h"
+#include "policy/config.h"
+#include "policy/verdict.h"
 
 /* Which verdict_* function a row calls. */
 enum verdict_call {

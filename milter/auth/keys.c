@@ -1,0 +1,212 @@
+/*
+ * keys.c - load DKIM private keys from PEM files and describe them.
+ *
+ * Runs while a configuration snapshot is built, as root, before privileges
+ * are dropped. The loaded EVP_PKEY is read-only afterwards and may be used
+ * by any number of signing threads. Key files are read by secret.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+
+#include "base/buf.h"
+#include "auth/keys.h"
+#include "base/sslerr.h"
+#include "base/xalloc.h"
+
+/* keys_parse_pem - turn PEM bytes into k->pkey, k->type, k->bits */
+int
+keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
+    size_t errlen)
+{
+	char ebuf[256];
+	EVP_PKEY *pkey;
+	BIO *bio;
+	int id;
+
+	bio = BIO_new_mem_buf(pem, (int)len);
+	pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (pkey == NULL) {
+		(void)snprintf(err, errlen, "cannot load key file %s: %s", k->path,
+		    sslerr_take("not a PEM private key", ebuf, sizeof(ebuf)));
+		return -1;
+	}
+	id = EVP_PKEY_get_base_id(pkey);
+	if (id == EVP_PKEY_RSA) {
+		k->type = KEY_RSA;
+		k->bits = EVP_PKEY_get_bits(pkey);
+		if (k->bits < 1024) {
+			(void)snprintf(err, errlen, "key file %s: RSA key of %d bits is "
+			    "too short (RFC 8301: at least 1024)", k->path, k->bits);
+			EVP_PKEY_free(pkey);
+			return -1;
+		}
+	} else if (id == EVP_PKEY_ED25519) {
+		k->type = KEY_ED25519;
+		k->bits = 256;
+	} else {
+		(void)snprintf(err, errlen, "key file %s: neither an RSA nor an "
+		    "Ed25519 key", k->path);
+		EVP_PKEY_free(pkey);
+		return -1;
+	}
+	k->pkey = pkey;
+	return 0;
+}
+
+/* keys_free - release a key's fields */
+void
+keys_free(struct key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k->selector);
+	free(k->path);
+	k->pkey = NULL;
+	k->selector = NULL;
+	k->path = NULL;
+}
+
+/* keys_type_name - "rsa" or "ed25519" */
+const char *
+keys_type_name(enum key_type t)
+{
+	return t == KEY_ED25519 ? "ed25519" : "rsa";
+}
+
+/* keys_b64 - base64 of a byte string, malloc'd */
+static char *
+keys_b64(const unsigned char *p, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* keys_public_b64 - the p= value for a key's DNS record */
+char *
+keys_public_b64(EVP_PKEY *pkey)
+{
+	unsigned char raw[64], *der = NULL;
+	size_t rawlen = sizeof(raw);
+	char *out;
+	int n;
+
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1)
+			return NULL;
+		return keys_b64(raw, rawlen);
+	}
+	n = i2d_PUBKEY(pkey, &der);
+	if (n <= 0)
+		return NULL;
+	out = keys_b64(der, (size_t)n);
+	OPENSSL_free(der);
+	return out;
+}
+
+
+static const char *const keys_pub_names[] = {
+	"unchecked", "published", "missing", "truncated", "mismatched",
+	"revoked", "unknown",
+};
+
+/* keys_pub_name - name of a publication state */
+const char *
+keys_pub_name(enum key_pub p)
+{
+	return (unsigned)p < sizeof(keys_pub_names) / sizeof(keys_pub_names[0]) ?
+	    keys_pub_names[p] : "?";
+}
+
+/* keys_pub_get - the publication state */
+enum key_pub
+keys_pub_get(const struct key *k)
+{
+	return (enum key_pub)__atomic_load_n(&k->pub, __ATOMIC_RELAXED);
+}
+
+/* keys_pub_set - record a check result; UNKNOWN keeps a definite state */
+void
+keys_pub_set(struct key *k, enum key_pub p)
+{
+	if (p == KEY_PUB_UNKNOWN && keys_pub_get(k) != KEY_PUB_UNCHECKED)
+		return;
+	__atomic_store_n(&k->pub, (int)p, __ATOMIC_RELAXED);
+}
+
+/* keys_in_window - is now within the key's not_before/not_after? */
+static int
+keys_in_window(const struct key *k, time_t now)
+{
+	return (k->not_before == 0 || now >= k->not_before)
+	    && (k->not_after == 0 || now < k->not_after);
+}
+
+/* keys_select - the key to sign with */
+const struct key *
+keys_select(const struct key *keys, size_t n, enum key_type t, time_t now,
+    int unpublished_sign, char *why, size_t whylen)
+{
+	const struct key *first = NULL;
+	size_t i, used = 0;
+	enum key_pub p;
+	int w;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (keys[i].type != t || keys[i].pkey == NULL
+		    || !keys_in_window(&keys[i], now))
+			continue;
+		if (first == NULL)
+			first = &keys[i];
+		p = keys_pub_get(&keys[i]);
+		if (p == KEY_PUB_PUBLISHED || p == KEY_PUB_UNCHECKED
+		    || p == KEY_PUB_UNKNOWN)
+			return &keys[i];
+		if (why != NULL && used < whylen) {
+			w = snprintf(why + used, whylen - used, "%sselector %s "
+			    "skipped: record %s", used ? "; " : "",
+			    keys[i].selector, keys_pub_name(p));
+			if (w > 0)
+				used += (size_t)w < whylen - used ? (size_t)w : whylen - used - 1;
+		}
+	}
+	return unpublished_sign ? first : NULL;
+}
+
+/* keys_parse_time - ISO date or date-time, UTC */
+time_t
+keys_parse_time(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL)
+		return -1;
+	if (*end == 'T' || *end == ' ') {
+		const char *e2 = strptime(end + 1, "%H:%M", &tm);
+
+		if (e2 == NULL)
+			return -1;
+		end = e2;
+		if (*end == ':' && (end = strptime(end + 1, "%S", &tm)) == NULL)
+			return -1;
+		if (*end == 'Z')
+			end++;
+	}
+	if (*end != '\0' || tm.tm_year < 70)
+		return -1;
+	return timegm(&tm);
+}

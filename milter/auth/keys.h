@@ -1,0 +1,79 @@
+/*
+ * keys.h - DKIM private keys: loading and description.
+ *
+ * Keys are loaded while the configuration snapshot is built (before
+ * privileges are dropped) and are read-only afterwards; the snapshot owns
+ * them and frees them with it.
+ */
+#ifndef AUTHMILTER_KEYS_H
+#define AUTHMILTER_KEYS_H
+
+#include <stddef.h>
+#include <time.h>
+#include <openssl/evp.h>
+
+#include "base/buf.h"
+
+#define KEYS_MAX_PEM (64 * 1024)	/* larger files are not keys */
+#define KEYS_FILE_WHAT "key file"	/* names a key file in errors */
+
+enum key_type {
+	KEY_RSA,
+	KEY_ED25519,
+};
+
+/* What DNS says about a key's record SELECTOR._domainkey.DOMAIN. */
+enum key_pub {
+	KEY_PUB_UNCHECKED,	/* not looked up (yet) */
+	KEY_PUB_PUBLISHED,	/* p= matches the private key */
+	KEY_PUB_MISSING,	/* NXDOMAIN or no TXT record */
+	KEY_PUB_TRUNCATED,	/* p= is a cut-off prefix of the right key */
+	KEY_PUB_MISMATCHED,	/* p= is another key, or not a DKIM record */
+	KEY_PUB_REVOKED,	/* p= empty */
+	KEY_PUB_UNKNOWN,	/* DNS timeout or error: no verdict */
+};
+
+struct key {
+	char *selector;		/* DNS selector (s=) */
+	char *path;		/* PEM file it was read from */
+	EVP_PKEY *pkey;		/* the private key */
+	enum key_type type;	/* RSA or Ed25519 */
+	int bits;		/* modulus size for RSA; 256 for Ed25519 */
+	int line;		/* conf line that declared it */
+	time_t not_before;	/* not used before this time (0: no limit) */
+	time_t not_after;	/* not used from this time on (0: no limit) */
+	int pub;		/* enum key_pub, last definite state; atomic */
+};
+
+/* keys_pub_name - "published", "missing", ... */
+const char *keys_pub_name(enum key_pub p);
+/* keys_pub_get / keys_pub_set - the publication state (atomic; set keeps a definite state on UNKNOWN) */
+enum key_pub keys_pub_get(const struct key *k);
+void keys_pub_set(struct key *k, enum key_pub p);
+/*
+ * keys_select - the key of type t to sign with at time now: the first, in
+ * preference order, within its not_before/not_after window whose record is
+ * published (or not yet checked). When none is: the first key in its window
+ * if unpublished_sign, else NULL. *why (if not NULL) says what was skipped.
+ */
+const struct key *keys_select(const struct key *keys, size_t n,
+    enum key_type t, time_t now, int unpublished_sign, char *why,
+    size_t whylen);
+/* keys_parse_time - "2026-12-01" or "2026-12-01T08:30[:00][Z]" (UTC) to time_t; -1 if bad */
+time_t keys_parse_time(const char *s);
+
+/* keys_parse_pem - parse PEM bytes into k (k->path names it in errors) */
+int keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
+    size_t errlen);
+/* keys_free - release a key's fields (not k itself) */
+void keys_free(struct key *k);
+/* keys_type_name - "rsa" or "ed25519" */
+const char *keys_type_name(enum key_type t);
+/*
+ * keys_public_b64 - base64 of the DER SubjectPublicKeyInfo (RSA) or the raw
+ * 32-byte public key (Ed25519): the p= value of the DNS record. malloc'd.
+ */
+char *keys_public_b64(EVP_PKEY *pkey);
+
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * clock.c - wall clock with a fixed-time seam for tests.
+ *
+ * clock_init runs before any thread starts; afterwards the override is
+ * read-only.
+ */
+#include <stdlib.h>
+#include <errno.h>
+
+#include "base/clock.h"
+
+static time_t clock_fixed;	/* 0: real time */
+
+/* clock_init - read AUTHMILTER_TEST_TIME */
+void
+clock_init(void)
+{
+	const char *s = getenv("AUTHMILTER_TEST_TIME");
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == 0 && *end == '\0' && v > 0)
+		clock_fixed = (time_t)v;
+}
+
+/* clock_now - current or fixed time */
+time_t
+clock_now(void)
+{
+	return clock_fixed ? clock_fixed : time(NULL);
+}

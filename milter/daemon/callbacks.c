@@ -1,0 +1,511 @@
+/*
+ * callbacks.c - the engine's callbacks: fetch state, call modules, apply
+ * the edits they return (cb_apply), turn their verdict into a status.
+ *
+ * The engine serves each connection in one thread; a callback touches
+ * only its connection's state (struct state_conn) and the pinned,
+ * immutable configuration snapshot. Answers to commands negotiated
+ * "no reply" (connect, helo, headers, body chunks) are dropped by the
+ * engine, so those callbacks just return ENGINE_CONTINUE.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/callbacks.h"
+#include "base/clock.h"
+#include "base/edit.h"
+#include "base/log.h"
+#include "policy/mode.h"
+#include "daemon/mta.h"
+#include "policy/forgery.h"
+#include "policy/inbound.h"
+#include "policy/outbound.h"
+#include "policy/runtime.h"
+#include "daemon/state.h"
+#include "policy/verdict.h"
+#include "base/xalloc.h"
+
+/*
+ * Actions and protocol steps we ask the MTA for. No replies to CONNECT,
+ * HELO, headers, end of headers and body chunks (and MAIL and RCPT, see
+ * cb_proto_now): the MTA streams a message to us and waits only for the
+ * end-of-message reply.
+ * An MTA that does not offer NR_EOH still gets our ACCEPT at end of
+ * headers for mail we have no more interest in, and skips the body.
+ */
+#define CB_ACTIONS (PROTO_F_ADDHDRS | PROTO_F_CHGHDRS)	/* required */
+#define CB_ACTIONS_WANT (CB_ACTIONS | PROTO_F_QUARANTINE | PROTO_F_CHGFROM \
+	| PROTO_F_ADDRCPT | PROTO_F_DELRCPT)
+#define CB_PROTO_WANT (PROTO_P_HDR_LEADSPC | PROTO_P_NR_HDR | PROTO_P_NR_BODY \
+	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NR_EOH \
+	| PROTO_P_NOUNKNOWN | PROTO_P_NODATA)
+
+/*
+ * cb_proto_now - the replies this connection can do without, given the
+ * running configuration: none to MAIL FROM unless SPF fail is refused
+ * there (spf_fail_action = reject), none to RCPT TO unless a bounce domain
+ * is configured (forged bounces are refused there). The usual signed
+ * message then takes one round trip, its end. A refusal that a reload
+ * makes possible on a connection negotiated before it is given at the
+ * next command that takes a reply (engine.h: held refusals).
+ */
+static unsigned long
+cb_proto_now(void)
+{
+	struct config *c = config_acquire();
+	unsigned long p = 0;
+
+	if (c != NULL && c->spf_fail_action != CONFIG_SPF_ACTION_REJECT)
+		p |= PROTO_P_NR_MAIL;
+	if (c != NULL && c->nbounce == 0)
+		p |= PROTO_P_NR_RCPT;
+	config_release(c);
+	return p;
+}
+
+/* cb_status - a verdict as an engine status, setting the reply */
+static enum engine_status
+cb_status(struct engine_session *ctx, const char *qid, struct verdict v)
+{
+	switch (v.action) {
+	case VERDICT_CONTINUE:
+		return ENGINE_CONTINUE;
+	case VERDICT_ACCEPT:
+		return ENGINE_ACCEPT;
+	case VERDICT_TEMPFAIL:
+		if (v.rcode != NULL)
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
+		return ENGINE_TEMPFAIL;
+	case VERDICT_REJECT:
+		if (v.rcode != NULL)
+			mta_set_reply(ctx, qid, v.rcode, v.xcode, v.text[0] ? v.text : NULL);
+		return ENGINE_REJECT;
+	}
+	return ENGINE_TEMPFAIL;
+}
+
+/* cb_conn - this connection's state; NULL if it was never set up */
+static struct state_conn *
+cb_conn(struct engine_session *ctx)
+{
+	return mta_get_state(ctx);
+}
+
+/* cb_connect - pin the configuration, remember the client */
+static enum engine_status
+cb_connect(struct engine_session *ctx, const char *host, const char *addr)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c == NULL) {
+		c = state_conn_new();
+		mta_set_state(ctx, c);
+	}
+	if (c->cfg == NULL) {
+		/* no reply is sent to CONNECT: MAIL FROM tempfails (cfg NULL) */
+		log_err(NULL, "no configuration loaded");
+		return ENGINE_TEMPFAIL;
+	}
+	if (addr == NULL || strlen(addr) >= sizeof(c->client_addr)) {
+		/* never a cut address: that would be another client's */
+		if (addr != NULL)
+			log_warn(NULL, "client address too long, taken as "
+			    "unknown: %.80s", addr);
+		addr = "";
+	}
+	memcpy(c->client_addr, addr, strlen(addr) + 1);
+	free(c->client_host);
+	c->client_host = xstrdup(host ? host : "");
+	return ENGINE_CONTINUE;
+}
+
+/* cb_helo - remember the HELO name */
+static enum engine_status
+cb_helo(struct engine_session *ctx, const char *helo)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c == NULL)
+		return ENGINE_CONTINUE;
+	free(c->helo);
+	c->helo = xstrdup(helo ? helo : "");
+	return ENGINE_CONTINUE;
+}
+
+/* cb_envfrom - start a message */
+static enum engine_status
+cb_envfrom(struct engine_session *ctx, char **argv)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct verdict v;
+	const char *auth;
+	enum engine_status rc;
+
+	if (c == NULL)
+		return ENGINE_TEMPFAIL;
+	m = state_msg_new(c);
+	if (c->cfg == NULL) {		/* shutting down */
+		state_msg_end(c);
+		return ENGINE_TEMPFAIL;
+	}
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
+	m->envfrom_args = mta_sender_args(argv);
+	auth = mta_macro(ctx, "{auth_authen}");
+	if (auth != NULL && *auth != '\0')
+		m->auth_authen = xstrdup(auth);
+	m->trusted = mode_trusted(c->cfg, m->auth_authen,
+	    c->client_addr[0] ? c->client_addr : NULL);
+	if (m->trusted || runtime_of(c->cfg) == NULL)
+		return ENGINE_CONTINUE;
+	m->in = inbound_new();
+	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
+	    c->helo ? c->helo : "");
+	if (v.action == VERDICT_REJECT) {
+		rc = cb_status(ctx, m->qid, v);
+		state_msg_end(c);
+		return rc;
+	}
+	return ENGINE_CONTINUE;
+}
+
+/* cb_envrcpt - refuse forged bounces to our bounce domains, remember real ones */
+static enum engine_status
+cb_envrcpt(struct engine_session *ctx, char **argv)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct buf orig = BUF_INIT;
+	struct bounce_info info;
+	enum bounce_status st;
+	struct verdict v;
+
+	if (c == NULL || (m = c->msg) == NULL || argv == NULL || argv[0] == NULL)
+		return ENGINE_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
+	if (st == BOUNCE_OK) {
+		state_msg_add_bounce(m, argv[0], buf_cstr(&orig), info.issued);
+		log_info(m->qid, "bounce to %s: genuine, returns to <%s> (%ld days "
+		    "old)", argv[0], buf_cstr(&orig), info.age_days);
+	} else if (st != BOUNCE_NOT_OURS && m->trusted) {
+		/*
+		 * Our own clients (and Postfix's sendmail(1) path, which cannot
+		 * take a recipient reject) are not refused: the address is
+		 * delivered as addressed.
+		 */
+		log_notice(m->qid, "bounce to %s from a trusted client not "
+		    "refused: %s", argv[0], bounce_status_text(st));
+		st = BOUNCE_NOT_OURS;
+	} else if (st != BOUNCE_NOT_OURS) {
+		log_notice(m->qid, "bounce to %s refused: %s%s%s", argv[0],
+		    bounce_status_text(st), info.detail != NULL ? ": " : "",
+		    info.detail != NULL ? info.detail : "");
+	}
+	buf_free(&orig);
+	v = verdict_bounce_rcpt(st);
+	return cb_status(ctx, m->qid, v);
+}
+
+/* cb_header - keep each header for signing */
+static enum engine_status
+cb_header(struct engine_session *ctx, const char *name, const char *value)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c == NULL || c->msg == NULL)
+		return ENGINE_CONTINUE;
+	if (!c->msg->hdr_overflow	/* logged once */
+	    && state_msg_add_header(c->msg, name, value ? value : "") != 0)
+		log_warn(c->msg->qid, "headers exceed %u bytes; the message "
+		    "will be refused", STATE_MAX_HEADER_BYTES);
+	return ENGINE_CONTINUE;
+}
+
+/*
+ * cb_eoh_done - nothing more to do with this message, unless it is a
+ * bounce to rewrite or carries forged fields to remove (also from our
+ * own users: RFC 8601 5, removal at the boundary)
+ */
+static enum engine_status
+cb_eoh_done(const struct state_msg *m)
+{
+	return m->nbounces > 0 || m->forged.ndel > 0 ? ENGINE_CONTINUE
+	    : ENGINE_ACCEPT;
+}
+
+/*
+ * cb_eoh_refuse - a header too large to have been checked whole, or more
+ * forged fields than max_forged_headers: refused, never edited through
+ */
+static int
+cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
+    struct state_msg *m, enum engine_status *rc)
+{
+	const struct config *cfg = c->cfg;
+	struct verdict v;
+	char what[160];
+
+	if (m->hdr_overflow) {
+		v = verdict_header_overflow(STATE_MAX_HEADER_BYTES);
+		log_notice(m->qid, "refused: %s %s %s", v.rcode, v.xcode, v.text);
+		*rc = cb_status(ctx, m->qid, v);
+		return 1;
+	}
+	forgery_scan(cfg->authserv_id, m->trusted,
+	    (size_t)cfg->max_forged_headers, m->hdrs, m->nhdrs, &m->forged);
+	if (!m->forged.over)
+		return 0;
+	forgery_summary(&m->forged, what, sizeof(what));
+	v = verdict_forged_headers(cfg);
+	log_notice(m->qid, "refused: %s %s %s (at least %s)", v.rcode, v.xcode,
+	    v.text, what);
+	*rc = cb_status(ctx, m->qid, v);
+	return 1;
+}
+
+/* cb_eoh - decide: sign or pass through */
+static enum engine_status
+cb_eoh(struct engine_session *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+	struct mode_input in;
+	enum engine_status rc;
+	size_t i;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return ENGINE_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	if (cb_eoh_refuse(ctx, c, m, &rc))
+		return rc;
+	memset(&in, 0, sizeof(in));
+	in.auth_authen = m->auth_authen;
+	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+	in.nfrom = m->nfrom;
+	in.envelope_from = m->envfrom;
+	for (i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, "From") == 0)
+			in.from_value = m->hdrs[i].value;
+	mode_decide(c->cfg, &in, &m->mode);
+	if (m->mode.unauthorized != NULL
+	    && c->cfg->unauthorized_from == CONFIG_UNAUTHORIZED_REJECT) {
+		struct verdict v = verdict_unauthorized(m->mode.unauthorized->name);
+
+		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
+		    v.rcode, v.xcode, v.text);
+		return cb_status(ctx, m->qid, v);
+	}
+	log_info(m->qid, "%s", m->mode.reason);
+	if (m->mode.kind != MODE_SIGN) {
+		if (m->trusted || m->in == NULL)
+			return cb_eoh_done(m);	/* our own users' mail: not judged */
+		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs,
+		    !mta_header_leading_space(ctx));
+		return ENGINE_CONTINUE;
+	}
+	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now(), m->qid,
+	    !mta_header_leading_space(ctx), &m->eoh_failed);
+	if (m->out == NULL && !m->eoh_failed)
+		return cb_eoh_done(m);
+	/* an internal error is answered at end of message */
+	return ENGINE_CONTINUE;
+}
+
+/* cb_body - hash a body chunk */
+static enum engine_status
+cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct state_msg *m;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return ENGINE_CONTINUE;
+	if (m->in != NULL && m->out == NULL)
+		inbound_body(m->in, data, len);
+	else if (m->out != NULL && !m->body_failed
+	    && outbound_body(m->out, data, len) != 0) {
+		/* acted on at end of message (no reply is sent per chunk) */
+		log_err(m->qid, "body hashing failed");
+		m->body_failed = 1;
+	}
+	return ENGINE_CONTINUE;
+}
+
+/* cb_apply - make the edits, in order; 0, or -1 at the first the MTA refused */
+static int
+cb_apply(struct engine_session *ctx, const char *qid,
+    const struct edit_list *edits)
+{
+	const struct edit *e;
+	struct buf val = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < edits->n; i++) {
+		e = &edits->v[i];
+		/* header values go to the MTA with the space after the colon */
+		buf_reset(&val);
+		buf_printf(&val, " %s", e->value);
+		switch (e->kind) {
+		case EDIT_HEADER_INSERT:
+			rc = mta_insert_header(ctx, qid, e->idx, e->name,
+			    buf_cstr(&val));
+			break;
+		case EDIT_HEADER_DELETE:
+			rc = mta_delete_header(ctx, qid, e->name, e->idx);
+			break;
+		case EDIT_SENDER:
+			rc = mta_change_from(ctx, qid, e->value, e->args);
+			break;
+		case EDIT_RCPT_ADD:
+			rc = mta_add_rcpt(ctx, qid, e->value);
+			break;
+		case EDIT_RCPT_DELETE:
+			rc = mta_del_rcpt(ctx, qid, e->value);
+			break;
+		case EDIT_QUARANTINE:
+			/* an MTA that did not grant quarantine gets the field */
+			if (mta_quarantine(ctx, qid, e->value) != 0) {
+				rc = mta_insert_header(ctx, qid, 0, e->name,
+				    buf_cstr(&val));
+				log_notice(qid, "marked for quarantine instead: %s",
+				    e->value);
+				continue;
+			}
+			break;
+		}
+		if (rc == 0 && e->note != NULL)
+			log_msg(e->note_level, qid, "%s", e->note);
+	}
+	buf_free(&val);
+	return rc;
+}
+
+/*
+ * cb_eom_plan - what the message's path decides at its end: the verdict,
+ * and the edits to make if it is not a refusal. Forged fields go first,
+ * while the indices the scan found still count only received fields.
+ */
+static struct verdict
+cb_eom_plan(struct state_conn *c, struct state_msg *m,
+    struct edit_list *edits)
+{
+	const struct config *cfg = c->cfg;
+	struct verdict v = verdict_continue();
+	size_t i;
+
+	if (m->eoh_failed)
+		return verdict_internal_error(cfg);
+	if (m->body_failed) {
+		log_err(m->qid, "signing failed: body hashing failed");
+		return verdict_internal_error(cfg);
+	}
+	forgery_edits(&m->forged, edits);
+	for (i = 0; i < m->nbounces; i++)
+		inbound_bounce_edits(m->bounces[i].rcpt, m->bounces[i].original,
+		    m->bounces[i].issued, edits);
+	if (m->out != NULL) {
+		if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(),
+		    m->qid, edits) != 0 || outbound_return_path(cfg,
+		    m->mode.domain, m->envfrom, m->envfrom_args, clock_now(),
+		    m->qid, edits) != 0)
+			v = verdict_internal_error(cfg);
+	} else if (m->in != NULL) {
+		inbound_finish(m->in, cfg, m->qid, m->mode.from_domain,
+		    m->mode.from_problem, edits);
+		v = m->in->verdict;
+	}
+	return v;
+}
+
+/* cb_eom - the message's end: sign or judge, apply the edits, answer */
+static enum engine_status
+cb_eom(struct engine_session *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+	struct edit_list edits = EDIT_LIST_INIT;
+	struct state_msg *m;
+	struct verdict v;
+	enum engine_status rc = ENGINE_CONTINUE;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return ENGINE_CONTINUE;
+	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	v = cb_eom_plan(c, m, &edits);
+	if ((v.action == VERDICT_CONTINUE || v.action == VERDICT_ACCEPT)
+	    && cb_apply(ctx, m->qid, &edits) != 0)
+		v = verdict_internal_error(c->cfg);
+	rc = cb_status(ctx, m->qid, v);
+	/*
+	 * At the end of a message, accept and continue both deliver it with
+	 * the edits made; the answer is always "continue", so that it does
+	 * not depend on which path (or on_internal_error = accept) chose it.
+	 */
+	if (rc == ENGINE_ACCEPT)
+		rc = ENGINE_CONTINUE;
+	edit_list_free(&edits);
+	state_msg_end(c);
+	return rc;
+}
+
+/* cb_abort - the MTA abandoned the message */
+static void
+cb_abort(struct engine_session *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c != NULL) {
+		if (c->msg != NULL)
+			log_debug(c->msg->qid, "message aborted by the MTA");
+		state_msg_end(c);
+	}
+}
+
+/* cb_close - the connection ends */
+static void
+cb_close(struct engine_session *ctx)
+{
+	struct state_conn *c = cb_conn(ctx);
+
+	if (c != NULL) {
+		mta_set_state(ctx, NULL);
+		state_conn_free(c);
+	}
+}
+
+static const struct engine_callbacks callbacks_desc = {
+	.actions_required = CB_ACTIONS,
+	.actions_wanted = CB_ACTIONS_WANT,
+	.proto_wanted = CB_PROTO_WANT,
+	.proto_now = cb_proto_now,
+	/* The macros the callbacks read, asked for by name (SETSYMLIST), so
+	 * that a main.cf without {auth_authen} in milter_mail_macros cannot
+	 * turn signing off; Postfix then sends no others to this milter. */
+	.macros = {
+		[PROTO_M_ENVFROM] = "i {auth_authen}",
+		[PROTO_M_ENVRCPT] = "i",
+		[PROTO_M_EOH] = "i",
+		[PROTO_M_EOM] = "i",
+	},
+	.connect = cb_connect,
+	.helo = cb_helo,
+	.envfrom = cb_envfrom,
+	.envrcpt = cb_envrcpt,
+	.header = cb_header,
+	.eoh = cb_eoh,
+	.body = cb_body,
+	.eom = cb_eom,
+	.abort = cb_abort,
+	.close = cb_close,
+};
+
+/* callbacks_table - the filter for the engine */
+const struct engine_callbacks *
+callbacks_table(void)
+{
+	return &callbacks_desc;
+}

@@ -1,0 +1,12 @@
+/*
+ * callbacks.h - the filter's callback table for the engine.
+ */
+#ifndef AUTHMILTER_CALLBACKS_H
+#define AUTHMILTER_CALLBACKS_H
+
+#include "daemon/engine.h"
+
+/* callbacks_table - what we ask of the MTA and the callbacks */
+const struct engine_callbacks *callbacks_table(void);
+
+#endif

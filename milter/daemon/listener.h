@@ -1,0 +1,49 @@
+/*
+ * listener.h - the milter socket: open it, accept MTA connections and give
+ * each one a thread that runs engine_serve.
+ *
+ * Threading: listener_run loops in the thread that calls it; each
+ * connection is served by one thread from start to end. Threads that
+ * finish a connection wait a while for the next one instead of exiting,
+ * so a busy MTA that opens a connection per SMTP session does not pay
+ * for a new thread each time.
+ */
+#ifndef AUTHMILTER_LISTENER_H
+#define AUTHMILTER_LISTENER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "daemon/engine.h"
+
+/*
+ * listener_open - open the socket spec (unix:/path, local:/path,
+ * inet:PORT[@HOST], inet6:PORT[@HOST]; without a HOST the loopback address
+ * only). A unix socket is made in dirfd, its directory held open by the
+ * caller, who has checked that only root can change it; it gets mode and,
+ * when uid is not (uid_t)-1, that owner, without following a symbolic
+ * link. A stale unix socket file is removed; one that still answers is "in
+ * use". Call before threads start (a unix socket briefly changes the
+ * working directory and the umask). Returns the fd, -1 with err set.
+ */
+int listener_open(const char *spec, int dirfd, int mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen);
+/* listener_run - accept and serve connections on fd until listener_stop */
+void listener_run(int fd, const struct engine_callbacks *cb);
+/* listener_stop - stop accepting (async-signal-unsafe; any thread) */
+void listener_stop(void);
+/* listener_close_all - close open connections, wait up to seconds for their threads; returns the number still busy */
+size_t listener_close_all(int seconds);
+/* listener_set_timeout - seconds a connection may stay silent (new connections) */
+void listener_set_timeout(long seconds);
+/*
+ * listener_set_max_connections - serve at most max MTA connections at
+ * once; one more is closed at once (a log line a minute). Raises the soft
+ * RLIMIT_NOFILE to fit, up to the hard limit; when that is too low the cap
+ * is lowered to fit and a warning says so. Returns the cap in force.
+ */
+long listener_set_max_connections(long max);
+/* listener_sessions - connections being served now */
+long listener_sessions(void);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+ * main.c - authmilter: command line, start-up, privilege drop, signals.
+ *
+ * Start-up order: load the configuration and keys (as the starting user,
+ * normally root), open the milter socket, go to the background, drop to
+ * the configured user, then run the listener (listener.c) in a thread of
+ * its own, and the key checker (keycheck_start) in another, while the main
+ * thread waits for signals. Every other thread blocks the signals, so they
+ * all come to the main thread's sigwait.
+ * Whatever root reads or makes (conf, keys, socket, pid file) must lie in
+ * directories only root can change, reached through held descriptors
+ * (secret_open_trusted): the run-as user, which is what an attacker who took
+ * over the daemon would be, cannot steer it.
+ *   SIGHUP          reload: build a new snapshot, check its keys
+ *                   (keycheck.c, running verdicts carried over where DNS
+ *                   gave none), swap it in; on error keep the running one
+ *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
+ *                   flight finish (up to 30 s), exit
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/callbacks.h"
+#include "base/clock.h"
+#include "policy/config.h"
+#include "base/log.h"
+#include "policy/keycheck.h"
+#include "daemon/listener.h"
+#include "daemon/privsep.h"
+#include "policy/runtime.h"
+#include "base/secret.h"
+#include "daemon/state.h"
+
+#define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
+#define MAIN_DRAIN_SECONDS 30
+
+/* main_usage - print usage and exit */
+static void
+main_usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: authmilter [-f] [-c FILE]     run the milter\n"
+	    "       authmilter -n [-c FILE]        check FILE, print the "
+	    "effective configuration\n"
+	    "       authmilter -D sample|man       print the sample conf or "
+	    "authmilter.conf(5)\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -V       print the version\n", MAIN_DEFAULT_CONF);
+	exit(status);
+}
+
+/* main_socket_path - the file of a unix: / local: socket spec, or NULL */
+static const char *
+main_socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/* A file made as root: its directory, held open, and its name there. */
+struct main_runfile {
+	int dirfd;			/* the trusted directory (O_PATH), -1: none */
+	char name[NAME_MAX + 1];	/* the file in it */
+};
+
+static struct main_runfile main_sock = { -1, "" };	/* the unix socket */
+static struct main_runfile main_pid = { -1, "" };	/* the pid file */
+
+/*
+ * main_run_dir - hold the directory of file open in rf, made (0755) if
+ * missing. Refused unless only root can change it (secret_open_trusted_dir):
+ * root makes the socket and the pid file there, and a directory the run-as
+ * user could write would let that user turn root's writes into writes on
+ * any file.
+ */
+static void
+main_run_dir(const char *file, const char *what, struct main_runfile *rf)
+{
+	char dir[PATH_MAX], subject[PATH_MAX + 32], err[1024];
+	const char *slash = strrchr(file, '/');
+	const char *base = slash != NULL ? slash + 1 : file;
+	size_t dl = slash == NULL ? 0 : slash == file ? 1 : (size_t)(slash - file);
+
+	(void)snprintf(subject, sizeof(subject), "%s %s", what, file);
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0
+	    || strlen(base) >= sizeof(rf->name) || dl >= sizeof(dir))
+		log_fatal("%s: not a usable file name", subject);
+	if (dl == 0)
+		dir[dl++] = '.';
+	else
+		memcpy(dir, file, dl);
+	dir[dl] = '\0';
+	rf->dirfd = secret_open_trusted_dir(dir, 1, subject, err, sizeof(err));
+	if (rf->dirfd < 0)
+		log_fatal("%s", err);
+	memcpy(rf->name, base, strlen(base) + 1);
+}
+
+/* main_open_socket - open the milter socket (its directory made if missing) */
+static int
+main_open_socket(const struct config *c, const struct passwd *pw)
+{
+	const char *path = main_socket_path(c->socket);
+	char err[1024];
+	int fd;
+
+	if (path != NULL)
+		main_run_dir(path, "socket", &main_sock);
+	fd = listener_open(c->socket, main_sock.dirfd, (int)c->socket_mode,
+	    pw != NULL ? pw->pw_uid : (uid_t)-1, pw != NULL ? pw->pw_gid
+	    : (gid_t)-1, err, sizeof(err));
+	if (fd < 0)
+		log_fatal("cannot open milter socket: %s", err);
+	return fd;
+}
+
+/*
+ * main_open_pidfile - the pid file, opened as root before going to the
+ * background: in its trusted directory, never through a symbolic link
+ * (O_NOFOLLOW), and an existing one only if it is our own plain file
+ */
+static int
+main_open_pidfile(const struct config *c)
+{
+	struct stat st;
+	int fd;
+
+	main_run_dir(c->pidfile, "pid file", &main_pid);
+	fd = openat(main_pid.dirfd, main_pid.name, O_WRONLY | O_CREAT
+	    | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ELOOP)
+		log_fatal("pid file %s is a symbolic link: remove it",
+		    c->pidfile);
+	if (fd < 0)
+		log_fatal("cannot write pid file %s: %m", c->pidfile);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+	    || st.st_uid != geteuid() || st.st_nlink != 1)
+		log_fatal("pid file %s is not a plain file of this user with "
+		    "one link: remove it", c->pidfile);
+	if (ftruncate(fd, 0) != 0 || fchmod(fd, 0644) != 0)
+		log_fatal("cannot write pid file %s: %m", c->pidfile);
+	return fd;
+}
+
+/* main_lookup_user - the passwd entry of the run-as user, or NULL for none */
+static struct passwd *
+main_lookup_user(const struct config *c, struct passwd *pw, char *buf,
+    size_t buflen)
+{
+	struct passwd *res = NULL;
+
+	if (c->user[0] == '\0')
+		return NULL;
+	if (getpwnam_r(c->user, pw, buf, buflen, &res) != 0 || res == NULL)
+		log_fatal("user %s does not exist", c->user);
+	return res;
+}
+
+/* main_drop_privileges - become the configured user */
+static void
+main_drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL) {
+		if (geteuid() == 0)
+			log_warn(NULL, "running as root: set user = in the "
+			    "configuration");
+		return;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0)
+		log_fatal("initgroups %s: %m", pw->pw_name);
+	if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		log_fatal("cannot become user %s: %m", pw->pw_name);
+	if (setuid(0) == 0)
+		log_fatal("privileges could not be dropped");
+	log_notice(NULL, "running as user %s", pw->pw_name);
+}
+
+/* main_daemonize - detach from the terminal and write the pid into pidfd (-1: none) */
+static void
+main_daemonize(const struct config *c, int pidfd)
+{
+	char line[32];
+	pid_t pid;
+	int fd, n;
+
+	pid = fork();
+	if (pid < 0)
+		log_fatal("fork: %m");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		log_fatal("setsid: %m");
+	if (chdir("/") != 0)
+		log_fatal("chdir /: %m");
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (pidfd >= 0) {
+		n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+		if (n < 0 || write(pidfd, line, (size_t)n) != n)
+			log_fatal("cannot write pid file %s: %m", c->pidfile);
+		close(pidfd);
+	}
+}
+
+static int main_listen_fd = -1;		/* the milter socket */
+
+/* main_milter_thread - accept and serve MTA connections until stopped */
+static void *
+main_milter_thread(void *arg)
+{
+	(void)arg;
+	listener_run(main_listen_fd, callbacks_table());
+	return NULL;
+}
+
+static struct privsep *main_privsep;	/* key reader when privileges were dropped */
+
+/* main_reload - build a new snapshot from path and install it */
+static void
+main_reload(const char *path)
+{
+	struct config *c, *old;
+	char err[1024];
+
+	if (main_privsep != NULL)
+		c = privsep_load(main_privsep, err, sizeof(err));
+	else
+		c = config_load(path, err, sizeof(err));
+	if (c == NULL) {
+		log_err(NULL, "reload failed, keeping the running configuration: %s",
+		    err);
+		return;
+	}
+	if (runtime_start(c, err, sizeof(err)) != 0) {
+		log_err(NULL, "reload failed, keeping the running configuration: "
+		    "%s", err);
+		config_free(c);
+		return;
+	}
+	keycheck_config(c, runtime_of(c)->dns);
+	old = config_acquire();
+	keycheck_carry_over(old, c);
+	config_release(old);
+	log_set_level(c->log_level);
+	listener_set_timeout(c->milter_timeout);
+	listener_set_max_connections(c->max_connections);
+	config_install(c);
+	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
+	    c->ndomains);
+}
+
+/* main_drain - wait for messages in flight to finish */
+static void
+main_drain(void)
+{
+	int i;
+
+	for (i = 0; i < MAIN_DRAIN_SECONDS * 10; i++) {
+		if (state_messages_in_flight() == 0)
+			return;
+		usleep(100000);
+	}
+	log_warn(NULL, "%ld messages still in flight after %d s; exiting "
+	    "(the MTA retries them)", state_messages_in_flight(),
+	    MAIN_DRAIN_SECONDS);
+}
+
+/* main_serve - run the milter and handle signals until told to stop */
+static int
+main_serve(const char *path, const struct config *c)
+{
+	struct keycheck_thread *kc;
+	pthread_t tid;
+	sigset_t set;
+	char err[256];
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by every thread */
+	signal(SIGPIPE, SIG_IGN);
+	listener_set_timeout(c->milter_timeout);
+	listener_set_max_connections(c->max_connections);
+	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
+		log_fatal("cannot start the milter thread");
+	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
+	    c->socket);
+	if ((kc = keycheck_start(NULL, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			main_reload(path);
+			continue;
+		}
+		log_notice(NULL, "signal %d: stopping; letting messages in flight "
+		    "finish", sig);
+		break;
+	}
+	keycheck_stop(kc);
+	/* new connections fail at once; the MTA applies its default action */
+	listener_stop();
+	pthread_join(tid, NULL);
+	/* after the privilege drop this fails unless the user owns the
+	 * directory, which main_run_dir refuses: the socket then stays, and
+	 * the next start replaces it */
+	if (main_sock.dirfd >= 0)
+		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
+	main_drain();
+	return listener_close_all(5) == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = MAIN_DEFAULT_CONF, *doc = NULL;
+	struct passwd pwbuf, *pw;
+	struct config *c;
+	char err[1024], pwstr[4096], abspath[PATH_MAX];
+	int ch, check = 0, fg = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:D:fhnV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'D': doc = optarg; break;
+		case 'f': fg = 1; break;
+		case 'n': check = 1; break;
+		case 'V': printf("authmilter %s\n", PACKAGE_VERSION); return 0;
+		case 'h': main_usage(0); break;
+		default: main_usage(2);
+		}
+	}
+	if (optind != argc)
+		main_usage(2);
+	if (doc != NULL) {
+		if (strcmp(doc, "sample") == 0)
+			config_print_sample(stdout);
+		else if (strcmp(doc, "man") == 0)
+			config_print_man(stdout);
+		else
+			main_usage(2);
+		return 0;
+	}
+	clock_init();
+	if (realpath(path, abspath) != NULL)	/* we chdir("/") in the background */
+		path = abspath;
+	if (privsep_conf_trusted(path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		return 1;
+	}
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		config_dump(c, stdout);
+		config_free(c);
+		return 0;
+	}
+	log_init(fg || c->log_destination == CONFIG_LOG_STDERR ? LOG_DEST_STDERR
+	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
+	config_install(c);
+	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
+	main_listen_fd = main_open_socket(c, pw);
+	if (!fg)
+		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
+		    : -1);
+	if (pw != NULL && (main_privsep = privsep_start(path, err,
+	    sizeof(err))) == NULL)
+		log_fatal("cannot start the key reader: %s", err);
+	main_drop_privileges(pw);
+	if (runtime_start(c, err, sizeof(err)) != 0)
+		log_fatal("cannot start: %s", err);
+	keycheck_config(c, runtime_of(c)->dns);
+	rc = main_serve(path, c);
+	if (main_pid.dirfd >= 0)
+		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
+	if (rc < 0) {
+		/* threads still hold the snapshot: no teardown under them */
+		log_warn(NULL, "connection threads still busy; exiting without "
+		    "cleanup");
+		privsep_stop(main_privsep);
+		_exit(0);
+	}
+	config_install(NULL);
+	privsep_stop(main_privsep);
+	log_notice(NULL, "stopped");
+	return rc;
+}

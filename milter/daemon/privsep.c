@@ -1,0 +1,357 @@
+/*
+ * privsep.c - a root helper process that reads the conf and its key files.
+ *
+ * Wire format over a socketpair, helper to daemon, after a one-byte 'L'
+ * request: records of
+ *     type (1 byte) | path length (4, big-endian) | data length (4) | path | data
+ * type 'C' conf text, 'K' key or secret bytes, 'X' its error text, 'F' fatal error
+ * (whole load failed, data = message), 'E' end. Only one request is in
+ * flight at a time (reloads are serialized by the main thread).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "base/buf.h"
+#include "auth/keys.h"
+#include "base/log.h"
+#include "daemon/privsep.h"
+#include "base/secret.h"
+#include "base/xalloc.h"
+
+#define PRIVSEP_MAX_RECORD (32u * 1024 * 1024)
+
+struct privsep {
+	int fd;			/* our end of the socketpair */
+	pid_t pid;		/* the helper */
+	char *conf_path;	/* file the helper reads */
+};
+
+/* Key bytes received for one reload. */
+struct privsep_bundle {
+	char **paths;		/* key paths */
+	struct buf *data;	/* bytes or error text */
+	int *ok;		/* 1: bytes, 0: error text */
+	size_t n;
+};
+
+/* privsep_write_all - write everything or fail */
+static int
+privsep_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* privsep_read_all - read exactly n bytes or fail */
+static int
+privsep_read_all(int fd, void *p, size_t n)
+{
+	char *c = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = read(fd, c, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* privsep_put - append one record to out */
+static void
+privsep_put(struct buf *out, char type, const char *path, const void *data,
+    size_t len)
+{
+	unsigned char h[9];
+	uint32_t pl = (uint32_t)strlen(path), dl = (uint32_t)len;
+
+	h[0] = (unsigned char)type;
+	h[1] = pl >> 24; h[2] = pl >> 16; h[3] = pl >> 8; h[4] = pl;
+	h[5] = dl >> 24; h[6] = dl >> 16; h[7] = dl >> 8; h[8] = dl;
+	buf_append(out, h, sizeof(h));
+	buf_append(out, path, pl);
+	buf_append(out, data, len);
+}
+
+/* privsep_put_file - a 'K' record with a file's checked bytes, or an 'X' record saying why not */
+static void
+privsep_put_file(struct buf *out, const char *path, const char *what,
+    size_t max, int flags, struct buf *pem)
+{
+	char err[1024];
+
+	if (secret_read(path, what, max, flags, pem, err, sizeof(err)) == 0)
+		privsep_put(out, 'K', path, buf_cstr(pem), pem->len);
+	else
+		privsep_put(out, 'X', path, err, strlen(err));
+	if (pem->data != NULL)
+		OPENSSL_cleanse(pem->data, pem->cap);
+}
+
+/*
+ * privsep_conf_trusted - 0 if the conf file can steer root: it and every
+ * directory above it owned by root and writable by nobody else (else a
+ * daemon turned hostile, as its user, could rewrite it to list any file as
+ * a key); the file is then read by name, which nobody else can redirect
+ */
+int
+privsep_conf_trusted(const char *conf_path, char *err, size_t errlen)
+{
+	char subject[PATH_MAX + 32];
+	struct stat st;
+	int fd;
+
+	(void)snprintf(subject, sizeof(subject), "configuration file %s",
+	    conf_path);
+	fd = secret_open_trusted(conf_path, SECRET_ALLOW_SYMLINK, subject, &st,
+	    err, errlen);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* privsep_serve_one - answer one load request */
+static void
+privsep_serve_one(int fd, const char *conf_path)
+{
+	struct buf text = BUF_INIT, out = BUF_INIT, pem = BUF_INIT;
+	struct config *c;
+	char err[1024];
+	size_t i, j;
+	int flags;
+
+	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0
+	    || config_read_file(conf_path, &text, err, sizeof(err)) != 0
+	    || (c = config_load_from(conf_path, buf_cstr(&text), NULL,
+	    CONFIG_SKIP_KEYS, err, sizeof(err))) == NULL) {
+		privsep_put(&out, 'F', "", err, strlen(err));
+	} else {
+		privsep_put(&out, 'C', conf_path, text.data ? text.data : "", text.len);
+		flags = config_secret_flags(c);
+		for (i = 0; i < c->ndomains; i++)
+			for (j = 0; j < c->domains[i].nkeys; j++)
+				privsep_put_file(&out, c->domains[i].keys[j].path,
+				    KEYS_FILE_WHAT, KEYS_MAX_PEM, flags, &pem);
+		for (i = 0; i < c->bounce_secret.n; i++)
+			privsep_put_file(&out, c->bounce_secret.v[i],
+			    BOUNCE_SECRET_WHAT, BOUNCE_SECRET_FILE_MAX, flags, &pem);
+		config_free(c);
+	}
+	privsep_put(&out, 'E', "", "", 0);
+	if (privsep_write_all(fd, out.data, out.len) != 0)
+		_exit(0);
+	OPENSSL_cleanse(out.data, out.cap);
+	buf_free(&out);
+	buf_free(&pem);
+	buf_free(&text);
+}
+
+/* privsep_child - the helper's loop */
+static void
+privsep_child(int fd, const char *conf_path)
+{
+	char req;
+	int i;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	for (i = 3; i < 1024; i++)	/* keep no milter socket */
+		if (i != fd)
+			close(i);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	for (;;) {
+		if (privsep_read_all(fd, &req, 1) != 0)
+			_exit(0);
+		if (req == 'L')
+			privsep_serve_one(fd, conf_path);
+	}
+}
+
+/* privsep_start - fork the reader */
+struct privsep *
+privsep_start(const char *conf_path, char *err, size_t errlen)
+{
+	struct privsep *ps;
+	char eb[128];
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		(void)snprintf(err, errlen, "socketpair: %s", log_errstr(errno, eb, sizeof(eb)));
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		(void)snprintf(err, errlen, "fork: %s", log_errstr(errno, eb, sizeof(eb)));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		privsep_child(sv[1], conf_path);
+		_exit(0);
+	}
+	close(sv[1]);
+	ps = xcalloc(1, sizeof(*ps));
+	ps->fd = sv[0];
+	ps->pid = pid;
+	ps->conf_path = xstrdup(conf_path);
+	return ps;
+}
+
+/* privsep_get - read one record; 0, or -1 on a broken helper */
+static int
+privsep_get(int fd, char *type, struct buf *path, struct buf *data)
+{
+	unsigned char h[9];
+	uint32_t pl, dl;
+
+	if (privsep_read_all(fd, h, sizeof(h)) != 0)
+		return -1;
+	*type = (char)h[0];
+	pl = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+	dl = (uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8];
+	if (pl > 4096 || dl > PRIVSEP_MAX_RECORD)
+		return -1;
+	buf_reset(path);
+	buf_reset(data);
+	buf_reserve(path, pl);
+	buf_reserve(data, dl);
+	if (privsep_read_all(fd, path->data, pl) != 0
+	    || privsep_read_all(fd, data->data, dl) != 0)
+		return -1;
+	path->len = pl;
+	path->data[pl] = '\0';
+	data->len = dl;
+	data->data[dl] = '\0';
+	return 0;
+}
+
+/* privsep_bundle_read - the config_key_source reader over received bytes */
+static int
+privsep_bundle_read(void *arg, const char *path, const char *what,
+    size_t max, int flags, struct buf *pem, char *err, size_t errlen)
+{
+	struct privsep_bundle *b = arg;
+	size_t i;
+
+	(void)max;			/* applied by the helper, */
+	(void)flags;			/* as are the flags */
+	for (i = 0; i < b->n; i++) {
+		if (strcmp(b->paths[i], path) != 0)
+			continue;
+		if (!b->ok[i]) {
+			(void)snprintf(err, errlen, "%s", buf_cstr(&b->data[i]));
+			return -1;
+		}
+		buf_reset(pem);
+		buf_append(pem, b->data[i].data ? b->data[i].data : "", b->data[i].len);
+		return 0;
+	}
+	(void)snprintf(err, errlen, "%s %s: not sent by the key reader", what,
+	    path);
+	return -1;
+}
+
+/* privsep_bundle_free - wipe and free received key bytes */
+static void
+privsep_bundle_free(struct privsep_bundle *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->data[i].data != NULL)
+			OPENSSL_cleanse(b->data[i].data, b->data[i].cap);
+		buf_free(&b->data[i]);
+		free(b->paths[i]);
+	}
+	free(b->paths);
+	free(b->data);
+	free(b->ok);
+}
+
+/* privsep_load - build a new snapshot through the reader */
+struct config *
+privsep_load(struct privsep *ps, char *err, size_t errlen)
+{
+	struct privsep_bundle b = { NULL, NULL, NULL, 0 };
+	struct buf path = BUF_INIT, data = BUF_INIT, text = BUF_INIT;
+	struct config_key_source src = { privsep_bundle_read, &b };
+	struct config *c = NULL;
+	char type = 0;
+
+	if (privsep_write_all(ps->fd, "L", 1) != 0) {
+		(void)snprintf(err, errlen, "key reader process is gone");
+		return NULL;
+	}
+	while (privsep_get(ps->fd, &type, &path, &data) == 0 && type != 'E') {
+		if (type == 'F') {
+			(void)snprintf(err, errlen, "%s", buf_cstr(&data));
+			break;
+		} else if (type == 'C') {
+			buf_reset(&text);
+			buf_append(&text, data.data, data.len);
+		} else if (type == 'K' || type == 'X') {
+			b.paths = xreallocarray(b.paths, b.n + 1, sizeof(*b.paths));
+			b.data = xreallocarray(b.data, b.n + 1, sizeof(*b.data));
+			b.ok = xreallocarray(b.ok, b.n + 1, sizeof(*b.ok));
+			b.paths[b.n] = xstrdup(buf_cstr(&path));
+			buf_init(&b.data[b.n]);
+			buf_append(&b.data[b.n], data.data, data.len);
+			b.ok[b.n] = type == 'K';
+			b.n++;
+		}
+	}
+	if (type == 'E' && text.data != NULL)
+		c = config_load_from(ps->conf_path, buf_cstr(&text), &src, 0, err,
+		    errlen);
+	else if (type != 'F')
+		(void)snprintf(err, errlen, "key reader process failed");
+	if (data.data != NULL)
+		OPENSSL_cleanse(data.data, data.cap);
+	buf_free(&path);
+	buf_free(&data);
+	buf_free(&text);
+	privsep_bundle_free(&b);
+	return c;
+}
+
+/* privsep_stop - end the reader */
+void
+privsep_stop(struct privsep *ps)
+{
+	if (ps == NULL)
+		return;
+	close(ps->fd);
+	waitpid(ps->pid, NULL, 0);
+	free(ps->conf_path);
+	free(ps);
+}

@@ -1,0 +1,39 @@
+/*
+ * privsep.h - the privileged key reader.
+ *
+ * authmilter reads its private keys as root, then runs as an unprivileged
+ * user; a reload (SIGHUP) must read keys again. Before dropping privileges
+ * the daemon forks this small helper, which stays root, holds no network
+ * socket and does one thing: on request it reads the configuration file
+ * (whose path was fixed at start) and the key files that file names, and
+ * sends back the text and the permission-checked key bytes. The daemon
+ * then parses both itself. A compromised daemon can therefore obtain only
+ * keys the configuration lists, never arbitrary files; and since the conf,
+ * the keys and every directory above them must be owned by root and
+ * writable by nobody else (secret_open_trusted), it cannot rewrite that list
+ * or swap a listed file for another.
+ */
+#ifndef AUTHMILTER_PRIVSEP_H
+#define AUTHMILTER_PRIVSEP_H
+
+#include <stddef.h>
+
+#include "policy/config.h"
+
+struct privsep;
+
+/* privsep_start - fork the reader; call as root before threads start */
+struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
+/* privsep_load - build a new snapshot through the reader; NULL with err */
+struct config *privsep_load(struct privsep *ps, char *err, size_t errlen);
+/*
+ * privsep_conf_trusted - 0 if the conf file and the directories above it
+ * are owned by root (or by us when not root) and writable by nobody else
+ * (secret_open_trusted); -1 with err naming the file and the fix. The reader
+ * checks before each read; main checks at start.
+ */
+int privsep_conf_trusted(const char *conf_path, char *err, size_t errlen);
+/* privsep_stop - end the reader and free (NULL is fine) */
+void privsep_stop(struct privsep *ps);
+
+#endif

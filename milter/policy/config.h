@@ -1,0 +1,226 @@
+/*
+ * config.h - the configuration snapshot: options, domain blocks and keys.
+ *
+ * A snapshot is built by config_load (parse, validate, load keys) and is
+ * immutable afterwards. It is reference counted: every connection pins the
+ * snapshot current when it started (config_acquire) and drops it at close
+ * (config_release); a reload installs a new snapshot (config_install) and
+ * the old one is freed when its last user lets go.
+ *
+ * Every option is declared once, in config_table.c: name, type, default,
+ * bounds and a one-line doc. The parser, `authmilter -n`, the sample conf
+ * and the man page all come from that table.
+ */
+#ifndef AUTHMILTER_CONFIG_H
+#define AUTHMILTER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/cidr.h"
+#include "base/buf.h"
+#include "auth/bounce.h"
+#include "auth/keys.h"
+
+enum config_sign_from {
+	CONFIG_SIGN_FROM_HEADER,	/* header From domain picks the block */
+	CONFIG_SIGN_FROM_ENVELOPE,	/* envelope sender domain picks it */
+};
+
+enum config_unauthorized {
+	CONFIG_UNAUTHORIZED_NOSIGN,	/* not signed for the domain (platform still) */
+	CONFIG_UNAUTHORIZED_REJECT,	/* refused, 550 5.7.1 */
+};
+
+enum config_on_error {
+	CONFIG_ON_ERROR_ACCEPT,
+	CONFIG_ON_ERROR_TEMPFAIL,
+};
+
+enum config_unpublished {
+	CONFIG_UNPUBLISHED_SIGN,	/* no published key: sign with the first */
+	CONFIG_UNPUBLISHED_SKIP,	/* no published key: do not sign */
+};
+
+enum config_dmarc_mode {
+	CONFIG_DMARC_RFC9989,
+	CONFIG_DMARC_RFC7489,
+};
+
+enum config_dmarc_action {
+	CONFIG_DMARC_ACTION_REJECT,	/* 550 5.7.1 */
+	CONFIG_DMARC_ACTION_QUARANTINE,	/* treat as quarantine */
+	CONFIG_DMARC_ACTION_NONE,	/* header only */
+};
+
+enum config_quarantine {
+	CONFIG_QUARANTINE_HEADER,	/* add X-Authmilter-Quarantine */
+	CONFIG_QUARANTINE_HOLD,		/* MTA quarantine (Postfix hold queue) */
+	CONFIG_QUARANTINE_NONE,		/* header only */
+};
+
+enum config_spf_action {
+	CONFIG_SPF_ACTION_NONE,		/* let DMARC decide */
+	CONFIG_SPF_ACTION_REJECT,	/* 550 5.7.23 at MAIL FROM */
+};
+
+enum config_spf_engine {
+	CONFIG_SPF_ENGINE_BUILTIN,	/* our RFC 7208 evaluator */
+	CONFIG_SPF_ENGINE_LIBSPF2,	/* libspf2 (the tests' oracle) */
+};
+
+enum config_log_dest {
+	CONFIG_LOG_SYSLOG,
+	CONFIG_LOG_STDERR,
+};
+
+enum config_key_symlinks {
+	CONFIG_KEY_SYMLINKS_REFUSE,	/* a key path that is a symbolic link: refused */
+	CONFIG_KEY_SYMLINKS_ALLOW,	/* followed; the target is still checked */
+};
+
+/* A list of words (header names, servers). */
+struct config_words {
+	char **v;		/* the words */
+	size_t n;		/* how many */
+};
+
+/* One `domain NAME { ... }` block. */
+struct config_domain {
+	char *name;			/* lowercased domain */
+	int line;			/* line of the block header */
+	struct key *keys;		/* keys in preference order */
+	size_t nkeys;
+	int hcanon;			/* header canonicalization (sign.h) */
+	int bcanon;			/* body canonicalization */
+	struct config_words signed_headers;	/* names to sign */
+	struct config_words oversign_headers;	/* names to oversign */
+	long signature_ttl;		/* x= lifetime in seconds, 0: none */
+	char *bounce_domain;		/* custom bounce domain, NULL if none */
+	struct config_words signers;	/* SASL login patterns that may sign for it */
+	struct cidr_list signer_networks;	/* unauthenticated clients that may;
+						 * empty: all of internal_hosts */
+	unsigned long long set;		/* bit i: domain-level option i was given */
+};
+
+struct config {
+	int refs;			/* references (atomic) */
+	char *path;			/* file it was read from */
+
+	/* daemon */
+	char *socket;			/* unix:PATH, inet:PORT@HOST, inet6:... */
+	int socket_mode;		/* mode of a unix socket */
+	char *pidfile;			/* pid file when running in background */
+	char *user;			/* user to run as after start-up ("" : stay) */
+	long milter_timeout;		/* seconds we wait for the next MTA command */
+	int max_connections;		/* MTA connections served at once */
+	int log_destination;		/* enum config_log_dest */
+	int log_level;			/* LOG_* from syslog.h */
+	int syslog_facility;		/* LOG_MAIL, ... */
+
+	/* policy */
+	char *authserv_id;		/* authserv-id of our A-R headers */
+	struct cidr_list internal_hosts;	/* clients whose mail is signed */
+	struct config_words dns_servers;	/* host[@port]; empty: system */
+	int sign_from;			/* enum config_sign_from */
+	int on_internal_error;		/* enum config_on_error */
+	int allow_group_readable_keys;	/* accept mode 0640 key files */
+	int key_symlinks;		/* enum config_key_symlinks */
+	char *platform_domain;		/* domain block adding a second signature */
+	int unauthorized_from;		/* enum config_unauthorized */
+	int unpublished_keys;		/* enum config_unpublished */
+
+	/* DNS */
+	long dns_timeout;		/* seconds per query */
+	char *trust_anchor_file;	/* DNSSEC trust anchor ("" : no validation) */
+	long key_check_interval;	/* seconds between key record checks (0: at load only) */
+
+	/* inbound */
+	long spf_time_budget;		/* seconds for the SPF checks of one message */
+	int spf_fail_action;		/* enum config_spf_action */
+	int spf_engine;			/* enum config_spf_engine */
+	int received_spf_header;	/* add Received-SPF */
+	int dkim_max_signatures;	/* signatures verified per message */
+	int dmarc_mode;			/* enum config_dmarc_mode */
+	int dmarc_reject_action;	/* enum config_dmarc_action */
+	int dmarc_quarantine_action;	/* enum config_quarantine */
+	int reject_bad_from;		/* reject mail without exactly one From address */
+	int max_forged_headers;		/* more forged fields than this: refuse */
+	int on_dns_error;		/* enum config_on_error */
+
+	/* custom bounce domains */
+	struct config_words bounce_secret;	/* secret files: the first signs */
+	long bounce_max_age;		/* seconds a bounce address stays valid */
+	struct config_words bounce_pass_local;	/* local parts let through in bounce domains */
+	struct bounce_secrets secrets;	/* loaded from bounce_secret */
+
+	/* defaults for domain blocks */
+	struct config_domain defaults;	/* the global values of domain options */
+
+	struct config_domain *domains;	/* the domain blocks */
+	size_t ndomains;
+	const struct config_domain *platform;	/* block of platform_domain */
+	const struct config_domain **by_name;	/* blocks sorted by name (lookups) */
+	const struct config_domain **by_bounce;	/* blocks with a bounce_domain, sorted by it */
+	size_t nbounce;
+
+	void *rt;			/* runtime (runtime.h), NULL until started */
+	void (*rt_free)(void *);	/* releases rt with the snapshot */
+};
+
+/* Where key and secret bytes come from: the files, or a privileged reader. */
+struct config_key_source {
+	/* read - as secret_read (what names the file, max bounds it, flags SECRET_ALLOW_*); 0, or -1 with err */
+	int (*read)(void *arg, const char *path, const char *what, size_t max,
+	    int flags, struct buf *pem, char *err, size_t errlen);
+	void *arg;		/* the reader's state (borrowed) */
+};
+
+/* config_secret_flags - the secret_read flags c's options ask for (group-readable keys, key_symlinks) */
+int config_secret_flags(const struct config *c);
+
+#define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
+
+/*
+ * config_load_from - the general loader: text (NULL: read path), keys from
+ * src (NULL: read the files directly), flags CONFIG_SKIP_KEYS.
+ */
+struct config *config_load_from(const char *path, const char *text,
+    const struct config_key_source *src, int flags, char *err, size_t errlen);
+/* config_read_file - a conf file's text (NUL bytes and > 16 MB refused); 0 or -1 */
+int config_read_file(const char *path, struct buf *text, char *err,
+    size_t errlen);
+/*
+ * config_load - parse FILE, validate it and load its keys. On error returns
+ * NULL and writes "FILE:LINE: reason" into err.
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* config_load_string - the same from a string (tests); name is used in messages */
+struct config *config_load_string(const char *text, const char *name,
+    char *err, size_t errlen);
+/* config_free - release a snapshot regardless of references */
+void config_free(struct config *c);
+
+/* config_install - make c the current snapshot; the previous one is released */
+void config_install(struct config *c);
+/* config_acquire - pin the current snapshot (NULL if none installed) */
+struct config *config_acquire(void);
+/* config_release - drop a pin; frees the snapshot when it was the last */
+void config_release(struct config *c);
+
+/* config_find_domain - the block for a domain (case-insensitive), or NULL */
+const struct config_domain *config_find_domain(const struct config *c,
+    const char *domain);
+
+/* config_find_bounce_domain - the block whose bounce_domain is domain, or NULL */
+const struct config_domain *config_find_bounce_domain(const struct config *c,
+    const char *domain);
+
+/* config_dump - print the effective configuration (authmilter -n) */
+void config_dump(const struct config *c, FILE *fp);
+/* config_print_sample - print the annotated sample conf from the table */
+void config_print_sample(FILE *fp);
+/* config_print_man - print the authmilter.conf(5) man page from the table */
+void config_print_man(FILE *fp);
+
+#endif

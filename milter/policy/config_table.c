@@ -1,0 +1,318 @@
+/*
+ * config_table.c - every authmilter.conf option, declared once, and the
+ * option types: each one's C size and how its values are copied into a
+ * domain block and freed (parsing is in config.c, formatting in
+ * config_dump.c).
+ *
+ * To add an option: add a field to struct config (or struct config_domain
+ * for options a domain block may override), add a row here, run
+ * `make regen-docs` and commit the regenerated sample and man page
+ * (`make check` fails until they match this table).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cidr.h"
+#include "policy/config.h"
+#include "policy/config_table.h"
+#include "base/xalloc.h"
+
+static const char *const choices_log_dest[] = { "syslog", "stderr", NULL };
+static const char *const choices_sign_from[] = { "header", "envelope", NULL };
+static const char *const choices_on_error[] = { "accept", "tempfail", NULL };
+static const char *const choices_unpublished[] = { "sign", "skip", NULL };
+static const char *const choices_dmarc_mode[] = { "rfc9989", "rfc7489", NULL };
+static const char *const choices_dmarc_action[] = { "reject", "quarantine", "none", NULL };
+static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
+static const char *const choices_spf_action[] = { "none", "reject", NULL };
+static const char *const choices_spf_engine[] = { "builtin", "libspf2", NULL };
+static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
+static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
+
+/* A row's storage: the offset and the size of its field. */
+#define G(field)	offsetof(struct config, field), \
+			sizeof(((struct config *)0)->field)
+#define D(field)	offsetof(struct config_domain, field), \
+			sizeof(((struct config_domain *)0)->field)
+/* OPT_CANON's pair of adjacent ints (asserted below). */
+#define D2(first, second)	offsetof(struct config_domain, first), \
+			sizeof(((struct config_domain *)0)->first) \
+			+ sizeof(((struct config_domain *)0)->second)
+
+_Static_assert(offsetof(struct config_domain, bcanon)
+    == offsetof(struct config_domain, hcanon) + sizeof(int),
+    "OPT_CANON stores hcanon and bcanon side by side");
+
+const struct opt_def config_options[] = {
+	/* daemon */
+	{ "socket", OPT_SOCKET, OPT_GLOBAL, G(socket),
+	  "unix:/run/authmilter/authmilter.sock", 0, 0, NULL,
+	  "where the milter listens: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST (no @HOST: loopback only)" },
+	{ "socket_mode", OPT_MODE, OPT_GLOBAL, G(socket_mode), "0660", 0, 0777, NULL,
+	  "permissions of a unix socket; the MTA's user must be able to connect" },
+	{ "pidfile", OPT_STRING, OPT_GLOBAL, G(pidfile),
+	  "/run/authmilter/authmilter.pid", 0, 0, NULL,
+	  "pid file written when running in the background (empty: none)" },
+	{ "user", OPT_STRING, OPT_GLOBAL, G(user), "", 0, 0, NULL,
+	  "user to run as once the keys are loaded (empty: keep the starting user)" },
+	{ "milter_timeout", OPT_DURATION, OPT_GLOBAL, G(milter_timeout), "7210s",
+	  1, 86400, NULL,
+	  "how long an MTA connection may stay silent, as during a DATA upload" },
+	{ "max_connections", OPT_INT, OPT_GLOBAL, G(max_connections), "1000",
+	  1, 65536, NULL,
+	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action" },
+	{ "log_destination", OPT_ENUM, OPT_GLOBAL, G(log_destination), "syslog",
+	  0, 0, choices_log_dest,
+	  "syslog or stderr (authmilter -f always logs to stderr)" },
+	{ "log_level", OPT_LEVEL, OPT_GLOBAL, G(log_level), "info", 0, 0, NULL,
+	  "lowest severity logged: err, warning, notice, info or debug" },
+	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",
+	  0, 0, NULL, "syslog facility: mail, daemon, user or local0..local7" },
+
+	/* policy */
+	{ "authserv_id", OPT_DOMAIN, OPT_GLOBAL, G(authserv_id), "", 0, 0, NULL,
+	  "authserv-id written into Authentication-Results (empty: this host's name)" },
+	{ "internal_hosts", OPT_CIDRS, OPT_GLOBAL, G(internal_hosts),
+	  "127.0.0.0/8, ::1", 0, 0, NULL,
+	  "clients whose mail is signed without authenticating (networks)" },
+	{ "dns_servers", OPT_WORDS, OPT_GLOBAL, G(dns_servers), "", 0, 0, NULL,
+	  "DNS servers to ask, host[@port], ... (empty: the system resolver)" },
+	{ "sign_from", OPT_ENUM, OPT_GLOBAL, G(sign_from), "header", 0, 0,
+	  choices_sign_from,
+	  "which domain selects the signing block: the header From or the envelope sender" },
+	{ "on_internal_error", OPT_ENUM, OPT_GLOBAL, G(on_internal_error), "accept",
+	  0, 0, choices_on_error,
+	  "what an internal error does to a message: accept it unsigned, or tempfail" },
+	{ "allow_group_readable_keys", OPT_BOOL, OPT_GLOBAL,
+	  G(allow_group_readable_keys), "no", 0, 0, NULL,
+	  "accept private key files readable by their group (mode 0640)" },
+	{ "key_symlinks", OPT_ENUM, OPT_GLOBAL, G(key_symlinks), "refuse", 0, 0,
+	  choices_key_symlinks,
+	  "a key or bounce_secret path that is a symbolic link (a mounted secrets volume): refuse, or allow; its target must still be owned by root, in directories only root can write" },
+	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
+	  "domain block whose keys add a second, platform signature to all signed mail" },
+	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
+	  choices_unauthorized, "mail from a trusted client that may not sign for its From domain (signers, signer_networks): nosign (the platform signature still applies) or reject (550 5.7.1)" },
+
+	{ "unpublished_keys", OPT_ENUM, OPT_GLOBAL, G(unpublished_keys), "sign",
+	  0, 0, choices_unpublished,
+	  "when no key of a domain is published in DNS: sign with the first anyway, or skip" },
+
+	/* DNS */
+	{ "dns_timeout", OPT_DURATION, OPT_GLOBAL, G(dns_timeout), "5s", 1, 60, NULL,
+	  "how long one DNS query may take" },
+	{ "trust_anchor_file", OPT_STRING, OPT_GLOBAL, G(trust_anchor_file), "", 0, 0,
+	  NULL, "DNSSEC trust anchor file (e.g. /usr/share/dns/root.key); empty: no validation" },
+	{ "key_check_interval", OPT_DURATION, OPT_GLOBAL, G(key_check_interval), "1h",
+	  0, 7 * 86400, NULL,
+	  "how often the DKIM key records are checked in DNS (0: at load and reload only)" },
+
+	/* inbound */
+	{ "spf_time_budget", OPT_DURATION, OPT_GLOBAL, G(spf_time_budget), "20s", 1, 120,
+	  NULL, "time for the SPF checks of one message (MAIL FROM and HELO together), then temperror; below the MTA's wait for the MAIL reply" },
+	{ "spf_fail_action", OPT_ENUM, OPT_GLOBAL, G(spf_fail_action), "none", 0, 0,
+	  choices_spf_action, "SPF fail at MAIL FROM: none (let DMARC decide) or reject" },
+	{ "spf_engine", OPT_ENUM, OPT_GLOBAL, G(spf_engine), "builtin", 0, 0,
+	  choices_spf_engine, "SPF evaluator: builtin (ours, RFC 7208 complete) or libspf2 (kept as the tests' reference)" },
+	{ "received_spf_header", OPT_BOOL, OPT_GLOBAL, G(received_spf_header), "no", 0, 0,
+	  NULL, "add a Received-SPF header (RFC 7208 9.1) to inbound mail" },
+	{ "dkim_max_signatures", OPT_INT, OPT_GLOBAL, G(dkim_max_signatures), "10", 1, 50,
+	  NULL, "DKIM signatures verified per message" },
+	{ "dmarc_mode", OPT_ENUM, OPT_GLOBAL, G(dmarc_mode), "rfc9989", 0, 0,
+	  choices_dmarc_mode, "DMARC discovery: rfc9989 (DNS tree walk; pct= is gone: a pct=0 record is enforced in full, logged at notice) or rfc7489 (public suffix list, pct)" },
+	{ "dmarc_reject_action", OPT_ENUM, OPT_GLOBAL, G(dmarc_reject_action), "reject",
+	  0, 0, choices_dmarc_action,
+	  "what a DMARC p=reject failure does: reject (550 5.7.1), quarantine, or none" },
+	{ "dmarc_quarantine_action", OPT_ENUM, OPT_GLOBAL, G(dmarc_quarantine_action),
+	  "header", 0, 0, choices_quarantine,
+	  "what quarantine does: a header (X-Authmilter-Quarantine), hold (MTA quarantine), or none" },
+	{ "reject_bad_from", OPT_BOOL, OPT_GLOBAL, G(reject_bad_from), "yes", 0, 0, NULL,
+	  "reject inbound mail without exactly one From header holding one address" },
+	{ "max_forged_headers", OPT_INT, OPT_GLOBAL, G(max_forged_headers), "10", 1, 1000,
+	  NULL, "fields claiming to be ours (Authentication-Results with our authserv-id, X-Authmilter-* from outside) removed from a message; more: refused with 550 5.7.1" },
+	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
+	  choices_on_error, "DMARC undecided for DNS trouble (the _dmarc lookup, or an aligned SPF or DKIM check that did not finish): tempfail (451 4.7.5) or accept" },
+
+	/* custom bounce domains */
+	{ "bounce_secret", OPT_WORDS, OPT_GLOBAL, G(bounce_secret), "", 0, 0, NULL,
+	  "secret files for bounce addresses (16+ random bytes, mode 0600): the first signs, all verify" },
+	{ "bounce_max_age", OPT_DURATION, OPT_GLOBAL, G(bounce_max_age), "30d",
+	  86400, 1000L * 86400, NULL,
+	  "how long a rewritten Return-Path accepts bounces" },
+	{ "bounce_pass_local", OPT_WORDS, OPT_GLOBAL, G(bounce_pass_local),
+	  "postmaster, abuse", 0, 0, NULL,
+	  "local parts delivered as addressed in the bounce domains; every other address there but a genuine one is refused (550 5.1.1)" },
+
+	/* signing: global defaults, overridable per domain */
+	{ "canonicalization", OPT_CANON, OPT_GLOBAL | OPT_BLOCK, D2(hcanon, bcanon),
+	  "relaxed/relaxed", 0, 0, NULL,
+	  "header/body canonicalization: relaxed or simple, each" },
+	{ "signed_headers", OPT_WORDS, OPT_GLOBAL | OPT_BLOCK, D(signed_headers),
+	  "From, Sender, Reply-To, Subject, Date, Message-ID, To, Cc, "
+	  "In-Reply-To, References, MIME-Version, Content-Type, "
+	  "Content-Transfer-Encoding, List-Id, List-Unsubscribe, "
+	  "List-Unsubscribe-Post", 0, 0, NULL,
+	  "headers signed (every instance present)" },
+	{ "oversign_headers", OPT_WORDS, OPT_GLOBAL | OPT_BLOCK, D(oversign_headers),
+	  "From", 0, 0, NULL,
+	  "headers listed once more than present, so none can be added after signing" },
+	{ "signature_ttl", OPT_DURATION, OPT_GLOBAL | OPT_BLOCK, D(signature_ttl),
+	  "0", 0, 366L * 86400, NULL,
+	  "signature lifetime written as x= (0: no expiry)" },
+
+	{ "signers", OPT_WORDS, OPT_GLOBAL | OPT_BLOCK, D(signers), "*", 0, 0, NULL,
+	  "SASL logins whose mail is signed for the domain: *@%d (logins of the domain itself: the safe form for platforms), exact logins, *@other.example, or * (any login)" },
+	{ "signer_networks", OPT_CIDRS, OPT_GLOBAL | OPT_BLOCK, D(signer_networks), "", 0, 0, NULL,
+	  "unauthenticated internal clients whose mail is signed for the domain (empty: all of internal_hosts); a SASL login is judged by signers alone" },
+
+	/* domain blocks only */
+	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
+	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },
+	{ "key", OPT_KEY, OPT_BLOCK, D(keys), NULL, 0, 0, NULL,
+	  "SELECTOR PATH [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable" },
+};
+
+const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+/* config_words_free - release a word list */
+static void
+config_words_free(struct config_words *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* config_words_copy - deep copy */
+static void
+config_words_copy(struct config_words *dst, const struct config_words *src)
+{
+	size_t i;
+
+	dst->n = src->n;
+	dst->v = src->n ? xcalloc(src->n, sizeof(*dst->v)) : NULL;
+	for (i = 0; i < src->n; i++)
+		dst->v[i] = xstrdup(src->v[i]);
+}
+
+/* config_copy_scalar - a field without pointers: its bytes */
+void
+config_copy_scalar(void *dst, const void *src, size_t size)
+{
+	memcpy(dst, src, size);
+}
+
+/* config_copy_string - a string field: its own copy of the text */
+void
+config_copy_string(void *dst, const void *src, size_t size)
+{
+	const char *s = *(char *const *)src;
+
+	(void)size;
+	*(char **)dst = s != NULL ? xstrdup(s) : NULL;
+}
+
+/* config_copy_words - a word list: its own array and words */
+void
+config_copy_words(void *dst, const void *src, size_t size)
+{
+	(void)size;
+	config_words_copy(dst, src);
+}
+
+/* config_copy_cidrs - a network list: its own array */
+void
+config_copy_cidrs(void *dst, const void *src, size_t size)
+{
+	const struct cidr_list *from = src;
+	struct cidr_list *to = dst;
+
+	(void)size;
+	to->n = from->n;
+	to->v = NULL;
+	if (from->n > 0) {
+		to->v = xreallocarray(NULL, from->n, sizeof(*from->v));
+		memcpy(to->v, from->v, from->n * sizeof(*from->v));
+	}
+}
+
+/* config_free_string - release a string field and empty it */
+void
+config_free_string(void *field)
+{
+	free(*(char **)field);
+	*(char **)field = NULL;
+}
+
+/* config_free_words - release a word-list field and empty it */
+void
+config_free_words(void *field)
+{
+	config_words_free(field);
+}
+
+/* config_free_cidrs - release a network-list field and empty it */
+void
+config_free_cidrs(void *field)
+{
+	cidr_list_free(field);
+}
+
+/* The option types: how each is stored, parsed, copied, formatted, freed. */
+const struct opt_type_desc config_types[] = {
+	[OPT_STRING] = { "text", sizeof(char *), config_set_string,
+	    config_copy_string, config_format_string, config_free_string },
+	[OPT_DOMAIN] = { "domain name", sizeof(char *), config_set_domain,
+	    config_copy_string, config_format_string, config_free_string },
+	[OPT_INT] = { "number", sizeof(int), config_set_number,
+	    config_copy_scalar, config_format_int, NULL },
+	[OPT_BOOL] = { "yes or no", sizeof(int), config_set_bool,
+	    config_copy_scalar, config_format_bool, NULL },
+	[OPT_ENUM] = { "choice", sizeof(int), config_set_enum,
+	    config_copy_scalar, config_format_enum, NULL },
+	[OPT_WORDS] = { "list", sizeof(struct config_words), config_set_words,
+	    config_copy_words, config_format_words, config_free_words },
+	[OPT_CIDRS] = { "networks", sizeof(struct cidr_list), config_set_cidrs,
+	    config_copy_cidrs, config_format_cidrs, config_free_cidrs },
+	[OPT_CANON] = { "header/body", 2 * sizeof(int), config_set_canon,
+	    config_copy_scalar, config_format_canon, NULL },
+	[OPT_MODE] = { "octal mode", sizeof(int), config_set_number,
+	    config_copy_scalar, config_format_mode, NULL },
+	[OPT_DURATION] = { "duration", sizeof(long), config_set_duration,
+	    config_copy_scalar, config_format_duration, NULL },
+	[OPT_LEVEL] = { "log level", sizeof(int), config_set_level,
+	    config_copy_scalar, config_format_level, NULL },
+	[OPT_FACILITY] = { "facility", sizeof(int), config_set_facility,
+	    config_copy_scalar, config_format_facility, NULL },
+	/* keys: domain blocks only (never inherited), printed by
+	 * config_dump_key and freed with their block by hand (with nkeys) */
+	[OPT_KEY] = { "selector and path", sizeof(struct key *), config_set_key,
+	    NULL, NULL, NULL },
+	[OPT_SOCKET] = { "socket", sizeof(char *), config_set_socket,
+	    config_copy_string, config_format_string, config_free_string },
+};
+
+const size_t config_ntypes = sizeof(config_types) / sizeof(config_types[0]);
+
+_Static_assert(sizeof(config_types) / sizeof(config_types[0]) == OPT_NTYPES,
+    "one descriptor per option type");
+
+/* The sample's domain block: the safe tenant settings first. */
+const struct opt_example config_block_example[] = {
+	{ "signers", "*@%d" },
+	{ "signer_networks", "192.0.2.0/24" },
+	{ "key", "s2026a /etc/authmilter/keys/example.com/s2026a.pem" },
+	{ "bounce_domain", "bounces.example.com" },
+	{ "canonicalization", "relaxed/relaxed" },
+};
+
+const size_t config_nblock_example = sizeof(config_block_example) /
+    sizeof(config_block_example[0]);
+
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
+    "struct config_domain.set and the parser's line arrays hold 64 options");

@@ -1,0 +1,193 @@
+/*
+ * mode.c - the sign-or-verify decision.
+ *
+ * A message is signed when the client is trusted (SASL-authenticated or in
+ * internal_hosts) and the selecting domain (header From, or the envelope
+ * sender with sign_from = envelope) has a domain block. A header From that
+ * is missing, repeated, or holds other than one address with a domain
+ * blocks signing: signing such a message would vouch for an ambiguous
+ * author.
+ *
+ * Tenants: a trusted client may sign only for the blocks that let it. A
+ * SASL login is judged by the block's signers patterns alone (the login
+ * names the tenant, wherever it connects from); an unauthenticated
+ * internal client by the block's signer_networks. A client that may not
+ * is not signed for the domain (the platform signature still applies),
+ * or refused with unauthorized_from = reject.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/mailaddr.h"
+#include "policy/mode.h"
+#include "base/xalloc.h"
+
+/* mode_from_domain - the single From address's domain, or NULL with why */
+static char *
+mode_from_domain(const struct mode_input *in, const char **why)
+{
+	struct mailaddr_list l;
+	char *d = NULL;
+	int n;
+
+	if (in->nfrom == 0) {
+		*why = "no From header";
+		return NULL;
+	}
+	if (in->nfrom > 1) {
+		*why = "more than one From header";
+		return NULL;
+	}
+	n = mailaddr_parse_list(in->from_value ? in->from_value : "", &l);
+	if (n < 0)
+		*why = "malformed From header";
+	else if (n == 0)
+		*why = "From header without an address";
+	else if (n > 1)
+		*why = "From header with several addresses";
+	else if (l.v[0].domain == NULL || !mailaddr_domain_ok(l.v[0].domain,
+	    strlen(l.v[0].domain), MAILADDR_DOMAIN_UTF8))
+		*why = "From address without a valid domain";
+	else
+		d = xstrdup(l.v[0].domain);
+	mailaddr_list_free(&l);
+	return d;
+}
+
+/* mode_login_matches - one signers pattern (%d: the block's domain) against a login */
+static int
+mode_login_matches(const char *pat, const char *login, const char *domain)
+{
+	char want[512];
+	const char *at;
+	size_t n = 0, dl = strlen(domain);
+
+	for (; *pat != '\0'; pat++) {
+		if (pat[0] == '%' && pat[1] == 'd') {
+			if (dl >= sizeof(want) - n)
+				return 0;	/* cannot match a login we keep */
+			memcpy(want + n, domain, dl);
+			n += dl;
+			pat++;
+		} else if (n + 1 < sizeof(want)) {
+			want[n++] = *pat;
+		} else {
+			return 0;
+		}
+	}
+	want[n] = '\0';
+	if (strcmp(want, "*") == 0)
+		return 1;
+	if (want[0] == '*' && want[1] == '@') {
+		at = strrchr(login, '@');
+		return at != NULL && at != login && strcasecmp(at + 1, want + 2) == 0;
+	}
+	return strcasecmp(want, login) == 0;
+}
+
+/* mode_may_sign - may this trusted client have mail signed for block d? */
+static int
+mode_may_sign(const struct config_domain *d, const struct mode_input *in,
+    char *why, size_t len)
+{
+	size_t i;
+
+	if (in->auth_authen != NULL && in->auth_authen[0] != '\0') {
+		for (i = 0; i < d->signers.n; i++)
+			if (mode_login_matches(d->signers.v[i], in->auth_authen,
+			    d->name))
+				return 1;
+		(void)snprintf(why, len, "login %s is not among the signers of %s",
+		    in->auth_authen, d->name);
+		return 0;
+	}
+	if (d->signer_networks.n == 0 || (in->client_addr != NULL
+	    && cidr_list_match_str(&d->signer_networks, in->client_addr)))
+		return 1;
+	(void)snprintf(why, len, "client %s is not in the signer_networks of %s",
+	    in->client_addr ? in->client_addr : "(unknown)", d->name);
+	return 0;
+}
+
+/* mode_decide - sign or verify */
+void
+mode_decide(const struct config *c, const struct mode_input *in,
+    struct mode_result *out)
+{
+	const char *why = NULL, *who;
+	char *envdom = NULL, why_not[200];
+
+	memset(out, 0, sizeof(*out));
+	out->kind = MODE_VERIFY;
+	out->from_domain = mode_from_domain(in, &why);
+	out->from_problem = out->from_domain == NULL ? why : NULL;
+	if (in->auth_authen != NULL && in->auth_authen[0] != '\0') {
+		who = "authenticated";
+	} else if (in->client_addr != NULL
+	    && cidr_list_match_str(&c->internal_hosts, in->client_addr)) {
+		who = "internal";
+	} else {
+		(void)snprintf(out->reason, sizeof(out->reason), "verify: client %s is "
+		    "neither authenticated nor in internal_hosts",
+		    in->client_addr ? in->client_addr : "(unknown)");
+		return;
+	}
+	out->trusted = 1;
+	if (out->from_domain == NULL) {
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed: %s "
+		    "(%s client)", why, who);
+		return;
+	}
+	if (c->sign_from == CONFIG_SIGN_FROM_ENVELOPE) {
+		envdom = mailaddr_envelope_domain(in->envelope_from ?
+		    in->envelope_from : "");
+		out->domain = config_find_domain(c, envdom);
+		if (out->domain == NULL) {
+			(void)snprintf(out->reason, sizeof(out->reason), "not signed: "
+			    "envelope sender domain %s has no domain block (%s "
+			    "client)", envdom ? envdom : "(none)", who);
+			free(envdom);
+			return;
+		}
+		free(envdom);
+	} else {
+		out->domain = config_find_domain(c, out->from_domain);
+		if (out->domain == NULL) {
+			(void)snprintf(out->reason, sizeof(out->reason), "not signed: From "
+			    "domain %s has no domain block (%s client)",
+			    out->from_domain, who);
+			return;
+		}
+	}
+	out->kind = MODE_SIGN;
+	if (!mode_may_sign(out->domain, in, why_not, sizeof(why_not))) {
+		out->unauthorized = out->domain;
+		out->domain = NULL;
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
+		    "%s", out->unauthorized->name, why_not);
+		return;
+	}
+	(void)snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
+	    who, out->domain->name);
+}
+
+/* mode_trusted - authenticated or internal client */
+int
+mode_trusted(const struct config *c, const char *auth_authen,
+    const char *client_addr)
+{
+	if (auth_authen != NULL && auth_authen[0] != '\0')
+		return 1;
+	return client_addr != NULL
+	    && cidr_list_match_str(&c->internal_hosts, client_addr);
+}
+
+/* mode_result_free - release a result's fields */
+void
+mode_result_free(struct mode_result *r)
+{
+	free(r->from_domain);
+	r->from_domain = NULL;
+}

@@ -1,0 +1,202 @@
+/*
+ * outbound.c - plan and make the DKIM signatures of an outbound message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/keys.h"
+#include "base/log.h"
+#include "policy/outbound.h"
+#include "base/xalloc.h"
+
+/* outbound_plan - add a domain's preferred RSA and Ed25519 keys */
+static void
+outbound_plan(struct outbound *o, const struct config *c,
+    const struct config_domain *d, time_t now)
+{
+	const struct key *k;
+	char why[256];
+	size_t used;
+	int t;
+
+	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
+		k = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
+		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
+		if (why[0] != '\0') {
+			used = strlen(o->why);
+			(void)snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
+			    used ? "; " : "", d->name, why, k != NULL ?
+			    (keys_pub_get(k) == KEY_PUB_PUBLISHED ||
+			    keys_pub_get(k) == KEY_PUB_UNCHECKED ||
+			    keys_pub_get(k) == KEY_PUB_UNKNOWN ? "" :
+			    " (no published key: signing with the first anyway)") :
+			    " (no published key: not signing)");
+		}
+		if (k == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
+			continue;
+		o->sigs[o->nsigs].dom = d;
+		o->sigs[o->nsigs].key = k;
+		o->nsigs++;
+	}
+}
+
+/* outbound_begin - plan signatures and start the body hashes */
+struct outbound *
+outbound_begin(const struct config *c, const struct config_domain *d,
+    time_t now, const char *qid, int space_stripped, int *failed)
+{
+	struct outbound *o = xcalloc(1, sizeof(*o));
+	size_t i;
+	int bc;
+
+	*failed = 0;
+	if (d != NULL)
+		outbound_plan(o, c, d, now);
+	if (c->platform != NULL && c->platform != d)
+		outbound_plan(o, c, c->platform, now);
+	if (o->why[0] != '\0')
+		log_warn(qid, "%s", o->why);
+	if (o->nsigs == 0) {
+		log_warn(qid, "not signed: no usable key for %s", d != NULL
+		    ? d->name : "the platform domain");
+		outbound_free(o);
+		return NULL;
+	}
+	if (space_stripped) {
+		/* a signature known to be invalid is never made */
+		o->relaxed_headers = 1;
+		log_info(qid, "the MTA does not pass header leading spaces "
+		    "(SMFIP_HDR_LEADSPC): signing with relaxed header "
+		    "canonicalization");
+	}
+	for (i = 0; i < o->nsigs; i++) {
+		bc = o->sigs[i].dom->bcanon;
+		if (o->body[bc] == NULL)
+			o->body[bc] = sign_body_new((enum sign_canon)bc);
+		if (o->body[bc] == NULL) {
+			log_err(qid, "cannot start signing");
+			outbound_free(o);
+			*failed = 1;
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* outbound_body - feed a chunk to every body hash */
+int
+outbound_body(struct outbound *o, const unsigned char *data, size_t len)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (o->body[i] != NULL && sign_body_update(o->body[i], data, len) != 0)
+			return -1;
+	return 0;
+}
+
+/* outbound_request - the signing request of planned signature i */
+static void
+outbound_request(const struct outbound *o, size_t i, time_t now,
+    struct sign_request *req)
+{
+	const struct config_domain *d = o->sigs[i].dom;
+
+	memset(req, 0, sizeof(*req));
+	req->domain = d->name;
+	req->selector = o->sigs[i].key->selector;
+	req->key = o->sigs[i].key->pkey;
+	req->alg = o->sigs[i].key->type == KEY_ED25519 ?
+	    SIGN_ALG_ED25519_SHA256 : SIGN_ALG_RSA_SHA256;
+	req->hcanon = o->relaxed_headers ? SIGN_CANON_RELAXED
+	    : (enum sign_canon)d->hcanon;
+	req->bcanon = (enum sign_canon)d->bcanon;
+	req->headers = (const char *const *)d->signed_headers.v;
+	req->nheaders = d->signed_headers.n;
+	req->oversign = (const char *const *)d->oversign_headers.v;
+	req->noversign = d->oversign_headers.n;
+	req->timestamp = now;
+	req->ttl = d->signature_ttl;
+}
+
+/* outbound_finish - make every planned signature, as header insertions */
+int
+outbound_finish(struct outbound *o, const struct sign_header *hdrs,
+    size_t nhdrs, time_t now, const char *qid, struct edit_list *edits)
+{
+	struct sign_request req;
+	struct buf v = BUF_INIT;
+	const struct key *k;
+	struct edit *e;
+	char err[256];
+	size_t i;
+	int bc;
+
+	for (bc = 0; bc < 2; bc++)
+		if (o->body[bc] != NULL && sign_body_final(o->body[bc], o->bh[bc]) != 0) {
+			log_err(qid, "signing failed: body hash failed");
+			return -1;
+		}
+	/* inserted in reverse plan order: the author's signature ends up on top */
+	for (i = o->nsigs; i-- > 0;) {
+		outbound_request(o, i, now, &req);
+		buf_reset(&v);
+		if (sign_header_value(&req, hdrs, nhdrs, o->bh[req.bcanon], &v,
+		    err, sizeof(err)) != 0) {
+			log_err(qid, "signing failed: %s", err);
+			buf_free(&v);
+			return -1;
+		}
+		/* the value starts with the space that follows the colon */
+		k = o->sigs[i].key;
+		e = edit_add(edits, EDIT_HEADER_INSERT, SIGN_HDR_NAME,
+		    buf_cstr(&v) + (v.len > 0 && v.data[0] == ' '));
+		edit_note(e, LOG_INFO, "signed d=%s s=%s a=%s (%d bits)",
+		    req.domain, k->selector, sign_alg_name(req.alg), k->bits);
+	}
+	buf_free(&v);
+	return 0;
+}
+
+/* outbound_return_path - rewrite MAIL FROM into the custom bounce domain */
+int
+outbound_return_path(const struct config *c, const struct config_domain *d,
+    const char *envfrom, const char *args, time_t now, const char *qid,
+    struct edit_list *edits)
+{
+	struct buf addr = BUF_INIT, path = BUF_INIT;
+	enum bounce_status st;
+	struct edit *e;
+
+	if (d == NULL || d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
+		return 0;
+	st = bounce_encode(&c->secrets, envfrom, d->bounce_domain, now, &addr);
+	if (st == BOUNCE_OK) {
+		buf_printf(&path, "<%s>", buf_cstr(&addr));
+		e = edit_add(edits, EDIT_SENDER, NULL, buf_cstr(&path));
+		edit_args(e, args);
+		edit_note(e, LOG_INFO, "Return-Path %s rewritten to %s", envfrom,
+		    buf_cstr(&path));
+	} else if (st == BOUNCE_TOO_LONG || st == BOUNCE_BAD_SENDER) {
+		log_info(qid, "Return-Path %s kept: %s", envfrom,
+		    bounce_status_text(st));
+	} else if (st == BOUNCE_INTERNAL) {
+		log_err(qid, "Return-Path %s not rewritten: %s", envfrom,
+		    bounce_status_text(st));
+	}
+	buf_free(&addr);
+	buf_free(&path);
+	return st == BOUNCE_INTERNAL ? -1 : 0;
+}
+
+/* outbound_free - release */
+void
+outbound_free(struct outbound *o)
+{
+	if (o == NULL)
+		return;
+	sign_body_free(o->body[0]);
+	sign_body_free(o->body[1]);
+	free(o);
+}

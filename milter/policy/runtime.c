@@ -1,0 +1,71 @@
+/*
+ * runtime.c - start and stop a snapshot's resolver and engines.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "policy/runtime.h"
+#include "base/xalloc.h"
+
+/* runtime_free - release a runtime (the snapshot's rt_free hook) */
+static void
+runtime_free(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (rt == NULL)
+		return;
+	dmarc_free(rt->dmarc);
+	dkim_verify_lib_free(rt->dkim_lib);
+	spf_free(rt->spf);
+	dns_free(rt->dns);
+	free(rt);
+}
+
+/* runtime_start - build the resolver and engines of a snapshot */
+int
+runtime_start(struct config *c, char *err, size_t errlen)
+{
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	struct dns_options dopt = { 0 };
+	struct spf_options sopt = { 0 };
+	struct dkim_verify_options vopt = { 0 };
+	struct dmarc_options mopt = { 0 };
+
+	dopt.servers = (const char *const *)c->dns_servers.v;
+	dopt.nservers = c->dns_servers.n;
+	dopt.trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
+	dopt.timeout_ms = (int)(c->dns_timeout * 1000);
+	if ((rt->dns = dns_new(&dopt, err, errlen)) == NULL)
+		goto fail;
+	sopt.receiver = c->authserv_id;
+	sopt.time_budget_ms = (int)(c->spf_time_budget * 1000);
+	sopt.check_helo = 1;
+	sopt.engine = c->spf_engine == CONFIG_SPF_ENGINE_LIBSPF2
+	    ? SPF_ENGINE_LIBSPF2 : SPF_ENGINE_BUILTIN;
+	if ((rt->spf = spf_new(rt->dns, &sopt, err, errlen)) == NULL)
+		goto fail;
+	vopt.dns = rt->dns;
+	vopt.dnssec = dopt.trust_anchor != NULL;
+	vopt.max_signatures = (unsigned)c->dkim_max_signatures;
+	if ((rt->dkim_lib = dkim_verify_lib_new(&vopt, err, errlen)) == NULL)
+		goto fail;
+	mopt.mode = c->dmarc_mode == CONFIG_DMARC_RFC7489 ? DMARC_MODE_RFC7489
+	    : DMARC_MODE_RFC9989;
+	mopt.lookup_arg = rt->dns;
+	if ((rt->dmarc = dmarc_new(&mopt, err, errlen)) == NULL)
+		goto fail;
+	c->rt = rt;
+	c->rt_free = runtime_free;
+	return 0;
+fail:
+	runtime_free(rt);
+	return -1;
+}
+
+/* runtime_of - a snapshot's runtime */
+struct runtime *
+runtime_of(const struct config *c)
+{
+	return c != NULL ? c->rt : NULL;
+}
