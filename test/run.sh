@@ -99,6 +99,8 @@ for t in "$build"/test/unit/test_*; do
 done
 "$here/test/unit/check_docs.sh" >"$out/check_docs.log" 2>&1
 tally check_docs "$out/check_docs.log" $?
+top_srcdir="$here" sh "$here/test/tools/check_includes.sh" >"$out/check_includes.log" 2>&1
+tally check_includes "$out/check_includes.log" $?
 
 timeout 900 "$here/test/fuzz/run.sh" >"$out/fuzz.log" 2>&1
 tally fuzz "$out/fuzz.log" $?
