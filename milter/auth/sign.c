@@ -452,9 +452,9 @@ sign_sha256(void)
 	return sign_md_fetched != NULL ? sign_md_fetched : EVP_sha256();
 }
 
-/* sign_body_new - start a streaming body hash with the given canonicalization */
+/* sign_body_count_new - the same canonicalization, counting bytes instead of hashing them */
 struct sign_body *
-sign_body_new(enum sign_canon canon)
+sign_body_count_new(enum sign_canon canon)
 {
 	struct sign_body *sb;
 
@@ -462,24 +462,21 @@ sign_body_new(enum sign_canon canon)
 	sb = xmalloc(sizeof(*sb));
 	memset(sb, 0, offsetof(struct sign_body, stage));
 	sb->canon = canon;
+	return sb;
+}
+
+/* sign_body_new - start a streaming body hash with the given canonicalization */
+struct sign_body *
+sign_body_new(enum sign_canon canon)
+{
+	struct sign_body *sb = sign_body_count_new(canon);
+
 	sb->md = EVP_MD_CTX_new();
 	if (sb->md == NULL || EVP_DigestInit_ex(sb->md, sign_sha256(), NULL) != 1) {
 		ERR_clear_error();
 		sign_body_free(sb);
 		return NULL;
 	}
-	return sb;
-}
-
-/* sign_body_count_new - the same canonicalization, counting bytes instead of hashing them */
-struct sign_body *
-sign_body_count_new(enum sign_canon canon)
-{
-	struct sign_body *sb;
-
-	sb = xmalloc(sizeof(*sb));
-	memset(sb, 0, offsetof(struct sign_body, stage));
-	sb->canon = canon;
 	return sb;
 }
 

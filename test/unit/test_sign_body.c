@@ -127,33 +127,11 @@ ref_hash(enum sign_canon canon, const unsigned char *in, size_t len,
 	return olen;
 }
 
-/* body_count - the canonical length sign_body_count_new gives over in, in the chunks that cuts gives */
-static unsigned long long
-body_count(enum sign_canon canon, const unsigned char *in,
-    const struct cuts *cuts)
-{
-	struct sign_body *sb = sign_body_count_new(canon);
-	unsigned long long n;
-	size_t k, start = 0;
-
-	assert_non_null(sb);
-	for (k = 0; k < cuts->n; k++) {
-		assert_int_equal(sign_body_update(sb, in + start,
-		    cuts->end[k] - start), 0);
-		start = cuts->end[k];
-	}
-	assert_int_equal(sign_body_final(sb, NULL), 0);
-	n = sign_body_length(sb);
-	sign_body_free(sb);
-	return n;
-}
-
-/* body_hash - sign_body_* over in, fed in the chunks that cuts gives */
+/* body_feed - in, in the chunks that cuts gives, into sb; then sign_body_final; sb is freed */
 static void
-body_hash(enum sign_canon canon, const unsigned char *in, const struct cuts *cuts,
-    unsigned char bh[SIGN_HASH_LEN])
+body_feed(struct sign_body *sb, const unsigned char *in,
+    const struct cuts *cuts, unsigned char *bh, unsigned long long *len)
 {
-	struct sign_body *sb = sign_body_new(canon);
 	size_t k, start = 0;
 
 	assert_non_null(sb);
@@ -163,7 +141,30 @@ body_hash(enum sign_canon canon, const unsigned char *in, const struct cuts *cut
 		start = cuts->end[k];
 	}
 	assert_int_equal(sign_body_final(sb, bh), 0);
+	*len = sign_body_length(sb);
 	sign_body_free(sb);
+}
+
+/* body_hash - sign_body_* over in, fed in the chunks that cuts gives; the bytes hashed */
+static unsigned long long
+body_hash(enum sign_canon canon, const unsigned char *in, const struct cuts *cuts,
+    unsigned char bh[SIGN_HASH_LEN])
+{
+	unsigned long long len;
+
+	body_feed(sign_body_new(canon), in, cuts, bh, &len);
+	return len;
+}
+
+/* body_count - the canonical length sign_body_count_new gives over in, in the chunks that cuts gives */
+static unsigned long long
+body_count(enum sign_canon canon, const unsigned char *in,
+    const struct cuts *cuts)
+{
+	unsigned long long n;
+
+	body_feed(sign_body_count_new(canon), in, cuts, NULL, &n);
+	return n;
 }
 
 /* escape - in[0..len) as a C string literal body, shortened, for messages */
@@ -214,20 +215,21 @@ check_chunking(const char *what, enum sign_canon canon, const unsigned char *in,
     size_t len, const struct cuts *cuts)
 {
 	unsigned char got[SIGN_HASH_LEN], want[SIGN_HASH_LEN];
-	unsigned long long counted;
+	unsigned long long counted, hashed;
 	size_t olen;
 
 	olen = ref_hash(canon, in, len, want);
-	body_hash(canon, in, cuts, got);
+	hashed = body_hash(canon, in, cuts, got);
 	if (memcmp(got, want, sizeof(got)) != 0)
 		fail_msg("%s, %s, chunks %s: hash differs from the reference; "
 		    "body \"%s\"", what, canon_name(canon), cuts_string(cuts),
 		    escape(in, len));
 	counted = body_count(canon, in, cuts);
-	if (counted != olen)
-		fail_msg("%s, %s, chunks %s: counted %llu canonical bytes, the "
-		    "reference has %zu; body \"%s\"", what, canon_name(canon),
-		    cuts_string(cuts), counted, olen, escape(in, len));
+	if (counted != olen || hashed != olen)
+		fail_msg("%s, %s, chunks %s: counted %llu canonical bytes, hashed "
+		    "%llu, the reference has %zu; body \"%s\"", what,
+		    canon_name(canon), cuts_string(cuts), counted, hashed, olen,
+		    escape(in, len));
 }
 
 /* cuts_whole - the body in one chunk (none for an empty body) */
