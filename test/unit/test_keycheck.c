@@ -25,32 +25,6 @@
 
 static char *dir;			/* holds ka.pem and kb.pem */
 
-/* setup - two Ed25519 key files */
-static int
-setup(void **state)
-{
-	char path[512];
-
-	(void)state;
-	if ((dir = testutil_tmpdir()) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/ka.pem", dir);
-	if (testutil_write_key(path, "ED25519", 0, 0600) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/kb.pem", dir);
-	return testutil_write_key(path, "ED25519", 0, 0600);
-}
-
-/* teardown - remove them */
-static int
-teardown(void **state)
-{
-	(void)state;
-	testutil_rmtree(dir);
-	free(dir);
-	return 0;
-}
-
 /* Which key a comparison row holds the record against. */
 enum cmp_key {
 	CMP_RSA,		/* RSA-1024 */
@@ -125,16 +99,17 @@ static const struct cmp_case cmp_cases[] = {
 	  KEY_PUB_MISMATCHED, "not a DKIM key record" },
 };
 
-/* cmp_keys_new - our key and another of each type, in memory */
-static void
-cmp_keys_new(struct key ours[CMP_KEYS], struct key other[CMP_KEYS])
+static struct key cmp_ours[CMP_KEYS], cmp_other[CMP_KEYS];	/* in memory */
+static char *cmp_p[CMP_KEYS], *cmp_o[CMP_KEYS];	/* their p= values */
+
+/* cmp_keys_new - our key and another of each type, and their p= values */
+static int
+cmp_keys_new(void)
 {
 	size_t i;
 
-	memset(ours, 0, CMP_KEYS * sizeof(ours[0]));
-	memset(other, 0, CMP_KEYS * sizeof(other[0]));
 	for (i = 0; i < 2; i++) {
-		struct key *k = i == 0 ? ours : other;
+		struct key *k = i == 0 ? cmp_ours : cmp_other;
 
 		k[CMP_RSA].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
 		k[CMP_RSA].type = KEY_RSA;
@@ -142,9 +117,60 @@ cmp_keys_new(struct key ours[CMP_KEYS], struct key other[CMP_KEYS])
 		k[CMP_ED].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		k[CMP_ED].type = KEY_ED25519;
 		k[CMP_ED].bits = 256;
-		assert_non_null(k[CMP_RSA].pkey);
-		assert_non_null(k[CMP_ED].pkey);
+		if (k[CMP_RSA].pkey == NULL || k[CMP_ED].pkey == NULL)
+			return -1;
 	}
+	for (i = 0; i < CMP_KEYS; i++) {
+		cmp_p[i] = keys_public_b64(cmp_ours[i].pkey);
+		cmp_o[i] = keys_public_b64(cmp_other[i].pkey);
+		if (cmp_p[i] == NULL || cmp_o[i] == NULL
+		    || strcmp(cmp_p[i], cmp_o[i]) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* cmp_keys_free - release them */
+static void
+cmp_keys_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < CMP_KEYS; i++) {
+		free(cmp_p[i]);
+		free(cmp_o[i]);
+		EVP_PKEY_free(cmp_ours[i].pkey);
+		EVP_PKEY_free(cmp_other[i].pkey);
+	}
+}
+
+/* setup - two Ed25519 key files, and the in-memory keys of the comparison rows */
+static int
+setup(void **state)
+{
+	char path[512];
+
+	(void)state;
+	if ((dir = testutil_tmpdir()) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/ka.pem", dir);
+	if (testutil_write_key(path, "ED25519", 0, 0600) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/kb.pem", dir);
+	if (testutil_write_key(path, "ED25519", 0, 0600) != 0)
+		return -1;
+	return cmp_keys_new();
+}
+
+/* teardown - remove them */
+static int
+teardown(void **state)
+{
+	(void)state;
+	cmp_keys_free();
+	testutil_rmtree(dir);
+	free(dir);
+	return 0;
 }
 
 /* cmp_fill - append one placeholder's text for our p= and the other key's */
@@ -184,46 +210,22 @@ cmp_record(struct buf *out, const char *tmpl, const char *p, const char *o)
 	buf_puts(out, tmpl);
 }
 
-/* keycheck_compares_records_by_table - each record's state for the key */
+/* keycheck_compare_row - one record against its key (state: the row) */
 static void
-keycheck_compares_records_by_table(void **state)
+keycheck_compare_row(void **state)
 {
-	struct key ours[CMP_KEYS], other[CMP_KEYS];
-	char *p[CMP_KEYS], *o[CMP_KEYS], detail[640];
+	const struct cmp_case *c = *state;
 	struct buf rec = BUF_INIT;
-	size_t i, failed = 0;
+	char detail[640] = "";
 	enum key_pub got;
 
-	(void)state;
-	cmp_keys_new(ours, other);
-	for (i = 0; i < CMP_KEYS; i++) {
-		p[i] = keys_public_b64(ours[i].pkey);
-		o[i] = keys_public_b64(other[i].pkey);
-		assert_true(p[i] != NULL && o[i] != NULL && strcmp(p[i], o[i]) != 0);
-	}
-	for (i = 0; i < sizeof(cmp_cases) / sizeof(cmp_cases[0]); i++) {
-		const struct cmp_case *c = &cmp_cases[i];
-
-		cmp_record(&rec, c->record, p[c->key], o[c->key]);
-		detail[0] = '\0';
-		got = keycheck_compare(&ours[c->key], buf_cstr(&rec), detail,
-		    sizeof(detail));
-		if (got != c->want || strstr(detail, c->detail) == NULL) {
-			print_error("row \"%s\": %s (%s), want %s\n", c->name,
-			    keys_pub_name(got), detail, keys_pub_name(c->want));
-			failed++;
-		}
-	}
+	cmp_record(&rec, c->record, cmp_p[c->key], cmp_o[c->key]);
+	got = keycheck_compare(&cmp_ours[c->key], buf_cstr(&rec), detail,
+	    sizeof(detail));
 	buf_free(&rec);
-	for (i = 0; i < CMP_KEYS; i++) {
-		free(p[i]);
-		free(o[i]);
-		EVP_PKEY_free(ours[i].pkey);
-		EVP_PKEY_free(other[i].pkey);
-	}
-	if (failed != 0)
-		fail_msg("%zu of %zu rows failed", failed,
-		    sizeof(cmp_cases) / sizeof(cmp_cases[0]));
+	if (got != c->want || strstr(detail, c->detail) == NULL)
+		fail_msg("row \"%s\": %s (%s), want %s", c->name,
+		    keys_pub_name(got), detail, keys_pub_name(c->want));
 }
 
 #define KC_MAXKEYS 2
@@ -515,12 +517,23 @@ keycheck_parse_p_cuts_a_long_key_type_visibly(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(keycheck_compares_records_by_table),
-		cmocka_unit_test(keycheck_carries_only_the_same_key),
-		cmocka_unit_test(keycheck_thread_rounds_and_prompt_stop),
-		cmocka_unit_test(keycheck_parse_p_cuts_a_long_key_type_visibly),
-	};
+	enum { NCMP = sizeof(cmp_cases) / sizeof(cmp_cases[0]) };
+	struct CMUnitTest tests[NCMP + 3];
+	size_t i;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* one test per comparison row, named by the row, then the others */
+	memset(tests, 0, sizeof(tests));
+	for (i = 0; i < NCMP; i++) {
+		tests[i].name = cmp_cases[i].name;
+		tests[i].test_func = keycheck_compare_row;
+		tests[i].initial_state = (void *)(uintptr_t)&cmp_cases[i];
+	}
+	tests[NCMP].name = "keycheck_carries_only_the_same_key";
+	tests[NCMP].test_func = keycheck_carries_only_the_same_key;
+	tests[NCMP + 1].name = "keycheck_thread_rounds_and_prompt_stop";
+	tests[NCMP + 1].test_func = keycheck_thread_rounds_and_prompt_stop;
+	tests[NCMP + 2].name = "keycheck_parse_p_cuts_a_long_key_type_visibly";
+	tests[NCMP + 2].test_func = keycheck_parse_p_cuts_a_long_key_type_visibly;
+	return _cmocka_run_group_tests("keycheck", tests, NCMP + 3, setup,
+	    teardown);
 }

@@ -2,7 +2,7 @@
  * test_mode.c - the sign-or-verify decision, one table over conf x client
  * x SASL login x From (and MAIL FROM): sign or verify, trusted or not, the
  * block signed for or refused, the From domain found, and the reason.
- * Every failing row is reported, not only the first.
+ * Each row runs as its own test, named by the row.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,47 +248,47 @@ mode_row_ok(const struct mode_case *c, const struct mode_result *r)
 	return strstr(r->reason, c->reason) != NULL;
 }
 
-/* mode_decides_by_table - every row gets its decision and reason */
+/* mode_row - one row, run as its own test (state: the row) */
 static void
-mode_decides_by_table(void **state)
+mode_row(void **state)
 {
+	const struct mode_case *c = *state;
 	struct mode_input in;
 	struct mode_result r;
-	size_t i, failed = 0;
+	int ok;
 
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct mode_case *c = &cases[i];
-
-		memset(&in, 0, sizeof(in));
-		in.auth_authen = c->auth;
-		in.client_addr = c->addr;
-		in.nfrom = c->nfrom;
-		in.from_value = c->from;
-		in.envelope_from = c->envfrom;
-		mode_decide(cfgs[c->conf], &in, &r);
-		if (!mode_row_ok(c, &r)) {
-			print_error("row \"%s\": kind %d trusted %d domain %s refused %s "
-			    "from %s (%s) reason \"%s\"\n", c->name, r.kind, r.trusted,
-			    r.domain ? r.domain->name : "-",
-			    r.unauthorized ? r.unauthorized->name : "-",
-			    r.from_domain ? r.from_domain : "-",
-			    r.from_problem ? r.from_problem : "-", r.reason);
-			failed++;
-		}
-		mode_result_free(&r);
-	}
-	if (failed != 0)
-		fail_msg("%zu of %zu rows failed", failed,
-		    sizeof(cases) / sizeof(cases[0]));
+	memset(&in, 0, sizeof(in));
+	in.auth_authen = c->auth;
+	in.client_addr = c->addr;
+	in.nfrom = c->nfrom;
+	in.from_value = c->from;
+	in.envelope_from = c->envfrom;
+	mode_decide(cfgs[c->conf], &in, &r);
+	ok = mode_row_ok(c, &r);
+	if (!ok)
+		print_error("row \"%s\": kind %d trusted %d domain %s refused %s "
+		    "from %s (%s) reason \"%s\"\n", c->name, r.kind, r.trusted,
+		    r.domain ? r.domain->name : "-",
+		    r.unauthorized ? r.unauthorized->name : "-",
+		    r.from_domain ? r.from_domain : "-",
+		    r.from_problem ? r.from_problem : "-", r.reason);
+	mode_result_free(&r);
+	assert_true(ok);
 }
 
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mode_decides_by_table),
-	};
+	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
+	struct CMUnitTest tests[NCASES];
+	size_t i;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* one test per row, named by the row */
+	for (i = 0; i < NCASES; i++) {
+		memset(&tests[i], 0, sizeof(tests[i]));
+		tests[i].name = cases[i].name;
+		tests[i].test_func = mode_row;
+		tests[i].initial_state = (void *)(uintptr_t)&cases[i];
+	}
+	return _cmocka_run_group_tests("mode", tests, NCASES, setup, teardown);
 }

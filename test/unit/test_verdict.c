@@ -4,7 +4,7 @@
  * spf_fail_action, reject_bad_from, max_forged_headers, dmarc_reject_action,
  * dmarc_quarantine_action, on_dns_error) and the module outcome, and says
  * the action, reply codes, quarantine and reply text that must come out.
- * Every failing row is reported, not only the first.
+ * Each row runs as its own test, named by the row.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,42 +269,39 @@ verdict_row_ok(const struct verdict_case *c, const struct verdict *v)
 	    != NULL;
 }
 
-/* verdict_table - every row's conf and outcome give its reply */
+/* verdict_row - one row, run as its own test (state: the row) */
 static void
-verdict_table(void **state)
+verdict_row(void **state)
 {
-	size_t i, failed = 0;
+	const struct verdict_case *c = *state;
+	struct config *cfg;
+	struct verdict v;
+	char err[512];
 
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct verdict_case *c = &cases[i];
-		struct config *cfg;
-		struct verdict v;
-		char err[512];
-
-		cfg = config_load_string(c->conf, "t.conf", err, sizeof(err));
-		if (cfg == NULL)
-			fail_msg("%s: %s", c->name, err);
-		v = verdict_run(c, cfg);
-		if (!verdict_row_ok(c, &v)) {
-			print_error("row %s: action %d %s %s quarantine %d \"%s\"\n",
-			    c->name, v.action, v.rcode ? v.rcode : "-",
-			    v.xcode ? v.xcode : "-", v.quarantine, v.text);
-			failed++;
-		}
-		config_free(cfg);
-	}
-	if (failed != 0)
-		fail_msg("%zu of %zu rows failed", failed,
-		    sizeof(cases) / sizeof(cases[0]));
+	cfg = config_load_string(c->conf, "t.conf", err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s: %s", c->name, err);
+	v = verdict_run(c, cfg);
+	config_free(cfg);
+	if (!verdict_row_ok(c, &v))
+		fail_msg("row %s: action %d %s %s quarantine %d \"%s\"", c->name,
+		    v.action, v.rcode ? v.rcode : "-", v.xcode ? v.xcode : "-",
+		    v.quarantine, v.text);
 }
 
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(verdict_table),
-	};
+	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
+	struct CMUnitTest tests[NCASES];
+	size_t i;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* one test per row, named by the row */
+	for (i = 0; i < NCASES; i++) {
+		memset(&tests[i], 0, sizeof(tests[i]));
+		tests[i].name = cases[i].name;
+		tests[i].test_func = verdict_row;
+		tests[i].initial_state = (void *)(uintptr_t)&cases[i];
+	}
+	return _cmocka_run_group_tests("verdict", tests, NCASES, NULL, NULL);
 }
