@@ -274,6 +274,7 @@ cb_eoh(struct engine_session *ctx)
 	struct state_conn *c = cb_conn(ctx);
 	struct state_msg *m;
 	struct mode_input in;
+	struct verdict v;
 	enum engine_status rc;
 	size_t i;
 
@@ -291,10 +292,8 @@ cb_eoh(struct engine_session *ctx)
 		if (strcasecmp(m->hdrs[i].name, "From") == 0)
 			in.from_value = m->hdrs[i].value;
 	mode_decide(c->cfg, &in, &m->mode);
-	if (m->mode.unauthorized != NULL
-	    && c->cfg->unauthorized_from == CONFIG_UNAUTHORIZED_REJECT) {
-		struct verdict v = verdict_unauthorized(m->mode.unauthorized->name);
-
+	if (m->mode.unauthorized != NULL && (v = verdict_unauthorized(c->cfg,
+	    m->mode.unauthorized->name)).action == VERDICT_REJECT) {
 		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
 		    v.rcode, v.xcode, v.text);
 		return cb_status(ctx, m->qid, v);

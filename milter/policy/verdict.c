@@ -102,8 +102,10 @@ verdict_forged_headers(const struct config *c)
 
 /* verdict_unauthorized - a trusted client that may not sign for its From domain */
 struct verdict
-verdict_unauthorized(const char *domain)
+verdict_unauthorized(const struct config *c, const char *domain)
 {
+	if (c->unauthorized_from != CONFIG_UNAUTHORIZED_REJECT)
+		return verdict_continue();	/* unsigned for it, still sent */
 	return verdict_make(VERDICT_REJECT, "550", "5.7.1", "this sender may not "
 	    "send mail as %s", domain);
 }

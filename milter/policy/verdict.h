@@ -42,8 +42,12 @@ struct verdict verdict_spf_mailfrom(const struct config *c,
 struct verdict verdict_bad_from(const struct config *c, const char *reason);
 /* verdict_forged_headers - more than max_forged_headers fields claim to be ours: 550 5.7.1 */
 struct verdict verdict_forged_headers(const struct config *c);
-/* verdict_unauthorized - unauthorized_from = reject: 550 5.7.1 naming the domain */
-struct verdict verdict_unauthorized(const char *domain);
+/*
+ * verdict_unauthorized - a trusted client that may not sign for domain:
+ * with unauthorized_from = reject, 550 5.7.1 naming it; else continue
+ */
+struct verdict verdict_unauthorized(const struct config *c,
+    const char *domain);
 /* verdict_header_overflow - the header is over limit bytes, so not all of it was checked: 552 5.3.4 */
 struct verdict verdict_header_overflow(unsigned long limit);
 /* verdict_dmarc - act on a DMARC outcome per dmarc_*_action and on_dns_error */

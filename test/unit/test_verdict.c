@@ -105,9 +105,12 @@ static const struct verdict_case cases[] = {
 	  "authserv_id = mx.example\nmax_forged_headers = 3\n", 0, U, U, NULL,
 	  REJ, "550", "5.7.1", QN,
 	  "more than 3 header fields forged in the name of mx.example" },
-	{ "unauthorized_sender_refused_naming_domain", CALL_UNAUTHORIZED, "", 0,
+	{ "unauthorized_sender_refused_naming_domain", CALL_UNAUTHORIZED,
+	  "unauthorized_from = reject\n", 0,
 	  U, U, "victim.example", REJ, "550", "5.7.1", QN,
 	  "this sender may not send mail as victim.example" },
+	{ "unauthorized_sender_unsigned_by_default", CALL_UNAUTHORIZED, "", 0,
+	  U, U, "victim.example", CONT, NULL, NULL, QN, "" },
 	{ "header_overflow_refused_naming_limit", CALL_OVERFLOW, "", 0, U, U,
 	  NULL, REJ, "552", "5.3.4", QN, "message header exceeds 8388608 bytes" },
 	/* DMARC: pass, none, permerror never act */
@@ -238,7 +241,7 @@ verdict_run(const struct verdict_case *c, const struct config *cfg)
 	case CALL_FORGED:
 		return verdict_forged_headers(cfg);
 	case CALL_UNAUTHORIZED:
-		return verdict_unauthorized(dom);
+		return verdict_unauthorized(cfg, dom);
 	case CALL_OVERFLOW:
 		return verdict_header_overflow(8388608);
 	case CALL_DMARC:
