@@ -32,7 +32,7 @@
  * HELO, headers, end of headers and body chunks (and MAIL and RCPT, see
  * cb_proto_now): the MTA streams a message to us and waits only for the
  * end-of-message reply.
- * An MTA that does not offer NR_EOH still gets our ACCEPT at end of
+ * An MTA that does not offer PROTO_P_NR_EOH still gets our ACCEPT at end of
  * headers for mail we have no more interest in, and skips the body.
  */
 #define CB_ACTIONS (PROTO_F_ADDHDRS | PROTO_F_CHGHDRS)	/* required */
