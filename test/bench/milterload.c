@@ -370,6 +370,8 @@ usage(void)
 	    "  -f ADDR   envelope sender (sender@FROMDOMAIN)\n"
 	    "  -r ADDR   envelope recipient, repeatable (rcpt@example.net)\n"
 	    "  -F DOMAIN domain of the generated From: header (example.com)\n"
+	    "  -n N      From domains d0.DOMAIN .. dN-1.DOMAIN, one after the\n"
+	    "            other over all messages (many-customer signing)\n"
 	    "  -d NAME   {daemon_name} macro (milterload)\n"
 	    "  -o DIR    write accepted messages, modified, to DIR/CONN-MSG.eml\n"
 	    "  -t SECS   start no message after this many seconds (120)\n"
@@ -402,7 +404,7 @@ opts_parse(int argc, char **argv)
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:d:M:o:t:T:H:R:e:qjvQ")) != -1) {
+	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:M:o:t:T:H:R:e:qjvQ")) != -1) {
 		switch (ch) {
 		case 'S': opt.sock = optarg; break;
 		case 'c': opt.conns = parse_uint(optarg, 1, MAX_CONNS, ch); break;
@@ -423,6 +425,7 @@ opts_parse(int argc, char **argv)
 			opt.rcpts[opt.nrcpts++] = optarg;
 			break;
 		case 'F': opt.fromdomain = optarg; break;
+		case 'n': opt.ndomains = parse_uint(optarg, 1, 10000000, ch); break;
 		case 'd': opt.daemon = optarg; break;
 		case 'M': opt.msgfile = optarg; break;
 		case 'o': opt.outdir = optarg; break;

@@ -53,6 +53,7 @@ struct opts {
 	const char *rcpts[MAX_RCPTS];	/* -r envelope recipients */
 	unsigned nrcpts;		/* how many */
 	const char *fromdomain;		/* -F domain of the From: header */
+	unsigned ndomains;		/* -n From domains dK.fromdomain, 0: one */
 	const char *daemon;		/* -d {daemon_name} */
 	const char *msgfile;		/* -M message file, NULL: generate */
 	const char *outdir;		/* -o output directory, NULL: none */

@@ -296,7 +296,7 @@ tmpl_init(void)
 void
 msg_init(const struct conn *c, struct msg *m, unsigned idx)
 {
-	char v[512], date[64];
+	char v[512], date[64], dom[256];
 	struct tm tm;
 	time_t t;
 	size_t i;
@@ -317,7 +317,12 @@ msg_init(const struct conn *c, struct msg *m, unsigned idx)
 	t = time(NULL);
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), " %a, %d %b %Y %H:%M:%S %z", &tm);
-	snprintf(v, sizeof(v), " Load Sender <sender@%s>", opt.fromdomain);
+	if (opt.ndomains > 0)
+		(void)snprintf(dom, sizeof(dom), "d%u.%s", (idx * opt.conns +
+		    c->id) % opt.ndomains, opt.fromdomain);
+	else
+		(void)snprintf(dom, sizeof(dom), "%s", opt.fromdomain);
+	snprintf(v, sizeof(v), " Load Sender <sender@%s>", dom);
 	hl_insert(&m->hdrs, m->hdrs.n, "From", v);
 	snprintf(v, sizeof(v), " <%s>", opt.rcpts[0]);
 	hl_insert(&m->hdrs, m->hdrs.n, "To", v);
@@ -325,7 +330,7 @@ msg_init(const struct conn *c, struct msg *m, unsigned idx)
 	hl_insert(&m->hdrs, m->hdrs.n, "Subject", v);
 	hl_insert(&m->hdrs, m->hdrs.n, "Date", date);
 	snprintf(v, sizeof(v), " <ml.%s.%u.%u@%s>", tmpl.token, c->id, idx,
-	    opt.fromdomain);
+	    dom);
 	hl_insert(&m->hdrs, m->hdrs.n, "Message-ID", v);
 	hl_insert(&m->hdrs, m->hdrs.n, "MIME-Version", " 1.0");
 	if (opt.multipart)

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# bench-scale.sh - authmilter (and Debian's OpenDKIM) with many customer
+# domains: start to first signed message (DNS local and unreachable),
+# SIGHUP adding one domain, SIGTERM latency, signing throughput with many
+# domains against few, a SIGHUP storm under load. Prints a table and writes
+# it to $BENCH_OUT (the "Scale" part of docs/performance.md is made from it).
+#
+# "make bench-scale" runs it from the build dir. Each customer domain has
+# its own key file; the keys are BENCH_SCALE_KEYS distinct RSA-2048 keys
+# (generated once into BENCH_SCALE_CACHE, by openssl), published by knotd
+# on loopback. Everything listens on 127.0.0.1 or unix sockets in the work
+# dir; test/integration/lib.sh's trap stops every process on exit.
+#
+# Environment (all optional):
+#   BUILD_DIR               build dir with milter/authmilter, test/bench/milterload
+#   BENCH_SCALE_DOMAINS     customer domains (100000)
+#   BENCH_SCALE_FEW         domains of the "few" throughput row (100)
+#   BENCH_SCALE_KEYS        distinct RSA-2048 keys (10000)
+#   BENCH_SCALE_CACHE       where the keys are kept between runs
+#                           (test/out/scale-keys in the source tree)
+#   BENCH_SCALE_LAYOUT      include (domains.d/ + key_dir, default) or flat
+#                           (one file, full key paths: what older builds read)
+#   BENCH_SCALE_STORM       seconds of the SIGHUP storm, one a second (60)
+#   BENCH_SECS              seconds of load per throughput row (8)
+#   BENCH_OUT               the report (test/out/scale.md in the source tree)
+#   BENCH_PORT              first loopback port (27100): +53 knotd
+#   DAEMON_CPU, LOAD_CPU    cores for the daemon and the load (0 and 1)
+set -u
+src=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${BUILD_DIR:-}" ]; then
+    if [ -x milter/authmilter ] && [ -x test/bench/milterload ]; then
+        BUILD_DIR=$(pwd)
+    else
+        BUILD_DIR=$src/_build
+    fi
+fi
+export BUILD_DIR
+BENCH_PORT=${BENCH_PORT:-27100}
+export IT_DNS_PORT=${IT_DNS_PORT:-$((BENCH_PORT + 53))}
+export AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
+# shellcheck source-path=SCRIPTDIR source=../test/integration/lib.sh
+. "$src/test/integration/lib.sh"
+
+N=${BENCH_SCALE_DOMAINS:-100000}
+FEW=${BENCH_SCALE_FEW:-100}
+K=${BENCH_SCALE_KEYS:-10000}
+CACHE=${BENCH_SCALE_CACHE:-$src/test/out/scale-keys}
+LAYOUT=${BENCH_SCALE_LAYOUT:-include}
+STORM=${BENCH_SCALE_STORM:-60}
+SECS=${BENCH_SECS:-8}
+OUT=${BENCH_OUT:-$src/test/out/scale.md}
+DAEMON_CPU=${DAEMON_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+ML=$BUILD_DIR/test/bench/milterload
+ROWS=()
+
+say() { printf 'bench-scale: %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+# since T0 - seconds from T0 to now, 3 decimals
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+row() { ROWS+=("| $* |"); say "$*"; }
+
+# keys_make - K distinct RSA-2048 keys and their record rdata in CACHE
+keys_make() {
+    local have
+    mkdir -p "$CACHE"
+    have=$(find "$CACHE" -name 'k*.rdata' | wc -l)
+    [ "$have" -ge "$K" ] && return 0
+    say "making $((K - have)) RSA-2048 keys in $CACHE (once)"
+    seq 0 $((K - 1)) | xargs -P "$(nproc)" -I{} sh -c '
+        [ -s "$1/k$2.rdata" ] && exit 0
+        umask 077
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+            -out "$1/k$2.pem" 2>/dev/null || exit 1
+        p=$(openssl pkey -in "$1/k$2.pem" -pubout -outform DER | base64 -w0)
+        printf "( \"v=DKIM1; k=rsa; \" %s )\n" \
+            "$(echo "p=$p" | fold -w 250 | sed "s/.*/\"&\"/" | tr "\n" " ")" \
+            > "$1/k$2.rdata.tmp" && mv "$1/k$2.rdata.tmp" "$1/k$2.rdata"
+    ' _ "$CACHE" {} || { say "key generation failed"; exit 1; }
+}
+
+# am_conf FILE DNS - the daemon's conf; DNS: "host@port" of its resolver
+am_conf() {
+    cat > "$1" <<EOF
+# authmilter conf written by contrib/bench-scale.sh
+socket          = unix:$IT_DIR/milter/am.sock
+socket_mode     = 0666
+pidfile         = $IT_DIR/milter/am.pid
+internal_hosts  = 127.0.0.1/32
+authserv_id     = mx.bench.example
+log_destination = stderr
+log_level       = info
+dns_servers     = $2
+dns_timeout     = 2s
+EOF
+    if [ "$LAYOUT" = include ]; then
+        printf 'key_dir = %s\ninclude %s\n' "$W/keys" "$W/domains.d/*.conf" >> "$1"
+    else
+        cat "$W/domains.conf" >> "$1"
+    fi
+}
+
+# am_start CONF - start the daemon on DAEMON_CPU; sets AM_PID and T0
+am_start() {
+    rm -f "$IT_DIR/milter/am.sock"
+    T0=$(now)
+    taskset -c "$DAEMON_CPU" "$AUTHMILTER" -f -c "$1" >> "$IT_DIR/log/am.log" 2>&1 &
+    AM_PID=$!
+}
+
+# signed_once SOCKET DOMAIN - one message from DOMAIN's customer comes back signed
+signed_once() {
+    [ -S "${1#unix:}" ] || return 1
+    "$ML" -S "$1" -c 1 -m 1 -a alice -F "$2" -T 5 -t 10 -e 1 -q > /dev/null 2>&1
+}
+
+# first_signed SOCKET DOMAIN LIMIT - seconds from T0 until DOMAIN signs (or "> LIMIT")
+first_signed() {
+    local end=$(( $(date +%s) + $3 ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        signed_once "$1" "$2" && { since "$T0"; return 0; }
+        sleep 0.02
+    done
+    echo "> $3"
+}
+
+# am_stop - SIGTERM; the seconds until the process is gone
+am_stop() {
+    local t
+    t=$(now)
+    kill -TERM "$AM_PID" 2> /dev/null
+    wait "$AM_PID" 2> /dev/null
+    since "$t"
+}
+
+# load SOCKET JSONFILE ARGS... - milterload from LOAD_CPU for SECS seconds
+load() {
+    local sock=$1 out=$2
+    shift 2
+    taskset -c "$LOAD_CPU" "$ML" -S "$sock" -c 16 -m 10000000 -s 10k -a alice \
+        -t "$SECS" -q -j "$@" > "$out" 2>&1
+}
+
+# jget KEY FILE - a number from milterload's JSON line
+jget() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+
+# ---------------------------------------------------------------- run
+it_init bench-scale || exit 1
+for f in "$AUTHMILTER" "$ML"; do
+    [ -x "$f" ] || { say "$f not built"; exit 2; }
+done
+W=$IT_DIR/scale
+AM=unix:$IT_DIR/milter/am.sock
+OD=unix:$IT_DIR/milter/od.sock
+keys_make
+say "writing $N domains ($LAYOUT layout, $K distinct keys)"
+/usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" "$N" "$LAYOUT" || exit 1
+cp "$W/scale.test.records" "$IT_DIR/zones/scale.test.records"
+it_dns_start || exit 1
+conf=$IT_DIR/milter/am.conf
+am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+
+# 1. start -> first signed message, DNS local; throughput at N domains
+am_start "$conf"
+row "authmilter | start to first signed message, $N domains, DNS local | $(first_signed "$AM" d0.scale.test 600) s"
+j=$IT_DIR/tmp/many.json
+load "$AM" "$j" -n "$N" -F scale.test
+row "authmilter | signing, 16 conns, 10 KB, From over $N domains | $(jget msgs_per_s "$j") msg/s ($(jget signed "$j") of $(jget completed "$j") signed)"
+
+# 2. SIGHUP adding one domain: when does it sign?
+/usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" 1 "$LAYOUT" "$N" || exit 1
+[ "$LAYOUT" = flat ] && am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+T0=$(now)
+kill -HUP "$AM_PID"
+row "authmilter | SIGHUP adding one domain to $N: it signs after | $(first_signed "$AM" "d$N.scale.test" 600) s"
+
+# 3. SIGTERM, idle
+row "authmilter | SIGTERM, idle, $N domains: exit after | $(am_stop) s"
+
+# 4. start -> first signed, DNS unreachable (nothing listens at the port)
+am_conf "$conf" "127.0.0.1@$(it_free_port)"
+am_start "$conf"
+row "authmilter | start to first signed message, $N domains, DNS unreachable | $(first_signed "$AM" d0.scale.test 120) s"
+row "authmilter | SIGTERM right after, DNS unreachable: exit after | $(am_stop) s"
+
+# 5. SIGHUP storm under load: one a second for STORM seconds
+am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+am_start "$conf"
+first_signed "$AM" d0.scale.test 600 > /dev/null
+j=$IT_DIR/tmp/storm.json
+SECS=$STORM load "$AM" "$j" -n "$N" -F scale.test &
+lp=$!
+for _ in $(seq "$STORM"); do sleep 1; kill -HUP "$AM_PID"; done
+wait "$lp"
+row "authmilter | SIGHUP every second for $STORM s under load | $(jget completed "$j") messages: $(jget signed "$j") signed, $(jget errors "$j") errors, $(jget tempfailed "$j") tempfailed"
+am_stop > /dev/null
+
+# 6. the same signing with FEW domains
+Wfew=$W.few
+/usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$Wfew" "$FEW" "$LAYOUT" || exit 1
+W_MANY=$W
+W=$Wfew
+am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+W=$W_MANY
+am_start "$conf"
+first_signed "$AM" d0.scale.test 60 > /dev/null
+j=$IT_DIR/tmp/few.json
+load "$AM" "$j" -n "$FEW" -F scale.test
+row "authmilter | signing, 16 conns, 10 KB, From over $FEW domains | $(jget msgs_per_s "$j") msg/s"
+am_stop > /dev/null
+
+# 7. OpenDKIM with KeyTable/SigningTable files on the same N domains
+if command -v opendkim > /dev/null 2>&1; then
+    od=$IT_DIR/milter/od.conf
+    cat > "$od" <<EOF
+Socket          local:$IT_DIR/milter/od.sock
+UMask           000
+KeyTable        file:$W/opendkim/KeyTable
+SigningTable    file:$W/opendkim/SigningTable
+InternalHosts   127.0.0.1
+Canonicalization relaxed/relaxed
+Syslog          no
+UserID          root
+RequireSafeKeys no
+EOF
+    rm -f "$IT_DIR/milter/od.sock"
+    T0=$(now)
+    taskset -c "$DAEMON_CPU" opendkim -f -x "$od" >> "$IT_DIR/log/od.log" 2>&1 &
+    AM_PID=$!
+    row "OpenDKIM | start to first signed message, $N domains | $(first_signed "$OD" d0.scale.test 600) s"
+    j=$IT_DIR/tmp/od.json
+    load "$OD" "$j" -n "$N" -F scale.test
+    row "OpenDKIM | signing, 16 conns, 10 KB, From over $N domains | $(jget msgs_per_s "$j") msg/s"
+    row "OpenDKIM | SIGTERM, idle, $N domains: exit after | $(am_stop) s"
+else
+    say "opendkim not installed: its rows are left out"
+fi
+
+{
+    echo "## Scale: $N customer domains, $K distinct RSA-2048 keys ($LAYOUT layout)"
+    echo
+    echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)."
+    echo "Command: \`BENCH_SCALE_DOMAINS=$N BENCH_SCALE_KEYS=$K BENCH_SCALE_LAYOUT=$LAYOUT make bench-scale\`"
+    echo "(the daemon on core $DAEMON_CPU, milterload on core $LOAD_CPU; knotd on loopback)."
+    echo
+    echo "| Daemon | What | Result |"
+    echo "|---|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+} > "$OUT"
+say "report in $OUT"
+cat "$OUT"
