@@ -22,7 +22,9 @@
 #                           (one file, full key paths: what older builds read)
 #   BENCH_SCALE_STORM       seconds of the SIGHUP storm, one a second (60)
 #   BENCH_SECS              seconds of load per throughput row (8)
-#   BENCH_OUT               the report (test/out/scale.md in the source tree)
+#   BENCH_OUT               the report: its Scale section, between the lines
+#                           "<!-- scale -->" and "<!-- /scale -->", is replaced
+#                           (appended if missing; docs/performance.md)
 #   BENCH_PORT              first loopback port (27100): +53 knotd
 #   DAEMON_CPU, LOAD_CPU    cores for the daemon and the load (0 and 1)
 set -u
@@ -48,7 +50,7 @@ CACHE=${BENCH_SCALE_CACHE:-$src/test/out/scale-keys}
 LAYOUT=${BENCH_SCALE_LAYOUT:-include}
 STORM=${BENCH_SCALE_STORM:-60}
 SECS=${BENCH_SECS:-8}
-OUT=${BENCH_OUT:-$src/test/out/scale.md}
+OUT=${BENCH_OUT:-$src/docs/performance.md}
 DAEMON_CPU=${DAEMON_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 ML=$BUILD_DIR/test/bench/milterload
@@ -237,6 +239,7 @@ else
 fi
 
 {
+    echo "<!-- scale -->"
     echo "## Scale: $N customer domains, $K distinct RSA-2048 keys ($LAYOUT layout)"
     echo
     echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)."
@@ -246,6 +249,13 @@ fi
     echo "| Daemon | What | Result |"
     echo "|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
-} > "$OUT"
-say "report in $OUT"
-cat "$OUT"
+    echo "<!-- /scale -->"
+} > "$IT_DIR/tmp/scale.md"
+mkdir -p "$(dirname "$OUT")"
+touch "$OUT"
+{
+    sed '/^<!-- scale -->$/,/^<!-- \/scale -->$/d' "$OUT"
+    cat "$IT_DIR/tmp/scale.md"
+} > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+say "Scale section written to $OUT"
+cat "$IT_DIR/tmp/scale.md"

@@ -864,8 +864,11 @@ fi
 mkdir -p "$(dirname "$OUT")"
 # the report names no path of this machine: the build and work dirs are
 # written as $BUILD_DIR and $WORK
-report | sed -e "s|$IT_DIR|\$WORK|g" -e "s|$BUILD_DIR|\$BUILD_DIR|g" > "$OUT.tmp" &&
-    mv "$OUT.tmp" "$OUT"
+{
+    report | sed -e "s|$IT_DIR|\$WORK|g" -e "s|$BUILD_DIR|\$BUILD_DIR|g"
+    # the Scale section is make bench-scale's: kept as it is
+    [ -f "$OUT" ] && sed -n '/^<!-- scale -->$/,/^<!-- \/scale -->$/p' "$OUT"
+} > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 say "report written to $OUT"
 echo
 sed -n '/^## Where we stand/,/^## Ratios/p' "$OUT" | sed '$d'
