@@ -13,7 +13,9 @@
  * over the daemon would be, cannot steer it.
  *   SIGHUP          reload: build a new snapshot, check its keys
  *                   (keycheck.c, running verdicts carried over where DNS
- *                   gave none), swap it in; on error keep the running one
+ *                   gave none), swap it in, log one summary line; on a
+ *                   global error, or one that would leave out a domain the
+ *                   running snapshot signs for, keep the running one
  *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
  *                   flight finish (up to 30 s), exit
  */
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/callbacks.h"
@@ -50,8 +53,10 @@ main_usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: authmilter [-f] [-c FILE]     run the milter\n"
-	    "       authmilter -n [-c FILE]        check FILE, print the "
-	    "effective configuration\n"
+	    "       authmilter -n [-c FILE]        check FILE, list every error, "
+	    "print the effective configuration\n"
+	    "       authmilter -q [-c FILE]        check FILE, list every error "
+	    "only\n"
 	    "       authmilter -D sample|man       print the sample conf or "
 	    "authmilter.conf(5)\n"
 	    "  -c FILE  configuration (default %s)\n"
@@ -235,22 +240,77 @@ main_milter_thread(void *arg)
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
 
+/* main_log_problems - log every error of a load (the fatal ones too), then free the list */
+static void
+main_log_problems(struct config_problems *probs)
+{
+	size_t i;
+
+	for (i = 0; i < probs->n; i++)
+		log_err(NULL, "%s", probs->v[i].text);
+	config_problems_free(probs);
+}
+
+/* main_seconds - the monotonic clock in seconds, for the time a load takes */
+static double
+main_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* main_log_summary - "what: PATH: N domains loaded, ...; 0.12 s" */
+static void
+main_log_summary(const char *what, const char *path, const struct config *c,
+    double t0)
+{
+	struct buf line = BUF_INIT;
+
+	config_summary(c, &line);
+	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
+	    main_seconds() - t0);
+	buf_free(&line);
+}
+
+/* main_reload_lost - the reload leaves out a domain the running snapshot signs for: refused, as the running version cannot be kept yet */
+static int
+main_reload_lost(struct config *c)
+{
+	struct config *old = config_acquire();
+	const char *lost = config_lost_domain(c, old);
+
+	config_release(old);
+	if (lost == NULL)
+		return 0;
+	log_err(NULL, "reload failed, keeping the running configuration: "
+	    "domain %s has errors (above) and would be left out", lost);
+	config_free(c);
+	return 1;
+}
+
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
 {
+	struct config_problems probs = { NULL, 0, 0 };
 	struct config *c, *old;
+	double t0 = main_seconds();
 	char err[1024];
 
 	if (main_privsep != NULL)
-		c = privsep_load(main_privsep, err, sizeof(err));
+		c = privsep_load(main_privsep, &probs, err, sizeof(err));
 	else
-		c = config_load(path, err, sizeof(err));
+		c = config_load_from(path, NULL, NULL, 0, &probs, err, sizeof(err));
+	main_log_problems(&probs);
 	if (c == NULL) {
 		log_err(NULL, "reload failed, keeping the running configuration: %s",
 		    err);
 		return;
 	}
+	if (main_reload_lost(c))
+		return;
 	if (runtime_start(c, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
@@ -265,8 +325,7 @@ main_reload(const char *path)
 	listener_set_timeout(c->milter_timeout);
 	listener_set_max_connections(c->max_connections);
 	config_install(c);
-	log_notice(NULL, "configuration reloaded from %s (%zu domains)", path,
-	    c->ndomains);
+	main_log_summary("configuration reloaded from", path, c, t0);
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -333,21 +392,74 @@ main_serve(const char *path, const struct config *c)
 	return listener_close_all(5) == 0 ? 0 : -1;
 }
 
+/* main_print_problems - every error of a load on stderr */
+static void
+main_print_problems(const struct config_problems *probs)
+{
+	size_t i;
+
+	for (i = 0; i < probs->n; i++)
+		fprintf(stderr, "authmilter: %s\n", probs->v[i].text);
+}
+
+/*
+ * main_check - authmilter -n / -q: every error on stderr, the effective
+ * configuration on stdout unless quiet; the exit status (1: any error)
+ */
+static int
+main_check(const char *path, int quiet)
+{
+	struct config_problems probs = { NULL, 0, 0 };
+	struct config *c;
+	char err[1024];
+	int rc;
+
+	c = config_load_from(path, NULL, NULL, 0, &probs, err, sizeof(err));
+	main_print_problems(&probs);
+	if (c == NULL && probs.n == 0)
+		fprintf(stderr, "authmilter: %s\n", err);
+	if (c != NULL && !quiet)
+		config_dump(c, stdout);
+	rc = c == NULL || probs.n > 0;
+	config_problems_free(&probs);
+	config_free(c);
+	return rc;
+}
+
+/* main_load_start - the first snapshot; on a fatal error every error is on stderr and it is NULL */
+static struct config *
+main_load_start(const char *path, struct config_problems *probs)
+{
+	struct config *c;
+	char err[1024];
+
+	c = config_load_from(path, NULL, NULL, 0, probs, err, sizeof(err));
+	if (c == NULL) {
+		main_print_problems(probs);
+		fprintf(stderr, "authmilter: %s\n", probs->n ? "not started" : err);
+		config_problems_free(probs);
+	}
+	return c;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *path = MAIN_DEFAULT_CONF, *doc = NULL;
+	struct config_problems probs = { NULL, 0, 0 };
 	struct passwd pwbuf, *pw;
 	struct config *c;
 	char err[1024], pwstr[4096], abspath[PATH_MAX];
-	int ch, check = 0, fg = 0, rc;
+	int ch, check = 0, quiet = 0, fg = 0, rc;
+	double t0 = main_seconds();
 
-	while ((ch = getopt(argc, argv, "c:D:fhnV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:D:fhnqV")) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'D': doc = optarg; break;
 		case 'f': fg = 1; break;
 		case 'n': check = 1; break;
+		case 'q': check = quiet = 1; break;
 		case 'V': printf("authmilter %s\n", PACKAGE_VERSION); return 0;
 		case 'h': main_usage(0); break;
 		default: main_usage(2);
@@ -371,18 +483,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "authmilter: %s\n", err);
 		return 1;
 	}
-	c = config_load(path, err, sizeof(err));
-	if (c == NULL) {
-		fprintf(stderr, "authmilter: %s\n", err);
+	if (check)
+		return main_check(path, quiet);
+	if ((c = main_load_start(path, &probs)) == NULL)
 		return 1;
-	}
-	if (check) {
-		config_dump(c, stdout);
-		config_free(c);
-		return 0;
-	}
 	log_init(fg || c->log_destination == CONFIG_LOG_STDERR ? LOG_DEST_STDERR
 	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
+	main_log_problems(&probs);
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
 	main_listen_fd = main_open_socket(c, pw);
@@ -396,6 +503,7 @@ main(int argc, char **argv)
 	if (runtime_start(c, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
 	keycheck_config(c, runtime_of(c)->dns);
+	main_log_summary("configuration loaded from", path, c, t0);
 	rc = main_serve(path, c);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);

@@ -4,9 +4,15 @@
  * Wire format over a socketpair, helper to daemon, after a one-byte 'L'
  * request: records of
  *     type (1 byte) | path length (4, big-endian) | data length (4) | path | data
- * type 'C' conf text, 'K' key or secret bytes, 'X' its error text, 'F' fatal error
- * (whole load failed, data = message), 'E' end. Only one request is in
- * flight at a time (reloads are serialized by the main thread).
+ * type 'C' conf text (main or included file), 'c' its error text, 'G' the
+ * files an include pattern matched (NUL-terminated names, path = the
+ * pattern), 'g' its error text, 'K' key or secret bytes, 'X' its error
+ * text, 'F' fatal error (the conf cannot be trusted, data = message), 'E'
+ * end. The helper parses the conf through a source that records what each
+ * read and each include pattern gave; the daemon parses it again through a
+ * source that replays those records, so both see the same files. Only one
+ * request is in flight at a time (reloads are serialized by the main
+ * thread).
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,12 +43,21 @@ struct privsep {
 	char *conf_path;	/* file the helper reads */
 };
 
-/* Key bytes received for one reload. */
+/* Records of one kind received for one reload. */
 struct privsep_bundle {
-	char **paths;		/* key paths */
+	char **paths;		/* key or conf paths, include patterns */
 	struct buf *data;	/* bytes or error text */
 	int *ok;		/* 1: bytes, 0: error text */
 	size_t n;
+	size_t next;		/* where the next lookup starts: the parse asks
+				 * in the order the helper's parse read */
+};
+
+/* What the daemon received for one reload, by kind. */
+struct privsep_received {
+	struct privsep_bundle keys;	/* 'K' and 'X' */
+	struct privsep_bundle confs;	/* 'C' and 'c' */
+	struct privsep_bundle globs;	/* 'G' and 'g' */
 };
 
 /* privsep_write_all - write everything or fail */
@@ -137,31 +152,79 @@ privsep_conf_trusted(const char *conf_path, char *err, size_t errlen)
 	return 0;
 }
 
-/* privsep_serve_one - answer one load request */
+/* privsep_record_conf - the helper's read_conf: read as config_file_read does, and record it */
+static int
+privsep_record_conf(void *arg, const char *path, int included,
+    struct buf *text, char *err, size_t errlen)
+{
+	struct buf *out = arg;
+
+	if (config_file_read(path, included, text, err, errlen) != 0) {
+		privsep_put(out, 'c', path, err, strlen(err));
+		return -1;
+	}
+	privsep_put(out, 'C', path, text->data ? text->data : "", text->len);
+	return 0;
+}
+
+/* privsep_record_glob - the helper's glob: list as config_file_glob does, and record it */
+static int
+privsep_record_glob(void *arg, const char *pattern,
+    struct config_words *files, char *err, size_t errlen)
+{
+	struct buf *out = arg, names = BUF_INIT;
+	size_t i;
+
+	if (config_file_glob(pattern, files, err, errlen) != 0) {
+		privsep_put(out, 'g', pattern, err, strlen(err));
+		return -1;
+	}
+	for (i = 0; i < files->n; i++)
+		buf_append(&names, files->v[i], strlen(files->v[i]) + 1);
+	privsep_put(out, 'G', pattern, names.data ? names.data : "", names.len);
+	buf_free(&names);
+	return 0;
+}
+
+/* privsep_put_keys - a record for every key and secret file c names */
+static void
+privsep_put_keys(struct buf *out, const struct config *c)
+{
+	struct buf pem = BUF_INIT;
+	size_t i, j;
+	int flags = config_secret_flags(c);
+
+	for (i = 0; i < c->ndomains; i++)
+		for (j = 0; j < c->domains[i].nkeys; j++)
+			privsep_put_file(out, c->domains[i].keys[j].path,
+			    KEYS_FILE_WHAT, KEYS_MAX_PEM, flags, &pem);
+	for (i = 0; i < c->bounce_secret.n; i++)
+		privsep_put_file(out, c->bounce_secret.v[i], BOUNCE_SECRET_WHAT,
+		    BOUNCE_SECRET_FILE_MAX, flags, &pem);
+	buf_free(&pem);
+}
+
+/*
+ * privsep_serve_one - answer one load request: the conf files and include
+ * lists as read, then the keys of the blocks that parsed (a conf with a
+ * fatal error gets none: the daemon's own parse fails the same way)
+ */
 static void
 privsep_serve_one(int fd, const char *conf_path)
 {
-	struct buf text = BUF_INIT, out = BUF_INIT, pem = BUF_INIT;
+	struct buf out = BUF_INIT;
+	struct config_source src = { NULL, privsep_record_conf,
+	    privsep_record_glob, &out };
 	struct config *c;
 	char err[1024];
-	size_t i, j;
-	int flags;
 
-	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0
-	    || config_read_file(conf_path, &text, err, sizeof(err)) != 0
-	    || (c = config_load_from(conf_path, buf_cstr(&text), NULL,
-	    CONFIG_SKIP_KEYS, err, sizeof(err))) == NULL) {
+	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0) {
 		privsep_put(&out, 'F', "", err, strlen(err));
 	} else {
-		privsep_put(&out, 'C', conf_path, text.data ? text.data : "", text.len);
-		flags = config_secret_flags(c);
-		for (i = 0; i < c->ndomains; i++)
-			for (j = 0; j < c->domains[i].nkeys; j++)
-				privsep_put_file(&out, c->domains[i].keys[j].path,
-				    KEYS_FILE_WHAT, KEYS_MAX_PEM, flags, &pem);
-		for (i = 0; i < c->bounce_secret.n; i++)
-			privsep_put_file(&out, c->bounce_secret.v[i],
-			    BOUNCE_SECRET_WHAT, BOUNCE_SECRET_FILE_MAX, flags, &pem);
+		c = config_load_from(conf_path, NULL, &src, CONFIG_SKIP_KEYS, NULL,
+		    err, sizeof(err));
+		if (c != NULL)
+			privsep_put_keys(&out, c);
 		config_free(c);
 	}
 	privsep_put(&out, 'E', "", "", 0);
@@ -169,8 +232,6 @@ privsep_serve_one(int fd, const char *conf_path)
 		_exit(0);
 	OPENSSL_cleanse(out.data, out.cap);
 	buf_free(&out);
-	buf_free(&pem);
-	buf_free(&text);
 }
 
 /* privsep_child - the helper's loop */
@@ -255,33 +316,95 @@ privsep_get(int fd, char *type, struct buf *path, struct buf *data)
 	return 0;
 }
 
-/* privsep_bundle_read - the config_key_source reader over received bytes */
+/* privsep_bundle_find - the record for path, or NULL; searched from where the last one was found (100,000 keys) */
+static const struct buf *
+privsep_bundle_find(struct privsep_bundle *b, const char *path, int *ok)
+{
+	size_t i, k;
+
+	for (k = 0; k < b->n; k++) {
+		i = (b->next + k) % b->n;
+		if (strcmp(b->paths[i], path) == 0) {
+			b->next = i + 1;
+			*ok = b->ok[i];
+			return &b->data[i];
+		}
+	}
+	return NULL;
+}
+
+/* privsep_replay - the bytes recorded for path into out, or -1 with the recorded error */
+static int
+privsep_replay(struct privsep_bundle *b, const char *what,
+    const char *path, struct buf *out, char *err, size_t errlen)
+{
+	const struct buf *data;
+	int ok = 0;
+
+	if ((data = privsep_bundle_find(b, path, &ok)) == NULL) {
+		(void)snprintf(err, errlen, "%s %s: not sent by the key reader",
+		    what, path);
+		return -1;
+	}
+	if (!ok) {
+		(void)snprintf(err, errlen, "%s", buf_cstr(data));
+		return -1;
+	}
+	buf_reset(out);
+	buf_append(out, data->data ? data->data : "", data->len);
+	return 0;
+}
+
+/* privsep_bundle_read - the read_secret of the daemon's source */
 static int
 privsep_bundle_read(void *arg, const char *path, const char *what,
     size_t max, int flags, struct buf *pem, char *err, size_t errlen)
 {
-	struct privsep_bundle *b = arg;
-	size_t i;
+	struct privsep_received *r = arg;
 
 	(void)max;			/* applied by the helper, */
 	(void)flags;			/* as are the flags */
-	for (i = 0; i < b->n; i++) {
-		if (strcmp(b->paths[i], path) != 0)
-			continue;
-		if (!b->ok[i]) {
-			(void)snprintf(err, errlen, "%s", buf_cstr(&b->data[i]));
-			return -1;
-		}
-		buf_reset(pem);
-		buf_append(pem, b->data[i].data ? b->data[i].data : "", b->data[i].len);
-		return 0;
-	}
-	(void)snprintf(err, errlen, "%s %s: not sent by the key reader", what,
-	    path);
-	return -1;
+	return privsep_replay(&r->keys, what, path, pem, err, errlen);
 }
 
-/* privsep_bundle_free - wipe and free received key bytes */
+/* privsep_bundle_conf - the read_conf of the daemon's source */
+static int
+privsep_bundle_conf(void *arg, const char *path, int included,
+    struct buf *text, char *err, size_t errlen)
+{
+	struct privsep_received *r = arg;
+
+	(void)included;			/* checked by the helper */
+	return privsep_replay(&r->confs, "configuration file", path, text, err,
+	    errlen);
+}
+
+/* privsep_bundle_glob - the glob of the daemon's source */
+static int
+privsep_bundle_glob(void *arg, const char *pattern,
+    struct config_words *files, char *err, size_t errlen)
+{
+	struct privsep_received *r = arg;
+	struct buf names = BUF_INIT;
+	const char *q, *end;
+
+	files->v = NULL;
+	files->n = 0;
+	if (privsep_replay(&r->globs, "include", pattern, &names, err,
+	    errlen) != 0) {
+		buf_free(&names);
+		return -1;
+	}
+	for (q = buf_cstr(&names), end = q + names.len; q < end;
+	    q += strlen(q) + 1) {
+		files->v = xreallocarray(files->v, files->n + 1, sizeof(*files->v));
+		files->v[files->n++] = xstrdup(q);
+	}
+	buf_free(&names);
+	return 0;
+}
+
+/* privsep_bundle_free - wipe and free received bytes */
 static void
 privsep_bundle_free(struct privsep_bundle *b)
 {
@@ -298,49 +421,73 @@ privsep_bundle_free(struct privsep_bundle *b)
 	free(b->ok);
 }
 
-/* privsep_load - build a new snapshot through the reader */
-struct config *
-privsep_load(struct privsep *ps, char *err, size_t errlen)
+/* privsep_bundle_add - keep one received record */
+static void
+privsep_bundle_add(struct privsep_bundle *b, const struct buf *path,
+    const struct buf *data, int ok)
 {
-	struct privsep_bundle b = { NULL, NULL, NULL, 0 };
-	struct buf path = BUF_INIT, data = BUF_INIT, text = BUF_INIT;
-	struct config_key_source src = { privsep_bundle_read, &b };
-	struct config *c = NULL;
+	b->paths = xreallocarray(b->paths, b->n + 1, sizeof(*b->paths));
+	b->data = xreallocarray(b->data, b->n + 1, sizeof(*b->data));
+	b->ok = xreallocarray(b->ok, b->n + 1, sizeof(*b->ok));
+	b->paths[b->n] = xstrdup(buf_cstr(path));
+	buf_init(&b->data[b->n]);
+	buf_append(&b->data[b->n], data->data ? data->data : "", data->len);
+	b->ok[b->n] = ok;
+	b->n++;
+}
+
+/* privsep_receive - read records up to 'E'; the last type read ('F' with its message in err) */
+static char
+privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
+    size_t errlen)
+{
+	struct buf path = BUF_INIT, data = BUF_INIT;
 	char type = 0;
 
-	if (privsep_write_all(ps->fd, "L", 1) != 0) {
-		(void)snprintf(err, errlen, "key reader process is gone");
-		return NULL;
-	}
 	while (privsep_get(ps->fd, &type, &path, &data) == 0 && type != 'E') {
 		if (type == 'F') {
 			(void)snprintf(err, errlen, "%s", buf_cstr(&data));
 			break;
-		} else if (type == 'C') {
-			buf_reset(&text);
-			buf_append(&text, data.data, data.len);
-		} else if (type == 'K' || type == 'X') {
-			b.paths = xreallocarray(b.paths, b.n + 1, sizeof(*b.paths));
-			b.data = xreallocarray(b.data, b.n + 1, sizeof(*b.data));
-			b.ok = xreallocarray(b.ok, b.n + 1, sizeof(*b.ok));
-			b.paths[b.n] = xstrdup(buf_cstr(&path));
-			buf_init(&b.data[b.n]);
-			buf_append(&b.data[b.n], data.data, data.len);
-			b.ok[b.n] = type == 'K';
-			b.n++;
 		}
+		if (type == 'K' || type == 'X')
+			privsep_bundle_add(&r->keys, &path, &data, type == 'K');
+		else if (type == 'C' || type == 'c')
+			privsep_bundle_add(&r->confs, &path, &data, type == 'C');
+		else if (type == 'G' || type == 'g')
+			privsep_bundle_add(&r->globs, &path, &data, type == 'G');
 	}
-	if (type == 'E' && text.data != NULL)
-		c = config_load_from(ps->conf_path, buf_cstr(&text), &src, 0, err,
-		    errlen);
-	else if (type != 'F')
-		(void)snprintf(err, errlen, "key reader process failed");
 	if (data.data != NULL)
 		OPENSSL_cleanse(data.data, data.cap);
 	buf_free(&path);
 	buf_free(&data);
-	buf_free(&text);
-	privsep_bundle_free(&b);
+	return type;
+}
+
+/* privsep_load - build a new snapshot through the reader */
+struct config *
+privsep_load(struct privsep *ps, struct config_problems *probs, char *err,
+    size_t errlen)
+{
+	struct privsep_received r;
+	struct config_source src = { privsep_bundle_read, privsep_bundle_conf,
+	    privsep_bundle_glob, &r };
+	struct config *c = NULL;
+	char type;
+
+	memset(&r, 0, sizeof(r));
+	if (privsep_write_all(ps->fd, "L", 1) != 0) {
+		(void)snprintf(err, errlen, "key reader process is gone");
+		return NULL;
+	}
+	type = privsep_receive(ps, &r, err, errlen);
+	if (type == 'E')
+		c = config_load_from(ps->conf_path, NULL, &src, 0, probs, err,
+		    errlen);
+	else if (type != 'F')
+		(void)snprintf(err, errlen, "key reader process failed");
+	privsep_bundle_free(&r.keys);
+	privsep_bundle_free(&r.confs);
+	privsep_bundle_free(&r.globs);
 	return c;
 }
 

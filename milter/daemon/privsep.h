@@ -5,9 +5,9 @@
  * user; a reload (SIGHUP) must read keys again. Before dropping privileges
  * the daemon forks this small helper, which stays root, holds no network
  * socket and does one thing: on request it reads the configuration file
- * (whose path was fixed at start) and the key files that file names, and
- * sends back the text and the permission-checked key bytes. The daemon
- * then parses both itself. A compromised daemon can therefore obtain only
+ * (whose path was fixed at start), the files its include lines match, and
+ * the key files they name, and sends back the texts, the include lists and
+ * the permission-checked key bytes. The daemon then parses them itself. A compromised daemon can therefore obtain only
  * keys the configuration lists, never arbitrary files; and since the conf,
  * the keys and every directory above them must be owned by root and
  * writable by nobody else (secret_open_trusted), it cannot rewrite that list
@@ -24,8 +24,12 @@ struct privsep;
 
 /* privsep_start - fork the reader; call as root before threads start */
 struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
-/* privsep_load - build a new snapshot through the reader; NULL with err */
-struct config *privsep_load(struct privsep *ps, char *err, size_t errlen);
+/*
+ * privsep_load - build a new snapshot through the reader; every error
+ * appended to probs (may be NULL); NULL with err as config_load_from
+ */
+struct config *privsep_load(struct privsep *ps, struct config_problems *probs,
+    char *err, size_t errlen);
 /*
  * privsep_conf_trusted - 0 if the conf file and the directories above it
  * are owned by root (or by us when not root) and writable by nobody else

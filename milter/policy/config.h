@@ -10,6 +10,13 @@
  * Every option is declared once, in config_table.c: name, type, default,
  * bounds and a one-line doc. The parser, `authmilter -n`, the sample conf
  * and the man page all come from that table.
+ *
+ * Errors: the loader does not stop at the first one, it collects them all
+ * (struct config_problems). An error inside a domain block, or in a key it
+ * names, leaves that block out of the snapshot (its name is kept in
+ * c->failed); an error at the top level of an included file leaves out
+ * every block of that file. An error in the global part of the main file
+ * fails the whole load.
  */
 #ifndef AUTHMILTER_CONFIG_H
 #define AUTHMILTER_CONFIG_H
@@ -88,7 +95,11 @@ struct config_words {
 /* One `domain NAME { ... }` block. */
 struct config_domain {
 	char *name;			/* lowercased domain */
+	const char *file;		/* conf file holding the block (borrowed from
+					 * the snapshot's files) */
 	int line;			/* line of the block header */
+	int failed;			/* the loader's mark: left out for an error
+					 * (never set in a finished snapshot) */
 	struct key *keys;		/* keys in preference order */
 	size_t nkeys;
 	int hcanon;			/* header canonicalization (sign.h) */
@@ -106,6 +117,11 @@ struct config_domain {
 struct config {
 	int refs;			/* references (atomic) */
 	char *path;			/* file it was read from */
+	struct config_words files;	/* every file read: path, then the included
+					 * ones in the order read (owned) */
+	struct config_words failed;	/* names of the blocks left out for errors
+					 * (owned); a reload may one day keep their
+					 * running versions instead */
 
 	/* daemon */
 	char *socket;			/* unix:PATH, inet:PORT@HOST, inet6:... */
@@ -126,6 +142,8 @@ struct config {
 	int on_internal_error;		/* enum config_on_error */
 	int allow_group_readable_keys;	/* accept mode 0640 key files */
 	int key_symlinks;		/* enum config_key_symlinks */
+	char *key_dir;			/* `key = SELECTOR` means
+					 * key_dir/DOMAIN/SELECTOR.pem ("" : none) */
 	char *platform_domain;		/* domain block adding a second signature */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
@@ -168,13 +186,42 @@ struct config {
 	void (*rt_free)(void *);	/* releases rt with the snapshot */
 };
 
-/* Where key and secret bytes come from: the files, or a privileged reader. */
-struct config_key_source {
-	/* read - as secret_read (what names the file, max bounds it, flags SECRET_ALLOW_*); 0, or -1 with err */
-	int (*read)(void *arg, const char *path, const char *what, size_t max,
-	    int flags, struct buf *pem, char *err, size_t errlen);
-	void *arg;		/* the reader's state (borrowed) */
+/*
+ * Where the loader's bytes come from: conf files, the file lists of
+ * include patterns, key and secret files. A NULL member means the default
+ * (config_file_read, config_file_glob, secret_read); the privileged reader
+ * (privsep.c) records what the defaults return in the root process and
+ * replays it in the daemon.
+ */
+struct config_source {
+	/* read_secret - as secret_read (what names the file, max bounds it, flags SECRET_ALLOW_*); 0, or -1 with err */
+	int (*read_secret)(void *arg, const char *path, const char *what,
+	    size_t max, int flags, struct buf *pem, char *err, size_t errlen);
+	/* read_conf - as config_file_read */
+	int (*read_conf)(void *arg, const char *path, int included,
+	    struct buf *text, char *err, size_t errlen);
+	/* glob - as config_file_glob */
+	int (*glob)(void *arg, const char *pattern, struct config_words *files,
+	    char *err, size_t errlen);
+	void *arg;		/* the source's state (borrowed) */
 };
+
+/* One error the loader found. */
+struct config_problem {
+	char *text;		/* "FILE:LINE: reason" (owned) */
+	char *domain;		/* the block left out for it (owned); NULL: none */
+	int fatal;		/* in the global part: the load failed */
+};
+
+/* Every error of one load, in the order found. */
+struct config_problems {
+	struct config_problem *v;	/* owned */
+	size_t n;
+	size_t nfatal;			/* how many are fatal */
+};
+
+/* config_problems_free - release the list and empty it */
+void config_problems_free(struct config_problems *probs);
 
 /* config_secret_flags - the secret_read flags c's options ask for (group-readable keys, key_symlinks) */
 int config_secret_flags(const struct config *c);
@@ -182,17 +229,34 @@ int config_secret_flags(const struct config *c);
 #define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
 
 /*
- * config_load_from - the general loader: text (NULL: read path), keys from
- * src (NULL: read the files directly), flags CONFIG_SKIP_KEYS.
+ * config_load_from - the general loader: the main file's text (NULL: read
+ * path), bytes from src (NULL: the files themselves), flags
+ * CONFIG_SKIP_KEYS. Every error found is appended to probs (NULL: not
+ * wanted). Returns the snapshot, without the blocks that failed; NULL when
+ * an error is fatal, with the first of them in err.
  */
 struct config *config_load_from(const char *path, const char *text,
-    const struct config_key_source *src, int flags, char *err, size_t errlen);
-/* config_read_file - a conf file's text (NUL bytes and > 16 MB refused); 0 or -1 */
-int config_read_file(const char *path, struct buf *text, char *err,
-    size_t errlen);
+    const struct config_source *src, int flags,
+    struct config_problems *probs, char *err, size_t errlen);
 /*
- * config_load - parse FILE, validate it and load its keys. On error returns
- * NULL and writes "FILE:LINE: reason" into err.
+ * config_file_read - a conf file's text (NUL bytes and > 16 MB refused);
+ * an included file must also be one only root can change
+ * (secret_open_trusted), as it names key files; 0 or -1 with err
+ */
+int config_file_read(const char *path, int included, struct buf *text,
+    char *err, size_t errlen);
+/*
+ * config_file_glob - the files an include pattern matches, sorted by byte
+ * value; none is not an error, but a missing directory is, and so is a
+ * pattern without wildcards naming no file. Wildcards only in the last
+ * component. 0 or -1 with err.
+ */
+int config_file_glob(const char *pattern, struct config_words *files,
+    char *err, size_t errlen);
+/*
+ * config_load - parse FILE (and what it includes), validate it and load its
+ * keys. On a fatal error returns NULL and writes "FILE:LINE: reason" into
+ * err; blocks that failed are left out (c->failed).
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
 /* config_load_string - the same from a string (tests); name is used in messages */
@@ -218,6 +282,18 @@ const struct config_domain *config_find_bounce_domain(const struct config *c,
 
 /* config_dump - print the effective configuration (authmilter -n) */
 void config_dump(const struct config *c, FILE *fp);
+/*
+ * config_summary - one line for the log: "N domains loaded, M failed;
+ * keys: K published, ..." (the keys' publication states as known now)
+ */
+void config_summary(const struct config *c, struct buf *out);
+/*
+ * config_lost_domain - the name of a block the running snapshot old serves
+ * that c left out for an error, or NULL. Until a reload can keep the
+ * running version of such a block, the reload is refused instead.
+ */
+const char *config_lost_domain(const struct config *c,
+    const struct config *old);
 /* config_print_sample - print the annotated sample conf from the table */
 void config_print_sample(FILE *fp);
 /* config_print_man - print the authmilter.conf(5) man page from the table */

@@ -185,7 +185,30 @@ config_dump(const struct config *c, FILE *fp)
 		}
 		fprintf(fp, "}\n");
 	}
+	for (i = 0; i < c->failed.n; i++)
+		fprintf(fp, "\n# domain %s: left out for errors\n", c->failed.v[i]);
 	buf_free(&v);
+}
+
+/* config_summary - domains loaded and failed, keys by publication state */
+void
+config_summary(const struct config *c, struct buf *out)
+{
+	size_t count[KEY_PUB_UNKNOWN + 1] = { 0 }, i, j, nkeys = 0;
+	enum key_pub st;
+
+	for (i = 0; i < c->ndomains; i++)
+		for (j = 0; j < c->domains[i].nkeys; j++, nkeys++) {
+			st = keys_pub_get(&c->domains[i].keys[j]);
+			if ((unsigned)st <= KEY_PUB_UNKNOWN)
+				count[st]++;
+		}
+	buf_printf(out, "%zu domains loaded, %zu failed; %zu keys", c->ndomains,
+	    c->failed.n, nkeys);
+	for (i = 0, j = 0; i <= KEY_PUB_UNKNOWN; i++)
+		if (count[i] > 0)
+			buf_printf(out, "%s%zu %s", j++ ? ", " : ": ", count[i],
+			    keys_pub_name((enum key_pub)i));
 }
 
 /* config_type_name - short description of a value syntax */
@@ -244,6 +267,12 @@ config_print_sample(FILE *fp)
 			    config_block_example[i].value);
 	}
 	fputs("#}\n", fp);
+	fputs("\n# A platform with many customer domains keeps one file per "
+	    "customer in\n# domains.d/ and the keys as key_dir/DOMAIN/SELECTOR.pem "
+	    "(authmilter.conf(5),\n# ESP LAYOUT); each file holds domain blocks "
+	    "only, such as\n#     domain customer.example {\n#         key = "
+	    "s2026a\n#         signers = *@%d\n#     }\n"
+	    "#include /etc/authmilter/domains.d/*.conf\n", fp);
 }
 
 /* config_man_escape - roff-safe text (backslashes and leading dots) */
@@ -261,6 +290,64 @@ config_man_escape(FILE *fp, const char *s)
 			fputc(*s, fp);
 	}
 }
+
+/* The hand-written sections of authmilter.conf(5) after OPTIONS. */
+static const char config_man_files[] =
+    ".SH INCLUDED FILES\n"
+    "A line \\fBinclude\\fR \\fIpattern\\fR at the top level of the main "
+    "file reads the files the pattern matches, in byte order of their "
+    "names, where the line stands. The pattern is a shell wildcard "
+    "(\\fB*\\fR, \\fB?\\fR, \\fB[...]\\fR) in its last component only, "
+    "relative to the main file's directory unless it starts with "
+    "\\fB/\\fR; names starting with a dot are not matched. No match is "
+    "not an error (a fresh install's empty directory), but a missing "
+    "directory is, and so is a pattern without wildcards that names no "
+    "file: both refuse the start.\n"
+    ".PP\n"
+    "An included file holds \\fBdomain\\fR blocks and comments only: a "
+    "global option, a stray \\fB}\\fR or an \\fBinclude\\fR there is an "
+    "error of that file (includes do not nest). A block ends in the file "
+    "it starts in. Included files name key files, so like the main file "
+    "they and every directory above them must be owned by root and "
+    "writable by nobody else.\n"
+    ".SH KEY FILES\n"
+    "\\fBkey =\\fR \\fIselector path\\fR names the key file; a relative "
+    "path is taken from the directory of the file the line is in. "
+    "\\fBkey =\\fR \\fIselector\\fR alone names "
+    "\\fIkey_dir\\fR\\fB/\\fR\\fIdomain\\fR\\fB/\\fR\\fIselector\\fR\\fB.pem\\fR, "
+    "where \\fIdomain\\fR is the block's name in lower case and a relative "
+    "\\fBkey_dir\\fR is taken from the main file's directory. Either way "
+    "the file must have mode 0600 (0640 with allow_group_readable_keys) "
+    "and lie in directories only root can change.\n"
+    ".SH ESP LAYOUT\n"
+    "A platform signing for many customer domains keeps one file per "
+    "customer and one directory of keys per domain:\n"
+    ".PP\n.nf\n"
+    "/etc/authmilter/authmilter.conf          global options, the platform's block\n"
+    "/etc/authmilter/domains.d/CUSTOMER.conf  that customer's domain blocks\n"
+    "/etc/authmilter/keys/DOMAIN/SELECTOR.pem  its keys (authmilter\\-keygen \\-D)\n"
+    ".fi\n"
+    ".PP\n"
+    "The main file ends with\n"
+    ".PP\n.nf\n"
+    "key_dir = /etc/authmilter/keys\n"
+    "include /etc/authmilter/domains.d/*.conf\n"
+    ".fi\n"
+    ".PP\n"
+    "and domains.d/customer.example.conf holds\n"
+    ".PP\n.nf\n"
+    "domain customer.example {\n"
+    "    key = s2026a\n"
+    "    signers = *@%d\n"
+    "}\n"
+    ".fi\n"
+    ".PP\n"
+    "To add a customer: make the key with \\fBauthmilter\\-keygen \\-d "
+    "customer.example \\-s s2026a \\-D /etc/authmilter/keys/customer.example\\fR, "
+    "publish its record, write the file under a name that does not match "
+    "(a leading dot) and rename it into place, so that a reload never "
+    "reads half a file, then reload (SIGHUP). A customer's broken file or "
+    "key leaves only that customer's domains out.\n";
 
 /* config_print_man - authmilter.conf(5) */
 void
@@ -281,10 +368,18 @@ config_print_man(FILE *fp)
 	    "domain example.com {\n    key = s2026b /etc/authmilter/keys/"
 	    "example.com/s2026b.pem\n    key = s2026a /etc/authmilter/keys/"
 	    "example.com/s2026a.pem\n}\n.fi\n.PP\n"
-	    "Every error names the file, the line and the reason, and "
-	    "authmilter refuses to start (or, on reload, keeps the running "
-	    "configuration). \\fBauthmilter \\-n \\-c\\fR \\fIfile\\fR checks a "
-	    "file and prints the effective configuration.\n"
+	    "Every error names the file, the line and the reason. An error in "
+	    "the global part of the main file refuses the start (or, on "
+	    "reload, keeps the running configuration). An error inside a "
+	    "domain block, or in a key file it names, leaves only that block "
+	    "out, and an error at the top level of an included file the blocks "
+	    "of that file; the rest loads, and every error is logged. Until a "
+	    "reload can keep the running version of such a block, a reload "
+	    "that would leave out a domain the running configuration signs for "
+	    "is refused as a whole. \\fBauthmilter \\-n \\-c\\fR "
+	    "\\fIfile\\fR lists every error and prints the effective "
+	    "configuration, \\fBauthmilter \\-q\\fR lists the errors only; "
+	    "both exit 1 if there is any.\n"
 	    ".PP\nDurations take a suffix: s, m, h, d or w (seconds when none).\n"
 	    ".SH OPTIONS\n", fp);
 	for (i = 0; i < config_noptions; i++) {
@@ -309,6 +404,7 @@ config_print_man(FILE *fp)
 			fprintf(fp, "; range %ld..%ld", o->min, o->max);
 		fputs(".\n", fp);
 	}
+	fputs(config_man_files, fp);
 	fputs(".SH FILES\n/etc/authmilter/authmilter.conf\n"
 	    ".SH SEE ALSO\n.BR authmilter (8),\n.BR authmilter-keygen (1)\n", fp);
 }

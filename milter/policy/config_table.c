@@ -90,6 +90,8 @@ const struct opt_def config_options[] = {
 	{ "key_symlinks", OPT_ENUM, OPT_GLOBAL, G(key_symlinks), "refuse", 0, 0,
 	  choices_key_symlinks,
 	  "a key or bounce_secret path that is a symbolic link (a mounted secrets volume): refuse, or allow; its target must still be owned by root, in directories only root can write" },
+	{ "key_dir", OPT_STRING, OPT_GLOBAL, G(key_dir), "", 0, 0, NULL,
+	  "directory of the keys a block names by selector alone: key = SELECTOR is the file KEY_DIR/DOMAIN/SELECTOR.pem (relative: to the main file's directory; empty: every key names its file)" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys add a second, platform signature to all signed mail" },
 	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
@@ -170,7 +172,7 @@ const struct opt_def config_options[] = {
 	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
 	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },
 	{ "key", OPT_KEY, OPT_BLOCK, D(keys), NULL, 0, 0, NULL,
-	  "SELECTOR PATH [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable" },
+	  "SELECTOR [PATH] [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable; without PATH the file is KEY_DIR/DOMAIN/SELECTOR.pem" },
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);

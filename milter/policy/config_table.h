@@ -75,7 +75,7 @@ struct opt_type_desc {
 extern const struct opt_type_desc config_types[];
 extern const size_t config_ntypes;
 
-/* The descriptors' members: set in config.c, copy and free in config_table.c, format in config_dump.c. */
+/* The descriptors' members: set in config_value.c, copy and free in config_table.c, format in config_dump.c. */
 int config_set_string(struct config_parse *, const struct opt_def *, void *,
     const char *);
 int config_set_domain(struct config_parse *, const struct opt_def *, void *,

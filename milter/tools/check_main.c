@@ -36,6 +36,7 @@ main(int argc, char **argv)
 {
 	const char *path = CHECK_DEFAULT_CONF;
 	struct dns_options dopt;
+	struct config_problems probs = { NULL, 0, 0 };
 	const struct config_domain *dom;
 	struct config *c;
 	struct dns *d;
@@ -51,7 +52,13 @@ main(int argc, char **argv)
 		}
 	}
 	log_init(LOG_DEST_STDERR, LOG_MAIL, LOG_ERR);
-	if ((c = config_load(path, err, sizeof(err))) == NULL) {
+	c = config_load_from(path, NULL, NULL, 0, &probs, err, sizeof(err));
+	for (j = 0; j < probs.n; j++)
+		fprintf(stderr, "authmilter-check: %s\n", probs.v[j].text);
+	if (probs.n > 0)	/* a block left out cannot be checked */
+		worst = DOMAINCHECK_FAIL;
+	config_problems_free(&probs);
+	if (c == NULL) {
 		fprintf(stderr, "authmilter-check: %s\n", err);
 		return 2;
 	}

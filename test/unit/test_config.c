@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "base/buf.h"
 #include "policy/config.h"
@@ -83,98 +84,149 @@ expand(const char *tmpl)
 	return out;
 }
 
-/* load - parse a template, return the snapshot or NULL with err */
+/* load_text - parse text as the file name; err: every error found, one a line */
+static struct config *
+load_text(const char *text, const char *name, char *err, size_t errlen)
+{
+	struct config_problems probs = { NULL, 0, 0 };
+	struct config *c;
+	char first[1024];
+	size_t i, used = 0;
+
+	err[0] = '\0';
+	c = config_load_from(name, text, NULL, 0, &probs, first, sizeof(first));
+	for (i = 0; i < probs.n && used < errlen; i++)
+		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
+		    probs.v[i].text);
+	config_problems_free(&probs);
+	return c;
+}
+
+/* load - parse a template as test.conf, return the snapshot (NULL: a fatal error) with every error in err */
 static struct config *
 load(const char *tmpl, char *err, size_t errlen)
 {
 	char *text = expand(tmpl);
-	struct config *c;
+	struct config *c = load_text(text, "test.conf", err, errlen);
 
-	err[0] = '\0';
-	c = config_load_string(text, "test.conf", err, errlen);
 	free(text);
 	return c;
+}
+
+/* left_out - did c leave out a block named name? */
+static int
+left_out(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->failed.n; i++)
+		if (strcmp(c->failed.v[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 struct bad_case {
 	const char *name;	/* what is wrong */
 	const char *text;	/* conf text */
 	const char *expect;	/* substring of the error, with file:line */
+	const char *left_out;	/* NULL: the load fails (a global error); else
+				 * the block left out while the load goes on */
 };
 
 static const struct bad_case bad_cases[] = {
 	{ "unknown option", "socket = unix:/tmp/x\nbogus_option = 1\n",
-	  "test.conf:2: unknown option \"bogus_option\"" },
-	{ "socket syntax", "socket = tcp:25\n", "test.conf:1: socket:" },
+	  "test.conf:2: unknown option \"bogus_option\"", NULL },
+	{ "socket syntax", "socket = tcp:25\n", "test.conf:1: socket:", NULL },
 	{ "inet port out of range", "socket = inet:70000@127.0.0.1\n",
-	  "test.conf:1: socket:" },
-	{ "mode not octal", "socket_mode = 999\n", "test.conf:1: socket_mode:" },
-	{ "log level", "log_level = loud\n", "test.conf:1: log_level:" },
+	  "test.conf:1: socket:", NULL },
+	{ "mode not octal", "socket_mode = 999\n", "test.conf:1: socket_mode:", NULL },
+	{ "log level", "log_level = loud\n", "test.conf:1: log_level:", NULL },
 	{ "bad network", "internal_hosts = 300.1.1.1\n",
-	  "test.conf:1: internal_hosts: bad network address" },
+	  "test.conf:1: internal_hosts: bad network address", NULL },
 	{ "bad prefix", "internal_hosts = 10.0.0.0/33\n",
-	  "test.conf:1: internal_hosts: bad prefix" },
+	  "test.conf:1: internal_hosts: bad prefix", NULL },
 	{ "bool", "allow_group_readable_keys = maybe\n",
-	  "test.conf:1: allow_group_readable_keys:" },
+	  "test.conf:1: allow_group_readable_keys:", NULL },
 	{ "enum", "on_internal_error = panic\n",
-	  "test.conf:1: on_internal_error: \"panic\" is not one of accept, tempfail" },
-	{ "duration", "signature_ttl = 5x\n", "test.conf:1: signature_ttl:" },
-	{ "duration bound", "milter_timeout = 0\n", "test.conf:1: milter_timeout:" },
+	  "test.conf:1: on_internal_error: \"panic\" is not one of accept, tempfail", NULL },
+	{ "duration", "signature_ttl = 5x\n", "test.conf:1: signature_ttl:", NULL },
+	{ "duration bound", "milter_timeout = 0\n", "test.conf:1: milter_timeout:", NULL },
 	{ "canonicalization", "canonicalization = fancy/relaxed\n",
-	  "test.conf:1: canonicalization:" },
-	{ "no equals", "socket unix:/x\n", "test.conf:1: expected \"name = value\"" },
+	  "test.conf:1: canonicalization:", NULL },
+	{ "no equals", "socket unix:/x\n", "test.conf:1: expected \"name = value\"", NULL },
 	{ "set twice", "log_level = info\n# c\nlog_level = debug\n",
-	  "test.conf:3: option \"log_level\" set twice (first at line 1)" },
+	  "test.conf:3: option \"log_level\" set twice (first at line 1)", NULL },
 	{ "block not closed", "domain example.com {\n  key = s1 @RSA@\n",
-	  "test.conf:1: domain block example.com is not closed" },
-	{ "stray brace", "}\n", "test.conf:1: \"}\" without an open domain block" },
+	  "test.conf:1: domain block example.com is not closed", "example.com" },
+	{ "stray brace", "}\n", "test.conf:1: \"}\" without an open domain block", NULL },
 	{ "nested block", "domain a.com {\ndomain b.com {\n",
-	  "test.conf:2: domain blocks cannot nest" },
-	{ "bad domain", "domain a..com {\n}\n", "test.conf:1: \"a..com\" is not a domain name" },
+	  "test.conf:2: domain blocks cannot nest", "a.com" },
+	{ "bad domain", "domain a..com {\n}\n", "test.conf:1: \"a..com\" is not a domain name",
+	  "a..com" },
+	{ "bad domain's lines stay in its block", "domain a..com {\nsocket = unix:/x\n}\n",
+	  "test.conf:2: option \"socket\" is not allowed inside a domain block", "a..com" },
 	{ "two blocks", "domain a.com {\nkey = s1 @RSA@\n}\ndomain A.com {\n}\n",
-	  "test.conf:4: domain a.com: second block (first at line 1)" },
-	{ "block without key", "domain a.com {\n}\n", "test.conf:1: domain a.com has no key" },
+	  "test.conf:4: domain a.com: second block (first at test.conf:1)", "a.com" },
+	{ "block without key", "domain a.com {\n}\n", "test.conf:1: domain a.com has no key",
+	  "a.com" },
 	{ "key at top level", "key = s1 @RSA@\n",
-	  "test.conf:1: option \"key\" belongs inside a domain block" },
+	  "test.conf:1: option \"key\" belongs inside a domain block", NULL },
 	{ "global option in block", "domain a.com {\nsocket = unix:/x\n}\n",
-	  "test.conf:2: option \"socket\" is not allowed inside a domain block" },
-	{ "key syntax", "domain a.com {\nkey = s1\n}\n", "test.conf:2: key: expected" },
+	  "test.conf:2: option \"socket\" is not allowed inside a domain block", "a.com" },
+	{ "key without a file and no key_dir", "domain a.com {\nkey = s1\n}\n",
+	  "test.conf:2: key s1: no file named, and key_dir is not set", "a.com" },
 	{ "bad selector", "domain a.com {\nkey = s;1 @RSA@\n}\n",
-	  "test.conf:2: key: bad selector" },
+	  "test.conf:2: key: bad selector", "a.com" },
 	{ "selector twice", "domain a.com {\nkey = s1 @RSA@\nkey = s1 @ED@\n}\n",
-	  "test.conf:3: key: selector \"s1\" listed twice" },
+	  "test.conf:3: key: selector \"s1\" listed twice", "a.com" },
 	{ "world-readable key", "domain a.com {\n\nkey = s1 @OPEN@\n}\n",
-	  "test.conf:3: key file" },
+	  "test.conf:3: key file", "a.com" },
 	{ "group-readable key", "domain a.com {\nkey = s1 @GROUP@\n}\n",
-	  "must not be readable by its group" },
+	  "must not be readable by its group", "a.com" },
 	{ "missing key", "domain a.com {\nkey = s1 /nonexistent/k.pem\n}\n",
-	  "test.conf:2: cannot open key file /nonexistent/k.pem" },
+	  "test.conf:2: cannot open key file /nonexistent/k.pem", "a.com" },
 	{ "not a key", "domain a.com {\nkey = s1 /etc/hostname\n}\n",
-	  "test.conf:2: " },
+	  "test.conf:2: ", "a.com" },
+	{ "include inside a block", "domain a.com {\nkey = s1 @RSA@\n"
+	  "include /nonexistent/*.conf\n}\n",
+	  "test.conf:3: include is not allowed inside a domain block", "a.com" },
 	{ "platform without block", "platform_domain = esp.example\n",
-	  "test.conf: platform_domain esp.example has no domain block" },
+	  "test.conf: platform_domain esp.example has no domain block", NULL },
+	{ "platform block left out", "platform_domain = esp.example\n"
+	  "domain esp.example {\nkey = p1 @OPEN@\n}\n",
+	  "test.conf: platform_domain esp.example: its domain block was left out", NULL },
 	{ "unknown user", "user = no-such-user-authmilter\n",
-	  "user \"no-such-user-authmilter\" does not exist" },
+	  "user \"no-such-user-authmilter\" does not exist", NULL },
 	{ "control character", "log_level = info\001\n",
-	  "test.conf:1: control character" },
-	{ "bad authserv_id", "authserv_id = a b\n", "test.conf:1: authserv_id:" },
+	  "test.conf:1: control character", NULL },
+	{ "bad authserv_id", "authserv_id = a b\n", "test.conf:1: authserv_id:", NULL },
+	{ "a global error among block errors is still fatal",
+	  "domain a.com {\nkey = s1 @OPEN@\n}\nlog_level = loud\n",
+	  "test.conf:4: log_level:", NULL },
 };
 
-/* config_rejects_bad_files - each bad file fails with file:line and reason */
+/* config_rejects_bad_files - each bad file: its error with file:line, and a failed load or the block left out */
 static void
 config_rejects_bad_files(void **state)
 {
-	char err[1024];
+	const struct bad_case *bc;
+	char err[4096];
 	struct config *c;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		c = load(bad_cases[i].text, err, sizeof(err));
-		if (c != NULL || strstr(err, bad_cases[i].expect) == NULL)
-			fail_msg("case \"%s\": got %s, error \"%s\", wanted \"%s\"",
-			    bad_cases[i].name, c ? "a config" : "NULL", err,
-			    bad_cases[i].expect);
+		bc = &bad_cases[i];
+		c = load(bc->text, err, sizeof(err));
+		if (strstr(err, bc->expect) == NULL)
+			fail_msg("case \"%s\": errors \"%s\", wanted \"%s\"",
+			    bc->name, err, bc->expect);
+		if (bc->left_out == NULL && c != NULL)
+			fail_msg("case \"%s\": loaded, wanted a fatal error", bc->name);
+		if (bc->left_out != NULL && (c == NULL || !left_out(c, bc->left_out)))
+			fail_msg("case \"%s\": %s, wanted block %s left out",
+			    bc->name, c ? "not left out" : "load failed", bc->left_out);
+		config_free(c);
 	}
 }
 
@@ -284,8 +336,10 @@ config_group_readable_key_allowed_when_configured(void **state)
 	/* but never world-readable */
 	c = load("allow_group_readable_keys = yes\ndomain a.com {\n"
 	    "key = s1 @OPEN@\n}\n", err, sizeof(err));
-	assert_null(c);
+	assert_non_null(c);
+	assert_true(left_out(c, "a.com"));
 	assert_non_null(strstr(err, "readable by others"));
+	config_free(c);
 }
 
 /* config_relative_key_path_is_relative_to_conf - "keys/x.pem" next to the file */
@@ -387,7 +441,7 @@ config_lookup_among_many_domains(void **state)
 		buf_printf(&text, "domain d%03d.example {\nkey = s %s\n"
 		    "bounce_domain = b%03d.d%03d.example\n}\n", i, rsa_key, i, i);
 	c = config_load_from("many.conf", buf_cstr(&text), NULL, CONFIG_SKIP_KEYS,
-	    err, sizeof(err));
+	    NULL, err, sizeof(err));
 	buf_free(&text);
 	if (c == NULL)
 		fail_msg("%s", err);
@@ -420,8 +474,12 @@ config_bounce_domain_used_twice_is_an_error(void **state)
 	    err, sizeof(err));
 
 	(void)state;
-	assert_null(c);
-	assert_non_null(strstr(err, "bounce_domain b.example is used by domains"));
+	assert_non_null(c);
+	assert_non_null(strstr(err, "test.conf:6: bounce_domain b.example is used "
+	    "by domains a.example and c.example"));
+	assert_true(left_out(c, "c.example"));	/* the later block */
+	assert_non_null(config_find_domain(c, "a.example"));
+	config_free(c);
 }
 
 
@@ -433,7 +491,7 @@ config_key_symlinks_decides_whether_a_linked_key_loads(void **state)
 		const char *opts;	/* global lines */
 		const char *want;	/* substring of the error, NULL: loads */
 	} cases[] = {
-		{ "", "test.conf:2: key file " },
+		{ "", "test.conf:2: key file " },	/* the block is left out */
 		{ "key_symlinks = refuse\n", "is a symbolic link: name the file it "
 		  "points to (or set key_symlinks = allow)" },
 		{ "key_symlinks = allow\n", NULL },
@@ -451,11 +509,10 @@ config_key_symlinks_decides_whether_a_linked_key_loads(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text), "%sdomain a.com {\nkey = s1 %s\n}\n",
 		    cases[i].opts, link);
-		err[0] = '\0';
-		c = config_load_string(text, "test.conf", err, sizeof(err));
-		if (cases[i].want == NULL && c == NULL)
+		c = load_text(text, "test.conf", err, sizeof(err));
+		if (cases[i].want == NULL && (c == NULL || c->ndomains != 1))
 			fail_msg("case %zu: %s", i, err);
-		if (cases[i].want != NULL && (c != NULL
+		if (cases[i].want != NULL && ((c != NULL && c->ndomains != 0)
 		    || strstr(err, cases[i].want) == NULL))
 			fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, err,
 			    cases[i].want);
@@ -613,10 +670,227 @@ config_lists_are_deep_copied_into_blocks(void **state)
 	config_free(c);		/* each list freed once (ASan: no double free, no leak) */
 }
 
+/* A file a files_case writes before it loads. */
+struct case_file {
+	const char *path;	/* under the row's directory ("d/x.conf" makes d) */
+	const char *text;	/* its text, @DIR@ and @RSA@ expanded; "KEY": a new RSA key */
+	mode_t mode;		/* 0: 0644 (0600 for a key) */
+};
+
+/* A conf whose main file includes others or names keys through key_dir. */
+struct files_case {
+	const char *name;		/* the behaviour, as the test's name */
+	struct case_file files[5];	/* written under a fresh directory @DIR@ */
+	const char *conf;		/* the main file, loaded as @DIR@/main.conf */
+	const char *want;		/* substring of the errors (NULL: none) */
+	int fatal;			/* the load fails */
+	const char *loaded;		/* the blocks kept, in file order, space-separated */
+	const char *failed;		/* the blocks left out, space-separated */
+	const char *key0;		/* path of the first block's first key (NULL: not checked) */
+};
+
+static const struct files_case files_cases[] = {
+	{ "include_reads_matches_in_byte_order",
+	  { { "10-zeta.conf", "domain zeta.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "3-mid.conf", "domain mid.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "20-alpha.conf", "# one customer\ndomain alpha.example {\n"
+	      " key = s1 @RSA@\n}\ndomain beta.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "notes.txt", "domain txt.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { ".hidden.conf", "domain hidden.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "log_level = info\ninclude @DIR@/*.conf\nauthserv_id = mx.example\n",
+	  NULL, 0, "zeta.example alpha.example beta.example mid.example", "", NULL },
+	{ "include_relative_to_the_main_file",
+	  { { "d/a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include d/*.conf\n", NULL, 0, "a.example", "", NULL },
+	{ "include_without_match_is_fine",
+	  { { "d/readme", "not a conf\n", 0 } },
+	  "include @DIR@/d/*.conf\n", NULL, 0, "", "", NULL },
+	{ "include_of_a_missing_directory_is_fatal",
+	  { { "a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "\n\ninclude @DIR@/nope/*.conf\n",
+	  "@DIR@/main.conf:3: include @DIR@/nope/*.conf: directory @DIR@/nope: ",
+	  1, "", "", NULL },
+	{ "include_of_a_missing_named_file_is_fatal",
+	  { { "a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/b.conf\n",
+	  "@DIR@/main.conf:1: include @DIR@/b.conf: no such file", 1, "", "", NULL },
+	{ "include_wildcards_in_the_file_name_only",
+	  { { "d/a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*/a.conf\n", "wildcards are allowed in the file name only",
+	  1, "", "", NULL },
+	{ "included_error_names_the_included_file_and_line",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n bogus = 1\n}\n", 0 },
+	    { "20-b.conf", "domain b.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/10-a.conf:3: unknown option \"bogus\"", 0, "b.example",
+	  "a.example", NULL },
+	{ "included_file_holds_blocks_only",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n}\n"
+	      "log_level = debug\ndomain c.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "20-b.conf", "domain b.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/10-a.conf:4: option \"log_level\": an included file holds "
+	  "domain blocks only", 0, "b.example", "a.example c.example", NULL },
+	{ "included_file_cannot_include",
+	  { { "10-a.conf", "include @DIR@/*.conf\ndomain a.example {\n"
+	      " key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/10-a.conf:1: include: an included file cannot include others",
+	  0, "", "a.example", NULL },
+	{ "block_ends_in_its_file",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n", 0 },
+	    { "20-b.conf", "domain b.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/10-a.conf:1: domain block a.example is not closed", 0,
+	  "b.example", "a.example", NULL },
+	{ "one_bad_key_among_good_domains",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "20-b.conf", "domain b.example {\n key = s1 @OPEN@\n}\n", 0 },
+	    { "30-c.conf", "domain c.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/20-b.conf:2: key file @OPEN@", 0, "a.example c.example",
+	  "b.example", NULL },
+	{ "second_block_in_another_file_names_the_first",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "20-a.conf", "\ndomain A.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/20-a.conf:2: domain a.example: second block (first at "
+	  "@DIR@/10-a.conf:1)", 0, "a.example", "a.example", NULL },
+	{ "writable_included_file_is_refused",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0666 },
+	    { "20-b.conf", "domain b.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\n",
+	  "@DIR@/main.conf:1: included file @DIR@/10-a.conf: ", 0, "b.example",
+	  "", NULL },
+	{ "global_error_with_includes_is_fatal",
+	  { { "10-a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
+	  "include @DIR@/*.conf\nbogus_global = 1\n",
+	  "@DIR@/main.conf:2: unknown option \"bogus_global\"", 1, "", "", NULL },
+	{ "key_dir_names_the_key_by_selector",
+	  { { "keys/a.example/s1.pem", "KEY", 0 } },
+	  "key_dir = @DIR@/keys\ndomain A.Example {\n key = s1\n}\n",
+	  NULL, 0, "a.example", "", "@DIR@/keys/a.example/s1.pem" },
+	{ "key_dir_relative_to_the_main_file_and_set_after_the_blocks",
+	  { { "k/a.example/s1.pem", "KEY", 0 },
+	    { "d/a.conf", "domain a.example {\n key = s1 not_after=2030-01-01\n"
+	      " key = s0 @RSA@\n}\n", 0 } },
+	  "include d/*.conf\nkey_dir = k\n",
+	  NULL, 0, "a.example", "", "@DIR@/k/a.example/s1.pem" },
+	{ "key_dir_missing_key_names_the_path",
+	  { { "keys/a.example/s1.pem", "KEY", 0 },
+	    { "d/b.conf", "domain b.example {\n\n key = s2\n}\n", 0 } },
+	  "key_dir = @DIR@/keys\ninclude @DIR@/d/*.conf\n"
+	  "domain a.example {\n key = s1\n}\n",
+	  "@DIR@/d/b.conf:3: cannot open key file @DIR@/keys/b.example/s2.pem",
+	  0, "a.example", "b.example", NULL },
+};
+
+/* expand_dir - @DIR@ to dir, then the key tags */
+static char *
+expand_dir(const char *tmpl, const char *dirname)
+{
+	struct buf b = BUF_INIT;
+	const char *p;
+	char *out;
+
+	for (p = tmpl; *p != '\0'; p++) {
+		if (strncmp(p, "@DIR@", 5) == 0) {
+			buf_puts(&b, dirname);
+			p += 4;
+		} else
+			buf_putc(&b, *p);
+	}
+	out = expand(buf_cstr(&b));
+	buf_free(&b);
+	return out;
+}
+
+/* write_case_file - one file of a row, its directories made */
+static void
+write_case_file(const char *base, const struct case_file *f)
+{
+	char path[1024], *text, *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", base, f->path);
+	for (slash = strchr(path + strlen(base) + 1, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	if (strcmp(f->text, "KEY") == 0) {
+		assert_int_equal(testutil_write_key(path, "RSA", 1024,
+		    f->mode ? f->mode : 0600), 0);
+		return;
+	}
+	text = expand_dir(f->text, base);
+	assert_int_equal(testutil_write_file(path, text), 0);
+	assert_int_equal(chmod(path, f->mode ? f->mode : 0644), 0);
+	free(text);
+}
+
+/* names_of - the block names of c (kept) or its failed list, space-separated */
+static void
+names_of(const struct config *c, int failed, struct buf *out)
+{
+	size_t i, n = failed ? c->failed.n : c->ndomains;
+
+	for (i = 0; i < n; i++)
+		buf_printf(out, "%s%s", i ? " " : "",
+		    failed ? c->failed.v[i] : c->domains[i].name);
+}
+
+/* files_row - one files_cases row: write, load, compare */
+static void
+files_row(void **state)
+{
+	const struct files_case *fc = *state;
+	char main_path[1024], err[8192], *base = testutil_tmpdir(), *conf, *want;
+	struct buf names = BUF_INIT;
+	struct config *c;
+	size_t i;
+
+	assert_non_null(base);
+	for (i = 0; i < 5 && fc->files[i].path != NULL; i++)
+		write_case_file(base, &fc->files[i]);
+	snprintf(main_path, sizeof(main_path), "%s/main.conf", base);
+	conf = expand_dir(fc->conf, base);
+	want = fc->want ? expand_dir(fc->want, base) : NULL;
+	c = load_text(conf, main_path, err, sizeof(err));
+	if (want == NULL && err[0] != '\0')
+		fail_msg("unexpected errors: %s", err);
+	if (want != NULL && strstr(err, want) == NULL)
+		fail_msg("errors \"%s\", wanted \"%s\"", err, want);
+	if (fc->fatal != (c == NULL))
+		fail_msg("load %s, wanted it to %s", c ? "succeeded" : "failed",
+		    fc->fatal ? "fail" : "succeed");
+	if (c != NULL) {
+		names_of(c, 0, &names);
+		assert_string_equal(buf_cstr(&names), fc->loaded);
+		buf_reset(&names);
+		names_of(c, 1, &names);
+		assert_string_equal(buf_cstr(&names), fc->failed);
+	}
+	if (c != NULL && fc->key0 != NULL) {
+		char *key0 = expand_dir(fc->key0, base);
+
+		assert_true(c->ndomains > 0 && c->domains[0].nkeys > 0);
+		assert_string_equal(c->domains[0].keys[0].path, key0);
+		assert_non_null(c->domains[0].keys[0].pkey);
+		free(key0);
+	}
+	buf_free(&names);
+	config_free(c);
+	free(conf);
+	free(want);
+	testutil_rmtree(base);
+	free(base);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(config_rejects_bad_files),
 		cmocka_unit_test(config_empty_file_gives_defaults),
 		cmocka_unit_test(config_good_file_with_blocks),
@@ -633,6 +907,21 @@ main(void)
 		cmocka_unit_test(config_string_copy_is_deep),
 		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
 	};
+	enum {
+		NFIXED = sizeof(fixed) / sizeof(fixed[0]),
+		NFILES = sizeof(files_cases) / sizeof(files_cases[0]),
+	};
+	struct CMUnitTest tests[NFIXED + NFILES];
+	size_t i;
 
-	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
+	memcpy(tests, fixed, sizeof(fixed));
+	/* one test per files_cases row, named by the row */
+	for (i = 0; i < NFILES; i++) {
+		memset(&tests[NFIXED + i], 0, sizeof(tests[0]));
+		tests[NFIXED + i].name = files_cases[i].name;
+		tests[NFIXED + i].test_func = files_row;
+		tests[NFIXED + i].initial_state = (void *)(uintptr_t)&files_cases[i];
+	}
+	return _cmocka_run_group_tests("config", tests, NFIXED + NFILES,
+	    setup_keys, teardown_keys);
 }

@@ -1,0 +1,63 @@
+/*
+ * config_parse.h - the loader's state, shared by config.c (statements,
+ * validation, keys), config_value.c (values) and config_file.c (files,
+ * lines, includes); private to them.
+ *
+ * One load runs in one thread. Errors never stop it: config_report records
+ * each one and marks what it takes down (a block, an included file, or the
+ * whole load), so that one run lists every error.
+ */
+#ifndef AUTHMILTER_CONFIG_PARSE_H
+#define AUTHMILTER_CONFIG_PARSE_H
+
+#include <stddef.h>
+
+#include "policy/config.h"
+
+#define CONFIG_PARSE_MAX_OPTIONS 64	/* rows the line arrays hold */
+
+/* Loader state for one load. */
+struct config_parse {
+	const char *name;		/* file being read, for messages (borrowed) */
+	char *dir;			/* its directory, for relative key paths (owned) */
+	char *main_dir;			/* directory of the main file: key_dir and
+					 * include patterns (owned) */
+	int line;			/* current line number, 0: none */
+	int included;			/* reading an included file */
+	int file_failed;		/* the included file has a top-level error */
+	size_t file_first;		/* first block of the file being read */
+	struct config *c;		/* snapshot being built (owned until done) */
+	struct config_domain *dom;	/* open block, or NULL at top level */
+	int gline[CONFIG_PARSE_MAX_OPTIONS];	/* line each global option was set on */
+	int dline[CONFIG_PARSE_MAX_OPTIONS];	/* same inside the open block */
+	const struct config_source *src;	/* where bytes come from (borrowed, may be NULL) */
+	int flags;			/* CONFIG_SKIP_KEYS */
+	struct config_problems *probs;	/* where errors go (borrowed) */
+	size_t fatal_before;		/* probs->nfatal when the load began */
+};
+
+/*
+ * config_report - record "FILE:LINE: reason" (p->name, p->line; no FILE
+ * when p->name is NULL, no LINE when p->line is 0); d is the
+ * block it takes down, NULL for none: then an error in an included file
+ * takes that file down, one in the main file the whole load. Returns -1.
+ */
+int config_report(struct config_parse *p, struct config_domain *d,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* config_error - config_report for the open block (p->dom) */
+int config_error(struct config_parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* config_parse_begin - a new snapshot with the table's defaults; 0, or -1 (fatal, reported) */
+int config_parse_begin(struct config_parse *p, const char *path,
+    const struct config_source *src, int flags, struct config_problems *probs);
+/* config_parse_line - one line of a file (modified in place); errors are reported */
+void config_parse_line(struct config_parse *p, char *s);
+/* config_parse_finish - validate, load keys, leave failed blocks out; the snapshot, or NULL if anything was fatal (p's memory released either way) */
+struct config *config_parse_finish(struct config_parse *p);
+
+/* config_file_include - the files an `include PATTERN` line names, each parsed in turn */
+void config_file_include(struct config_parse *p, const char *pattern);
+/* config_file_note - record path among the snapshot's files; the stored copy (borrowed from the snapshot) */
+const char *config_file_note(struct config_parse *p, const char *path);
+
+#endif
