@@ -680,7 +680,7 @@ struct case_file {
 /* A conf whose main file includes others or names keys through key_dir. */
 struct files_case {
 	const char *name;		/* the behaviour, as the test's name */
-	struct case_file files[5];	/* written under a fresh directory @DIR@ */
+	struct case_file files[8];	/* written under a fresh directory @DIR@ */
 	const char *conf;		/* the main file, loaded as @DIR@/main.conf */
 	const char *want;		/* substring of the errors (NULL: none) */
 	int fatal;			/* the load fails */
@@ -690,15 +690,20 @@ struct files_case {
 };
 
 static const struct files_case files_cases[] = {
+	/* made in neither sorted nor reverse order, five matches: a directory
+	 * listing in sorted order by chance is one in 120 */
 	{ "include_reads_matches_in_byte_order",
-	  { { "10-zeta.conf", "domain zeta.example {\n key = s1 @RSA@\n}\n", 0 },
-	    { "3-mid.conf", "domain mid.example {\n key = s1 @RSA@\n}\n", 0 },
+	  { { "3-mid.conf", "domain mid.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "10-zeta.conf", "domain zeta.example {\n key = s1 @RSA@\n}\n", 0 },
 	    { "20-alpha.conf", "# one customer\ndomain alpha.example {\n"
 	      " key = s1 @RSA@\n}\ndomain beta.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "05-five.conf", "domain five.example {\n key = s1 @RSA@\n}\n", 0 },
+	    { "2-two.conf", "domain two.example {\n key = s1 @RSA@\n}\n", 0 },
 	    { "notes.txt", "domain txt.example {\n key = s1 @RSA@\n}\n", 0 },
 	    { ".hidden.conf", "domain hidden.example {\n key = s1 @RSA@\n}\n", 0 } },
 	  "log_level = info\ninclude @DIR@/*.conf\nauthserv_id = mx.example\n",
-	  NULL, 0, "zeta.example alpha.example beta.example mid.example", "", NULL },
+	  NULL, 0, "five.example zeta.example two.example alpha.example "
+	  "beta.example mid.example", "", NULL },
 	{ "include_relative_to_the_main_file",
 	  { { "d/a.conf", "domain a.example {\n key = s1 @RSA@\n}\n", 0 } },
 	  "include d/*.conf\n", NULL, 0, "a.example", "", NULL },
@@ -851,7 +856,7 @@ files_row(void **state)
 	size_t i;
 
 	assert_non_null(base);
-	for (i = 0; i < 5 && fc->files[i].path != NULL; i++)
+	for (i = 0; i < 8 && fc->files[i].path != NULL; i++)
 		write_case_file(base, &fc->files[i]);
 	snprintf(main_path, sizeof(main_path), "%s/main.conf", base);
 	conf = expand_dir(fc->conf, base);
