@@ -8,12 +8,15 @@
  * itself runs its resolver in one more thread (ub_ctx_async(ctx, 1)),
  * never in a forked process.
  *
- * Ownership of a slot: the caller owns it until it gives up. On timeout
- * the caller calls ub_cancel(); when that succeeds the callback is never
+ * Ownership of a slot (struct dns_query): the caller owns it until it
+ * gives up. Giving up (dns_query_finish before the answer is in, as on a
+ * dns_resolve timeout) calls ub_cancel(); when that succeeds the callback is never
  * run (libunbound decides under its own lock), so the caller frees the
  * slot. When it fails the callback is in flight: the caller marks the slot
  * abandoned and the callback frees it. d->lock guards done/abandoned and
- * the orphan list, so exactly one side frees each slot.
+ * the orphan list, so exactly one side frees each slot. A slot's notify
+ * runs under d->lock, so once dns_query_finish has taken that lock and
+ * seen done, notify has returned.
  *
  * Never resolves from the root: an empty server list means the servers of
  * /etc/resolv.conf, forwarded to like configured ones.
@@ -37,15 +40,20 @@
 
 #define DNS_DEFAULT_TIMEOUT_MS	5000
 
-struct dns_slot {
+struct dns_query {
 	struct dns *d;			/* resolver the query belongs to */
-	pthread_cond_t cond;		/* signalled when done is set */
+	pthread_cond_t cond;		/* signalled when done is set (no notify) */
+	void (*notify)(void *);		/* or called when done is set */
+	void *notify_arg;		/* borrowed, passed to notify */
+	int id;				/* libunbound's, for ub_cancel */
+	int rrtype;			/* for log lines */
+	char name[256];			/* for log lines */
 	int done;			/* the callback has stored err/res */
 	int abandoned;			/* the caller left; the callback frees */
 	int err;			/* libunbound error given to the callback */
 	struct ub_result *res;		/* the answer (owned by the slot) */
-	struct dns_slot *next;		/* orphan list link */
-	struct dns_slot *prev;
+	struct dns_query *next;		/* orphan list link */
+	struct dns_query *prev;
 };
 
 struct dns {
@@ -56,14 +64,14 @@ struct dns {
 	int timeout_ms;			/* default per-query deadline */
 	int dnssec;			/* a trust anchor is configured */
 	pthread_mutex_t lock;		/* guards slot states and orphans */
-	struct dns_slot *orphans;	/* abandoned slots awaiting callbacks */
+	struct dns_query *orphans;	/* abandoned slots awaiting callbacks */
 };
 
 /* dns_slot_new - a fresh slot whose condition variable uses CLOCK_MONOTONIC */
-static struct dns_slot *
+static struct dns_query *
 dns_slot_new(struct dns *d)
 {
-	struct dns_slot *s = xcalloc(1, sizeof(*s));
+	struct dns_query *s = xcalloc(1, sizeof(*s));
 	pthread_condattr_t ca;
 
 	s->d = d;
@@ -76,7 +84,7 @@ dns_slot_new(struct dns *d)
 
 /* dns_slot_free - release a slot and any answer it still holds */
 static void
-dns_slot_free(struct dns_slot *s)
+dns_slot_free(struct dns_query *s)
 {
 	if (s->res != NULL)
 		ub_resolve_free(s->res);
@@ -86,7 +94,7 @@ dns_slot_free(struct dns_slot *s)
 
 /* dns_orphan_unlink - take s off the orphan list (d->lock held) */
 static void
-dns_orphan_unlink(struct dns *d, struct dns_slot *s)
+dns_orphan_unlink(struct dns *d, struct dns_query *s)
 {
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -101,7 +109,7 @@ dns_orphan_unlink(struct dns *d, struct dns_slot *s)
 static void
 dns_callback(void *arg, int err, struct ub_result *res)
 {
-	struct dns_slot *s = arg;
+	struct dns_query *s = arg;
 	struct dns *d = s->d;
 
 	pthread_mutex_lock(&d->lock);
@@ -117,7 +125,11 @@ dns_callback(void *arg, int err, struct ub_result *res)
 	s->err = err;
 	s->res = res;
 	s->done = 1;
-	pthread_cond_signal(&s->cond);
+	/* under d->lock: dns_query_finish cannot free s before this ends */
+	if (s->notify != NULL)
+		s->notify(s->notify_arg);
+	else
+		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -297,7 +309,7 @@ fail:
 void
 dns_free(struct dns *d)
 {
-	struct dns_slot *s;
+	struct dns_query *s;
 
 	if (d == NULL)
 		return;
@@ -379,39 +391,51 @@ dns_fill(struct dns_result *r, const struct ub_result *u)
 		r->status = DNS_TEMPFAIL;	/* SERVFAIL, REFUSED, ... */
 }
 
-/* dns_resolve - look up name/type, waiting at most the deadline */
-enum dns_status
-dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
-    struct dns_result *r)
+/* dns_query_start - submit a lookup; notify (or the slot's cond) says when it is in */
+struct dns_query *
+dns_query_start(struct dns *d, const char *name, int rrtype,
+    void (*notify)(void *), void *arg, enum dns_status *status)
 {
-	struct dns_slot *s;
-	struct timespec deadline;
-	int id = 0, rc, cancelled;
+	struct dns_query *s;
+	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->status = DNS_ERROR;
-	r->rcode = -1;
+	*status = DNS_ERROR;
 	if (name == NULL || strlen(name) > 254)
-		return r->status;
+		return NULL;
 	s = dns_slot_new(d);
+	s->notify = notify;
+	s->notify_arg = arg;
+	s->rrtype = rrtype;
+	memcpy(s->name, name, strlen(name) + 1);
 	rc = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, s,
-	    dns_callback, &id);
+	    dns_callback, &s->id);
 	if (rc != 0) {
 		log_warn(NULL, "dns: %s/%d: %s", name, rrtype, ub_strerror(rc));
-		r->status = rc == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
+		*status = rc == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
 		dns_slot_free(s);
-		return r->status;
+		return NULL;
 	}
-	deadline = dns_deadline(timeout_ms > 0 ? timeout_ms : d->timeout_ms);
+	*status = DNS_OK;
+	return s;
+}
+
+/*
+ * dns_query_finish - the answer of s into r, or TEMPFAIL if it is not in:
+ * then the query is cancelled, or, when libunbound is already running its
+ * callback, left to that callback to free (abandoned)
+ */
+enum dns_status
+dns_query_finish(struct dns_query *s, struct dns_result *r)
+{
+	struct dns *d = s->d;
+	int cancelled;
+
+	memset(r, 0, sizeof(*r));
+	r->rcode = -1;
 	pthread_mutex_lock(&d->lock);
-	while (!s->done) {
-		rc = pthread_cond_timedwait(&s->cond, &d->lock, &deadline);
-		if (rc == ETIMEDOUT)
-			break;
-	}
 	if (!s->done) {
 		pthread_mutex_unlock(&d->lock);
-		cancelled = ub_cancel(d->ctx, id) == 0;
+		cancelled = ub_cancel(d->ctx, s->id) == 0;
 		pthread_mutex_lock(&d->lock);
 		if (!s->done && !cancelled) {
 			/* The callback is in flight; it frees the slot. */
@@ -422,7 +446,7 @@ dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
 			d->orphans = s;
 			pthread_mutex_unlock(&d->lock);
 			r->status = DNS_TEMPFAIL;
-			log_debug(NULL, "dns: %s/%d: timed out", name, rrtype);
+			log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
 			return r->status;
 		}
 	}
@@ -430,18 +454,45 @@ dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
 	/* Here the callback either ran (done) or never will (cancelled). */
 	if (!s->done) {
 		r->status = DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: timed out", name, rrtype);
+		log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
 	} else if (s->err != 0 || s->res == NULL) {
 		r->status = s->err == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: %s", name, rrtype, ub_strerror(s->err));
+		log_debug(NULL, "dns: %s/%d: %s", s->name, s->rrtype,
+		    ub_strerror(s->err));
 	} else {
 		dns_fill(r, s->res);
 		if (r->status == DNS_BOGUS)
-			log_warn(NULL, "dns: %s/%d: DNSSEC bogus: %s", name, rrtype,
-			    s->res->why_bogus != NULL ? s->res->why_bogus : "?");
+			log_warn(NULL, "dns: %s/%d: DNSSEC bogus: %s", s->name,
+			    s->rrtype, s->res->why_bogus != NULL
+			    ? s->res->why_bogus : "?");
 	}
 	dns_slot_free(s);
 	return r->status;
+}
+
+/* dns_resolve - look up name/type, waiting at most the deadline */
+enum dns_status
+dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
+    struct dns_result *r)
+{
+	struct dns_query *s;
+	struct timespec deadline;
+	enum dns_status status;
+
+	s = dns_query_start(d, name, rrtype, NULL, NULL, &status);
+	if (s == NULL) {
+		memset(r, 0, sizeof(*r));
+		r->rcode = -1;
+		r->status = status;
+		return status;
+	}
+	deadline = dns_deadline(timeout_ms > 0 ? timeout_ms : d->timeout_ms);
+	pthread_mutex_lock(&d->lock);
+	while (!s->done && pthread_cond_timedwait(&s->cond, &d->lock,
+	    &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&d->lock);
+	return dns_query_finish(s, r);
 }
 
 /* dns_timeout_ms - the configured per-query deadline */

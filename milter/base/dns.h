@@ -5,7 +5,9 @@
  * libunbound context (caching, forwarding to dns_servers, optional DNSSEC
  * validation with a trust anchor file) driven by one internal thread that
  * runs ub_process(); callers submit queries and wait on a condition
- * variable with a per-query deadline, cancelling the query on timeout.
+ * variable with a per-query deadline, cancelling the query on timeout
+ * (dns_resolve), or submit many and collect each when told it is in
+ * (dns_query_start, dns_query_finish: the key publication checks).
  * DKIM (libopendkim callbacks), SPF (a libspf2 SPF_dns_server_t layer),
  * DMARC and the key publication checks all resolve through it; no code path
  * uses the libc resolver.
@@ -49,6 +51,7 @@ struct dns_options {
 };
 
 struct dns;
+struct dns_query;
 
 /* dns_new - start a resolver; NULL with err on failure */
 struct dns *dns_new(const struct dns_options *opt, char *err, size_t errlen);
@@ -61,6 +64,22 @@ void dns_free(struct dns *d);
  */
 enum dns_status dns_resolve(struct dns *d, const char *name, int rrtype,
     int timeout_ms, struct dns_result *r);
+/*
+ * dns_query_start - submit a lookup of name/type (class IN) without
+ * waiting, for a caller that keeps many in flight: notify(arg) is called
+ * once the answer is in, from the resolver's thread and under its lock, so
+ * it must only note the fact and wake the caller (never call dns_*).
+ * Collect every query with dns_query_finish, once; the deadline is the
+ * caller's. NULL when it could not be submitted (why in *status).
+ */
+struct dns_query *dns_query_start(struct dns *d, const char *name,
+    int rrtype, void (*notify)(void *), void *arg, enum dns_status *status);
+/*
+ * dns_query_finish - the answer of q into r (free it with dns_result_free);
+ * a query not answered yet is cancelled and gives DNS_TEMPFAIL. Frees q:
+ * notify is never called for q after this returns. Returns r->status.
+ */
+enum dns_status dns_query_finish(struct dns_query *q, struct dns_result *r);
 /* dns_timeout_ms - the configured per-query deadline */
 int dns_timeout_ms(const struct dns *d);
 /* dns_result_free - release a result */
