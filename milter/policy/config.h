@@ -151,7 +151,10 @@ struct config {
 	/* DNS */
 	long dns_timeout;		/* seconds per query */
 	char *trust_anchor_file;	/* DNSSEC trust anchor ("" : no validation) */
-	long key_check_interval;	/* seconds between key record checks (0: at load only) */
+	int key_check;			/* check the key records in DNS at all */
+	long key_check_interval;	/* seconds between two checks of a key (0: none periodic) */
+	int key_check_concurrency;	/* key record lookups in flight at once */
+	char *state_dir;		/* directory of the keystates file ("" : none) */
 
 	/* inbound */
 	long spf_time_budget;		/* seconds for the SPF checks of one message */

@@ -106,9 +106,16 @@ const struct opt_def config_options[] = {
 	  "how long one DNS query may take" },
 	{ "trust_anchor_file", OPT_STRING, OPT_GLOBAL, G(trust_anchor_file), "", 0, 0,
 	  NULL, "DNSSEC trust anchor file (e.g. /usr/share/dns/root.key); empty: no validation" },
+	{ "key_check", OPT_BOOL, OPT_GLOBAL, G(key_check), "yes", 0, 0, NULL,
+	  "check in the background that each DKIM key's record is published (no: never look, for an operator who checks elsewhere; every key then counts as unchecked, which signs)" },
 	{ "key_check_interval", OPT_DURATION, OPT_GLOBAL, G(key_check_interval), "1h",
 	  0, 7 * 86400, NULL,
-	  "how often the DKIM key records are checked in DNS (0: at load and reload only)" },
+	  "how often each DKIM key record is checked again, the keys spread over the interval (0: only at start, and at reload for new, changed or unpublished keys)" },
+	{ "key_check_concurrency", OPT_INT, OPT_GLOBAL, G(key_check_concurrency), "32",
+	  1, 1024, NULL,
+	  "key record lookups in flight at once" },
+	{ "state_dir", OPT_STRING, OPT_GLOBAL, G(state_dir), "", 0, 0, NULL,
+	  "directory, writable by user, where the key check keeps the last known key states (file keystates), so that a restart begins from them (e.g. /var/lib/authmilter; empty: none)" },
 
 	/* inbound */
 	{ "spf_time_budget", OPT_DURATION, OPT_GLOBAL, G(spf_time_budget), "20s", 1, 120,
