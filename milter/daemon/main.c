@@ -5,19 +5,24 @@
  * normally root), open the milter socket, go to the background, drop to
  * the configured user, then run the listener (listener.c) in a thread of
  * its own, and the key checker (keycheck_start) in another, while the main
- * thread waits for signals. Every other thread blocks the signals, so they
- * all come to the main thread's sigwait.
+ * thread waits for signals. Serving never waits for DNS: the key checker
+ * looks the records up in the background. Every other thread blocks the
+ * signals, so they all come to the main thread's sigwait, which a reload
+ * never holds up: a reload runs in a thread of its own.
  * Whatever root reads or makes (conf, keys, socket, pid file) must lie in
  * directories only root can change, reached through held descriptors
  * (secret_open_trusted): the run-as user, which is what an attacker who took
  * over the daemon would be, cannot steer it.
- *   SIGHUP          reload: build a new snapshot, check its keys
- *                   (keycheck.c, running verdicts carried over where DNS
- *                   gave none), swap it in, log one summary line; on a
- *                   global error, or one that would leave out a domain the
- *                   running snapshot signs for, keep the running one
- *   SIGTERM/SIGINT  stop accepting, remove a unix socket, let messages in
- *                   flight finish (up to 30 s), exit
+ *   SIGHUP          reload (in the reload thread): build a new snapshot,
+ *                   carry the running key states over to its unchanged
+ *                   keys (keycheck.c), swap it in, tell the key checker
+ *                   and log one summary line; on a global error, or one
+ *                   that would leave out a domain the running snapshot
+ *                   signs for, keep the running one. A SIGHUP during a
+ *                   reload makes one more reload after it.
+ *   SIGTERM/SIGINT  stop the key checker, stop accepting, remove a unix
+ *                   socket, let messages in flight finish (up to 30 s),
+ *                   exit; a reload under way is abandoned, never installed
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +37,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "daemon/callbacks.h"
 #include "base/clock.h"
@@ -239,6 +246,16 @@ main_milter_thread(void *arg)
 }
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
+static struct keycheck_thread *main_keycheck;	/* the key checker */
+
+/* The reload thread and what the signal loop knows of it. */
+static pthread_mutex_t main_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static int main_reload_busy;		/* a reload thread runs (lock) */
+static int main_reload_again;		/* a SIGHUP came during it (lock) */
+static int main_stopping;		/* SIGTERM: install nothing more (lock) */
+static int main_reload_joinable;	/* main_reload_tid is to be joined */
+static pthread_t main_reload_tid;	/* the last reload thread */
+static const char *main_reload_path;	/* the conf file (set before any reload) */
 
 /* main_log_problems - log every error of a load (the fatal ones too), then free the list */
 static void
@@ -261,14 +278,16 @@ main_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* main_log_summary - "what: PATH: N domains loaded, ...; 0.12 s" */
+/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; 0.12 s" */
 static void
 main_log_summary(const char *what, const char *path, const struct config *c,
-    double t0)
+    size_t carried, double t0)
 {
 	struct buf line = BUF_INIT;
 
 	config_summary(c, &line);
+	if (carried > 0)
+		buf_printf(&line, "; %zu key states carried over", carried);
 	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
 	    main_seconds() - t0);
 	buf_free(&line);
@@ -298,6 +317,8 @@ main_reload(const char *path)
 	struct config *c, *old;
 	double t0 = main_seconds();
 	char err[1024];
+	size_t carried;
+	int stopping;
 
 	if (main_privsep != NULL)
 		c = privsep_load(main_privsep, &probs, err, sizeof(err));
@@ -317,15 +338,85 @@ main_reload(const char *path)
 		config_free(c);
 		return;
 	}
-	keycheck_config(c, runtime_of(c)->dns);
 	old = config_acquire();
-	keycheck_carry_over(old, c);
+	carried = keycheck_carry_over(old, c);
 	config_release(old);
-	log_set_level(c->log_level);
-	listener_set_timeout(c->milter_timeout);
-	listener_set_max_connections(c->max_connections);
-	config_install(c);
-	main_log_summary("configuration reloaded from", path, c, t0);
+	pthread_mutex_lock(&main_reload_lock);
+	if (!(stopping = main_stopping)) {
+		log_set_level(c->log_level);
+		listener_set_timeout(c->milter_timeout);
+		listener_set_max_connections(c->max_connections);
+		config_install(c);
+		main_log_summary("configuration reloaded from", path, c,
+		    carried, t0);
+		/* under the lock: once stopping is set the checker may be gone */
+		keycheck_wake(main_keycheck);
+	}
+	pthread_mutex_unlock(&main_reload_lock);
+	if (stopping) {
+		log_notice(NULL, "reload abandoned: stopping");
+		config_free(c);
+	}
+}
+
+/* main_reload_thread - reload, again while SIGHUPs came meanwhile */
+static void *
+main_reload_thread(void *arg)
+{
+	int again;
+
+	(void)arg;
+	do {
+		main_reload(main_reload_path);
+		pthread_mutex_lock(&main_reload_lock);
+		again = main_reload_again && !main_stopping;
+		main_reload_again = 0;
+		if (!again)
+			main_reload_busy = 0;
+		pthread_mutex_unlock(&main_reload_lock);
+	} while (again);
+	OPENSSL_thread_stop();	/* its per-thread state, now */
+	return NULL;
+}
+
+/* main_reload_start - a SIGHUP: start a reload, or ask the running one for another */
+static void
+main_reload_start(void)
+{
+	pthread_mutex_lock(&main_reload_lock);
+	if (main_reload_busy) {
+		main_reload_again = 1;
+		pthread_mutex_unlock(&main_reload_lock);
+		return;
+	}
+	main_reload_busy = 1;
+	pthread_mutex_unlock(&main_reload_lock);
+	if (main_reload_joinable)
+		pthread_join(main_reload_tid, NULL);	/* over: it cleared busy */
+	main_reload_joinable = pthread_create(&main_reload_tid, NULL,
+	    main_reload_thread, NULL) == 0;
+	if (!main_reload_joinable) {
+		log_err(NULL, "reload failed: cannot start the reload thread");
+		pthread_mutex_lock(&main_reload_lock);
+		main_reload_busy = 0;
+		pthread_mutex_unlock(&main_reload_lock);
+	}
+}
+
+/* main_reload_stop - no reload installs from now on; 1 if one is still under way */
+static int
+main_reload_stop(void)
+{
+	int busy;
+
+	pthread_mutex_lock(&main_reload_lock);
+	main_stopping = 1;
+	busy = main_reload_busy;
+	pthread_mutex_unlock(&main_reload_lock);
+	if (!busy && main_reload_joinable)
+		pthread_join(main_reload_tid, NULL);
+	main_reload_joinable = 0;
+	return busy;
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -344,15 +435,18 @@ main_drain(void)
 	    MAIN_DRAIN_SECONDS);
 }
 
-/* main_serve - run the milter and handle signals until told to stop */
+/*
+ * main_serve - run the milter and handle signals until told to stop; 0,
+ * -1 if connection threads are still busy, -2 if a reload is (then no
+ * teardown under them)
+ */
 static int
 main_serve(const char *path, const struct config *c)
 {
-	struct keycheck_thread *kc;
 	pthread_t tid;
 	sigset_t set;
 	char err[256];
-	int sig;
+	int sig, reloading;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -362,24 +456,27 @@ main_serve(const char *path, const struct config *c)
 	signal(SIGPIPE, SIG_IGN);
 	listener_set_timeout(c->milter_timeout);
 	listener_set_max_connections(c->max_connections);
+	main_reload_path = path;
+	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    c->socket);
-	if ((kc = keycheck_start(NULL, err, sizeof(err))) == NULL)
-		log_fatal("%s", err);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			main_reload(path);
+			main_reload_start();
 			continue;
 		}
 		log_notice(NULL, "signal %d: stopping; letting messages in flight "
 		    "finish", sig);
 		break;
 	}
-	keycheck_stop(kc);
+	if ((reloading = main_reload_stop()) != 0)
+		log_notice(NULL, "a reload is under way: it will not be installed");
+	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
 	/* new connections fail at once; the MTA applies its default action */
 	listener_stop();
 	pthread_join(tid, NULL);
@@ -389,7 +486,9 @@ main_serve(const char *path, const struct config *c)
 	if (main_sock.dirfd >= 0)
 		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
 	main_drain();
-	return listener_close_all(5) == 0 ? 0 : -1;
+	if (listener_close_all(5) != 0)
+		return -1;
+	return reloading ? -2 : 0;
 }
 
 /* main_print_problems - every error of a load on stderr */
@@ -502,11 +601,16 @@ main(int argc, char **argv)
 	main_drop_privileges(pw);
 	if (runtime_start(c, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
-	keycheck_config(c, runtime_of(c)->dns);
-	main_log_summary("configuration loaded from", path, c, t0);
+	main_log_summary("configuration loaded from", path, c, 0, t0);
 	rc = main_serve(path, c);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
+	if (rc == -2) {
+		/* the reload thread may be talking to the key reader, which
+		 * ends with us (it is told at our death) */
+		log_notice(NULL, "stopped during a reload");
+		_exit(0);
+	}
 	if (rc < 0) {
 		/* threads still hold the snapshot: no teardown under them */
 		log_warn(NULL, "connection threads still busy; exiting without "

@@ -1,36 +1,32 @@
 /*
  * keycheck.c - compare each key's DNS record with the private key.
  *
- * Runs in the reload path (before a snapshot is installed) and in the
- * periodic checker thread; it writes only the keys' atomic states. Also
- * the carry-over of states across a reload and that checker thread (its
- * mutex and condition variable belong to its struct keycheck_thread).
+ * The comparison and one key's lookup (also used by authmilter-check),
+ * the carry-over of states across a reload, and the checker thread: it
+ * owns its struct keycheck_thread, the reference to the snapshot it checks
+ * and the lookups in flight; other threads touch only what the struct's
+ * mutex guards.
  */
 #include <arpa/nameser.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "base/buf.h"
 #include "policy/keycheck.h"
-#include "base/log.h"
+#include "policy/keysched.h"
+#include "policy/keystate.h"
 #include "policy/runtime.h"
+#include "base/log.h"
 #include "base/xalloc.h"
-
-/* The checker thread and what it shares with keycheck_stop. */
-struct keycheck_thread {
-	pthread_t tid;			/* the thread */
-	struct keycheck_ops ops;	/* copied at start; ops.arg borrowed */
-	pthread_mutex_t lock;		/* guards stop */
-	pthread_cond_t wake;		/* signalled by keycheck_stop */
-	int stop;			/* set once by keycheck_stop */
-};
 
 /* keycheck_trim - strip white space at both ends, in place */
 static char *
@@ -156,37 +152,42 @@ keycheck_shape(const unsigned char *rd, size_t len, struct keycheck_info *info)
 	}
 }
 
-/* keycheck_key - look one key up and compare */
-enum key_pub
-keycheck_key(struct dns *d, const char *domain, const struct key *k,
-    struct keycheck_info *info)
+/* keycheck_name - SELECTOR._domainkey.DOMAIN into name */
+void
+keycheck_name(const char *domain, const struct key *k, struct buf *name)
 {
-	struct dns_result r;
-	struct buf name = BUF_INIT, txt = BUF_INIT;
+	buf_reset(name);
+	buf_printf(name, "%s._domainkey.%s", k->selector, domain);
+}
+
+/* keycheck_answer - the state a TXT answer r for name gives key k */
+enum key_pub
+keycheck_answer(const char *name, const struct key *k,
+    const struct dns_result *r, struct keycheck_info *info)
+{
+	struct buf txt = BUF_INIT;
 	enum key_pub st = KEY_PUB_MISSING, one;
 	char detail[512];
 	size_t i;
 
 	memset(info, 0, sizeof(*info));
-	buf_printf(&name, "%s._domainkey.%s", k->selector, domain);
-	switch (dns_resolve(d, buf_cstr(&name), ns_t_txt, 0, &r)) {
+	switch (r->status) {
 	case DNS_OK:
 		break;
 	case DNS_NXDOMAIN:
 	case DNS_NODATA:
 		(void)snprintf(info->detail, sizeof(info->detail), "%s: no TXT record",
-		    buf_cstr(&name));
-		goto out;
+		    name);
+		return st;
 	default:
-		st = KEY_PUB_UNKNOWN;
 		(void)snprintf(info->detail, sizeof(info->detail), "%s: DNS %s",
-		    buf_cstr(&name), dns_status_name(r.status));
-		goto out;
+		    name, dns_status_name(r->status));
+		return KEY_PUB_UNKNOWN;
 	}
 	(void)snprintf(info->detail, sizeof(info->detail), "%s: no DKIM record among "
-	    "%zu TXT records", buf_cstr(&name), r.n);
-	for (i = 0; i < r.n && st != KEY_PUB_PUBLISHED; i++) {
-		if (dns_txt(&r, i, &txt) != 0)
+	    "%zu TXT records", name, r->n);
+	for (i = 0; i < r->n && st != KEY_PUB_PUBLISHED; i++) {
+		if (dns_txt(r, i, &txt) != 0)
 			continue;
 		one = keycheck_compare(k, buf_cstr(&txt), detail, sizeof(detail));
 		/* the best verdict among several records wins */
@@ -194,57 +195,59 @@ keycheck_key(struct dns *d, const char *domain, const struct key *k,
 		    || one == KEY_PUB_TRUNCATED) {
 			st = one;
 			info->record_len = txt.len;
-			keycheck_shape(r.data[i], r.len[i], info);
+			keycheck_shape(r->data[i], r->len[i], info);
 			(void)snprintf(info->detail, sizeof(info->detail), "%s: %s",
-			    buf_cstr(&name), detail);
+			    name, detail);
 		}
 	}
-out:
-	dns_result_free(&r);
-	buf_free(&name);
 	buf_free(&txt);
 	return st;
 }
 
-/* keycheck_config - check all keys, store states, log what matters */
-int
-keycheck_config(struct config *c, struct dns *d)
+/* keycheck_key - look one key up and compare */
+enum key_pub
+keycheck_key(struct dns *d, const char *domain, const struct key *k,
+    struct keycheck_info *info)
 {
-	struct keycheck_info info;
-	struct key *k;
-	enum key_pub st, old;
-	size_t i, j;
-	int problems = 0;
+	struct dns_result r;
+	struct buf name = BUF_INIT;
+	enum key_pub st;
 
-	for (i = 0; i < c->ndomains; i++) {
-		for (j = 0; j < c->domains[i].nkeys; j++) {
-			k = &c->domains[i].keys[j];
-			old = keys_pub_get(k);
-			st = keycheck_key(d, c->domains[i].name, k, &info);
-			keys_pub_set(k, st);
-			if (st != KEY_PUB_PUBLISHED)
-				problems++;
-			if (st == old)
-				continue;
-			if (st == KEY_PUB_UNKNOWN && old != KEY_PUB_UNCHECKED) {
-				/* no answer: the known verdict stands; say so quietly */
-				log_debug(NULL, "key %s of %s: %s; keeping \"%s\"",
-				    k->selector, c->domains[i].name, info.detail,
-				    keys_pub_name(old));
-				continue;
-			}
-			log_msg(st == KEY_PUB_PUBLISHED ? LOG_INFO : LOG_WARNING, NULL,
-			    "key %s of %s (%d bits): record %s (%s)", k->selector,
-			    c->domains[i].name, k->bits, keys_pub_name(st), info.detail);
-		}
-	}
-	return problems;
+	keycheck_name(domain, k, &name);
+	dns_resolve(d, buf_cstr(&name), ns_t_txt, 0, &r);
+	st = keycheck_answer(buf_cstr(&name), k, &r, info);
+	dns_result_free(&r);
+	buf_free(&name);
+	return st;
 }
 
-/* keycheck_carry_key - give k old's verdict if old is the same key with one */
-static void
-keycheck_carry_key(const struct config_domain *od, const char *domain,
-    struct key *k)
+/* keycheck_note - store a lookup's verdict in k, log a change; 1 if a verdict changed */
+int
+keycheck_note(const char *domain, struct key *k, enum key_pub st,
+    const struct keycheck_info *info)
+{
+	enum key_pub old = keys_pub_get(k);
+
+	keys_pub_set(k, st);
+	if (st == old)
+		return 0;
+	if (st == KEY_PUB_UNKNOWN && old != KEY_PUB_UNCHECKED) {
+		/* no answer: the known verdict stands; say so quietly */
+		log_debug(NULL, "key %s of %s: %s; keeping \"%s\"", k->selector,
+		    domain, info->detail, keys_pub_name(old));
+		return 0;
+	}
+	/* the first "published" of each key is routine: 100,000 at a start */
+	log_msg(st == KEY_PUB_PUBLISHED ? (old == KEY_PUB_UNCHECKED
+	    || old == KEY_PUB_UNKNOWN ? LOG_DEBUG : LOG_INFO) : LOG_WARNING,
+	    NULL, "key %s of %s (%d bits): record %s (%s)", k->selector, domain,
+	    k->bits, keys_pub_name(st), info->detail);
+	return st != KEY_PUB_UNKNOWN;
+}
+
+/* keycheck_carry_key - give k old's verdict if old is the same key with one; 1 if done */
+static int
+keycheck_carry_key(const struct config_domain *od, struct key *k)
 {
 	const struct key *ok;
 	enum key_pub was;
@@ -259,118 +262,513 @@ keycheck_carry_key(const struct config_domain *od, const char *domain,
 		if (was != KEY_PUB_UNCHECKED && was != KEY_PUB_UNKNOWN
 		    && EVP_PKEY_eq(ok->pkey, k->pkey) == 1) {
 			keys_pub_set(k, was);
-			log_notice(NULL, "key %s of %s: no DNS answer; keeping "
-			    "the running verdict: record %s", k->selector, domain,
-			    keys_pub_name(was));
+			return 1;
 		}
-		return;
+		return 0;
 	}
+	return 0;
 }
 
-/* keycheck_carry_over - UNKNOWN keys of new_cfg take old_cfg's verdict */
-void
+/* keycheck_carry_over - keys of new_cfg without a verdict take old_cfg's */
+size_t
 keycheck_carry_over(const struct config *old_cfg, struct config *new_cfg)
 {
 	const struct config_domain *od;
 	struct key *k;
-	size_t i, j;
+	enum key_pub p;
+	size_t i, j, n = 0;
 
 	for (i = 0; old_cfg != NULL && i < new_cfg->ndomains; i++) {
 		od = config_find_domain(old_cfg, new_cfg->domains[i].name);
 		for (j = 0; od != NULL && j < new_cfg->domains[i].nkeys; j++) {
 			k = &new_cfg->domains[i].keys[j];
-			if (keys_pub_get(k) == KEY_PUB_UNKNOWN)
-				keycheck_carry_key(od, new_cfg->domains[i].name, k);
+			p = keys_pub_get(k);
+			if (p == KEY_PUB_UNKNOWN || p == KEY_PUB_UNCHECKED)
+				n += (size_t)keycheck_carry_key(od, k);
 		}
 	}
+	return n;
 }
 
-/* keycheck_running_interval_ms - the running snapshot's key_check_interval */
-static long
-keycheck_running_interval_ms(void *arg)
+#define KEYCHECK_RETRY_MS 60000	/* no answer: ask again after (at most) */
+#define KEYCHECK_SAVE_MS 60000	/* states changing: save at least this often */
+#define KEYCHECK_QUIET_MS 2000	/* states changed, then none for this long: save */
+#define KEYCHECK_IDLE_MS 1000	/* no snapshot yet: look again after */
+
+/* A key of the snapshot being checked (both borrowed from it). */
+struct keycheck_item {
+	const char *domain;
+	struct key *k;
+};
+
+/* One lookup in flight. */
+struct keycheck_flight {
+	struct keycheck_thread *kt;	/* borrowed: the notify's way back */
+	size_t item;			/* the key, in kt->items */
+	int urgent;			/* from the urgent queue */
+	void *q;			/* the resolver's query, until finished */
+	long long deadline;		/* ms, monotonic */
+	int done;			/* its answer is in (kt->lock) */
+	struct keycheck_flight *next;	/* kt->flights list */
+};
+
+/* The checker thread: what others tell it (under lock), and its own state. */
+struct keycheck_thread {
+	pthread_t tid;			/* the thread */
+	struct keycheck_resolver res;	/* copied at start; res.arg borrowed */
+	pthread_mutex_t lock;		/* guards stop, kick, nready, flights' done */
+	pthread_cond_t wake;		/* CLOCK_MONOTONIC; stop, kick, an answer */
+	int stop;			/* keycheck_stop was called */
+	int kick;			/* keycheck_wake was called */
+	int nready;			/* answers in since the last look */
+	/* the thread's own */
+	struct config *cur;		/* snapshot being checked (a reference) */
+	struct keycheck_item *items;	/* its keys (owned array) */
+	size_t nitems;
+	size_t *first;			/* first[d]: domain d's first key in items (owned) */
+	struct keysched sched;		/* what is due when */
+	struct keycheck_flight *flights;	/* lookups in flight (owned) */
+	size_t nflights;
+	size_t urgent_left;		/* urgent keys not answered yet */
+	long long round_start;		/* when the urgent pass began */
+	int dirty;			/* states changed since the last save */
+	long long changed_at;		/* when one last changed */
+	long long saved_at;		/* when they were last saved */
+};
+
+/* keycheck_now_ms - the monotonic clock in ms */
+static long long
+keycheck_now_ms(void)
 {
-	struct config *c = config_acquire();
-	long every = c != NULL ? c->key_check_interval : 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* keycheck_dns_start - the real resolver: the snapshot's */
+static void *
+keycheck_dns_start(void *arg, struct config *c, const char *name,
+    void (*notify)(void *), void *narg)
+{
+	struct runtime *rt = runtime_of(c);
+	enum dns_status st;
 
 	(void)arg;
-	config_release(c);
-	return every > 0 ? every * 1000 : 0;
+	if (rt == NULL)
+		return NULL;
+	return dns_query_start(rt->dns, name, ns_t_txt, notify, narg, &st);
 }
 
-/* keycheck_running_check - check the running snapshot's keys */
+/* keycheck_dns_finish - the real resolver's answer */
+static enum dns_status
+keycheck_dns_finish(void *arg, void *q, struct dns_result *r)
+{
+	(void)arg;
+	return dns_query_finish(q, r);
+}
+
+/* keycheck_notify - an answer is in: mark it, wake the thread (resolver's thread) */
 static void
-keycheck_running_check(void *arg)
+keycheck_notify(void *arg)
 {
-	struct config *c = config_acquire();
+	struct keycheck_flight *f = arg;
+	struct keycheck_thread *kt = f->kt;
 
-	(void)arg;
-	if (c != NULL && runtime_of(c) != NULL)
-		keycheck_config(c, runtime_of(c)->dns);
-	config_release(c);
+	pthread_mutex_lock(&kt->lock);
+	f->done = 1;
+	kt->nready++;
+	pthread_cond_signal(&kt->wake);
+	pthread_mutex_unlock(&kt->lock);
 }
 
-/* keycheck_deadline - the CLOCK_REALTIME time ms from now */
-static struct timespec
-keycheck_deadline(long ms)
+/* keycheck_retry_ms - how long a key without an answer waits to be asked again */
+static long long
+keycheck_retry_ms(const struct config *c)
 {
-	struct timespec until;
+	long long every = (long long)c->key_check_interval * 1000;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	return until;
+	return every > 0 && every < KEYCHECK_RETRY_MS ? every : KEYCHECK_RETRY_MS;
+}
+
+/* keycheck_round_end - the urgent pass is over: one summary line */
+static void
+keycheck_round_end(struct keycheck_thread *kt, long long now)
+{
+	size_t i, n[KEY_PUB_UNKNOWN + 1] = { 0 };
+	enum key_pub p;
+
+	for (i = 0; i < kt->nitems; i++)
+		if ((unsigned)(p = keys_pub_get(kt->items[i].k)) <= KEY_PUB_UNKNOWN)
+			n[p]++;
+	log_notice(NULL, "key check: pass done in %.1f s: %zu keys, %zu "
+	    "published, %zu missing, %zu truncated, %zu mismatched, %zu "
+	    "revoked, %zu unknown, %zu unchecked", (double)(now
+	    - kt->round_start) / 1000.0, kt->nitems, n[KEY_PUB_PUBLISHED],
+	    n[KEY_PUB_MISSING], n[KEY_PUB_TRUNCATED], n[KEY_PUB_MISMATCHED],
+	    n[KEY_PUB_REVOKED], n[KEY_PUB_UNKNOWN], n[KEY_PUB_UNCHECKED]);
 }
 
 /*
- * keycheck_thread_main - wait an interval (or a stop), run a round,
- * repeat; in a thread of its own so that a slow DNS never delays signal
- * handling or a reload
+ * keycheck_save - write the states file if states changed and then stayed
+ * put for a moment, or a minute went by (force: at once)
+ */
+static void
+keycheck_save(struct keycheck_thread *kt, long long now, int force)
+{
+	char err[1024];
+	long n;
+
+	if (!kt->dirty || kt->cur == NULL || kt->cur->state_dir[0] == '\0')
+		return;
+	/* not a file a minute while states keep changing (a DNS recovery) */
+	if (!force && now - kt->changed_at < KEYCHECK_QUIET_MS
+	    && now - kt->saved_at < KEYCHECK_SAVE_MS)
+		return;
+	kt->dirty = 0;
+	kt->saved_at = now;
+	if ((n = keystate_save(kt->cur, kt->cur->state_dir, err,
+	    sizeof(err))) < 0)
+		log_warn(NULL, "key states not saved: %s", err);
+	else
+		log_debug(NULL, "key states: %ld saved to %s/%s", n,
+		    kt->cur->state_dir, KEYSTATE_FILE);
+}
+
+/* keycheck_urgent_done - one urgent key answered or given up on: the pass may be over */
+static void
+keycheck_urgent_done(struct keycheck_thread *kt, long long now)
+{
+	if (kt->urgent_left > 0 && --kt->urgent_left == 0) {
+		keycheck_round_end(kt, now);
+		keycheck_save(kt, now, 1);
+	}
+}
+
+/* keycheck_land - finish f; its answer into its key unless drop */
+static void
+keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
+    long long now, int drop)
+{
+	struct keycheck_item *it = &kt->items[f->item];
+	struct keycheck_info info;
+	struct dns_result r;
+	struct buf name = BUF_INIT;
+	enum key_pub st;
+
+	kt->res.finish(kt->res.arg, f->q, &r);
+	if (!drop) {
+		keycheck_name(it->domain, it->k, &name);
+		st = keycheck_answer(buf_cstr(&name), it->k, &r, &info);
+		if (keycheck_note(it->domain, it->k, st, &info)) {
+			kt->dirty = 1;
+			kt->changed_at = now;
+		}
+		if (st == KEY_PUB_UNKNOWN)
+			keysched_retry(&kt->sched, f->item, now
+			    + keycheck_retry_ms(kt->cur));
+	}
+	dns_result_free(&r);
+	buf_free(&name);
+	if (f->urgent && !drop)
+		keycheck_urgent_done(kt, now);
+}
+
+/* keycheck_reap - finish the lookups answered or past their deadline (all: every one, dropped) */
+static void
+keycheck_reap(struct keycheck_thread *kt, long long now, int all)
+{
+	struct keycheck_flight **fp = &kt->flights, *f;
+	int done;
+
+	pthread_mutex_lock(&kt->lock);
+	kt->nready = 0;		/* answers from now on wake the next wait */
+	pthread_mutex_unlock(&kt->lock);
+	while ((f = *fp) != NULL) {
+		pthread_mutex_lock(&kt->lock);
+		done = f->done;
+		pthread_mutex_unlock(&kt->lock);
+		if (!done && !all && now < f->deadline) {
+			fp = &f->next;
+			continue;
+		}
+		*fp = f->next;
+		kt->nflights--;
+		keycheck_land(kt, f, now, all);
+		free(f);
+	}
+}
+
+/* keycheck_launch - start lookups of the keys due, while there is room */
+static void
+keycheck_launch(struct keycheck_thread *kt, long long now)
+{
+	struct keycheck_flight *f;
+	struct buf name = BUF_INIT;
+	enum keysched_from from;
+	size_t i;
+
+	while (kt->cur != NULL && kt->nflights
+	    < (size_t)kt->cur->key_check_concurrency
+	    && (from = keysched_next(&kt->sched, now, &i)) != KEYSCHED_NONE) {
+		f = xcalloc(1, sizeof(*f));
+		f->kt = kt;
+		f->item = i;
+		f->urgent = from == KEYSCHED_URGENT;
+		f->deadline = now + (long long)kt->cur->dns_timeout * 1000;
+		keycheck_name(kt->items[i].domain, kt->items[i].k, &name);
+		f->q = kt->res.start(kt->res.arg, kt->cur, buf_cstr(&name),
+		    keycheck_notify, f);
+		if (f->q == NULL) {
+			/* not even sent: no answer, ask again later */
+			keysched_retry(&kt->sched, i, now
+			    + keycheck_retry_ms(kt->cur));
+			if (f->urgent)
+				keycheck_urgent_done(kt, now);
+			free(f);
+			continue;
+		}
+		f->next = kt->flights;
+		kt->flights = f;
+		kt->nflights++;
+	}
+	buf_free(&name);
+}
+
+/* keycheck_items - the keys of c in one array; first[d]: the index of domain d's first */
+static size_t
+keycheck_items(struct config *c, struct keycheck_item **items, size_t **first)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < c->ndomains; i++)
+		n += c->domains[i].nkeys;
+	*items = xreallocarray(NULL, n ? n : 1, sizeof(**items));
+	*first = xreallocarray(NULL, c->ndomains + 1, sizeof(**first));
+	for (i = 0, n = 0; i < c->ndomains; i++) {
+		(*first)[i] = n;
+		for (j = 0; j < c->domains[i].nkeys; j++, n++) {
+			(*items)[n].domain = c->domains[i].name;
+			(*items)[n].k = &c->domains[i].keys[j];
+		}
+	}
+	(*first)[c->ndomains] = n;
+	return n;
+}
+
+/* keycheck_mark - flag in need the key of c (keys numbered by first) that is it's key */
+static void
+keycheck_mark(struct config *c, const size_t *first, unsigned char *need,
+    const struct keycheck_item *it)
+{
+	const struct config_domain *d = config_find_domain(c, it->domain);
+	size_t j;
+
+	for (j = 0; d != NULL && j < d->nkeys; j++) {
+		if (strcmp(d->keys[j].selector, it->k->selector) != 0)
+			continue;
+		if (EVP_PKEY_eq(d->keys[j].pkey, it->k->pkey) == 1)
+			need[first[d - c->domains] + j] = 1;
+		return;
+	}
+}
+
+/*
+ * keycheck_pending - flag in need the keys of c that the running pass has
+ * not answered yet (queued urgent, or in flight): they are looked up again
+ * on c, or a reload during a start-up pass would leave them unchecked
+ */
+static void
+keycheck_pending(const struct keycheck_thread *kt, struct config *c,
+    const size_t *first, unsigned char *need)
+{
+	const struct keysched_fifo *u = &kt->sched.urgent;
+	const struct keycheck_flight *f;
+	size_t i;
+
+	for (i = u->head; i < u->len; i++)
+		keycheck_mark(c, first, need, &kt->items[u->item[i]]);
+	for (f = kt->flights; f != NULL; f = f->next)
+		keycheck_mark(c, first, need, &kt->items[f->item]);
+}
+
+/* keycheck_restore - the states file's states into c's keys, at start */
+static void
+keycheck_restore(struct config *c)
+{
+	char err[1024];
+	long n;
+
+	if (c->state_dir[0] == '\0')
+		return;
+	if ((n = keystate_load(c, c->state_dir, err, sizeof(err))) < 0)
+		log_warn(NULL, "key states file ignored: %s", err);
+	else
+		log_notice(NULL, "key states: %ld restored from %s/%s", n,
+		    c->state_dir, KEYSTATE_FILE);
+}
+
+/* keycheck_queue - after a move to kt->cur: the flagged keys are urgent */
+static void
+keycheck_queue(struct keycheck_thread *kt, const unsigned char *need,
+    int first_time, long long now)
+{
+	struct config *c = kt->cur;
+	long long every = (long long)c->key_check_interval * 1000;
+	size_t i, n = c->key_check ? kt->nitems : 0;
+
+	if (first_time)
+		keysched_init(&kt->sched, n, every, now);
+	else
+		keysched_reset(&kt->sched, n, every, now);
+	kt->urgent_left = 0;
+	kt->round_start = now;
+	for (i = 0; i < n; i++) {
+		if (need[i] || keys_pub_get(kt->items[i].k) != KEY_PUB_PUBLISHED) {
+			keysched_urgent(&kt->sched, i);
+			kt->urgent_left++;
+		}
+	}
+	if (c->key_check)
+		log_info(NULL, "key check: %zu keys, %zu to look up now, "
+		    "%d at a time", kt->nitems, kt->urgent_left,
+		    c->key_check_concurrency);
+}
+
+/* keycheck_switch - move to the installed snapshot if it is another */
+static void
+keycheck_switch(struct keycheck_thread *kt, long long now)
+{
+	struct config *c = config_acquire();
+	struct keycheck_item *items;
+	unsigned char *need;
+	size_t *first, n, i;
+	int first_time = kt->cur == NULL;
+
+	if (c == NULL || c == kt->cur) {
+		config_release(c);
+		return;
+	}
+	n = keycheck_items(c, &items, &first);
+	need = xcalloc(n ? n : 1, 1);
+	if (first_time && c->key_check) {
+		keycheck_restore(c);
+		for (i = 0; i < n; i++)
+			need[i] = 1;	/* at start every key, restored or not */
+	} else if (!first_time)
+		keycheck_pending(kt, c, first, need);
+	keycheck_reap(kt, now, 1);	/* the old snapshot's, redone on c */
+	free(kt->items);
+	free(kt->first);
+	config_release(kt->cur);
+	kt->cur = c;
+	kt->items = items;
+	kt->first = first;
+	kt->nitems = n;
+	keycheck_queue(kt, need, first_time, now);
+	free(need);
+}
+
+/* keycheck_wake_at - when the thread must look again (ms, monotonic) */
+static long long
+keycheck_wake_at(const struct keycheck_thread *kt, long long now)
+{
+	const struct keycheck_flight *f;
+	long long at = now + KEYCHECK_IDLE_MS, save;
+
+	if (kt->cur == NULL)
+		return at;
+	at = LLONG_MAX;
+	if (kt->nflights < (size_t)kt->cur->key_check_concurrency)
+		at = keysched_wake(&kt->sched, now);
+	for (f = kt->flights; f != NULL; f = f->next)
+		if (f->deadline < at)
+			at = f->deadline;
+	if (kt->dirty && kt->cur->state_dir[0] != '\0') {
+		save = kt->changed_at + KEYCHECK_QUIET_MS;
+		if (kt->saved_at + KEYCHECK_SAVE_MS < save)
+			save = kt->saved_at + KEYCHECK_SAVE_MS;
+		if (save < at)
+			at = save;
+	}
+	return at;
+}
+
+/* keycheck_wait - sleep until at, an answer, a new snapshot or stop; 1 to stop */
+static int
+keycheck_wait(struct keycheck_thread *kt, long long at)
+{
+	struct timespec until;
+	int stop;
+
+	/* far enough to be "never", near enough for time_t */
+	if (at > keycheck_now_ms() + 86400000LL)
+		at = keycheck_now_ms() + 86400000LL;
+	until.tv_sec = (time_t)(at / 1000);
+	until.tv_nsec = (long)(at % 1000) * 1000000L;
+	pthread_mutex_lock(&kt->lock);
+	/* 0: an answer, a wake-up or a spurious one; ETIMEDOUT: time */
+	while (!kt->stop && !kt->kick && kt->nready == 0
+	    && pthread_cond_timedwait(&kt->wake, &kt->lock, &until) == 0)
+		;
+	stop = kt->stop;
+	pthread_mutex_unlock(&kt->lock);
+	return stop;
+}
+
+/*
+ * keycheck_thread_main - move to new snapshots, finish answered lookups,
+ * start due ones, save, sleep; in a thread of its own so that a slow DNS
+ * never delays serving, a reload or a stop
  */
 static void *
 keycheck_thread_main(void *arg)
 {
 	struct keycheck_thread *kt = arg;
-	long idle = kt->ops.idle_ms > 0 ? kt->ops.idle_ms : KEYCHECK_IDLE_MS;
-	struct timespec until;
-	long every;
-	int stop;
+	long long now;
+	int kick;
 
 	for (;;) {
-		every = kt->ops.interval_ms(kt->ops.arg);
-		until = keycheck_deadline(every > 0 ? every : idle);
+		now = keycheck_now_ms();
 		pthread_mutex_lock(&kt->lock);
-		/* 0: a spurious wake-up or a signal; ETIMEDOUT ends the wait */
-		while (!kt->stop && pthread_cond_timedwait(&kt->wake, &kt->lock,
-		    &until) == 0)
-			;
-		stop = kt->stop;
+		kick = kt->kick;
+		kt->kick = 0;
 		pthread_mutex_unlock(&kt->lock);
-		if (stop) {
-			OPENSSL_thread_stop();	/* its per-thread state, now */
-			return NULL;
-		}
-		if (every > 0)
-			kt->ops.check(kt->ops.arg);
+		if (kick || kt->cur == NULL)
+			keycheck_switch(kt, now);
+		keycheck_reap(kt, now, 0);
+		keycheck_launch(kt, now);
+		keycheck_save(kt, now, 0);
+		if (keycheck_wait(kt, keycheck_wake_at(kt, now)))
+			break;
 	}
+	keycheck_reap(kt, keycheck_now_ms(), 1);
+	keycheck_save(kt, keycheck_now_ms(), 1);
+	keysched_free(&kt->sched);
+	free(kt->items);
+	free(kt->first);
+	config_release(kt->cur);
+	OPENSSL_thread_stop();	/* its per-thread state, now */
+	return NULL;
 }
 
 /* keycheck_start - start the checker thread */
 struct keycheck_thread *
-keycheck_start(const struct keycheck_ops *ops, char *err, size_t errlen)
+keycheck_start(const struct keycheck_resolver *res, char *err, size_t errlen)
 {
-	static const struct keycheck_ops running = {
-		keycheck_running_interval_ms, keycheck_running_check, NULL, 0
+	static const struct keycheck_resolver dns = {
+		keycheck_dns_start, keycheck_dns_finish, NULL
 	};
 	struct keycheck_thread *kt = xcalloc(1, sizeof(*kt));
+	pthread_condattr_t ca;
 	int rc;
 
-	kt->ops = ops != NULL ? *ops : running;
+	kt->res = res != NULL ? *res : dns;
 	pthread_mutex_init(&kt->lock, NULL);
-	pthread_cond_init(&kt->wake, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&kt->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((rc = pthread_create(&kt->tid, NULL, keycheck_thread_main, kt)) != 0) {
 		errno = rc;
 		(void)snprintf(err, errlen, "cannot start the key check thread: "
@@ -383,16 +781,31 @@ keycheck_start(const struct keycheck_ops *ops, char *err, size_t errlen)
 	return kt;
 }
 
+/* keycheck_signal - set a flag of kt under its lock and wake the thread */
+static void
+keycheck_signal(struct keycheck_thread *kt, int *flag)
+{
+	pthread_mutex_lock(&kt->lock);
+	*flag = 1;
+	pthread_cond_signal(&kt->wake);
+	pthread_mutex_unlock(&kt->lock);
+}
+
+/* keycheck_wake - move to the newly installed snapshot */
+void
+keycheck_wake(struct keycheck_thread *kt)
+{
+	if (kt != NULL)
+		keycheck_signal(kt, &kt->kick);
+}
+
 /* keycheck_stop - end the checker thread and free it */
 void
 keycheck_stop(struct keycheck_thread *kt)
 {
 	if (kt == NULL)
 		return;
-	pthread_mutex_lock(&kt->lock);
-	kt->stop = 1;
-	pthread_cond_signal(&kt->wake);
-	pthread_mutex_unlock(&kt->lock);
+	keycheck_signal(kt, &kt->stop);
 	pthread_join(kt->tid, NULL);
 	pthread_cond_destroy(&kt->wake);
 	pthread_mutex_destroy(&kt->lock);

@@ -9,18 +9,22 @@
  *
  * Also owns what happens to those states over time: a reload carries the
  * running snapshot's verdicts over to the same keys of the new one
- * (keycheck_carry_over), and one checker thread re-checks the running
- * snapshot's keys every key_check_interval (keycheck_start/keycheck_stop).
+ * (keycheck_carry_over), and one checker thread looks the keys up in the
+ * background (keycheck_start/keycheck_wake/keycheck_stop), many at once
+ * but never more than key_check_concurrency, in the order keysched.c
+ * decides, and keeps the states in a file (keystate.c). Serving never waits
+ * for it: a key not looked up yet keeps the state it had (unchecked, or the
+ * one the file or the previous snapshot gave it).
  *
  * Threading: keycheck_compare and keycheck_parse_p are pure; keycheck_key
- * and keycheck_config may run in any thread and write nothing shared but
- * the keys' atomic states. The checker thread is owned by the struct
- * keycheck_thread that keycheck_start returns; its mutex and condition
- * variable live in that struct and guard only its stop flag: the thread
- * sleeps on the condition variable between rounds, and keycheck_stop sets
- * the flag and signals it, so stopping never waits out an interval (only a
- * round already under way, bounded by the DNS timeout). Start it with the
- * signals the main thread handles already blocked; it inherits the mask.
+ * may run in any thread and writes nothing shared. The checker thread is
+ * owned by the struct keycheck_thread that keycheck_start returns; it
+ * writes the keys' atomic states and nothing else shared. That struct's
+ * mutex guards what other threads tell it (stop, a new snapshot, answers
+ * in); the thread sleeps on its condition variable until a key is due, a
+ * lookup's deadline passes or one of those comes, so stopping waits for
+ * neither an interval nor a lookup. Start it with the signals the main
+ * thread handles already blocked; it inherits the mask.
  */
 #ifndef AUTHMILTER_KEYCHECK_H
 #define AUTHMILTER_KEYCHECK_H
@@ -43,46 +47,74 @@ char *keycheck_parse_p(const char *record, char *ktype, size_t ktypelen);
 /* keycheck_compare - publication state of a record for a key (pure) */
 enum key_pub keycheck_compare(const struct key *k, const char *record,
     char *detail, size_t detaillen);
-/* keycheck_key - look one key up and compare */
+/* keycheck_name - the record's name, SELECTOR._domainkey.DOMAIN, into name (replaced) */
+void keycheck_name(const char *domain, const struct key *k, struct buf *name);
+/* keycheck_answer - the state a TXT answer r for the record name gives k */
+enum key_pub keycheck_answer(const char *name, const struct key *k,
+    const struct dns_result *r, struct keycheck_info *info);
+/*
+ * keycheck_note - store a lookup's verdict st in k (UNKNOWN keeps a
+ * definite state) and log a change (a key's first "published" at debug,
+ * other verdicts at info or warning); 1 if k's verdict changed
+ */
+int keycheck_note(const char *domain, struct key *k, enum key_pub st,
+    const struct keycheck_info *info);
+/* keycheck_key - look one key up and compare (waits for the answer) */
 enum key_pub keycheck_key(struct dns *d, const char *domain,
     const struct key *k, struct keycheck_info *info);
-/* keycheck_config - check every key of every domain, store the states, log changes; returns problems found */
-int keycheck_config(struct config *c, struct dns *d);
 /*
- * keycheck_carry_over - a key of new_cfg the reload could not check (DNS
- * gave no answer: KEY_PUB_UNKNOWN) takes old_cfg's verdict for the same
- * domain, selector and key (equal public key), so that a reload during a
- * DNS outage does not bring a known truncated or missing record back into
- * use. A new key under an old selector, a new selector or domain, and an
- * old key never checked keep UNKNOWN. old_cfg may be NULL (nothing to
- * carry); both are borrowed, only new_cfg's key states are written.
+ * keycheck_carry_over - each key of new_cfg without a verdict (unchecked,
+ * or unknown: DNS gave no answer) takes old_cfg's verdict for the same
+ * domain, selector and key (equal public key), so that a reload need
+ * not look up again what it knows and, during a DNS outage, does not bring
+ * a known truncated or missing record back into use. A new key under an old
+ * selector, a new selector or domain, and an old key never checked get
+ * nothing. old_cfg may be NULL (nothing to carry); both are borrowed, only
+ * new_cfg's key states are written. Returns how many keys took a verdict.
  */
-void keycheck_carry_over(const struct config *old_cfg, struct config *new_cfg);
+size_t keycheck_carry_over(const struct config *old_cfg,
+    struct config *new_cfg);
 
-#define KEYCHECK_IDLE_MS 60000	/* checks off: ask again after a minute */
-
-/* What the checker thread does: the test seam (NULL: the running snapshot). */
-struct keycheck_ops {
-	long (*interval_ms)(void *arg);	/* wait before a round; <= 0: off */
-	void (*check)(void *arg);	/* one round */
+/*
+ * The checker's way to DNS: the test seam. NULL to keycheck_start: the
+ * resolver of the snapshot being checked (dns_query_start/finish).
+ */
+struct keycheck_resolver {
+	/* start - submit a TXT lookup of name for snapshot c; notify(narg) once it is in (see dns_query_start); NULL: failed at once */
+	void *(*start)(void *arg, struct config *c, const char *name,
+	    void (*notify)(void *), void *narg);
+	/* finish - its answer into r, TEMPFAIL if not in (cancelled); frees q */
+	enum dns_status (*finish)(void *arg, void *q, struct dns_result *r);
 	void *arg;			/* borrowed, passed to both */
-	long idle_ms;			/* off: ask again after; 0: KEYCHECK_IDLE_MS */
 };
 
 struct keycheck_thread;
 
 /*
- * keycheck_start - start the checker thread: it waits interval_ms (asked
- * again before every wait; checks off: it waits idle_ms and asks again),
- * then runs check, until stopped. The first round comes after the first
- * wait: the start-up check is the caller's. ops NULL: the interval is the
- * running snapshot's key_check_interval and a round is keycheck_config
- * over its keys with its resolver. ops is copied. NULL with err if the
- * thread cannot start.
+ * keycheck_start - start the checker thread over the running snapshot
+ * (config_acquire). It looks every key's record up at once (after giving
+ * the keys the states of state_dir's keystates file), then each again
+ * every key_check_interval, spread over the interval, and a key that got
+ * no answer again after a minute (or the interval, if shorter); at most
+ * key_check_concurrency lookups are in flight. After keycheck_wake it
+ * moves to the newly installed snapshot, whose new, changed and
+ * unpublished keys it looks up at once (the rest kept the running states:
+ * keycheck_carry_over). It saves the states to the keystates file when a
+ * pass of those lookups ends, when states changed and then stayed put for
+ * two seconds (at least once a minute while they keep changing), and at
+ * stop.
+ * key_check = no: it looks nothing up. res NULL: the snapshot's resolver;
+ * res is copied. NULL with err if the thread cannot start.
  */
-struct keycheck_thread *keycheck_start(const struct keycheck_ops *ops,
+struct keycheck_thread *keycheck_start(const struct keycheck_resolver *res,
     char *err, size_t errlen);
-/* keycheck_stop - wake the thread, wait for its end, free kt (NULL: no-op) */
+/* keycheck_wake - a new snapshot was installed: move to it (NULL: no-op) */
+void keycheck_wake(struct keycheck_thread *kt);
+/*
+ * keycheck_stop - end the thread promptly: lookups in flight are
+ * cancelled, not waited for; the states are saved if they changed. Frees
+ * kt (NULL: no-op).
+ */
 void keycheck_stop(struct keycheck_thread *kt);
 
 #endif
