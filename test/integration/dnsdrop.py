@@ -5,7 +5,8 @@ Listens on 127.0.0.1:PORT (UDP and TCP) and passes every query to the
 authoritative server at 127.0.0.1:UPSTREAM, except queries whose name is
 listed in DROPFILE: those are swallowed, so the client sees a time-out
 (the "DNS hiccup" on exactly one name). DROPFILE holds one name a line
-("name" or "name TYPE", e.g. "s1._domainkey.example.com TXT"); it is read
+("name" or "name TYPE", e.g. "s1._domainkey.example.com TXT"; "*" alone
+stands for every name: DNS unreachable); it is read
 again for every query, so a test changes it without a restart. Each
 dropped query is appended to DROPFILE.log. Loopback only.
 Usage: dnsdrop.py PORT UPSTREAM DROPFILE
@@ -48,8 +49,8 @@ def dropped(msg, dropfile):
     except OSError:
         return False
     for r in rules:
-        if r[0].lower().rstrip(".") == q[0] and (len(r) < 2 or
-                                                  r[1].upper() == q[1]):
+        if r[0] == "*" or (r[0].lower().rstrip(".") == q[0] and
+                           (len(r) < 2 or r[1].upper() == q[1])):
             with open(dropfile + ".log", "a") as log:
                 log.write("%s %s\n" % q)
             return True
