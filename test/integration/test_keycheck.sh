@@ -77,14 +77,18 @@ states_published() {
 # mkconf FILE [OPTION = VALUE]... - the harness's conf with DNS through
 # dnsdrop, the state dir, the options given, and the domain blocks
 mkconf() {
-    local file=$1 i
+    local file=$1 i opt
     shift
     it_authmilter_conf "$file"
     sed -i "s/^dns_servers .*/dns_servers     = 127.0.0.1@$DROP_PORT/" "$file"
+    for opt in "state_dir = $STATE" "unpublished_keys = skip" "$@"; do
+        if grep -q "^${opt%% *} " "$file"; then
+            sed -i "s|^${opt%% *} .*|$opt|" "$file"
+        else
+            echo "$opt" >> "$file"
+        fi
+    done
     {
-        echo "state_dir = $STATE"
-        echo "unpublished_keys = skip"
-        for opt in "$@"; do echo "$opt"; done
         for ((i = 1; i <= NKEYS; i++)); do
             printf 'domain d%d.kc.test {\n    key = s1 %s\n}\n' "$i" "${KEY[$i]}"
         done
@@ -161,6 +165,8 @@ it_milter_stop
 : > "$DROP.log"
 conf=$IT_DIR/milter/b.conf
 mkconf "$conf" "dns_timeout = 30s" "key_check_concurrency = 4"
+# drain.py writes From: a@example.com
+printf 'domain example.com {\n    key = s1 %s\n}\n' "${KEY[1]}" >> "$conf"
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 pid=$IT_LAST_PID
 it_wait_for 5 grep -q '_domainkey.*TXT' "$DROP.log"
