@@ -71,6 +71,7 @@ IT_SUBMIT_FAILED=""     # the last submission was refused (already not ok)
 IT_PIDS=()              # "name:pid" of every background server we started
 IT_POSTFIX_CONF=""      # set while our Postfix instance may be running
 IT_MILTER_LOG_START=0   # lines of log/milter.log before the current milter
+IT_LOG_FROM=""          # set by it_log_mark: it_milter_log starts after it
 
 # ---------------------------------------------------------------- set-up
 
@@ -1027,6 +1028,29 @@ it_milter_start_authmilter() {
         return 1
     fi
     IT_MILTER_SOCKET=$sock
+}
+
+# it_milter_log - this milter run's log lines (from line IT_LOG_FROM + 1 if
+# set, by it_log_mark)
+it_milter_log() {
+    tail -n "+$((${IT_LOG_FROM:-$IT_MILTER_LOG_START} + 1))" "$IT_DIR/log/milter.log"
+}
+
+# it_log_mark - from now on it_milter_log shows only the lines logged after
+# this (unset IT_LOG_FROM: the whole run again)
+it_log_mark() {
+    IT_LOG_FROM=$(wc -l < "$IT_DIR/log/milter.log")
+}
+
+# it_wait_logged SECS PATTERN - wait until this milter run logs PATTERN (grep -E)
+it_wait_logged() {
+    local secs=$1 pat=$2 i
+    for ((i = 0; i < secs * 10; i++)); do
+        it_milter_log | grep -qE "$pat" && return 0
+        sleep 0.1
+    done
+    echo "not logged within ${secs}s: $pat"
+    return 1
 }
 
 # it_milter_stop - stop the milter (Postfix keeps running and tempfails);

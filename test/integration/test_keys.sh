@@ -127,30 +127,9 @@ signs_with() {
         it_dkimverify --min "$n" --expect-domains "$dom" "$WT/$name/1-1.eml"
 }
 
-# milter_log - this milter run's log lines (from line LOG_FROM + 1 if set)
-milter_log() {
-    tail -n "+$((${LOG_FROM:-$IT_MILTER_LOG_START} + 1))" "$IT_DIR/log/milter.log"
-}
-
-# log_mark - from now on milter_log shows only the lines logged after this
-log_mark() {
-    LOG_FROM=$(wc -l < "$IT_DIR/log/milter.log")
-}
-
 # logged PATTERN - this milter run logged a line matching PATTERN (grep -E)
 logged() {
-    milter_log | grep -E "$1"
-}
-
-# wait_logged SECS PATTERN - wait until this milter run logs PATTERN
-wait_logged() {
-    local secs=$1 pat=$2 i
-    for ((i = 0; i < secs * 10; i++)); do
-        milter_log | grep -qE "$pat" && return 0
-        sleep 0.1
-    done
-    echo "not logged within ${secs}s: $pat"
-    return 1
+    it_milter_log | grep -E "$1"
 }
 
 # conf_keys FILE DOMAIN "KEYLINE"... - append a domain block to FILE
@@ -316,7 +295,7 @@ it_milter_start_authmilter "$confA" || { echo "Bail out! authmilter"; exit 1; }
 pidA=$IT_LAST_PID
 # the records are looked up in the background: wait for that pass
 it_check "start: the background key check pass ends" \
-    wait_logged 10 'key check: pass done in'
+    it_wait_logged 10 'key check: pass done in'
 
 # 1. keygen's keys sign, and their records verify
 signs_with keygen example.com "g2048 ged"
@@ -362,7 +341,7 @@ it_dns_reload || { echo "Bail out! knotd reload"; exit 1; }
 it_check "periodic: corrected record now served" \
     value_is "$(dns_value p2048._domainkey.pub.example.com)" "$(txt_value < "$K/p2048.txt")"
 it_check "periodic: key_check_interval = 2s logs p2048 published, no restart" \
-    wait_logged 10 'key p2048 of pub\.example\.com \(2048 bits\): record published'
+    it_wait_logged 10 'key p2048 of pub\.example\.com \(2048 bits\): record published'
 signs_with periodic-after pub.example.com p2048
 it_check "periodic: no reload happened (same process, no reload logged)" \
     sh -c "kill -0 $pidA && ! grep -q 'configuration reloaded' '$IT_DIR/log/milter.log'"
@@ -383,7 +362,7 @@ sed -i 's/^dns_timeout .*/dns_timeout     = 1s/' "$confB"
 it_milter_start_authmilter "$confB" || { echo "Bail out! authmilter"; exit 1; }
 pidB=$IT_LAST_PID
 it_check "start B: the background key check pass ends" \
-    wait_logged 10 'key check: pass done in'
+    it_wait_logged 10 'key check: pass done in'
 
 # 3 (cont.). no key published, unpublished_keys = sign: the first one signs
 send none-sign none.example.com -e 1
@@ -401,26 +380,26 @@ it_check "SIGHUP: without a check the daemon keeps h2 (key_check_interval = 0)" 
     test "$(selectors_of "$WT/hup-nocheck/1-1.eml")" = h2
 it_check "SIGHUP: the h2 signature verifies with dkimpy" \
     it_dkimverify --min 1 --expect-domains hup.example.com "$WT/hup-nocheck/1-1.eml"
-log_mark
+it_log_mark
 kill -HUP "$pidB"
-it_check "SIGHUP: reload logged" wait_logged 5 'configuration reloaded'
+it_check "SIGHUP: reload logged" it_wait_logged 5 'configuration reloaded'
 it_check "SIGHUP: h1 re-checked and logged published" \
-    wait_logged 2 'key h1 of hup\.example\.com \(2048 bits\): record published'
+    it_wait_logged 2 'key h1 of hup\.example\.com \(2048 bits\): record published'
 signs_with hup-after hup.example.com h1
-unset LOG_FROM
+unset IT_LOG_FROM
 
 # "On unknown, keep the current choice" across a reload: fb's s2048 is
 # known truncated; a SIGHUP while DNS does not answer must not forget that
 # and sign with the cut key.
 signs_with hup-fb fb.example.com s1024
 it__stop knot
-log_mark
+it_log_mark
 kill -HUP "$pidB"
 it_check "SIGHUP, DNS down: reload done at once, the known states carried over" \
-    wait_logged 5 'configuration reloaded from .* \(3 domains; 6 key states carried over\)'
+    it_wait_logged 5 'configuration reloaded from .* \(3 domains; 6 key states carried over\)'
 it_check "SIGHUP, DNS down: s2048 (not published) looked up again, no answer, truncated kept" \
-    wait_logged 10 'key s2048 of fb\.example\.com: s2048\._domainkey\.fb\.example\.com: DNS [a-z]*; keeping "truncated"'
-unset LOG_FROM
+    it_wait_logged 10 'key s2048 of fb\.example\.com: s2048\._domainkey\.fb\.example\.com: DNS [a-z]*; keeping "truncated"'
+unset IT_LOG_FROM
 send hup-fb-dnsdown fb.example.com -e 1
 it_check "SIGHUP, DNS down: still signed with s1024, not the truncated s2048" \
     test "$(selectors_of "$WT/hup-fb-dnsdown/1-1.eml")" = s1024
