@@ -159,8 +159,17 @@ say "writing $N domains ($LAYOUT layout, $K distinct keys)"
 /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" "$N" "$LAYOUT" || exit 1
 cp "$W/scale.test.records" "$IT_DIR/zones/scale.test.records"
 it_dns_start || exit 1
+# the "far resolver": dnsdrop.py in front of knotd, delaying or counting
+PROXY_PORT=""
+it_free_port PROXY_PORT
+drop=$IT_DIR/tmp/dnsdrop.rules
+: > "$drop"
+it__bg dnsdrop "$IT_DIR/log/dnsdrop.log" /usr/bin/python3 \
+    "$src/test/integration/dnsdrop.py" "$PROXY_PORT" "$IT_DNS_PORT" "$drop"
+it_wait_for 10 grep -q "^dnsdrop:" "$IT_DIR/log/dnsdrop.log" ||
+    { say "dnsdrop.py did not start"; exit 1; }
 conf=$IT_DIR/milter/am.conf
-am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 
 # 1. start -> first signed message, DNS local; throughput at N domains
 am_start "$conf"
@@ -169,24 +178,48 @@ j=$IT_DIR/tmp/many.json
 load "$AM" "$j" -n "$N" -F scale.test
 row "authmilter | signing, 16 conns, 10 KB, From over $N domains | $(jget msgs_per_s "$j") msg/s ($(jget signed "$j") of $(jget completed "$j") signed)"
 
-# 2. SIGHUP adding one domain: when does it sign?
+# 2. SIGHUP adding one domain: when does it sign, how many DNS queries?
+it_wait_for 600 grep -q "key check: pass done" "$IT_DIR/log/am.log"
 /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" 1 "$LAYOUT" "$N" || exit 1
-[ "$LAYOUT" = flat ] && am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+[ "$LAYOUT" = flat ] && am_conf "$conf" "127.0.0.1@$PROXY_PORT"
+echo count > "$drop"
+: > "$drop.queries"
 T0=$(now)
 kill -HUP "$AM_PID"
-row "authmilter | SIGHUP adding one domain to $N: it signs after | $(first_signed "$AM" "d$N.scale.test" 600) s"
+t=$(first_signed "$AM" "d$N.scale.test" 600)
+sleep 2
+row "authmilter | SIGHUP adding one domain to $N: it signs after | $t s, $(wc -l < "$drop.queries") DNS queries (in 2 s more)"
+: > "$drop"
 
 # 3. SIGTERM, idle
+: > "$IT_DIR/log/am.log"
 row "authmilter | SIGTERM, idle, $N domains: exit after | $(am_stop) s"
 
+# 3b. the whole key check at 20 ms a query, signing meanwhile
+echo "delay 20" > "$drop"
+am_start "$conf"
+first_signed "$AM" d0.scale.test 600 > /dev/null
+j=$IT_DIR/tmp/check.json
+SECS=60 load "$AM" "$j" -n "$N" -F scale.test &
+lp=$!
+it_wait_for 600 grep -q "key check: pass done" "$IT_DIR/log/am.log"
+kill -INT "$lp" 2> /dev/null
+wait "$lp"
+done_line=$(grep "key check: pass done" "$IT_DIR/log/am.log" | tail -n 1)
+row "authmilter | key check of $N keys, every query 20 ms late | ${done_line#*key check: } ; signing meanwhile $(jget msgs_per_s "$j") msg/s"
+row "authmilter | SIGTERM mid-check or right after it: exit after | $(am_stop) s"
+: > "$drop"
+
 # 4. start -> first signed, DNS unreachable (nothing listens at the port)
-am_conf "$conf" "127.0.0.1@$(it_free_port)"
+DEAD_PORT=""
+it_free_port DEAD_PORT
+am_conf "$conf" "127.0.0.1@$DEAD_PORT"
 am_start "$conf"
 row "authmilter | start to first signed message, $N domains, DNS unreachable | $(first_signed "$AM" d0.scale.test 120) s"
 row "authmilter | SIGTERM right after, DNS unreachable: exit after | $(am_stop) s"
 
 # 5. SIGHUP storm under load: one a second for STORM seconds
-am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 am_start "$conf"
 first_signed "$AM" d0.scale.test 600 > /dev/null
 j=$IT_DIR/tmp/storm.json
@@ -202,7 +235,7 @@ Wfew=$W.few
 /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$Wfew" "$FEW" "$LAYOUT" || exit 1
 W_MANY=$W
 W=$Wfew
-am_conf "$conf" "127.0.0.1@$IT_DNS_PORT"
+am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 W=$W_MANY
 am_start "$conf"
 first_signed "$AM" d0.scale.test 60 > /dev/null
@@ -215,19 +248,23 @@ am_stop > /dev/null
 if command -v opendkim > /dev/null 2>&1; then
     od=$IT_DIR/milter/od.conf
     cat > "$od" <<EOF
-Socket          local:$IT_DIR/milter/od.sock
-UMask           000
-KeyTable        file:$W/opendkim/KeyTable
-SigningTable    file:$W/opendkim/SigningTable
-InternalHosts   127.0.0.1
-Canonicalization relaxed/relaxed
-Syslog          no
-UserID          root
-RequireSafeKeys no
+# opendkim conf written by contrib/bench-scale.sh (signing only: no DNS)
+Syslog                  no
+Background              no
+Mode                    s
+Socket                  local:$IT_DIR/milter/od.sock
+UMask                   000
+KeyTable                file:$W/opendkim/KeyTable
+SigningTable            file:$W/opendkim/SigningTable
+InternalHosts           127.0.0.1
+Canonicalization        relaxed/relaxed
+SignatureAlgorithm      rsa-sha256
+OversignHeaders         From
+RequireSafeKeys         no
 EOF
     rm -f "$IT_DIR/milter/od.sock"
     T0=$(now)
-    taskset -c "$DAEMON_CPU" opendkim -f -x "$od" >> "$IT_DIR/log/od.log" 2>&1 &
+    taskset -c "$DAEMON_CPU" opendkim -x "$od" >> "$IT_DIR/log/od.log" 2>&1 &
     AM_PID=$!
     row "OpenDKIM | start to first signed message, $N domains | $(first_signed "$OD" d0.scale.test 600) s"
     j=$IT_DIR/tmp/od.json

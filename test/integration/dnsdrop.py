@@ -8,7 +8,10 @@ listed in DROPFILE: those are swallowed, so the client sees a time-out
 ("name" or "name TYPE", e.g. "s1._domainkey.example.com TXT"; "*" alone
 stands for every name: DNS unreachable); it is read
 again for every query, so a test changes it without a restart. Each
-dropped query is appended to DROPFILE.log. Loopback only.
+dropped query is appended to DROPFILE.log. Two more kinds of line, for
+the scale benchmark: "delay MS" holds every answer back MS milliseconds (a
+far resolver), and "count" appends every query passed on to
+DROPFILE.queries. Loopback only.
 Usage: dnsdrop.py PORT UPSTREAM DROPFILE
 """
 import os
@@ -17,6 +20,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 
 TYPES = {1: "A", 2: "NS", 5: "CNAME", 12: "PTR", 15: "MX", 16: "TXT",
          28: "AAAA", 99: "SPF", 255: "ANY"}
@@ -39,7 +43,8 @@ def question(msg):
 
 
 def dropped(msg, dropfile):
-    """True when the query's name (and type, if listed) is in dropfile."""
+    """True when the query's name (and type, if listed) is in dropfile;
+    else waits out a "delay" line and logs the query under "count"."""
     q = question(msg)
     if q is None:
         return False
@@ -49,6 +54,14 @@ def dropped(msg, dropfile):
     except OSError:
         return False
     for r in rules:
+        if r[0] == "delay" and len(r) == 2:
+            time.sleep(int(r[1]) / 1000.0)
+        elif r[0] == "count":
+            with open(dropfile + ".queries", "a") as log:
+                log.write("%s %s\n" % q)
+    for r in rules:
+        if r[0] in ("delay", "count"):
+            continue
         if r[0] == "*" or (r[0].lower().rstrip(".") == q[0] and
                            (len(r) < 2 or r[1].upper() == q[1])):
             with open(dropfile + ".log", "a") as log:
