@@ -10,14 +10,12 @@
  * Ownership: records own their URI strings; an outcome owns its record
  * and its dkim_aligned array (dmarc_outcome_free).
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include <idn2.h>
 #include <libpsl.h>
 
 #include "base/buf.h"
@@ -169,36 +167,8 @@ dmarc_free(struct dmarc *d)
 int
 dmarc_domain_normalize(const char *in, char out[DMARC_DOMAIN_BUF])
 {
-	char tmp[DMARC_DOMAIN_BUF], *ace = NULL;
-	size_t n, i;
-	int eight = 0;
-
-	out[0] = '\0';
-	if (in == NULL || (n = strlen(in)) == 0 || n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, in, n + 1);
-	if (n > 1 && tmp[n - 1] == '.')
-		tmp[--n] = '\0';
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)tmp[i] >= 0x80)
-			eight = 1;
-		tmp[i] = (char)tolower((unsigned char)tmp[i]);
-	}
-	if (eight) {	/* RFC 9989 5.3.1: U-labels become A-labels */
-		if (idn2_to_ascii_8z(tmp, &ace, IDN2_NONTRANSITIONAL) != IDN2_OK
-		    || strlen(ace) >= sizeof(tmp)) {
-			idn2_free(ace);
-			return -1;
-		}
-		n = strlen(ace);
-		for (i = 0; i <= n; i++)
-			tmp[i] = (char)tolower((unsigned char)ace[i]);
-		idn2_free(ace);
-	}
-	if (!mailaddr_domain_ok(tmp, n, 0))	/* ASCII: A-labels by now */
-		return -1;
-	memcpy(out, tmp, n + 1);
-	return 0;
+	/* RFC 9989 5.3.1: U-labels become A-labels */
+	return mailaddr_domain_alabel(in, out, DMARC_DOMAIN_BUF);
 }
 
 /* dmarc_labels - number of labels of a domain */

@@ -33,6 +33,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <idn2.h>
 
 #include "base/buf.h"
 #include "base/mailaddr.h"
@@ -600,4 +601,42 @@ mailaddr_domain_ok(const char *s, size_t len, int flags)
 			return 0;
 	}
 	return label > 0 && s[len - 1] != '-';
+}
+
+/* mailaddr_domain_alabel - lowercase A-label form of a domain (U-labels converted), or -1 */
+int
+mailaddr_domain_alabel(const char *in, char *out, size_t outlen)
+{
+	char tmp[MAILADDR_DOMAIN_MAX + 2], *ace = NULL;
+	size_t n, i;
+	int eight = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (in == NULL || (n = strlen(in)) == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, in, n + 1);
+	if (n > 1 && tmp[n - 1] == '.')
+		tmp[--n] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)tmp[i] >= 0x80)
+			eight = 1;
+		else
+			tmp[i] = (char)tolower((unsigned char)tmp[i]);
+	}
+	if (eight) {	/* RFC 5891 (IDNA2008): U-labels become A-labels */
+		if (idn2_to_ascii_8z(tmp, &ace, IDN2_NONTRANSITIONAL) != IDN2_OK
+		    || strlen(ace) >= sizeof(tmp)) {
+			idn2_free(ace);
+			return -1;
+		}
+		n = strlen(ace);
+		for (i = 0; i <= n; i++)
+			tmp[i] = (char)tolower((unsigned char)ace[i]);
+		idn2_free(ace);
+	}
+	if (!mailaddr_domain_ok(tmp, n, 0) || n >= outlen)
+		return -1;
+	memcpy(out, tmp, n + 1);
+	return 0;
 }

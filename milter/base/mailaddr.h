@@ -54,5 +54,14 @@ char *mailaddr_envelope_domain(const char *path);
  * the name is ASCII only, as headers and DNS queries need it. 1 or 0.
  */
 int mailaddr_domain_ok(const char *s, size_t len, int flags);
+/*
+ * mailaddr_domain_alabel - the form domains are compared and looked up in
+ * (RFC 8616: d= and DNS names in A-labels): lowercase, one trailing dot
+ * dropped, U-labels converted to A-labels (IDNA2008, libidn2), then
+ * checked as an ASCII name. 0 with out (outlen bytes, at least
+ * MAILADDR_DOMAIN_MAX + 1 for every name to fit) filled, -1 if in is not
+ * a domain name or does not fit.
+ */
+int mailaddr_domain_alabel(const char *in, char *out, size_t outlen);
 
 #endif
