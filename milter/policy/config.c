@@ -6,7 +6,8 @@
  * a domain may override, and `include PATTERN` (config_file.c). Every error
  * names FILE:LINE and the reason. This file handles one statement at a
  * time, then checks the whole, loads the keys and leaves out the blocks
- * that failed; values are parsed in config_value.c.
+ * that failed; values are parsed in config_value.c, and blocks are found
+ * (names in A-labels, subdomains) by config_lookup.c.
  *
  * Threading: config_load runs in one thread (start-up or the reload
  * thread). The current-snapshot pointer is guarded by a mutex; reference
@@ -364,27 +365,6 @@ config_index(struct config *c)
 	qsort(c->by_bounce, c->nbounce, sizeof(*c->by_bounce), config_cmp_bounce);
 }
 
-/* config_bsearch - binary search of a sorted table by a name field */
-static const struct config_domain *
-config_bsearch(const struct config_domain *const *v, size_t n,
-    const char *key, int bounce)
-{
-	size_t lo = 0, hi = n, mid;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		cmp = strcasecmp(key, bounce ? v[mid]->bounce_domain : v[mid]->name);
-		if (cmp == 0)
-			return v[mid];
-		if (cmp < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* config_at - point messages at a block's file and a line of it */
 static void
 config_at(struct config_parse *p, const struct config_domain *d, int line)
@@ -657,6 +637,7 @@ config_parse_finish(struct config_parse *p)
 
 	p->included = 0;
 	p->dom = NULL;
+	config_lookup_normalize(p);
 	config_check_names(p);
 	for (i = 0; i < c->ndomains; i++)
 		config_check_domain(p, &c->domains[i]);
@@ -779,22 +760,4 @@ config_release(struct config *c)
 {
 	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		config_free(c);
-}
-
-/* config_find_domain - block for a domain */
-const struct config_domain *
-config_find_domain(const struct config *c, const char *domain)
-{
-	if (domain == NULL || c->by_name == NULL)
-		return NULL;
-	return config_bsearch(c->by_name, c->ndomains, domain, 0);
-}
-
-/* config_find_bounce_domain - block whose bounce_domain is domain */
-const struct config_domain *
-config_find_bounce_domain(const struct config *c, const char *domain)
-{
-	if (domain == NULL || c->by_bounce == NULL)
-		return NULL;
-	return config_bsearch(c->by_bounce, c->nbounce, domain, 1);
 }

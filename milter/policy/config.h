@@ -111,6 +111,7 @@ struct config_domain {
 	struct config_words signers;	/* SASL login patterns that may sign for it */
 	struct cidr_list signer_networks;	/* unauthenticated clients that may;
 						 * empty: all of internal_hosts */
+	int subdomains;			/* also signs mail of its subdomains */
 	unsigned long long set;		/* bit i: domain-level option i was given */
 };
 
@@ -275,11 +276,22 @@ struct config *config_acquire(void);
 /* config_release - drop a pin; frees the snapshot when it was the last */
 void config_release(struct config *c);
 
-/* config_find_domain - the block for a domain (case-insensitive), or NULL */
+/*
+ * config_find_domain - the block named domain, or NULL; any case, U-labels
+ * or A-labels (a block written in U-labels is found by its A-labels too)
+ */
 const struct config_domain *config_find_domain(const struct config *c,
     const char *domain);
+/*
+ * config_match_domain - the block that signs for domain: its own block,
+ * else the closest parent block with subdomains = yes (the most specific
+ * wins: news.customer.example is signed by customer.example's block only
+ * when news.customer.example has none), else NULL. Any case, U- or A-labels.
+ */
+const struct config_domain *config_match_domain(const struct config *c,
+    const char *domain);
 
-/* config_find_bounce_domain - the block whose bounce_domain is domain, or NULL */
+/* config_find_bounce_domain - the block whose bounce_domain is domain (any case, U- or A-labels), or NULL */
 const struct config_domain *config_find_bounce_domain(const struct config *c,
     const char *domain);
 

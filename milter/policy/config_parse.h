@@ -55,6 +55,13 @@ void config_parse_line(struct config_parse *p, char *s);
 /* config_parse_finish - validate, load keys, leave failed blocks out; the snapshot, or NULL if anything was fatal (p's memory released either way) */
 struct config *config_parse_finish(struct config_parse *p);
 
+/*
+ * config_lookup_normalize - block names, bounce_domain and platform_domain
+ * into lowercase A-labels (config_lookup.c); a name that is no valid IDN
+ * is reported, taking its block down
+ */
+void config_lookup_normalize(struct config_parse *p);
+
 /* config_file_include - the files an `include PATTERN` line names, each parsed in turn */
 void config_file_include(struct config_parse *p, const char *pattern);
 /* config_file_note - record path among the snapshot's files; the stored copy (borrowed from the snapshot) */

@@ -175,6 +175,9 @@ const struct opt_def config_options[] = {
 	{ "signer_networks", OPT_CIDRS, OPT_GLOBAL | OPT_BLOCK, D(signer_networks), "", 0, 0, NULL,
 	  "unauthenticated internal clients whose mail is signed for the domain (empty: all of internal_hosts); a SASL login is judged by signers alone" },
 
+	{ "subdomains", OPT_BOOL, OPT_GLOBAL | OPT_BLOCK, D(subdomains), "no", 0, 0, NULL,
+	  "a block also signs mail from its subdomains (d= stays the block's domain, aligned under relaxed DMARC); a subdomain's own block, or a closer parent's, wins" },
+
 	/* domain blocks only */
 	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
 	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },

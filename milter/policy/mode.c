@@ -3,7 +3,9 @@
  *
  * A message is signed when the client is trusted (SASL-authenticated or in
  * internal_hosts) and the selecting domain (header From, or the envelope
- * sender with sign_from = envelope) has a domain block. A header From that
+ * sender with sign_from = envelope) has a domain block, or a parent
+ * domain's block with subdomains = yes covers it (the most specific block
+ * wins; d= is the block's domain). A header From that
  * is missing, repeated, or holds other than one address with a domain
  * blocks signing: signing such a message would vouch for an ambiguous
  * author.
@@ -143,7 +145,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	if (c->sign_from == CONFIG_SIGN_FROM_ENVELOPE) {
 		envdom = mailaddr_envelope_domain(in->envelope_from ?
 		    in->envelope_from : "");
-		out->domain = config_find_domain(c, envdom);
+		out->domain = config_match_domain(c, envdom);
 		if (out->domain == NULL) {
 			(void)snprintf(out->reason, sizeof(out->reason), "not signed: "
 			    "envelope sender domain %s has no domain block (%s "
@@ -153,7 +155,7 @@ mode_decide(const struct config *c, const struct mode_input *in,
 		}
 		free(envdom);
 	} else {
-		out->domain = config_find_domain(c, out->from_domain);
+		out->domain = config_match_domain(c, out->from_domain);
 		if (out->domain == NULL) {
 			(void)snprintf(out->reason, sizeof(out->reason), "not signed: From "
 			    "domain %s has no domain block (%s client)",

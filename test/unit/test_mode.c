@@ -24,6 +24,7 @@ enum mode_conf {
 	CONF_ENVELOPE,		/* the same with sign_from = envelope */
 	CONF_DEFAULT,		/* defaults (internal 127/8, ::1); example.com */
 	CONF_TENANTS,		/* three blocks with signers and signer_networks */
+	CONF_SUBDOMAINS,	/* parents with subdomains = yes, children with blocks */
 	CONF_COUNT,
 };
 
@@ -38,6 +39,12 @@ static const char *const conf_text[CONF_COUNT] = {
 	    "domain victim.example {\nkey = s1 @DIR@/k.pem\n"
 	    "signers = *@%d, relay-1\nsigner_networks = 10.9.0.0/16\n}\n"
 	    "domain open.example {\nkey = s1 @DIR@/k.pem\n}\n",
+	[CONF_SUBDOMAINS] = "internal_hosts = 10.0.0.0/8\nsigners = *@%d\n"
+	    "domain customer.example {\nkey = s1 @DIR@/k.pem\nsubdomains = yes\n}\n"
+	    "domain news.customer.example {\nkey = s1 @DIR@/k.pem\n}\n"
+	    "domain plain.example {\nkey = s1 @DIR@/k.pem\n}\n"
+	    "domain deep.example {\nkey = s1 @DIR@/k.pem\nsubdomains = yes\n}\n"
+	    "domain mid.deep.example {\nkey = s1 @DIR@/k.pem\n}\n",
 };
 static struct config *cfgs[CONF_COUNT];
 
@@ -67,7 +74,7 @@ conf_expand(const char *tmpl, char *out, size_t len)
 static int
 setup(void **state)
 {
-	char key[512], text[2048], err[512];
+	char key[512], text[4096], err[512];
 	size_t i;
 
 	(void)state;
@@ -124,6 +131,7 @@ struct mode_case {
 #define EX "example.com"
 #define CA "customer-a.example"
 #define VI "victim.example"
+#define CU "customer.example"
 
 static const struct mode_case cases[] = {
 	/* who is trusted */
@@ -218,6 +226,35 @@ static const struct mode_case cases[] = {
 	{ "the global default applies to blocks that say nothing", CONF_TENANTS,
 	  "any@else.example", "192.0.2.7", 1, " a@open.example", "<>", S, 1,
 	  "open.example", NULL, "open.example", "sign" },
+	/* subdomains: the most specific block that covers the From domain */
+	{ "subdomain signed by its parent's block", CONF_SUBDOMAINS,
+	  NULL, "10.1.0.1", 1, " a@promo.customer.example", "<>", S, 1, CU,
+	  NULL, "promo.customer.example", "sign: internal client, domain "
+	  "customer.example" },
+	{ "deeper subdomain signed by the parent", CONF_SUBDOMAINS, NULL,
+	  "10.1.0.1", 1, " a@x.y.Customer.Example", "<>", S, 1, CU, NULL,
+	  "x.y.customer.example", "domain customer.example" },
+	{ "a subdomain's own block wins", CONF_SUBDOMAINS, NULL, "10.1.0.1", 1,
+	  " a@news.customer.example", "<>", S, 1, "news.customer.example", NULL,
+	  "news.customer.example", "domain news.customer.example" },
+	{ "the parent still signs itself", CONF_SUBDOMAINS, NULL, "10.1.0.1", 1,
+	  " a@customer.example", "<>", S, 1, CU, NULL, CU, "domain customer.example" },
+	{ "without subdomains a parent covers no subdomain", CONF_SUBDOMAINS,
+	  NULL, "10.1.0.1", 1, " a@sub.plain.example", "<>", V, 1, NULL, NULL,
+	  "sub.plain.example", "From domain sub.plain.example has no domain block" },
+	{ "a block without subdomains does not hide its parent's", CONF_SUBDOMAINS,
+	  NULL, "10.1.0.1", 1, " a@x.mid.deep.example", "<>", S, 1, "deep.example",
+	  NULL, "x.mid.deep.example", "domain deep.example" },
+	{ "a name ending in the parent's is no subdomain", CONF_SUBDOMAINS, NULL,
+	  "10.1.0.1", 1, " a@evilcustomer.example", "<>", V, 1, NULL, NULL,
+	  "evilcustomer.example", "no domain block" },
+	{ "a subdomain's signers are the covering block's", CONF_SUBDOMAINS,
+	  "bob@customer.example", "192.0.2.7", 1, " a@promo.customer.example",
+	  "<>", S, 1, CU, NULL, "promo.customer.example", "sign: authenticated" },
+	{ "another tenant may not sign for a covered subdomain", CONF_SUBDOMAINS,
+	  "eve@plain.example", "192.0.2.7", 1, " a@promo.customer.example", "<>",
+	  S, 1, NULL, CU, "promo.customer.example",
+	  "login eve@plain.example is not among the signers of customer.example" },
 };
 
 /* name_eq - a block's name is want (both absent counts as equal) */
