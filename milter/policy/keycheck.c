@@ -556,7 +556,7 @@ keycheck_items(struct config *c, struct keycheck_item **items, size_t **first)
 	return n;
 }
 
-/* keycheck_mark - flag in need the key of c (keys numbered by first) that is it's key */
+/* keycheck_mark - flag in need c's copy of item it: same domain, selector and key (numbered by first) */
 static void
 keycheck_mark(struct config *c, const size_t *first, unsigned char *need,
     const struct keycheck_item *it)
