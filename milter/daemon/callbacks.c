@@ -306,8 +306,9 @@ cb_eoh(struct engine_session *ctx)
 		    !mta_header_leading_space(ctx));
 		return ENGINE_CONTINUE;
 	}
-	m->out = outbound_begin(c->cfg, m->mode.domain, clock_now(), m->qid,
-	    !mta_header_leading_space(ctx), &m->eoh_failed);
+	m->out = outbound_begin(c->cfg, m->mode.domain, m->mode.platform,
+	    clock_now(), m->qid, !mta_header_leading_space(ctx),
+	    &m->eoh_failed);
 	if (m->out == NULL && !m->eoh_failed)
 		return cb_eoh_done(m);
 	/* an internal error is answered at end of message */

@@ -112,6 +112,7 @@ struct config_domain {
 	struct cidr_list signer_networks;	/* unauthenticated clients that may;
 						 * empty: all of internal_hosts */
 	int subdomains;			/* also signs mail of its subdomains */
+	int platform_signature;		/* the platform block signs its mail too */
 	unsigned long long set;		/* bit i: domain-level option i was given */
 };
 
@@ -145,7 +146,7 @@ struct config {
 	int key_symlinks;		/* enum config_key_symlinks */
 	char *key_dir;			/* `key = SELECTOR` means
 					 * key_dir/DOMAIN/SELECTOR.pem ("" : none) */
-	char *platform_domain;		/* domain block adding a second signature */
+	char *platform_domain;		/* domain block signing all signed-mode mail */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
 

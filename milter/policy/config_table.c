@@ -93,7 +93,7 @@ const struct opt_def config_options[] = {
 	{ "key_dir", OPT_STRING, OPT_GLOBAL, G(key_dir), "", 0, 0, NULL,
 	  "directory of the keys a block names by selector alone: key = SELECTOR is the file KEY_DIR/DOMAIN/SELECTOR.pem (relative: to the main file's directory; empty: every key names its file)" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
-	  "domain block whose keys add a second, platform signature to all signed mail" },
+	  "domain block whose keys sign every outbound message (from trusted clients), whether or not its From domain has a block; mail of a domain with a block gets the author signature too" },
 	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
 	  choices_unauthorized, "mail from a trusted client that may not sign for its From domain (signers, signer_networks): nosign (the platform signature still applies) or reject (550 5.7.1)" },
 
@@ -177,6 +177,9 @@ const struct opt_def config_options[] = {
 
 	{ "subdomains", OPT_BOOL, OPT_GLOBAL | OPT_BLOCK, D(subdomains), "no", 0, 0, NULL,
 	  "a block also signs mail from its subdomains (d= stays the block's domain, aligned under relaxed DMARC); a subdomain's own block, or a closer parent's, wins" },
+
+	{ "platform_signature", OPT_BOOL, OPT_GLOBAL | OPT_BLOCK, D(platform_signature), "yes", 0, 0, NULL,
+	  "with platform_domain set: the platform also signs this domain's mail (no: the author signature only); globally: the default for blocks and for From domains without one" },
 
 	/* domain blocks only */
 	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,

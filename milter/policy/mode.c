@@ -5,7 +5,10 @@
  * internal_hosts) and the selecting domain (header From, or the envelope
  * sender with sign_from = envelope) has a domain block, or a parent
  * domain's block with subdomains = yes covers it (the most specific block
- * wins; d= is the block's domain). A header From that
+ * wins; d= is the block's domain). With platform_domain set, the platform
+ * block signs every such message too, whether or not a block covers its
+ * domain, unless the covering block (or, for domains without one, the
+ * global default) says platform_signature = no. A header From that
  * is missing, repeated, or holds other than one address with a domain
  * blocks signing: signing such a message would vouch for an ambiguous
  * author.
@@ -14,8 +17,9 @@
  * SASL login is judged by the block's signers patterns alone (the login
  * names the tenant, wherever it connects from); an unauthenticated
  * internal client by the block's signer_networks. A client that may not
- * is not signed for the domain (the platform signature still applies),
- * or refused with unauthorized_from = reject.
+ * is not signed for the domain (the platform signature still applies,
+ * unless the block opted out of it or is the platform's own block), or
+ * refused with unauthorized_from = reject.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,13 +117,71 @@ mode_may_sign(const struct config_domain *d, const struct mode_input *in,
 	return 0;
 }
 
+/*
+ * mode_platform - the platform block that signs too, or NULL: none set,
+ * the selecting block is the platform's own, or the block (the global
+ * default for domains without one) says platform_signature = no
+ */
+static const struct config_domain *
+mode_platform(const struct config *c, const struct config_domain *block)
+{
+	int want = block != NULL ? block->platform_signature
+	    : c->defaults.platform_signature;
+
+	if (c->platform == NULL || c->platform == block || !want)
+		return NULL;
+	return c->platform;
+}
+
+/* mode_unblocked - no block covers the selecting domain: the platform alone, or not signed */
+static void
+mode_unblocked(const struct config *c, const char *what, const char *dom,
+    const char *who, struct mode_result *out)
+{
+	out->platform = mode_platform(c, NULL);
+	if (out->platform == NULL) {
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed: %s "
+		    "domain %s has no domain block (%s client)", what,
+		    dom ? dom : "(none)", who);
+		return;
+	}
+	out->kind = MODE_SIGN;
+	(void)snprintf(out->reason, sizeof(out->reason), "sign: %s client, %s "
+	    "domain %s has no domain block: platform signature only (%s)", who,
+	    what, dom ? dom : "(none)", out->platform->name);
+}
+
+/* mode_blocked - a block covers the selecting domain: may this client sign for it? */
+static void
+mode_blocked(const struct config *c, const struct config_domain *d,
+    const struct mode_input *in, const char *who, struct mode_result *out)
+{
+	char why_not[200];
+
+	out->platform = mode_platform(c, d);
+	if (!mode_may_sign(d, in, why_not, sizeof(why_not))) {
+		out->unauthorized = d;
+		if (out->platform != NULL)
+			out->kind = MODE_SIGN;
+		(void)snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
+		    "%s%s", d->name, why_not, out->platform != NULL ?
+		    "; platform signature only" : "");
+		return;
+	}
+	out->kind = MODE_SIGN;
+	out->domain = d;
+	(void)snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain "
+	    "%s", who, d->name);
+}
+
 /* mode_decide - sign or verify */
 void
 mode_decide(const struct config *c, const struct mode_input *in,
     struct mode_result *out)
 {
-	const char *why = NULL, *who;
-	char *envdom = NULL, why_not[200];
+	const struct config_domain *d;
+	const char *why = NULL, *who, *what = "From", *dom;
+	char *envdom = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = MODE_VERIFY;
@@ -142,37 +204,18 @@ mode_decide(const struct config *c, const struct mode_input *in,
 		    "(%s client)", why, who);
 		return;
 	}
+	dom = out->from_domain;
 	if (c->sign_from == CONFIG_SIGN_FROM_ENVELOPE) {
 		envdom = mailaddr_envelope_domain(in->envelope_from ?
 		    in->envelope_from : "");
-		out->domain = config_match_domain(c, envdom);
-		if (out->domain == NULL) {
-			(void)snprintf(out->reason, sizeof(out->reason), "not signed: "
-			    "envelope sender domain %s has no domain block (%s "
-			    "client)", envdom ? envdom : "(none)", who);
-			free(envdom);
-			return;
-		}
-		free(envdom);
-	} else {
-		out->domain = config_match_domain(c, out->from_domain);
-		if (out->domain == NULL) {
-			(void)snprintf(out->reason, sizeof(out->reason), "not signed: From "
-			    "domain %s has no domain block (%s client)",
-			    out->from_domain, who);
-			return;
-		}
+		dom = envdom;
+		what = "envelope sender";
 	}
-	out->kind = MODE_SIGN;
-	if (!mode_may_sign(out->domain, in, why_not, sizeof(why_not))) {
-		out->unauthorized = out->domain;
-		out->domain = NULL;
-		(void)snprintf(out->reason, sizeof(out->reason), "not signed for %s: "
-		    "%s", out->unauthorized->name, why_not);
-		return;
-	}
-	(void)snprintf(out->reason, sizeof(out->reason), "sign: %s client, domain %s",
-	    who, out->domain->name);
+	if ((d = config_match_domain(c, dom)) == NULL)
+		mode_unblocked(c, what, dom, who, out);
+	else
+		mode_blocked(c, d, in, who, out);
+	free(envdom);
 }
 
 /* mode_trusted - authenticated or internal client */

@@ -23,13 +23,16 @@ struct mode_input {
 };
 
 struct mode_result {
-	enum mode_kind kind;		/* the decision */
+	enum mode_kind kind;		/* the decision: MODE_SIGN when domain
+					 * or platform signs */
 	int trusted;			/* authenticated or internal client */
 	const struct config_domain *domain;	/* signing block (MODE_SIGN); NULL
 						 * when the client may not sign
 						 * for it (unauthorized) */
 	const struct config_domain *unauthorized;	/* the block the client
 						 * may not sign for, or NULL */
+	const struct config_domain *platform;	/* platform block signing too
+						 * (MODE_SIGN), or NULL */
 	char *from_domain;		/* header From domain if one was found (malloc'd) */
 	const char *from_problem;	/* why there is none (static text), or NULL */
 	char reason[256];		/* why, for the log */

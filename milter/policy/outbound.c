@@ -44,7 +44,8 @@ outbound_plan(struct outbound *o, const struct config *c,
 /* outbound_begin - plan signatures and start the body hashes */
 struct outbound *
 outbound_begin(const struct config *c, const struct config_domain *d,
-    time_t now, const char *qid, int space_stripped, int *failed)
+    const struct config_domain *platform, time_t now, const char *qid,
+    int space_stripped, int *failed)
 {
 	struct outbound *o = xcalloc(1, sizeof(*o));
 	size_t i;
@@ -53,13 +54,13 @@ outbound_begin(const struct config *c, const struct config_domain *d,
 	*failed = 0;
 	if (d != NULL)
 		outbound_plan(o, c, d, now);
-	if (c->platform != NULL && c->platform != d)
-		outbound_plan(o, c, c->platform, now);
+	if (platform != NULL && platform != d)
+		outbound_plan(o, c, platform, now);
 	if (o->why[0] != '\0')
 		log_warn(qid, "%s", o->why);
 	if (o->nsigs == 0) {
 		log_warn(qid, "not signed: no usable key for %s", d != NULL
-		    ? d->name : "the platform domain");
+		    ? d->name : platform != NULL ? platform->name : "(none)");
 		outbound_free(o);
 		return NULL;
 	}

@@ -2,7 +2,8 @@
  * outbound.h - the signing path of one message.
  *
  * outbound_begin plans the signatures (author domain: its preferred RSA
- * key and, if it has one, an Ed25519 key; the platform domain's likewise)
+ * key and, if it has one, an Ed25519 key; the platform domain's likewise,
+ * as mode_decide chose them)
  * and starts one streaming body hash per body canonicalization needed;
  * outbound_body feeds body chunks; outbound_finish makes the signatures
  * and outbound_return_path the sender change, as edits (edit.h) for the
@@ -40,16 +41,17 @@ struct outbound {
 };
 
 /*
- * outbound_begin - plan signatures for the author block d (and the
- * platform). space_stripped: the MTA passes header values without their
- * leading space (no SMFIP_HDR_LEADSPC), so simple header canonicalization
- * would sign what the MTA does not write: relaxed is used. NULL when there
- * is nothing to sign with (logged), and *failed set when signing could not
+ * outbound_begin - plan signatures for the author block d and the
+ * platform block (either may be NULL; mode_decide picks both).
+ * space_stripped: the MTA passes header values without their leading
+ * space (no SMFIP_HDR_LEADSPC), so simple header canonicalization would
+ * sign what the MTA does not write: relaxed is used. NULL when there is
+ * nothing to sign with (logged), and *failed set when signing could not
  * start (an internal error, logged).
  */
 struct outbound *outbound_begin(const struct config *c,
-    const struct config_domain *d, time_t now, const char *qid,
-    int space_stripped, int *failed);
+    const struct config_domain *d, const struct config_domain *platform,
+    time_t now, const char *qid, int space_stripped, int *failed);
 /* outbound_body - hash a body chunk; 0 or -1 */
 int outbound_body(struct outbound *o, const unsigned char *data, size_t len);
 /*

@@ -1,7 +1,8 @@
 /*
  * test_mode.c - the sign-or-verify decision, one table over conf x client
  * x SASL login x From (and MAIL FROM): sign or verify, trusted or not, the
- * block signed for or refused, the From domain found, and the reason.
+ * block signed for or refused, the platform block signing too, the From
+ * domain found, and the reason.
  * Each row runs as its own test, named by the row.
  */
 #include <stdarg.h>
@@ -25,6 +26,8 @@ enum mode_conf {
 	CONF_DEFAULT,		/* defaults (internal 127/8, ::1); example.com */
 	CONF_TENANTS,		/* three blocks with signers and signer_networks */
 	CONF_SUBDOMAINS,	/* parents with subdomains = yes, children with blocks */
+	CONF_PLATFORM,		/* platform_domain, a block opting out */
+	CONF_PLATFORM_OFF,	/* platform_signature = no globally, a block opting in */
 	CONF_COUNT,
 };
 
@@ -45,6 +48,17 @@ static const char *const conf_text[CONF_COUNT] = {
 	    "domain plain.example {\nkey = s1 @DIR@/k.pem\n}\n"
 	    "domain deep.example {\nkey = s1 @DIR@/k.pem\nsubdomains = yes\n}\n"
 	    "domain mid.deep.example {\nkey = s1 @DIR@/k.pem\n}\n",
+	[CONF_PLATFORM] = "internal_hosts = 10.0.0.0/8\nsigners = *@%d\n"
+	    "platform_domain = esp.example\n"
+	    "domain esp.example {\nkey = s1 @DIR@/k.pem\n}\n"
+	    "domain customer.example {\nkey = s1 @DIR@/k.pem\nsubdomains = yes\n}\n"
+	    "domain private.example {\nkey = s1 @DIR@/k.pem\n"
+	    "platform_signature = no\n}\n",
+	[CONF_PLATFORM_OFF] = "internal_hosts = 10.0.0.0/8\n"
+	    "platform_domain = esp.example\nplatform_signature = no\n"
+	    "domain esp.example {\nkey = s1 @DIR@/k.pem\n}\n"
+	    "domain optin.example {\nkey = s1 @DIR@/k.pem\n"
+	    "platform_signature = yes\n}\n",
 };
 static struct config *cfgs[CONF_COUNT];
 
@@ -124,6 +138,7 @@ struct mode_case {
 	const char *refused;		/* block the client may not sign for */
 	const char *from_domain;	/* NULL: none found (from_problem set) */
 	const char *reason;		/* substring of the reason */
+	const char *platform;		/* platform block signing too; NULL: none */
 };
 
 #define V MODE_VERIFY
@@ -132,129 +147,176 @@ struct mode_case {
 #define CA "customer-a.example"
 #define VI "victim.example"
 #define CU "customer.example"
+#define ESP "esp.example"
 
 static const struct mode_case cases[] = {
 	/* who is trusted */
 	{ "authenticated outside client signs", CONF_PLAIN, "alice", "192.0.2.7",
 	  1, " Alice <alice@example.com>", "<x@y.net>", S, 1, EX, NULL, EX,
-	  "sign: authenticated client, domain example.com" },
+	  "sign: authenticated client, domain example.com", NULL },
 	{ "internal client signs", CONF_PLAIN, NULL, "10.1.2.3", 1,
 	  " a@Example.COM", "<>", S, 1, EX, NULL, EX,
-	  "sign: internal client" },
+	  "sign: internal client", NULL },
 	{ "internal IPv6 signs", CONF_PLAIN, NULL, "::1", 1, " a@example.com",
-	  "<>", S, 1, EX, NULL, EX, "internal" },
+	  "<>", S, 1, EX, NULL, EX, "internal", NULL },
 	{ "IPv4-mapped internal signs", CONF_PLAIN, NULL, "::ffff:10.0.0.1", 1,
-	  " a@example.com", "<>", S, 1, EX, NULL, EX, "internal" },
+	  " a@example.com", "<>", S, 1, EX, NULL, EX, "internal", NULL },
 	{ "outside client verifies", CONF_PLAIN, NULL, "192.0.2.7", 1,
 	  " a@example.com", "<a@example.com>", V, 0, NULL, NULL, EX,
-	  "verify: client 192.0.2.7 is neither authenticated nor in internal_hosts" },
+	  "verify: client 192.0.2.7 is neither authenticated nor in internal_hosts", NULL },
 	{ "empty login is no login", CONF_PLAIN, "", "192.0.2.7", 1,
-	  " a@example.com", "<>", V, 0, NULL, NULL, EX, "neither" },
+	  " a@example.com", "<>", V, 0, NULL, NULL, EX, "neither", NULL },
 	{ "unknown client verifies", CONF_PLAIN, NULL, NULL, 1, " a@example.com",
-	  "<>", V, 0, NULL, NULL, EX, "client (unknown)" },
+	  "<>", V, 0, NULL, NULL, EX, "client (unknown)", NULL },
 	{ "outside client with a bad From still verifies", CONF_PLAIN, NULL,
-	  "192.0.2.7", 0, NULL, "<>", V, 0, NULL, NULL, NULL, "neither" },
+	  "192.0.2.7", 0, NULL, "<>", V, 0, NULL, NULL, NULL, "neither", NULL },
 	{ "default internal_hosts: loopback signs", CONF_DEFAULT, NULL,
-	  "127.0.0.1", 1, " a@example.com", "<>", S, 1, EX, NULL, EX, "internal" },
+	  "127.0.0.1", 1, " a@example.com", "<>", S, 1, EX, NULL, EX, "internal", NULL },
 	{ "default internal_hosts: a private network is outside", CONF_DEFAULT,
 	  NULL, "10.1.2.3", 1, " a@example.com", "<>", V, 0, NULL, NULL, EX,
-	  "neither" },
+	  "neither", NULL },
 	/* which domain selects the block */
 	{ "unconfigured From domain not signed", CONF_PLAIN, "alice", "192.0.2.7",
 	  1, " a@other.example", "<>", V, 1, NULL, NULL, "other.example",
-	  "From domain other.example has no domain block (authenticated client)" },
+	  "From domain other.example has no domain block (authenticated client)", NULL },
 	{ "subdomain is not the domain", CONF_PLAIN, "alice", "192.0.2.7", 1,
 	  " a@sub.example.com", "<>", V, 1, NULL, NULL, "sub.example.com",
-	  "no domain block" },
+	  "no domain block", NULL },
 	{ "envelope mode uses MAIL FROM", CONF_ENVELOPE, "alice", "192.0.2.7", 1,
 	  " a@other.example", "<bounce@example.com>", S, 1, EX, NULL,
-	  "other.example", "domain example.com" },
+	  "other.example", "domain example.com", NULL },
 	{ "envelope mode ignores a From block", CONF_ENVELOPE, "alice",
 	  "192.0.2.7", 1, " a@example.com", "<b@other.example>", V, 1, NULL, NULL,
-	  EX, "envelope sender domain other.example has no domain block" },
+	  EX, "envelope sender domain other.example has no domain block", NULL },
 	{ "envelope mode null sender not signed", CONF_ENVELOPE, "alice",
 	  "192.0.2.7", 1, " a@example.com", "<>", V, 1, NULL, NULL, EX,
-	  "envelope sender domain (none)" },
+	  "envelope sender domain (none)", NULL },
 	{ "envelope mode still needs one From", CONF_ENVELOPE, NULL, "10.1.2.3",
 	  2, " a@example.com", "<bounce@example.com>", V, 1, NULL, NULL, NULL,
-	  "more than one From header (internal client)" },
+	  "more than one From header (internal client)", NULL },
 	/* a From that names no single author blocks signing */
 	{ "no From not signed", CONF_PLAIN, "alice", "192.0.2.7", 0, NULL, "<>",
-	  V, 1, NULL, NULL, NULL, "not signed: no From header" },
+	  V, 1, NULL, NULL, NULL, "not signed: no From header", NULL },
 	{ "two From not signed", CONF_PLAIN, "alice", "192.0.2.7", 2,
-	  " a@example.com", "<>", V, 1, NULL, NULL, NULL, "more than one From" },
+	  " a@example.com", "<>", V, 1, NULL, NULL, NULL, "more than one From", NULL },
 	{ "two addresses not signed", CONF_PLAIN, "alice", "192.0.2.7", 1,
 	  " a@example.com, b@example.com", "<>", V, 1, NULL, NULL, NULL,
-	  "several addresses" },
+	  "several addresses", NULL },
 	{ "group without address not signed", CONF_PLAIN, "alice", "192.0.2.7", 1,
 	  " undisclosed-recipients:;", "<>", V, 1, NULL, NULL, NULL,
-	  "From header without an address" },
+	  "From header without an address", NULL },
 	{ "From without domain not signed", CONF_PLAIN, "alice", "192.0.2.7", 1,
-	  " alice", "<>", V, 1, NULL, NULL, NULL, "without a valid domain" },
+	  " alice", "<>", V, 1, NULL, NULL, NULL, "without a valid domain", NULL },
 	{ "malformed From not signed", CONF_PLAIN, "alice", "192.0.2.7", 1,
 	  " \"unterminated <a@example.com>", "<>", V, 1, NULL, NULL, NULL,
-	  "malformed" },
+	  "malformed", NULL },
 	/* tenants: which trusted client may sign for which block */
 	{ "login of the tenant's own domain", CONF_TENANTS,
 	  "ceo@customer-a.example", "192.0.2.7", 1, " ceo@customer-a.example",
-	  "<>", S, 1, CA, NULL, CA, "sign: authenticated" },
+	  "<>", S, 1, CA, NULL, CA, "sign: authenticated", NULL },
 	{ "login case does not matter", CONF_TENANTS, "CEO@Customer-A.Example",
 	  "192.0.2.7", 1, " ceo@customer-a.example", "<>", S, 1, CA, NULL, CA,
-	  "sign" },
+	  "sign", NULL },
 	{ "another tenant's login", CONF_TENANTS, "x@customer-a.example",
-	  "192.0.2.7", 1, " ceo@victim.example", "<>", S, 1, NULL, VI, VI,
-	  "login x@customer-a.example is not among the signers of victim.example" },
+	  "192.0.2.7", 1, " ceo@victim.example", "<>", V, 1, NULL, VI, VI,
+	  "login x@customer-a.example is not among the signers of victim.example", NULL },
 	{ "a login at a subdomain is not the domain", CONF_TENANTS,
 	  "x@sub.victim.example", "192.0.2.7", 1, " ceo@victim.example", "<>",
-	  S, 1, NULL, VI, VI, "not among the signers" },
+	  V, 1, NULL, VI, VI, "not among the signers", NULL },
 	{ "a bare login matches no *@%d", CONF_TENANTS, "alice", "192.0.2.7", 1,
-	  " a@customer-a.example", "<>", S, 1, NULL, CA, CA, "not among" },
+	  " a@customer-a.example", "<>", V, 1, NULL, CA, CA, "not among", NULL },
 	{ "an exact login listed", CONF_TENANTS, "relay-1", "192.0.2.7", 1,
-	  " a@victim.example", "<>", S, 1, VI, NULL, VI, "sign" },
+	  " a@victim.example", "<>", S, 1, VI, NULL, VI, "sign", NULL },
 	{ "login from an allowed network still judged by login", CONF_TENANTS,
 	  "x@customer-a.example", "10.9.0.1", 1, " a@victim.example", "<>",
-	  S, 1, NULL, VI, VI, "not among" },
+	  V, 1, NULL, VI, VI, "not among", NULL },
 	{ "internal client in the block's networks", CONF_TENANTS, NULL,
 	  "10.9.0.1", 1, " a@victim.example", "<>", S, 1, VI, NULL, VI,
-	  "internal" },
+	  "internal", NULL },
 	{ "internal client outside the block's networks", CONF_TENANTS, NULL,
-	  "10.1.0.1", 1, " a@victim.example", "<>", S, 1, NULL, VI, VI,
-	  "client 10.1.0.1 is not in the signer_networks of victim.example" },
+	  "10.1.0.1", 1, " a@victim.example", "<>", V, 1, NULL, VI, VI,
+	  "client 10.1.0.1 is not in the signer_networks of victim.example", NULL },
 	{ "block without networks: all internal hosts", CONF_TENANTS, NULL,
 	  "10.1.0.1", 1, " a@customer-a.example", "<>", S, 1, CA, NULL, CA,
-	  "internal" },
+	  "internal", NULL },
 	{ "the global default applies to blocks that say nothing", CONF_TENANTS,
 	  "any@else.example", "192.0.2.7", 1, " a@open.example", "<>", S, 1,
-	  "open.example", NULL, "open.example", "sign" },
+	  "open.example", NULL, "open.example", "sign", NULL },
 	/* subdomains: the most specific block that covers the From domain */
 	{ "subdomain signed by its parent's block", CONF_SUBDOMAINS,
 	  NULL, "10.1.0.1", 1, " a@promo.customer.example", "<>", S, 1, CU,
 	  NULL, "promo.customer.example", "sign: internal client, domain "
-	  "customer.example" },
+	  "customer.example", NULL },
 	{ "deeper subdomain signed by the parent", CONF_SUBDOMAINS, NULL,
 	  "10.1.0.1", 1, " a@x.y.Customer.Example", "<>", S, 1, CU, NULL,
-	  "x.y.customer.example", "domain customer.example" },
+	  "x.y.customer.example", "domain customer.example", NULL },
 	{ "a subdomain's own block wins", CONF_SUBDOMAINS, NULL, "10.1.0.1", 1,
 	  " a@news.customer.example", "<>", S, 1, "news.customer.example", NULL,
-	  "news.customer.example", "domain news.customer.example" },
+	  "news.customer.example", "domain news.customer.example", NULL },
 	{ "the parent still signs itself", CONF_SUBDOMAINS, NULL, "10.1.0.1", 1,
-	  " a@customer.example", "<>", S, 1, CU, NULL, CU, "domain customer.example" },
+	  " a@customer.example", "<>", S, 1, CU, NULL, CU, "domain customer.example", NULL },
 	{ "without subdomains a parent covers no subdomain", CONF_SUBDOMAINS,
 	  NULL, "10.1.0.1", 1, " a@sub.plain.example", "<>", V, 1, NULL, NULL,
-	  "sub.plain.example", "From domain sub.plain.example has no domain block" },
+	  "sub.plain.example", "From domain sub.plain.example has no domain block", NULL },
 	{ "a block without subdomains does not hide its parent's", CONF_SUBDOMAINS,
 	  NULL, "10.1.0.1", 1, " a@x.mid.deep.example", "<>", S, 1, "deep.example",
-	  NULL, "x.mid.deep.example", "domain deep.example" },
+	  NULL, "x.mid.deep.example", "domain deep.example", NULL },
 	{ "a name ending in the parent's is no subdomain", CONF_SUBDOMAINS, NULL,
 	  "10.1.0.1", 1, " a@evilcustomer.example", "<>", V, 1, NULL, NULL,
-	  "evilcustomer.example", "no domain block" },
+	  "evilcustomer.example", "no domain block", NULL },
 	{ "a subdomain's signers are the covering block's", CONF_SUBDOMAINS,
 	  "bob@customer.example", "192.0.2.7", 1, " a@promo.customer.example",
-	  "<>", S, 1, CU, NULL, "promo.customer.example", "sign: authenticated" },
+	  "<>", S, 1, CU, NULL, "promo.customer.example", "sign: authenticated", NULL },
 	{ "another tenant may not sign for a covered subdomain", CONF_SUBDOMAINS,
 	  "eve@plain.example", "192.0.2.7", 1, " a@promo.customer.example", "<>",
-	  S, 1, NULL, CU, "promo.customer.example",
-	  "login eve@plain.example is not among the signers of customer.example" },
+	  V, 1, NULL, CU, "promo.customer.example",
+	  "login eve@plain.example is not among the signers of customer.example", NULL },
+	/* platform signature: every signed-mode message, unless opted out */
+	{ "platform signs a From domain without a block", CONF_PLATFORM, NULL,
+	  "10.1.0.1", 1, " a@nobody.example", "<>", S, 1, NULL, NULL,
+	  "nobody.example", "sign: internal client, From domain nobody.example "
+	  "has no domain block: platform signature only (esp.example)", ESP },
+	{ "author and platform sign a domain with a block", CONF_PLATFORM, NULL,
+	  "10.1.0.1", 1, " a@customer.example", "<>", S, 1, CU, NULL, CU,
+	  "domain customer.example", ESP },
+	{ "author and platform sign a covered subdomain", CONF_PLATFORM, NULL,
+	  "10.1.0.1", 1, " a@news.customer.example", "<>", S, 1, CU, NULL,
+	  "news.customer.example", "domain customer.example", ESP },
+	{ "a block's opt-out leaves the author signature alone", CONF_PLATFORM,
+	  NULL, "10.1.0.1", 1, " a@private.example", "<>", S, 1,
+	  "private.example", NULL, "private.example", "domain private.example",
+	  NULL },
+	{ "the platform's own mail is signed once", CONF_PLATFORM, NULL,
+	  "10.1.0.1", 1, " a@esp.example", "<>", S, 1, ESP, NULL, ESP,
+	  "domain esp.example", NULL },
+	{ "any login gets the platform signature on an unblocked domain",
+	  CONF_PLATFORM, "bob@customer.example", "192.0.2.7", 1,
+	  " a@nobody.example", "<>", S, 1, NULL, NULL, "nobody.example",
+	  "platform signature only", ESP },
+	{ "an unauthorized tenant gets the platform signature only", CONF_PLATFORM,
+	  "eve@nobody.example", "192.0.2.7", 1, " a@customer.example", "<>", S, 1,
+	  NULL, CU, CU, "not among the signers of customer.example; platform "
+	  "signature only", ESP },
+	{ "an unauthorized tenant of an opted-out block: no signature",
+	  CONF_PLATFORM, "bob@customer.example", "192.0.2.7", 1,
+	  " a@private.example", "<>", V, 1, NULL, "private.example",
+	  "private.example", "not among the signers of private.example", NULL },
+	{ "a tenant may not sign as the platform", CONF_PLATFORM,
+	  "eve@customer.example", "192.0.2.7", 1, " a@esp.example", "<>", V, 1,
+	  NULL, ESP, ESP, "not among the signers of esp.example", NULL },
+	{ "an outside client gets no platform signature", CONF_PLATFORM, NULL,
+	  "192.0.2.7", 1, " a@nobody.example", "<>", V, 0, NULL, NULL,
+	  "nobody.example", "verify", NULL },
+	{ "an ambiguous From gets no platform signature", CONF_PLATFORM, NULL,
+	  "10.1.0.1", 2, " a@nobody.example", "<>", V, 1, NULL, NULL, NULL,
+	  "more than one From header", NULL },
+	{ "platform_signature = no globally: unblocked domain not signed",
+	  CONF_PLATFORM_OFF, NULL, "10.1.0.1", 1, " a@nobody.example", "<>", V, 1,
+	  NULL, NULL, "nobody.example", "From domain nobody.example has no domain "
+	  "block", NULL },
+	{ "platform_signature = no globally: a block opts in", CONF_PLATFORM_OFF,
+	  NULL, "10.1.0.1", 1, " a@optin.example", "<>", S, 1, "optin.example",
+	  NULL, "optin.example", "domain optin.example", ESP },
 };
 
 /* name_eq - a block's name is want (both absent counts as equal) */
@@ -275,7 +337,8 @@ mode_row_ok(const struct mode_case *c, const struct mode_result *r)
 	    || mode_trusted(cfg, c->auth, c->addr) != c->trusted)
 		return 0;
 	if (!name_eq(r->domain, c->signed_for)
-	    || !name_eq(r->unauthorized, c->refused))
+	    || !name_eq(r->unauthorized, c->refused)
+	    || !name_eq(r->platform, c->platform))
 		return 0;
 	if (c->from_domain == NULL ? r->from_domain != NULL
 	    || r->from_problem == NULL
@@ -304,9 +367,10 @@ mode_row(void **state)
 	ok = mode_row_ok(c, &r);
 	if (!ok)
 		print_error("row \"%s\": kind %d trusted %d domain %s refused %s "
-		    "from %s (%s) reason \"%s\"\n", c->name, r.kind, r.trusted,
-		    r.domain ? r.domain->name : "-",
+		    "platform %s from %s (%s) reason \"%s\"\n", c->name, r.kind,
+		    r.trusted, r.domain ? r.domain->name : "-",
 		    r.unauthorized ? r.unauthorized->name : "-",
+		    r.platform ? r.platform->name : "-",
 		    r.from_domain ? r.from_domain : "-",
 		    r.from_problem ? r.from_problem : "-", r.reason);
 	mode_result_free(&r);
