@@ -33,6 +33,7 @@
 #include "policy/config_table.h"
 
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)	/* larger conf files are refused */
+#define CONFIG_FILE_MAX_ERRORS 100	/* a file with more is not read further */
 
 /* config_file_note - record path among the snapshot's files */
 const char *
@@ -225,10 +226,11 @@ config_file_list(const struct config_parse *p, const char *pattern,
 	return config_file_glob(pattern, files, err, errlen);
 }
 
-/* config_file_parse_text - every line of a file's text (modified in place) */
+/* config_file_parse_text - every line of a file's text (modified in place), up to CONFIG_FILE_MAX_ERRORS errors */
 static void
 config_file_parse_text(struct config_parse *p, char *text)
 {
+	size_t first = p->probs->n;
 	char *line, *next;
 
 	for (line = text; line != NULL; line = next) {
@@ -237,6 +239,12 @@ config_file_parse_text(struct config_parse *p, char *text)
 			*next++ = '\0';
 		p->line++;
 		config_parse_line(p, line);
+		if (p->probs->n - first >= CONFIG_FILE_MAX_ERRORS && next != NULL) {
+			p->dom = NULL;	/* the file's fault, not its open block's */
+			config_error(p, "stopped after %d errors: the rest of the "
+			    "file is not read", CONFIG_FILE_MAX_ERRORS);
+			return;
+		}
 	}
 }
 

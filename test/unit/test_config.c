@@ -720,6 +720,59 @@ config_lists_are_deep_copied_into_blocks(void **state)
 	config_free(c);		/* each list freed once (ASan: no double free, no leak) */
 }
 
+/* config_lost_domain_and_summary - a reload dropping a running block is named; the summary counts */
+static void
+config_lost_domain_and_summary(void **state)
+{
+	char err[4096];
+	struct config *old = load("domain a.example {\nkey = s1 @RSA@\n}\n"
+	    "domain b.example {\nkey = s1 @ED@\n}\n", err, sizeof(err));
+	struct config *dropped = load("domain a.example {\nkey = s1 @OPEN@\n}\n"
+	    "domain b.example {\nkey = s1 @ED@\n}\n", err, sizeof(err));
+	struct config *added = load("domain a.example {\nkey = s1 @RSA@\n}\n"
+	    "domain b.example {\nkey = s1 @ED@\n}\n"
+	    "domain c.example {\nkey = s1 @OPEN@\n}\n", err, sizeof(err));
+	struct buf line = BUF_INIT;
+
+	(void)state;
+	assert_non_null(old);
+	assert_non_null(dropped);
+	assert_non_null(added);
+	assert_string_equal(config_lost_domain(dropped, old), "a.example");
+	assert_null(config_lost_domain(added, old));	/* c.example is new */
+	assert_null(config_lost_domain(dropped, NULL));	/* at start: nothing runs */
+	config_summary(added, &line);
+	assert_string_equal(buf_cstr(&line),
+	    "2 domains loaded, 1 failed; 2 keys: 2 unchecked");
+	buf_free(&line);
+	config_free(old);
+	config_free(dropped);
+	config_free(added);
+}
+
+/* config_garbage_file_stops_at_100_errors - a file of nonsense gives a bounded list */
+static void
+config_garbage_file_stops_at_100_errors(void **state)
+{
+	struct config_problems probs = { NULL, 0, 0 };
+	struct buf text = BUF_INIT;
+	struct config *c;
+	char err[1024];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5000; i++)
+		buf_puts(&text, "nonsense\n");
+	c = config_load_from("junk.conf", buf_cstr(&text), NULL,
+	    CONFIG_SKIP_KEYS, &probs, err, sizeof(err));
+	assert_null(c);
+	assert_int_equal(probs.n, 101);
+	assert_non_null(strstr(probs.v[100].text, "junk.conf:100: stopped after "
+	    "100 errors: the rest of the file is not read"));
+	config_problems_free(&probs);
+	buf_free(&text);
+}
+
 /* A file a files_case writes before it loads. */
 struct case_file {
 	const char *path;	/* under the row's directory ("d/x.conf" makes d) */
@@ -962,6 +1015,8 @@ main(void)
 		cmocka_unit_test(config_table_rows_match_their_types),
 		cmocka_unit_test(config_string_copy_is_deep),
 		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
+		cmocka_unit_test(config_lost_domain_and_summary),
+		cmocka_unit_test(config_garbage_file_stops_at_100_errors),
 	};
 	enum {
 		NFIXED = sizeof(fixed) / sizeof(fixed[0]),
