@@ -295,16 +295,23 @@ main_log_summary(const char *what, const char *path, const struct config *c,
 
 /* main_reload_lost - the reload leaves out a domain the running snapshot signs for: refused, as the running version cannot be kept yet */
 static int
-main_reload_lost(struct config *c)
+main_reload_lost(struct config *c, const struct config_problems *probs)
 {
 	struct config *old = config_acquire();
-	const char *lost = config_lost_domain(c, old);
+	const char *lost = config_lost_domain(c, old), *why = "errors";
+	size_t i;
 
 	config_release(old);
 	if (lost == NULL)
 		return 0;
-	log_err(NULL, "reload failed, keeping the running configuration: "
-	    "domain %s has errors (above) and would be left out", lost);
+	for (i = 0; i < probs->n; i++)
+		if (probs->v[i].domain != NULL
+		    && strcmp(probs->v[i].domain, lost) == 0) {
+			why = probs->v[i].text;
+			break;
+		}
+	log_err(NULL, "reload failed, keeping the running configuration: %s "
+	    "(domain %s would be left out)", why, lost);
 	config_free(c);
 	return 1;
 }
@@ -324,14 +331,14 @@ main_reload(const char *path)
 		c = privsep_load(main_privsep, &probs, err, sizeof(err));
 	else
 		c = config_load_from(path, NULL, NULL, 0, &probs, err, sizeof(err));
-	main_log_problems(&probs);
-	if (c == NULL) {
-		log_err(NULL, "reload failed, keeping the running configuration: %s",
-		    err);
+	if (c == NULL || main_reload_lost(c, &probs)) {
+		if (c == NULL)
+			log_err(NULL, "reload failed, keeping the running "
+			    "configuration: %s", err);
+		main_log_problems(&probs);
 		return;
 	}
-	if (main_reload_lost(c))
-		return;
+	main_log_problems(&probs);
 	if (runtime_start(c, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);

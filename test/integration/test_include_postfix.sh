@@ -134,8 +134,8 @@ signed "gamma (added by SIGHUP)" gamma.example
 # SIGHUP that would leave a running domain out: refused as a whole for now
 chmod 644 "$KD/alpha.example/s1.pem"
 kill -HUP "$IT_LAST_PID"
-it_check "SIGHUP with alpha's key 0644: reload refused, naming the domain" \
-    it_wait_for 20 grep -qF "reload failed, keeping the running configuration: domain alpha.example has errors" \
+it_check "SIGHUP with alpha's key 0644: reload refused, naming the error" \
+    it_wait_for 20 grep -qF "reload failed, keeping the running configuration: $DD/10-alpha.conf:3: key file $KD/alpha.example/s1.pem has mode 0644" \
     "$IT_DIR/log/milter.log"
 chmod 600 "$KD/alpha.example/s1.pem"
 it_submit "alpha after the refused reload" --from a@alpha.example
