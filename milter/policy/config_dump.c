@@ -347,7 +347,9 @@ static const char config_man_files[] =
     "publish its record, write the file under a name that does not match "
     "(a leading dot) and rename it into place, so that a reload never "
     "reads half a file, then reload (SIGHUP). A customer's broken file or "
-    "key leaves only that customer's domains out.\n";
+    "key leaves only that customer's domains out (a new customer's at "
+    "once; for one that is already signed the reload is refused, see "
+    "SYNTAX), and \\fBauthmilter \\-q\\fR names it.\n";
 
 /* config_print_man - authmilter.conf(5) */
 void
