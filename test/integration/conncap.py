@@ -58,7 +58,7 @@ def closed_at_once(spec, secs):
     try:
         s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
         data = s.recv(4)
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         data = b""
     except socket.timeout:
         print("# no answer and no close after %.1f s" % secs)
@@ -105,7 +105,7 @@ def flood(spec, n):
     try:
         s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
         data = s.recv(4)
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         data = b""
     except socket.timeout:
         return "connection %d hangs: no answer, no close in 3 s" % (n + 1)
