@@ -169,12 +169,34 @@ bounce_norm_domain(const char *s, size_t len, struct buf *out)
 	return len > 0 ? 0 : -1;
 }
 
-/* bounce_check_bounce_domain - normalise a bounce domain: an ASCII domain name */
+/*
+ * bounce_alabel - a normalised domain written in U-labels into its
+ * A-labels, in place (what a domain in A-labels gives); kept as it is
+ * when it has none or does not convert
+ */
+static void
+bounce_alabel(struct buf *dom)
+{
+	char a[MAILADDR_DOMAIN_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < dom->len && (unsigned char)dom->data[i] < 0x80; i++)
+		;
+	if (i == dom->len || mailaddr_domain_alabel(buf_cstr(dom), a,
+	    sizeof(a)) != 0)
+		return;
+	buf_reset(dom);
+	buf_puts(dom, a);
+}
+
+/* bounce_check_bounce_domain - normalise a bounce domain: an ASCII domain name (U-labels to A-labels) */
 static int
 bounce_check_bounce_domain(const char *s, size_t len, struct buf *out)
 {
-	if (bounce_norm_domain(s, len, out) < 0
-	    || !mailaddr_domain_ok(out->data, out->len, 0))
+	if (bounce_norm_domain(s, len, out) < 0)
+		return -1;
+	bounce_alabel(out);
+	if (!mailaddr_domain_ok(out->data, out->len, 0))
 		return -1;
 	return 0;
 }
@@ -391,6 +413,20 @@ bounce_split_original(const char *original, struct buf *canon,
 	return BOUNCE_OK;
 }
 
+/* bounce_same_domain - is the sender's domain (U- or A-labels) the bounce domain? */
+static int
+bounce_same_domain(const char *domain, const struct buf *bdom)
+{
+	struct buf a = BUF_INIT;
+	int same;
+
+	buf_puts(&a, domain);
+	bounce_alabel(&a);
+	same = strcmp(buf_cstr(&a), bdom->data) == 0;
+	buf_free(&a);
+	return same;
+}
+
 /* bounce_encode - the signed bounce address for an envelope sender */
 enum bounce_status
 bounce_encode(const struct bounce_secrets *s, const char *original,
@@ -409,7 +445,7 @@ bounce_encode(const struct bounce_secrets *s, const char *original,
 	else if ((st = bounce_split_original(original, &canon, &llen))
 	    != BOUNCE_OK)
 		;
-	else if (strcmp(canon.data + llen + 1, bdom.data) == 0)
+	else if (bounce_same_domain(canon.data + llen + 1, &bdom))
 		st = BOUNCE_LOOP;
 	else if (canon.len - 1 > BOUNCE_LOCAL_MAX - BOUNCE_OVERHEAD)
 		st = BOUNCE_TOO_LONG;	/* escaping never shortens */

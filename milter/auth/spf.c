@@ -33,6 +33,7 @@
 #include "base/buf.h"
 #include "base/dns.h"
 #include "base/log.h"
+#include "base/mailaddr.h"
 #include "auth/spf.h"
 #include "auth/spf_eval.h"
 #include "auth/spf_layer.h"
@@ -642,6 +643,23 @@ spf_check_helo(struct spf *s, const char *qid, const struct spf_client *c,
 	spf_identity(s, qid, c, sender, hdom, hdom, deadline, &out->helo);
 }
 
+/*
+ * spf_alabel - a domain written in U-labels (SMTPUTF8) into its A-labels
+ * in place, as DNS is asked and DMARC compares; anything else is kept
+ * for spf_domain_ok to judge
+ */
+static void
+spf_alabel(char *domain, size_t len)
+{
+	char a[MAILADDR_DOMAIN_MAX + 1];
+	const char *p;
+
+	for (p = domain; *p != '\0' && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p != '\0' && mailaddr_domain_alabel(domain, a, sizeof(a)) == 0)
+		(void)spf_copy(domain, len, a);	/* a fits: both hold 253 */
+}
+
 /* spf_check_mailfrom - the MAIL FROM identity path into out->mailfrom */
 static void
 spf_check_mailfrom(struct spf *s, const char *qid, const struct spf_client *c,
@@ -662,6 +680,7 @@ spf_check_mailfrom(struct spf *s, const char *qid, const struct spf_client *c,
 	}
 	bad = spf_copy(o->domain, sizeof(o->domain), domain) < 0;
 	spf_strip_dot(o->domain);
+	spf_alabel(o->domain, sizeof(o->domain));
 	if (snprintf(o->identity, sizeof(o->identity), "%s@%s", local,
 	    o->domain) >= (int)sizeof(o->identity))
 		bad = 1;

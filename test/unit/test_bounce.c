@@ -688,7 +688,8 @@ domain_valid_matches_encode(void **state)
 		{ BDOM, 1 }, { "Bounce.Customer.Example.", 1 }, { "b-1.x9.example", 1 },
 		{ "", 0 }, { ".", 0 }, { "a b.example", 0 }, { "-a.example", 0 },
 		{ "a-.example", 0 }, { "a..example", 0 }, { ".a.example", 0 },
-		{ "x@y.example", 0 }, { "bücher.example", 0 },
+		{ "x@y.example", 0 }, { "b\xc3\xbc" "cher.example", 1 },
+		{ "\xcc\x81" "abc.example", 0 },
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  ".example", 0 },
 		{ NULL, 0 },
@@ -707,6 +708,45 @@ domain_valid_matches_encode(void **state)
 		    &enc) == BOUNCE_BAD_DOMAIN, !rows[i].ok);
 	}
 	buf_free(&enc);
+	bounce_secrets_free(&s);
+}
+
+/*
+ * u_labels_encode_and_decode_as_their_a_labels - a bounce domain written
+ * in U-labels gives what its A-labels give: the same ASCII bounce
+ * address, the loop check for a sender already in it (written either
+ * way), and a bounce to its U-label spelling verifies. The sender is
+ * kept as written (a UTF-8 sender comes back as it went out).
+ */
+static void
+u_labels_encode_and_decode_as_their_a_labels(void **state)
+{
+	struct bounce_secrets s;
+	struct buf u = BUF_INIT, a = BUF_INIT, dec = BUF_INIT, v = BUF_INIT;
+
+	(void)state;
+	secrets_of(&s, key_a, NULL);
+	assert_int_equal(bounce_encode(&s, "<user@b\xc3\xbc" "cher.example>",
+	    "Bounce.\xe4\xbe\x8b\xe3\x81\x88.jp", NOW, &u), BOUNCE_OK);
+	assert_int_equal(bounce_encode(&s, "<user@b\xc3\xbc" "cher.example>",
+	    "bounce.xn--r8jz45g.jp", NOW, &a), BOUNCE_OK);
+	assert_string_equal(buf_cstr(&u), buf_cstr(&a));
+	assert_non_null(strstr(buf_cstr(&a), "@bounce.xn--r8jz45g.jp"));
+	/* the bounce comes back to the U-label spelling of the domain */
+	buf_append(&v, a.data, local_len(a.data));
+	buf_puts(&v, "@bounce.\xe4\xbe\x8b\xe3\x81\x88.jp");
+	assert_int_equal(bounce_decode(&s, buf_cstr(&v), "bounce.xn--r8jz45g.jp",
+	    NOW, 0, &dec, NULL), BOUNCE_OK);
+	assert_string_equal(buf_cstr(&dec), "user@b\xc3\xbc" "cher.example");
+	/* a sender already in the bounce domain, in U-labels: no nesting */
+	assert_int_equal(bounce_encode(&s, "<x@bounce.\xe4\xbe\x8b\xe3\x81\x88.jp>",
+	    "bounce.xn--r8jz45g.jp", NOW, &u), BOUNCE_LOOP);
+	assert_int_equal(bounce_encode(&s, "<x@bounce.xn--r8jz45g.jp>",
+	    "bounce.\xe4\xbe\x8b\xe3\x81\x88.jp", NOW, &u), BOUNCE_LOOP);
+	buf_free(&u);
+	buf_free(&a);
+	buf_free(&dec);
+	buf_free(&v);
 	bounce_secrets_free(&s);
 }
 
@@ -1141,6 +1181,7 @@ main(void)
 		cmocka_unit_test(decode_classifies_foreign_and_broken),
 		cmocka_unit_test(codec_without_secret_is_internal_error),
 		cmocka_unit_test(domain_valid_matches_encode),
+		cmocka_unit_test(u_labels_encode_and_decode_as_their_a_labels),
 		cmocka_unit_test(status_names_are_distinct),
 		cmocka_unit_test(local_unquoted_as_the_mta_delivers),
 		cmocka_unit_test_setup_teardown(secret_files_are_vetted,

@@ -203,6 +203,14 @@ static const struct bad_case bad_cases[] = {
 	{ "a global error among block errors is still fatal",
 	  "domain a.com {\nkey = s1 @OPEN@\n}\nlog_level = loud\n",
 	  "test.conf:4: log_level:", NULL },
+	{ "one IDN in U-labels and A-labels",
+	  "domain \xe4\xbe\x8b\xe3\x81\x88.jp {\nkey = s1 @RSA@\n}\n"
+	  "domain xn--r8jz45g.jp {\nkey = s1 @RSA@\n}\n",
+	  "test.conf:4: domain xn--r8jz45g.jp: second block (first at test.conf:1)",
+	  "xn--r8jz45g.jp" },
+	{ "not a valid IDN", "domain \xcc\x81" "abc.example {\nkey = s1 @RSA@\n}\n",
+	  "test.conf:1: domain \xcc\x81" "abc.example is not a valid "
+	  "internationalized domain name", "\xcc\x81" "abc.example" },
 };
 
 /* config_rejects_bad_files - each bad file: its error with file:line, and a failed load or the block left out */
@@ -473,6 +481,39 @@ config_subdomain_lookup_among_many_blocks(void **state)
 	assert_string_equal(config_match_domain(c, "c00001.example")->name,
 	    "c00001.example");
 	assert_null(config_match_domain(c, "example"));
+	config_free(c);
+}
+
+/*
+ * config_idn_names_are_loaded_as_a_labels - a block, bounce_domain and
+ * platform_domain written in U-labels are kept in A-labels (the d= of
+ * RFC 8616) and found from either form
+ */
+static void
+config_idn_names_are_loaded_as_a_labels(void **state)
+{
+	char err[1024];
+	struct config *c = load("bounce_secret = @RSA@\n"
+	    "platform_domain = \xe4\xbe\x8b\xe3\x81\x88.JP\n"
+	    "domain \xe4\xbe\x8b\xe3\x81\x88.jp {\nkey = s1 @RSA@\n"
+	    "bounce_domain = bounce.\xe4\xbe\x8b\xe3\x81\x88.jp\n}\n",
+	    err, sizeof(err));
+	const struct config_domain *d;
+
+	(void)state;
+	if (c == NULL)
+		fail_msg("%s", err);
+	d = config_find_domain(c, "xn--r8jz45g.jp");
+	assert_non_null(d);
+	assert_string_equal(d->name, "xn--r8jz45g.jp");
+	assert_string_equal(d->bounce_domain, "bounce.xn--r8jz45g.jp");
+	assert_ptr_equal(c->platform, d);
+	assert_ptr_equal(config_find_domain(c, "\xe4\xbe\x8b\xe3\x81\x88.jp"), d);
+	assert_ptr_equal(config_match_domain(c, "\xe4\xbe\x8b\xe3\x81\x88.jp."), d);
+	assert_ptr_equal(config_find_bounce_domain(c,
+	    "Bounce.\xe4\xbe\x8b\xe3\x81\x88.jp"), d);
+	assert_ptr_equal(config_find_bounce_domain(c, "bounce.XN--R8JZ45G.jp"), d);
+	assert_null(config_find_domain(c, "\xe4\xbe\x8b.jp"));
 	config_free(c);
 }
 
@@ -1009,6 +1050,7 @@ main(void)
 		cmocka_unit_test(config_dump_shows_effective_values),
 		cmocka_unit_test(config_lookup_among_many_domains),
 		cmocka_unit_test(config_subdomain_lookup_among_many_blocks),
+		cmocka_unit_test(config_idn_names_are_loaded_as_a_labels),
 		cmocka_unit_test(config_bounce_domain_used_twice_is_an_error),
 		cmocka_unit_test(config_key_symlinks_decides_whether_a_linked_key_loads),
 		cmocka_unit_test(config_max_connections_default_and_bounds),

@@ -1028,6 +1028,44 @@ dmarc_idn_from_domain_queries_a_label(void **state)
 	dmarc_free(d);
 }
 
+/*
+ * dmarc_u_label_from_is_judged_as_its_a_labels - a From subdomain in
+ * U-labels, signed by its parent in A-labels (what subdomains = yes
+ * signs), gets the outcome of the same From written in A-labels: relaxed
+ * alignment passes, the policy is the parent's
+ */
+static void
+dmarc_u_label_from_is_judged_as_its_a_labels(void **state)
+{
+	static const struct rr rrs[] = {
+		{ "_dmarc.xn--bcher-kva.example", DMARC_RR_TXT, DNS_OK, { "v=DMARC1; p=reject" } },
+	};
+	static const struct dmarc_dkim sig = { DMARC_AUTH_PASS,
+	    "xn--bcher-kva.example", "s1", 0 };
+	static const char *const froms[] = {
+		"News.B\xc3\xbc" "cher.example", "news.xn--bcher-kva.example",
+	};
+	struct zone z = ZONE(rrs);
+	struct dmarc *d = evaluator(&z, DMARC_MODE_RFC9989);
+	struct dmarc_outcome o[2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct dmarc_input in = { froms[i], DMARC_AUTH_NONE,
+		    "b\xc3\xbc" "cher.example", &sig, 1 };
+
+		dmarc_evaluate(d, &in, &o[i]);
+		assert_string_equal(o[i].from_domain, "news.xn--bcher-kva.example");
+		assert_int_equal(o[i].result, DMARC_RESULT_PASS);
+		assert_string_equal(o[i].policy_domain, "xn--bcher-kva.example");
+	}
+	assert_int_equal(o[0].record.p, o[1].record.p);
+	dmarc_outcome_free(&o[0]);
+	dmarc_outcome_free(&o[1]);
+	dmarc_free(d);
+}
+
 struct temp_case {
 	const char *name;
 	const char *failing;		/* owner whose lookup fails */
@@ -1281,6 +1319,7 @@ main(void)
 		cmocka_unit_test(dmarc_np_checks_a_aaaa_mx),
 		cmocka_unit_test(dmarc_bad_from_domain_is_permerror),
 		cmocka_unit_test(dmarc_idn_from_domain_queries_a_label),
+		cmocka_unit_test(dmarc_u_label_from_is_judged_as_its_a_labels),
 		cmocka_unit_test(dmarc_dns_errors_are_temperror),
 		cmocka_unit_test(dmarc_unfinished_checks_table),
 		cmocka_unit_test(dmarc_default_lookup_without_resolver_is_temperror),

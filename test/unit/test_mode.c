@@ -28,6 +28,7 @@ enum mode_conf {
 	CONF_SUBDOMAINS,	/* parents with subdomains = yes, children with blocks */
 	CONF_PLATFORM,		/* platform_domain, a block opting out */
 	CONF_PLATFORM_OFF,	/* platform_signature = no globally, a block opting in */
+	CONF_IDN,		/* blocks written in A-labels and in U-labels */
 	CONF_COUNT,
 };
 
@@ -59,6 +60,10 @@ static const char *const conf_text[CONF_COUNT] = {
 	    "domain esp.example {\nkey = s1 @DIR@/k.pem\n}\n"
 	    "domain optin.example {\nkey = s1 @DIR@/k.pem\n"
 	    "platform_signature = yes\n}\n",
+	[CONF_IDN] = "internal_hosts = 10.0.0.0/8\n"
+	    "domain xn--r8jz45g.jp {\nkey = s1 @DIR@/k.pem\n}\n"
+	    "domain B\xc3\xbc" "cher.example {\nkey = s1 @DIR@/k.pem\n"
+	    "subdomains = yes\n}\n",
 };
 static struct config *cfgs[CONF_COUNT];
 
@@ -148,6 +153,8 @@ struct mode_case {
 #define VI "victim.example"
 #define CU "customer.example"
 #define ESP "esp.example"
+#define JP_U "\xe4\xbe\x8b\xe3\x81\x88.jp"	/* U-labels of xn--r8jz45g.jp */
+#define BU_A "xn--bcher-kva.example"		/* A-labels of b\xc3\xbc" "cher.example */
 
 static const struct mode_case cases[] = {
 	/* who is trusted */
@@ -317,6 +324,24 @@ static const struct mode_case cases[] = {
 	{ "platform_signature = no globally: a block opts in", CONF_PLATFORM_OFF,
 	  NULL, "10.1.0.1", 1, " a@optin.example", "<>", S, 1, "optin.example",
 	  NULL, "optin.example", "domain optin.example", ESP },
+	/* internationalized domains: blocks and From compared in A-labels */
+	{ "a U-label From finds the A-label block", CONF_IDN, NULL, "10.1.0.1", 1,
+	  " a@" JP_U, "<>", S, 1, "xn--r8jz45g.jp", NULL, JP_U,
+	  "domain xn--r8jz45g.jp", NULL },
+	{ "an A-label From finds the same block", CONF_IDN, NULL, "10.1.0.1", 1,
+	  " a@XN--R8JZ45G.jp", "<>", S, 1, "xn--r8jz45g.jp", NULL,
+	  "xn--r8jz45g.jp", "domain xn--r8jz45g.jp", NULL },
+	{ "a U-label block is loaded as its A-labels", CONF_IDN, NULL, "10.1.0.1",
+	  1, " a@" BU_A, "<>", S, 1, BU_A, NULL, BU_A, "domain " BU_A, NULL },
+	{ "a U-label From finds the U-label block", CONF_IDN, "u@x.example",
+	  "192.0.2.7", 1, " a@b\xc3\xbc" "cher.example", "<>", S, 1, BU_A, NULL,
+	  "b\xc3\xbc" "cher.example", "domain " BU_A, NULL },
+	{ "a U-label subdomain is covered by its parent", CONF_IDN, NULL,
+	  "10.1.0.1", 1, " a@News.B\xc3\xbc" "cher.example", "<>", S, 1, BU_A,
+	  NULL, "news.b\xc3\xbc" "cher.example", "domain " BU_A, NULL },
+	{ "another U-label domain has no block", CONF_IDN, NULL, "10.1.0.1", 1,
+	  " a@b\xc3\xa4" "cher.example", "<>", V, 1, NULL, NULL,
+	  "b\xc3\xa4" "cher.example", "has no domain block", NULL },
 };
 
 /* name_eq - a block's name is want (both absent counts as equal) */

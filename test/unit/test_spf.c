@@ -154,6 +154,67 @@ spf_uncheckable_identities_are_none(void **state)
 	}
 }
 
+/* The names a checker asked for; every answer is NXDOMAIN. */
+struct asked {
+	char names[8][300];
+	size_t n;
+};
+
+/* nx_lookup - record the question, answer NXDOMAIN */
+static enum dns_status
+nx_lookup(void *arg, const char *name, int rrtype, int timeout_ms,
+    struct dns_result *r)
+{
+	struct asked *a = arg;
+
+	(void)timeout_ms;
+	if (a->n < 8)
+		snprintf(a->names[a->n++], sizeof(a->names[0]), "%s/%d", name, rrtype);
+	memset(r, 0, sizeof(*r));
+	r->status = DNS_NXDOMAIN;
+	r->rcode = 3;
+	return r->status;
+}
+
+/*
+ * spf_u_label_mail_from_is_checked_as_its_a_labels - a MAIL FROM domain in
+ * U-labels (SMTPUTF8) is looked up and reported in A-labels, with the
+ * outcome of the same domain written in A-labels (DMARC compares the
+ * A-labels)
+ */
+static void
+spf_u_label_mail_from_is_checked_as_its_a_labels(void **state)
+{
+	static const char *const froms[] = {
+		"<user@B\xc3\xbc" "cher.example>", "<user@xn--bcher-kva.example>",
+	};
+	struct spf_options sopt = { .receiver = "mx.test.example" };
+	struct spf_result r[2];
+	struct asked a;
+	struct spf *spf;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	sopt.lookup = nx_lookup;
+	sopt.lookup_arg = &a;
+	for (i = 0; i < 2; i++) {
+		memset(&a, 0, sizeof(a));
+		spf = spf_new(NULL, &sopt, err, sizeof(err));
+		if (spf == NULL)
+			fail_msg("spf_new: %s", err);
+		spf_check(spf, NULL, "192.0.2.1", froms[i], "mx.example.com", &r[i]);
+		spf_free(spf);
+		assert_string_equal(r[i].mailfrom.domain, "xn--bcher-kva.example");
+		assert_string_equal(r[i].mailfrom.identity,
+		    "user@xn--bcher-kva.example");
+		assert_true(a.n >= 1);
+		assert_string_equal(a.names[0], "xn--bcher-kva.example/16");
+		assert_int_equal(r[i].mailfrom.res, SPF_RES_NONE);
+	}
+	assert_string_equal(r[0].mailfrom.comment, r[1].mailfrom.comment);
+}
+
 /* spf_header_quotes_values - dot-atoms bare, anything else quoted */
 static void
 spf_header_quotes_values(void **state)
@@ -239,6 +300,7 @@ main(void)
 		cmocka_unit_test(dns_status_names),
 		cmocka_unit_test(dns_new_rejects_bad_servers),
 		cmocka_unit_test(spf_result_names),
+		cmocka_unit_test(spf_u_label_mail_from_is_checked_as_its_a_labels),
 		cmocka_unit_test_setup_teardown(spf_uncheckable_identities_are_none,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(spf_header_quotes_values, setup,
