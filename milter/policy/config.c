@@ -145,8 +145,12 @@ config_new_block(struct config_parse *p, const char *name)
 {
 	struct config_domain *d;
 
-	p->c->domains = xreallocarray(p->c->domains, p->c->ndomains + 1,
-	    sizeof(*p->c->domains));
+	/* doubling: 100,000 blocks must not mean 100,000 copies of the array */
+	if (p->c->ndomains == p->domains_cap) {
+		p->domains_cap = p->domains_cap ? p->domains_cap * 2 : 16;
+		p->c->domains = xreallocarray(p->c->domains, p->domains_cap,
+		    sizeof(*p->c->domains));
+	}
 	d = &p->c->domains[p->c->ndomains++];
 	memset(d, 0, sizeof(*d));
 	d->name = xstrdup(name);

@@ -28,6 +28,7 @@ struct config_parse {
 	size_t file_first;		/* first block of the file being read */
 	struct config *c;		/* snapshot being built (owned until done) */
 	struct config_domain *dom;	/* open block, or NULL at top level */
+	size_t domains_cap;		/* blocks c->domains has room for */
 	int gline[CONFIG_PARSE_MAX_OPTIONS];	/* line each global option was set on */
 	int dline[CONFIG_PARSE_MAX_OPTIONS];	/* same inside the open block */
 	const struct config_source *src;	/* where bytes come from (borrowed, may be NULL) */
