@@ -348,8 +348,10 @@ cb_apply(struct engine_session *ctx, const char *qid,
 	for (i = 0; rc == 0 && i < edits->n; i++) {
 		e = &edits->v[i];
 		/* header values go to the MTA with the space after the colon */
-		buf_reset(&val);
-		buf_printf(&val, " %s", e->value);
+		if (e->kind == EDIT_HEADER_INSERT || e->kind == EDIT_QUARANTINE) {
+			buf_reset(&val);
+			buf_printf(&val, " %s", e->value);
+		}
 		switch (e->kind) {
 		case EDIT_HEADER_INSERT:
 			rc = mta_insert_header(ctx, qid, e->idx, e->name,
