@@ -3,7 +3,9 @@
  *
  * Runs while a configuration snapshot is built, as root, before privileges
  * are dropped. The loaded EVP_PKEY is read-only afterwards and may be used
- * by any number of signing threads. Key files are read by secret.c.
+ * by any number of signing threads. Key files are read by secret.c. After
+ * load only two fields change, both atomic: the publication state (set by
+ * keycheck) and the phase last logged (keys_phase_log, from any thread).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "base/buf.h"
 #include "auth/keys.h"
+#include "base/log.h"
 #include "base/sslerr.h"
 #include "base/xalloc.h"
 
@@ -151,15 +154,45 @@ keys_in_window(const struct key *k, time_t now)
 	    && (k->not_after == 0 || now < k->not_after);
 }
 
+/* keys_pub_usable - published, unchecked or unknown */
+int
+keys_pub_usable(enum key_pub p)
+{
+	return p == KEY_PUB_PUBLISHED || p == KEY_PUB_UNCHECKED
+	    || p == KEY_PUB_UNKNOWN;
+}
+
+/* keys_pub_bad - truncated, mismatched or revoked */
+int
+keys_pub_bad(enum key_pub p)
+{
+	return p == KEY_PUB_TRUNCATED || p == KEY_PUB_MISMATCHED
+	    || p == KEY_PUB_REVOKED;
+}
+
+/* keys_skipped - append "selector S skipped: record STATE" to why */
+static void
+keys_skipped(char *why, size_t whylen, size_t *used, const struct key *k,
+    enum key_pub p)
+{
+	int w;
+
+	if (why == NULL || *used >= whylen)
+		return;
+	w = snprintf(why + *used, whylen - *used, "%sselector %s skipped: "
+	    "record %s", *used ? "; " : "", k->selector, keys_pub_name(p));
+	if (w > 0)
+		*used += (size_t)w < whylen - *used ? (size_t)w : whylen - *used - 1;
+}
+
 /* keys_select - the key to sign with */
 const struct key *
 keys_select(const struct key *keys, size_t n, enum key_type t, time_t now,
     int unpublished_sign, char *why, size_t whylen)
 {
-	const struct key *first = NULL;
+	const struct key *missing = NULL, *bad = NULL;
 	size_t i, used = 0;
 	enum key_pub p;
-	int w;
 
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
@@ -167,21 +200,77 @@ keys_select(const struct key *keys, size_t n, enum key_type t, time_t now,
 		if (keys[i].type != t || keys[i].pkey == NULL
 		    || !keys_in_window(&keys[i], now))
 			continue;
-		if (first == NULL)
-			first = &keys[i];
 		p = keys_pub_get(&keys[i]);
-		if (p == KEY_PUB_PUBLISHED || p == KEY_PUB_UNCHECKED
-		    || p == KEY_PUB_UNKNOWN)
+		if (keys_pub_usable(p))
 			return &keys[i];
-		if (why != NULL && used < whylen) {
-			w = snprintf(why + used, whylen - used, "%sselector %s "
-			    "skipped: record %s", used ? "; " : "",
-			    keys[i].selector, keys_pub_name(p));
-			if (w > 0)
-				used += (size_t)w < whylen - used ? (size_t)w : whylen - used - 1;
-		}
+		if (keys_pub_bad(p) && bad == NULL)
+			bad = &keys[i];
+		else if (!keys_pub_bad(p) && missing == NULL)
+			missing = &keys[i];
+		keys_skipped(why, whylen, &used, &keys[i], p);
 	}
-	return unpublished_sign ? first : NULL;
+	if (!unpublished_sign)
+		return NULL;
+	/* a missing record may be on its way; a wrong one never verifies */
+	return missing != NULL ? missing : bad;
+}
+
+/* keys_phase - where a key stands in its window */
+enum key_phase
+keys_phase(const struct key *k, time_t now, long lead)
+{
+	if (k->not_before != 0 && now < k->not_before)
+		return KEY_PHASE_PENDING;
+	if (k->not_after != 0 && now >= k->not_after)
+		return KEY_PHASE_EXPIRED;
+	if (k->not_after != 0 && lead > 0 && k->not_after - now <= lead)
+		return KEY_PHASE_EXPIRING;
+	return KEY_PHASE_ACTIVE;
+}
+
+/* keys_date - a time as the conf writes dates (UTC) */
+static void
+keys_date(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL
+	    || strftime(out, len, "%Y-%m-%dT%H:%MZ", &tm) == 0)
+		(void)snprintf(out, len, "%lld", (long long)t);
+}
+
+/* keys_phase_log - log a key's phase change once */
+enum key_phase
+keys_phase_log(struct key *k, const char *domain, time_t now, long lead,
+    const char *qid)
+{
+	enum key_phase ph = keys_phase(k, now, lead);
+	int was = __atomic_load_n(&k->phase, __ATOMIC_RELAXED);
+	long long left;
+	char date[32];
+
+	/* one thread wins the exchange, so each change is logged once */
+	if (was == (int)ph || !__atomic_compare_exchange_n(&k->phase, &was,
+	    (int)ph, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return ph;
+	keys_date(ph == KEY_PHASE_PENDING ? k->not_before : k->not_after, date,
+	    sizeof(date));
+	if (ph == KEY_PHASE_EXPIRING) {
+		left = (long long)(k->not_after - now);
+		log_warn(qid, "key %s of %s expires at %s (in %lld %s): publish "
+		    "and list its successor", k->selector, domain, date,
+		    left >= 2 * 86400 ? left / 86400 : (left + 3599) / 3600,
+		    left >= 2 * 86400 ? "days" : "hours");
+	}
+	else if (was == KEY_PHASE_UNSEEN)
+		;	/* a snapshot's first look: only an expiry ahead is news */
+	else if (ph == KEY_PHASE_ACTIVE && was == KEY_PHASE_PENDING)
+		log_notice(qid, "key %s of %s: scheduled key now in use "
+		    "(not_before reached)", k->selector, domain);
+	else if (ph == KEY_PHASE_EXPIRED)
+		log_notice(qid, "key %s of %s expired at %s: no longer used",
+		    k->selector, domain, date);
+	return ph;
 }
 
 /* keys_parse_time - ISO date or date-time, UTC */

@@ -33,6 +33,15 @@ enum key_pub {
 	KEY_PUB_UNKNOWN,	/* DNS timeout or error: no verdict */
 };
 
+/* Where a key stands in its not_before/not_after window (logged on change). */
+enum key_phase {
+	KEY_PHASE_UNSEEN,	/* not looked at yet in this snapshot */
+	KEY_PHASE_PENDING,	/* before not_before: not used yet */
+	KEY_PHASE_ACTIVE,	/* in its window */
+	KEY_PHASE_EXPIRING,	/* in its window, not_after within the warning lead */
+	KEY_PHASE_EXPIRED,	/* from not_after on: no longer used */
+};
+
 struct key {
 	char *selector;		/* DNS selector (s=) */
 	char *path;		/* PEM file it was read from */
@@ -43,6 +52,7 @@ struct key {
 	time_t not_before;	/* not used before this time (0: no limit) */
 	time_t not_after;	/* not used from this time on (0: no limit) */
 	int pub;		/* enum key_pub, last definite state; atomic */
+	int phase;		/* enum key_phase last logged; atomic */
 };
 
 /* keys_pub_name - "published", "missing", ... */
@@ -50,15 +60,34 @@ const char *keys_pub_name(enum key_pub p);
 /* keys_pub_get / keys_pub_set - the publication state (atomic; set keeps a definite state on UNKNOWN) */
 enum key_pub keys_pub_get(const struct key *k);
 void keys_pub_set(struct key *k, enum key_pub p);
+/* keys_pub_usable - may a key in this state sign: published, or not known otherwise (unchecked, unknown)? */
+int keys_pub_usable(enum key_pub p);
+/* keys_pub_bad - is the record known to be wrong: truncated, mismatched or revoked? */
+int keys_pub_bad(enum key_pub p);
 /*
  * keys_select - the key of type t to sign with at time now: the first, in
  * preference order, within its not_before/not_after window whose record is
- * published (or not yet checked). When none is: the first key in its window
- * if unpublished_sign, else NULL. *why (if not NULL) says what was skipped.
+ * usable (keys_pub_usable). When none is and unpublished_sign: the first
+ * key in its window whose record is missing, and only when every one is
+ * known bad (keys_pub_bad) the first of those; else NULL. *why (if not
+ * NULL) says what was skipped.
  */
 const struct key *keys_select(const struct key *keys, size_t n,
     enum key_type t, time_t now, int unpublished_sign, char *why,
     size_t whylen);
+/*
+ * keys_phase - where k stands at now: pending, active, expiring (not_after
+ * less than lead seconds away; lead 0: never) or expired. Pure.
+ */
+enum key_phase keys_phase(const struct key *k, time_t now, long lead);
+/*
+ * keys_phase_log - note k's phase at now and log a change once, whichever
+ * thread sees it first (atomic): scheduled key now in use, expiry ahead
+ * (warning), expired. The first look in a snapshot logs only an expiry
+ * ahead. qid NULL outside a message. Returns the phase.
+ */
+enum key_phase keys_phase_log(struct key *k, const char *domain, time_t now,
+    long lead, const char *qid);
 /* keys_parse_time - "2026-12-01" or "2026-12-01T08:30[:00][Z]" (UTC) to time_t; -1 if bad */
 time_t keys_parse_time(const char *s);
 

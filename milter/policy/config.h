@@ -157,6 +157,7 @@ struct config {
 	long key_check_interval;	/* seconds between two checks of a key (0: none periodic) */
 	int key_check_concurrency;	/* key record lookups in flight at once */
 	char *state_dir;		/* directory of the keystates file ("" : none) */
+	long key_expiry_warning;	/* warn this many seconds before a not_after (0: never) */
 
 	/* inbound */
 	long spf_time_budget;		/* seconds for the SPF checks of one message */

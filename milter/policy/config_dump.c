@@ -350,6 +350,43 @@ static const char config_man_files[] =
     "key leaves only that customer's domains out (a new customer's at "
     "once; for one that is already signed the reload is refused, see "
     "SYNTAX), and \\fBauthmilter \\-q\\fR names it.\n";
+/* config_man_domains - the man page's section on domain blocks and key dates */
+static void
+config_man_domains(FILE *fp)
+{
+	fputs(".SH KEYS AND DOMAINS\n"
+	    "A message from a trusted client is signed by the block of its From "
+	    "domain (the envelope sender's with \\fBsign_from = envelope\\fR). "
+	    "A domain without a block of its own is signed by the closest parent "
+	    "block with \\fBsubdomains = yes\\fR: news.customer.example by "
+	    "customer.example's keys, with d=customer.example (aligned under "
+	    "relaxed DMARC). The most specific block wins.\n"
+	    ".PP\nWith \\fBplatform_domain\\fR set, the platform's block signs "
+	    "every such message too, whether or not its From domain has a block; "
+	    "a block with \\fBplatform_signature = no\\fR opts its mail out "
+	    "(the global value decides for domains without a block).\n"
+	    ".PP\nDomain names may be written in U-labels (\\fBdomain "
+	    "b\\[:u]cher.example\\fR): blocks, bounce domains and the "
+	    "platform domain are kept in A-labels (xn--bcher-kva.example, the "
+	    "d= of RFC 8616), and a From domain matches its block in either "
+	    "form. Two blocks naming one domain in the two forms are an error.\n"
+	    ".PP\nA \\fIDATE\\fR (a key's \\fBnot_before\\fR and "
+	    "\\fBnot_after\\fR) is in UTC: \\fIYYYY\\fR-\\fIMM\\fR-\\fIDD\\fR "
+	    "(midnight) or \\fIYYYY\\fR-\\fIMM\\fR-\\fIDD\\fRT\\fIhh\\fR:\\fImm\\fR, "
+	    "optionally followed by :\\fIss\\fR and a final Z; no other zone "
+	    "is accepted. Example: \\fBkey = s2027 /etc/authmilter/keys/"
+	    "example.com/s2027.pem not_before=2027-01-01T00:00Z\\fR. A key "
+	    "is used from not_before on and no longer from not_after on; the "
+	    "log says when a scheduled key comes into use and when one expires, "
+	    "and warns \\fBkey_expiry_warning\\fR ahead of a not_after.\n"
+	    ".PP\nOf a domain's keys of one type, the first in its window whose "
+	    "DNS record is published (or not yet known otherwise) signs. When none "
+	    "is, \\fBunpublished_keys = sign\\fR signs with a key whose record "
+	    "is missing before one whose record is known wrong (truncated, "
+	    "mismatched, revoked); a known-wrong key is left out when the other "
+	    "type (RSA, Ed25519) has a usable key. Record states are logged when "
+	    "they change, not per message.\n", fp);
+}
 
 /* config_print_man - authmilter.conf(5) */
 void
@@ -407,6 +444,7 @@ config_print_man(FILE *fp)
 		fputs(".\n", fp);
 	}
 	fputs(config_man_files, fp);
+	config_man_domains(fp);
 	fputs(".SH FILES\n/etc/authmilter/authmilter.conf\n"
 	    ".SH SEE ALSO\n.BR authmilter (8),\n.BR authmilter-keygen (1)\n", fp);
 }

@@ -116,6 +116,9 @@ const struct opt_def config_options[] = {
 	  "key record lookups in flight at once" },
 	{ "state_dir", OPT_STRING, OPT_GLOBAL, G(state_dir), "", 0, 0, NULL,
 	  "directory, writable by user, where the key check keeps the last known key states (file keystates), so that a restart begins from them (e.g. /var/lib/authmilter; empty: none)" },
+	{ "key_expiry_warning", OPT_DURATION, OPT_GLOBAL, G(key_expiry_warning), "14d",
+	  0, 366L * 86400, NULL,
+	  "warn (once, and again at each reload) this long before a key's not_after, at the key check or the first message to use the domain (0: no warning)" },
 
 	/* inbound */
 	{ "spf_time_budget", OPT_DURATION, OPT_GLOBAL, G(spf_time_budget), "20s", 1, 120,
@@ -185,7 +188,7 @@ const struct opt_def config_options[] = {
 	{ "bounce_domain", OPT_DOMAIN, OPT_BLOCK, D(bounce_domain), NULL, 0, 0, NULL,
 	  "custom bounce domain: signed mail gets its Return-Path rewritten into it" },
 	{ "key", OPT_KEY, OPT_BLOCK, D(keys), NULL, 0, 0, NULL,
-	  "SELECTOR [PATH] [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable; without PATH the file is KEY_DIR/DOMAIN/SELECTOR.pem" },
+	  "SELECTOR [PATH] [not_before=DATE] [not_after=DATE]: a private key (PEM, mode 0600), in preference order; repeatable; without PATH the file is KEY_DIR/DOMAIN/SELECTOR.pem. DATE is UTC: 2026-12-01 (midnight) or 2026-12-01T08:30, seconds and a final Z optional (see KEYS AND DOMAINS)" },
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "policy/keycheck.h"
 #include "policy/keysched.h"
 #include "policy/keystate.h"
@@ -464,6 +465,9 @@ keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
 			kt->dirty = 1;
 			kt->changed_at = now;
 		}
+		/* each look also notes the key's schedule (logged on change) */
+		keys_phase_log(it->k, it->domain, clock_now(),
+		    kt->cur->key_expiry_warning, NULL);
 		if (st == KEY_PUB_UNKNOWN)
 			keysched_retry(&kt->sched, f->item, now
 			    + keycheck_retry_ms(kt->cur));

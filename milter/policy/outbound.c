@@ -10,33 +10,55 @@
 #include "policy/outbound.h"
 #include "base/xalloc.h"
 
-/* outbound_plan - add a domain's preferred RSA and Ed25519 keys */
+/* outbound_note_why - append "DOMAIN: what" to the plan's notes */
+static void
+outbound_note_why(struct outbound *o, const char *domain, const char *what,
+    const char *tail)
+{
+	size_t used = strlen(o->why);
+
+	(void)snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
+	    used ? "; " : "", domain, what, tail);
+}
+
+/*
+ * outbound_plan - add a domain's preferred RSA and Ed25519 keys. A key
+ * whose record is known wrong (truncated, mismatched, revoked) is only a
+ * last resort: it is left out when the other type has a usable key.
+ */
 static void
 outbound_plan(struct outbound *o, const struct config *c,
-    const struct config_domain *d, time_t now)
+    const struct config_domain *d, time_t now, const char *qid)
 {
-	const struct key *k;
+	const struct key *k[2];
 	char why[256];
-	size_t used;
+	size_t i;
 	int t;
 
+	for (i = 0; i < d->nkeys; i++)	/* schedule changes are logged once */
+		keys_phase_log(&d->keys[i], d->name, now, c->key_expiry_warning,
+		    qid);
 	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
-		k = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
+		k[t] = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
 		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
-		if (why[0] != '\0') {
-			used = strlen(o->why);
-			(void)snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
-			    used ? "; " : "", d->name, why, k != NULL ?
-			    (keys_pub_get(k) == KEY_PUB_PUBLISHED ||
-			    keys_pub_get(k) == KEY_PUB_UNCHECKED ||
-			    keys_pub_get(k) == KEY_PUB_UNKNOWN ? "" :
-			    " (no published key: signing with the first anyway)") :
-			    " (no published key: not signing)");
-		}
-		if (k == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
+		if (why[0] != '\0')
+			outbound_note_why(o, d->name, why, k[t] == NULL ?
+			    " (no usable key: not signing)" : "");
+	}
+	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
+		if (k[t] == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
 			continue;
+		if (keys_pub_bad(keys_pub_get(k[t])) && k[!t] != NULL
+		    && keys_pub_usable(keys_pub_get(k[!t]))) {
+			outbound_note_why(o, d->name, k[t]->selector, ": known bad, "
+			    "left out");
+			continue;
+		}
+		if (!keys_pub_usable(keys_pub_get(k[t])))
+			outbound_note_why(o, d->name, k[t]->selector, ": record not "
+			    "published, signing with it anyway (unpublished_keys)");
 		o->sigs[o->nsigs].dom = d;
-		o->sigs[o->nsigs].key = k;
+		o->sigs[o->nsigs].key = k[t];
 		o->nsigs++;
 	}
 }
@@ -53,11 +75,12 @@ outbound_begin(const struct config *c, const struct config_domain *d,
 
 	*failed = 0;
 	if (d != NULL)
-		outbound_plan(o, c, d, now);
+		outbound_plan(o, c, d, now, qid);
 	if (platform != NULL && platform != d)
-		outbound_plan(o, c, platform, now);
+		outbound_plan(o, c, platform, now, qid);
+	/* key states are logged when they change (keycheck), not per message */
 	if (o->why[0] != '\0')
-		log_warn(qid, "%s", o->why);
+		log_debug(qid, "%s", o->why);
 	if (o->nsigs == 0) {
 		log_warn(qid, "not signed: no usable key for %s", d != NULL
 		    ? d->name : platform != NULL ? platform->name : "(none)");

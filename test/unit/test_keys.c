@@ -17,6 +17,7 @@
 
 #include "policy/config.h"
 #include "auth/keys.h"
+#include "base/log.h"
 #include "base/secret.h"
 #include "auth/sign.h"
 #include "base/sslerr.h"
@@ -55,7 +56,7 @@ struct sel_key {
 
 struct sel_case {
 	const char *name;
-	struct sel_key keys[4];
+	struct sel_key keys[4];	/* at most 4 */
 	size_t n;
 	enum key_type want_type;
 	time_t now;
@@ -94,6 +95,21 @@ static const struct sel_case cases[] = {
 	  { "new", KEY_RSA, KEY_PUB_PUBLISHED, 0, 0 } }, 2, KEY_RSA, T0, 1, "new", NULL },
 	{ "out of window is never the fallback", { { "new", KEY_RSA, KEY_PUB_PUBLISHED, T0 + 86400, 0 },
 	  { "old", KEY_RSA, KEY_PUB_MISSING, 0, 0 } }, 2, KEY_RSA, T0, 1, "old", "missing" },
+	/* the last resort: a missing record before one known wrong */
+	{ "none usable: a missing record before a mismatched one",
+	  { { "a", KEY_RSA, KEY_PUB_MISMATCHED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_MISSING, 0, 0 } }, 2, KEY_RSA, T0, 1, "b",
+	  "selector a skipped: record mismatched; selector b skipped: record missing" },
+	{ "none usable: a missing record before revoked and truncated ones",
+	  { { "a", KEY_RSA, KEY_PUB_REVOKED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_TRUNCATED, 0, 0 },
+	  { "c", KEY_RSA, KEY_PUB_MISSING, 0, 0 } }, 3, KEY_RSA, T0, 1, "c", "revoked" },
+	{ "all known wrong, policy sign: the first of them",
+	  { { "a", KEY_RSA, KEY_PUB_MISMATCHED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_REVOKED, 0, 0 } }, 2, KEY_RSA, T0, 1, "a", "revoked" },
+	{ "a known-wrong key never before an unknown one",
+	  { { "a", KEY_RSA, KEY_PUB_MISMATCHED, 0, 0 },
+	  { "b", KEY_RSA, KEY_PUB_UNKNOWN, 0, 0 } }, 2, KEY_RSA, T0, 1, "b", "mismatched" },
 };
 
 /* keys_select_by_table - each case picks the expected selector */
@@ -126,6 +142,75 @@ keys_select_by_table(void **state)
 		    : strstr(why, cases[i].why) == NULL)
 			fail_msg("case \"%s\": why \"%s\"", cases[i].name, why);
 	}
+}
+
+static char phase_log[4][512];	/* lines keys_phase_log wrote */
+static size_t phase_nlog;
+
+/* capture_line - keep a log line */
+static void
+capture_line(int level, const char *line)
+{
+	(void)level;
+	if (phase_nlog < 4)
+		snprintf(phase_log[phase_nlog], sizeof(phase_log[0]), "%s", line);
+	phase_nlog++;
+}
+
+/*
+ * keys_phase_changes_are_logged_once - a scheduled key coming into use,
+ * an expiry ahead and an expiry are each logged once, however often the
+ * key is looked at; a snapshot's first look logs only an expiry ahead
+ */
+static void
+keys_phase_changes_are_logged_once(void **state)
+{
+	static const struct {
+		time_t now;
+		enum key_phase want;
+		const char *line;	/* substring of the one new line; NULL: none */
+	} steps[] = {
+		{ T0 - 3600, KEY_PHASE_PENDING, NULL },	/* first look: quiet */
+		{ T0 - 60, KEY_PHASE_PENDING, NULL },
+		{ T0, KEY_PHASE_ACTIVE, "key s1 of example.com: scheduled key now in use" },
+		{ T0 + 3600, KEY_PHASE_ACTIVE, NULL },
+		{ T0 + 18 * 86400, KEY_PHASE_EXPIRING, "key s1 of example.com expires "
+		  "at 2027-01-01T00:00Z (in 13 days)" },
+		{ T0 + 19 * 86400, KEY_PHASE_EXPIRING, NULL },
+		{ T0 + 31 * 86400, KEY_PHASE_EXPIRED, "key s1 of example.com expired at "
+		  "2027-01-01T00:00Z: no longer used" },
+		{ T0 + 40 * 86400, KEY_PHASE_EXPIRED, NULL },
+	};
+	struct key k, fresh;
+	size_t i;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	k.selector = "s1";
+	k.not_before = T0;
+	k.not_after = T0 + 31 * 86400;	/* 2027-01-01 */
+	log_set_syslog_hook(capture_line);
+	log_init(LOG_DEST_SYSLOG, LOG_MAIL, LOG_DEBUG);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		phase_nlog = 0;
+		assert_int_equal(keys_phase_log(&k, "example.com", steps[i].now,
+		    14 * 86400, NULL), steps[i].want);
+		if (phase_nlog != (steps[i].line != NULL) || (steps[i].line != NULL
+		    && strstr(phase_log[0], steps[i].line) == NULL))
+			fail_msg("step %zu: %zu new lines, first \"%s\"", i,
+			    phase_nlog, phase_nlog ? phase_log[0] : "");
+	}
+	/* a new snapshot's first look at a key expiring soon warns */
+	fresh = k;
+	fresh.phase = KEY_PHASE_UNSEEN;
+	phase_nlog = 0;
+	keys_phase_log(&fresh, "example.com", T0 + 20 * 86400, 14 * 86400, NULL);
+	assert_int_equal(phase_nlog, 1);
+	assert_non_null(strstr(phase_log[0], "expires at"));
+	/* lead 0: no warning ahead */
+	assert_int_equal(keys_phase(&k, T0 + 30 * 86400, 0), KEY_PHASE_ACTIVE);
+	log_init(LOG_DEST_STDERR, LOG_MAIL, LOG_INFO);
+	log_set_syslog_hook(NULL);
 }
 
 /* keys_pub_set_keeps_definite_state_on_unknown - a DNS timeout changes nothing */
@@ -394,6 +479,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(keys_select_by_table),
 		cmocka_unit_test(keys_pub_set_keeps_definite_state_on_unknown),
+		cmocka_unit_test(keys_phase_changes_are_logged_once),
 		cmocka_unit_test(keys_parse_time_formats),
 		cmocka_unit_test(keys_conf_window_attributes),
 		cmocka_unit_test(keys_parse_pem_rejects_short_rsa),
