@@ -43,7 +43,9 @@ outbound_plan(struct outbound *o, const struct config *c,
 		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
 		if (why[0] != '\0')
 			outbound_note_why(o, d->name, why, k[t] == NULL ?
-			    " (no usable key: not signing)" : "");
+			    " (no published key: not signing)" :
+			    !keys_pub_usable(keys_pub_get(k[t])) ?
+			    " (no published key: signing with the first anyway)" : "");
 	}
 	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
 		if (k[t] == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
@@ -54,9 +56,6 @@ outbound_plan(struct outbound *o, const struct config *c,
 			    "left out");
 			continue;
 		}
-		if (!keys_pub_usable(keys_pub_get(k[t])))
-			outbound_note_why(o, d->name, k[t]->selector, ": record not "
-			    "published, signing with it anyway (unpublished_keys)");
 		o->sigs[o->nsigs].dom = d;
 		o->sigs[o->nsigs].key = k[t];
 		o->nsigs++;

@@ -368,7 +368,7 @@ it_check "start B: the background key check pass ends" \
 send none-sign none.example.com -e 1
 it_check "unpublished_keys = sign: signed with the first key, n1" \
     test "$(selectors_of "$WT/none-sign/1-1.eml")" = n1
-it_check "unpublished_keys = sign: logged loudly" \
+it_check "unpublished_keys = sign: logged (the message at debug; the states at warning, once)" \
     logged 'none\.example\.com: .*\(no published key: signing with the first anyway\)'
 
 # 4 (cont.). SIGHUP re-checks the records
