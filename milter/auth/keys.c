@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -75,6 +76,55 @@ keys_free(struct key *k)
 	k->pkey = NULL;
 	k->selector = NULL;
 	k->path = NULL;
+}
+
+/* keys_ident_stat - a file's identity from stat or lstat */
+int
+keys_ident_stat(const char *path, int follow, struct key_ident *id)
+{
+	struct stat st;
+
+	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
+		return -1;
+	memset(id, 0, sizeof(*id));
+	id->dev = (unsigned long long)st.st_dev;
+	id->ino = (unsigned long long)st.st_ino;
+	id->size = (unsigned long long)st.st_size;
+	id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL
+	    + st.st_mtim.tv_nsec;
+	id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL
+	    + st.st_ctim.tv_nsec;
+	return 0;
+}
+
+/* keys_ident_cmp - compare two identities field by field */
+int
+keys_ident_cmp(const struct key_ident *a, const struct key_ident *b)
+{
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	if (a->size != b->size)
+		return a->size < b->size ? -1 : 1;
+	if (a->mtime_ns != b->mtime_ns)
+		return a->mtime_ns < b->mtime_ns ? -1 : 1;
+	if (a->ctime_ns != b->ctime_ns)
+		return a->ctime_ns < b->ctime_ns ? -1 : 1;
+	return 0;
+}
+
+/* keys_share - one parsed key for two struct keys */
+void
+keys_share(struct key *dst, const struct key *src)
+{
+	EVP_PKEY_up_ref(src->pkey);
+	EVP_PKEY_free(dst->pkey);
+	dst->pkey = src->pkey;
+	dst->type = src->type;
+	dst->bits = src->bits;
+	dst->ident = src->ident;
+	dst->has_ident = src->has_ident;
 }
 
 /* keys_type_name - "rsa" or "ed25519" */

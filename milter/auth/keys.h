@@ -42,6 +42,18 @@ enum key_phase {
 	KEY_PHASE_EXPIRED,	/* from not_after on: no longer used */
 };
 
+/*
+ * What identifies a key file's contents without reading it: a file
+ * replaced, rewritten, chmod'ed or chown'ed gets another inode or other
+ * times. A reload reads and parses again only the files whose identity
+ * changed (stat taken before the read, so a change during it is caught
+ * by the next).
+ */
+struct key_ident {
+	unsigned long long dev, ino, size;
+	long long mtime_ns, ctime_ns;
+};
+
 struct key {
 	char *selector;		/* DNS selector (s=) */
 	char *path;		/* PEM file it was read from */
@@ -53,6 +65,8 @@ struct key {
 	time_t not_after;	/* not used from this time on (0: no limit) */
 	int pub;		/* enum key_pub, last definite state; atomic */
 	int phase;		/* enum key_phase last logged; atomic */
+	struct key_ident ident;	/* the file's identity when read */
+	int has_ident;		/* ident is known (a key read by the loader) */
 };
 
 /* keys_pub_name - "published", "missing", ... */
@@ -94,6 +108,17 @@ time_t keys_parse_time(const char *s);
 /* keys_parse_pem - parse PEM bytes into k (k->path names it in errors) */
 int keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
     size_t errlen);
+/* keys_ident_stat - path's identity (follow: stat, else lstat); 0 or -1 (errno) */
+int keys_ident_stat(const char *path, int follow, struct key_ident *id);
+/* keys_ident_cmp - order of two identities (0: the same file, unchanged) */
+int keys_ident_cmp(const struct key_ident *a, const struct key_ident *b);
+/*
+ * keys_share - make dst use src's parsed key (the EVP_PKEY is reference
+ * counted, not copied): type, bits, identity; selector, path, dates and
+ * states stay dst's
+ */
+void keys_share(struct key *dst, const struct key *src);
+
 /* keys_free - release a key's fields (not k itself) */
 void keys_free(struct key *k);
 /* keys_type_name - "rsa" or "ed25519" */

@@ -293,29 +293,6 @@ main_log_summary(const char *what, const char *path, const struct config *c,
 	buf_free(&line);
 }
 
-/* main_reload_lost - the reload leaves out a domain the running snapshot signs for: refused, as the running version cannot be kept yet */
-static int
-main_reload_lost(struct config *c, const struct config_problems *probs)
-{
-	struct config *old = config_acquire();
-	const char *lost = config_lost_domain(c, old), *why = "errors";
-	size_t i;
-
-	config_release(old);
-	if (lost == NULL)
-		return 0;
-	for (i = 0; i < probs->n; i++)
-		if (probs->v[i].domain != NULL
-		    && strcmp(probs->v[i].domain, lost) == 0) {
-			why = probs->v[i].text;
-			break;
-		}
-	log_err(NULL, "reload failed, keeping the running configuration: %s "
-	    "(domain %s would be left out)", why, lost);
-	config_free(c);
-	return 1;
-}
-
 /* main_reload - build a new snapshot from path and install it */
 static void
 main_reload(const char *path)
@@ -327,25 +304,25 @@ main_reload(const char *path)
 	size_t carried;
 	int stopping;
 
+	/* the running snapshot: what did not change is taken from it */
+	old = config_acquire();
 	if (main_privsep != NULL)
-		c = privsep_load(main_privsep, &probs, err, sizeof(err));
-	else
-		c = config_load_from(path, NULL, NULL, 0, &probs, err, sizeof(err));
-	if (c == NULL || main_reload_lost(c, &probs)) {
-		if (c == NULL)
-			log_err(NULL, "reload failed, keeping the running "
-			    "configuration: %s", err);
-		main_log_problems(&probs);
-		return;
+		c = privsep_load(main_privsep, old, &probs, err, sizeof(err));
+	else {
+		struct config_source src = { 0 };
+
+		src.prev = old;
+		c = config_load_from(path, NULL, &src, 0, &probs, err,
+		    sizeof(err));
 	}
 	main_log_problems(&probs);
-	if (runtime_start(c, err, sizeof(err)) != 0) {
+	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
 		config_free(c);
+		config_release(old);
 		return;
 	}
-	old = config_acquire();
 	carried = keycheck_carry_over(old, c);
 	config_release(old);
 	pthread_mutex_lock(&main_reload_lock);
@@ -606,7 +583,7 @@ main(int argc, char **argv)
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
 	main_drop_privileges(pw);
-	if (runtime_start(c, err, sizeof(err)) != 0)
+	if (runtime_start(c, NULL, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
 	main_log_summary("configuration loaded from", path, c, 0, t0);
 	rc = main_serve(path, c);

@@ -6,9 +6,16 @@
  *     type (1 byte) | path length (4, big-endian) | data length (4) | path | data
  * type 'C' conf text (main or included file), 'c' its error text, 'G' the
  * files an include pattern matched (NUL-terminated names, path = the
- * pattern), 'g' its error text, 'K' key or secret bytes, 'X' its error
- * text, 'F' fatal error (the conf cannot be trusted, data = message), 'E'
- * end. The helper parses the conf through a source that records what each
+ * pattern), 'g' its error text, 'S' a key file's identity (struct
+ * key_ident, five 8-byte big-endian numbers; none when stat fails), 'K'
+ * key or secret bytes, 'X' its error text, 'F' fatal error (the conf
+ * cannot be trusted, data = message), 'E' end. The first answer carries
+ * the conf, the include lists, an 'S' per key file and the bounce secrets'
+ * bytes; the daemon then asks, with one 'N' request (4-byte length and
+ * NUL-terminated paths), for the bytes of the key files whose identity it
+ * does not already hold, and the helper answers with their 'K' or 'X'
+ * records and 'E'. It sends only files its own last parse named as keys.
+ * The helper parses the conf through a source that records what each
  * read and each include pattern gave; the daemon parses it again through a
  * source that replays those records, so both see the same files. Only one
  * request is in flight at a time (reloads are serialized by the main
@@ -39,6 +46,7 @@
 
 struct privsep {
 	int fd;			/* our end of the socketpair */
+	int broken;		/* a request failed midway: the stream is lost */
 	pid_t pid;		/* the helper */
 	char *conf_path;	/* file the helper reads */
 };
@@ -55,6 +63,8 @@ struct privsep_bundle {
 
 /* What the daemon received for one reload, by kind. */
 struct privsep_received {
+	struct privsep *ps;		/* where a fetch goes */
+	struct privsep_bundle idents;	/* 'S' */
 	struct privsep_bundle keys;	/* 'K' and 'X' */
 	struct privsep_bundle confs;	/* 'C' and 'c' */
 	struct privsep_bundle globs;	/* 'G' and 'g' */
@@ -186,22 +196,106 @@ privsep_record_glob(void *arg, const char *pattern,
 	return 0;
 }
 
-/* privsep_put_keys - a record for every key and secret file c names */
+/* The key files the helper's last parse named: the only ones it sends. */
+static struct config_words privsep_allowed;
+static int privsep_allowed_flags;	/* secret_read flags of that parse */
+
+/* privsep_cmp_str - strcmp for qsort and bsearch of string pointers */
+static int
+privsep_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* privsep_put_ident - an 'S' record with path's identity (nothing when stat fails: the daemon asks for the bytes, whose read says why) */
+static void
+privsep_put_ident(struct buf *out, const char *path, int follow)
+{
+	struct key_ident id;
+	unsigned long long v[5];
+	unsigned char b[40];
+	size_t i, j;
+
+	if (keys_ident_stat(path, follow, &id) != 0)
+		return;
+	v[0] = id.dev;
+	v[1] = id.ino;
+	v[2] = id.size;
+	v[3] = (unsigned long long)id.mtime_ns;
+	v[4] = (unsigned long long)id.ctime_ns;
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 8; j++)
+			b[i * 8 + j] = (unsigned char)(v[i] >> (56 - 8 * j));
+	privsep_put(out, 'S', path, b, sizeof(b));
+}
+
+/* privsep_put_keys - an 'S' record per key file c names (remembered as the files that may be asked for), the secrets' bytes */
 static void
 privsep_put_keys(struct buf *out, const struct config *c)
 {
 	struct buf pem = BUF_INIT;
+	struct config_words *w = &privsep_allowed;
 	size_t i, j;
 	int flags = config_secret_flags(c);
 
+	for (i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+	privsep_allowed_flags = flags;
 	for (i = 0; i < c->ndomains; i++)
-		for (j = 0; j < c->domains[i].nkeys; j++)
-			privsep_put_file(out, c->domains[i].keys[j].path,
-			    KEYS_FILE_WHAT, KEYS_MAX_PEM, flags, &pem);
+		for (j = 0; j < c->domains[i].nkeys; j++) {
+			privsep_put_ident(out, c->domains[i].keys[j].path,
+			    (flags & SECRET_ALLOW_SYMLINK) != 0);
+			w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+			w->v[w->n++] = xstrdup(c->domains[i].keys[j].path);
+		}
+	qsort(w->v, w->n, sizeof(*w->v), privsep_cmp_str);
 	for (i = 0; i < c->bounce_secret.n; i++)
 		privsep_put_file(out, c->bounce_secret.v[i], BOUNCE_SECRET_WHAT,
 		    BOUNCE_SECRET_FILE_MAX, flags, &pem);
 	buf_free(&pem);
+}
+
+/* privsep_serve_keys - answer an 'N' request: the bytes of the key files named, those of the last parse only */
+static void
+privsep_serve_keys(int fd)
+{
+	unsigned char h[4];
+	uint32_t len;
+	struct buf names = BUF_INIT, out = BUF_INIT, pem = BUF_INIT;
+	const char *q, *end;
+
+	if (privsep_read_all(fd, h, sizeof(h)) != 0)
+		_exit(0);
+	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (len > PRIVSEP_MAX_RECORD)
+		_exit(0);
+	buf_reserve(&names, len);
+	if (privsep_read_all(fd, names.data, len) != 0)
+		_exit(0);
+	names.len = len;
+	names.data[len] = '\0';
+	for (q = names.data, end = q + len; q < end; q += strlen(q) + 1) {
+		if (bsearch(&q, privsep_allowed.v, privsep_allowed.n,
+		    sizeof(*privsep_allowed.v), privsep_cmp_str) == NULL) {
+			static const char no[] = "not a key file of the "
+			    "configuration";
+
+			privsep_put(&out, 'X', q, no, sizeof(no) - 1);
+			continue;
+		}
+		privsep_put_file(&out, q, KEYS_FILE_WHAT, KEYS_MAX_PEM,
+		    privsep_allowed_flags, &pem);
+	}
+	privsep_put(&out, 'E', "", "", 0);
+	if (privsep_write_all(fd, out.data, out.len) != 0)
+		_exit(0);
+	OPENSSL_cleanse(out.data, out.cap);
+	buf_free(&out);
+	buf_free(&pem);
+	buf_free(&names);
 }
 
 /*
@@ -213,8 +307,8 @@ static void
 privsep_serve_one(int fd, const char *conf_path)
 {
 	struct buf out = BUF_INIT;
-	struct config_source src = { NULL, privsep_record_conf,
-	    privsep_record_glob, &out };
+	struct config_source src = { .read_conf = privsep_record_conf,
+	    .glob = privsep_record_glob, .arg = &out };
 	struct config *c;
 	char err[1024];
 
@@ -252,6 +346,8 @@ privsep_child(int fd, const char *conf_path)
 			_exit(0);
 		if (req == 'L')
 			privsep_serve_one(fd, conf_path);
+		else if (req == 'N')
+			privsep_serve_keys(fd);
 	}
 }
 
@@ -367,6 +463,73 @@ privsep_bundle_read(void *arg, const char *path, const char *what,
 	return privsep_replay(&r->keys, what, path, pem, err, errlen);
 }
 
+static char privsep_receive(struct privsep *ps, struct privsep_received *r,
+    char *err, size_t errlen);
+
+/* privsep_bundle_stat - the stat_key of the daemon's source: the identity the helper sent */
+static int
+privsep_bundle_stat(void *arg, const char *path, int follow,
+    struct key_ident *id)
+{
+	struct privsep_received *r = arg;
+	const struct buf *data;
+	unsigned long long v[5] = { 0 };
+	const unsigned char *b;
+	size_t i, j;
+	int ok = 0;
+
+	(void)follow;			/* applied by the helper */
+	data = privsep_bundle_find(&r->idents, path, &ok);
+	if (data == NULL || data->len != 40)
+		return -1;
+	b = (const unsigned char *)data->data;
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 8; j++)
+			v[i] = v[i] << 8 | b[i * 8 + j];
+	id->dev = v[0];
+	id->ino = v[1];
+	id->size = v[2];
+	id->mtime_ns = (long long)v[3];
+	id->ctime_ns = (long long)v[4];
+	return 0;
+}
+
+/* privsep_bundle_fetch - the fetch of the daemon's source: one 'N' request for the key files to read */
+static int
+privsep_bundle_fetch(void *arg, const char *const *paths, size_t n,
+    char *err, size_t errlen)
+{
+	struct privsep_received *r = arg;
+	struct buf req = BUF_INIT;
+	uint32_t len;
+	unsigned char h[5];
+	size_t i;
+	char type;
+
+	for (i = 0; i < n; i++)
+		buf_append(&req, paths[i], strlen(paths[i]) + 1);
+	len = (uint32_t)req.len;
+	h[0] = 'N';
+	h[1] = len >> 24; h[2] = len >> 16; h[3] = len >> 8; h[4] = len;
+	if (req.len > PRIVSEP_MAX_RECORD
+	    || privsep_write_all(r->ps->fd, h, sizeof(h)) != 0
+	    || privsep_write_all(r->ps->fd, req.data ? req.data : "", req.len) != 0) {
+		buf_free(&req);
+		r->ps->broken = 1;
+		(void)snprintf(err, errlen, "key reader process is gone");
+		return -1;
+	}
+	buf_free(&req);
+	type = privsep_receive(r->ps, r, err, errlen);
+	if (type != 'E') {
+		r->ps->broken = 1;
+		if (type != 'F')
+			(void)snprintf(err, errlen, "key reader process failed");
+		return -1;
+	}
+	return 0;
+}
+
 /* privsep_bundle_conf - the read_conf of the daemon's source */
 static int
 privsep_bundle_conf(void *arg, const char *path, int included,
@@ -451,6 +614,8 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
 		}
 		if (type == 'K' || type == 'X')
 			privsep_bundle_add(&r->keys, &path, &data, type == 'K');
+		else if (type == 'S')
+			privsep_bundle_add(&r->idents, &path, &data, 1);
 		else if (type == 'C' || type == 'c')
 			privsep_bundle_add(&r->confs, &path, &data, type == 'C');
 		else if (type == 'G' || type == 'g')
@@ -465,17 +630,20 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
 
 /* privsep_load - build a new snapshot through the reader */
 struct config *
-privsep_load(struct privsep *ps, struct config_problems *probs, char *err,
-    size_t errlen)
+privsep_load(struct privsep *ps, const struct config *prev,
+    struct config_problems *probs, char *err, size_t errlen)
 {
 	struct privsep_received r;
-	struct config_source src = { privsep_bundle_read, privsep_bundle_conf,
-	    privsep_bundle_glob, &r };
+	struct config_source src = { .read_secret = privsep_bundle_read,
+	    .read_conf = privsep_bundle_conf, .glob = privsep_bundle_glob,
+	    .stat_key = privsep_bundle_stat, .fetch = privsep_bundle_fetch,
+	    .arg = &r, .prev = prev };
 	struct config *c = NULL;
 	char type;
 
 	memset(&r, 0, sizeof(r));
-	if (privsep_write_all(ps->fd, "L", 1) != 0) {
+	r.ps = ps;
+	if (ps->broken || privsep_write_all(ps->fd, "L", 1) != 0) {
 		(void)snprintf(err, errlen, "key reader process is gone");
 		return NULL;
 	}
@@ -483,8 +651,12 @@ privsep_load(struct privsep *ps, struct config_problems *probs, char *err,
 	if (type == 'E')
 		c = config_load_from(ps->conf_path, NULL, &src, 0, probs, err,
 		    errlen);
-	else if (type != 'F')
-		(void)snprintf(err, errlen, "key reader process failed");
+	else {
+		ps->broken = 1;
+		if (type != 'F')
+			(void)snprintf(err, errlen, "key reader process failed");
+	}
+	privsep_bundle_free(&r.idents);
 	privsep_bundle_free(&r.keys);
 	privsep_bundle_free(&r.confs);
 	privsep_bundle_free(&r.globs);

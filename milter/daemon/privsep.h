@@ -6,8 +6,9 @@
  * the daemon forks this small helper, which stays root, holds no network
  * socket and does one thing: on request it reads the configuration file
  * (whose path was fixed at start), the files its include lines match, and
- * the key files they name, and sends back the texts, the include lists and
- * the permission-checked key bytes. The daemon then parses them itself. A compromised daemon can therefore obtain only
+ * the key files they name, and sends back the texts, the include lists,
+ * the key files' identities and then the permission-checked bytes of those
+ * the daemon does not already hold unchanged. The daemon then parses them itself. A compromised daemon can therefore obtain only
  * keys the configuration lists, never arbitrary files; and since the conf,
  * the keys and every directory above them must be owned by root and
  * writable by nobody else (secret_open_trusted), it cannot rewrite that list
@@ -25,11 +26,13 @@ struct privsep;
 /* privsep_start - fork the reader; call as root before threads start */
 struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
 /*
- * privsep_load - build a new snapshot through the reader; every error
- * appended to probs (may be NULL); NULL with err as config_load_from
+ * privsep_load - build a new snapshot through the reader, reusing what prev
+ * (the running snapshot, may be NULL) holds unchanged: the helper reads
+ * only the key files whose identity changed. Every error appended to probs
+ * (may be NULL); NULL with err as config_load_from
  */
-struct config *privsep_load(struct privsep *ps, struct config_problems *probs,
-    char *err, size_t errlen);
+struct config *privsep_load(struct privsep *ps, const struct config *prev,
+    struct config_problems *probs, char *err, size_t errlen);
 /*
  * privsep_conf_trusted - 0 if the conf file and the directories above it
  * are owned by root (or by us when not root) and writable by nobody else

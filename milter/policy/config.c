@@ -536,28 +536,200 @@ config_read_secret(const struct config_parse *p, const char *path,
 	return secret_read(path, what, max, flags, pem, ebuf, ebuflen);
 }
 
-/* config_load_domain_keys - read and parse the keys of one block; a failure takes the block down */
-static void
-config_load_domain_keys(struct config_parse *p, struct config_domain *d,
-    struct buf *pem)
+/* A key of the load and its block. */
+struct config_keyref {
+	struct config_domain *d;	/* NULL: a key of the running snapshot */
+	struct key *k;
+	size_t ord;			/* its place in the load */
+	size_t leader;			/* ord of the first key of the load with
+					 * the same file (itself if none) */
+	int rc;				/* the leader's read: 0 or -1 */
+	char *err;			/* the leader's error (owned) */
+};
+
+/* config_cmp_keyref - by file identity (unknown last), then the order of the load */
+static int
+config_cmp_keyref(const void *a, const void *b)
 {
-	char ebuf[512];
-	size_t j;
+	const struct config_keyref *x = a, *y = b;
+	int r;
+
+	if (x->k->has_ident != y->k->has_ident)
+		return x->k->has_ident ? -1 : 1;
+	if (x->k->has_ident && (r = keys_ident_cmp(&x->k->ident,
+	    &y->k->ident)) != 0)
+		return r;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* config_prev_keys - the parsed keys of the running snapshot, sorted by identity */
+static struct config_keyref *
+config_prev_keys(const struct config *prev, size_t *np)
+{
+	struct config_keyref *v;
+	size_t i, j, n = 0;
+
+	*np = 0;
+	if (prev == NULL)
+		return NULL;
+	for (i = 0; i < prev->ndomains; i++)
+		n += prev->domains[i].nkeys;
+	v = xcalloc(n + 1, sizeof(*v));
+	n = 0;
+	for (i = 0; i < prev->ndomains; i++)
+		for (j = 0; j < prev->domains[i].nkeys; j++)
+			if (prev->domains[i].keys[j].has_ident
+			    && prev->domains[i].keys[j].pkey != NULL) {
+				v[n].ord = n;
+				v[n++].k = &prev->domains[i].keys[j];
+			}
+	qsort(v, n, sizeof(*v), config_cmp_keyref);
+	*np = n;
+	return v;
+}
+
+/* config_prev_find - a running key with identity id, or NULL */
+static const struct key *
+config_prev_find(const struct config_keyref *v, size_t n,
+    const struct key_ident *id)
+{
+	size_t lo = 0, hi = n, mid;
+	int r;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		r = keys_ident_cmp(&v[mid].k->ident, id);
+		if (r == 0)
+			return v[mid].k;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* config_stat_key - a key file's identity through the source; 0 or -1 */
+static int
+config_stat_key(const struct config_parse *p, const char *path,
+    struct key_ident *id)
+{
+	int follow = p->c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW;
+
+	if (p->src != NULL && p->src->stat_key != NULL)
+		return p->src->stat_key(p->src->arg, path, follow, id);
+	return keys_ident_stat(path, follow, id);
+}
+
+/* config_read_key - read and parse one key file into k; 0, or -1 with ebuf */
+static int
+config_read_key(struct config_parse *p, struct key *k, struct buf *pem,
+    char *ebuf, size_t ebuflen)
+{
 	int rc;
 
-	for (j = 0; !d->failed && j < d->nkeys; j++) {
-		rc = config_read_secret(p, d->keys[j].path, KEYS_FILE_WHAT,
-		    KEYS_MAX_PEM, pem, ebuf, sizeof(ebuf));
-		if (rc == 0)
-			rc = keys_parse_pem(&d->keys[j], buf_cstr(pem), pem->len,
-			    ebuf, sizeof(ebuf));
-		if (rc != 0) {
-			config_at(p, d, d->keys[j].line);
-			config_report(p, d, "%s", ebuf);
-		}
-		if (pem->data != NULL)
-			OPENSSL_cleanse(pem->data, pem->cap);
+	rc = config_read_secret(p, k->path, KEYS_FILE_WHAT, KEYS_MAX_PEM, pem,
+	    ebuf, ebuflen);
+	if (rc == 0)
+		rc = keys_parse_pem(k, buf_cstr(pem), pem->len, ebuf, ebuflen);
+	if (pem->data != NULL)
+		OPENSSL_cleanse(pem->data, pem->cap);
+	return rc;
+}
+
+/* config_key_leaders - each key's leader: the first key of the load reading the same file */
+static void
+config_key_leaders(struct config_keyref *need, size_t n)
+{
+	struct config_keyref *by_id = xcalloc(n + 1, sizeof(*by_id));
+	size_t i, lead = 0;
+
+	memcpy(by_id, need, n * sizeof(*need));
+	qsort(by_id, n, sizeof(*by_id), config_cmp_keyref);
+	for (i = 0; i < n; i++) {
+		if (i == 0 || !by_id[i].k->has_ident
+		    || keys_ident_cmp(&by_id[i].k->ident, &by_id[i - 1].k->ident))
+			lead = by_id[i].ord;
+		need[by_id[i].ord].leader = lead;
 	}
+	free(by_id);
+}
+
+/*
+ * config_domain_keys - every block's keys: one stat each; a file the
+ * running snapshot holds unchanged is shared, the others are read once
+ * (a file named by several blocks too), in the order of the load, after
+ * one fetch of them all
+ */
+static void
+config_domain_keys(struct config_parse *p)
+{
+	struct config *c = p->c;
+	struct config_keyref *prev, *need;
+	const struct key *old;
+	const char **paths;
+	struct buf pem = BUF_INIT;
+	char ebuf[512], ferr[512];
+	size_t i, j, nprev, nneed = 0, npaths = 0, total = 0;
+	struct key *k;
+
+	prev = config_prev_keys(p->src != NULL ? p->src->prev : NULL, &nprev);
+	for (i = 0; i < c->ndomains; i++)
+		total += c->domains[i].failed ? 0 : c->domains[i].nkeys;
+	need = xcalloc(total + 1, sizeof(*need));
+	for (i = 0; i < c->ndomains; i++) {
+		if (c->domains[i].failed)
+			continue;
+		for (j = 0; j < c->domains[i].nkeys; j++) {
+			k = &c->domains[i].keys[j];
+			k->has_ident = config_stat_key(p, k->path, &k->ident) == 0;
+			old = k->has_ident ? config_prev_find(prev, nprev,
+			    &k->ident) : NULL;
+			if (old != NULL) {
+				keys_share(k, old);
+				c->keys_reused++;
+				continue;
+			}
+			need[nneed].d = &c->domains[i];
+			need[nneed].ord = nneed;
+			need[nneed++].k = k;
+		}
+	}
+	free(prev);
+	config_key_leaders(need, nneed);
+	paths = xcalloc(nneed + 1, sizeof(*paths));
+	for (i = 0; i < nneed; i++)
+		if (need[i].leader == i)
+			paths[npaths++] = need[i].k->path;
+	if (npaths > 0 && p->src != NULL && p->src->fetch != NULL
+	    && p->src->fetch(p->src->arg, paths, npaths, ferr, sizeof(ferr)) != 0) {
+		p->name = c->path;
+		p->line = 0;
+		config_report(p, NULL, "reading the key files: %s", ferr);
+		nneed = 0;
+	}
+	free(paths);
+	for (i = 0; i < nneed; i++) {
+		k = need[i].k;
+		if (need[i].leader == i) {
+			need[i].rc = config_read_key(p, k, &pem, ebuf, sizeof(ebuf));
+			if (need[i].rc == 0) {
+				c->keys_read++;
+				continue;
+			}
+			need[i].err = xstrdup(ebuf);
+		} else if (need[need[i].leader].rc == 0) {
+			keys_share(k, need[need[i].leader].k);
+			c->keys_reused++;
+			continue;
+		}
+		config_at(p, need[i].d, k->line);
+		config_report(p, need[i].d, "%s", need[need[i].leader].err);
+	}
+	for (i = 0; i < nneed; i++)
+		free(need[i].err);
+	free(need);
+	buf_free(&pem);
 }
 
 /* config_load_keys - every block's keys, and the bounce secrets (their errors are fatal) */
@@ -569,8 +741,7 @@ config_load_keys(struct config_parse *p)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < p->c->ndomains; i++)
-		config_load_domain_keys(p, &p->c->domains[i], &pem);
+	config_domain_keys(p);
 	p->name = p->c->path;
 	for (i = 0; i < p->c->bounce_secret.n; i++) {
 		const char *path = p->c->bounce_secret.v[i];
@@ -632,6 +803,90 @@ config_leave_out(struct config *c)
 	c->ndomains = n;
 }
 
+/* config_file_intern - the snapshot's copy of a file name, added if new */
+static const char *
+config_file_intern(struct config *c, const char *path)
+{
+	struct config_words *w = &c->files;
+	size_t i;
+
+	for (i = w->n; i-- > 0; )
+		if (strcmp(w->v[i], path) == 0)
+			return w->v[i];
+	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+	w->v[w->n] = xstrdup(path);
+	return w->v[w->n++];
+}
+
+/* config_domain_copy - a deep copy of the running block src into c's empty dst (keys shared) */
+static void
+config_domain_copy(struct config *c, struct config_domain *dst,
+    const struct config_domain *src)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	*dst = *src;		/* the scalars; every pointer is replaced below */
+	dst->name = xstrdup(src->name);
+	dst->file = config_file_intern(c, src->file);
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if ((o->scope & OPT_BLOCK) && config_types[o->type].copy != NULL)
+			config_types[o->type].copy((char *)dst + o->offset,
+			    (const char *)src + o->offset, o->size);
+	}
+	dst->keys = xcalloc(src->nkeys + 1, sizeof(*dst->keys));
+	for (i = 0; i < src->nkeys; i++) {
+		struct key *k = &dst->keys[i];
+		const struct key *sk = &src->keys[i];
+
+		*k = *sk;
+		k->selector = xstrdup(sk->selector);
+		k->path = xstrdup(sk->path);
+		k->pkey = NULL;
+		keys_share(k, sk);
+		keys_pub_set(k, keys_pub_get(sk));
+	}
+}
+
+/*
+ * config_keep_running - a block that failed keeps the running snapshot's
+ * version, unless a block of this load took its name or bounce domain;
+ * called after config_index, which it redoes when it kept any
+ */
+static void
+config_keep_running(struct config *c, const struct config *prev)
+{
+	const struct config_domain *od, **keep;
+	size_t i, n = 0;
+
+	if (prev == NULL || c->failed.n == 0)
+		return;
+	keep = xcalloc(c->failed.n, sizeof(*keep));
+	for (i = 0; i < c->failed.n; i++) {
+		if (config_find_domain(c, c->failed.v[i]) != NULL
+		    || (od = config_find_domain(prev, c->failed.v[i])) == NULL)
+			continue;
+		if (od->bounce_domain != NULL && od->bounce_domain[0] != '\0'
+		    && config_find_bounce_domain(c, od->bounce_domain) != NULL)
+			continue;
+		keep[n++] = od;
+	}
+	if (n > 0) {
+		c->domains = xreallocarray(c->domains, c->ndomains + n,
+		    sizeof(*c->domains));
+		c->kept.v = xreallocarray(c->kept.v, c->kept.n + n,
+		    sizeof(*c->kept.v));
+	}
+	for (i = 0; i < n; i++) {
+		config_domain_copy(c, &c->domains[c->ndomains++], keep[i]);
+		c->kept.v[c->kept.n++] = xstrdup(keep[i]->name);
+	}
+	free(keep);
+	if (n > 0)
+		config_index(c);
+}
+
 /* config_parse_finish - validate, load keys, leave the failed blocks out */
 struct config *
 config_parse_finish(struct config_parse *p)
@@ -650,6 +905,8 @@ config_parse_finish(struct config_parse *p)
 		config_load_keys(p);
 	config_leave_out(c);
 	config_index(c);
+	if (!(p->flags & CONFIG_SKIP_KEYS))
+		config_keep_running(c, p->src != NULL ? p->src->prev : NULL);
 	config_check_globals(p);
 	free(p->dir);
 	free(p->main_dir);
@@ -660,19 +917,6 @@ config_parse_finish(struct config_parse *p)
 		return NULL;
 	}
 	return c;
-}
-
-/* config_lost_domain - a block old serves that c left out */
-const char *
-config_lost_domain(const struct config *c, const struct config *old)
-{
-	size_t i;
-
-	for (i = 0; old != NULL && i < c->failed.n; i++)
-		if (config_find_domain(c, c->failed.v[i]) == NULL
-		    && config_find_domain(old, c->failed.v[i]) != NULL)
-			return c->failed.v[i];
-	return NULL;
 }
 
 /* config_free_rows - free the option fields of a block (block) or a snapshot's global-only rows */
@@ -722,6 +966,7 @@ config_free(struct config *c)
 	config_free_rows((char *)c, 0);
 	config_free_words(&c->files);
 	config_free_words(&c->failed);
+	config_free_words(&c->kept);
 	free(c->path);
 	bounce_secrets_free(&c->secrets);
 	free(c);

@@ -14,9 +14,14 @@
  * Errors: the loader does not stop at the first one, it collects them all
  * (struct config_problems). An error inside a domain block, or in a key it
  * names, leaves that block out of the snapshot (its name is kept in
- * c->failed); an error at the top level of an included file leaves out
+ * c->failed) or, on a reload, keeps the running snapshot's version of it
+ * (c->kept); an error at the top level of an included file does so for
  * every block of that file. An error in the global part of the main file
  * fails the whole load.
+ *
+ * Reload cost: a key file whose identity (struct key_ident: one stat) is
+ * the running snapshot's, or another block's of the same load, is shared,
+ * not read and parsed again.
  */
 #ifndef AUTHMILTER_CONFIG_H
 #define AUTHMILTER_CONFIG_H
@@ -121,9 +126,13 @@ struct config {
 	char *path;			/* file it was read from */
 	struct config_words files;	/* every file read: path, then the included
 					 * ones in the order read (owned) */
-	struct config_words failed;	/* names of the blocks left out for errors
-					 * (owned); a reload may one day keep their
-					 * running versions instead */
+	struct config_words failed;	/* names of the blocks that failed to load
+					 * (owned) */
+	struct config_words kept;	/* those of them serving on in the version
+					 * the running snapshot had (owned) */
+	size_t keys_read;		/* key files this load read and parsed */
+	size_t keys_reused;		/* keys taken unchanged from the running
+					 * snapshot or another block (no read) */
 
 	/* daemon */
 	char *socket;			/* unix:PATH, inet:PORT@HOST, inet6:... */
@@ -209,7 +218,19 @@ struct config_source {
 	/* glob - as config_file_glob */
 	int (*glob)(void *arg, const char *pattern, struct config_words *files,
 	    char *err, size_t errlen);
+	/* stat_key - as keys_ident_stat for a key file (follow: symbolic links allowed); 0, or -1: read it */
+	int (*stat_key)(void *arg, const char *path, int follow,
+	    struct key_ident *id);
+	/* fetch - the key files about to be read (NULL: nothing to do); 0, or -1 with err (fatal) */
+	int (*fetch)(void *arg, const char *const *paths, size_t n, char *err,
+	    size_t errlen);
 	void *arg;		/* the source's state (borrowed) */
+	/*
+	 * The running snapshot (borrowed; NULL at start): a key file whose
+	 * identity it holds is not read again but shared, and a block that
+	 * fails to load keeps the version it has.
+	 */
+	const struct config *prev;
 };
 
 /* One error the loader found. */
@@ -304,13 +325,6 @@ void config_dump(const struct config *c, FILE *fp);
  * keys: K published, ..." (the keys' publication states as known now)
  */
 void config_summary(const struct config *c, struct buf *out);
-/*
- * config_lost_domain - the name of a block the running snapshot old serves
- * that c left out for an error, or NULL. Until a reload can keep the
- * running version of such a block, the reload is refused instead.
- */
-const char *config_lost_domain(const struct config *c,
-    const struct config *old);
 /* config_print_sample - print the annotated sample conf from the table */
 void config_print_sample(FILE *fp);
 /* config_print_man - print the authmilter.conf(5) man page from the table */

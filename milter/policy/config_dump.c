@@ -203,8 +203,12 @@ config_summary(const struct config *c, struct buf *out)
 			if ((unsigned)st <= KEY_PUB_UNKNOWN)
 				count[st]++;
 		}
-	buf_printf(out, "%zu domains loaded, %zu failed; %zu keys", c->ndomains,
-	    c->failed.n, nkeys);
+	buf_printf(out, "%zu domains loaded, %zu failed", c->ndomains,
+	    c->failed.n);
+	if (c->kept.n > 0)
+		buf_printf(out, " (%zu kept running)", c->kept.n);
+	buf_printf(out, "; %zu keys (%zu read, %zu reused)", nkeys, c->keys_read,
+	    c->keys_reused);
 	for (i = 0, j = 0; i <= KEY_PUB_UNKNOWN; i++)
 		if (count[i] > 0)
 			buf_printf(out, "%s%zu %s", j++ ? ", " : ": ", count[i],
@@ -347,9 +351,23 @@ static const char config_man_files[] =
     "publish its record, write the file under a name that does not match "
     "(a leading dot) and rename it into place, so that a reload never "
     "reads half a file, then reload (SIGHUP). A customer's broken file or "
-    "key leaves only that customer's domains out (a new customer's at "
-    "once; for one that is already signed the reload is refused, see "
-    "SYNTAX), and \\fBauthmilter \\-q\\fR names it.\n";
+    "key is that customer's problem: a new domain is left out, and a "
+    "domain already signed keeps its running version (blocks, keys and "
+    "their states) until its files are fixed; \\fBauthmilter \\-q\\fR "
+    "names every error.\n"
+    ".SH RELOAD\n"
+    "SIGHUP reads the main file and every included file again, but a key "
+    "file is read and parsed again only when it changed: each key file is "
+    "known by its device, inode, size and modification and change times "
+    "(one stat per key), and one whose identity the running configuration "
+    "holds is shared with it, as is a file several blocks name. Keys keep "
+    "their known DNS states; only new and changed keys are looked up at "
+    "once. The resolver and its cache are kept unless dns_servers, "
+    "dns_timeout, trust_anchor_file, authserv_id or an SPF, DKIM or DMARC "
+    "engine option changed. The log's summary line says how many keys "
+    "were read and how many reused, and how many failed blocks serve on in "
+    "their running version. An error in the global part of the main file "
+    "refuses the whole reload: the running configuration stays.\n";
 /* config_man_domains - the man page's section on domain blocks and key dates */
 static void
 config_man_domains(FILE *fp)

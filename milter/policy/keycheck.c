@@ -261,7 +261,8 @@ keycheck_carry_key(const struct config_domain *od, struct key *k)
 		was = keys_pub_get(ok);
 		/* a new key file under the old selector: no verdict */
 		if (was != KEY_PUB_UNCHECKED && was != KEY_PUB_UNKNOWN
-		    && EVP_PKEY_eq(ok->pkey, k->pkey) == 1) {
+		    && (ok->pkey == k->pkey
+		    || EVP_PKEY_eq(ok->pkey, k->pkey) == 1)) {
 			keys_pub_set(k, was);
 			return 1;
 		}
@@ -571,7 +572,8 @@ keycheck_mark(struct config *c, const size_t *first, unsigned char *need,
 	for (j = 0; d != NULL && j < d->nkeys; j++) {
 		if (strcmp(d->keys[j].selector, it->k->selector) != 0)
 			continue;
-		if (EVP_PKEY_eq(d->keys[j].pkey, it->k->pkey) == 1)
+		if (d->keys[j].pkey == it->k->pkey
+		    || EVP_PKEY_eq(d->keys[j].pkey, it->k->pkey) == 1)
 			need[first[d - c->domains] + j] = 1;
 		return;
 	}

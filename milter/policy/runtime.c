@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy/runtime.h"
 #include "base/xalloc.h"
@@ -13,7 +14,7 @@ runtime_free(void *arg)
 {
 	struct runtime *rt = arg;
 
-	if (rt == NULL)
+	if (rt == NULL || __atomic_sub_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	dmarc_free(rt->dmarc);
 	dkim_verify_lib_free(rt->dkim_lib);
@@ -22,15 +23,54 @@ runtime_free(void *arg)
 	free(rt);
 }
 
-/* runtime_start - build the resolver and engines of a snapshot */
-int
-runtime_start(struct config *c, char *err, size_t errlen)
+/* runtime_same_words - two lists alike, word by word */
+static int
+runtime_same_words(const struct config_words *a, const struct config_words *b)
 {
-	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* runtime_same - are the options the runtime is built from the same in a and b? */
+static int
+runtime_same(const struct config *a, const struct config *b)
+{
+	return runtime_same_words(&a->dns_servers, &b->dns_servers)
+	    && strcmp(a->trust_anchor_file, b->trust_anchor_file) == 0
+	    && a->dns_timeout == b->dns_timeout
+	    && strcmp(a->authserv_id, b->authserv_id) == 0
+	    && a->spf_time_budget == b->spf_time_budget
+	    && a->spf_engine == b->spf_engine
+	    && a->dkim_max_signatures == b->dkim_max_signatures
+	    && a->dmarc_mode == b->dmarc_mode;
+}
+
+/* runtime_start - share prev's runtime, or build the resolver and engines of a snapshot */
+int
+runtime_start(struct config *c, const struct config *prev, char *err,
+    size_t errlen)
+{
+	struct runtime *rt;
 	struct dns_options dopt = { 0 };
 	struct spf_options sopt = { 0 };
 	struct dkim_verify_options vopt = { 0 };
 	struct dmarc_options mopt = { 0 };
+
+	if (prev != NULL && prev->rt != NULL && runtime_same(c, prev)) {
+		rt = prev->rt;
+		__atomic_add_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL);
+		c->rt = rt;
+		c->rt_free = runtime_free;
+		return 0;
+	}
+	rt = xcalloc(1, sizeof(*rt));
+	rt->refs = 1;
 
 	dopt.servers = (const char *const *)c->dns_servers.v;
 	dopt.nservers = c->dns_servers.n;

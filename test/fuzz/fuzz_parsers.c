@@ -34,8 +34,7 @@ fuzz_no_match(void *arg, const char *pattern, struct config_words *files,
 	return 0;
 }
 
-static const struct config_source fuzz_no_files = { NULL, NULL, fuzz_no_match,
-    NULL };
+static const struct config_source fuzz_no_files = { .glob = fuzz_no_match };
 
 /* LLVMFuzzerTestOneInput - one input, one parser */
 int

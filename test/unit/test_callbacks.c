@@ -215,7 +215,7 @@ setup(void **state)
 		fprintf(stderr, "config: %s\n", err);
 		return -1;
 	}
-	if (runtime_start(cfg, err, sizeof(err)) != 0) {
+	if (runtime_start(cfg, NULL, err, sizeof(err)) != 0) {
 		fprintf(stderr, "runtime: %s\n", err);
 		return -1;
 	}

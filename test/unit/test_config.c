@@ -9,8 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "base/buf.h"
@@ -761,34 +764,112 @@ config_lists_are_deep_copied_into_blocks(void **state)
 	config_free(c);		/* each list freed once (ASan: no double free, no leak) */
 }
 
-/* config_lost_domain_and_summary - a reload dropping a running block is named; the summary counts */
+/* reload_text - parse a template as a reload of prev would (src.prev = prev); errors in err */
+static struct config *
+reload_text(const char *tmpl, const struct config *prev, char *err,
+    size_t errlen)
+{
+	struct config_problems probs = { NULL, 0, 0 };
+	struct config_source src = { .prev = prev };
+	struct config *c;
+	char *text = expand(tmpl), first[1024];
+	size_t i, used = 0;
+
+	err[0] = '\0';
+	c = config_load_from("test.conf", text, &src, 0, &probs, first,
+	    sizeof(first));
+	for (i = 0; i < probs.n && used < errlen; i++)
+		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
+		    probs.v[i].text);
+	config_problems_free(&probs);
+	free(text);
+	return c;
+}
+
+/* config_reload_keeps_running_block - a block that fails on reload keeps its running version; a new one is left out; the summary counts */
 static void
-config_lost_domain_and_summary(void **state)
+config_reload_keeps_running_block(void **state)
 {
 	char err[4096];
 	struct config *old = load("domain a.example {\nkey = s1 @RSA@\n}\n"
 	    "domain b.example {\nkey = s1 @ED@\n}\n", err, sizeof(err));
-	struct config *dropped = load("domain a.example {\nkey = s1 @OPEN@\n}\n"
-	    "domain b.example {\nkey = s1 @ED@\n}\n", err, sizeof(err));
-	struct config *added = load("domain a.example {\nkey = s1 @RSA@\n}\n"
-	    "domain b.example {\nkey = s1 @ED@\n}\n"
-	    "domain c.example {\nkey = s1 @OPEN@\n}\n", err, sizeof(err));
+	struct config *c, *start;
+	const struct config_domain *a;
 	struct buf line = BUF_INIT;
 
 	(void)state;
 	assert_non_null(old);
-	assert_non_null(dropped);
-	assert_non_null(added);
-	assert_string_equal(config_lost_domain(dropped, old), "a.example");
-	assert_null(config_lost_domain(added, old));	/* c.example is new */
-	assert_null(config_lost_domain(dropped, NULL));	/* at start: nothing runs */
-	config_summary(added, &line);
-	assert_string_equal(buf_cstr(&line),
-	    "2 domains loaded, 1 failed; 2 keys: 2 unchecked");
+	keys_pub_set(&old->domains[0].keys[0], KEY_PUB_PUBLISHED);
+	c = reload_text("domain a.example {\nkey = s1 @OPEN@\n}\n"
+	    "domain b.example {\nkey = s1 @ED@\n}\n"
+	    "domain c.example {\nkey = s1 @OPEN@\n}\n", old, err, sizeof(err));
+	assert_non_null(c);
+	assert_non_null(strstr(err, "open.pem"));
+	assert_true(left_out(c, "a.example"));	/* it failed, */
+	a = config_find_domain(c, "a.example");	/* and serves on as it was */
+	assert_non_null(a);
+	assert_ptr_not_equal(a, config_find_domain(old, "a.example"));
+	assert_int_equal(a->nkeys, 1);
+	assert_ptr_equal(a->keys[0].pkey, old->domains[0].keys[0].pkey);
+	assert_string_equal(a->keys[0].path, rsa_key);
+	assert_int_equal(keys_pub_get(&a->keys[0]), KEY_PUB_PUBLISHED);
+	assert_null(config_find_domain(c, "c.example"));	/* new: left out */
+	assert_int_equal(c->kept.n, 1);
+	config_summary(c, &line);
+	assert_string_equal(buf_cstr(&line), "2 domains loaded, 2 failed (1 kept "
+	    "running); 2 keys (0 read, 1 reused): 1 unchecked, 1 published");
+	buf_reset(&line);
+	config_free(old);	/* the kept block owns its copy */
+	assert_non_null(a->keys[0].pkey);
+	config_free(c);
+	start = load("domain a.example {\nkey = s1 @OPEN@\n}\n"
+	    "domain b.example {\nkey = s1 @ED@\n}\n", err, sizeof(err));
+	assert_non_null(start);	/* at start nothing runs: left out */
+	assert_null(config_find_domain(start, "a.example"));
+	config_summary(start, &line);
+	assert_string_equal(buf_cstr(&line), "1 domains loaded, 1 failed; "
+	    "1 keys (1 read, 0 reused): 1 unchecked");
 	buf_free(&line);
+	config_free(start);
+}
+
+/* config_reload_reuses_unchanged_keys - an unchanged file is shared, not read; a file several blocks name is read once; a changed one is read again */
+static void
+config_reload_reuses_unchanged_keys(void **state)
+{
+	char err[4096], path[4200];
+	static const char tmpl[] = "domain a.example {\nkey = s1 @RSA@\n}\n"
+	    "domain b.example {\nkey = s1 @RSA@\nkey = s2 @ED@\n}\n";
+	struct config *old = load(tmpl, err, sizeof(err)), *c, *d;
+	struct timespec ts[2];
+
+	(void)state;
+	assert_non_null(old);
+	assert_int_equal(old->keys_read, 2);	/* rsa.pem once for two blocks */
+	assert_int_equal(old->keys_reused, 1);
+	assert_ptr_equal(old->domains[0].keys[0].pkey,
+	    old->domains[1].keys[0].pkey);
+	c = reload_text(tmpl, old, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->keys_read, 0);
+	assert_int_equal(c->keys_reused, 3);
+	assert_ptr_equal(c->domains[1].keys[1].pkey, old->domains[1].keys[1].pkey);
+	/* ed.pem rewritten (its times change): read and parsed again */
+	snprintf(path, sizeof(path), "%s", ed_key);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec += 5;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	d = reload_text(tmpl, c, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(d->keys_read, 1);
+	assert_int_equal(d->keys_reused, 2);
+	assert_ptr_not_equal(d->domains[1].keys[1].pkey,
+	    c->domains[1].keys[1].pkey);
+	assert_ptr_equal(d->domains[0].keys[0].pkey, c->domains[0].keys[0].pkey);
 	config_free(old);
-	config_free(dropped);
-	config_free(added);
+	config_free(c);
+	config_free(d);
 }
 
 /* config_garbage_file_stops_at_100_errors - a file of nonsense gives a bounded list */
@@ -1057,7 +1138,8 @@ main(void)
 		cmocka_unit_test(config_table_rows_match_their_types),
 		cmocka_unit_test(config_string_copy_is_deep),
 		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
-		cmocka_unit_test(config_lost_domain_and_summary),
+		cmocka_unit_test(config_reload_keeps_running_block),
+		cmocka_unit_test(config_reload_reuses_unchanged_keys),
 		cmocka_unit_test(config_garbage_file_stops_at_100_errors),
 	};
 	enum {

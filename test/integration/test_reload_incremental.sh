@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317
+# (SC2317: the helpers run through it_check, which shellcheck cannot follow)
+# test_reload_incremental.sh - a SIGHUP re-reads the conf but reuses what
+# did not change. Twenty customer domains in domains.d/, one key file each
+# under key_dir, the daemon running as nobody (keys through the root key
+# reader), while test/bench/milterload signs for nineteen of them:
+#   - adding one domain file reads one key and reuses the others (summary
+#     line), looks up one key record, and the resolver's cache is kept (an
+#     inbound message checked before the reload sends no query after it:
+#     dnsdrop.py counts what reaches knotd);
+#   - changing one domain's key file reads that file only;
+#   - removing one domain file reads nothing;
+#   - a change of dns_timeout makes a new resolver (the same inbound message
+#     is looked up again);
+# and not one message of the load goes out unsigned.
+#
+# Output is TAP. Environment: see lib.sh. Nothing leaves 127.0.0.1.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+it_init reload_incremental
+
+ML=$BUILD_DIR/test/bench/milterload
+it_require "$ML" "$AUTHMILTER"
+it_plan 15
+KD=$IT_DIR/kd                   # key_dir
+DD=$IT_DIR/milter/domains.d     # one file per customer
+WT=$IT_DIR/tmp
+DROP=$WT/drop
+N=20                            # d0..d19.rl.test
+
+# domfile I - domains.d/dI.conf for dI.rl.test (key = s1 under key_dir)
+domfile() {
+    printf 'domain d%d.rl.test {\n    key = s1\n}\n' "$1" > "$DD/.d$1.conf"
+    mv "$DD/.d$1.conf" "$DD/d$1.conf"
+}
+
+# keyput I - a key for dI.rl.test as $KD/dI.rl.test/s1.pem (record queued)
+keyput() {
+    local k
+    k=$(it_keygen "d$1.rl.test" s1 ed25519) || return 1
+    mkdir -p "$KD/d$1.rl.test" && chmod 700 "$KD" "$KD/d$1.rl.test" &&
+        mv "$k" "$KD/d$1.rl.test/s1.pem"
+}
+
+# queries - how many queries dnsdrop passed on to knotd so far
+queries() {
+    if [ -f "$DROP.queries" ]; then wc -l < "$DROP.queries"; else echo 0; fi
+}
+
+# reloaded PATTERN - SIGHUP, then wait for a summary line matching PATTERN
+reloaded() {
+    it_log_mark
+    kill -HUP "$MILTER_PID"
+    it_wait_logged 20 "configuration reloaded from .*: $1"
+}
+
+# inbound NAME - the message signed for d0 (signed.eml) from an outside
+# client: its DKIM, SPF and DMARC lookups
+inbound() {
+    "$ML" -S "$IT_MILTER_SOCKET" -i 192.0.2.44 -f "x@d0.rl.test" \
+        -M "$WT/signed/1-1.eml" -m 1 -o "$WT/$1" > "$WT/$1.txt" 2>&1
+}
+
+# ---------------------------------------------------------------- set-up
+mkdir -p "$DD" "$WT"
+for ((i = 0; i <= N; i++)); do      # d20's key is made now, added later
+    keyput "$i" || { echo "Bail out! keygen"; exit 1; }
+done
+for ((i = 0; i < N; i++)); do domfile "$i"; done
+# DMARC for the inbound message: d0's own record, and the parent's
+it_zone_add d0.rl.test '_dmarc.d0.rl.test. 300 IN TXT "v=DMARC1; p=none"'
+it_zone_add rl.test '_dmarc.rl.test. 300 IN TXT "v=DMARC1; p=none"'
+it_dns_start || { echo "Bail out! knotd"; exit 1; }
+it_free_port DROP_PORT
+echo count > "$DROP"
+it__bg dnsdrop "$IT_DIR/log/dnsdrop.log" "$IT_PY" "$IT_LIB_DIR/dnsdrop.py" \
+    "$DROP_PORT" "$IT_DNS_PORT" "$DROP"
+it_wait_for 10 grep -q "^dnsdrop:" "$IT_DIR/log/dnsdrop.log" ||
+    { echo "Bail out! dnsdrop.py did not start"; exit 1; }
+conf=$IT_DIR/milter/rl.conf
+it_authmilter_conf "$conf"
+sed -i "s/^dns_servers .*/dns_servers     = 127.0.0.1@$DROP_PORT/" "$conf"
+printf 'user = nobody\nkey_dir = %s\ninclude %s\n' "$KD" "$DD/*.conf" >> "$conf"
+
+it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
+MILTER_PID=$IT_LAST_PID
+it_check "start: 20 domains, 20 keys read" \
+    it_wait_logged 10 "configuration loaded from .*: 20 domains loaded, 0 failed; 20 keys \(20 read, 0 reused\)"
+it_check "start: the key check pass is done" \
+    it_wait_logged 20 'key check: pass done'
+mkdir -p "$WT/signed" "$WT/before" "$WT/after" "$WT/fresh"
+"$ML" -S "$IT_MILTER_SOCKET" -a alice -F d0.rl.test -m 1 -o "$WT/signed" -e 1 \
+    > "$WT/signed.txt" 2>&1 || { echo "Bail out! no signed message"; exit 1; }
+inbound before
+it_check "an inbound message signed by d0 is judged dkim=pass" \
+    grep -q 'dkim=pass header.d=d0.rl.test' "$WT/before/1-1.eml"
+
+# the load: 19 domains (d0..d18), 4 connections, through every reload below
+"$ML" -S "$IT_MILTER_SOCKET" -a alice -F rl.test -n 19 -c 4 -m 400 -R 200 \
+    -j -e 1600 > "$WT/load.json" 2> "$WT/load.err" &
+LOAD=$!
+
+# ------------------------------------------------- 1. add one domain file
+q0=$(queries)
+domfile 20
+it_check "SIGHUP adding d20: one key read, 20 reused" \
+    reloaded "21 domains loaded, 0 failed; 21 keys \(1 read, 20 reused\)"
+it_check "... its record looked up" \
+    it_wait_logged 20 'key check: pass done'
+inbound after
+q1=$(queries)
+it_check "... one query reached the DNS server (d20's record; the inbound lookups came from the kept cache): $q0 -> $q1" \
+    test "$((q1 - q0))" = 1
+it_check "... and it was d20's" \
+    sh -c "tail -n 1 '$DROP.queries' | grep -q '^s1._domainkey.d20.rl.test TXT$'"
+"$ML" -S "$IT_MILTER_SOCKET" -a alice -F d20.rl.test -m 1 -e 1 > "$WT/d20.txt" 2>&1
+it_check "d20 signs" test $? = 0
+
+# ------------------------------------------------ 2. change one key file
+k=$(it_keygen d5.rl.test s1 ed25519) && mv "$k" "$KD/d5.rl.test/.s1.pem" &&
+    mv "$KD/d5.rl.test/.s1.pem" "$KD/d5.rl.test/s1.pem"
+it_check "SIGHUP after d5's key file was replaced: that file read, 20 reused" \
+    reloaded "21 domains loaded, 0 failed; 21 keys \(1 read, 20 reused\)"
+
+# ----------------------------------------------- 3. remove one domain file
+rm -f "$DD/d19.conf"
+it_check "SIGHUP after d19.conf was removed: nothing read" \
+    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\)"
+
+# ------------------------------------- 4. DNS options changed: new resolver
+sed -i 's/^dns_timeout .*/dns_timeout     = 4s/' "$conf"
+it_check "SIGHUP with dns_timeout changed: every key reused" \
+    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\)"
+q2=$(queries)
+inbound fresh
+it_check "... a new resolver: the inbound message's lookups reach the DNS server again" \
+    it_wait_for 5 sh -c "[ \$(wc -l < '$DROP.queries') -gt $q2 ]"
+
+# ------------------------------------------------------------ the load
+rc=0
+wait "$LOAD" || rc=$?
+it_check "the load through four reloads: 1,600 messages, every one signed (milterload -e, exit $rc)" \
+    test "$rc" = 0
+it_check "... the report says 1600 accepted" \
+    grep -q '"accepted":1600' "$WT/load.json"
+it_check "no reload failed" it_not grep -q 'reload failed' "$IT_DIR/log/milter.log"
+
+it_milter_stop
+it_done
