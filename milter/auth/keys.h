@@ -108,6 +108,14 @@ time_t keys_parse_time(const char *s);
 /* keys_parse_pem - parse PEM bytes into k (k->path names it in errors) */
 int keys_parse_pem(struct key *k, const char *pem, size_t len, char *err,
     size_t errlen);
+/* A PEM key decoder reused over many keys (one thread at a time). */
+struct keys_decoder;
+/* keys_decoder_new - a decoder for many keys; keys_decoder_free - release it (NULL is fine) */
+struct keys_decoder *keys_decoder_new(void);
+void keys_decoder_free(struct keys_decoder *dec);
+/* keys_parse_pem_with - keys_parse_pem through dec (a load of 100,000 keys) */
+int keys_parse_pem_with(struct keys_decoder *dec, struct key *k,
+    const char *pem, size_t len, char *err, size_t errlen);
 /* keys_ident_stat - path's identity (follow: stat, else lstat); 0 or -1 (errno) */
 int keys_ident_stat(const char *path, int follow, struct key_ident *id);
 /* keys_ident_cmp - order of two identities (0: the same file, unchanged) */

@@ -18,6 +18,15 @@
 #define SECRET_ALLOW_SYMLINK	0x2	/* the path may itself be a symbolic link */
 
 /*
+ * secret_cache_begin, secret_cache_end - around one load of many files
+ * (calls nest; the outermost end forgets): the directories a walk trusts
+ * are kept open meanwhile and later walks start from the deepest one
+ * their path names. A directory changed during the load is seen by the
+ * next load.
+ */
+void secret_cache_begin(void);
+void secret_cache_end(void);
+/*
  * secret_read - the bytes of the secret file path into out (NUL-terminated,
  * in one allocation; the caller cleanses it). The file is opened with
  * secret_open_trusted (flags: SECRET_ALLOW_SYMLINK) and refused when it is

@@ -136,7 +136,7 @@ privsep_put_file(struct buf *out, const char *path, const char *what,
 	else
 		privsep_put(out, 'X', path, err, strlen(err));
 	if (pem->data != NULL)
-		OPENSSL_cleanse(pem->data, pem->cap);
+		OPENSSL_cleanse(pem->data, pem->len);
 }
 
 /*
@@ -277,6 +277,7 @@ privsep_serve_keys(int fd)
 		_exit(0);
 	names.len = len;
 	names.data[len] = '\0';
+	secret_cache_begin();
 	for (q = names.data, end = q + len; q < end; q += strlen(q) + 1) {
 		if (bsearch(&q, privsep_allowed.v, privsep_allowed.n,
 		    sizeof(*privsep_allowed.v), privsep_cmp_str) == NULL) {
@@ -289,6 +290,7 @@ privsep_serve_keys(int fd)
 		privsep_put_file(&out, q, KEYS_FILE_WHAT, KEYS_MAX_PEM,
 		    privsep_allowed_flags, &pem);
 	}
+	secret_cache_end();
 	privsep_put(&out, 'E', "", "", 0);
 	if (privsep_write_all(fd, out.data, out.len) != 0)
 		_exit(0);

@@ -623,17 +623,18 @@ config_stat_key(const struct config_parse *p, const char *path,
 
 /* config_read_key - read and parse one key file into k; 0, or -1 with ebuf */
 static int
-config_read_key(struct config_parse *p, struct key *k, struct buf *pem,
-    char *ebuf, size_t ebuflen)
+config_read_key(struct config_parse *p, struct keys_decoder *dec,
+    struct key *k, struct buf *pem, char *ebuf, size_t ebuflen)
 {
 	int rc;
 
 	rc = config_read_secret(p, k->path, KEYS_FILE_WHAT, KEYS_MAX_PEM, pem,
 	    ebuf, ebuflen);
 	if (rc == 0)
-		rc = keys_parse_pem(k, buf_cstr(pem), pem->len, ebuf, ebuflen);
+		rc = keys_parse_pem_with(dec, k, buf_cstr(pem), pem->len, ebuf,
+		    ebuflen);
 	if (pem->data != NULL)
-		OPENSSL_cleanse(pem->data, pem->cap);
+		OPENSSL_cleanse(pem->data, pem->len);
 	return rc;
 }
 
@@ -666,6 +667,7 @@ config_domain_keys(struct config_parse *p)
 {
 	struct config *c = p->c;
 	struct config_keyref *prev, *need;
+	struct keys_decoder *dec;
 	const struct key *old;
 	const char **paths;
 	struct buf pem = BUF_INIT;
@@ -709,10 +711,12 @@ config_domain_keys(struct config_parse *p)
 		nneed = 0;
 	}
 	free(paths);
+	dec = keys_decoder_new();
 	for (i = 0; i < nneed; i++) {
 		k = need[i].k;
 		if (need[i].leader == i) {
-			need[i].rc = config_read_key(p, k, &pem, ebuf, sizeof(ebuf));
+			need[i].rc = config_read_key(p, dec, k, &pem, ebuf,
+			    sizeof(ebuf));
 			if (need[i].rc == 0) {
 				c->keys_read++;
 				continue;
@@ -726,6 +730,7 @@ config_domain_keys(struct config_parse *p)
 		config_at(p, need[i].d, k->line);
 		config_report(p, need[i].d, "%s", need[need[i].leader].err);
 	}
+	keys_decoder_free(dec);
 	for (i = 0; i < nneed; i++)
 		free(need[i].err);
 	free(need);

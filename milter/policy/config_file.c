@@ -361,6 +361,7 @@ config_load_from(const char *path, const char *text,
 	if (probs == NULL)
 		probs = &own;
 	first = probs->n;
+	secret_cache_begin();	/* one walk of key_dir, not one a key */
 	config_parse_begin(&p, path, src, flags, probs);
 	if (text != NULL)
 		buf_puts(&copy, text);
@@ -375,6 +376,7 @@ config_load_from(const char *path, const char *text,
 	}
 	buf_free(&copy);
 	c = config_parse_finish(&p);
+	secret_cache_end();
 	if (c == NULL)
 		config_file_first_fatal(probs, first, err, errlen);
 	else if (errlen > 0)

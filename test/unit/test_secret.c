@@ -211,12 +211,57 @@ secret_read_names_the_kind_of_file(void **state)
 	free(d);
 }
 
+/* secret_cache_starts_walks_in_trusted_dirs - during a load the walk starts from a kept directory; a directory made untrusted is seen by the next load, and a file's own checks are never skipped */
+static void
+secret_cache_starts_walks_in_trusted_dirs(void **state)
+{
+	struct buf out = BUF_INIT;
+	char a[600], b[600], fa[700], fb[700], err[1024];
+	char *d = testutil_tmpdir();
+
+	(void)state;
+	assert_non_null(d);
+	snprintf(a, sizeof(a), "%s/keys/a", d);
+	snprintf(b, sizeof(b), "%s/keys/b", d);
+	snprintf(fa, sizeof(fa), "%s/s1.pem", a);
+	snprintf(fb, sizeof(fb), "%s/s1.pem", b);
+	snprintf(err, sizeof(err), "%s/keys", d);
+	assert_int_equal(mkdir(err, 0755), 0);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(b, 0755), 0);
+	assert_int_equal(make_file(fa, 32, 0600), 0);
+	assert_int_equal(make_file(fb, 32, 0644), 0);
+	secret_cache_begin();
+	assert_int_equal(secret_read(fa, "key file", 100, 0, &out, err,
+	    sizeof(err)), 0);
+	/* b's walk starts in the kept keys/: its file's mode is still checked */
+	assert_int_equal(secret_read(fb, "key file", 100, 0, &out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "has mode 0644"));
+	assert_int_equal(chmod(fb, 0600), 0);
+	assert_int_equal(secret_read(fb, "key file", 100, 0, &out, err,
+	    sizeof(err)), 0);
+	secret_cache_end();
+	/* keys/ made writable by all: the next load walks it again and refuses */
+	snprintf(err, sizeof(err), "%s/keys", d);
+	assert_int_equal(chmod(err, 0777), 0);
+	secret_cache_begin();
+	assert_int_equal(secret_read(fa, "key file", 100, 0, &out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "writable"));
+	secret_cache_end();
+	buf_free(&out);
+	testutil_rmtree(d);
+	free(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(secret_read_follows_the_table),
 		cmocka_unit_test(secret_read_names_the_kind_of_file),
+		cmocka_unit_test(secret_cache_starts_walks_in_trusted_dirs),
 	};
 
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
