@@ -165,7 +165,8 @@ keys_ident_cmp(const struct key_ident *a, const struct key_ident *b)
 void
 keys_share(struct key *dst, const struct key *src)
 {
-	EVP_PKEY_up_ref(src->pkey);
+	if (src->pkey != NULL)	/* NULL: a parse without keys (the key reader's) */
+		EVP_PKEY_up_ref(src->pkey);
 	EVP_PKEY_free(dst->pkey);
 	dst->pkey = src->pkey;
 	dst->type = src->type;

@@ -579,7 +579,7 @@ main(int argc, char **argv)
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
 		    : -1);
-	if (pw != NULL && (main_privsep = privsep_start(path, err,
+	if (pw != NULL && (main_privsep = privsep_start(path, c, err,
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
 	main_drop_privileges(pw);

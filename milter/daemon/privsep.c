@@ -15,6 +15,12 @@
  * NUL-terminated paths), for the bytes of the key files whose identity it
  * does not already hold, and the helper answers with their 'K' or 'X'
  * records and 'E'. It sends only files its own last parse named as keys.
+ * 'I' records carry the included files' identities: the helper parses
+ * again only the files that changed since its own last parse (and sends
+ * only their texts), the daemon only those its running snapshot does not
+ * hold unchanged; a text the daemon needs but the first answer lacked is
+ * asked for with a 'T' request (4-byte length, the NUL-terminated path),
+ * answered with its 'C' or 'c' record and 'E'.
  * The helper parses the conf through a source that records what each
  * read and each include pattern gave; the daemon parses it again through a
  * source that replays those records, so both see the same files. Only one
@@ -44,8 +50,13 @@
 
 #define PRIVSEP_MAX_RECORD (32u * 1024 * 1024)
 
+#define PRIVSEP_RBUF (256u * 1024)	/* the daemon's read buffer */
+
 struct privsep {
 	int fd;			/* our end of the socketpair */
+	unsigned char *rbuf;	/* bytes read ahead (PRIVSEP_RBUF; wiped after
+				 * each answer: they may hold keys) */
+	size_t rpos, rlen;	/* unread part: rbuf[rpos..rlen) */
 	int broken;		/* a request failed midway: the stream is lost */
 	pid_t pid;		/* the helper */
 	char *conf_path;	/* file the helper reads */
@@ -57,6 +68,7 @@ struct privsep_bundle {
 	struct buf *data;	/* bytes or error text */
 	int *ok;		/* 1: bytes, 0: error text */
 	size_t n;
+	size_t cap;		/* room in the arrays */
 	size_t next;		/* where the next lookup starts: the parse asks
 				 * in the order the helper's parse read */
 };
@@ -65,6 +77,7 @@ struct privsep_bundle {
 struct privsep_received {
 	struct privsep *ps;		/* where a fetch goes */
 	struct privsep_bundle idents;	/* 'S' */
+	struct privsep_bundle cidents;	/* 'I' */
 	struct privsep_bundle keys;	/* 'K' and 'X' */
 	struct privsep_bundle confs;	/* 'C' and 'c' */
 	struct privsep_bundle globs;	/* 'G' and 'g' */
@@ -196,6 +209,10 @@ privsep_record_glob(void *arg, const char *pattern,
 	return 0;
 }
 
+/* The helper's last parse (no keys): the files it may send again, and
+ * what the next parse reuses. */
+static struct config *privsep_prev;
+
 /* The key files the helper's last parse named: the only ones it sends. */
 static struct config_words privsep_allowed;
 static int privsep_allowed_flags;	/* secret_read flags of that parse */
@@ -207,26 +224,44 @@ privsep_cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* privsep_put_id - a record of type with an identity as its data (five 8-byte big-endian numbers) */
+static void
+privsep_put_id(struct buf *out, char type, const char *path,
+    const struct key_ident *id)
+{
+	unsigned long long v[5];
+	unsigned char b[40];
+	size_t i, j;
+
+	v[0] = id->dev;
+	v[1] = id->ino;
+	v[2] = id->size;
+	v[3] = (unsigned long long)id->mtime_ns;
+	v[4] = (unsigned long long)id->ctime_ns;
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 8; j++)
+			b[i * 8 + j] = (unsigned char)(v[i] >> (56 - 8 * j));
+	privsep_put(out, type, path, b, sizeof(b));
+}
+
 /* privsep_put_ident - an 'S' record with path's identity (nothing when stat fails: the daemon asks for the bytes, whose read says why) */
 static void
 privsep_put_ident(struct buf *out, const char *path, int follow)
 {
 	struct key_ident id;
-	unsigned long long v[5];
-	unsigned char b[40];
-	size_t i, j;
 
-	if (keys_ident_stat(path, follow, &id) != 0)
-		return;
-	v[0] = id.dev;
-	v[1] = id.ino;
-	v[2] = id.size;
-	v[3] = (unsigned long long)id.mtime_ns;
-	v[4] = (unsigned long long)id.ctime_ns;
-	for (i = 0; i < 5; i++)
-		for (j = 0; j < 8; j++)
-			b[i * 8 + j] = (unsigned char)(v[i] >> (56 - 8 * j));
-	privsep_put(out, 'S', path, b, sizeof(b));
+	if (keys_ident_stat(path, follow, &id) == 0)
+		privsep_put_id(out, 'S', path, &id);
+}
+
+/* privsep_record_stat_conf - the helper's stat_conf: stat, and record it ('I') */
+static int
+privsep_record_stat_conf(void *arg, const char *path, struct key_ident *id)
+{
+	if (keys_ident_stat(path, 1, id) != 0)
+		return -1;
+	privsep_put_id(arg, 'I', path, id);
+	return 0;
 }
 
 /* privsep_put_keys - an 'S' record per key file c names (remembered as the files that may be asked for), the secrets' bytes */
@@ -256,6 +291,46 @@ privsep_put_keys(struct buf *out, const struct config *c)
 		privsep_put_file(out, c->bounce_secret.v[i], BOUNCE_SECRET_WHAT,
 		    BOUNCE_SECRET_FILE_MAX, flags, &pem);
 	buf_free(&pem);
+}
+
+/* privsep_serve_conf - answer a 'T' request: an included file of the last parse, read again ('C' or 'c') */
+static void
+privsep_serve_conf(int fd)
+{
+	unsigned char h[4];
+	uint32_t len;
+	struct buf name = BUF_INIT, out = BUF_INIT, text = BUF_INIT;
+	char err[1024];
+	size_t i;
+	int known = 0;
+
+	if (privsep_read_all(fd, h, sizeof(h)) != 0)
+		_exit(0);
+	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (len == 0 || len > PATH_MAX + 1)
+		_exit(0);
+	buf_reserve(&name, len);
+	if (privsep_read_all(fd, name.data, len) != 0)
+		_exit(0);
+	name.data[len - 1] = '\0';
+	for (i = 1; privsep_prev != NULL && i < privsep_prev->files.n; i++)
+		if (strcmp(privsep_prev->files.v[i], name.data) == 0) {
+			known = 1;
+			break;
+		}
+	if (!known) {
+		(void)snprintf(err, sizeof(err), "%s: not an included file of the "
+		    "configuration", name.data);
+		privsep_put(&out, 'c', name.data, err, strlen(err));
+	} else
+		(void)privsep_record_conf(&out, name.data, 1, &text, err,
+		    sizeof(err));
+	privsep_put(&out, 'E', "", "", 0);
+	if (privsep_write_all(fd, out.data, out.len) != 0)
+		_exit(0);
+	buf_free(&out);
+	buf_free(&text);
+	buf_free(&name);
 }
 
 /* privsep_serve_keys - answer an 'N' request: the bytes of the key files named, those of the last parse only */
@@ -310,18 +385,22 @@ privsep_serve_one(int fd, const char *conf_path)
 {
 	struct buf out = BUF_INIT;
 	struct config_source src = { .read_conf = privsep_record_conf,
-	    .glob = privsep_record_glob, .arg = &out };
+	    .glob = privsep_record_glob, .stat_conf = privsep_record_stat_conf,
+	    .arg = &out, .prev = privsep_prev };
 	struct config *c;
 	char err[1024];
 
 	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0) {
 		privsep_put(&out, 'F', "", err, strlen(err));
 	} else {
+		/* its own last parse is its prev: unchanged files are not read */
 		c = config_load_from(conf_path, NULL, &src, CONFIG_SKIP_KEYS, NULL,
 		    err, sizeof(err));
-		if (c != NULL)
+		if (c != NULL) {
 			privsep_put_keys(&out, c);
-		config_free(c);
+			config_free(privsep_prev);
+			privsep_prev = c;
+		}
 	}
 	privsep_put(&out, 'E', "", "", 0);
 	if (privsep_write_all(fd, out.data, out.len) != 0)
@@ -350,12 +429,15 @@ privsep_child(int fd, const char *conf_path)
 			privsep_serve_one(fd, conf_path);
 		else if (req == 'N')
 			privsep_serve_keys(fd);
+		else if (req == 'T')
+			privsep_serve_conf(fd);
 	}
 }
 
 /* privsep_start - fork the reader */
 struct privsep *
-privsep_start(const char *conf_path, char *err, size_t errlen)
+privsep_start(const char *conf_path, struct config *loaded, char *err,
+    size_t errlen)
 {
 	struct privsep *ps;
 	char eb[128];
@@ -375,6 +457,7 @@ privsep_start(const char *conf_path, char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		privsep_prev = loaded;	/* our copy: what the first reload reuses */
 		privsep_child(sv[1], conf_path);
 		_exit(0);
 	}
@@ -383,17 +466,48 @@ privsep_start(const char *conf_path, char *err, size_t errlen)
 	ps->fd = sv[0];
 	ps->pid = pid;
 	ps->conf_path = xstrdup(conf_path);
+	ps->rbuf = xmalloc(PRIVSEP_RBUF);
 	return ps;
+}
+
+/* privsep_read_buffered - n bytes from the helper through ps's read buffer (a record is not a syscall: 100,000 keys); 0 or -1 */
+static int
+privsep_read_buffered(struct privsep *ps, void *p, size_t n)
+{
+	unsigned char *c = p;
+	size_t take;
+	ssize_t r;
+
+	while (n > 0) {
+		if (ps->rpos == ps->rlen) {
+			if (n >= PRIVSEP_RBUF)	/* a large record: straight in */
+				return privsep_read_all(ps->fd, c, n);
+			ps->rpos = ps->rlen = 0;
+			r = read(ps->fd, ps->rbuf, PRIVSEP_RBUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return -1;
+			ps->rlen = (size_t)r;
+		}
+		take = ps->rlen - ps->rpos < n ? ps->rlen - ps->rpos : n;
+		memcpy(c, ps->rbuf + ps->rpos, take);
+		ps->rpos += take;
+		c += take;
+		n -= take;
+	}
+	return 0;
 }
 
 /* privsep_get - read one record; 0, or -1 on a broken helper */
 static int
-privsep_get(int fd, char *type, struct buf *path, struct buf *data)
+privsep_get(struct privsep *ps, char *type, struct buf *path,
+    struct buf *data)
 {
 	unsigned char h[9];
 	uint32_t pl, dl;
 
-	if (privsep_read_all(fd, h, sizeof(h)) != 0)
+	if (privsep_read_buffered(ps, h, sizeof(h)) != 0)
 		return -1;
 	*type = (char)h[0];
 	pl = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
@@ -404,8 +518,8 @@ privsep_get(int fd, char *type, struct buf *path, struct buf *data)
 	buf_reset(data);
 	buf_reserve(path, pl);
 	buf_reserve(data, dl);
-	if (privsep_read_all(fd, path->data, pl) != 0
-	    || privsep_read_all(fd, data->data, dl) != 0)
+	if (privsep_read_buffered(ps, path->data, pl) != 0
+	    || privsep_read_buffered(ps, data->data, dl) != 0)
 		return -1;
 	path->len = pl;
 	path->data[pl] = '\0';
@@ -468,32 +582,50 @@ privsep_bundle_read(void *arg, const char *path, const char *what,
 static char privsep_receive(struct privsep *ps, struct privsep_received *r,
     char *err, size_t errlen);
 
-/* privsep_bundle_stat - the stat_key of the daemon's source: the identity the helper sent */
+/* privsep_get_id - the identity recorded for path in b; 0, or -1 if none */
 static int
-privsep_bundle_stat(void *arg, const char *path, int follow,
+privsep_get_id(struct privsep_bundle *b, const char *path,
     struct key_ident *id)
 {
-	struct privsep_received *r = arg;
 	const struct buf *data;
 	unsigned long long v[5] = { 0 };
-	const unsigned char *b;
+	const unsigned char *p;
 	size_t i, j;
 	int ok = 0;
 
-	(void)follow;			/* applied by the helper */
-	data = privsep_bundle_find(&r->idents, path, &ok);
+	data = privsep_bundle_find(b, path, &ok);
 	if (data == NULL || data->len != 40)
 		return -1;
-	b = (const unsigned char *)data->data;
+	p = (const unsigned char *)data->data;
 	for (i = 0; i < 5; i++)
 		for (j = 0; j < 8; j++)
-			v[i] = v[i] << 8 | b[i * 8 + j];
+			v[i] = v[i] << 8 | p[i * 8 + j];
 	id->dev = v[0];
 	id->ino = v[1];
 	id->size = v[2];
 	id->mtime_ns = (long long)v[3];
 	id->ctime_ns = (long long)v[4];
 	return 0;
+}
+
+/* privsep_bundle_stat - the stat_key of the daemon's source: the identity the helper sent */
+static int
+privsep_bundle_stat(void *arg, const char *path, int follow,
+    struct key_ident *id)
+{
+	struct privsep_received *r = arg;
+
+	(void)follow;			/* applied by the helper */
+	return privsep_get_id(&r->idents, path, id);
+}
+
+/* privsep_bundle_stat_conf - the stat_conf of the daemon's source: the identity the helper sent ('I') */
+static int
+privsep_bundle_stat_conf(void *arg, const char *path, struct key_ident *id)
+{
+	struct privsep_received *r = arg;
+
+	return privsep_get_id(&r->cidents, path, id);
 }
 
 /* privsep_bundle_fetch - the fetch of the daemon's source: one 'N' request for the key files to read */
@@ -524,9 +656,36 @@ privsep_bundle_fetch(void *arg, const char *const *paths, size_t n,
 	buf_free(&req);
 	type = privsep_receive(r->ps, r, err, errlen);
 	if (type != 'E') {
-		r->ps->broken = 1;
-		if (type != 'F')
+		if (type != 'F') {
+			r->ps->broken = 1;
 			(void)snprintf(err, errlen, "key reader process failed");
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* privsep_fetch_conf - one 'T' request: the text of an included file the first answer did not carry; 0 or -1 with err */
+static int
+privsep_fetch_conf(struct privsep_received *r, const char *path, char *err,
+    size_t errlen)
+{
+	uint32_t len = (uint32_t)strlen(path) + 1;
+	unsigned char h[5];
+	char type;
+
+	h[0] = 'T';
+	h[1] = len >> 24; h[2] = len >> 16; h[3] = len >> 8; h[4] = len;
+	if (privsep_write_all(r->ps->fd, h, sizeof(h)) != 0
+	    || privsep_write_all(r->ps->fd, path, len) != 0) {
+		r->ps->broken = 1;
+		(void)snprintf(err, errlen, "key reader process is gone");
+		return -1;
+	}
+	type = privsep_receive(r->ps, r, err, errlen);
+	if (type != 'E') {
+		r->ps->broken = 1;
+		(void)snprintf(err, errlen, "key reader process failed");
 		return -1;
 	}
 	return 0;
@@ -538,8 +697,14 @@ privsep_bundle_conf(void *arg, const char *path, int included,
     struct buf *text, char *err, size_t errlen)
 {
 	struct privsep_received *r = arg;
+	int ok;
 
 	(void)included;			/* checked by the helper */
+	/* a file the helper reused from its own last parse, which this
+	 * daemon's running snapshot does not hold unchanged: ask for it */
+	if (privsep_bundle_find(&r->confs, path, &ok) == NULL
+	    && privsep_fetch_conf(r, path, err, errlen) != 0)
+		return -1;
 	return privsep_replay(&r->confs, "configuration file", path, text, err,
 	    errlen);
 }
@@ -591,9 +756,12 @@ static void
 privsep_bundle_add(struct privsep_bundle *b, const struct buf *path,
     const struct buf *data, int ok)
 {
-	b->paths = xreallocarray(b->paths, b->n + 1, sizeof(*b->paths));
-	b->data = xreallocarray(b->data, b->n + 1, sizeof(*b->data));
-	b->ok = xreallocarray(b->ok, b->n + 1, sizeof(*b->ok));
+	if (b->n == b->cap) {	/* doubling: 100,000 records a reload */
+		b->cap = b->cap ? 2 * b->cap : 64;
+		b->paths = xreallocarray(b->paths, b->cap, sizeof(*b->paths));
+		b->data = xreallocarray(b->data, b->cap, sizeof(*b->data));
+		b->ok = xreallocarray(b->ok, b->cap, sizeof(*b->ok));
+	}
 	b->paths[b->n] = xstrdup(buf_cstr(path));
 	buf_init(&b->data[b->n]);
 	buf_append(&b->data[b->n], data->data ? data->data : "", data->len);
@@ -607,17 +775,20 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
     size_t errlen)
 {
 	struct buf path = BUF_INIT, data = BUF_INIT;
-	char type = 0;
+	char type = 0, fatal = 0;
 
-	while (privsep_get(ps->fd, &type, &path, &data) == 0 && type != 'E') {
-		if (type == 'F') {
+	while (privsep_get(ps, &type, &path, &data) == 0 && type != 'E') {
+		if (type == 'F') {	/* read on to 'E': the stream stays in step */
 			(void)snprintf(err, errlen, "%s", buf_cstr(&data));
-			break;
+			fatal = 1;
+			continue;
 		}
 		if (type == 'K' || type == 'X')
 			privsep_bundle_add(&r->keys, &path, &data, type == 'K');
 		else if (type == 'S')
 			privsep_bundle_add(&r->idents, &path, &data, 1);
+		else if (type == 'I')
+			privsep_bundle_add(&r->cidents, &path, &data, 1);
 		else if (type == 'C' || type == 'c')
 			privsep_bundle_add(&r->confs, &path, &data, type == 'C');
 		else if (type == 'G' || type == 'g')
@@ -625,9 +796,11 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
 	}
 	if (data.data != NULL)
 		OPENSSL_cleanse(data.data, data.cap);
+	OPENSSL_cleanse(ps->rbuf, PRIVSEP_RBUF);
+	ps->rpos = ps->rlen = 0;
 	buf_free(&path);
 	buf_free(&data);
-	return type;
+	return type == 'E' && fatal ? 'F' : type;
 }
 
 /* privsep_load - build a new snapshot through the reader */
@@ -639,6 +812,7 @@ privsep_load(struct privsep *ps, const struct config *prev,
 	struct config_source src = { .read_secret = privsep_bundle_read,
 	    .read_conf = privsep_bundle_conf, .glob = privsep_bundle_glob,
 	    .stat_key = privsep_bundle_stat, .fetch = privsep_bundle_fetch,
+	    .stat_conf = privsep_bundle_stat_conf,
 	    .arg = &r, .prev = prev };
 	struct config *c = NULL;
 	char type;
@@ -653,12 +827,12 @@ privsep_load(struct privsep *ps, const struct config *prev,
 	if (type == 'E')
 		c = config_load_from(ps->conf_path, NULL, &src, 0, probs, err,
 		    errlen);
-	else {
+	else if (type != 'F') {
 		ps->broken = 1;
-		if (type != 'F')
-			(void)snprintf(err, errlen, "key reader process failed");
+		(void)snprintf(err, errlen, "key reader process failed");
 	}
 	privsep_bundle_free(&r.idents);
+	privsep_bundle_free(&r.cidents);
 	privsep_bundle_free(&r.keys);
 	privsep_bundle_free(&r.confs);
 	privsep_bundle_free(&r.globs);
@@ -674,5 +848,6 @@ privsep_stop(struct privsep *ps)
 	close(ps->fd);
 	waitpid(ps->pid, NULL, 0);
 	free(ps->conf_path);
+	free(ps->rbuf);
 	free(ps);
 }

@@ -23,8 +23,13 @@
 
 struct privsep;
 
-/* privsep_start - fork the reader; call as root before threads start */
-struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
+/*
+ * privsep_start - fork the reader; call as root before threads start.
+ * loaded (may be NULL): the snapshot the daemon loaded from conf_path; the
+ * reader's copy of it lets the first reload skip the unchanged files.
+ */
+struct privsep *privsep_start(const char *conf_path, struct config *loaded,
+    char *err, size_t errlen);
 /*
  * privsep_load - build a new snapshot through the reader, reusing what prev
  * (the running snapshot, may be NULL) holds unchanged: the helper reads

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,7 +449,7 @@ config_key_paths(struct config_parse *p, struct config_domain *d)
 static void
 config_check_domain(struct config_parse *p, struct config_domain *d)
 {
-	if (d->failed)
+	if (d->failed || d->reused)	/* reused: checked when first read */
 		return;
 	config_inherit(p->c, d);
 	config_at(p, d, d->line);
@@ -668,6 +669,7 @@ config_domain_keys(struct config_parse *p)
 	struct config *c = p->c;
 	struct config_keyref *prev, *need;
 	struct keys_decoder *dec;
+	struct key_ident was;
 	const struct key *old;
 	const char **paths;
 	struct buf pem = BUF_INIT;
@@ -684,6 +686,20 @@ config_domain_keys(struct config_parse *p)
 			continue;
 		for (j = 0; j < c->domains[i].nkeys; j++) {
 			k = &c->domains[i].keys[j];
+			if (k->pkey != NULL) {	/* a reused block's: still the file? */
+				was = k->ident;
+				k->has_ident = config_stat_key(p, k->path,
+				    &k->ident) == 0;
+				if (k->has_ident && keys_ident_cmp(&was,
+				    &k->ident) == 0) {
+					c->keys_reused++;
+					continue;
+				}
+				EVP_PKEY_free(k->pkey);	/* changed: read anew */
+				k->pkey = NULL;
+				k->pub = KEY_PUB_UNCHECKED;
+				k->phase = KEY_PHASE_UNSEEN;
+			}
 			k->has_ident = config_stat_key(p, k->path, &k->ident) == 0;
 			old = k->has_ident ? config_prev_find(prev, nprev,
 			    &k->ident) : NULL;
@@ -789,11 +805,45 @@ config_parse_begin(struct config_parse *p, const char *path,
 	return config_apply_defaults(p);
 }
 
+/* config_cmp_file_addr - two of c's file indices by the address of their stored name (qsort_r) */
+static int
+config_cmp_file_addr(const void *a, const void *b, void *arg)
+{
+	const struct config *c = arg;
+	uintptr_t x = (uintptr_t)c->files.v[*(const size_t *)a];
+	uintptr_t y = (uintptr_t)c->files.v[*(const size_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+/* config_file_failed - mark the file block d was read from as failed (a reload reads it again); by_addr: c's file indices by name address */
+static void
+config_file_failed(struct config *c, const size_t *by_addr,
+    const struct config_domain *d)
+{
+	size_t lo = 0, hi = c->files.n, mid;
+	uintptr_t want = (uintptr_t)d->file, at;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		at = (uintptr_t)c->files.v[by_addr[mid]];
+		if (at == want) {
+			c->finfo[by_addr[mid]].failed = 1;
+			return;
+		}
+		if (at < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+}
+
 /* config_leave_out - free the blocks that failed, keeping their names in c->failed */
 static void
 config_leave_out(struct config *c)
 {
 	struct config_words *w = &c->failed;
+	size_t *by_addr = NULL;
 	size_t i, n = 0;
 
 	for (i = 0; i < c->ndomains; i++) {
@@ -801,11 +851,23 @@ config_leave_out(struct config *c)
 			c->domains[n++] = c->domains[i];
 			continue;
 		}
+		if (by_addr == NULL && c->finfo != NULL) {
+			size_t f;
+
+			by_addr = xcalloc(c->files.n + 1, sizeof(*by_addr));
+			for (f = 0; f < c->files.n; f++)
+				by_addr[f] = f;
+			qsort_r(by_addr, c->files.n, sizeof(*by_addr),
+			    config_cmp_file_addr, c);
+		}
+		if (by_addr != NULL)
+			config_file_failed(c, by_addr, &c->domains[i]);
 		w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
 		w->v[w->n++] = xstrdup(c->domains[i].name);
 		config_domain_free(&c->domains[i]);
 	}
 	c->ndomains = n;
+	free(by_addr);
 }
 
 /* config_file_intern - the snapshot's copy of a file name, added if new */
@@ -819,21 +881,24 @@ config_file_intern(struct config *c, const char *path)
 		if (strcmp(w->v[i], path) == 0)
 			return w->v[i];
 	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+	c->finfo = xreallocarray(c->finfo, w->n + 1, sizeof(*c->finfo));
+	memset(&c->finfo[w->n], 0, sizeof(*c->finfo));
+	c->finfo[w->n].failed = 1;	/* a kept block's file: it failed */
 	w->v[w->n] = xstrdup(path);
 	return w->v[w->n++];
 }
 
-/* config_domain_copy - a deep copy of the running block src into c's empty dst (keys shared) */
+/* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared) */
 static void
-config_domain_copy(struct config *c, struct config_domain *dst,
-    const struct config_domain *src)
+config_domain_copy(struct config_domain *dst, const struct config_domain *src,
+    const char *file)
 {
 	const struct opt_def *o;
 	size_t i;
 
 	*dst = *src;		/* the scalars; every pointer is replaced below */
 	dst->name = xstrdup(src->name);
-	dst->file = config_file_intern(c, src->file);
+	dst->file = file;
 	for (i = 0; i < config_noptions; i++) {
 		o = &config_options[i];
 		if ((o->scope & OPT_BLOCK) && config_types[o->type].copy != NULL)
@@ -852,6 +917,106 @@ config_domain_copy(struct config *c, struct config_domain *dst,
 		keys_share(k, sk);
 		keys_pub_set(k, keys_pub_get(sk));
 	}
+}
+
+/* config_cmp_prev_file - two of the running snapshot's file indices by path (qsort_r) */
+static int
+config_cmp_prev_file(const void *a, const void *b, void *arg)
+{
+	const struct config *prev = arg;
+
+	return strcmp(prev->files.v[*(const size_t *)a],
+	    prev->files.v[*(const size_t *)b]);
+}
+
+/* config_cmp_block_file - two blocks by the file they were read from (its stored name), then by place */
+static int
+config_cmp_block_file(const void *a, const void *b)
+{
+	const struct config_domain *x = *(const struct config_domain *const *)a;
+	const struct config_domain *y = *(const struct config_domain *const *)b;
+
+	if (x->file != y->file)
+		return (uintptr_t)x->file < (uintptr_t)y->file ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* config_prev_index - the running snapshot's files by path and blocks by file (once a load) */
+static void
+config_prev_index(struct config_parse *p, const struct config *prev)
+{
+	size_t i;
+
+	if (p->prev_files != NULL)
+		return;
+	p->prev_files = xcalloc(prev->files.n + 1, sizeof(*p->prev_files));
+	for (i = 0; i < prev->files.n; i++)
+		p->prev_files[i] = i;
+	qsort_r(p->prev_files, prev->files.n, sizeof(*p->prev_files),
+	    config_cmp_prev_file, (void *)prev);
+	p->prev_blocks = xcalloc(prev->ndomains + 1, sizeof(*p->prev_blocks));
+	for (i = 0; i < prev->ndomains; i++)
+		p->prev_blocks[i] = &prev->domains[i];
+	p->prev_nblocks = prev->ndomains;
+	qsort(p->prev_blocks, prev->ndomains, sizeof(*p->prev_blocks),
+	    config_cmp_block_file);
+}
+
+/* config_reuse_file - copy an unchanged, error-free included file's blocks from the running snapshot */
+int
+config_reuse_file(struct config_parse *p, const char *path,
+    const struct key_ident *id)
+{
+	const struct config *prev = p->src != NULL ? p->src->prev : NULL;
+	const struct config_fileinfo *fi;
+	const char *name, *file;
+	size_t lo, hi, mid, j, first, n;
+	int r;
+
+	if (!p->reuse_ok || prev == NULL || prev->finfo == NULL)
+		return 0;
+	config_prev_index(p, prev);
+	for (lo = 0, hi = prev->files.n; lo < hi; ) {
+		mid = lo + (hi - lo) / 2;
+		r = strcmp(prev->files.v[p->prev_files[mid]], path);
+		if (r == 0)
+			break;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= hi)
+		return 0;
+	j = p->prev_files[mid];
+	fi = &prev->finfo[j];
+	if (j == 0 || !fi->has_id || fi->failed || keys_ident_cmp(&fi->id, id))
+		return 0;
+	file = prev->files.v[j];
+	/* its blocks: the run of prev_blocks read from file */
+	for (lo = 0, hi = p->prev_nblocks; lo < hi; ) {
+		mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)p->prev_blocks[mid]->file < (uintptr_t)file)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	for (n = 0; first + n < p->prev_nblocks
+	    && p->prev_blocks[first + n]->file == file; n++)
+		;
+	name = config_file_note(p, path);
+	p->c->finfo[p->c->files.n - 1].id = *id;
+	p->c->finfo[p->c->files.n - 1].has_id = 1;
+	p->c->files_reused++;
+	for (j = 0; j < n; j++) {
+		struct config_domain *d = config_new_block(p, "");
+
+		free(d->name);
+		config_domain_copy(d, p->prev_blocks[first + j], name);
+		d->reused = 1;
+	}
+	return 1;
 }
 
 /*
@@ -884,7 +1049,8 @@ config_keep_running(struct config *c, const struct config *prev)
 		    sizeof(*c->kept.v));
 	}
 	for (i = 0; i < n; i++) {
-		config_domain_copy(c, &c->domains[c->ndomains++], keep[i]);
+		config_domain_copy(&c->domains[c->ndomains++], keep[i],
+		    config_file_intern(c, keep[i]->file));
 		c->kept.v[c->kept.n++] = xstrdup(keep[i]->name);
 	}
 	free(keep);
@@ -915,6 +1081,10 @@ config_parse_finish(struct config_parse *p)
 	config_check_globals(p);
 	free(p->dir);
 	free(p->main_dir);
+	free(p->prev_files);
+	free(p->prev_blocks);
+	p->prev_files = NULL;
+	p->prev_blocks = NULL;
 	p->dir = p->main_dir = NULL;
 	p->c = NULL;
 	if (p->probs->nfatal > p->fatal_before) {
@@ -972,6 +1142,8 @@ config_free(struct config *c)
 	config_free_words(&c->files);
 	config_free_words(&c->failed);
 	config_free_words(&c->kept);
+	free(c->finfo);
+	free(c->main_text);
 	free(c->path);
 	bounce_secrets_free(&c->secrets);
 	free(c);

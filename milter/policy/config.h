@@ -19,9 +19,12 @@
  * every block of that file. An error in the global part of the main file
  * fails the whole load.
  *
- * Reload cost: a key file whose identity (struct key_ident: one stat) is
- * the running snapshot's, or another block's of the same load, is shared,
- * not read and parsed again.
+ * Reload cost: when the main file's text is the running snapshot's, an
+ * included file whose identity (struct key_ident: one stat) is unchanged
+ * and had no error is not read again: its blocks are copied from the
+ * running snapshot. A key file whose identity is the running snapshot's,
+ * or another block's of the same load, is shared, not read and parsed
+ * again.
  */
 #ifndef AUTHMILTER_CONFIG_H
 #define AUTHMILTER_CONFIG_H
@@ -119,6 +122,16 @@ struct config_domain {
 	int subdomains;			/* also signs mail of its subdomains */
 	int platform_signature;		/* the platform block signs its mail too */
 	unsigned long long set;		/* bit i: domain-level option i was given */
+	int reused;			/* the loader's mark: copied from the running
+					 * snapshot's unchanged file (checked then) */
+};
+
+/* A file of the snapshot as read: what a reload needs to reuse it. */
+struct config_fileinfo {
+	struct key_ident id;		/* its identity when read (one stat) */
+	int has_id;			/* id is known */
+	int failed;			/* an error in it or in its blocks: a reload
+					 * reads it again */
 };
 
 struct config {
@@ -126,6 +139,12 @@ struct config {
 	char *path;			/* file it was read from */
 	struct config_words files;	/* every file read: path, then the included
 					 * ones in the order read (owned) */
+	struct config_fileinfo *finfo;	/* files.v[i]'s identity and state (owned) */
+	char *main_text;		/* the main file's text as read (owned): a
+					 * reload reuses an unchanged included file's
+					 * blocks only when this is the same */
+	size_t files_read;		/* included files this load read and parsed */
+	size_t files_reused;		/* unchanged ones whose blocks it copied */
 	struct config_words failed;	/* names of the blocks that failed to load
 					 * (owned) */
 	struct config_words kept;	/* those of them serving on in the version
@@ -221,6 +240,8 @@ struct config_source {
 	/* stat_key - as keys_ident_stat for a key file (follow: symbolic links allowed); 0, or -1: read it */
 	int (*stat_key)(void *arg, const char *path, int follow,
 	    struct key_ident *id);
+	/* stat_conf - an included file's identity (as keys_ident_stat, following links); 0, or -1: read it */
+	int (*stat_conf)(void *arg, const char *path, struct key_ident *id);
 	/* fetch - the key files about to be read (NULL: nothing to do); 0, or -1 with err (fatal) */
 	int (*fetch)(void *arg, const char *const *paths, size_t n, char *err,
 	    size_t errlen);

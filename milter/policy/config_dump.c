@@ -213,6 +213,9 @@ config_summary(const struct config *c, struct buf *out)
 		if (count[i] > 0)
 			buf_printf(out, "%s%zu %s", j++ ? ", " : ": ", count[i],
 			    keys_pub_name((enum key_pub)i));
+	if (c->files.n > 1)
+		buf_printf(out, "; included files: %zu read, %zu unchanged",
+		    c->files_read, c->files_reused);
 }
 
 /* config_type_name - short description of a value syntax */
@@ -356,17 +359,21 @@ static const char config_man_files[] =
     "their states) until its files are fixed; \\fBauthmilter \\-q\\fR "
     "names every error.\n"
     ".SH RELOAD\n"
-    "SIGHUP reads the main file and every included file again, but a key "
-    "file is read and parsed again only when it changed: each key file is "
-    "known by its device, inode, size and modification and change times "
-    "(one stat per key), and one whose identity the running configuration "
-    "holds is shared with it, as is a file several blocks name. Keys keep "
+    "SIGHUP reads the main file again, and every included file and key "
+    "file that changed: a file is known by its device, inode, size and "
+    "modification and change times (one stat each). When the main file's "
+    "text is the same as the running configuration's, an included file "
+    "whose identity is unchanged and which had no error is not read: its "
+    "blocks are taken from the running configuration. A key file whose "
+    "identity the running configuration holds is shared with it, as is a "
+    "file several blocks name. Any change to the main file reads every "
+    "included file again (keys are still shared). Keys keep "
     "their known DNS states; only new and changed keys are looked up at "
     "once. The resolver and its cache are kept unless dns_servers, "
     "dns_timeout, trust_anchor_file, authserv_id or an SPF, DKIM or DMARC "
     "engine option changed. The log's summary line says how many keys "
-    "were read and how many reused, and how many failed blocks serve on in "
-    "their running version. An error in the global part of the main file "
+    "and included files were read and how many reused, and how many failed "
+    "blocks serve on in their running version. An error in the global part of the main file "
     "refuses the whole reload: the running configuration stays.\n";
 /* config_man_domains - the man page's section on domain blocks and key dates */
 static void

@@ -41,9 +41,25 @@ config_file_note(struct config_parse *p, const char *path)
 {
 	struct config_words *w = &p->c->files;
 
-	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+	/* grown by doubling (100,000 included files) */
+	if ((w->n & (w->n - 1)) == 0) {
+		w->v = xreallocarray(w->v, w->n ? 2 * w->n : 1, sizeof(*w->v));
+		p->c->finfo = xreallocarray(p->c->finfo, w->n ? 2 * w->n : 1,
+		    sizeof(*p->c->finfo));
+	}
+	memset(&p->c->finfo[w->n], 0, sizeof(*p->c->finfo));
 	w->v[w->n] = xstrdup(path);
 	return w->v[w->n++];
+}
+
+/* config_stat_conf - an included file's identity through the load's source; 0 or -1 */
+static int
+config_stat_conf(const struct config_parse *p, const char *path,
+    struct key_ident *id)
+{
+	if (p->src != NULL && p->src->stat_conf != NULL)
+		return p->src->stat_conf(p->src->arg, path, id);
+	return keys_ident_stat(path, 1, id);
 }
 
 /* config_file_read_fp - the text of an open conf file */
@@ -274,6 +290,11 @@ config_file_parse_included(struct config_parse *p, const char *path)
 	char err[1024], *dir = p->dir;
 	int line = p->line;
 
+	struct key_ident id;
+	int has_id = config_stat_conf(p, path, &id) == 0;
+
+	if (has_id && config_reuse_file(p, path, &id))
+		return;		/* unchanged since the running snapshot read it */
 	p->included = 1;
 	p->file_failed = 0;
 	p->file_first = p->c->ndomains;
@@ -282,11 +303,16 @@ config_file_parse_included(struct config_parse *p, const char *path)
 	} else {
 		buf_putc(&text, '\0');
 		p->name = config_file_note(p, path);
+		p->c->finfo[p->c->files.n - 1].id = id;
+		p->c->finfo[p->c->files.n - 1].has_id = has_id;
+		p->c->files_read++;
 		p->dir = slash == NULL ? xstrdup(".") : slash == path
 		    ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 		p->line = 0;
 		config_file_parse_text(p, text.data);
 		config_file_end(p);
+		if (p->file_failed)
+			p->c->finfo[p->c->files.n - 1].failed = 1;
 		free(p->dir);
 	}
 	buf_free(&text);
@@ -371,6 +397,10 @@ config_load_from(const char *path, const char *text,
 		config_report(&p, NULL, "%s", ebuf);
 	} else {
 		buf_putc(&copy, '\0');
+		p.c->main_text = xstrdup(copy.data);
+		p.reuse_ok = src != NULL && src->prev != NULL
+		    && src->prev->main_text != NULL
+		    && strcmp(src->prev->main_text, copy.data) == 0;
 		config_file_parse_text(&p, copy.data);
 		config_file_end(&p);
 	}

@@ -72,6 +72,8 @@ config_lookup_normalize(struct config_parse *p)
 
 	for (i = 0; i < c->ndomains; i++) {
 		d = &c->domains[i];
+		if (d->reused)
+			continue;	/* normalized when first read */
 		p->name = d->file;
 		p->line = d->line;
 		if (config_lookup_alabel(&d->name) != 0)

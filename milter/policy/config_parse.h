@@ -34,6 +34,11 @@ struct config_parse {
 	const struct config_source *src;	/* where bytes come from (borrowed, may be NULL) */
 	int flags;			/* CONFIG_SKIP_KEYS */
 	struct config_problems *probs;	/* where errors go (borrowed) */
+	int reuse_ok;			/* the main text is the running snapshot's:
+					 * its unchanged files may be reused */
+	size_t *prev_files;		/* src->prev's files.v indices, by path */
+	const struct config_domain **prev_blocks;	/* its blocks, by file */
+	size_t prev_nblocks;
 	size_t fatal_before;		/* probs->nfatal when the load began */
 };
 
@@ -67,5 +72,12 @@ void config_lookup_normalize(struct config_parse *p);
 void config_file_include(struct config_parse *p, const char *pattern);
 /* config_file_note - record path among the snapshot's files; the stored copy (borrowed from the snapshot) */
 const char *config_file_note(struct config_parse *p, const char *path);
+/*
+ * config_reuse_file - when the running snapshot read the included file
+ * path with identity id and found no error in it, note it and copy its
+ * blocks (keys shared) instead of reading it: 1; else 0 (read it)
+ */
+int config_reuse_file(struct config_parse *p, const char *path,
+    const struct key_ident *id);
 
 #endif

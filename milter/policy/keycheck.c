@@ -336,6 +336,8 @@ struct keycheck_thread {
 	int dirty;			/* states changed since the last save */
 	long long changed_at;		/* when one last changed */
 	long long saved_at;		/* when they were last saved */
+	int own_dns;			/* the real resolver: dns is ours */
+	struct dns *dns;		/* made afresh for each snapshot (owned) */
 };
 
 /* keycheck_now_ms - the monotonic clock in ms */
@@ -348,18 +350,23 @@ keycheck_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* keycheck_dns_start - the real resolver: the snapshot's */
+/*
+ * keycheck_dns_start - the real resolver: the checker's own, made afresh
+ * at each move to a new snapshot (keycheck_switch). The message path's
+ * resolver keeps its cache across reloads, negative answers included; a
+ * record published before a SIGHUP must be seen by the lookups it causes.
+ */
 static void *
 keycheck_dns_start(void *arg, struct config *c, const char *name,
     void (*notify)(void *), void *narg)
 {
-	struct runtime *rt = runtime_of(c);
+	struct keycheck_thread *kt = arg;
 	enum dns_status st;
 
-	(void)arg;
-	if (rt == NULL)
+	(void)c;
+	if (kt->dns == NULL)
 		return NULL;
-	return dns_query_start(rt->dns, name, ns_t_txt, notify, narg, &st);
+	return dns_query_start(kt->dns, name, ns_t_txt, notify, narg, &st);
 }
 
 /* keycheck_dns_finish - the real resolver's answer */
@@ -664,6 +671,13 @@ keycheck_switch(struct keycheck_thread *kt, long long now)
 	} else if (!first_time)
 		keycheck_pending(kt, c, first, need);
 	keycheck_reap(kt, now, 1);	/* the old snapshot's, redone on c */
+	if (kt->own_dns) {		/* a cold cache for c's lookups */
+		char err[512];
+
+		dns_free(kt->dns);
+		if ((kt->dns = runtime_dns_new(c, err, sizeof(err))) == NULL)
+			log_warn(NULL, "key check: no resolver: %s", err);
+	}
 	free(kt->items);
 	free(kt->first);
 	config_release(kt->cur);
@@ -751,6 +765,7 @@ keycheck_thread_main(void *arg)
 	keycheck_reap(kt, keycheck_now_ms(), 1);
 	keycheck_save(kt, keycheck_now_ms(), 1);
 	keysched_free(&kt->sched);
+	dns_free(kt->dns);
 	free(kt->items);
 	free(kt->first);
 	config_release(kt->cur);
@@ -770,6 +785,10 @@ keycheck_start(const struct keycheck_resolver *res, char *err, size_t errlen)
 	int rc;
 
 	kt->res = res != NULL ? *res : dns;
+	if (res == NULL) {
+		kt->res.arg = kt;
+		kt->own_dns = 1;
+	}
 	pthread_mutex_init(&kt->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -51,6 +51,27 @@ runtime_same(const struct config *a, const struct config *b)
 	    && a->dmarc_mode == b->dmarc_mode;
 }
 
+/* runtime_dns_options - the resolver options of c */
+static void
+runtime_dns_options(const struct config *c, struct dns_options *dopt)
+{
+	memset(dopt, 0, sizeof(*dopt));
+	dopt->servers = (const char *const *)c->dns_servers.v;
+	dopt->nservers = c->dns_servers.n;
+	dopt->trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
+	dopt->timeout_ms = (int)(c->dns_timeout * 1000);
+}
+
+/* runtime_dns_new - a resolver of its own with c's options */
+struct dns *
+runtime_dns_new(const struct config *c, char *err, size_t errlen)
+{
+	struct dns_options dopt;
+
+	runtime_dns_options(c, &dopt);
+	return dns_new(&dopt, err, errlen);
+}
+
 /* runtime_start - share prev's runtime, or build the resolver and engines of a snapshot */
 int
 runtime_start(struct config *c, const struct config *prev, char *err,
@@ -72,10 +93,7 @@ runtime_start(struct config *c, const struct config *prev, char *err,
 	rt = xcalloc(1, sizeof(*rt));
 	rt->refs = 1;
 
-	dopt.servers = (const char *const *)c->dns_servers.v;
-	dopt.nservers = c->dns_servers.n;
-	dopt.trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
-	dopt.timeout_ms = (int)(c->dns_timeout * 1000);
+	runtime_dns_options(c, &dopt);
 	if ((rt->dns = dns_new(&dopt, err, errlen)) == NULL)
 		goto fail;
 	sopt.receiver = c->authserv_id;

@@ -5,8 +5,8 @@
 # did not change. Twenty customer domains in domains.d/, one key file each
 # under key_dir, the daemon running as nobody (keys through the root key
 # reader), while test/bench/milterload signs for nineteen of them:
-#   - adding one domain file reads one key and reuses the others (summary
-#     line), looks up one key record, and the resolver's cache is kept (an
+#   - adding one domain file reads that file and its key and reuses the
+#     others (summary line), looks up one key record, and the resolver's cache is kept (an
 #     inbound message checked before the reload sends no query after it:
 #     dnsdrop.py counts what reaches knotd);
 #   - changing one domain's key file reads that file only;
@@ -106,16 +106,17 @@ LOAD=$!
 # ------------------------------------------------- 1. add one domain file
 q0=$(queries)
 domfile 20
-it_check "SIGHUP adding d20: one key read, 20 reused" \
-    reloaded "21 domains loaded, 0 failed; 21 keys \(1 read, 20 reused\)"
+it_check "SIGHUP adding d20: one key and one file read, 20 of each reused" \
+    reloaded "21 domains loaded, 0 failed; 21 keys \(1 read, 20 reused\).*; included files: 1 read, 20 unchanged"
 it_check "... its record looked up" \
     it_wait_logged 20 'key check: pass done'
 inbound after
 q1=$(queries)
-it_check "... one query reached the DNS server (d20's record; the inbound lookups came from the kept cache): $q0 -> $q1" \
-    test "$((q1 - q0))" = 1
-it_check "... and it was d20's" \
-    sh -c "tail -n 1 '$DROP.queries' | grep -q '^s1._domainkey.d20.rl.test TXT$'"
+# (a slow proxy may see a query twice: unbound retransmits)
+it_check "... the DNS server was asked for d20's record ($q0 -> $q1 queries)" \
+    sh -c "tail -n +$((q0 + 1)) '$DROP.queries' | grep -q '^s1._domainkey.d20.rl.test TXT$'"
+it_check "... and nothing else: the inbound message's lookups came from the kept cache" \
+    it_not sh -c "tail -n +$((q0 + 1)) '$DROP.queries' | grep -v '^s1._domainkey.d20.rl.test TXT$'"
 "$ML" -S "$IT_MILTER_SOCKET" -a alice -F d20.rl.test -m 1 -e 1 > "$WT/d20.txt" 2>&1
 it_check "d20 signs" test $? = 0
 
@@ -128,12 +129,12 @@ it_check "SIGHUP after d5's key file was replaced: that file read, 20 reused" \
 # ----------------------------------------------- 3. remove one domain file
 rm -f "$DD/d19.conf"
 it_check "SIGHUP after d19.conf was removed: nothing read" \
-    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\)"
+    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\).*; included files: 0 read, 20 unchanged"
 
 # ------------------------------------- 4. DNS options changed: new resolver
 sed -i 's/^dns_timeout .*/dns_timeout     = 4s/' "$conf"
-it_check "SIGHUP with dns_timeout changed: every key reused" \
-    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\)"
+it_check "SIGHUP with dns_timeout changed: every key reused, every file read (the main file changed)" \
+    reloaded "20 domains loaded, 0 failed; 20 keys \(0 read, 20 reused\).*; included files: 20 read, 0 unchanged"
 q2=$(queries)
 inbound fresh
 it_check "... a new resolver: the inbound message's lookups reach the DNS server again" \

@@ -1117,6 +1117,116 @@ files_row(void **state)
 	free(base);
 }
 
+/* reload_file - load base/main.conf as a reload of prev would (prev NULL: a start) */
+static struct config *
+reload_file(const char *base, const struct config *prev, char *err,
+    size_t errlen)
+{
+	struct config_problems probs = { NULL, 0, 0 };
+	struct config_source src = { .prev = prev };
+	char path[1024], first[1024];
+	struct config *c;
+	size_t i, used = 0;
+
+	snprintf(path, sizeof(path), "%s/main.conf", base);
+	err[0] = '\0';
+	c = config_load_from(path, NULL, &src, 0, &probs, first, sizeof(first));
+	for (i = 0; i < probs.n && used < errlen; i++)
+		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
+		    probs.v[i].text);
+	config_problems_free(&probs);
+	return c;
+}
+
+/* put - write text (@DIR@ expanded) to base/name, mode 0644 */
+static void
+put(const char *base, const char *name, const char *text)
+{
+	struct case_file f = { name, text, 0 };
+
+	write_case_file(base, &f);
+}
+
+/* config_reload_reuses_unchanged_files - with the main file unchanged, an unchanged included file is not read: its blocks are copied (keys shared); a changed, new or erroneous file is read; a changed main file reads them all */
+static void
+config_reload_reuses_unchanged_files(void **state)
+{
+	char err[8192], *base = testutil_tmpdir();
+	struct config *a, *b, *c2, *d, *e;
+	struct buf line = BUF_INIT;
+	const struct config_domain *x;
+	struct timespec ts[2];
+	char path[1100];
+
+	(void)state;
+	assert_non_null(base);
+	put(base, "main.conf", "key_dir = @DIR@/keys\ninclude @DIR@/d/*.conf\n");
+	put(base, "keys/a.example/s1.pem", "KEY");
+	put(base, "keys/b.example/s1.pem", "KEY");
+	put(base, "keys/c.example/s1.pem", "KEY");
+	put(base, "d/a.conf", "domain a.example {\n key = s1\n signature_ttl = 5d\n}\n");
+	put(base, "d/b.conf", "domain b.example {\n key = s1\n}\n");
+	a = reload_file(base, NULL, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(a->files_read, 2);
+	/* c.conf added: a.conf and b.conf are not read again */
+	put(base, "d/c.conf", "domain c.example {\n key = s1\n}\n");
+	b = reload_file(base, a, err, sizeof(err));
+	assert_non_null(b);
+	assert_string_equal(err, "");
+	assert_int_equal(b->files_read, 1);
+	assert_int_equal(b->files_reused, 2);
+	assert_int_equal(b->ndomains, 3);
+	x = config_find_domain(b, "a.example");
+	assert_non_null(x);
+	assert_int_equal(x->signature_ttl, 5 * 86400);	/* its options came along */
+	assert_ptr_equal(x->keys[0].pkey, config_find_domain(a,
+	    "a.example")->keys[0].pkey);
+	config_summary(b, &line);
+	assert_non_null(strstr(buf_cstr(&line), "3 keys (1 read, 2 reused)"));
+	assert_non_null(strstr(buf_cstr(&line), "included files: 1 read, 2 unchanged"));
+	buf_reset(&line);
+	config_free(a);		/* b's copies own their memory */
+	assert_string_equal(config_find_domain(b, "b.example")->file,
+	    b->files.v[2]);
+	/* b.conf rewritten with an error: read, and b.example keeps running */
+	put(base, "d/b.conf", "domain b.example {\n key = s1\n bogus = 1\n}\n");
+	snprintf(path, sizeof(path), "%s/d/b.conf", base);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec += 7;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	c2 = reload_file(base, b, err, sizeof(err));
+	assert_non_null(c2);
+	assert_non_null(strstr(err, "bogus"));
+	assert_int_equal(c2->files_read, 1);
+	assert_int_equal(c2->files_reused, 2);
+	assert_int_equal(c2->kept.n, 1);
+	assert_non_null(config_find_domain(c2, "b.example"));
+	/* unchanged since, but it had an error: read again (and reported) */
+	d = reload_file(base, c2, err, sizeof(err));
+	assert_non_null(d);
+	assert_non_null(strstr(err, "bogus"));
+	assert_int_equal(d->files_read, 1);
+	assert_int_equal(d->files_reused, 2);
+	/* the main file changed: every file is read */
+	put(base, "main.conf", "key_dir = @DIR@/keys\ninclude @DIR@/d/*.conf\n"
+	    "signature_ttl = 1d\n");
+	e = reload_file(base, d, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(e->files_read, 3);
+	assert_int_equal(e->files_reused, 0);
+	assert_int_equal(e->keys_read, 0);	/* keys still shared */
+	assert_int_equal(config_find_domain(e, "c.example")->signature_ttl, 86400);
+	buf_free(&line);
+	config_free(b);
+	config_free(c2);
+	config_free(d);
+	config_free(e);
+	testutil_rmtree(base);
+	free(base);
+}
+
 int
 main(void)
 {
@@ -1140,6 +1250,7 @@ main(void)
 		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
 		cmocka_unit_test(config_reload_keeps_running_block),
 		cmocka_unit_test(config_reload_reuses_unchanged_keys),
+		cmocka_unit_test(config_reload_reuses_unchanged_files),
 		cmocka_unit_test(config_garbage_file_stops_at_100_errors),
 	};
 	enum {
