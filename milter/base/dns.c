@@ -20,6 +20,11 @@
  *
  * Never resolves from the root: an empty server list means the servers of
  * /etc/resolv.conf, forwarded to like configured ones.
+ *
+ * libunbound as a library has 16 outgoing UDP ports (outgoing-range), one
+ * query on the wire per port: the 17th waits for a free one, whatever the
+ * caller's concurrency. opt->max_queries raises that (and the mesh's
+ * num-queries-per-thread, 1024) to what the caller can have in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +44,8 @@
 #include "base/xalloc.h"
 
 #define DNS_DEFAULT_TIMEOUT_MS	5000
+#define DNS_LIB_PORTS		16	/* libunbound's outgoing-range as a library */
+#define DNS_LIB_QUERIES		1024	/* and its num-queries-per-thread */
 
 struct dns_query {
 	struct dns *d;			/* resolver the query belongs to */
@@ -172,6 +179,16 @@ dns_thread(void *arg)
 	return NULL;
 }
 
+/* dns_set_number - set libunbound option name (with its colon) to n */
+static int
+dns_set_number(struct ub_ctx *ctx, const char *name, int n)
+{
+	char v[16];
+
+	(void)snprintf(v, sizeof(v), "%d", n);
+	return ub_ctx_set_option(ctx, name, v);
+}
+
 /* dns_setup - configure the context from the options; -1 with err */
 static int
 dns_setup(struct dns *d, const struct dns_options *opt, char *err,
@@ -209,6 +226,20 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 	    (rc = ub_ctx_set_option(ctx, "local-zone:", "test. transparent")) != 0) {
 		(void)snprintf(err, errlen, "libunbound local zones: %s",
 		    ub_strerror(rc));
+		return -1;
+	}
+	/* raised only: fewer ports would queue the queries that timed out
+	 * here but that libunbound still waits for */
+	if (opt->max_queries > DNS_LIB_PORTS && (rc = dns_set_number(ctx,
+	    "outgoing-range:", opt->max_queries)) != 0) {
+		(void)snprintf(err, errlen, "libunbound outgoing-range %d: %s",
+		    opt->max_queries, ub_strerror(rc));
+		return -1;
+	}
+	if (opt->max_queries > DNS_LIB_QUERIES && (rc = dns_set_number(ctx,
+	    "num-queries-per-thread:", opt->max_queries)) != 0) {
+		(void)snprintf(err, errlen, "libunbound num-queries-per-thread "
+		    "%d: %s", opt->max_queries, ub_strerror(rc));
 		return -1;
 	}
 	if (opt->nservers == 0) {

@@ -48,6 +48,8 @@ struct dns_options {
 	size_t nservers;
 	const char *trust_anchor;	/* trust anchor file; NULL: no DNSSEC */
 	int timeout_ms;			/* per-query deadline */
+	int max_queries;		/* queries in flight at once (libunbound's
+					 * ports, 16 as a library, raised to it) */
 };
 
 struct dns;

@@ -8,6 +8,10 @@
 #include "policy/runtime.h"
 #include "base/xalloc.h"
 
+/* DNS queries in flight at most: unbound's own default as a server
+ * (outgoing-range); each port costs libunbound about 1 KB */
+#define RUNTIME_MAX_DNS_QUERIES 4096
+
 /* runtime_free - release a runtime (the snapshot's rt_free hook) */
 static void
 runtime_free(void *arg)
@@ -44,6 +48,8 @@ runtime_same(const struct config *a, const struct config *b)
 	return runtime_same_words(&a->dns_servers, &b->dns_servers)
 	    && strcmp(a->trust_anchor_file, b->trust_anchor_file) == 0
 	    && a->dns_timeout == b->dns_timeout
+	    && a->max_connections == b->max_connections
+	    && a->key_check_concurrency == b->key_check_concurrency
 	    && strcmp(a->authserv_id, b->authserv_id) == 0
 	    && a->spf_time_budget == b->spf_time_budget
 	    && a->spf_engine == b->spf_engine
@@ -60,6 +66,11 @@ runtime_dns_options(const struct config *c, struct dns_options *dopt)
 	dopt->nservers = c->dns_servers.n;
 	dopt->trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
 	dopt->timeout_ms = (int)(c->dns_timeout * 1000);
+	/* each connection waits for one answer at a time; the key check
+	 * keeps key_check_concurrency in flight besides */
+	dopt->max_queries = c->max_connections + c->key_check_concurrency;
+	if (dopt->max_queries > RUNTIME_MAX_DNS_QUERIES)
+		dopt->max_queries = RUNTIME_MAX_DNS_QUERIES;
 }
 
 /* runtime_dns_new - a resolver of its own with c's options */
