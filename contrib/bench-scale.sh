@@ -21,6 +21,8 @@
 #   BENCH_SCALE_LAYOUT      include (domains.d/ + key_dir, default) or flat
 #                           (one file, full key paths: what older builds read)
 #   BENCH_SCALE_STORM       seconds of the SIGHUP storm, one a second (60)
+#   BENCH_SCALE_USER        user the daemon runs as (nobody: keys through
+#                           the root key reader, as in production; "" stays root)
 #   BENCH_SECS              seconds of load per throughput row (8)
 #   BENCH_OUT               the report: its Scale section, between the lines
 #                           "<!-- scale -->" and "<!-- /scale -->", is replaced
@@ -49,6 +51,7 @@ K=${BENCH_SCALE_KEYS:-10000}
 CACHE=${BENCH_SCALE_CACHE:-$src/test/out/scale-keys}
 LAYOUT=${BENCH_SCALE_LAYOUT:-include}
 STORM=${BENCH_SCALE_STORM:-60}
+RUNAS=${BENCH_SCALE_USER-nobody}
 SECS=${BENCH_SECS:-8}
 OUT=${BENCH_OUT:-$src/docs/performance.md}
 DAEMON_CPU=${DAEMON_CPU:-0}
@@ -95,7 +98,8 @@ log_level       = info
 dns_servers     = $2
 dns_timeout     = 2s
 EOF
-    if [ "$LAYOUT" = include ]; then
+    [ -n "$RUNAS" ] && echo "user            = $RUNAS" >> "$1"
+    if [ "$LAYOUT" = include ] || [ "$LAYOUT" = shared ]; then
         printf 'key_dir = %s\ninclude %s\n' "$W/keys" "$W/domains.d/*.conf" >> "$1"
     else
         cat "$W/domains.conf" >> "$1"
@@ -146,6 +150,31 @@ load() {
 # jget KEY FILE - a number from milterload's JSON line
 jget() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
 
+# rss_mb PID - resident memory of a process, MB
+rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2> /dev/null; }
+
+# reader_pid - the daemon's root key reader (its child), if any
+reader_pid() { pgrep -P "$AM_PID" -x authmilter | head -n 1; }
+
+# reloaded_line N - the Nth "configuration reloaded" line's counts (keys and files read/reused)
+reloaded_line() {
+    grep "configuration reloaded" "$IT_DIR/log/am.log" | sed -n "${1}p" \
+        | sed 's/.*: \([0-9]* domains loaded\)/\1/'
+}
+
+# sighup_one I - add domain dI, SIGHUP, wait until it signs; "T s; summary"
+sighup_one() {
+    local t n
+    n=$(grep -c "configuration reloaded" "$IT_DIR/log/am.log")
+    /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" 1 "$LAYOUT" "$1" || exit 1
+    [ "$LAYOUT" = flat ] && am_conf "$conf" "127.0.0.1@$PROXY_PORT"
+    T0=$(now)
+    kill -HUP "$AM_PID"
+    t=$(first_signed "$AM" "d$1.scale.test" 600)
+    it_wait_for 60 sh -c "[ \$(grep -c 'configuration reloaded' '$IT_DIR/log/am.log') -gt $n ]"
+    echo "$t s ($(reloaded_line $((n + 1))))"
+}
+
 # ---------------------------------------------------------------- run
 it_init bench-scale || exit 1
 for f in "$AUTHMILTER" "$ML"; do
@@ -174,24 +203,36 @@ am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 # 1. start -> first signed message, DNS local; throughput at N domains
 am_start "$conf"
 row "authmilter | start to first signed message, $N domains, DNS local | $(first_signed "$AM" d0.scale.test 600) s"
+RSS_MANY=$(rss_mb "$AM_PID")
+rp=$(reader_pid)
+row "authmilter | resident memory, $N domains, one key file each | daemon $RSS_MANY MB${rp:+, root key reader $(rss_mb "$rp") MB}"
 j=$IT_DIR/tmp/many.json
 load "$AM" "$j" -n "$N" -F scale.test
 row "authmilter | signing, 16 conns, 10 KB, From over $N domains | $(jget msgs_per_s "$j") msg/s ($(jget signed "$j") of $(jget completed "$j") signed)"
 
-# 2. SIGHUP adding one domain: when does it sign, how many DNS queries?
+# 2. SIGHUP adding one domain: when does it sign, what was read, how many
+# DNS queries? The first reload after the start, then two more.
 it_wait_for 600 grep -q "key check: pass done" "$IT_DIR/log/am.log"
-/usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$W" 1 "$LAYOUT" "$N" || exit 1
-[ "$LAYOUT" = flat ] && am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 echo count > "$drop"
 : > "$drop.queries"
-T0=$(now)
-kill -HUP "$AM_PID"
-t=$(first_signed "$AM" "d$N.scale.test" 600)
+r=$(sighup_one "$N")
 sleep 2
-row "authmilter | SIGHUP adding one domain to $N: it signs after | $t s, $(wc -l < "$drop.queries") DNS queries (in 2 s more)"
+row "authmilter | SIGHUP adding one domain to $N (first after start): it signs after | $r; $(wc -l < "$drop.queries") DNS queries (in 2 s more)"
 : > "$drop"
+row "authmilter | SIGHUP adding one more: it signs after | $(sighup_one $((N + 1)))"
+row "authmilter | SIGHUP adding one more: it signs after | $(sighup_one $((N + 2)))"
+rp=$(reader_pid)
+row "authmilter | resident memory after the reloads | daemon $(rss_mb "$AM_PID") MB${rp:+, root key reader $(rss_mb "$rp") MB}"
 
-# 3. SIGTERM, idle
+# 2b. SIGTERM in the middle of a reload
+kill -HUP "$AM_PID"
+sleep 0.3
+row "authmilter | SIGTERM 0.3 s into a reload, $N domains: exit after | $(am_stop) s"
+am_start "$conf"
+first_signed "$AM" d0.scale.test 600 > /dev/null
+
+# 3. SIGTERM, idle (once the key check is done)
+it_wait_for 600 grep -q "key check: pass done" "$IT_DIR/log/am.log"
 : > "$IT_DIR/log/am.log"
 row "authmilter | SIGTERM, idle, $N domains: exit after | $(am_stop) s"
 
@@ -242,7 +283,26 @@ first_signed "$AM" d0.scale.test 60 > /dev/null
 j=$IT_DIR/tmp/few.json
 load "$AM" "$j" -n "$FEW" -F scale.test
 row "authmilter | signing, 16 conns, 10 KB, From over $FEW domains | $(jget msgs_per_s "$j") msg/s"
+RSS_FEW=$(rss_mb "$AM_PID")
 am_stop > /dev/null
+row "authmilter | resident memory, $FEW domains | daemon $RSS_FEW MB: $(awk -v a="$RSS_MANY" -v b="$RSS_FEW" -v n="$N" -v f="$FEW" 'BEGIN { printf "%.1f", (a - b) * 1024 / (n - f) }') KB a domain with its own key"
+
+# 6b. N domains naming K key files: each file is parsed once
+if [ "$LAYOUT" != flat ]; then
+    Wsh=$W_MANY.shared
+    /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$Wsh" "$N" shared || exit 1
+    LAYOUT_SAVED=$LAYOUT
+    LAYOUT=shared
+    W=$Wsh
+    am_conf "$conf" "127.0.0.1@$PROXY_PORT"
+    W=$W_MANY
+    LAYOUT=$LAYOUT_SAVED
+    am_start "$conf"
+    t=$(first_signed "$AM" d0.scale.test 600)
+    RSS_SH=$(rss_mb "$AM_PID")
+    row "authmilter | start to first signed message, $N domains naming $K key files | $t s; daemon $RSS_SH MB: $(awk -v a="$RSS_MANY" -v b="$RSS_SH" -v n="$N" -v k="$K" 'BEGIN { if (n > k) printf "%.1f", (a - b) * 1024 / (n - k); else printf "n/a" }') KB a parsed key"
+    am_stop > /dev/null
+fi
 
 # 7. OpenDKIM with KeyTable/SigningTable files on the same N domains
 if command -v opendkim > /dev/null 2>&1; then
