@@ -212,10 +212,50 @@ privsep_record_glob(void *arg, const char *pattern,
 /* The helper's last parse (no keys): the files it may send again, and
  * what the next parse reuses. */
 static struct config *privsep_prev;
+static int privsep_prev_inherited;	/* privsep_prev is the daemon's, from the fork */
 
-/* The key files the helper's last parse named: the only ones it sends. */
+/* The key files the helper's last parse named, sorted: the only ones it
+ * sends (made at the first 'N' request after the parse: most reloads
+ * ask for one key, or none). */
 static struct config_words privsep_allowed;
+static int privsep_allowed_made;	/* privsep_allowed is of privsep_prev */
 static int privsep_allowed_flags;	/* secret_read flags of that parse */
+
+/* privsep_allowed_reset - a new parse: the list is to be made again */
+static void
+privsep_allowed_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < privsep_allowed.n; i++)
+		free(privsep_allowed.v[i]);
+	free(privsep_allowed.v);
+	privsep_allowed.v = NULL;
+	privsep_allowed.n = 0;
+	privsep_allowed_made = 0;
+}
+
+static int privsep_cmp_str(const void *a, const void *b);
+
+/* privsep_allowed_make - the sorted key paths of privsep_prev, once a parse */
+static void
+privsep_allowed_make(void)
+{
+	struct config_words *w = &privsep_allowed;
+	const struct config *c = privsep_prev;
+	size_t i, j, n = 0;
+
+	if (privsep_allowed_made || c == NULL)
+		return;
+	for (i = 0; i < c->ndomains; i++)
+		n += c->domains[i].nkeys;
+	w->v = xcalloc(n + 1, sizeof(*w->v));
+	for (i = 0; i < c->ndomains; i++)
+		for (j = 0; j < c->domains[i].nkeys; j++)
+			w->v[w->n++] = xstrdup(c->domains[i].keys[j].path);
+	qsort(w->v, w->n, sizeof(*w->v), privsep_cmp_str);
+	privsep_allowed_made = 1;
+}
 
 /* privsep_cmp_str - strcmp for qsort and bsearch of string pointers */
 static int
@@ -269,24 +309,15 @@ static void
 privsep_put_keys(struct buf *out, const struct config *c)
 {
 	struct buf pem = BUF_INIT;
-	struct config_words *w = &privsep_allowed;
 	size_t i, j;
 	int flags = config_secret_flags(c);
 
-	for (i = 0; i < w->n; i++)
-		free(w->v[i]);
-	free(w->v);
-	w->v = NULL;
-	w->n = 0;
+	privsep_allowed_reset();
 	privsep_allowed_flags = flags;
 	for (i = 0; i < c->ndomains; i++)
-		for (j = 0; j < c->domains[i].nkeys; j++) {
+		for (j = 0; j < c->domains[i].nkeys; j++)
 			privsep_put_ident(out, c->domains[i].keys[j].path,
 			    (flags & SECRET_ALLOW_SYMLINK) != 0);
-			w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
-			w->v[w->n++] = xstrdup(c->domains[i].keys[j].path);
-		}
-	qsort(w->v, w->n, sizeof(*w->v), privsep_cmp_str);
 	for (i = 0; i < c->bounce_secret.n; i++)
 		privsep_put_file(out, c->bounce_secret.v[i], BOUNCE_SECRET_WHAT,
 		    BOUNCE_SECRET_FILE_MAX, flags, &pem);
@@ -352,6 +383,7 @@ privsep_serve_keys(int fd)
 		_exit(0);
 	names.len = len;
 	names.data[len] = '\0';
+	privsep_allowed_make();
 	secret_cache_begin();
 	for (q = names.data, end = q + len; q < end; q += strlen(q) + 1) {
 		if (bsearch(&q, privsep_allowed.v, privsep_allowed.n,
@@ -398,7 +430,11 @@ privsep_serve_one(int fd, const char *conf_path)
 		    err, sizeof(err));
 		if (c != NULL) {
 			privsep_put_keys(&out, c);
-			config_free(privsep_prev);
+			/* the snapshot inherited at fork is left alone: freeing
+			 * it would copy each of its pages (copy-on-write) */
+			if (!privsep_prev_inherited)
+				config_free(privsep_prev);
+			privsep_prev_inherited = 0;
 			privsep_prev = c;
 		}
 	}
@@ -458,6 +494,7 @@ privsep_start(const char *conf_path, struct config *loaded, char *err,
 	if (pid == 0) {
 		close(sv[0]);
 		privsep_prev = loaded;	/* our copy: what the first reload reuses */
+		privsep_prev_inherited = loaded != NULL;
 		privsep_child(sv[1], conf_path);
 		_exit(0);
 	}

@@ -891,7 +891,7 @@ config_file_intern(struct config *c, const char *path)
 /* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared) */
 static void
 config_domain_copy(struct config_domain *dst, const struct config_domain *src,
-    const char *file)
+    const char *file, int with_keys)
 {
 	const struct opt_def *o;
 	size_t i;
@@ -914,7 +914,8 @@ config_domain_copy(struct config_domain *dst, const struct config_domain *src,
 		k->selector = xstrdup(sk->selector);
 		k->path = xstrdup(sk->path);
 		k->pkey = NULL;
-		keys_share(k, sk);
+		if (with_keys)	/* not for a parse without keys (the key reader's) */
+			keys_share(k, sk);
 		keys_pub_set(k, keys_pub_get(sk));
 	}
 }
@@ -1013,7 +1014,8 @@ config_reuse_file(struct config_parse *p, const char *path,
 		struct config_domain *d = config_new_block(p, "");
 
 		free(d->name);
-		config_domain_copy(d, p->prev_blocks[first + j], name);
+		config_domain_copy(d, p->prev_blocks[first + j], name,
+		    !(p->flags & CONFIG_SKIP_KEYS));
 		d->reused = 1;
 	}
 	return 1;
@@ -1050,7 +1052,7 @@ config_keep_running(struct config *c, const struct config *prev)
 	}
 	for (i = 0; i < n; i++) {
 		config_domain_copy(&c->domains[c->ndomains++], keep[i],
-		    config_file_intern(c, keep[i]->file));
+		    config_file_intern(c, keep[i]->file), 1);
 		c->kept.v[c->kept.n++] = xstrdup(keep[i]->name);
 	}
 	free(keep);
