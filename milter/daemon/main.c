@@ -536,6 +536,8 @@ main(int argc, char **argv)
 	int ch, check = 0, quiet = 0, fg = 0, rc;
 	double t0 = main_seconds();
 
+	if (argc == 3 && strcmp(argv[1], PRIVSEP_READER_ARG) == 0)
+		return privsep_reader_main(argv[2]);	/* privsep_start's exec */
 	while ((ch = getopt(argc, argv, "c:D:fhnqV")) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -579,7 +581,7 @@ main(int argc, char **argv)
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
 		    : -1);
-	if (pw != NULL && (main_privsep = privsep_start(path, c, err,
+	if (pw != NULL && (main_privsep = privsep_start(path, err,
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
 	main_drop_privileges(pw);

@@ -28,6 +28,7 @@
  * thread).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -212,7 +213,6 @@ privsep_record_glob(void *arg, const char *pattern,
 /* The helper's last parse (no keys): the files it may send again, and
  * what the next parse reuses. */
 static struct config *privsep_prev;
-static int privsep_prev_inherited;	/* privsep_prev is the daemon's, from the fork */
 
 /* The key files the helper's last parse named, sorted: the only ones it
  * sends (made at the first 'N' request after the parse: most reloads
@@ -430,11 +430,7 @@ privsep_serve_one(int fd, const char *conf_path)
 		    err, sizeof(err));
 		if (c != NULL) {
 			privsep_put_keys(&out, c);
-			/* the snapshot inherited at fork is left alone: freeing
-			 * it would copy each of its pages (copy-on-write) */
-			if (!privsep_prev_inherited)
-				config_free(privsep_prev);
-			privsep_prev_inherited = 0;
+			config_free(privsep_prev);
 			privsep_prev = c;
 		}
 	}
@@ -472,9 +468,10 @@ privsep_child(int fd, const char *conf_path)
 
 /* privsep_start - fork the reader */
 struct privsep *
-privsep_start(const char *conf_path, struct config *loaded, char *err,
-    size_t errlen)
+privsep_start(const char *conf_path, char *err, size_t errlen)
 {
+	char *const argv[] = { (char *)"authmilter", (char *)PRIVSEP_READER_ARG,
+	    (char *)conf_path, NULL };
 	struct privsep *ps;
 	char eb[128];
 	int sv[2];
@@ -492,10 +489,19 @@ privsep_start(const char *conf_path, struct config *loaded, char *err,
 		return NULL;
 	}
 	if (pid == 0) {
+		/*
+		 * A fresh image, not a copy of ours: the reader would otherwise
+		 * share every page of the loaded configuration with the daemon,
+		 * and each page either of them then writes (a key's reference
+		 * count at the first reload) is copied: hundreds of MB and
+		 * seconds at 100,000 domains.
+		 */
 		close(sv[0]);
-		privsep_prev = loaded;	/* our copy: what the first reload reuses */
-		privsep_prev_inherited = loaded != NULL;
-		privsep_child(sv[1], conf_path);
+		if (sv[1] == PRIVSEP_READER_FD	/* kept across the exec */
+		    ? fcntl(sv[1], F_SETFD, 0) == 0
+		    : dup2(sv[1], PRIVSEP_READER_FD) == PRIVSEP_READER_FD)
+			execv("/proc/self/exe", argv);
+		privsep_child(sv[1], conf_path);	/* no exec: this image */
 		_exit(0);
 	}
 	close(sv[1]);
@@ -505,6 +511,25 @@ privsep_start(const char *conf_path, struct config *loaded, char *err,
 	ps->conf_path = xstrdup(conf_path);
 	ps->rbuf = xmalloc(PRIVSEP_RBUF);
 	return ps;
+}
+
+/* privsep_reader_main - the reader, exec'ed: parse the conf at once (the first reload reuses it), then serve */
+int
+privsep_reader_main(const char *conf_path)
+{
+	sigset_t none;
+	char err[1024];
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);	/* the daemon's mask came along */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 0;			/* the daemon is already gone */
+	if (privsep_conf_trusted(conf_path, err, sizeof(err)) == 0)
+		privsep_prev = config_load_from(conf_path, NULL, NULL,
+		    CONFIG_SKIP_KEYS, NULL, err, sizeof(err));
+	privsep_child(PRIVSEP_READER_FD, conf_path);
+	return 0;
 }
 
 /* privsep_read_buffered - n bytes from the helper through ps's read buffer (a record is not a syscall: 100,000 keys); 0 or -1 */

@@ -23,13 +23,21 @@
 
 struct privsep;
 
+#define PRIVSEP_READER_ARG "--key-reader"	/* argv[1] of the exec'ed reader */
+#define PRIVSEP_READER_FD 3			/* its end of the socketpair */
+
 /*
- * privsep_start - fork the reader; call as root before threads start.
- * loaded (may be NULL): the snapshot the daemon loaded from conf_path; the
- * reader's copy of it lets the first reload skip the unchanged files.
+ * privsep_start - start the reader: fork, and exec this program again as
+ * "authmilter --key-reader CONF" with the socket at fd 3 (a fresh image:
+ * it shares no page with the daemon); call as root before threads start
  */
-struct privsep *privsep_start(const char *conf_path, struct config *loaded,
-    char *err, size_t errlen);
+struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
+/*
+ * privsep_reader_main - main() of the exec'ed reader: parses the conf at
+ * once, so that the first reload reads only what changed since, then
+ * serves requests until the daemon closes its end
+ */
+int privsep_reader_main(const char *conf_path);
 /*
  * privsep_load - build a new snapshot through the reader, reusing what prev
  * (the running snapshot, may be NULL) holds unchanged: the helper reads
