@@ -657,6 +657,80 @@ config_key_leaders(struct config_keyref *need, size_t n)
 	free(by_id);
 }
 
+#define CONFIG_KEY_THREADS_MAX 8	/* key readers at a start */
+#define CONFIG_KEY_THREADS_MIN_KEYS 256	/* fewer keys: one thread */
+
+/* Key files to read, shared by the reader threads of one load. */
+struct config_keyjob {
+	struct config_parse *p;		/* the load (its source and options: read only) */
+	struct config_keyref *need;	/* the keys; each thread fills the leaders it takes */
+	size_t n;
+	size_t next;			/* the next index to take (atomic) */
+};
+
+/* config_keyjob_run - read and parse leaders until none is left (a thread, or the caller) */
+static void *
+config_keyjob_run(void *arg)
+{
+	struct config_keyjob *job = arg;
+	struct keys_decoder *dec = keys_decoder_new();
+	struct buf pem = BUF_INIT;
+	char ebuf[512];
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED)) < job->n) {
+		if (job->need[i].leader != i)
+			continue;
+		job->need[i].rc = config_read_key(job->p, dec, job->need[i].k,
+		    &pem, ebuf, sizeof(ebuf));
+		if (job->need[i].rc != 0)
+			job->need[i].err = xstrdup(ebuf);
+	}
+	if (pem.data != NULL)
+		OPENSSL_cleanse(pem.data, pem.len);
+	buf_free(&pem);
+	keys_decoder_free(dec);
+	return NULL;
+}
+
+/* config_keyjob_thread - config_keyjob_run on a thread of its own */
+static void *
+config_keyjob_thread(void *arg)
+{
+	config_keyjob_run(arg);
+	OPENSSL_thread_stop();	/* its per-thread state, now */
+	return NULL;
+}
+
+/*
+ * config_read_leaders - read and parse the leaders of need (the others
+ * share them later), on up to CONFIG_KEY_THREADS_MAX threads when reading
+ * files directly (a start: 100,000 files of 30 us CPU and a dozen
+ * syscalls each); through a source's bytes (the key reader's) one thread
+ */
+static void
+config_read_leaders(struct config_parse *p, struct config_keyref *need,
+    size_t n)
+{
+	struct config_keyjob job = { p, need, n, 0 };
+	pthread_t tid[CONFIG_KEY_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i, nt = 0, want;
+
+	want = cpus > 1 ? (size_t)cpus : 1;
+	if (want > CONFIG_KEY_THREADS_MAX)
+		want = CONFIG_KEY_THREADS_MAX;
+	if (n < CONFIG_KEY_THREADS_MIN_KEYS
+	    || (p->src != NULL && p->src->read_secret != NULL))
+		want = 1;
+	for (i = 1; i < want; i++)	/* the caller is one of them */
+		if (pthread_create(&tid[nt], NULL, config_keyjob_thread, &job) == 0)
+			nt++;
+	config_keyjob_run(&job);
+	for (i = 0; i < nt; i++)
+		pthread_join(tid[i], NULL);
+}
+
 /*
  * config_domain_keys - every block's keys: one stat each; a file the
  * running snapshot holds unchanged is shared, the others are read once
@@ -668,12 +742,10 @@ config_domain_keys(struct config_parse *p)
 {
 	struct config *c = p->c;
 	struct config_keyref *prev, *need;
-	struct keys_decoder *dec;
 	struct key_ident was;
 	const struct key *old;
 	const char **paths;
-	struct buf pem = BUF_INIT;
-	char ebuf[512], ferr[512];
+	char ferr[512];
 	size_t i, j, nprev, nneed = 0, npaths = 0, total = 0;
 	struct key *k;
 
@@ -727,17 +799,14 @@ config_domain_keys(struct config_parse *p)
 		nneed = 0;
 	}
 	free(paths);
-	dec = keys_decoder_new();
+	config_read_leaders(p, need, nneed);
 	for (i = 0; i < nneed; i++) {
 		k = need[i].k;
 		if (need[i].leader == i) {
-			need[i].rc = config_read_key(p, dec, k, &pem, ebuf,
-			    sizeof(ebuf));
 			if (need[i].rc == 0) {
 				c->keys_read++;
 				continue;
 			}
-			need[i].err = xstrdup(ebuf);
 		} else if (need[need[i].leader].rc == 0) {
 			keys_share(k, need[need[i].leader].k);
 			c->keys_reused++;
@@ -746,11 +815,9 @@ config_domain_keys(struct config_parse *p)
 		config_at(p, need[i].d, k->line);
 		config_report(p, need[i].d, "%s", need[need[i].leader].err);
 	}
-	keys_decoder_free(dec);
 	for (i = 0; i < nneed; i++)
 		free(need[i].err);
 	free(need);
-	buf_free(&pem);
 }
 
 /* config_load_keys - every block's keys, and the bounce secrets (their errors are fatal) */

@@ -1227,6 +1227,51 @@ config_reload_reuses_unchanged_files(void **state)
 	free(base);
 }
 
+/* config_many_keys_read_in_parallel - 300 key files (several reader threads): each parsed into its block, the one bad file reported against its block, in file order */
+static void
+config_many_keys_read_in_parallel(void **state)
+{
+	char err[8192], path[1100], *base = testutil_tmpdir();
+	struct buf conf = BUF_INIT;
+	struct config *c;
+	const struct config_domain *d;
+	int i;
+
+	(void)state;
+	assert_non_null(base);
+	for (i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "%s/k%d.pem", base, i);
+		assert_int_equal(testutil_write_key(path, "ED25519", 0,
+		    i == 150 || i == 151 ? 0644 : 0600), 0);
+		buf_printf(&conf, "domain d%d.example {\n key = s1 %s\n}\n", i,
+		    path);
+	}
+	snprintf(path, sizeof(path), "%s/main.conf", base);
+	c = load_text(buf_cstr(&conf), path, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->ndomains, 298);
+	assert_int_equal(c->keys_read, 298);
+	for (i = 0; i < 300; i += 37) {
+		snprintf(path, sizeof(path), "d%d.example", i);
+		d = config_find_domain(c, path);
+		if (i == 150 || i == 151) {
+			assert_null(d);
+			continue;
+		}
+		assert_non_null(d);
+		assert_non_null(d->keys[0].pkey);
+		assert_int_equal(d->keys[0].type, KEY_ED25519);
+	}
+	/* two errors, in the order of the file */
+	snprintf(path, sizeof(path), "k150.pem has mode 0644");
+	assert_non_null(strstr(err, path));
+	assert_true(strstr(err, path) < strstr(err, "k151.pem has mode 0644"));
+	config_free(c);
+	buf_free(&conf);
+	testutil_rmtree(base);
+	free(base);
+}
+
 int
 main(void)
 {
@@ -1251,6 +1296,7 @@ main(void)
 		cmocka_unit_test(config_reload_keeps_running_block),
 		cmocka_unit_test(config_reload_reuses_unchanged_keys),
 		cmocka_unit_test(config_reload_reuses_unchanged_files),
+		cmocka_unit_test(config_many_keys_read_in_parallel),
 		cmocka_unit_test(config_garbage_file_stops_at_100_errors),
 	};
 	enum {
