@@ -87,9 +87,10 @@ expand(const char *tmpl)
 	return out;
 }
 
-/* load_text - parse text as the file name; err: every error found, one a line */
+/* load_from - config_load_from (text NULL: read name; src may be NULL); every error found into err, one a line */
 static struct config *
-load_text(const char *text, const char *name, char *err, size_t errlen)
+load_from(const char *name, const char *text, const struct config_source *src,
+    char *err, size_t errlen)
 {
 	struct config_problems probs = { NULL, 0, 0 };
 	struct config *c;
@@ -97,12 +98,19 @@ load_text(const char *text, const char *name, char *err, size_t errlen)
 	size_t i, used = 0;
 
 	err[0] = '\0';
-	c = config_load_from(name, text, NULL, 0, &probs, first, sizeof(first));
+	c = config_load_from(name, text, src, 0, &probs, first, sizeof(first));
 	for (i = 0; i < probs.n && used < errlen; i++)
 		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
 		    probs.v[i].text);
 	config_problems_free(&probs);
 	return c;
+}
+
+/* load_text - parse text as the file name; err: every error found, one a line */
+static struct config *
+load_text(const char *text, const char *name, char *err, size_t errlen)
+{
+	return load_from(name, text, NULL, err, errlen);
 }
 
 /* load - parse a template as test.conf, return the snapshot (NULL: a fatal error) with every error in err */
@@ -769,19 +777,10 @@ static struct config *
 reload_text(const char *tmpl, const struct config *prev, char *err,
     size_t errlen)
 {
-	struct config_problems probs = { NULL, 0, 0 };
 	struct config_source src = { .prev = prev };
-	struct config *c;
-	char *text = expand(tmpl), first[1024];
-	size_t i, used = 0;
+	char *text = expand(tmpl);
+	struct config *c = load_from("test.conf", text, &src, err, errlen);
 
-	err[0] = '\0';
-	c = config_load_from("test.conf", text, &src, 0, &probs, first,
-	    sizeof(first));
-	for (i = 0; i < probs.n && used < errlen; i++)
-		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
-		    probs.v[i].text);
-	config_problems_free(&probs);
 	free(text);
 	return c;
 }
@@ -1122,20 +1121,11 @@ static struct config *
 reload_file(const char *base, const struct config *prev, char *err,
     size_t errlen)
 {
-	struct config_problems probs = { NULL, 0, 0 };
 	struct config_source src = { .prev = prev };
-	char path[1024], first[1024];
-	struct config *c;
-	size_t i, used = 0;
+	char path[1024];
 
 	snprintf(path, sizeof(path), "%s/main.conf", base);
-	err[0] = '\0';
-	c = config_load_from(path, NULL, &src, 0, &probs, first, sizeof(first));
-	for (i = 0; i < probs.n && used < errlen; i++)
-		used += (size_t)snprintf(err + used, errlen - used, "%s\n",
-		    probs.v[i].text);
-	config_problems_free(&probs);
-	return c;
+	return load_from(path, NULL, &src, err, errlen);
 }
 
 /* put - write text (@DIR@ expanded) to base/name, mode 0644 */
