@@ -278,16 +278,19 @@ main_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; 0.12 s" */
+/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; domains A added, R removed (changes: a reload's, else NULL); 0.12 s" */
 static void
 main_log_summary(const char *what, const char *path, const struct config *c,
-    size_t carried, double t0)
+    const size_t *changes, size_t carried, double t0)
 {
 	struct buf line = BUF_INIT;
 
 	config_summary(c, &line);
 	if (carried > 0)
 		buf_printf(&line, "; %zu key states carried over", carried);
+	if (changes != NULL)
+		buf_printf(&line, "; domains %zu added, %zu removed", changes[0],
+		    changes[1]);
 	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
 	    main_seconds() - t0);
 	buf_free(&line);
@@ -301,7 +304,7 @@ main_reload(const char *path)
 	struct config *c, *old;
 	double t0 = main_seconds();
 	char err[1024];
-	size_t carried;
+	size_t carried, changes[2];
 	int stopping;
 
 	/* the running snapshot: what did not change is taken from it */
@@ -324,6 +327,7 @@ main_reload(const char *path)
 		return;
 	}
 	carried = keycheck_carry_over(old, c);
+	config_changes(c, old, &changes[0], &changes[1]);
 	config_release(old);
 	pthread_mutex_lock(&main_reload_lock);
 	if (!(stopping = main_stopping)) {
@@ -332,7 +336,7 @@ main_reload(const char *path)
 		listener_set_max_connections(c->max_connections);
 		config_install(c);
 		main_log_summary("configuration reloaded from", path, c,
-		    carried, t0);
+		    changes, carried, t0);
 		/* under the lock: once stopping is set the checker may be gone */
 		keycheck_wake(main_keycheck);
 	}
@@ -587,7 +591,7 @@ main(int argc, char **argv)
 	main_drop_privileges(pw);
 	if (runtime_start(c, NULL, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
-	main_log_summary("configuration loaded from", path, c, 0, t0);
+	main_log_summary("configuration loaded from", path, c, NULL, 0, t0);
 	rc = main_serve(path, c);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);

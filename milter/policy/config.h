@@ -346,6 +346,9 @@ void config_dump(const struct config *c, FILE *fp);
  * keys: K published, ..." (the keys' publication states as known now)
  */
 void config_summary(const struct config *c, struct buf *out);
+/* config_changes - how many blocks c has that old has not (added), and old has that c has not (removed) */
+void config_changes(const struct config *c, const struct config *old,
+    size_t *added, size_t *removed);
 /* config_print_sample - print the annotated sample conf from the table */
 void config_print_sample(FILE *fp);
 /* config_print_man - print the authmilter.conf(5) man page from the table */

@@ -218,6 +218,22 @@ config_summary(const struct config *c, struct buf *out)
 		    c->files_read, c->files_reused);
 }
 
+/* config_changes - blocks of c that old lacks (added), and of old that c lacks (removed) */
+void
+config_changes(const struct config *c, const struct config *old,
+    size_t *added, size_t *removed)
+{
+	size_t i;
+
+	*added = *removed = 0;
+	for (i = 0; i < c->ndomains; i++)
+		if (old == NULL || config_find_domain(old, c->domains[i].name) == NULL)
+			(*added)++;
+	for (i = 0; old != NULL && i < old->ndomains; i++)
+		if (config_find_domain(c, old->domains[i].name) == NULL)
+			(*removed)++;
+}
+
 /* config_type_name - short description of a value syntax */
 static const char *
 config_type_name(const struct opt_def *o)
