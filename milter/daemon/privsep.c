@@ -522,6 +522,7 @@ privsep_reader_main(const char *conf_path)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* the daemon's mask came along */
+	prctl(PR_SET_NAME, "authmilter");	/* not "exe", from /proc/self/exe */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 0;			/* the daemon is already gone */
