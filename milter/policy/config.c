@@ -955,7 +955,7 @@ config_file_intern(struct config *c, const char *path)
 	return w->v[w->n++];
 }
 
-/* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared) */
+/* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared; without with_keys, for the key reader, only what its checks need) */
 static void
 config_domain_copy(struct config_domain *dst, const struct config_domain *src,
     const char *file, int with_keys)
@@ -968,7 +968,15 @@ config_domain_copy(struct config_domain *dst, const struct config_domain *src,
 	dst->file = file;
 	for (i = 0; i < config_noptions; i++) {
 		o = &config_options[i];
-		if ((o->scope & OPT_BLOCK) && config_types[o->type].copy != NULL)
+		if (!(o->scope & OPT_BLOCK) || config_types[o->type].copy == NULL)
+			continue;
+		/* the key reader (no keys) needs the name, the bounce domain
+		 * (its checks must fail the blocks the daemon's fail) and the
+		 * key paths only: 100,000 blocks of lists not copied */
+		if (!with_keys && o->offset != offsetof(struct config_domain,
+		    bounce_domain))
+			memset((char *)dst + o->offset, 0, o->size);
+		else
 			config_types[o->type].copy((char *)dst + o->offset,
 			    (const char *)src + o->offset, o->size);
 	}
