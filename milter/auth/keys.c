@@ -125,6 +125,20 @@ keys_free(struct key *k)
 	k->path = NULL;
 }
 
+/* keys_ident_of - the identity a stat gives */
+void
+keys_ident_of(const struct stat *st, struct key_ident *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = (unsigned long long)st->st_dev;
+	id->ino = (unsigned long long)st->st_ino;
+	id->size = (unsigned long long)st->st_size;
+	id->mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL
+	    + st->st_mtim.tv_nsec;
+	id->ctime_ns = (long long)st->st_ctim.tv_sec * 1000000000LL
+	    + st->st_ctim.tv_nsec;
+}
+
 /* keys_ident_stat - a file's identity from stat or lstat */
 int
 keys_ident_stat(const char *path, int follow, struct key_ident *id)
@@ -133,14 +147,7 @@ keys_ident_stat(const char *path, int follow, struct key_ident *id)
 
 	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
 		return -1;
-	memset(id, 0, sizeof(*id));
-	id->dev = (unsigned long long)st.st_dev;
-	id->ino = (unsigned long long)st.st_ino;
-	id->size = (unsigned long long)st.st_size;
-	id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL
-	    + st.st_mtim.tv_nsec;
-	id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL
-	    + st.st_ctim.tv_nsec;
+	keys_ident_of(&st, id);
 	return 0;
 }
 

@@ -116,6 +116,9 @@ void keys_decoder_free(struct keys_decoder *dec);
 /* keys_parse_pem_with - keys_parse_pem through dec (a load of 100,000 keys) */
 int keys_parse_pem_with(struct keys_decoder *dec, struct key *k,
     const char *pem, size_t len, char *err, size_t errlen);
+struct stat;
+/* keys_ident_of - the identity of the file st describes */
+void keys_ident_of(const struct stat *st, struct key_ident *id);
 /* keys_ident_stat - path's identity (follow: stat, else lstat); 0 or -1 (errno) */
 int keys_ident_stat(const char *path, int follow, struct key_ident *id);
 /* keys_ident_cmp - order of two identities (0: the same file, unchanged) */

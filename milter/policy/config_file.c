@@ -113,16 +113,8 @@ config_file_read_trusted(const char *path, struct buf *text,
 		close(fd);
 		return -1;
 	}
-	if (id != NULL) {
-		memset(id, 0, sizeof(*id));
-		id->dev = (unsigned long long)st.st_dev;
-		id->ino = (unsigned long long)st.st_ino;
-		id->size = (unsigned long long)st.st_size;
-		id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL
-		    + st.st_mtim.tv_nsec;
-		id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL
-		    + st.st_ctim.tv_nsec;
-	}
+	if (id != NULL)
+		keys_ident_of(&st, id);
 	/* its size and one byte more: a short read of a regular file is its end */
 	for (;;) {
 		want = (st.st_size > 0 ? (size_t)st.st_size : 0) + 1;
