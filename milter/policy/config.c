@@ -5,8 +5,10 @@
  * after whitespace), `domain NAME {` ... `}` blocks holding the options
  * a domain may override, and `include PATTERN` (config_file.c). Every error
  * names FILE:LINE and the reason. This file handles one statement at a
- * time, then checks the whole, loads the keys and leaves out the blocks
- * that failed; values are parsed in config_value.c, and blocks are found
+ * time, then checks the whole, has the keys loaded (config_keys.c) and
+ * leaves out the blocks that failed, or keeps their running versions
+ * (config_reuse.c, which also copies the blocks of unchanged included
+ * files); values are parsed in config_value.c, and blocks are found
  * (names in A-labels, subdomains) by config_lookup.c.
  *
  * Threading: config_load runs in one thread (start-up or the reload
@@ -25,7 +27,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
 
 #include "base/buf.h"
 #include "policy/config.h"
@@ -33,8 +34,6 @@
 #include "policy/config_table.h"
 #include "base/log.h"
 #include "base/mailaddr.h"
-#include "base/secret.h"
-#include "auth/sign.h"
 #include "base/xalloc.h"
 
 _Static_assert(CONFIG_PARSE_MAX_OPTIONS >= 32, "room for the option table");
@@ -127,7 +126,7 @@ config_row_base(struct config *c, const struct opt_def *o)
 }
 
 /* config_find_option - table row by name */
-static const struct opt_def *
+const struct opt_def *
 config_find_option(const char *name, size_t *idx)
 {
 	size_t i;
@@ -141,7 +140,7 @@ config_find_option(const char *name, size_t *idx)
 }
 
 /* config_new_block - append a block named name, opened at the current line */
-static struct config_domain *
+struct config_domain *
 config_new_block(struct config_parse *p, const char *name)
 {
 	struct config_domain *d;
@@ -348,7 +347,7 @@ config_cmp_bounce(const void *a, const void *b)
 }
 
 /* config_index - sorted lookup tables of the blocks that did not fail */
-static void
+void
 config_index(struct config *c)
 {
 	size_t i, n = 0;
@@ -371,7 +370,7 @@ config_index(struct config *c)
 }
 
 /* config_at - point messages at a block's file and a line of it */
-static void
+void
 config_at(struct config_parse *p, const struct config_domain *d, int line)
 {
 	p->name = d->file;
@@ -505,350 +504,6 @@ config_check_globals(struct config_parse *p)
 	}
 }
 
-/* config_bounce_secret_index - the table row of bounce_secret */
-static size_t
-config_bounce_secret_index(void)
-{
-	size_t i = 0;
-
-	config_find_option("bounce_secret", &i);
-	return i;
-}
-
-/* config_secret_flags - secret_read flags from the options */
-int
-config_secret_flags(const struct config *c)
-{
-	return (c->allow_group_readable_keys ? SECRET_ALLOW_GROUP : 0)
-	    | (c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW ?
-	    SECRET_ALLOW_SYMLINK : 0);
-}
-
-/* config_read_secret - the permission-checked bytes of a key or secret file */
-static int
-config_read_secret(const struct config_parse *p, const char *path,
-    const char *what, size_t max, struct buf *pem, char *ebuf, size_t ebuflen)
-{
-	int flags = config_secret_flags(p->c);
-
-	if (p->src != NULL && p->src->read_secret != NULL)
-		return p->src->read_secret(p->src->arg, path, what, max, flags,
-		    pem, ebuf, ebuflen);
-	return secret_read(path, what, max, flags, pem, ebuf, ebuflen);
-}
-
-/* A key of the load and its block. */
-struct config_keyref {
-	struct config_domain *d;	/* NULL: a key of the running snapshot */
-	struct key *k;
-	size_t ord;			/* its place in the load */
-	size_t leader;			/* ord of the first key of the load with
-					 * the same file (itself if none) */
-	int rc;				/* the leader's read: 0 or -1 */
-	char *err;			/* the leader's error (owned) */
-};
-
-/* config_cmp_keyref - by file identity (unknown last), then the order of the load */
-static int
-config_cmp_keyref(const void *a, const void *b)
-{
-	const struct config_keyref *x = a, *y = b;
-	int r;
-
-	if (x->k->has_ident != y->k->has_ident)
-		return x->k->has_ident ? -1 : 1;
-	if (x->k->has_ident && (r = keys_ident_cmp(&x->k->ident,
-	    &y->k->ident)) != 0)
-		return r;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
-/* config_prev_keys - the parsed keys of the running snapshot, sorted by identity */
-static struct config_keyref *
-config_prev_keys(const struct config *prev, size_t *np)
-{
-	struct config_keyref *v;
-	size_t i, j, n = 0;
-
-	*np = 0;
-	if (prev == NULL)
-		return NULL;
-	for (i = 0; i < prev->ndomains; i++)
-		n += prev->domains[i].nkeys;
-	v = xcalloc(n + 1, sizeof(*v));
-	n = 0;
-	for (i = 0; i < prev->ndomains; i++)
-		for (j = 0; j < prev->domains[i].nkeys; j++)
-			if (prev->domains[i].keys[j].has_ident
-			    && prev->domains[i].keys[j].pkey != NULL) {
-				v[n].ord = n;
-				v[n++].k = &prev->domains[i].keys[j];
-			}
-	qsort(v, n, sizeof(*v), config_cmp_keyref);
-	*np = n;
-	return v;
-}
-
-/* config_prev_find - a running key with identity id, or NULL */
-static const struct key *
-config_prev_find(const struct config_keyref *v, size_t n,
-    const struct key_ident *id)
-{
-	size_t lo = 0, hi = n, mid;
-	int r;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		r = keys_ident_cmp(&v[mid].k->ident, id);
-		if (r == 0)
-			return v[mid].k;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/* config_stat_key - a key file's identity through the source; 0 or -1 */
-static int
-config_stat_key(const struct config_parse *p, const char *path,
-    struct key_ident *id)
-{
-	int follow = p->c->key_symlinks == CONFIG_KEY_SYMLINKS_ALLOW;
-
-	if (p->src != NULL && p->src->stat_key != NULL)
-		return p->src->stat_key(p->src->arg, path, follow, id);
-	return keys_ident_stat(path, follow, id);
-}
-
-/* config_read_key - read and parse one key file into k; 0, or -1 with ebuf */
-static int
-config_read_key(struct config_parse *p, struct keys_decoder *dec,
-    struct key *k, struct buf *pem, char *ebuf, size_t ebuflen)
-{
-	int rc;
-
-	rc = config_read_secret(p, k->path, KEYS_FILE_WHAT, KEYS_MAX_PEM, pem,
-	    ebuf, ebuflen);
-	if (rc == 0)
-		rc = keys_parse_pem_with(dec, k, buf_cstr(pem), pem->len, ebuf,
-		    ebuflen);
-	if (pem->data != NULL)
-		OPENSSL_cleanse(pem->data, pem->len);
-	return rc;
-}
-
-/* config_key_leaders - each key's leader: the first key of the load reading the same file */
-static void
-config_key_leaders(struct config_keyref *need, size_t n)
-{
-	struct config_keyref *by_id = xcalloc(n + 1, sizeof(*by_id));
-	size_t i, lead = 0;
-
-	memcpy(by_id, need, n * sizeof(*need));
-	qsort(by_id, n, sizeof(*by_id), config_cmp_keyref);
-	for (i = 0; i < n; i++) {
-		if (i == 0 || !by_id[i].k->has_ident
-		    || keys_ident_cmp(&by_id[i].k->ident, &by_id[i - 1].k->ident))
-			lead = by_id[i].ord;
-		need[by_id[i].ord].leader = lead;
-	}
-	free(by_id);
-}
-
-#define CONFIG_KEY_THREADS_MAX 8	/* key readers at a start */
-#define CONFIG_KEY_THREADS_MIN_KEYS 256	/* fewer keys: one thread */
-
-/* Key files to read, shared by the reader threads of one load. */
-struct config_keyjob {
-	struct config_parse *p;		/* the load (its source and options: read only) */
-	struct config_keyref *need;	/* the keys; each thread fills the leaders it takes */
-	size_t n;
-	size_t next;			/* the next index to take (atomic) */
-};
-
-/* config_keyjob_run - read and parse leaders until none is left (a thread, or the caller) */
-static void *
-config_keyjob_run(void *arg)
-{
-	struct config_keyjob *job = arg;
-	struct keys_decoder *dec = keys_decoder_new();
-	struct buf pem = BUF_INIT;
-	char ebuf[512];
-	size_t i;
-
-	while ((i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED)) < job->n) {
-		if (job->need[i].leader != i)
-			continue;
-		job->need[i].rc = config_read_key(job->p, dec, job->need[i].k,
-		    &pem, ebuf, sizeof(ebuf));
-		if (job->need[i].rc != 0)
-			job->need[i].err = xstrdup(ebuf);
-	}
-	if (pem.data != NULL)
-		OPENSSL_cleanse(pem.data, pem.len);
-	buf_free(&pem);
-	keys_decoder_free(dec);
-	return NULL;
-}
-
-/* config_keyjob_thread - config_keyjob_run on a thread of its own */
-static void *
-config_keyjob_thread(void *arg)
-{
-	config_keyjob_run(arg);
-	OPENSSL_thread_stop();	/* its per-thread state, now */
-	return NULL;
-}
-
-/*
- * config_read_leaders - read and parse the leaders of need (the others
- * share them later), on up to CONFIG_KEY_THREADS_MAX threads when reading
- * files directly (a start: 100,000 files of 30 us CPU and a dozen
- * syscalls each); through a source's bytes (the key reader's) one thread
- */
-static void
-config_read_leaders(struct config_parse *p, struct config_keyref *need,
-    size_t n)
-{
-	struct config_keyjob job = { p, need, n, 0 };
-	pthread_t tid[CONFIG_KEY_THREADS_MAX];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t i, nt = 0, want;
-
-	want = cpus > 1 ? (size_t)cpus : 1;
-	if (want > CONFIG_KEY_THREADS_MAX)
-		want = CONFIG_KEY_THREADS_MAX;
-	if (n < CONFIG_KEY_THREADS_MIN_KEYS
-	    || (p->src != NULL && p->src->read_secret != NULL))
-		want = 1;
-	for (i = 1; i < want; i++)	/* the caller is one of them */
-		if (pthread_create(&tid[nt], NULL, config_keyjob_thread, &job) == 0)
-			nt++;
-	config_keyjob_run(&job);
-	for (i = 0; i < nt; i++)
-		pthread_join(tid[i], NULL);
-}
-
-/*
- * config_domain_keys - every block's keys: one stat each; a file the
- * running snapshot holds unchanged is shared, the others are read once
- * (a file named by several blocks too), in the order of the load, after
- * one fetch of them all
- */
-static void
-config_domain_keys(struct config_parse *p)
-{
-	struct config *c = p->c;
-	struct config_keyref *prev, *need;
-	struct key_ident was;
-	const struct key *old;
-	const char **paths;
-	char ferr[512];
-	size_t i, j, nprev, nneed = 0, npaths = 0, total = 0;
-	struct key *k;
-
-	prev = config_prev_keys(p->src != NULL ? p->src->prev : NULL, &nprev);
-	for (i = 0; i < c->ndomains; i++)
-		total += c->domains[i].failed ? 0 : c->domains[i].nkeys;
-	need = xcalloc(total + 1, sizeof(*need));
-	for (i = 0; i < c->ndomains; i++) {
-		if (c->domains[i].failed)
-			continue;
-		for (j = 0; j < c->domains[i].nkeys; j++) {
-			k = &c->domains[i].keys[j];
-			if (k->pkey != NULL) {	/* a reused block's: still the file? */
-				was = k->ident;
-				k->has_ident = config_stat_key(p, k->path,
-				    &k->ident) == 0;
-				if (k->has_ident && keys_ident_cmp(&was,
-				    &k->ident) == 0) {
-					c->keys_reused++;
-					continue;
-				}
-				EVP_PKEY_free(k->pkey);	/* changed: read anew */
-				k->pkey = NULL;
-				k->pub = KEY_PUB_UNCHECKED;
-				k->phase = KEY_PHASE_UNSEEN;
-			}
-			k->has_ident = config_stat_key(p, k->path, &k->ident) == 0;
-			old = k->has_ident ? config_prev_find(prev, nprev,
-			    &k->ident) : NULL;
-			if (old != NULL) {
-				keys_share(k, old);
-				c->keys_reused++;
-				continue;
-			}
-			need[nneed].d = &c->domains[i];
-			need[nneed].ord = nneed;
-			need[nneed++].k = k;
-		}
-	}
-	free(prev);
-	config_key_leaders(need, nneed);
-	paths = xcalloc(nneed + 1, sizeof(*paths));
-	for (i = 0; i < nneed; i++)
-		if (need[i].leader == i)
-			paths[npaths++] = need[i].k->path;
-	if (npaths > 0 && p->src != NULL && p->src->fetch != NULL
-	    && p->src->fetch(p->src->arg, paths, npaths, ferr, sizeof(ferr)) != 0) {
-		p->name = c->path;
-		p->line = 0;
-		config_report(p, NULL, "reading the key files: %s", ferr);
-		nneed = 0;
-	}
-	free(paths);
-	config_read_leaders(p, need, nneed);
-	for (i = 0; i < nneed; i++) {
-		k = need[i].k;
-		if (need[i].leader == i) {
-			if (need[i].rc == 0) {
-				c->keys_read++;
-				continue;
-			}
-		} else if (need[need[i].leader].rc == 0) {
-			keys_share(k, need[need[i].leader].k);
-			c->keys_reused++;
-			continue;
-		}
-		config_at(p, need[i].d, k->line);
-		config_report(p, need[i].d, "%s", need[need[i].leader].err);
-	}
-	for (i = 0; i < nneed; i++)
-		free(need[i].err);
-	free(need);
-}
-
-/* config_load_keys - every block's keys, and the bounce secrets (their errors are fatal) */
-static void
-config_load_keys(struct config_parse *p)
-{
-	struct buf pem = BUF_INIT;
-	char ebuf[512];
-	size_t i;
-	int rc;
-
-	config_domain_keys(p);
-	p->name = p->c->path;
-	for (i = 0; i < p->c->bounce_secret.n; i++) {
-		const char *path = p->c->bounce_secret.v[i];
-
-		rc = config_read_secret(p, path, BOUNCE_SECRET_WHAT,
-		    BOUNCE_SECRET_FILE_MAX, &pem, ebuf, sizeof(ebuf));
-		if (rc == 0)
-			rc = bounce_secrets_add(&p->c->secrets, buf_cstr(&pem),
-			    pem.len, path, ebuf, sizeof(ebuf));
-		if (rc != 0) {
-			p->line = p->gline[config_bounce_secret_index()];
-			config_report(p, NULL, "bounce_secret: %s", ebuf);
-		}
-		if (pem.data != NULL)
-			OPENSSL_cleanse(pem.data, pem.cap);
-	}
-	buf_free(&pem);
-}
-
 /* config_parse_begin - a new snapshot holding the defaults */
 int
 config_parse_begin(struct config_parse *p, const char *path,
@@ -935,204 +590,6 @@ config_leave_out(struct config *c)
 	}
 	c->ndomains = n;
 	free(by_addr);
-}
-
-/* config_file_intern - the snapshot's copy of a file name, added if new */
-static const char *
-config_file_intern(struct config *c, const char *path)
-{
-	struct config_words *w = &c->files;
-	size_t i;
-
-	for (i = w->n; i-- > 0; )
-		if (strcmp(w->v[i], path) == 0)
-			return w->v[i];
-	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
-	c->finfo = xreallocarray(c->finfo, w->n + 1, sizeof(*c->finfo));
-	memset(&c->finfo[w->n], 0, sizeof(*c->finfo));
-	c->finfo[w->n].failed = 1;	/* a kept block's file: it failed */
-	w->v[w->n] = xstrdup(path);
-	return w->v[w->n++];
-}
-
-/* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared; without with_keys, for the key reader, only what its checks need) */
-static void
-config_domain_copy(struct config_domain *dst, const struct config_domain *src,
-    const char *file, int with_keys)
-{
-	const struct opt_def *o;
-	size_t i;
-
-	*dst = *src;		/* the scalars; every pointer is replaced below */
-	dst->name = xstrdup(src->name);
-	dst->file = file;
-	for (i = 0; i < config_noptions; i++) {
-		o = &config_options[i];
-		if (!(o->scope & OPT_BLOCK) || config_types[o->type].copy == NULL)
-			continue;
-		/* the key reader (no keys) needs the name, the bounce domain
-		 * (its checks must fail the blocks the daemon's fail) and the
-		 * key paths only: 100,000 blocks of lists not copied */
-		if (!with_keys && o->offset != offsetof(struct config_domain,
-		    bounce_domain))
-			memset((char *)dst + o->offset, 0, o->size);
-		else
-			config_types[o->type].copy((char *)dst + o->offset,
-			    (const char *)src + o->offset, o->size);
-	}
-	dst->keys = xcalloc(src->nkeys + 1, sizeof(*dst->keys));
-	for (i = 0; i < src->nkeys; i++) {
-		struct key *k = &dst->keys[i];
-		const struct key *sk = &src->keys[i];
-
-		*k = *sk;
-		k->selector = xstrdup(sk->selector);
-		k->path = xstrdup(sk->path);
-		k->pkey = NULL;
-		if (with_keys)	/* not for a parse without keys (the key reader's) */
-			keys_share(k, sk);
-		keys_pub_set(k, keys_pub_get(sk));
-	}
-}
-
-/* config_cmp_prev_file - two of the running snapshot's file indices by path (qsort_r) */
-static int
-config_cmp_prev_file(const void *a, const void *b, void *arg)
-{
-	const struct config *prev = arg;
-
-	return strcmp(prev->files.v[*(const size_t *)a],
-	    prev->files.v[*(const size_t *)b]);
-}
-
-/* config_cmp_block_file - two blocks by the file they were read from (its stored name), then by place */
-static int
-config_cmp_block_file(const void *a, const void *b)
-{
-	const struct config_domain *x = *(const struct config_domain *const *)a;
-	const struct config_domain *y = *(const struct config_domain *const *)b;
-
-	if (x->file != y->file)
-		return (uintptr_t)x->file < (uintptr_t)y->file ? -1 : 1;
-	return x < y ? -1 : x > y;
-}
-
-/* config_prev_index - the running snapshot's files by path and blocks by file (once a load) */
-static void
-config_prev_index(struct config_parse *p, const struct config *prev)
-{
-	size_t i;
-
-	if (p->prev_files != NULL)
-		return;
-	p->prev_files = xcalloc(prev->files.n + 1, sizeof(*p->prev_files));
-	for (i = 0; i < prev->files.n; i++)
-		p->prev_files[i] = i;
-	qsort_r(p->prev_files, prev->files.n, sizeof(*p->prev_files),
-	    config_cmp_prev_file, (void *)prev);
-	p->prev_blocks = xcalloc(prev->ndomains + 1, sizeof(*p->prev_blocks));
-	for (i = 0; i < prev->ndomains; i++)
-		p->prev_blocks[i] = &prev->domains[i];
-	p->prev_nblocks = prev->ndomains;
-	qsort(p->prev_blocks, prev->ndomains, sizeof(*p->prev_blocks),
-	    config_cmp_block_file);
-}
-
-/* config_reuse_file - copy an unchanged, error-free included file's blocks from the running snapshot */
-int
-config_reuse_file(struct config_parse *p, const char *path,
-    const struct key_ident *id)
-{
-	const struct config *prev = p->src != NULL ? p->src->prev : NULL;
-	const struct config_fileinfo *fi;
-	const char *name, *file;
-	size_t lo, hi, mid, j, first, n;
-	int r;
-
-	if (!p->reuse_ok || prev == NULL || prev->finfo == NULL)
-		return 0;
-	config_prev_index(p, prev);
-	for (lo = 0, hi = prev->files.n; lo < hi; ) {
-		mid = lo + (hi - lo) / 2;
-		r = strcmp(prev->files.v[p->prev_files[mid]], path);
-		if (r == 0)
-			break;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo >= hi)
-		return 0;
-	j = p->prev_files[mid];
-	fi = &prev->finfo[j];
-	if (j == 0 || !fi->has_id || fi->failed || keys_ident_cmp(&fi->id, id))
-		return 0;
-	file = prev->files.v[j];
-	/* its blocks: the run of prev_blocks read from file */
-	for (lo = 0, hi = p->prev_nblocks; lo < hi; ) {
-		mid = lo + (hi - lo) / 2;
-		if ((uintptr_t)p->prev_blocks[mid]->file < (uintptr_t)file)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	first = lo;
-	for (n = 0; first + n < p->prev_nblocks
-	    && p->prev_blocks[first + n]->file == file; n++)
-		;
-	name = config_file_note(p, path);
-	p->c->finfo[p->c->files.n - 1].id = *id;
-	p->c->finfo[p->c->files.n - 1].has_id = 1;
-	p->c->files_reused++;
-	for (j = 0; j < n; j++) {
-		struct config_domain *d = config_new_block(p, "");
-
-		free(d->name);
-		config_domain_copy(d, p->prev_blocks[first + j], name,
-		    !(p->flags & CONFIG_SKIP_KEYS));
-		d->reused = 1;
-	}
-	return 1;
-}
-
-/*
- * config_keep_running - a block that failed keeps the running snapshot's
- * version, unless a block of this load took its name or bounce domain;
- * called after config_index, which it redoes when it kept any
- */
-static void
-config_keep_running(struct config *c, const struct config *prev)
-{
-	const struct config_domain *od, **keep;
-	size_t i, n = 0;
-
-	if (prev == NULL || c->failed.n == 0)
-		return;
-	keep = xcalloc(c->failed.n, sizeof(*keep));
-	for (i = 0; i < c->failed.n; i++) {
-		if (config_find_domain(c, c->failed.v[i]) != NULL
-		    || (od = config_find_domain(prev, c->failed.v[i])) == NULL)
-			continue;
-		if (od->bounce_domain != NULL && od->bounce_domain[0] != '\0'
-		    && config_find_bounce_domain(c, od->bounce_domain) != NULL)
-			continue;
-		keep[n++] = od;
-	}
-	if (n > 0) {
-		c->domains = xreallocarray(c->domains, c->ndomains + n,
-		    sizeof(*c->domains));
-		c->kept.v = xreallocarray(c->kept.v, c->kept.n + n,
-		    sizeof(*c->kept.v));
-	}
-	for (i = 0; i < n; i++) {
-		config_domain_copy(&c->domains[c->ndomains++], keep[i],
-		    config_file_intern(c, keep[i]->file), 1);
-		c->kept.v[c->kept.n++] = xstrdup(keep[i]->name);
-	}
-	free(keep);
-	if (n > 0)
-		config_index(c);
 }
 
 /* config_parse_finish - validate, load keys, leave the failed blocks out */

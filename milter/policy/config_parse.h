@@ -72,6 +72,20 @@ void config_lookup_normalize(struct config_parse *p);
 void config_file_include(struct config_parse *p, const char *pattern);
 /* config_file_note - record path among the snapshot's files; the stored copy (borrowed from the snapshot) */
 const char *config_file_note(struct config_parse *p, const char *path);
+/* config_find_option - the table row named name (its index in *idx, if not NULL), or NULL */
+const struct opt_def *config_find_option(const char *name, size_t *idx);
+/* config_new_block - append a block named name, opened at the current line */
+struct config_domain *config_new_block(struct config_parse *p,
+    const char *name);
+/* config_index - (re)build c's sorted lookup tables of the blocks that did not fail */
+void config_index(struct config *c);
+/* config_at - point the next message at block d's file and line */
+void config_at(struct config_parse *p, const struct config_domain *d,
+    int line);
+/* config_load_keys - every block's keys and the bounce secrets (config_keys.c); a key's error takes its block down, a secret's is fatal */
+void config_load_keys(struct config_parse *p);
+/* config_keep_running - after config_index: each failed block that the running snapshot prev has keeps that version (config_reuse.c) */
+void config_keep_running(struct config *c, const struct config *prev);
 /*
  * config_reuse_file - when the running snapshot read the included file
  * path with identity id and found no error in it, note it and copy its

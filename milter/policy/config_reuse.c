@@ -1,0 +1,217 @@
+/*
+ * config_reuse.c - what a load takes from the running snapshot (private
+ * to the loader: config_parse.h): the blocks of an unchanged included
+ * file, and the running version of a block that failed.
+ *
+ * Copies are deep (a snapshot is freed on its own), keys excepted: a
+ * parsed key is reference counted and shared. Runs in the loader's thread.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "auth/keys.h"
+#include "policy/config.h"
+#include "policy/config_parse.h"
+#include "policy/config_table.h"
+
+/* config_file_intern - the snapshot's copy of a file name, added if new */
+static const char *
+config_file_intern(struct config *c, const char *path)
+{
+	struct config_words *w = &c->files;
+	size_t i;
+
+	for (i = w->n; i-- > 0; )
+		if (strcmp(w->v[i], path) == 0)
+			return w->v[i];
+	w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+	c->finfo = xreallocarray(c->finfo, w->n + 1, sizeof(*c->finfo));
+	memset(&c->finfo[w->n], 0, sizeof(*c->finfo));
+	c->finfo[w->n].failed = 1;	/* a kept block's file: it failed */
+	w->v[w->n] = xstrdup(path);
+	return w->v[w->n++];
+}
+
+/* config_domain_copy - a deep copy of the running block src into the empty dst, read from file (keys shared; without with_keys, for the key reader, only what its checks need) */
+static void
+config_domain_copy(struct config_domain *dst, const struct config_domain *src,
+    const char *file, int with_keys)
+{
+	const struct opt_def *o;
+	size_t i;
+
+	*dst = *src;		/* the scalars; every pointer is replaced below */
+	dst->name = xstrdup(src->name);
+	dst->file = file;
+	for (i = 0; i < config_noptions; i++) {
+		o = &config_options[i];
+		if (!(o->scope & OPT_BLOCK) || config_types[o->type].copy == NULL)
+			continue;
+		/* the key reader (no keys) needs the name, the bounce domain
+		 * (its checks must fail the blocks the daemon's fail) and the
+		 * key paths only: 100,000 blocks of lists not copied */
+		if (!with_keys && o->offset != offsetof(struct config_domain,
+		    bounce_domain))
+			memset((char *)dst + o->offset, 0, o->size);
+		else
+			config_types[o->type].copy((char *)dst + o->offset,
+			    (const char *)src + o->offset, o->size);
+	}
+	dst->keys = xcalloc(src->nkeys + 1, sizeof(*dst->keys));
+	for (i = 0; i < src->nkeys; i++) {
+		struct key *k = &dst->keys[i];
+		const struct key *sk = &src->keys[i];
+
+		*k = *sk;
+		k->selector = xstrdup(sk->selector);
+		k->path = xstrdup(sk->path);
+		k->pkey = NULL;
+		if (with_keys)	/* not for a parse without keys (the key reader's) */
+			keys_share(k, sk);
+		keys_pub_set(k, keys_pub_get(sk));
+	}
+}
+
+/* config_cmp_prev_file - two of the running snapshot's file indices by path (qsort_r) */
+static int
+config_cmp_prev_file(const void *a, const void *b, void *arg)
+{
+	const struct config *prev = arg;
+
+	return strcmp(prev->files.v[*(const size_t *)a],
+	    prev->files.v[*(const size_t *)b]);
+}
+
+/* config_cmp_block_file - two blocks by the file they were read from (its stored name), then by place */
+static int
+config_cmp_block_file(const void *a, const void *b)
+{
+	const struct config_domain *x = *(const struct config_domain *const *)a;
+	const struct config_domain *y = *(const struct config_domain *const *)b;
+
+	if (x->file != y->file)
+		return (uintptr_t)x->file < (uintptr_t)y->file ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* config_prev_index - the running snapshot's files by path and blocks by file (once a load) */
+static void
+config_prev_index(struct config_parse *p, const struct config *prev)
+{
+	size_t i;
+
+	if (p->prev_files != NULL)
+		return;
+	p->prev_files = xcalloc(prev->files.n + 1, sizeof(*p->prev_files));
+	for (i = 0; i < prev->files.n; i++)
+		p->prev_files[i] = i;
+	qsort_r(p->prev_files, prev->files.n, sizeof(*p->prev_files),
+	    config_cmp_prev_file, (void *)prev);
+	p->prev_blocks = xcalloc(prev->ndomains + 1, sizeof(*p->prev_blocks));
+	for (i = 0; i < prev->ndomains; i++)
+		p->prev_blocks[i] = &prev->domains[i];
+	p->prev_nblocks = prev->ndomains;
+	qsort(p->prev_blocks, prev->ndomains, sizeof(*p->prev_blocks),
+	    config_cmp_block_file);
+}
+
+/* config_reuse_file - copy an unchanged, error-free included file's blocks from the running snapshot */
+int
+config_reuse_file(struct config_parse *p, const char *path,
+    const struct key_ident *id)
+{
+	const struct config *prev = p->src != NULL ? p->src->prev : NULL;
+	const struct config_fileinfo *fi;
+	const char *name, *file;
+	size_t lo, hi, mid, j, first, n;
+	int r;
+
+	if (!p->reuse_ok || prev == NULL || prev->finfo == NULL)
+		return 0;
+	config_prev_index(p, prev);
+	for (lo = 0, hi = prev->files.n; lo < hi; ) {
+		mid = lo + (hi - lo) / 2;
+		r = strcmp(prev->files.v[p->prev_files[mid]], path);
+		if (r == 0)
+			break;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= hi)
+		return 0;
+	j = p->prev_files[mid];
+	fi = &prev->finfo[j];
+	if (j == 0 || !fi->has_id || fi->failed || keys_ident_cmp(&fi->id, id))
+		return 0;
+	file = prev->files.v[j];
+	/* its blocks: the run of prev_blocks read from file */
+	for (lo = 0, hi = p->prev_nblocks; lo < hi; ) {
+		mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)p->prev_blocks[mid]->file < (uintptr_t)file)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	for (n = 0; first + n < p->prev_nblocks
+	    && p->prev_blocks[first + n]->file == file; n++)
+		;
+	name = config_file_note(p, path);
+	p->c->finfo[p->c->files.n - 1].id = *id;
+	p->c->finfo[p->c->files.n - 1].has_id = 1;
+	p->c->files_reused++;
+	for (j = 0; j < n; j++) {
+		struct config_domain *d = config_new_block(p, "");
+
+		free(d->name);
+		config_domain_copy(d, p->prev_blocks[first + j], name,
+		    !(p->flags & CONFIG_SKIP_KEYS));
+		d->reused = 1;
+	}
+	return 1;
+}
+
+/*
+ * config_keep_running - a block that failed keeps the running snapshot's
+ * version, unless a block of this load took its name or bounce domain;
+ * called after config_index, which it redoes when it kept any
+ */
+void
+config_keep_running(struct config *c, const struct config *prev)
+{
+	const struct config_domain *od, **keep;
+	size_t i, n = 0;
+
+	if (prev == NULL || c->failed.n == 0)
+		return;
+	keep = xcalloc(c->failed.n, sizeof(*keep));
+	for (i = 0; i < c->failed.n; i++) {
+		if (config_find_domain(c, c->failed.v[i]) != NULL
+		    || (od = config_find_domain(prev, c->failed.v[i])) == NULL)
+			continue;
+		if (od->bounce_domain != NULL && od->bounce_domain[0] != '\0'
+		    && config_find_bounce_domain(c, od->bounce_domain) != NULL)
+			continue;
+		keep[n++] = od;
+	}
+	if (n > 0) {
+		c->domains = xreallocarray(c->domains, c->ndomains + n,
+		    sizeof(*c->domains));
+		c->kept.v = xreallocarray(c->kept.v, c->kept.n + n,
+		    sizeof(*c->kept.v));
+	}
+	for (i = 0; i < n; i++) {
+		config_domain_copy(&c->domains[c->ndomains++], keep[i],
+		    config_file_intern(c, keep[i]->file), 1);
+		c->kept.v[c->kept.n++] = xstrdup(keep[i]->name);
+	}
+	free(keep);
+	if (n > 0)
+		config_index(c);
+}
