@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +257,91 @@ secret_cache_starts_walks_in_trusted_dirs(void **state)
 	free(d);
 }
 
+/* count_fds - descriptors open in this process */
+static int
+count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(dir);
+	while ((e = readdir(dir)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* opendir's own */
+}
+
+#define CACHE_DIRS 150		/* more than the cache holds: entries evicted */
+#define CACHE_THREADS 4
+
+/* What one reading thread of the eviction test does. */
+struct cache_reader {
+	const char *root;
+	int first;		/* the directory it starts at */
+	int bad;		/* reads that failed or read wrong bytes */
+};
+
+/* cache_reader_run - read every directory's file, from first on */
+static void *
+cache_reader_run(void *arg)
+{
+	struct cache_reader *r = arg;
+	struct buf out = BUF_INIT;
+	char path[700], err[1024];
+	int i, k;
+
+	for (i = 0; i < CACHE_DIRS; i++) {
+		k = (r->first + i) % CACHE_DIRS;
+		snprintf(path, sizeof(path), "%s/keys/d%d/s1.pem", r->root, k);
+		if (secret_read(path, "key file", 100, 0, &out, err,
+		    sizeof(err)) != 0 || out.len != (size_t)(k % 50 + 1))
+			r->bad++;
+	}
+	buf_free(&out);
+	return NULL;
+}
+
+/* secret_cache_lends_and_evicts - walks on several threads through more directories than the cache keeps: every read right, and the load's end leaves no descriptor open */
+static void
+secret_cache_lends_and_evicts(void **state)
+{
+	struct cache_reader r[CACHE_THREADS];
+	pthread_t t[CACHE_THREADS];
+	char path[700];
+	char *d = testutil_tmpdir();
+	int i, fds;
+
+	(void)state;
+	assert_non_null(d);
+	snprintf(path, sizeof(path), "%s/keys", d);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (i = 0; i < CACHE_DIRS; i++) {
+		snprintf(path, sizeof(path), "%s/keys/d%d", d, i);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/keys/d%d/s1.pem", d, i);
+		assert_int_equal(make_file(path, (size_t)(i % 50 + 1), 0600), 0);
+	}
+	fds = count_fds();
+	secret_cache_begin();
+	for (i = 0; i < CACHE_THREADS; i++) {
+		r[i].root = d;
+		r[i].first = i * CACHE_DIRS / CACHE_THREADS;
+		r[i].bad = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, cache_reader_run,
+		    &r[i]), 0);
+	}
+	for (i = 0; i < CACHE_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].bad, 0);
+	}
+	assert_true(count_fds() > fds);		/* directories kept */
+	secret_cache_end();
+	assert_int_equal(count_fds(), fds);	/* and all let go */
+	testutil_rmtree(d);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -262,6 +349,7 @@ main(void)
 		cmocka_unit_test(secret_read_follows_the_table),
 		cmocka_unit_test(secret_read_names_the_kind_of_file),
 		cmocka_unit_test(secret_cache_starts_walks_in_trusted_dirs),
+		cmocka_unit_test(secret_cache_lends_and_evicts),
 	};
 
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
