@@ -361,6 +361,18 @@ cb_apply(struct engine_session *ctx, const char *qid,
 			rc = mta_delete_header(ctx, qid, e->name, e->idx);
 			break;
 		case EDIT_SENDER:
+			/*
+			 * An MTA without CHGFROM (engine.c logs the offer once):
+			 * the message goes on, signed, with its own sender;
+			 * only the SPF alignment the rewrite gives is lost
+			 */
+			if (!mta_granted(ctx, PROTO_F_CHGFROM)) {
+				log_warn(qid, "Return-Path not rewritten to %s: "
+				    "the MTA does not offer CHGFROM (milter "
+				    "negotiation); sent with the sender it has",
+				    e->value);
+				continue;
+			}
 			rc = mta_change_from(ctx, qid, e->value, e->args);
 			break;
 		case EDIT_RCPT_ADD:

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,13 +347,82 @@ engine_first_phase(const struct engine_session *s)
 	    : ENGINE_PH_START;
 }
 
+/* Names of the actions a filter may want, for the negotiation's log line. */
+static const struct engine_bit_name {
+	unsigned long bit;
+	const char *name;
+} engine_action_names[] = {
+	{ PROTO_F_ADDHDRS, "ADDHDRS" }, { PROTO_F_CHGBODY, "CHGBODY" },
+	{ PROTO_F_ADDRCPT, "ADDRCPT" }, { PROTO_F_DELRCPT, "DELRCPT" },
+	{ PROTO_F_CHGHDRS, "CHGHDRS" }, { PROTO_F_QUARANTINE, "QUARANTINE" },
+	{ PROTO_F_CHGFROM, "CHGFROM" }, { PROTO_F_ADDRCPT_PAR, "ADDRCPT_PAR" },
+	{ PROTO_F_SETSYMLIST, "SETSYMLIST" },
+};
+
+/* The no-reply steps: one name for all of them in the log. */
+#define ENGINE_NR_MASK (PROTO_P_NR_HDR | PROTO_P_NR_CONN | PROTO_P_NR_HELO \
+	| PROTO_P_NR_MAIL | PROTO_P_NR_RCPT | PROTO_P_NR_DATA | PROTO_P_NR_UNKN \
+	| PROTO_P_NR_EOH | PROTO_P_NR_BODY)
+
+/*
+ * The last shortfall engine_report logged as a notice: version, missing
+ * actions and steps packed in one word. Shared by all sessions; only
+ * ever swapped whole.
+ */
+static _Atomic unsigned long long engine_reported;
+
+/*
+ * engine_report - one log line per negotiation: the version, and what the
+ * filter wanted that the MTA did not offer (older protocol versions and
+ * MTAs: Postfix before 2.6, Sendmail before 8.14, milter_protocol < 6).
+ * A missing action or HDR_LEADSPC changes what the filter can do: that is
+ * a notice the first time this MTA's offer is seen (again whenever the
+ * offer changes, e.g. after a postfix reload), debug after that; a full
+ * offer or missing no-reply steps (only slower) are debug.
+ */
+static void
+engine_report(unsigned long version, unsigned long want_f,
+    unsigned long offered_f, unsigned long want_p, unsigned long offered_p)
+{
+	unsigned long miss_f = want_f & ~offered_f;
+	unsigned long miss_p = want_p & ~offered_p;
+	int nospace = (miss_p & PROTO_P_HDR_LEADSPC) != 0;
+	unsigned long long key;
+	struct buf text = BUF_INIT;
+	size_t i;
+	int level = LOG_DEBUG;
+
+	for (i = 0; i < sizeof(engine_action_names)
+	    / sizeof(engine_action_names[0]); i++)
+		if ((miss_f & engine_action_names[i].bit) != 0)
+			buf_printf(&text, " %s", engine_action_names[i].name);
+	if (nospace)
+		buf_printf(&text, " HDR_LEADSPC");
+	if ((miss_p & ENGINE_NR_MASK) != 0)
+		buf_printf(&text, " NR_* (the MTA waits for a reply to every "
+		    "command)");
+	if (miss_f != 0 || nospace) {
+		key = ((unsigned long long)(version & 0xff) << 32)
+		    | ((unsigned long long)miss_f << 1) | (unsigned)nospace;
+		if (atomic_exchange(&engine_reported, key) != key)
+			level = LOG_NOTICE;
+	}
+	if (text.len == 0)
+		log_debug(NULL, "milter protocol version %lu negotiated: the MTA "
+		    "offers all authmilter uses", version);
+	else
+		log_msg(level, NULL, "milter protocol version %lu negotiated; "
+		    "the MTA does not offer:%s", version, buf_cstr(&text));
+	buf_free(&text);
+}
+
 /* engine_negotiate - answer OPTNEG: what we want of what the MTA offers */
 static enum engine_flow
 engine_negotiate(struct engine_session *s, const unsigned char *data,
     size_t len)
 {
 	const struct engine_callbacks *cb = s->cb;
-	unsigned long version, offered_f, offered_p;
+	unsigned long version, offered_f, offered_p, want_f, want_p;
 	int i;
 
 	if (len < PROTO_OPTNEG_SIZE) {
@@ -373,12 +443,14 @@ engine_negotiate(struct engine_session *s, const unsigned char *data,
 		return FLOW_SAID;
 	}
 	s->actions = offered_f & cb->actions_wanted;
-	s->proto = offered_p & (cb->proto_wanted
-	    | (cb->proto_now != NULL ? cb->proto_now() : 0));
-	if ((offered_f & PROTO_F_SETSYMLIST) != 0)
-		for (i = 0; i < PROTO_M_NSTAGES; i++)
-			if (cb->macros[i] != NULL)
-				s->actions |= PROTO_F_SETSYMLIST;
+	want_p = cb->proto_wanted | (cb->proto_now != NULL ? cb->proto_now() : 0);
+	s->proto = offered_p & want_p;
+	want_f = cb->actions_wanted;
+	for (i = 0; i < PROTO_M_NSTAGES; i++)
+		if (cb->macros[i] != NULL)
+			want_f |= PROTO_F_SETSYMLIST;
+	s->actions |= offered_f & want_f & PROTO_F_SETSYMLIST;
+	engine_report(version, want_f, offered_f, want_p, offered_p);
 	/* the length: command and 3 words, patched below if lists follow */
 	engine_put_u32(&s->out, 1 + PROTO_OPTNEG_SIZE);
 	buf_putc(&s->out, PROTO_R_OPTNEG);

@@ -95,6 +95,13 @@ mta_may(struct engine_session *s, const char *qid, unsigned long action,
 	return 1;
 }
 
+/* mta_granted - did the MTA grant action (PROTO_F_*) in the negotiation? */
+int
+mta_granted(struct engine_session *s, unsigned long action)
+{
+	return (s->actions & action) == action;
+}
+
 /* mta_put_str - append a string with its NUL */
 static void
 mta_put_str(struct buf *b, const char *str)

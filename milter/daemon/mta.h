@@ -32,6 +32,11 @@ int mta_delete_header(struct engine_session *s, const char *qid,
 /* mta_quarantine - ask the MTA to quarantine (Postfix: hold queue) */
 int mta_quarantine(struct engine_session *s, const char *qid,
     const char *reason);
+/*
+ * mta_granted - did the MTA grant action (PROTO_F_*) in the negotiation?
+ * (Older MTAs offer fewer: no CHGFROM before Postfix 2.6, Sendmail 8.14.)
+ */
+int mta_granted(struct engine_session *s, unsigned long action);
 /* mta_change_from - replace the envelope sender, keeping ESMTP args (may be NULL) */
 int mta_change_from(struct engine_session *s, const char *qid,
     const char *from, const char *args);

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""noquarantine.py - an MTA that does not grant the QUARANTINE action.
+"""noquarantine.py - an MTA that does not grant the QUARANTINE action (or
+other actions: an older MTA).
 
 Speaks the MTA side of milter protocol version 6, offering every action but
-SMFIF_QUARANTINE, sends one message from CLIENT_IP with MAIL FROM and From
+SMFIF_QUARANTINE (or but those in the mask WITHHELD, e.g. 0x40 for
+SMFIF_CHGFROM, as Postfix before 2.6 and Sendmail before 8.14), sends one message from CLIENT_IP with MAIL FROM and From
 both FROM, and prints each modification of the end-of-message reply on a
 line of its own ("i NAME: VALUE" for an inserted header, "q REASON" for a
-quarantine, then the final reply code). Usage:
-    noquarantine.py unix:/path/sock | inet:PORT@127.0.0.1 CLIENT_IP FROM
+quarantine, "e" for a changed sender, then the final reply code). Usage:
+    noquarantine.py unix:/path/sock | inet:PORT@127.0.0.1 CLIENT_IP FROM [WITHHELD]
 """
 import struct
 import sys
@@ -18,13 +20,14 @@ SMFIF_QUARANTINE = 0x20
 
 def main():
     spec, ip, sender = sys.argv[1], sys.argv[2], sys.argv[3]
+    withheld = int(sys.argv[4], 16) if len(sys.argv) > 4 else SMFIF_QUARANTINE
     s = connect(spec, 30)
-    s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF & ~SMFIF_QUARANTINE,
+    s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF & ~withheld,
                                        0x1FFFFF)))
     opt = reply(s)
     actions = struct.unpack(">I", opt[5:9])[0]
     proto = struct.unpack(">I", opt[9:13])[0]
-    if actions & SMFIF_QUARANTINE:
+    if actions & withheld:
         raise SystemExit("the milter asked for an action it was not offered")
     nr = {b"C": 0x1000, b"H": 0x2000, b"M": 0x4000, b"R": 0x8000,
           b"L": 0x80, b"N": 0x40000, b"B": 0x80000}
