@@ -633,7 +633,11 @@ it__milter_to_postfix() {
 }
 
 # it_postfix_start - configure and start the private Postfix instance whose
-# milters are MILTER_SOCKET (unix:/path, local:/path or inet:PORT@HOST)
+# milters are MILTER_SOCKET (unix:/path, local:/path, inet:PORT@HOST, or
+# unix:name relative to the queue directory). With IT_POSTFIX_CHROOT=debian
+# the services that Debian's stock master.cf runs chrooted in the queue
+# directory (smtpd, pickup, cleanup, the smtp client, ...) run chrooted
+# here too (it__postfix_chroot); otherwise none does.
 it_postfix_start() {
     local milter etc=$IT_DIR/pf/etc
     milter=$(it__milter_to_postfix "$1")
@@ -722,6 +726,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+    [ "${IT_POSTFIX_CHROOT:-}" = debian ] && { it__postfix_chroot "$etc" || return 1; }
     if ! postfix -c "$etc" check > "$IT_DIR/tmp/postfix-check.out" 2>&1; then
         cat "$IT_DIR/tmp/postfix-check.out" >&2
         tail -n 20 "$IT_DIR/log/postfix.log" >&2
@@ -742,6 +747,19 @@ EOF
         tail -n 20 "$IT_DIR/log/postfix.log" >&2
         return 1
     fi
+}
+
+# it__postfix_chroot - in master.cf of config dir ETC, "y" in the chroot
+# column of the services Debian's stock master.cf (Postfix 3.7) chroots;
+# qmgr, proxymap, proxywrite, local and postlog stay unchrooted as there
+it__postfix_chroot() {
+    local svc
+    for svc in "127.0.0.1:$IT_SMTP_PORT/inet" pickup/unix cleanup/unix \
+        rewrite/unix bounce/unix defer/unix trace/unix verify/unix flush/unix \
+        smtp/unix relay/unix showq/unix error/unix retry/unix discard/unix \
+        anvil/unix scache/unix; do
+        postconf -c "$1" -F -e "$svc/chroot = y" || return 1
+    done
 }
 
 # it_postfix_reload - "postfix reload" after a postconf -e; waits until
