@@ -47,8 +47,8 @@ it_plan 15
 
 RUNAS=authmilter
 if ! getent passwd "$RUNAS" > /dev/null; then
-    adduser --system --group --no-create-home --home /nonexistent \
-        --shell /usr/sbin/nologin "$RUNAS" > "$IT_DIR/tmp/adduser.out" 2>&1 ||
+    adduser --system --group --no-create-home --home /nonexistent "$RUNAS" \
+        > "$IT_DIR/tmp/adduser.out" 2>&1 ||
         { cat "$IT_DIR/tmp/adduser.out"; echo "Bail out! adduser $RUNAS"; exit 1; }
 fi
 if ! id -nG postfix | tr ' ' '\n' | grep -qx "$RUNAS"; then
