@@ -108,6 +108,8 @@ cb_connect(struct engine_session *ctx, const char *host, const char *addr)
 		log_err(NULL, "no configuration loaded");
 		return ENGINE_TEMPFAIL;
 	}
+	/* the engine gives no address for a client without one: local */
+	c->local = addr == NULL;
 	if (addr == NULL || strlen(addr) >= sizeof(c->client_addr)) {
 		/* never a cut address: that would be another client's */
 		if (addr != NULL)
@@ -158,7 +160,7 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	if (auth != NULL && *auth != '\0')
 		m->auth_authen = xstrdup(auth);
 	m->trusted = mode_trusted(c->cfg, m->auth_authen,
-	    c->client_addr[0] ? c->client_addr : NULL);
+	    c->client_addr[0] ? c->client_addr : NULL, c->local);
 	if (m->trusted || runtime_of(c->cfg) == NULL)
 		return ENGINE_CONTINUE;
 	m->in = inbound_new();
@@ -286,6 +288,7 @@ cb_eoh(struct engine_session *ctx)
 	memset(&in, 0, sizeof(in));
 	in.auth_authen = m->auth_authen;
 	in.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+	in.local = c->local;
 	in.nfrom = m->nfrom;
 	in.envelope_from = m->envfrom;
 	for (i = 0; i < m->nhdrs; i++)

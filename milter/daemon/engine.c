@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -531,13 +532,19 @@ engine_macro(struct engine_session *s, const unsigned char *data, size_t len)
 
 /*
  * engine_connect_args - decode CONNECT: host\0 family [port address\0];
- * 0 if malformed. Only a real address reaches the filter (else NULL).
+ * 0 if malformed, as an IP family ('4', '6') with an address that does
+ * not parse is (libmilter ends such a connection too). The filter gets
+ * the IP address, without the "IPv6:" tag Sendmail puts before an IPv6
+ * one; NULL for the other families: 'L' (a unix socket; Sendmail's
+ * `sendmail -bs` too, with an empty path) and 'U' (unknown), the local
+ * clients.
  */
 static int
 engine_connect_args(unsigned char *data, size_t len, struct engine_args *a)
 {
 	unsigned char buf6[sizeof(struct in6_addr)];
 	size_t hl = strnlen((const char *)data, len), at;
+	const char *addr;
 	int family;
 
 	if (hl == len || hl + 2 > len)
@@ -549,9 +556,13 @@ engine_connect_args(unsigned char *data, size_t len, struct engine_args *a)
 		at = hl + 2 + PROTO_PORT_SIZE;	/* after host\0, family, port */
 		if (at >= len || !engine_strings_ok(data + at, len - at))
 			return 0;
-		if (inet_pton(family == '4' ? AF_INET : AF_INET6,
-		    (const char *)data + at, buf6) == 1)
-			a->b = (const char *)data + at;
+		addr = (const char *)data + at;
+		if (family == '6' && strncasecmp(addr, "IPv6:", 5) == 0)
+			addr += 5;
+		if (inet_pton(family == '4' ? AF_INET : AF_INET6, addr,
+		    buf6) != 1)
+			return 0;
+		a->b = addr;
 	}
 	return 1;
 }

@@ -80,7 +80,10 @@ struct engine_callbacks {
 	unsigned long (*proto_now)(void);
 	/* macros per PROTO_M_* stage (space separated); NULL: MTA's defaults */
 	const char *macros[PROTO_M_NSTAGES];
-	/* connect - addr: the client IP in text, NULL if not an IP client */
+	/*
+	 * connect - addr: the client IP in text, NULL if not an IP client (a
+	 * local one: a unix socket, Sendmail's sendmail -bs, family unknown)
+	 */
 	enum engine_status (*connect)(struct engine_session *, const char *host,
 	    const char *addr);
 	enum engine_status (*helo)(struct engine_session *, const char *name);

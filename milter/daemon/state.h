@@ -55,6 +55,8 @@ struct state_msg {
 struct state_conn {
 	struct config *cfg;		/* snapshot pinned for the current message */
 	char client_addr[64];		/* client IP in text form, "" if unknown */
+	int local;			/* 1: no network address (MTA family L
+					 * or U: sendmail -bs, a unix socket) */
 	char *client_host;		/* client host name from the MTA */
 	char *helo;			/* HELO/EHLO argument */
 	struct state_msg *msg;		/* message in progress, or NULL */

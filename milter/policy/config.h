@@ -167,6 +167,7 @@ struct config {
 	/* policy */
 	char *authserv_id;		/* authserv-id of our A-R headers */
 	struct cidr_list internal_hosts;	/* clients whose mail is signed */
+	int local_clients_internal;	/* clients without an address are internal */
 	struct config_words dns_servers;	/* host[@port]; empty: system */
 	int sign_from;			/* enum config_sign_from */
 	int on_internal_error;		/* enum config_on_error */

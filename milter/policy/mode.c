@@ -1,8 +1,9 @@
 /*
  * mode.c - the sign-or-verify decision.
  *
- * A message is signed when the client is trusted (SASL-authenticated or in
- * internal_hosts) and the selecting domain (header From, or the envelope
+ * A message is signed when the client is trusted (SASL-authenticated, in
+ * internal_hosts, or local: no network address, as Sendmail's
+ * `sendmail -bs` connects, with local_clients_internal = yes) and the selecting domain (header From, or the envelope
  * sender with sign_from = envelope) has a domain block, or a parent
  * domain's block with subdomains = yes covers it (the most specific block
  * wins; d= is the block's domain). With platform_domain set, the platform
@@ -16,7 +17,8 @@
  * Tenants: a trusted client may sign only for the blocks that let it. A
  * SASL login is judged by the block's signers patterns alone (the login
  * names the tenant, wherever it connects from); an unauthenticated
- * internal client by the block's signer_networks. A client that may not
+ * internal client by the block's signer_networks (a local client as the
+ * loopback address: admitted when they hold 127.0.0.1 or ::1). A client that may not
  * is not signed for the domain (the platform signature still applies,
  * unless the block opted out of it or is the platform's own block), or
  * refused with unauthorized_from = reject.
@@ -112,8 +114,12 @@ mode_may_sign(const struct config_domain *d, const struct mode_input *in,
 	if (d->signer_networks.n == 0 || (in->client_addr != NULL
 	    && cidr_list_match_str(&d->signer_networks, in->client_addr)))
 		return 1;
+	if (in->local && (cidr_list_match_str(&d->signer_networks, "127.0.0.1")
+	    || cidr_list_match_str(&d->signer_networks, "::1")))
+		return 1;
 	(void)snprintf(why, len, "client %s is not in the signer_networks of %s",
-	    in->client_addr ? in->client_addr : "(unknown)", d->name);
+	    in->local ? "(local)" : in->client_addr ? in->client_addr
+	    : "(unknown)", d->name);
 	return 0;
 }
 
@@ -192,6 +198,13 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	} else if (in->client_addr != NULL
 	    && cidr_list_match_str(&c->internal_hosts, in->client_addr)) {
 		who = "internal";
+	} else if (in->local && c->local_clients_internal) {
+		who = "local";
+	} else if (in->local) {
+		(void)snprintf(out->reason, sizeof(out->reason), "verify: local "
+		    "client (no network address), not authenticated, and "
+		    "local_clients_internal = no");
+		return;
 	} else {
 		(void)snprintf(out->reason, sizeof(out->reason), "verify: client %s is "
 		    "neither authenticated nor in internal_hosts",
@@ -218,13 +231,15 @@ mode_decide(const struct config *c, const struct mode_input *in,
 	free(envdom);
 }
 
-/* mode_trusted - authenticated or internal client */
+/* mode_trusted - authenticated, internal or (if so configured) local client */
 int
 mode_trusted(const struct config *c, const char *auth_authen,
-    const char *client_addr)
+    const char *client_addr, int local)
 {
 	if (auth_authen != NULL && auth_authen[0] != '\0')
 		return 1;
+	if (local)
+		return c->local_clients_internal;
 	return client_addr != NULL
 	    && cidr_list_match_str(&c->internal_hosts, client_addr);
 }

@@ -17,6 +17,8 @@ enum mode_kind {
 struct mode_input {
 	const char *auth_authen;	/* SASL login ({auth_authen}), NULL/"": none */
 	const char *client_addr;	/* client IP in text form, NULL: unknown */
+	int local;			/* 1: a client without a network address
+					 * (sendmail -bs, a unix socket) */
 	size_t nfrom;			/* number of From header fields */
 	const char *from_value;		/* value of the From field when nfrom == 1 */
 	const char *envelope_from;	/* MAIL FROM path, e.g. "<a@b>" */
@@ -41,9 +43,12 @@ struct mode_result {
 /* mode_decide - sign or verify, with the reason */
 void mode_decide(const struct config *c, const struct mode_input *in,
     struct mode_result *out);
-/* mode_trusted - is the client authenticated or in internal_hosts? */
+/*
+ * mode_trusted - is the client authenticated, in internal_hosts, or local
+ * (no network address) with local_clients_internal = yes?
+ */
 int mode_trusted(const struct config *c, const char *auth_authen,
-    const char *client_addr);
+    const char *client_addr, int local);
 /* mode_result_free - release the fields of a result */
 void mode_result_free(struct mode_result *r);
 

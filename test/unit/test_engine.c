@@ -998,12 +998,13 @@ static const struct cmd_case decode_cases[] = {
 	    "connect [192.0.2.1] (null)\n" },
 	{ "connect unix socket", PROTO_C_CONNECT,
 	    S("localhost\0" "L" "\0\0" "/run/smtpd\0"), "connect localhost (null)\n" },
-	{ "connect bogus inet text", PROTO_C_CONNECT,
-	    S("bogus.example\0" "4" "\0\x19" "999.1.2.3\0"),
-	    "connect bogus.example (null)\n" },
-	{ "connect inet text as inet6", PROTO_C_CONNECT,
-	    S("bogus.example\0" "6" "\0\x19" "192.0.2.1\0"),
-	    "connect bogus.example (null)\n" },
+	/* Sendmail's sendmail -bs: a unix socket without a path */
+	{ "connect sendmail -bs", PROTO_C_CONNECT,
+	    S("localhost\0" "L" "\0\0" "\0"), "connect localhost (null)\n" },
+	/* Sendmail tags IPv6 client addresses */
+	{ "connect inet6 with IPv6: tag", PROTO_C_CONNECT,
+	    S("v6.example\0" "6" "\0\x19" "IPv6:::1\0"),
+	    "connect v6.example ::1\n" },
 	{ "helo", PROTO_C_HELO, S("client.example\0"), "helo client.example\n" },
 };
 
@@ -1397,6 +1398,12 @@ static const struct bad_case bad_cases[] = {
 	    S("host\0" "4" "\0\x19") },
 	{ "connect address without NUL", 0, -1, PROTO_C_CONNECT,
 	    S("host\0" "4" "\0\x19" "192.0.2.1") },
+	{ "connect bogus inet text", 0, -1, PROTO_C_CONNECT,
+	    S("bogus.example\0" "4" "\0\x19" "999.1.2.3\0") },
+	{ "connect inet text as inet6", 0, -1, PROTO_C_CONNECT,
+	    S("bogus.example\0" "6" "\0\x19" "192.0.2.1\0") },
+	{ "connect IPv6: tag on inet", 0, -1, PROTO_C_CONNECT,
+	    S("bogus.example\0" "4" "\0\x19" "IPv6:192.0.2.1\0") },
 	{ "macro without command", 1, -1, PROTO_C_MACRO, "", 0 },
 	{ "macro value without NUL", 1, -1, PROTO_C_MACRO, S("Mi\0" "Q1") },
 	{ "short optneg", -1, -1, PROTO_C_OPTNEG, S("\0\0\0\6") },

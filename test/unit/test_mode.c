@@ -29,6 +29,8 @@ enum mode_conf {
 	CONF_PLATFORM,		/* platform_domain, a block opting out */
 	CONF_PLATFORM_OFF,	/* platform_signature = no globally, a block opting in */
 	CONF_IDN,		/* blocks written in A-labels and in U-labels */
+	CONF_LOCAL,		/* blocks whose signer_networks do, or do not, hold loopback */
+	CONF_LOCAL_OFF,		/* local_clients_internal = no */
 	CONF_COUNT,
 };
 
@@ -64,6 +66,16 @@ static const char *const conf_text[CONF_COUNT] = {
 	    "domain xn--r8jz45g.jp {\nkey = s1 @DIR@/k.pem\n}\n"
 	    "domain B\xc3\xbc" "cher.example {\nkey = s1 @DIR@/k.pem\n"
 	    "subdomains = yes\n}\n",
+	[CONF_LOCAL] = "internal_hosts = 10.0.0.0/8\n"
+	    "domain lo.example {\nkey = s1 @DIR@/k.pem\n"
+	    "signer_networks = 127.0.0.0/8\n}\n"
+	    "domain v6.example {\nkey = s1 @DIR@/k.pem\n"
+	    "signer_networks = ::1/128\n}\n"
+	    "domain net.example {\nkey = s1 @DIR@/k.pem\n"
+	    "signer_networks = 10.9.0.0/16\n}\n"
+	    "domain example.com {\nkey = s1 @DIR@/k.pem\n}\n",
+	[CONF_LOCAL_OFF] = "local_clients_internal = no\n"
+	    "domain example.com {\nkey = s1 @DIR@/k.pem\n}\n",
 };
 static struct config *cfgs[CONF_COUNT];
 
@@ -133,7 +145,8 @@ struct mode_case {
 	const char *name;
 	enum mode_conf conf;
 	const char *auth;		/* SASL login; NULL: none */
-	const char *addr;		/* client address; NULL: unknown */
+	const char *addr;		/* client address; NULL: unknown; LOCAL:
+					 * none, a local client (sendmail -bs) */
 	size_t nfrom;			/* From fields */
 	const char *from;		/* the From value when nfrom == 1 */
 	const char *envfrom;		/* MAIL FROM */
@@ -146,6 +159,7 @@ struct mode_case {
 	const char *platform;		/* platform block signing too; NULL: none */
 };
 
+#define LOCAL "(local)"	/* the addr of a local client (no address) */
 #define V MODE_VERIFY
 #define S MODE_SIGN
 #define EX "example.com"
@@ -175,6 +189,31 @@ static const struct mode_case cases[] = {
 	  " a@example.com", "<>", V, 0, NULL, NULL, EX, "neither", NULL },
 	{ "unknown client verifies", CONF_PLAIN, NULL, NULL, 1, " a@example.com",
 	  "<>", V, 0, NULL, NULL, EX, "client (unknown)", NULL },
+	/* local clients: no network address (sendmail -bs, a unix socket) */
+	{ "local client signs", CONF_PLAIN, NULL, LOCAL, 1, " a@example.com",
+	  "<a@example.com>", S, 1, EX, NULL, EX,
+	  "sign: local client, domain example.com", NULL },
+	{ "local client signs whatever internal_hosts says", CONF_LOCAL, NULL,
+	  LOCAL, 1, " a@example.com", "<>", S, 1, EX, NULL, EX, "local", NULL },
+	{ "local client verifies with local_clients_internal = no",
+	  CONF_LOCAL_OFF, NULL, LOCAL, 1, " a@example.com", "<>", V, 0, NULL,
+	  NULL, EX, "verify: local client (no network address), not "
+	  "authenticated, and local_clients_internal = no", NULL },
+	{ "authenticated local client signs with local_clients_internal = no",
+	  CONF_LOCAL_OFF, "alice", LOCAL, 1, " a@example.com", "<>", S, 1, EX,
+	  NULL, EX, "authenticated", NULL },
+	{ "unknown client is not local", CONF_LOCAL, NULL, NULL, 1,
+	  " a@example.com", "<>", V, 0, NULL, NULL, EX, "client (unknown)", NULL },
+	{ "local client: signer_networks with 127/8 admit it", CONF_LOCAL, NULL,
+	  LOCAL, 1, " a@lo.example", "<>", S, 1, "lo.example", NULL,
+	  "lo.example", "sign: local client, domain lo.example", NULL },
+	{ "local client: signer_networks with ::1 admit it", CONF_LOCAL, NULL,
+	  LOCAL, 1, " a@v6.example", "<>", S, 1, "v6.example", NULL,
+	  "v6.example", "local", NULL },
+	{ "local client: signer_networks without loopback refuse it",
+	  CONF_LOCAL, NULL, LOCAL, 1, " a@net.example", "<>", V, 1, NULL,
+	  "net.example", "net.example",
+	  "client (local) is not in the signer_networks of net.example", NULL },
 	{ "outside client with a bad From still verifies", CONF_PLAIN, NULL,
 	  "192.0.2.7", 0, NULL, "<>", V, 0, NULL, NULL, NULL, "neither", NULL },
 	{ "default internal_hosts: loopback signs", CONF_DEFAULT, NULL,
@@ -352,6 +391,20 @@ name_eq(const struct config_domain *d, const char *want)
 	    : want != NULL && strcmp(d->name, want) == 0;
 }
 
+/* mode_row_local - the row's client is local (no network address) */
+static int
+mode_row_local(const struct mode_case *c)
+{
+	return c->addr != NULL && strcmp(c->addr, LOCAL) == 0;
+}
+
+/* mode_row_addr - the row's client address, NULL for a local client */
+static const char *
+mode_row_addr(const struct mode_case *c)
+{
+	return mode_row_local(c) ? NULL : c->addr;
+}
+
 /* mode_row_ok - the decision is the row's, and mode_trusted agrees */
 static int
 mode_row_ok(const struct mode_case *c, const struct mode_result *r)
@@ -359,7 +412,8 @@ mode_row_ok(const struct mode_case *c, const struct mode_result *r)
 	const struct config *cfg = cfgs[c->conf];
 
 	if (r->kind != c->kind || r->trusted != c->trusted
-	    || mode_trusted(cfg, c->auth, c->addr) != c->trusted)
+	    || mode_trusted(cfg, c->auth, mode_row_addr(c), mode_row_local(c))
+	    != c->trusted)
 		return 0;
 	if (!name_eq(r->domain, c->signed_for)
 	    || !name_eq(r->unauthorized, c->refused)
@@ -384,7 +438,8 @@ mode_row(void **state)
 
 	memset(&in, 0, sizeof(in));
 	in.auth_authen = c->auth;
-	in.client_addr = c->addr;
+	in.client_addr = mode_row_addr(c);
+	in.local = mode_row_local(c);
 	in.nfrom = c->nfrom;
 	in.from_value = c->from;
 	in.envelope_from = c->envfrom;
