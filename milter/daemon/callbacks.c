@@ -155,7 +155,7 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	}
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	m->envfrom = xstrdup(argv && argv[0] ? argv[0] : "<>");
-	m->envfrom_args = mta_sender_args(argv);
+	m->envfrom_args = mta_sender_args(ctx, argv);
 	auth = mta_macro(ctx, "{auth_authen}");
 	if (auth != NULL && *auth != '\0')
 		m->auth_authen = xstrdup(auth);
@@ -501,8 +501,11 @@ static const struct engine_callbacks callbacks_desc = {
 	.proto_now = cb_proto_now,
 	/* The macros the callbacks read, asked for by name (SETSYMLIST), so
 	 * that a main.cf without {auth_authen} in milter_mail_macros cannot
-	 * turn signing off; Postfix then sends no others to this milter. */
+	 * turn signing off; Postfix then sends no others to this milter.
+	 * v (the MTA's name and version) says which MTA it is: Sendmail and
+	 * Postfix keep MAIL FROM's parameters differently (mta_sender_args). */
 	.macros = {
+		[PROTO_M_CONNECT] = "v",
 		[PROTO_M_ENVFROM] = "i {auth_authen}",
 		[PROTO_M_ENVRCPT] = "i",
 		[PROTO_M_EOH] = "i",

@@ -182,17 +182,35 @@ mta_change_from(struct engine_session *s, const char *qid, const char *from,
 	return 0;
 }
 
-/* mta_sender_args - the MAIL FROM parameters the MTA takes back with a new sender */
+/* mta_is_postfix - the MTA named itself Postfix (macro v, "Postfix 3.7.11") */
+static int
+mta_is_postfix(struct engine_session *s)
+{
+	const char *v = mta_macro(s, "v");
+
+	return v != NULL && strncasecmp(v, "Postfix", 7) == 0;
+}
+
+/*
+ * mta_sender_args - the MAIL FROM parameters the MTA takes back with a new
+ * sender. The two MTAs differ: Postfix's CHGFROM drops RET and ENVID
+ * unless they are given again, and takes no others (SIZE and BODY stay
+ * with its queue file); Sendmail's replaces every parameter with those
+ * given (RET and ENVID alone lose BODY=8BITMIME and leave an empty AUTH=
+ * for the relay), and keeps them all when none is given. Any MTA that
+ * does not name itself Postfix (Sendmail's v is its bare version) is
+ * given none: at worst a DSN's RET and ENVID are lost, never the body
+ * type.
+ */
 char *
-mta_sender_args(char *const *argv)
+mta_sender_args(struct engine_session *s, char *const *argv)
 {
 	struct buf args = BUF_INIT;
 	char *kept;
 	int i;
 
-	if (argv == NULL || argv[0] == NULL)
+	if (argv == NULL || argv[0] == NULL || !mta_is_postfix(s))
 		return NULL;
-	/* Postfix: RET and ENVID; SIZE and BODY stay with the queue file */
 	for (i = 1; argv[i] != NULL; i++)
 		if (strncasecmp(argv[i], "RET=", 4) == 0
 		    || strncasecmp(argv[i], "ENVID=", 6) == 0)

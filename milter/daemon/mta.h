@@ -43,9 +43,11 @@ int mta_change_from(struct engine_session *s, const char *qid,
 /*
  * mta_sender_args - of MAIL FROM's ESMTP parameters (argv[1..], as the
  * envfrom callback gets them), those to hand back with a changed sender,
- * space separated (malloc'd), or NULL when none
+ * space separated (malloc'd), or NULL when none: Postfix (macro v) gets
+ * RET and ENVID back, Sendmail (and any other MTA) none, so that it keeps
+ * them all
  */
-char *mta_sender_args(char *const *argv);
+char *mta_sender_args(struct engine_session *s, char *const *argv);
 /* mta_add_rcpt / mta_del_rcpt - add or remove an envelope recipient */
 int mta_add_rcpt(struct engine_session *s, const char *qid, const char *rcpt);
 int mta_del_rcpt(struct engine_session *s, const char *qid, const char *rcpt);

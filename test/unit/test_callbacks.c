@@ -344,6 +344,8 @@ struct msg {
 	const char *rcpt;
 	const char *hdrs[8];		/* "Name", " value" pairs */
 	const char *body;
+	const char *mta;		/* macro v at CONNECT ("Postfix 3.7.11",
+					 * Sendmail: "8.17.1.9"), or NULL */
 };
 
 /* step - send a packet, log its answer unless it is "continue"; the answer */
@@ -383,6 +385,13 @@ deliver_envelope(struct mta *m, const struct msg *msg, struct buf *log)
 
 	put(m, PROTO_C_OPTNEG, opt, sizeof(opt));
 	assert_int_equal(get(m, &d), PROTO_R_OPTNEG);
+	if (msg->mta != NULL) {
+		buf_putc(&b, PROTO_C_CONNECT);
+		buf_append(&b, "v", 2);
+		buf_append(&b, msg->mta, strlen(msg->mta) + 1);
+		put(m, PROTO_C_MACRO, b.data, b.len);
+		buf_reset(&b);
+	}
 	buf_append(&b, "client.example", 15);
 	buf_putc(&b, '4');
 	buf_append(&b, &port, 2);
@@ -469,10 +478,10 @@ static const struct msg signed_msg = {
 	"<bob@elsewhere.example>",
 	{ "From", " Alice <alice@example.com>", "To", " bob@elsewhere.example",
 	  "Subject", " hi", NULL },
-	"hello\r\n"
+	"hello\r\n", "Postfix 3.7.11"
 };
 
-/* callbacks_sign_edits_signature_then_sender - DKIM-Signature on top, MAIL FROM into the bounce domain with RET and ENVID only */
+/* callbacks_sign_edits_signature_then_sender - DKIM-Signature on top, MAIL FROM into the bounce domain with RET and ENVID only (Postfix) */
 static void
 callbacks_sign_edits_signature_then_sender(void **state)
 {
@@ -489,6 +498,35 @@ callbacks_sign_edits_signature_then_sender(void **state)
 	assert_non_null(strstr(from, "@bounces.example.com> RET=HDRS ENVID=x1\n"));
 	assert_null(strstr(buf_cstr(&log), "SIZE="));
 	assert_null(line_prefix(&log, "reply"));
+	buf_free(&log);
+}
+
+/*
+ * callbacks_sendmail_sender_without_args - Sendmail (v is its bare
+ * version) or an MTA that did not say: the new sender alone, since
+ * Sendmail's CHGFROM with arguments replaces all of MAIL FROM's (BODY,
+ * AUTH) and without any keeps them
+ */
+static void
+callbacks_sendmail_sender_without_args(void **state)
+{
+	static const char *const versions[] = { "8.17.1.9", NULL };
+	struct msg msg = signed_msg;
+	struct buf log = BUF_INIT;
+	const char *from;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		msg.mta = versions[i];
+		deliver(&msg, &log);
+		from = line_prefix(&log, "e <");
+		assert_non_null(from);
+		assert_non_null(strstr(from, "@bounces.example.com>\n"));
+		assert_null(strstr(buf_cstr(&log), "RET="));
+		assert_null(strstr(buf_cstr(&log), "ENVID="));
+		assert_null(line_prefix(&log, "reply"));
+	}
 	buf_free(&log);
 }
 
@@ -619,6 +657,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(callbacks_sign_edits_signature_then_sender),
+		cmocka_unit_test(callbacks_sendmail_sender_without_args),
 		cmocka_unit_test(callbacks_judge_inserts_one_authres),
 		cmocka_unit_test(callbacks_forged_authres_deleted_before_ours),
 		cmocka_unit_test(callbacks_dmarc_reject_refuses_unedited),
