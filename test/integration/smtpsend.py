@@ -25,6 +25,11 @@ def parse_args():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2525)
     p.add_argument("--helo", default="client.test.example")
+    p.add_argument("--source-addr", metavar="IP",
+                   help="connect from this local address (e.g. 127.0.0.2)")
+    p.add_argument("--pipe", metavar="COMMAND",
+                   help="speak SMTP to COMMAND's stdin and stdout instead "
+                   "of a server (e.g. sendmail -bs), one reply at a time")
     p.add_argument("--auth", metavar="USER:PASS",
                    help="authenticate with AUTH PLAIN")
     p.add_argument("--xclient-addr", metavar="IP",
@@ -117,6 +122,26 @@ def dkim_sign(msg, spec):
     return sig.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + msg
 
 
+def pipe_session(args):
+    """An SMTP session with the command ARGS.pipe over a socket pair: its
+    stdin and stdout are one end; we wait for each reply before the next
+    command (sendmail -bs refuses a client that talks first)."""
+    import shlex
+    import socket
+    import subprocess
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(shlex.split(args.pipe), stdin=theirs,
+                            stdout=theirs)
+    theirs.close()
+    ours.settimeout(args.timeout)
+    s = smtplib.SMTP(local_hostname=args.helo, timeout=args.timeout)
+    s.sock = ours
+    code, reply = s.getreply()
+    if code != 220:
+        refused("greeting", code, reply)
+    return s, proc
+
+
 def refused(what, code, msg):
     """Report a refused command and exit 2."""
     if isinstance(msg, bytes):
@@ -135,8 +160,13 @@ def main():
     if args.tamper_body:
         msg += b"P.S. added after signing.\r\n"
 
-    s = smtplib.SMTP(args.host, args.port, local_hostname=args.helo,
-                     timeout=args.timeout)
+    if args.pipe:
+        s, proc = pipe_session(args)
+    else:
+        proc = None
+        src = (args.source_addr, 0) if args.source_addr else None
+        s = smtplib.SMTP(args.host, args.port, local_hostname=args.helo,
+                         timeout=args.timeout, source_address=src)
     code, reply = s.ehlo()
     if code != 250:
         refused("EHLO", code, reply)
@@ -175,8 +205,12 @@ def main():
     if code != 250:
         refused("DATA", code, reply)
     s.quit()
+    if proc is not None:
+        proc.wait(timeout=args.timeout)
 
-    m = re.search(rb"queued as (\S+)", reply)
+    # Postfix: "... queued as QID"; Sendmail: "2.0.0 QID Message accepted"
+    m = (re.search(rb"queued as (\S+)", reply)
+         or re.match(rb"\d\.\d\.\d (\S+) Message accepted", reply))
     print(m.group(1).decode() if m else reply.decode("utf-8", "replace"))
 
 
