@@ -78,7 +78,7 @@ const struct opt_def config_options[] = {
 	  "clients whose mail is signed without authenticating (networks)" },
 	{ "local_clients_internal", OPT_BOOL, OPT_GLOBAL, G(local_clients_internal),
 	  "yes", 0, 0, NULL,
-	  "a client without a network address (Sendmail's sendmail -bs, an SMTP server on a unix socket: milter family L or U) counts as internal: its mail is signed; signer_networks admit it when they hold 127.0.0.1 or ::1 (no: it is verified as an outside client)" },
+	  "a client without a network address (milter family L or U: Sendmail's sendmail -bs, an SMTP server on a unix socket, a Postfix client whose address is unavailable to XCLIENT) counts as internal: its mail is signed; signer_networks admit it when they hold 127.0.0.1 or ::1 (no: it is verified as an outside client)" },
 	{ "dns_servers", OPT_WORDS, OPT_GLOBAL, G(dns_servers), "", 0, 0, NULL,
 	  "DNS servers to ask, host[@port], ... (empty: the system resolver)" },
 	{ "sign_from", OPT_ENUM, OPT_GLOBAL, G(sign_from), "header", 0, 0,

@@ -2,11 +2,12 @@
  * mode.c - the sign-or-verify decision.
  *
  * A message is signed when the client is trusted (SASL-authenticated, in
- * internal_hosts, or local: no network address, as Sendmail's
- * `sendmail -bs` connects, with local_clients_internal = yes) and the selecting domain (header From, or the envelope
- * sender with sign_from = envelope) has a domain block, or a parent
- * domain's block with subdomains = yes covers it (the most specific block
- * wins; d= is the block's domain). With platform_domain set, the platform
+ * internal_hosts, or local: without a network address, as Sendmail's
+ * `sendmail -bs` connects, while local_clients_internal = yes) and the
+ * selecting domain (header From, or the envelope sender with sign_from =
+ * envelope) has a domain block, or a parent domain's block with
+ * subdomains = yes covers it (the most specific block wins; d= is the
+ * block's domain). With platform_domain set, the platform
  * block signs every such message too, whether or not a block covers its
  * domain, unless the covering block (or, for domains without one, the
  * global default) says platform_signature = no. A header From that
@@ -18,10 +19,10 @@
  * SASL login is judged by the block's signers patterns alone (the login
  * names the tenant, wherever it connects from); an unauthenticated
  * internal client by the block's signer_networks (a local client as the
- * loopback address: admitted when they hold 127.0.0.1 or ::1). A client that may not
- * is not signed for the domain (the platform signature still applies,
- * unless the block opted out of it or is the platform's own block), or
- * refused with unauthorized_from = reject.
+ * loopback address: admitted when they hold 127.0.0.1 or ::1). A client
+ * that may not is not signed for the domain (the platform signature still
+ * applies, unless the block opted out of it or is the platform's own
+ * block), or refused with unauthorized_from = reject.
  */
 #include <stdio.h>
 #include <stdlib.h>
