@@ -1,7 +1,9 @@
 #!/bin/sh
 # deps.sh - install the Debian 12 packages authmilter needs to build, test
 # and run its demo. Non-interactive; safe to run again (installs only what
-# is missing). Must run as root.
+# is missing). Must run as root. Sendmail is not installed (sendmail-bin
+# conflicts with postfix): test/integration/sendmail.sh fetches its packages
+# with apt-get download and runs them unpacked.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config
 libmilter-dev libopendkim-dev libssl-dev libcmocka-dev

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run.sh - the whole authmilter test suite on a Debian 12 machine, as root:
 # installs what it needs, builds with ASan+UBSan, runs the unit tests and
-# the integration tests (real Postfix, real knot DNS server on loopback),
+# the integration tests (real Postfix and Sendmail, real knot DNS server on
+# loopback; Sendmail's packages are downloaded once, see
+# test/integration/sendmail.sh),
 # and ends with "N passed, N failed, N skipped". Exit status 0 only if
 # nothing failed. A check skipped is never counted as passed; a program
 # whose TAP plan ("1..N") does not match the checks it printed has failed.
