@@ -213,11 +213,11 @@ EOF
     } > "$SM_DIR/etc/submit.mc"
     SM_CF=$SM_DIR/etc/sendmail.cf
     SM_SUBMIT_CF=$SM_DIR/etc/submit.cf
-    m4 "$SM_DIR/etc/sendmail.mc" > "$SM_CF" 2> "$IT_DIR/tmp/sm-m4.err" &&
-        m4 "$SM_DIR/etc/submit.mc" > "$SM_SUBMIT_CF" 2>> "$IT_DIR/tmp/sm-m4.err" || {
+    if ! m4 "$SM_DIR/etc/sendmail.mc" > "$SM_CF" 2> "$IT_DIR/tmp/sm-m4.err" ||
+        ! m4 "$SM_DIR/etc/submit.mc" > "$SM_SUBMIT_CF" 2>> "$IT_DIR/tmp/sm-m4.err"; then
         cat "$IT_DIR/tmp/sm-m4.err" >&2
         return 1
-    }
+    fi
 }
 
 # sm_start MILTER_SOCKET - fetch, unpack, configure and start the Sendmail

@@ -73,6 +73,7 @@ verified() {
         it_dkimverify_pl --min 1 --expect-domains example.com "$IT_MSG"
 }
 
+# shellcheck disable=SC2317  # called through it_check
 # milter_logged REGEX - the milter logged a line matching REGEX
 milter_logged() {
     grep -qE "$1" "$IT_DIR/log/milter.log"
