@@ -338,7 +338,8 @@ answer(struct mta *m, struct buf *log)
 
 /* A message as the MTA hands it over. */
 struct msg {
-	const char *client;		/* IPv4 address */
+	const char *client;		/* IPv4 address; NULL: none (family L
+					 * with an empty path: sendmail -bs) */
 	const char *auth;		/* {auth_authen}, or NULL */
 	const char *mail[4];		/* MAIL argv */
 	const char *rcpt;
@@ -393,9 +394,12 @@ deliver_envelope(struct mta *m, const struct msg *msg, struct buf *log)
 		buf_reset(&b);
 	}
 	buf_append(&b, "client.example", 15);
-	buf_putc(&b, '4');
+	buf_putc(&b, msg->client != NULL ? '4' : 'L');
+	if (msg->client == NULL)
+		port = 0;
 	buf_append(&b, &port, 2);
-	buf_append(&b, msg->client, strlen(msg->client) + 1);
+	buf_append(&b, msg->client != NULL ? msg->client : "",
+	    msg->client != NULL ? strlen(msg->client) + 1 : 1);
 	r = step(m, log, PROTO_C_CONNECT, b.data, b.len);
 	if (r == PROTO_R_CONTINUE)
 		r = step(m, log, PROTO_C_HELO, "helo.example", 13);
@@ -530,6 +534,29 @@ callbacks_sendmail_sender_without_args(void **state)
 	buf_free(&log);
 }
 
+/*
+ * callbacks_local_client_signed - a client without an address (Sendmail's
+ * sendmail -bs), not authenticated, From a p=reject domain: signed, not
+ * judged (before: verified as an outside client and refused)
+ */
+static void
+callbacks_local_client_signed(void **state)
+{
+	static const struct msg local = {
+		NULL, NULL, { "<alice@example.com>" }, "<bob@elsewhere.example>",
+		{ "From", " alice@example.com", "Subject", " local", NULL },
+		"hello\r\n", "8.17.1.9"
+	};
+	struct buf log = BUF_INIT;
+
+	(void)state;
+	deliver(&local, &log);
+	assert_non_null(line_prefix(&log, "i 0 DKIM-Signature: v=1; a=rsa-sha256;"));
+	assert_null(line_prefix(&log, "i 0 Authentication-Results:"));
+	assert_null(line_prefix(&log, "reply"));
+	buf_free(&log);
+}
+
 /* callbacks_judge_inserts_one_authres - outside mail, SPF aligned: A-R on top, continue */
 static void
 callbacks_judge_inserts_one_authres(void **state)
@@ -658,6 +685,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(callbacks_sign_edits_signature_then_sender),
 		cmocka_unit_test(callbacks_sendmail_sender_without_args),
+		cmocka_unit_test(callbacks_local_client_signed),
 		cmocka_unit_test(callbacks_judge_inserts_one_authres),
 		cmocka_unit_test(callbacks_forged_authres_deleted_before_ours),
 		cmocka_unit_test(callbacks_dmarc_reject_refuses_unedited),
