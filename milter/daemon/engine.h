@@ -111,9 +111,15 @@ struct engine_callbacks {
 /* Room for a reply text ("550 5.7.1 text") and its NUL. */
 #define ENGINE_REPLY_SIZE	512
 
-/* One MTA connection. Fields are for engine.c and mta.c only. */
+/*
+ * One MTA connection. Fields are for engine.c, mta.c and lmengine.c only;
+ * a session lmengine.c serves uses cb, priv, actions, proto, phase,
+ * in_eom, reply and held only (libmilter reads and writes the socket).
+ */
 struct engine_session {
-	int fd;				/* the connection */
+	int fd;				/* the connection (-1: lmengine.c's) */
+	void *lm;			/* libmilter's SMFICTX (borrowed), NULL
+					 * when engine.c serves the session */
 	const struct engine_callbacks *cb;
 	void *priv;			/* the filter's connection state */
 	unsigned long actions;		/* negotiated PROTO_F_* */

@@ -190,6 +190,64 @@ listener_bind_here(int fd, const char *name, const char *path, int mode,
 	return 0;
 }
 
+/* listener_unix_name - the file name of a socket path */
+static const char *
+listener_unix_name(const char *path)
+{
+	return strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+}
+
+/* listener_unix_own - give the socket file at path in dirfd its mode and owner */
+int
+listener_unix_own(int dirfd, const char *path, int mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+	const char *name = listener_unix_name(path);
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
+	    || !S_ISSOCK(st.st_mode) || (uid != (uid_t)-1
+	    && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+	    || ((st.st_mode & 0777) != (mode_t)mode	/* a default ACL */
+	    && fchmodat(dirfd, name, (mode_t)mode, 0) != 0))
+		return listener_error(err, errlen, "cannot set mode/owner of "
+		    "%s: %m", path);
+	return 0;
+}
+
+/* listener_unix_clear - remove a stale socket file at path in dirfd; -1 if in use or not a socket */
+int
+listener_unix_clear(int dirfd, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	const char *name = listener_unix_name(path);
+	int cwd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (dirfd < 0 || strlen(name) >= sizeof(sun.sun_path))
+		return listener_error(err, errlen, "socket %s: no directory or "
+		    "name too long", path);
+	memcpy(sun.sun_path, name, strlen(name) + 1);
+	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0
+	    || fchdir(dirfd) != 0) {
+		if (cwd >= 0)
+			close(cwd);
+		return listener_error(err, errlen, "socket %s: %m", path);
+	}
+	rc = listener_unix_stale(&sun);
+	if (fchdir(cwd) != 0)
+		log_fatal("cannot return to the working directory: %m");
+	close(cwd);
+	if (rc == -1)
+		return listener_error(err, errlen, "socket %s is in use by "
+		    "another process", path);
+	if (rc == -2)
+		return listener_error(err, errlen, "%s exists and is not a "
+		    "socket (a symbolic link?): remove it", path);
+	return 0;
+}
+
 /*
  * listener_open_unix - a unix socket at path, whose directory the caller
  * holds open as dirfd and has checked: only root can add, rename or remove
@@ -205,9 +263,7 @@ static int
 listener_open_unix(const char *path, int dirfd, int mode, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
-	const char *name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1
-	    : path;
-	struct stat st;
+	const char *name = listener_unix_name(path);
 	int fd = -1, cwd = -1, rc;
 
 	if (dirfd < 0)
@@ -221,17 +277,9 @@ listener_open_unix(const char *path, int dirfd, int mode, uid_t uid,
 	rc = listener_bind_here(fd, name, path, mode, err, errlen);
 	if (fchdir(cwd) != 0)
 		log_fatal("cannot return to the working directory: %m");
-	if (rc != 0)
+	if (rc != 0 || listener_unix_own(dirfd, path, mode, uid, gid, err,
+	    errlen) != 0)
 		goto fail;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
-	    || !S_ISSOCK(st.st_mode) || (uid != (uid_t)-1
-	    && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-	    || ((st.st_mode & 0777) != (mode_t)mode	/* a default ACL */
-	    && fchmodat(dirfd, name, (mode_t)mode, 0) != 0)) {
-		listener_error(err, errlen, "cannot set mode/owner of %s: %m",
-		    path);
-		goto fail;
-	}
 	close(cwd);
 	return fd;
 fail:

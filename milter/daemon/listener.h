@@ -28,6 +28,16 @@
  */
 int listener_open(const char *spec, int dirfd, int mode, uid_t uid,
     gid_t gid, char *err, size_t errlen);
+/*
+ * listener_unix_clear - before another binds a unix socket at path (in the
+ * held directory dirfd): remove a stale socket file there; -1 with err set
+ * if one still answers or the name is not a socket. Before threads start.
+ */
+int listener_unix_clear(int dirfd, const char *path, char *err,
+    size_t errlen);
+/* listener_unix_own - give the socket file at path (in dirfd) mode and, unless uid is (uid_t)-1, that owner; -1 with err set */
+int listener_unix_own(int dirfd, const char *path, int mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen);
 /* listener_run - accept and serve connections on fd until listener_stop */
 void listener_run(int fd, const struct engine_callbacks *cb);
 /* listener_stop - stop accepting (async-signal-unsafe; any thread) */

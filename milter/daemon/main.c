@@ -3,8 +3,8 @@
  *
  * Start-up order: load the configuration and keys (as the starting user,
  * normally root), open the milter socket, go to the background, drop to
- * the configured user, then run the listener (listener.c) in a thread of
- * its own, and the key checker (keycheck_start) in another, while the main
+ * the configured user, then run the listener (listener.c, or libmilter's
+ * through lmengine.c with milter_engine = libmilter) in a thread of its own, and the key checker (keycheck_start) in another, while the main
  * thread waits for signals. Serving never waits for DNS: the key checker
  * looks the records up in the background. Every other thread blocks the
  * signals, so they all come to the main thread's sigwait, which a reload
@@ -25,6 +25,9 @@
  *   SIGTERM/SIGINT  stop the key checker, stop accepting, remove a unix
  *                   socket, let messages in flight finish (up to 30 s),
  *                   exit; a reload under way is abandoned, never installed
+ * The engine (milter_engine) is chosen at start; a reload that names
+ * another logs that it takes a restart. With libmilter the signals stay
+ * ours too: lmengine.c starts no signal thread of libmilter's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +51,7 @@
 #include "base/log.h"
 #include "policy/keycheck.h"
 #include "daemon/listener.h"
+#include "daemon/lmengine.h"
 #include "daemon/privsep.h"
 #include "policy/runtime.h"
 #include "base/secret.h"
@@ -124,7 +128,10 @@ main_run_dir(const char *file, const char *what, struct main_runfile *rf)
 	memcpy(rf->name, base, strlen(base) + 1);
 }
 
-/* main_open_socket - open the milter socket (its directory made if missing) */
+static int main_engine;			/* enum config_milter_engine, from the start */
+static const char *const main_engine_names[] = { "builtin", "libmilter" };
+
+/* main_open_socket - open the milter socket (its directory made if missing); -1 for libmilter's */
 static int
 main_open_socket(const struct config *c, const struct passwd *pw)
 {
@@ -134,6 +141,13 @@ main_open_socket(const struct config *c, const struct passwd *pw)
 
 	if (path != NULL)
 		main_run_dir(path, "socket", &main_sock);
+	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
+		if (lmengine_open(c->socket, main_sock.dirfd, (int)c->socket_mode,
+		    pw != NULL ? pw->pw_uid : (uid_t)-1, pw != NULL ? pw->pw_gid
+		    : (gid_t)-1, err, sizeof(err)) != 0)
+			log_fatal("cannot open milter socket: %s", err);
+		return -1;
+	}
 	fd = listener_open(c->socket, main_sock.dirfd, (int)c->socket_mode,
 	    pw != NULL ? pw->pw_uid : (uid_t)-1, pw != NULL ? pw->pw_gid
 	    : (gid_t)-1, err, sizeof(err));
@@ -236,15 +250,45 @@ main_daemonize(const struct config *c, int pidfd)
 	}
 }
 
-static int main_listen_fd = -1;		/* the milter socket */
+static int main_listen_fd = -1;		/* the milter socket (builtin engine) */
+static long main_lm_timeout;		/* milter_timeout at start (libmilter) */
 
 /* main_milter_thread - accept and serve MTA connections until stopped */
 static void *
 main_milter_thread(void *arg)
 {
 	(void)arg;
-	listener_run(main_listen_fd, callbacks_table());
+	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
+		if (lmengine_run(callbacks_table(), main_lm_timeout) != 0)
+			log_fatal("libmilter engine: cannot serve");
+	} else {
+		listener_run(main_listen_fd, callbacks_table());
+	}
 	return NULL;
+}
+
+/* main_set_limits - milter_timeout and max_connections of c for the running engine */
+static void
+main_set_limits(const struct config *c)
+{
+	long max = listener_set_max_connections(c->max_connections);
+
+	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
+		lmengine_set_max_connections(max);
+		if (main_lm_timeout != 0 && c->milter_timeout != main_lm_timeout)
+			log_warn(NULL, "milter_timeout changed to %ld s: with "
+			    "milter_engine = libmilter it takes a restart (still "
+			    "%ld s)", c->milter_timeout, main_lm_timeout);
+		if (main_lm_timeout == 0)
+			main_lm_timeout = c->milter_timeout;
+	} else {
+		listener_set_timeout(c->milter_timeout);
+	}
+	if (c->milter_engine != main_engine)
+		log_warn(NULL, "milter_engine changed to %s: it takes a restart; "
+		    "still serving with the %s engine",
+		    main_engine_names[c->milter_engine],
+		    main_engine_names[main_engine]);
 }
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
@@ -343,8 +387,7 @@ main_reload(const char *path)
 	pthread_mutex_lock(&main_reload_lock);
 	if (!(stopping = main_stopping)) {
 		log_set_level(c->log_level);
-		listener_set_timeout(c->milter_timeout);
-		listener_set_max_connections(c->max_connections);
+		main_set_limits(c);
 		config_install(c);
 		main_log_summary("configuration reloaded from", path, c,
 		    changes, carried, t0);
@@ -435,6 +478,27 @@ main_drain(void)
 }
 
 /*
+ * main_stop_libmilter - after the drain: end libmilter's accept loop (its
+ * poll wakes within 5 s). libmilter does not close the connections still
+ * open, between messages: with any left, the process ends without
+ * teardown (-1), as when builtin connection threads stay busy.
+ */
+static int
+main_stop_libmilter(pthread_t tid, int reloading)
+{
+	long open;
+
+	lmengine_stop();
+	pthread_join(tid, NULL);
+	if ((open = lmengine_sessions()) > 0) {
+		log_notice(NULL, "libmilter engine: %ld MTA connections between "
+		    "messages left open (closed as the process ends)", open);
+		return -1;
+	}
+	return reloading ? -2 : 0;
+}
+
+/*
  * main_serve - run the milter and handle signals until told to stop; 0,
  * -1 if connection threads are still busy, -2 if a reload is (then no
  * teardown under them)
@@ -453,15 +517,14 @@ main_serve(const char *path, const struct config *c)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
-	listener_set_timeout(c->milter_timeout);
-	listener_set_max_connections(c->max_connections);
+	main_set_limits(c);
 	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
-	log_notice(NULL, "authmilter %s listening on %s", PACKAGE_VERSION,
-	    c->socket);
+	log_notice(NULL, "authmilter %s listening on %s (milter engine: %s)",
+	    PACKAGE_VERSION, c->socket, main_engine_names[main_engine]);
 	if (main_early_hup) {	/* blocked now: a later one waits for sigwait */
 		log_notice(NULL, "a SIGHUP came during the start: reloading");
 		main_reload_start();
@@ -481,14 +544,20 @@ main_serve(const char *path, const struct config *c)
 		log_notice(NULL, "a reload is under way: it will not be installed");
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
 	/* new connections fail at once; the MTA applies its default action */
-	listener_stop();
-	pthread_join(tid, NULL);
+	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
+		lmengine_refuse_new();
+	} else {
+		listener_stop();
+		pthread_join(tid, NULL);
+	}
 	/* after the privilege drop this fails unless the user owns the
 	 * directory, which main_run_dir refuses: the socket then stays, and
 	 * the next start replaces it */
 	if (main_sock.dirfd >= 0)
 		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
 	main_drain();
+	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER)
+		return main_stop_libmilter(tid, reloading);
 	if (listener_close_all(5) != 0)
 		return -1;
 	return reloading ? -2 : 0;
@@ -602,6 +671,7 @@ main(int argc, char **argv)
 	main_log_problems(&probs);
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
+	main_engine = c->milter_engine;
 	main_listen_fd = main_open_socket(c, pw);
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)

@@ -3,7 +3,9 @@
  *
  * Threading: called only from the session's own thread (its callbacks).
  * Modifications are queued in the session's output and go to the MTA
- * with the end-of-message reply, in one write.
+ * with the end-of-message reply, in one write. A session that libmilter
+ * serves (s->lm set) gets its macros and modifications through
+ * lmengine.c instead; the checks and reply texts are the same.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "daemon/lmengine.h"
 #include "daemon/mta.h"
 
 /* mta_get_state - connection private data */
@@ -58,6 +61,8 @@ mta_macro(struct engine_session *s, const char *name)
 	const char *p, *end, *val;
 	size_t i;
 
+	if (s->lm != NULL)
+		return lmengine_macro(s, name);
 	for (i = 0; i < sizeof(latest_first) / sizeof(latest_first[0]); i++) {
 		const struct buf *b = &s->macros[latest_first[i]];
 
@@ -109,15 +114,17 @@ mta_put_str(struct buf *b, const char *str)
 	buf_append(b, str, strlen(str) + 1);
 }
 
-/* mta_mod - queue one modification: cmd, optional index, strings */
-static void
-mta_mod(struct engine_session *s, int cmd, int with_idx, uint32_t idx,
-    const char *a, const char *b)
+/* mta_mod - queue one modification: cmd, optional index, strings; 0 or -1 */
+static int
+mta_mod(struct engine_session *s, const char *qid, int cmd, int with_idx,
+    uint32_t idx, const char *a, const char *b)
 {
 	size_t len = 1 + (with_idx ? PROTO_WORD_SIZE : 0) + strlen(a) + 1
 	    + (b != NULL ? strlen(b) + 1 : 0);
 	uint32_t n = htonl((uint32_t)len);
 
+	if (s->lm != NULL)
+		return lmengine_modify(s, qid, cmd, (int)idx, a, b);
 	buf_append(&s->out, &n, sizeof(n));
 	buf_putc(&s->out, cmd);
 	if (with_idx) {
@@ -127,6 +134,7 @@ mta_mod(struct engine_session *s, int cmd, int with_idx, uint32_t idx,
 	mta_put_str(&s->out, a);
 	if (b != NULL)
 		mta_put_str(&s->out, b);
+	return 0;
 }
 
 /* mta_insert_header - insert a header */
@@ -137,8 +145,7 @@ mta_insert_header(struct engine_session *s, const char *qid, int idx,
 	if (!mta_may(s, qid, PROTO_F_ADDHDRS, "insert a header") || idx < 0
 	    || name[0] == '\0')
 		return -1;
-	mta_mod(s, PROTO_R_INSHEADER, 1, (uint32_t)idx, name, value);
-	return 0;
+	return mta_mod(s, qid, PROTO_R_INSHEADER, 1, (uint32_t)idx, name, value);
 }
 
 /* mta_header_leading_space - PROTO_P_HDR_LEADSPC granted */
@@ -155,8 +162,7 @@ mta_delete_header(struct engine_session *s, const char *qid, const char *name,
 {
 	if (!mta_may(s, qid, PROTO_F_CHGHDRS, "delete a header") || idx < 1)
 		return -1;
-	mta_mod(s, PROTO_R_CHGHEADER, 1, (uint32_t)idx, name, "");
-	return 0;
+	return mta_mod(s, qid, PROTO_R_CHGHEADER, 1, (uint32_t)idx, name, "");
 }
 
 /* mta_quarantine - quarantine the message */
@@ -165,9 +171,8 @@ mta_quarantine(struct engine_session *s, const char *qid, const char *reason)
 {
 	if (!mta_may(s, qid, PROTO_F_QUARANTINE, "quarantine the message"))
 		return -1;
-	mta_mod(s, PROTO_R_QUARANTINE, 0, 0, reason[0] ? reason : "authmilter",
-	    NULL);
-	return 0;
+	return mta_mod(s, qid, PROTO_R_QUARANTINE, 0, 0,
+	    reason[0] ? reason : "authmilter", NULL);
 }
 
 /* mta_change_from - replace the envelope sender */
@@ -177,9 +182,8 @@ mta_change_from(struct engine_session *s, const char *qid, const char *from,
 {
 	if (!mta_may(s, qid, PROTO_F_CHGFROM, "change the envelope sender"))
 		return -1;
-	mta_mod(s, PROTO_R_CHGFROM, 0, 0, from,
+	return mta_mod(s, qid, PROTO_R_CHGFROM, 0, 0, from,
 	    args != NULL && args[0] != '\0' ? args : NULL);
-	return 0;
 }
 
 /* mta_is_postfix - the MTA named itself Postfix (macro v, "Postfix 3.7.11") */
@@ -226,8 +230,7 @@ mta_add_rcpt(struct engine_session *s, const char *qid, const char *rcpt)
 {
 	if (!mta_may(s, qid, PROTO_F_ADDRCPT, "add a recipient"))
 		return -1;
-	mta_mod(s, PROTO_R_ADDRCPT, 0, 0, rcpt, NULL);
-	return 0;
+	return mta_mod(s, qid, PROTO_R_ADDRCPT, 0, 0, rcpt, NULL);
 }
 
 /* mta_del_rcpt - remove an envelope recipient */
@@ -236,8 +239,7 @@ mta_del_rcpt(struct engine_session *s, const char *qid, const char *rcpt)
 {
 	if (!mta_may(s, qid, PROTO_F_DELRCPT, "remove a recipient"))
 		return -1;
-	mta_mod(s, PROTO_R_DELRCPT, 0, 0, rcpt, NULL);
-	return 0;
+	return mta_mod(s, qid, PROTO_R_DELRCPT, 0, 0, rcpt, NULL);
 }
 
 /* mta_reply_ok - a reply part: printable ASCII, no line breaks */

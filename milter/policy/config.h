@@ -84,6 +84,11 @@ enum config_spf_engine {
 	CONFIG_SPF_ENGINE_LIBSPF2,	/* libspf2 (the tests' oracle) */
 };
 
+enum config_milter_engine {
+	CONFIG_MILTER_ENGINE_BUILTIN,	/* engine.c, listener.c */
+	CONFIG_MILTER_ENGINE_LIBMILTER,	/* Sendmail's libmilter (lmengine.c) */
+};
+
 enum config_log_dest {
 	CONFIG_LOG_SYSLOG,
 	CONFIG_LOG_STDERR,
@@ -160,6 +165,7 @@ struct config {
 	char *user;			/* user to run as after start-up ("" : stay) */
 	long milter_timeout;		/* seconds we wait for the next MTA command */
 	int max_connections;		/* MTA connections served at once */
+	int milter_engine;		/* enum config_milter_engine (start only) */
 	int log_destination;		/* enum config_log_dest */
 	int log_level;			/* LOG_* from syslog.h */
 	int syslog_facility;		/* LOG_MAIL, ... */

@@ -29,6 +29,7 @@ static const char *const choices_spf_action[] = { "none", "reject", NULL };
 static const char *const choices_spf_engine[] = { "builtin", "libspf2", NULL };
 static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
 static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
+static const char *const choices_milter_engine[] = { "builtin", "libmilter", NULL };
 
 /* A row's storage: the offset and the size of its field. */
 #define G(field)	offsetof(struct config, field), \
@@ -62,6 +63,9 @@ const struct opt_def config_options[] = {
 	{ "max_connections", OPT_INT, OPT_GLOBAL, G(max_connections), "1000",
 	  1, 65536, NULL,
 	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action" },
+	{ "milter_engine", OPT_ENUM, OPT_GLOBAL, G(milter_engine), "builtin", 0, 0,
+	  choices_milter_engine,
+	  "milter protocol engine: builtin (ours, the faster) or libmilter (Sendmail 8.17's); read at start only, a reload keeps the running one and logs that a restart is needed; libmilter takes milter_timeout at start only, answers Postfix's protocol checks its own way and leaves connections open at SIGTERM (authmilter(8), ENGINES)" },
 	{ "log_destination", OPT_ENUM, OPT_GLOBAL, G(log_destination), "syslog",
 	  0, 0, choices_log_dest,
 	  "syslog or stderr (authmilter -f always logs to stderr)" },

@@ -37,6 +37,10 @@
 #   AUTHMILTER           the daemon under test (default $BUILD_DIR/milter/authmilter)
 #   BUILD_DIR            the build dir (default: _build in the source tree)
 #   IT_KEEP=1            keep the work dir after a successful run
+#   AUTHMILTER_TEST_ENGINE  builtin (default) or libmilter: the milter_engine
+#                        of every conf it_authmilter_conf writes; the work dir
+#                        is then NAME-ENGINE, and it_milter_start_authmilter
+#                        fails unless the daemon logs that engine at start
 # Runs at once do not meet: each has its own work dir and its own ports
 # (unless the environment fixes them to the same values).
 
@@ -77,7 +81,7 @@ IT_LOG_FROM=""          # set by it_log_mark: it_milter_log starts after it
 
 # it_init - create a fresh work dir for test NAME and arm the cleanup trap
 it_init() {
-    IT_NAME=$1
+    IT_NAME=$1${AUTHMILTER_TEST_ENGINE:+-$AUTHMILTER_TEST_ENGINE}
     if [ "$(id -u)" != 0 ]; then
         echo "1..0 # SKIP $IT_NAME: needs root (Postfix master, knotd)"
         exit 0
@@ -1025,6 +1029,9 @@ dns_timeout     = 3s
 log_destination = stderr
 log_level       = debug
 EOF
+    if [ -n "${AUTHMILTER_TEST_ENGINE:-}" ]; then
+        echo "milter_engine   = $AUTHMILTER_TEST_ENGINE" >> "$1"
+    fi
 }
 
 # it__conf_socket - the socket named in an authmilter CONF
@@ -1033,15 +1040,18 @@ it__conf_socket() {
 }
 
 # it_milter_start_authmilter - run "$AUTHMILTER -f -c CONF" in the
-# background (stderr to log/milter.log) and wait for its socket
+# background (stderr to log/milter.log), wait for its socket and for its
+# start line naming the engine of the conf (milter_engine, else builtin)
 it_milter_start_authmilter() {
-    local conf=$1 sock
+    local conf=$1 sock engine
     sock=$(it__conf_socket "$conf")
+    engine=$(sed -n 's/^[[:space:]]*milter_engine[[:space:]]*=[[:space:]]*\([a-z]*\).*/\1/p' "$conf" | tail -n 1)
     case $sock in unix:*|local:*) rm -f "${sock#*:}" ;; esac
     it__milter_log_mark
     it__bg milter "$IT_DIR/log/milter.log" "$AUTHMILTER" -f -c "$conf"
-    if ! it__wait_socket "$sock" "$IT_LAST_PID"; then
-        echo "it_milter_start_authmilter: no socket $sock" >&2
+    if ! it__wait_socket "$sock" "$IT_LAST_PID" ||
+        ! it_wait_logged 15 "listening on .* \(milter engine: ${engine:-builtin}\)" >&2; then
+        echo "it_milter_start_authmilter: no socket $sock, or not the ${engine:-builtin} engine" >&2
         tail -n 20 "$IT_DIR/log/milter.log" >&2
         return 1
     fi

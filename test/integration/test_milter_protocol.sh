@@ -222,12 +222,28 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
 opid=$IT_LAST_PID
 ORDER="$IT_LIB_DIR/order.py"
 "$IT_PY" "$ORDER" "$IT_MILTER_SOCKET" cases > "$out/order-cases"
+# With milter_engine = libmilter the order is libmilter's to check: it
+# skips what it does not expect, with no log line of ours, and answers
+# nothing to a RCPT after DATA (Postfix sends that only when DATA was not
+# negotiated away, which authmilter asks for) nor serves a connection
+# reused after QUIT_NC (authmilter(8), ENGINES): those cases are skipped.
+lm_order=""
+[ "${AUTHMILTER_TEST_ENGINE:-builtin}" = libmilter ] && lm_order=yes
 while read -r c want; do
+    if [ -n "$lm_order" ] && { [ "$want" = closes ] ||
+        [ "$c" = rcpt-and-data-again ] || [ "$c" = quit-nc-reuse ]; }; then
+        it_skip "order: $c ($want)" "libmilter engine: libmilter's own order handling"
+        continue
+    fi
     it_check "order: $c ($want)" "$IT_PY" "$ORDER" "$IT_MILTER_SOCKET" case "$c"
 done < "$out/order-cases"
-it_check "order: one log line for each connection closed" \
-    test "$(tail -n "+$((IT_MILTER_LOG_START + 1))" "$IT_DIR/log/milter.log" \
-        | grep -c 'packet out of order')" = "$(grep -c ' closes$' "$out/order-cases")"
+if [ -n "$lm_order" ]; then
+    it_skip "order: one log line for each connection closed" "libmilter engine"
+else
+    it_check "order: one log line for each connection closed" \
+        test "$(tail -n "+$((IT_MILTER_LOG_START + 1))" "$IT_DIR/log/milter.log" \
+            | grep -c 'packet out of order')" = "$(grep -c ' closes$' "$out/order-cases")"
+fi
 it_check "order: 50 connections of 1 MB of headers and EOH twice: VmRSS bounded" \
     "$IT_PY" "$ORDER" "$IT_MILTER_SOCKET" flood "$opid" 50
 it_check "order: the milter is still up" it__alive "$opid"
