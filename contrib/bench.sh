@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh - authmilter beside OpenDKIM on this machine, in one run:
-# signing throughput and latency (test/bench/milterload), the RSA-2048 and
+# signing throughput and latency (test/bench/milterload) with each of
+# authmilter's milter engines (builtin, and libmilter: the same daemon and
+# workload with milter_engine = libmilter, rows "authmilter-libmilter"), the RSA-2048 and
 # Ed25519 limits of the daemon's core (openssl speed), memory (idle, 1,000
 # connections, one 10 KB vs one 50 MB message) and the cost through a real
 # Postfix (smtp-source -> Postfix -> smtp-sink). Prints a table and writes
@@ -212,6 +214,14 @@ EOF
 start_am() {
     local conf=$IT_DIR/milter/am.$RANDOM.conf
     am_conf "$conf" "$2" "$3"
+    daemon_start "$1" "$2" "$AUTHMILTER" -f -c "$conf"
+}
+
+# start_am_lm CPUS SOCKET KEY - start_am with milter_engine = libmilter
+start_am_lm() {
+    local conf=$IT_DIR/milter/am.$RANDOM.conf
+    am_conf "$conf" "$2" "$3"
+    echo "milter_engine   = libmilter" >> "$conf"
     daemon_start "$1" "$2" "$AUTHMILTER" -f -c "$conf"
 }
 
@@ -670,6 +680,19 @@ ratios() {
     done
 }
 
+# engines - the builtin engine against libmilter, row by row (same daemon and workload)
+engines() {
+    local k lm
+    echo "| Row (key/socket/size/conns) | builtin msg/s | libmilter msg/s | builtin / libmilter | builtin p99 ms | libmilter p99 ms |"
+    echo "|---|---|---|---|---|---|"
+    for k in $(printf '%s\n' "${!RATE[@]}" | grep '^authmilter/' | sort); do
+        k=${k#authmilter/}
+        lm=${RATE[authmilter-libmilter/$k]:-}
+        [ -n "$lm" ] || continue
+        echo "| $k | ${RATE[authmilter/$k]} | $lm | $(calc "${RATE[authmilter/$k]} / ($lm + 0.000001)") | ${P99[authmilter/$k/0]:-?} | ${P99[authmilter-libmilter/$k/0]:-?} |"
+    done
+}
+
 # report - write the markdown report
 report() {
     local c
@@ -714,6 +737,14 @@ report() {
             "($(calc "1000 / ($RSA_LIMIT + 0.000001)" %.3f) ms each), Ed25519 **$ED_LIMIT sign/s**."
         echo
         ratios
+        echo
+        echo "## Milter engines: builtin and libmilter"
+        echo
+        echo "The same authmilter, conf and workload with milter_engine = builtin"
+        echo "(rows \"authmilter\") and milter_engine = libmilter (rows"
+        echo "\"authmilter-libmilter\", Debian's libmilter 8.17)."
+        echo
+        engines
     else
         echo "Not run (BENCH_PARTS)."
     fi
@@ -799,6 +830,19 @@ run_load() {
     row authmilter ed25519 unix "$ed" 1 10k
     row authmilter ed25519 unix "$ed" 16 10k
     row authmilter ed25519 unix "$ed" 16 1k
+    daemon_stop
+    # the same daemon and workload on libmilter (milter_engine = libmilter)
+    start_am_lm "$DAEMON_CPU" "$am" "$RSA" || exit 1
+    load_set authmilter-libmilter rsa unix "$am" 1k 100k 1m multipart
+    daemon_stop
+    start_am_lm "$DAEMON_CPU" "$AM_TCP" "$RSA" || exit 1
+    load_set authmilter-libmilter rsa tcp "$AM_TCP"
+    daemon_stop
+    start_am_lm "$DAEMON_CPU" "$ed" "$ED" || exit 1
+    check_alg authmilter-libmilter "$ed" ed25519
+    row authmilter-libmilter ed25519 unix "$ed" 1 10k
+    row authmilter-libmilter ed25519 unix "$ed" 16 10k
+    row authmilter-libmilter ed25519 unix "$ed" 16 1k
     daemon_stop
     [ "$OD" = yes ] || return 0
     start_od "$DAEMON_CPU" "$od" "$RSA" || exit 1

@@ -9,6 +9,9 @@
 # whose TAP plan ("1..N") does not match the checks it printed has failed.
 #   SANITIZE=no test/run.sh     build without sanitizers
 #   TESTS="sign_postfix" ...    run only the named integration tests
+#   ENGINE_TESTS="..."          the integration tests run a second time with
+#                               milter_engine = libmilter (default below;
+#                               empty: none), also only those in TESTS
 #   AUTHMILTER_TEST_OUT=dir     the logs (default: a new test/out/run.* per run)
 #   BUILD_DIR=dir               the build (default: _build in the source tree)
 # Two runs at once do not meet: each has its own log dir and the integration
@@ -116,6 +119,20 @@ for t in "$here"/test/integration/test_*.sh; do
 	fi
 	timeout 600 bash "$t" >"$out/it_$n.log" 2>&1
 	tally "it_$n" "$out/it_$n.log" $?
+done
+
+# The second engine: the protocol tests and the Postfix paths that use
+# every modification (signing and Return-Path, inbound A-R, DMARC reject
+# and quarantine, forged A-R removal, bounce rewriting and refusal), again
+# with milter_engine = libmilter (lib.sh: AUTHMILTER_TEST_ENGINE).
+echo "== integration tests, libmilter engine"
+for n in ${ENGINE_TESTS-milter_protocol sign_postfix verify_postfix bounce_postfix}; do
+	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $n "; then
+		continue
+	fi
+	AUTHMILTER_TEST_ENGINE=libmilter timeout 600 \
+		bash "$here/test/integration/test_$n.sh" >"$out/it_$n-libmilter.log" 2>&1
+	tally "it_$n-libmilter" "$out/it_$n-libmilter.log" $?
 done
 
 echo "$pass passed, $fail failed, $skip skipped"

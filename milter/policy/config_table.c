@@ -65,7 +65,7 @@ const struct opt_def config_options[] = {
 	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action" },
 	{ "milter_engine", OPT_ENUM, OPT_GLOBAL, G(milter_engine), "builtin", 0, 0,
 	  choices_milter_engine,
-	  "milter protocol engine: builtin (ours, the faster) or libmilter (Sendmail 8.17's); read at start only, a reload keeps the running one and logs that a restart is needed; libmilter takes milter_timeout at start only, answers Postfix's protocol checks its own way and leaves connections open at SIGTERM (authmilter(8), ENGINES)" },
+	  "milter protocol engine: builtin (ours, the faster) or libmilter (Sendmail 8.17's); read at start only (a reload keeps the running engine and logs that a change takes a restart); with libmilter, milter_timeout is read at start only, libmilter checks the command order its own way and a connection reused after QUIT_NC has its messages tempfailed (authmilter(8), ENGINES)" },
 	{ "log_destination", OPT_ENUM, OPT_GLOBAL, G(log_destination), "syslog",
 	  0, 0, choices_log_dest,
 	  "syslog or stderr (authmilter -f always logs to stderr)" },

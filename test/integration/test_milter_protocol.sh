@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init milter_protocol
 # hostile.py and order.py make fixed sets of cases: 92 checks in all
-it_plan 92
+it_plan 95
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML"
@@ -125,6 +125,20 @@ it_check "broken conf + SIGHUP: error logged with file:line" \
     "$IT_DIR/log/milter.log"
 sed -i '/bogus_option/d' "$conf"
 
+# --- a reload naming the other engine: it takes a restart ----------------------
+engine=${AUTHMILTER_TEST_ENGINE:-builtin}
+other=libmilter
+[ "$engine" = libmilter ] && other=builtin
+sed -i '/^milter_engine/d' "$conf"
+echo "milter_engine   = $other" >> "$conf"
+it_log_mark
+kill -HUP "$pid"
+it_check "engine change + SIGHUP: logged as taking a restart, $engine kept" \
+    it_wait_logged 20 "milter_engine changed to $other: it takes a restart; still serving with the $engine engine"
+unset IT_LOG_FROM
+it_check "engine change + SIGHUP: still signing" \
+    "$ML" -S "$IT_MILTER_SOCKET" -a alice -m 2 -e 2
+
 # --- SIGTERM with messages in flight ------------------------------------------
 # Two messages held open mid-body by drain.py while the milter is told to
 # stop: provably in flight when the signal comes, finished and signed after
@@ -187,6 +201,8 @@ it_check "TCP: 16 connections x 10 messages, all signed" \
 # a message, is measured by make bench, not asserted here)
 it_check "TCP: one connection, 20 messages back to back, all signed" \
     "$ML" -S "inet:$port@127.0.0.1" -a alice -c 1 -m 20 -e 20
+it_check "TCP: the daemon's end of a connection has TCP_NODELAY" \
+    "$IT_PY" "$IT_LIB_DIR/nodelay.py" "$IT_LAST_PID" "$port"
 it_milter_stop
 
 conf=$IT_DIR/milter/tcp6.conf
