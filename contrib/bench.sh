@@ -911,7 +911,9 @@ mkdir -p "$(dirname "$OUT")"
 {
     report | sed -e "s|$IT_DIR|\$WORK|g" -e "s|$BUILD_DIR|\$BUILD_DIR|g"
     # the Scale section is make bench-scale's: kept as it is
-    [ -f "$OUT" ] && sed -n '/^<!-- scale -->$/,/^<!-- \/scale -->$/p' "$OUT"
+    if [ -f "$OUT" ]; then
+        sed -n '/^<!-- scale -->$/,/^<!-- \/scale -->$/p' "$OUT"
+    fi
 } > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 say "report written to $OUT"
 echo
