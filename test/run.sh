@@ -123,11 +123,12 @@ done
 
 # The second engine: the protocol tests and the Postfix paths that use
 # every modification (signing and Return-Path, inbound A-R, DMARC reject
-# and quarantine, forged A-R removal, bounce rewriting and refusal), and
-# Sendmail (the same through Sendmail 8.17, -bs and the MSP), again
-# with milter_engine = libmilter (lib.sh: AUTHMILTER_TEST_ENGINE).
+# and quarantine, forged A-R removal, bounce rewriting and refusal),
+# Debian's chrooted Postfix and Sendmail (the same through Sendmail 8.17,
+# -bs and the MSP), again with milter_engine = libmilter (lib.sh:
+# AUTHMILTER_TEST_ENGINE).
 echo "== integration tests, libmilter engine"
-for n in ${ENGINE_TESTS-milter_protocol sign_postfix verify_postfix bounce_postfix sendmail}; do
+for n in ${ENGINE_TESTS-milter_protocol sign_postfix verify_postfix bounce_postfix postfix_chroot sendmail}; do
 	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $n "; then
 		continue
 	fi
