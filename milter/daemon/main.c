@@ -22,6 +22,10 @@
  *                   reload makes one more reload after it; one during the
  *                   start's load (seconds at 100,000 domains) a reload
  *                   as soon as the daemon serves (it used to kill it).
+ * Under systemd (Type=notify) the daemon says READY=1 once it listens,
+ * RELOADING=1 and READY=1 around each reload, STOPPING=1 at SIGTERM, a
+ * STATUS= line with each, and WATCHDOG=1 at half the unit's WatchdogSec
+ * from the signal loop; outside systemd (no NOTIFY_SOCKET) nothing.
  *   SIGTERM/SIGINT  stop the key checker, stop accepting, remove a unix
  *                   socket, let messages in flight finish (up to 30 s),
  *                   exit; a reload under way is abandoned, never installed
@@ -36,6 +40,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <systemd/sd-daemon.h>
 
 #include "daemon/callbacks.h"
 #include "base/clock.h"
@@ -360,8 +366,13 @@ main_reload(const char *path)
 	double t0 = main_seconds();
 	char err[1024];
 	size_t carried, changes[2];
+	struct timespec now;
 	int stopping;
 
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+	    (unsigned long long)now.tv_sec * 1000000ULL
+	    + (unsigned long long)now.tv_nsec / 1000);
 	/* the running snapshot: what did not change is taken from it */
 	old = config_acquire();
 	if (main_privsep != NULL)
@@ -377,6 +388,9 @@ main_reload(const char *path)
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
+		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; the last reload "
+		    "failed, the running configuration kept", old != NULL ?
+		    old->ndomains : 0);
 		config_free(c);
 		config_release(old);
 		return;
@@ -391,12 +405,14 @@ main_reload(const char *path)
 		config_install(c);
 		main_log_summary("configuration reloaded from", path, c,
 		    changes, carried, t0);
+		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; reloaded",
+		    c->ndomains);
 		/* under the lock: once stopping is set the checker may be gone */
 		keycheck_wake(main_keycheck);
 	}
 	pthread_mutex_unlock(&main_reload_lock);
 	if (stopping) {
-		log_notice(NULL, "reload abandoned: stopping");
+		log_notice(NULL, "reload abandoned: stopping");	/* STOPPING=1 sent */
 		config_free(c);
 	}
 }
@@ -508,6 +524,8 @@ main_serve(const char *path, const struct config *c)
 {
 	pthread_t tid;
 	sigset_t set;
+	struct timespec wd;
+	uint64_t wd_usec;
 	char err[256];
 	int sig, reloading;
 
@@ -525,19 +543,32 @@ main_serve(const char *path, const struct config *c)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s (milter engine: %s)",
 	    PACKAGE_VERSION, c->socket, main_engine_names[main_engine]);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains", c->ndomains);
 	if (main_early_hup) {	/* blocked now: a later one waits for sigwait */
 		log_notice(NULL, "a SIGHUP came during the start: reloading");
 		main_reload_start();
 	}
+	/* the unit's WatchdogSec: WATCHDOG=1 at half of it, from this loop */
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
+	wd.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+	wd.tv_nsec = (long)(wd_usec / 2 % 1000000 * 1000);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (wd_usec > 0) {
+			(void)sd_notify(0, "WATCHDOG=1");
+			sig = sigtimedwait(&set, NULL, &wd);
+		} else if (sigwait(&set, &sig) != 0)
 			continue;
+		if (sig < 0)
+			continue;	/* the watchdog's time, or EINTR */
 		if (sig == SIGHUP) {
 			main_reload_start();
 			continue;
 		}
 		log_notice(NULL, "signal %d: stopping; letting messages in flight "
 		    "finish", sig);
+		(void)sd_notify(0, "STOPPING=1\nSTATUS=stopping: letting messages "
+		    "in flight finish");
 		break;
 	}
 	if ((reloading = main_reload_stop()) != 0)
