@@ -205,14 +205,27 @@ log_msg(int level, const char *qid, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* log_fatal - log and exit; start-up only */
+static log_fatal_fn *log_fatal_hook;	/* set once at start-up */
+
+/* log_set_fatal_hook - what log_fatal calls with its text before it exits */
+void
+log_set_fatal_hook(log_fatal_fn *fn)
+{
+	log_fatal_hook = fn;
+}
+
+/* log_fatal - log, tell the hook, exit; start-up only */
 void
 log_fatal(const char *fmt, ...)
 {
+	char text[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vmsg(LOG_ERR, NULL, fmt, ap);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);	/* %m: glibc's */
 	va_end(ap);
+	log_msg(LOG_ERR, NULL, "%s", text);
+	if (log_fatal_hook != NULL)
+		log_fatal_hook(text);
 	exit(1);
 }

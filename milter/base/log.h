@@ -31,6 +31,10 @@ void log_msg(int level, const char *qid, const char *fmt, ...)
 /* log_fatal - log at LOG_ERR and exit(1); only for start-up, never the message path */
 void log_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
+/* log_fatal_fn - told log_fatal's text before the exit (clean-up, the parent's report) */
+typedef void log_fatal_fn(const char *text);
+/* log_set_fatal_hook - set it (NULL: none) */
+void log_set_fatal_hook(log_fatal_fn *fn);
 /* log_format_line - format one line as dest shows it into line (truncated
  * to size); returns its length. Allocates nothing. */
 size_t log_format_line(char *line, size_t size, enum log_dest dest, int level,

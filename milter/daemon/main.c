@@ -103,6 +103,34 @@ struct main_runfile {
 
 static struct main_runfile main_sock = { -1, "" };	/* the unix socket */
 static struct main_runfile main_pid = { -1, "" };	/* the pid file */
+static int main_ready_fd = -1;	/* in the background: the waiting parent's pipe */
+
+/*
+ * main_on_fatal - a start that fails: remove the socket and the pid file
+ * (no stale socket for the MTA to find), and tell a waiting parent why
+ */
+static void
+main_on_fatal(const char *text)
+{
+	if (main_sock.dirfd >= 0)
+		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
+	if (main_pid.dirfd >= 0)
+		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
+	if (main_ready_fd >= 0 && write(main_ready_fd, text, strlen(text)) < 0)
+		main_ready_fd = -1;	/* the parent is gone: nobody to tell */
+}
+
+/* main_ready - serving: a waiting parent may exit 0 now */
+static void
+main_ready(void)
+{
+	if (main_ready_fd >= 0) {
+		if (write(main_ready_fd, "R", 1) < 0)
+			main_ready_fd = -1;
+		close(main_ready_fd);
+		main_ready_fd = -1;
+	}
+}
 
 /*
  * main_run_dir - hold the directory of file open in rf, made (0755) if
@@ -228,14 +256,32 @@ static void
 main_daemonize(const struct config *c, int pidfd)
 {
 	char line[32];
+	char why[2048];
+	ssize_t got;
+	size_t len = 0;
 	pid_t pid;
-	int fd, n;
+	int fd, n, ready[2];
 
+	/* the parent exits once the daemon serves: 0, or 1 with its error */
+	if (pipe2(ready, O_CLOEXEC) != 0)
+		log_fatal("pipe: %m");
 	pid = fork();
 	if (pid < 0)
 		log_fatal("fork: %m");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(ready[1]);
+		while (len < sizeof(why) - 1 && ((got = read(ready[0], why + len,
+		    sizeof(why) - 1 - len)) > 0 || (got < 0 && errno == EINTR)))
+			len += got > 0 ? (size_t)got : 0;
+		why[len] = '\0';
+		if (len == 1 && why[0] == 'R')
+			_exit(0);
+		fprintf(stderr, "authmilter: not started: %s\n", len > 0 ? why
+		    : "it exited during its start (see the log)");
+		_exit(1);
+	}
+	close(ready[0]);
+	main_ready_fd = ready[1];
 	if (setsid() < 0)
 		log_fatal("setsid: %m");
 	if (chdir("/") != 0)
@@ -544,6 +590,7 @@ main_serve(const char *path, const struct config *c)
 	log_notice(NULL, "authmilter %s listening on %s (milter engine: %s)",
 	    PACKAGE_VERSION, c->socket, main_engine_names[main_engine]);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains", c->ndomains);
+	main_ready();
 	if (main_early_hup) {	/* blocked now: a later one waits for sigwait */
 		log_notice(NULL, "a SIGHUP came during the start: reloading");
 		main_reload_start();
@@ -703,6 +750,7 @@ main(int argc, char **argv)
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
 	main_engine = c->milter_engine;
+	log_set_fatal_hook(main_on_fatal);
 	main_listen_fd = main_open_socket(c, pw);
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
@@ -710,9 +758,10 @@ main(int argc, char **argv)
 	if (pw != NULL && (main_privsep = privsep_start(path, err,
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
-	main_drop_privileges(pw);
+	/* before the drop: root can still remove the socket if it fails */
 	if (runtime_start(c, NULL, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
+	main_drop_privileges(pw);
 	main_log_summary("configuration loaded from", path, c, NULL, 0, t0);
 	rc = main_serve(path, c);
 	if (main_pid.dirfd >= 0)

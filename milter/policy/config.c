@@ -495,6 +495,10 @@ config_check_globals(struct config_parse *p)
 		    || res == NULL)
 			config_report(p, NULL, "user \"%s\" does not exist", c->user);
 	}
+	if (c->trust_anchor_file[0] != '\0'
+	    && access(c->trust_anchor_file, R_OK) != 0)
+		config_report(p, NULL, "trust_anchor_file %s: %s",
+		    c->trust_anchor_file, log_errstr(errno, host, sizeof(host)));
 	if (c->authserv_id[0] == '\0') {
 		if (gethostname(host, sizeof(host)) != 0)
 			(void)snprintf(host, sizeof(host), "localhost");

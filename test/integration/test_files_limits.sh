@@ -19,7 +19,7 @@ it_init files_limits
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" prlimit ss stat
-it_plan 30
+it_plan 33
 out=$IT_DIR/tmp
 RUNAS=nobody
 
@@ -299,5 +299,20 @@ if it__wait_socket "unix:$IT_DIR/milter/flood.sock" "$IT_LAST_PID" \
 else
     it_fail "authmilter under prlimit --nofile=1024:1024"
 fi
+
+# --- a start that fails after the conf checks (issue 17) -------------------
+conf=$IT_DIR/milter/ta.conf
+mkconf "$conf" "unix:$IT_DIR/milter/ta.sock" "$s1" \
+    "trust_anchor_file = /nonexistent/root.key"
+it_check "-q: a trust_anchor_file that cannot be read is an error (exit 1, named)" \
+    sh -c "! '$AUTHMILTER' -q -c '$conf' > '$out/ta.q' 2>&1 &&
+        grep -q 'trust_anchor_file /nonexistent/root.key: No such file' '$out/ta.q'"
+# readable, but no trust anchor: only the resolver's start finds out
+echo "not a trust anchor" > "$out/ta.key"
+mkconf "$conf" "unix:$IT_DIR/milter/ta.sock" "$s1" \
+    "trust_anchor_file = $out/ta.key"
+refused "a background start failing after the checks: the parent waits, exits 1 with the reason" \
+    "$conf" "not started: cannot start: resolver does not work"
+it_check "... and no socket is left behind" test ! -e "$IT_DIR/milter/ta.sock"
 
 it_done
