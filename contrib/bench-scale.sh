@@ -29,6 +29,8 @@
 #                           (appended if missing; docs/performance.md)
 #   BENCH_PORT              first loopback port (27100): +53 knotd
 #   DAEMON_CPU, LOAD_CPU    cores for the daemon and the load (0 and 1)
+# started as "sh contrib/bench-scale.sh" (dash): the script is bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${BUILD_DIR:-}" ]; then

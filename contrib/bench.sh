@@ -30,6 +30,8 @@
 #   BENCH_PORT    first loopback port used (27000): +0..+1 milters, +53 knotd,
 #                 +25 smtpd, +26 smtp-sink
 #   DAEMON_CPU, LOAD_CPU  cores for the daemon and the load (0 and 1)
+# started as "sh contrib/bench.sh" (dash): the script is bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${BUILD_DIR:-}" ]; then
