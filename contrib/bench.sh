@@ -868,6 +868,9 @@ BENCH_CMD="contrib/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && BENCH_CMD="make bench"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PARTS=${BENCH_PARTS:-load memory e2e}
+for p in $PARTS; do     # a run that measures nothing must not replace the report
+    case $p in load|memory|e2e) ;; *) echo "bench: unknown part \"$p\" in BENCH_PARTS (load memory e2e)" >&2; exit 2 ;; esac
+done
 for f in "$AUTHMILTER" "$ML"; do
     [ -x "$f" ] || { echo "bench: $f not built (make && make test/bench/milterload)" >&2; exit 2; }
 done
