@@ -113,8 +113,9 @@ it_postfix_start "$IT_MILTER_SOCKET" || die "Postfix did not start"
 if [ "$milter" = authmilter ]; then
     # this MX takes mail for dest.test.example and for the bounce domain
     postconf -c "$IT_POSTFIX_CONF" -e \
-        "relay_domains = dest.test.example, bounces.example.com" &&
-        it_postfix_reload || die "postfix reload failed"
+        "relay_domains = dest.test.example, bounces.example.com" ||
+        die "postconf failed"
+    it_postfix_reload || die "postfix reload failed"
 fi
 
 step "submitting a message: AUTH PLAIN as alice@example.com, From: a@example.com"
