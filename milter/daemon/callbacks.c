@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon/callbacks.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/edit.h"
 #include "base/log.h"
@@ -240,6 +242,78 @@ cb_eoh_done(const struct state_msg *m)
 }
 
 /*
+ * cb_summary - message_summary's line: what was done with the message, in
+ * key=value words (values without spaces), at notice
+ */
+static void
+cb_summary(const struct state_conn *c, const struct state_msg *m,
+    const char *mode, struct verdict v)
+{
+	static const char *const actions[] = { "accept", "accept", "tempfail",
+	    "reject" };
+	static const char *const quar[] = { "", " quarantine=header",
+	    " quarantine=hold" };
+	const struct inbound *in = m->in;
+	struct buf line = BUF_INIT;
+	enum dmarc_policy pol;
+	struct timespec now;
+	long ms;
+	size_t i;
+
+	if (c->cfg == NULL || !c->cfg->message_summary)
+		return;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(now.tv_sec - m->t0.tv_sec) * 1000
+	    + (now.tv_nsec - m->t0.tv_nsec) / 1000000;
+	buf_printf(&line, "msg mode=%s client=%s", mode, c->client_addr[0] ?
+	    c->client_addr : "local");
+	if (m->auth_authen != NULL)
+		buf_printf(&line, " auth=%s", m->auth_authen);
+	buf_printf(&line, " from=%s", m->mode.from_domain != NULL ?
+	    m->mode.from_domain : "-");
+	if (m->out != NULL && v.action != VERDICT_TEMPFAIL) {
+		buf_puts(&line, " signed=");
+		for (i = 0; i < m->out->nsigs; i++)
+			buf_printf(&line, "%s%s:%s:%s", i ? "," : "",
+			    m->out->sigs[i].dom->name,
+			    m->out->sigs[i].key->selector,
+			    keys_type_name(m->out->sigs[i].key->type));
+		if (m->out->nsigs == 0)
+			buf_putc(&line, '-');
+	}
+	if (in != NULL && in->dmarc_done) {
+		buf_printf(&line, " spf=%s spf_domain=%s", in->spf_done ?
+		    spf_res_name(in->spf.mailfrom.res) : "none",
+		    in->spf_done && in->spf.mailfrom.domain[0] ?
+		    in->spf.mailfrom.domain : "-");
+		buf_puts(&line, " dkim=");
+		for (i = 0; i < in->dkimres.n; i++)
+			buf_printf(&line, "%s%s:%s:%s", i ? "," : "",
+			    in->dkimres.sig[i].domain, in->dkimres.sig[i].selector,
+			    dkim_verify_res_name(in->dkimres.sig[i].res));
+		if (in->dkimres.n == 0)
+			buf_putc(&line, '-');
+		/* the policy asked for; a pass leaves it unset: the record's
+		 * (sp for a subdomain, when the record has one) */
+		pol = in->dmarc.policy;
+		if (in->dmarc.result == DMARC_RESULT_PASS && in->dmarc.have_record)
+			pol = strcasecmp(in->dmarc.policy_domain,
+			    in->dmarc.from_domain) != 0 && in->dmarc.record.sp
+			    != DMARC_POLICY_UNSET ? in->dmarc.record.sp
+			    : in->dmarc.record.p;
+		buf_printf(&line, " dmarc=%s policy=%s",
+		    dmarc_result_name(in->dmarc.result), pol != DMARC_POLICY_UNSET
+		    ? dmarc_policy_name(pol) : "-");
+	}
+	buf_printf(&line, " action=%s%s ms=%ld",
+	    (size_t)v.action < sizeof(actions) / sizeof(actions[0]) ?
+	    actions[v.action] : "?", (size_t)v.quarantine < sizeof(quar)
+	    / sizeof(quar[0]) ? quar[v.quarantine] : "", ms);
+	log_notice(m->qid, "%s", buf_cstr(&line));
+	buf_free(&line);
+}
+
+/*
  * cb_eoh_refuse - a header too large to have been checked whole, or more
  * forged fields than max_forged_headers: refused, never edited through
  */
@@ -299,12 +373,16 @@ cb_eoh(struct engine_session *ctx)
 	    m->mode.unauthorized->name)).action == VERDICT_REJECT) {
 		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
 		    v.rcode, v.xcode, v.text);
+		cb_summary(c, m, "sign", v);
 		return cb_status(ctx, m->qid, v);
 	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
-		if (m->trusted || m->in == NULL)
+		if (m->trusted || m->in == NULL) {
+			if (m->nbounces == 0 && m->forged.ndel == 0)
+				cb_summary(c, m, "pass", verdict_continue());
 			return cb_eoh_done(m);	/* our own users' mail: not judged */
+		}
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs,
 		    !mta_header_leading_space(ctx));
 		return ENGINE_CONTINUE;
@@ -312,8 +390,11 @@ cb_eoh(struct engine_session *ctx)
 	m->out = outbound_begin(c->cfg, m->mode.domain, m->mode.platform,
 	    clock_now(), m->qid, !mta_header_leading_space(ctx),
 	    &m->eoh_failed);
-	if (m->out == NULL && !m->eoh_failed)
+	if (m->out == NULL && !m->eoh_failed) {
+		if (m->nbounces == 0 && m->forged.ndel == 0)
+			cb_summary(c, m, "unsigned", verdict_continue());
 		return cb_eoh_done(m);
+	}
 	/* an internal error is answered at end of message */
 	return ENGINE_CONTINUE;
 }
@@ -456,6 +537,8 @@ cb_eom(struct engine_session *ctx)
 	if ((v.action == VERDICT_CONTINUE || v.action == VERDICT_ACCEPT)
 	    && cb_apply(ctx, m->qid, &edits) != 0)
 		v = verdict_internal_error(c->cfg);
+	cb_summary(c, m, m->out != NULL || m->eoh_failed ? "sign" : m->in != NULL
+	    ? "verify" : m->mode.kind == MODE_SIGN ? "unsigned" : "pass", v);
 	rc = cb_status(ctx, m->qid, v);
 	/*
 	 * At the end of a message, accept and continue both deliver it with

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "daemon/state.h"
 #include "base/xalloc.h"
@@ -50,6 +51,7 @@ state_msg_new(struct state_conn *c)
 	c->cfg = config_acquire();
 	c->msg = xcalloc(1, sizeof(*c->msg));
 	(void)snprintf(c->msg->qid, sizeof(c->msg->qid), "NOQUEUE");
+	(void)clock_gettime(CLOCK_MONOTONIC, &c->msg->t0);
 	__atomic_add_fetch(&state_in_flight, 1, __ATOMIC_RELAXED);
 	return c->msg;
 }

@@ -50,6 +50,7 @@ struct state_msg {
 	int trusted;			/* authenticated or internal client */
 	int body_failed;		/* body hashing failed: internal error at eom */
 	int eoh_failed;			/* signing could not start: internal error at eom */
+	struct timespec t0;		/* MAIL FROM (CLOCK_MONOTONIC), for the summary */
 };
 
 struct state_conn {

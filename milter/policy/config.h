@@ -169,6 +169,7 @@ struct config {
 	int log_destination;		/* enum config_log_dest */
 	int log_level;			/* LOG_* from syslog.h */
 	int syslog_facility;		/* LOG_MAIL, ... */
+	int message_summary;		/* one key=value notice a message */
 
 	/* policy */
 	char *authserv_id;		/* authserv-id of our A-R headers */

@@ -71,6 +71,12 @@ const struct opt_def config_options[] = {
 	  "syslog or stderr (authmilter -f always logs to stderr)" },
 	{ "log_level", OPT_LEVEL, OPT_GLOBAL, G(log_level), "info", 0, 0, NULL,
 	  "lowest severity logged: err, warning, notice, info or debug" },
+	{ "message_summary", OPT_BOOL, OPT_GLOBAL, G(message_summary), "no", 0, 0,
+	  NULL, "log one notice a message, key=value: msg qid= mode= client= "
+	  "auth= from= signed=d:s:alg,... (outbound); spf= spf_domain= "
+	  "dkim=d:s:result,... dmarc= policy= (inbound); action= quarantine= "
+	  "ms=; with log_level = notice that is the one line a message "
+	  "(and the refusals' own notices)" },
 	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",
 	  0, 0, NULL, "syslog facility: mail, daemon, user or local0..local7" },
 

@@ -17,7 +17,7 @@ set -u
 
 it_init sign_postfix
 it_require "$AUTHMILTER"
-it_plan 46
+it_plan 47
 
 rsa=$(it_keygen example.com s2048 rsa 2048) || { echo "Bail out! keygen"; exit 1; }
 ed=$(it_keygen example.com e1 ed25519) || { echo "Bail out! keygen"; exit 1; }
@@ -29,6 +29,7 @@ it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
 conf=$IT_DIR/milter/authmilter.conf
 it_authmilter_conf "$conf"
 cat >> "$conf" <<EOF
+message_summary = yes
 domain example.com {
     key = s2048 $rsa
 }
@@ -104,6 +105,8 @@ if it_relayed "(a)"; then
         grep -q "$IT_QID: sign: authenticated client, domain example.com" "$IT_DIR/log/milter.log"
     it_check "(a) log: the signature, prefixed with the queue id" \
         grep -q "$IT_QID: signed d=example.com s=s2048 a=rsa-sha256" "$IT_DIR/log/milter.log"
+    it_check "(a) message_summary: one line, mode, client, login, signature, action" \
+        grep -Eq "$IT_QID: msg mode=sign client=192\.0\.2\.10 auth=alice@example\.com from=example\.com signed=example\.com:s2048:rsa action=accept ms=[0-9]+$" "$IT_DIR/log/milter.log"
     oversigned "(a) author RSA" 1 example.com
 fi
 

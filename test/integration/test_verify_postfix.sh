@@ -20,7 +20,7 @@ set -u
 
 it_init verify_postfix
 it_require "$AUTHMILTER"
-it_plan 108
+it_plan 110
 if ! "$IT_PY" -c 'import authres, dkim' 2> /dev/null; then
     echo "Bail out! $IT_PY lacks authres or dkim (Debian python3-authres, python3-dkim)"
     exit 1
@@ -61,8 +61,8 @@ mkconf() {
         echo "$opt" >> "$file"
     done
 }
-conf=$IT_DIR/milter/verify.conf             # the defaults
-mkconf "$conf"
+conf=$IT_DIR/milter/verify.conf             # the defaults, and a summary line
+mkconf "$conf" "message_summary = yes"
 conf_hold=$IT_DIR/milter/hold.conf
 mkconf "$conf_hold" "dmarc_quarantine_action = hold" \
     "dmarc_reject_action = quarantine"
@@ -219,6 +219,8 @@ if it_relayed "two signatures"; then
         --expect "dkim=pass header.d=dkimonly.$Z header.s=s1 header.a=rsa-sha256 header.b" \
         --expect "dkim=pass header.d=dkimonly.$Z header.s=e1 header.a=ed25519-sha256 header.b" \
         --expect "dmarc=pass header.from=dkimonly.$Z"
+    it_check "two signatures: message_summary's one line says it all" \
+        ml_logged "$IT_QID: msg mode=verify client=$BAD from=dkimonly\.$Z spf=fail spf_domain=dkimonly\.$Z dkim=dkimonly\.$Z:e1:pass,dkimonly\.$Z:s1:pass dmarc=pass policy=reject action=accept ms=[0-9]+$"
 fi
 
 # body altered after signing: dkim=fail; SPF still aligns from $GOOD
@@ -245,6 +247,8 @@ refused "p=reject, unauthenticated, forged pass headers: 550 5.7.1 naming the do
     --from a@reject.$Z \
     --header "Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=reject.$Z; dkim=pass header.d=reject.$Z; dmarc=pass header.from=reject.$Z" \
     --header "Received-SPF: pass (mx.test.example: forged) client-ip=$BAD; envelope-from=a@reject.$Z"
+it_check "p=reject: message_summary's line: dmarc=fail, action=reject" \
+    ml_logged ": msg mode=verify client=$BAD from=reject\.$Z spf=fail spf_domain=reject\.$Z dkim=- dmarc=fail policy=reject action=reject ms=[0-9]+$"
 it_check "p=reject: Postfix logged the milter reject" \
     pf_logged "milter-reject: END-OF-MESSAGE from .*: 5\.7\.1 rejected by the DMARC policy of reject\.$Z"
 it_check "p=reject: milter log: rejected, policy p=reject from reject.$Z" \
