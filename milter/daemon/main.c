@@ -133,6 +133,42 @@ main_ready(void)
 }
 
 /*
+ * main_run_dir_open - main_run_dir's work: 0, or -1 with err. Without
+ * create (authmilter -n) a missing directory is fine when the one above
+ * it would do: the start makes it there.
+ */
+static int
+main_run_dir_open(const char *file, const char *what, int create,
+    struct main_runfile *rf, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], subject[PATH_MAX + 32];
+	const char *slash = strrchr(file, '/'), *up;
+	const char *base = slash != NULL ? slash + 1 : file;
+	size_t dl = slash == NULL ? 0 : slash == file ? 1 : (size_t)(slash - file);
+
+	(void)snprintf(subject, sizeof(subject), "%s %s", what, file);
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0
+	    || strlen(base) >= sizeof(rf->name) || dl >= sizeof(dir)) {
+		(void)snprintf(err, errlen, "%s: not a usable file name", subject);
+		return -1;
+	}
+	if (dl == 0)
+		dir[dl++] = '.';
+	else
+		memcpy(dir, file, dl);
+	dir[dl] = '\0';
+	if (!create && access(dir, F_OK) != 0 && (up = strrchr(dir, '/')) != NULL
+	    && up != dir) {
+		dir[up - dir] = '\0';	/* missing: the start makes it in here */
+	}
+	rf->dirfd = secret_open_trusted_dir(dir, create, subject, err, errlen);
+	if (rf->dirfd < 0)
+		return -1;
+	memcpy(rf->name, base, strlen(base) + 1);
+	return 0;
+}
+
+/*
  * main_run_dir - hold the directory of file open in rf, made (0755) if
  * missing. Refused unless only root can change it (secret_open_trusted_dir):
  * root makes the socket and the pid file there, and a directory the run-as
@@ -142,24 +178,10 @@ main_ready(void)
 static void
 main_run_dir(const char *file, const char *what, struct main_runfile *rf)
 {
-	char dir[PATH_MAX], subject[PATH_MAX + 32], err[1024];
-	const char *slash = strrchr(file, '/');
-	const char *base = slash != NULL ? slash + 1 : file;
-	size_t dl = slash == NULL ? 0 : slash == file ? 1 : (size_t)(slash - file);
+	char err[PATH_MAX + 1024];	/* the subject (a path) and why */
 
-	(void)snprintf(subject, sizeof(subject), "%s %s", what, file);
-	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0
-	    || strlen(base) >= sizeof(rf->name) || dl >= sizeof(dir))
-		log_fatal("%s: not a usable file name", subject);
-	if (dl == 0)
-		dir[dl++] = '.';
-	else
-		memcpy(dir, file, dl);
-	dir[dl] = '\0';
-	rf->dirfd = secret_open_trusted_dir(dir, 1, subject, err, sizeof(err));
-	if (rf->dirfd < 0)
+	if (main_run_dir_open(file, what, 1, rf, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
-	memcpy(rf->name, base, strlen(base) + 1);
 }
 
 static int main_engine;			/* enum config_milter_engine, from the start */
@@ -651,6 +673,31 @@ main_print_problems(const struct config_problems *probs)
 		fprintf(stderr, "authmilter: %s\n", probs->v[i].text);
 }
 
+/* main_check_run_dirs - -n: the directories the start would make files in, checked as it would; 0 or -1 (printed) */
+static int
+main_check_run_dirs(const struct config *c)
+{
+	struct main_runfile rf = { -1, "" };
+	const char *sock = main_socket_path(c->socket);
+	char err[PATH_MAX + 1024];	/* the subject (a path) and why */
+	int rc = 0;
+
+	if (sock != NULL && main_run_dir_open(sock, "socket", 0, &rf, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		rc = -1;
+	} else if (rf.dirfd >= 0)
+		close(rf.dirfd);
+	rf.dirfd = -1;
+	if (c->pidfile[0] != '\0' && main_run_dir_open(c->pidfile, "pid file", 0,
+	    &rf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		rc = -1;
+	} else if (rf.dirfd >= 0)
+		close(rf.dirfd);
+	return rc;
+}
+
 /*
  * main_check - authmilter -n / -q: every error on stderr, the effective
  * configuration on stdout unless quiet; the exit status (1: any error)
@@ -667,9 +714,12 @@ main_check(const char *path, int quiet)
 	main_print_problems(&probs);
 	if (c == NULL && probs.n == 0)
 		fprintf(stderr, "authmilter: %s\n", err);
+	rc = c == NULL || probs.n > 0;
+	/* what the start would refuse: the socket's and pid file's directories */
+	if (c != NULL && main_check_run_dirs(c) != 0)
+		rc = 1;
 	if (c != NULL && !quiet)
 		config_dump(c, stdout);
-	rc = c == NULL || probs.n > 0;
 	config_problems_free(&probs);
 	config_free(c);
 	return rc;

@@ -19,7 +19,7 @@ it_init files_limits
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" prlimit ss stat
-it_plan 33
+it_plan 34
 out=$IT_DIR/tmp
 RUNAS=nobody
 
@@ -121,6 +121,9 @@ conf=$IT_DIR/milter/sock1.conf
 mkconf "$conf" "unix:$d/authmilter.sock" "$s1"
 refused "socket directory owned by $RUNAS: refused, naming it" "$conf" \
     "socket $d/authmilter.sock: directory $d is owned by $RUNAS" -f
+it_check "... and authmilter -q says so before any start (exit 1)" \
+    sh -c "! '$AUTHMILTER' -q -c '$conf' > '$out/sockq' 2>&1 &&
+        grep -qF 'socket $d/authmilter.sock: directory $d is owned by $RUNAS' '$out/sockq'"
 it_check "socket directory owned by $RUNAS: no socket made there" \
     test ! -e "$d/authmilter.sock"
 
