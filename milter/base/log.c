@@ -205,6 +205,18 @@ log_msg(int level, const char *qid, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* log_fail - format an error into err, return -1 */
+int
+log_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);	/* %m: glibc's */
+	va_end(ap);
+	return -1;
+}
+
 static log_fatal_fn *log_fatal_hook;	/* set once at start-up */
 
 /* log_set_fatal_hook - what log_fatal calls with its text before it exits */

@@ -31,6 +31,12 @@ void log_msg(int level, const char *qid, const char *fmt, ...)
 /* log_fatal - log at LOG_ERR and exit(1); only for start-up, never the message path */
 void log_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
+/*
+ * log_fail - format an error message into err (truncated if need be: it
+ * is still the error) and return -1, for "return log_fail(err, ...)"
+ */
+int log_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* log_fatal_fn - told log_fatal's text before the exit (clean-up, the parent's report) */
 typedef void log_fatal_fn(const char *text);
 /* log_set_fatal_hook - set it (NULL: none) */

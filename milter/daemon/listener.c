@@ -15,7 +15,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -123,18 +122,6 @@ listener_set_max_connections(long max)
 	return max;
 }
 
-/* listener_error - format an error message */
-static int __attribute__((format(printf, 3, 4)))
-listener_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /*
  * listener_unix_stale - in the working directory: remove a socket file
  * nobody answers on; -1 if one answers, -2 if the name is something else
@@ -160,6 +147,22 @@ listener_unix_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
+/* listener_stale_check - listener_unix_stale, its refusals as errors naming path; 0 or -1 */
+static int
+listener_stale_check(const struct sockaddr_un *sun, const char *path,
+    char *err, size_t errlen)
+{
+	int rc = listener_unix_stale(sun);
+
+	if (rc == -1)
+		return log_fail(err, errlen, "socket %s is in use by another "
+		    "process", path);
+	if (rc == -2)
+		return log_fail(err, errlen, "%s exists and is not a socket (a "
+		    "symbolic link?): remove it", path);
+	return 0;
+}
+
 /* listener_bind_here - bind fd to name in the working directory, mode set by the umask */
 static int
 listener_bind_here(int fd, const char *name, const char *path, int mode,
@@ -172,21 +175,16 @@ listener_bind_here(int fd, const char *name, const char *path, int mode,
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(name) >= sizeof(sun.sun_path))
-		return listener_error(err, errlen, "socket name in %s is too long",
+		return log_fail(err, errlen, "socket name in %s is too long",
 		    path);
 	memcpy(sun.sun_path, name, strlen(name) + 1);
-	rc = listener_unix_stale(&sun);
-	if (rc == -1)
-		return listener_error(err, errlen, "socket %s is in use by "
-		    "another process", path);
-	if (rc == -2)
-		return listener_error(err, errlen, "%s exists and is not a "
-		    "socket (a symbolic link?): remove it", path);
+	if (listener_stale_check(&sun, path, err, errlen) != 0)
+		return -1;
 	old = umask((mode_t)(~mode & 0777));
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rc != 0)
-		return listener_error(err, errlen, "cannot bind %s: %m", path);
+		return log_fail(err, errlen, "cannot bind %s: %m", path);
 	return 0;
 }
 
@@ -210,7 +208,7 @@ listener_unix_own(int dirfd, const char *path, int mode, uid_t uid,
 	    && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
 	    || ((st.st_mode & 0777) != (mode_t)mode	/* a default ACL */
 	    && fchmodat(dirfd, name, (mode_t)mode, 0) != 0))
-		return listener_error(err, errlen, "cannot set mode/owner of "
+		return log_fail(err, errlen, "cannot set mode/owner of "
 		    "%s: %m", path);
 	return 0;
 }
@@ -226,26 +224,20 @@ listener_unix_clear(int dirfd, const char *path, char *err, size_t errlen)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (dirfd < 0 || strlen(name) >= sizeof(sun.sun_path))
-		return listener_error(err, errlen, "socket %s: no directory or "
+		return log_fail(err, errlen, "socket %s: no directory or "
 		    "name too long", path);
 	memcpy(sun.sun_path, name, strlen(name) + 1);
 	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0
 	    || fchdir(dirfd) != 0) {
 		if (cwd >= 0)
 			close(cwd);
-		return listener_error(err, errlen, "socket %s: %m", path);
+		return log_fail(err, errlen, "socket %s: %m", path);
 	}
-	rc = listener_unix_stale(&sun);
+	rc = listener_stale_check(&sun, path, err, errlen);
 	if (fchdir(cwd) != 0)
 		log_fatal("cannot return to the working directory: %m");
 	close(cwd);
-	if (rc == -1)
-		return listener_error(err, errlen, "socket %s is in use by "
-		    "another process", path);
-	if (rc == -2)
-		return listener_error(err, errlen, "%s exists and is not a "
-		    "socket (a symbolic link?): remove it", path);
-	return 0;
+	return rc;
 }
 
 /*
@@ -267,11 +259,11 @@ listener_open_unix(const char *path, int dirfd, int mode, uid_t uid,
 	int fd = -1, cwd = -1, rc;
 
 	if (dirfd < 0)
-		return listener_error(err, errlen, "socket %s: no directory", path);
+		return log_fail(err, errlen, "socket %s: no directory", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || cwd < 0 || fchdir(dirfd) != 0) {
-		listener_error(err, errlen, "socket %s: %m", path);
+		log_fail(err, errlen, "socket %s: %m", path);
 		goto fail;
 	}
 	rc = listener_bind_here(fd, name, path, mode, err, errlen);
@@ -302,7 +294,7 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 
 	if ((size_t)snprintf(port, sizeof(port), "%.*s", at ? (int)(at - spec)
 	    : (int)strlen(spec), spec) >= sizeof(port))
-		return listener_error(err, errlen, "bad port in %s", spec);
+		return log_fail(err, errlen, "bad port in %s", spec);
 	/* no host: loopback only, never every interface by accident */
 	(void)snprintf(host, sizeof(host), "%s", family == AF_INET6 ? "::1"
 	    : "127.0.0.1");
@@ -318,7 +310,7 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 			hl -= 2;
 		}
 		if (hl >= sizeof(host))
-			return listener_error(err, errlen, "host too long in %s",
+			return log_fail(err, errlen, "host too long in %s",
 			    spec);
 		memcpy(host, at, hl);
 		host[hl] = '\0';
@@ -328,12 +320,12 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		return listener_error(err, errlen, "cannot resolve %s: %s", spec,
+		return log_fail(err, errlen, "cannot resolve %s: %s", spec,
 		    gai_strerror(rc));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-		listener_error(err, errlen, "cannot bind %s: %m", spec);
+		log_fail(err, errlen, "cannot bind %s: %m", spec);
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -351,7 +343,7 @@ listener_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
 
 	if (listener_wake[0] < 0
 	    && pipe2(listener_wake, O_CLOEXEC | O_NONBLOCK) != 0)
-		return listener_error(err, errlen, "pipe: %m");
+		return log_fail(err, errlen, "pipe: %m");
 	if (strncmp(spec, "unix:", 5) == 0)
 		fd = listener_open_unix(spec + 5, dirfd, mode, uid, gid, err,
 		    errlen);
@@ -363,10 +355,10 @@ listener_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
 	else if (strncmp(spec, "inet6:", 6) == 0)
 		fd = listener_open_inet(spec + 6, AF_INET6, err, errlen);
 	else
-		return listener_error(err, errlen, "unknown socket type in %s",
+		return log_fail(err, errlen, "unknown socket type in %s",
 		    spec);
 	if (fd >= 0 && listen(fd, LISTENER_BACKLOG) != 0) {
-		listener_error(err, errlen, "cannot listen on %s: %m", spec);
+		log_fail(err, errlen, "cannot listen on %s: %m", spec);
 		close(fd);
 		return -1;
 	}

@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,18 +422,6 @@ static struct smfiDesc lm_desc = {
 	.xxfi_negotiate = lm_negotiate,
 };
 
-/* lm_error - format an error message; -1 */
-static int __attribute__((format(printf, 3, 4)))
-lm_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* lm_nodelay - no Nagle delay on the listening socket libmilter made (accepted ones inherit it) */
 static int
 lm_nodelay(char *err, size_t errlen)
@@ -454,12 +441,12 @@ lm_nodelay(char *err, size_t errlen)
 			continue;
 		on = 1;
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
-			return lm_error(err, errlen, "TCP_NODELAY on libmilter's "
+			return log_fail(err, errlen, "TCP_NODELAY on libmilter's "
 			    "socket: %m");
 		n++;
 	}
 	if (n != 1)
-		return lm_error(err, errlen, "found %d listening sockets where "
+		return log_fail(err, errlen, "found %d listening sockets where "
 		    "libmilter's should be the only one", n);
 	return 0;
 }
@@ -482,7 +469,7 @@ lm_spec(const char *spec, char *err, size_t errlen)
 	n = snprintf(lm_conn, sizeof(lm_conn), "%s%s%s", spec,
 	    host != NULL ? "@" : "", host != NULL ? host : "");
 	if (n < 0 || (size_t)n >= sizeof(lm_conn))
-		return lm_error(err, errlen, "socket spec too long: %s", spec);
+		return log_fail(err, errlen, "socket spec too long: %s", spec);
 	return 0;
 }
 
@@ -500,9 +487,9 @@ lmengine_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
 	else if (strncmp(spec, "local:", 6) == 0)
 		path = spec + 6;
 	else if (strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0)
-		return lm_error(err, errlen, "unknown socket type in %s", spec);
+		return log_fail(err, errlen, "unknown socket type in %s", spec);
 	if (smfi_register(lm_desc) != MI_SUCCESS)
-		return lm_error(err, errlen, "libmilter refused the filter "
+		return log_fail(err, errlen, "libmilter refused the filter "
 		    "description (version %d)", SMFI_VERSION);
 	/* headers up to engine.c's limit (libmilter's default is 64 KB) */
 	(void)smfi_setmaxdatasize(ENGINE_MAX_PACKET + 1);
@@ -512,14 +499,14 @@ lmengine_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
 		return -1;
 	if (smfi_setconn(lm_conn) != MI_SUCCESS
 	    || smfi_setbacklog(LMENGINE_BACKLOG) != MI_SUCCESS)
-		return lm_error(err, errlen, "libmilter refused socket %s", spec);
+		return log_fail(err, errlen, "libmilter refused socket %s", spec);
 	/* libmilter binds by the path, under the umask (in a directory only
 	 * root can change: main.c checked it) */
 	old = umask((mode_t)(~mode & 0777));
 	rc = smfi_opensocket(0);
 	umask(old);
 	if (rc != MI_SUCCESS)
-		return lm_error(err, errlen, "libmilter cannot open socket %s "
+		return log_fail(err, errlen, "libmilter cannot open socket %s "
 		    "(in use, or its reason in syslog)", spec);
 	if (path != NULL)
 		return listener_unix_own(dirfd, path, mode, uid, gid, err, errlen);

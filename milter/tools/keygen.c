@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "auth/keys.h"
 #include "base/sslerr.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 
 #define KEYGEN_DOMAINKEY	"._domainkey."
@@ -46,19 +46,6 @@ static const struct keygen_rsa_size {
 };
 
 #define KEYGEN_ED25519_P_LEN	44	/* base64 of the raw 32-octet key */
-
-/* keygen_fail - format an error into err and return -1 */
-static int __attribute__((format(printf, 3, 4)))
-keygen_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* A truncated error message is still an error message: no check. */
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* keygen_ldh - is c an ASCII letter, digit or hyphen? */
 static int
@@ -106,14 +93,14 @@ keygen_check_names(const char *selector, const char *domain, char *err,
 	size_t total;
 
 	if (!keygen_valid_name(selector))
-		return keygen_fail(err, errlen, "invalid selector \"%s\": "
+		return log_fail(err, errlen, "invalid selector \"%s\": "
 		    "use %s", selector, rule);
 	if (!keygen_valid_name(domain))
-		return keygen_fail(err, errlen, "invalid domain \"%s\": "
+		return log_fail(err, errlen, "invalid domain \"%s\": "
 		    "use %s, 253 at most in all, no trailing dot", domain, rule);
 	total = strlen(selector) + strlen(KEYGEN_DOMAINKEY) + strlen(domain);
 	if (total > 253)
-		return keygen_fail(err, errlen, "%s%s%s is %zu octets long; "
+		return log_fail(err, errlen, "%s%s%s is %zu octets long; "
 		    "a DNS name holds at most 253", selector, KEYGEN_DOMAINKEY,
 		    domain, total);
 	return 0;
@@ -163,12 +150,12 @@ keygen_too_long(int bits, size_t need, size_t txt_max, char *msg,
 	size_t small = keygen_record_length(KEY_RSA, KEYGEN_FALLBACK_BITS);
 
 	if (bits > KEYGEN_FALLBACK_BITS && small <= txt_max)
-		return keygen_fail(msg, msglen, "your DNS host accepts TXT "
+		return log_fail(msg, msglen, "your DNS host accepts TXT "
 		    "strings of at most %zu octets; a %d-bit record needs %zu; "
 		    "use -b %d (%zu octets) or a DNS host that accepts longer "
 		    "TXT records", txt_max, bits, need, KEYGEN_FALLBACK_BITS,
 		    small);
-	return keygen_fail(msg, msglen, "your DNS host accepts TXT strings of "
+	return log_fail(msg, msglen, "your DNS host accepts TXT strings of "
 	    "at most %zu octets; even a %d-bit RSA record needs %zu; use a DNS "
 	    "host that accepts longer or multi-string TXT records",
 	    txt_max, KEYGEN_FALLBACK_BITS, small);
@@ -187,17 +174,17 @@ keygen_choose(enum key_type type, int bits, size_t txt_max,
 		msg[0] = '\0';
 	if (txt_max != 0 && (txt_max < KEYGEN_TXT_MAX_MIN
 	    || txt_max > KEYGEN_TXT_MAX_MAX))
-		return keygen_fail(msg, msglen, "--txt-max %zu: must be between "
+		return log_fail(msg, msglen, "--txt-max %zu: must be between "
 		    "%d and %d", txt_max, KEYGEN_TXT_MAX_MIN, KEYGEN_TXT_MAX_MAX);
 	if (type == KEY_ED25519) {
 		if (bits != 0)
-			return keygen_fail(msg, msglen, "-b %d: Ed25519 keys have "
+			return log_fail(msg, msglen, "-b %d: Ed25519 keys have "
 			    "a fixed size; -b applies to RSA keys only", bits);
 		c->bits = 256;		/* 66 octets: fits any allowed txt_max */
 		return 0;
 	}
 	if (bits != 0 && !keygen_bits_allowed(bits))
-		return keygen_fail(msg, msglen, "-b %d: RSA keys can have 1024, "
+		return log_fail(msg, msglen, "-b %d: RSA keys can have 1024, "
 		    "2048, 3072 or 4096 bits", bits);
 	c->bits = bits != 0 ? bits : KEYGEN_DEFAULT_BITS;
 	need = keygen_record_length(type, c->bits);
@@ -208,7 +195,7 @@ keygen_choose(enum key_type type, int bits, size_t txt_max,
 		return keygen_too_long(c->bits, need, txt_max, msg, msglen);
 	c->bits = KEYGEN_FALLBACK_BITS;
 	c->fell_back = 1;
-	(void)keygen_fail(msg, msglen, "your DNS host accepts TXT strings of at "
+	(void)log_fail(msg, msglen, "your DNS host accepts TXT strings of at "
 	    "most %zu octets; a %d-bit record needs %zu; generated a %d-bit key "
 	    "instead", txt_max, KEYGEN_DEFAULT_BITS, need, KEYGEN_FALLBACK_BITS);
 	return 0;
@@ -226,12 +213,12 @@ keygen_generate(const struct keygen_choice *c, char *err, size_t errlen)
 	} else if (keygen_bits_allowed(c->bits)) {
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)c->bits);
 	} else {
-		(void)keygen_fail(err, errlen, "%d-bit RSA keys are not supported",
+		(void)log_fail(err, errlen, "%d-bit RSA keys are not supported",
 		    c->bits);
 		return NULL;
 	}
 	if (pkey == NULL) {
-		(void)keygen_fail(err, errlen, "key generation failed: %s",
+		(void)log_fail(err, errlen, "key generation failed: %s",
 		    sslerr_take("unknown error", ebuf, sizeof(ebuf)));
 	}
 	return pkey;
@@ -350,10 +337,10 @@ keygen_open_new(const char *path, mode_t mode, char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (errno == EEXIST)
-		return keygen_fail(err, errlen, "%s already exists; refusing to "
+		return log_fail(err, errlen, "%s already exists; refusing to "
 		    "overwrite it (choose a new selector, or remove the file "
 		    "yourself)", path);
-	return keygen_fail(err, errlen, "cannot create %s: %m", path);
+	return log_fail(err, errlen, "cannot create %s: %m", path);
 }
 
 /* keygen_fill - write text to fd, flush it to disk and close fd */
@@ -369,7 +356,7 @@ keygen_fill(int fd, const char *text, const char *path, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			(void)keygen_fail(err, errlen, "cannot write %s: %m", path);
+			(void)log_fail(err, errlen, "cannot write %s: %m", path);
 			(void)close(fd);
 			return -1;
 		}
@@ -377,12 +364,12 @@ keygen_fill(int fd, const char *text, const char *path, char *err,
 		len -= (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		(void)keygen_fail(err, errlen, "cannot write %s: %m", path);
+		(void)log_fail(err, errlen, "cannot write %s: %m", path);
 		(void)close(fd);
 		return -1;
 	}
 	if (close(fd) < 0)
-		return keygen_fail(err, errlen, "cannot write %s: %m", path);
+		return log_fail(err, errlen, "cannot write %s: %m", path);
 	return 0;
 }
 
@@ -419,7 +406,7 @@ keygen_save(const char *dir, const char *selector, const char *pem,
 	}
 	/* open() honours the umask; the key must be exactly 0600 anyway. */
 	if (fchmod(kfd, 0600) < 0) {
-		(void)keygen_fail(err, errlen, "cannot chmod %s: %m",
+		(void)log_fail(err, errlen, "cannot chmod %s: %m",
 		    buf_cstr(keypath));
 		(void)close(kfd);
 	} else if (keygen_fill(kfd, pem, buf_cstr(keypath), err, errlen) == 0) {
@@ -448,14 +435,14 @@ keygen_resolve_dir(const char *dir, struct buf *abs, char *err,
 	int rc = 0;
 
 	if ((rp = realpath(dir, NULL)) == NULL)
-		return keygen_fail(err, errlen, "key directory %s: %m", dir);
+		return log_fail(err, errlen, "key directory %s: %m", dir);
 	if (stat(rp, &st) < 0 || !S_ISDIR(st.st_mode))
-		rc = keygen_fail(err, errlen, "key directory %s: not a directory",
+		rc = log_fail(err, errlen, "key directory %s: not a directory",
 		    dir);
 	/* The conf line "key = SELECTOR PATH" cannot hold white space. */
 	for (p = rp; rc == 0 && *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			rc = keygen_fail(err, errlen, "key directory %s: "
+			rc = log_fail(err, errlen, "key directory %s: "
 			    "authmilter.conf cannot name a path containing white "
 			    "space or control characters", rp);
 	if (rc == 0) {
