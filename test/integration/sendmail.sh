@@ -49,8 +49,8 @@ SM_BIN=""               # the sendmail binary (setgid bit cleared)
 SM_CF=""                # the MTA's sendmail.cf
 SM_SUBMIT_CF=""         # the MSP's submit.cf
 SM_LOG=""               # Sendmail's syslog lines (shim)
-SM_QID=""               # the queue id sm_submit* got last
-SM_SUBMIT_FAILED=""     # the last sm_submit was refused (already not ok)
+IT_QID=""               # the queue id it_submit* got last
+IT_SUBMIT_FAILED=""     # the last it_submit was refused (already not ok)
 
 # sm__have_debs - true if the cache holds one .deb of each package
 sm__have_debs() {
@@ -266,60 +266,28 @@ sm_qid_sent() {
     grep -q " $1: to=.* relay=\[127\.0\.0\.1\] \[127\.0\.0\.1\],.* stat=Sent" "$SM_LOG"
 }
 
-# sm_smtpsend ARGS... - smtpsend.py against the Sendmail MTA; prints the
-# queue id
-sm_smtpsend() {
-    "$IT_PY" "$IT_LIB_DIR/smtpsend.py" --port "$IT_SMTP_PORT" "$@"
-}
+# Submissions go through lib.sh's it_smtpsend, it_submit and
+# it_submit_refused: Sendmail listens on IT_SMTP_PORT, as Postfix would.
 
-# sm_submit NAME SMTPSEND-ARGS... - check NAME: the submission is accepted;
-# sets SM_QID (empty when refused)
-sm_submit() {
-    local name=$1
-    shift
-    SM_SUBMIT_FAILED=""
-    if SM_QID=$(sm_smtpsend "$@" 2> "$IT_DIR/tmp/send.err") && [ -n "$SM_QID" ]; then
-        it_ok "$name: accepted as $SM_QID"
-    else
-        SM_QID=""
-        SM_SUBMIT_FAILED=1
-        sed 's/^/#   /' "$IT_DIR/tmp/send.err"
-        it_fail "$name: accepted" "submission refused"
-    fi
-}
-
-# sm_submit_refused NAME CODE SMTPSEND-ARGS... - check NAME: refused with CODE
-sm_submit_refused() {
-    local name=$1 code=$2 rc=0
-    shift 2
-    sm_smtpsend "$@" > /dev/null 2> "$IT_DIR/tmp/send.err" || rc=$?
-    if [ "$rc" = 2 ] && grep -q "refused: $code " "$IT_DIR/tmp/send.err"; then
-        it_ok "$name"
-    else
-        sed 's/^/#   /' "$IT_DIR/tmp/send.err"
-        it_fail "$name" "expected a $code refusal, smtpsend exit $rc"
-    fi
-}
-
-# sm_relayed NAME [SECS] - wait for message SM_QID at the sink; sets IT_MSG
+# sm_relayed NAME [SECS] - wait for message IT_QID at the sink; sets IT_MSG
 # to its file (Sendmail's Received field names the queue id); on failure
 # records not ok NAME (unless the submission already failed)
 sm_relayed() {
     local name=$1 secs=${2:-30}
     IT_MSG=""
-    if [ -z "$SM_QID" ]; then
-        if [ -n "$SM_SUBMIT_FAILED" ]; then
+    if [ -z "$IT_QID" ]; then
+        if [ -n "$IT_SUBMIT_FAILED" ]; then
             echo "# $name: not relayed: the submission failed above"
         else
             it_fail "$name: relayed to the sink" "no queue id: nothing was submitted"
         fi
         return 1
     fi
-    if it_wait_for "$secs" sm_qid_sent "$SM_QID"; then
-        IT_MSG=$(it_sink_file "$SM_QID")
+    if it_wait_for "$secs" sm_qid_sent "$IT_QID"; then
+        IT_MSG=$(it_sink_file "$IT_QID")
         [ -n "$IT_MSG" ] && return 0
     fi
-    it_fail "$name: relayed to the sink" "queue id $SM_QID not delivered in ${secs}s"
+    it_fail "$name: relayed to the sink" "queue id $IT_QID not delivered in ${secs}s"
     return 1
 }
 

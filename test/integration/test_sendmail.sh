@@ -80,25 +80,25 @@ milter_logged() {
 }
 
 # ---------------------------------------------------------------- signing
-sm_submit "(a) AUTH alice from the outside address $OUTSIDE" \
+it_submit "(a) AUTH alice from the outside address $OUTSIDE" \
     --source-addr $OUTSIDE --auth alice@example.com:secret --from "$ORIG"
 if sm_relayed "(a)"; then
     verified "(a)"
     it_check "(a) log: signed as an authenticated client, with the queue id" \
-        milter_logged "$SM_QID: sign: authenticated client, domain example.com"
+        milter_logged "$IT_QID: sign: authenticated client, domain example.com"
 fi
 
-sm_submit "(b) internal client 127.0.0.1" --from "$ORIG"
+it_submit "(b) internal client 127.0.0.1" --from "$ORIG"
 if sm_relayed "(b)"; then
     verified "(b)"
 fi
 
-sm_submit "(b6) internal client ::1 (Sendmail says IPv6:...)" --host ::1 --from "$ORIG"
+it_submit "(b6) internal client ::1 (Sendmail says IPv6:...)" --host ::1 --from "$ORIG"
 if sm_relayed "(b6)"; then
     it_check "(b6) signed d=example.com, dkimpy verifies" \
         it_dkimverify --min 1 --expect-domains example.com "$IT_MSG"
     it_check "(b6) log: signed as an internal client" \
-        milter_logged "$SM_QID: sign: internal client, domain example.com"
+        milter_logged "$IT_QID: sign: internal client, domain example.com"
 fi
 
 # ---------------------------------------------------------------- Return-Path
@@ -108,7 +108,7 @@ fi
 ENVID=sendmail-test-$$
 printf 'From: %s\nTo: bob@dest.test.example\nSubject: 8-bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\303\274\303\237e aus K\303\266ln\n' \
     "$ORIG" > "$IT_DIR/tmp/8bit.eml"
-sm_submit "(c) AUTH alice, 8-bit, BODY=8BITMIME RET=HDRS ENVID=" \
+it_submit "(c) AUTH alice, 8-bit, BODY=8BITMIME RET=HDRS ENVID=" \
     --source-addr $OUTSIDE --auth alice@example.com:secret --from "$ORIG" \
     --mail-param BODY=8BITMIME --mail-param RET=HDRS \
     --mail-param "ENVID=$ENVID" --file "$IT_DIR/tmp/8bit.eml"
@@ -130,7 +130,7 @@ if sm_relayed "(c)"; then
         grep -q "Gr$(printf '\303\274\303\237')e aus K$(printf '\303\266')ln" "$IT_MSG"
     verified "(c)"
     it_check "(c) log: the rewrite, with the queue id" \
-        milter_logged "$SM_QID: Return-Path <$ORIG> rewritten to <$RP>"
+        milter_logged "$IT_QID: Return-Path <$ORIG> rewritten to <$RP>"
 fi
 
 # ---------------------------------------------------------------- bounces
@@ -144,7 +144,7 @@ Content-Type: text/plain
 
 Your message could not be delivered.
 EOF
-    sm_submit "(d) DSN from $OUTSIDE to the rewritten address" \
+    it_submit "(d) DSN from $OUTSIDE to the rewritten address" \
         --source-addr $OUTSIDE --from "" --to "$RP" --file "$IT_DIR/tmp/dsn.eml"
     if sm_relayed "(d)"; then
         it_check "(d) delivered to the original sender $ORIG only" \
@@ -156,14 +156,14 @@ EOF
     mac=${RP:6:1}
     if [ "$mac" = a ]; then alt=b; else alt=a; fi
     tampered=${RP:0:6}$alt${RP:7}
-    sm_submit_refused "(e) DSN to a tampered address refused at RCPT" "550 5.1.1" \
+    it_submit_refused "(e) DSN to a tampered address refused at RCPT" "550 5.1.1" \
         --source-addr $OUTSIDE --from "" --to "$tampered" --file "$IT_DIR/tmp/dsn.eml"
     it_check "(e) log: why refused" \
         milter_logged "bounce to <?$tampered>? refused: forged or tampered"
 fi
 
 # ---------------------------------------------------------------- inbound
-sm_submit "(f) outside mail from $OUTSIDE, a forged A-R and a foreign one" \
+it_submit "(f) outside mail from $OUTSIDE, a forged A-R and a foreign one" \
     --source-addr $OUTSIDE --helo helo.outside.example --from a@example.com \
     --dkim "example.com:s2048:$rsa" \
     --header "Authentication-Results: mx.test.example; dmarc=pass header.from=FORGED.example" \
@@ -178,10 +178,10 @@ if sm_relayed "(f)"; then
     it_check "(f) not signed by us (verify mode): one signature, the sender's" \
         test "$(it_dkim_count "$IT_MSG")" = 1
     it_check "(f) log: verified, with the queue id" \
-        milter_logged "$SM_QID: verify: client $OUTSIDE is neither authenticated nor in internal_hosts"
+        milter_logged "$IT_QID: verify: client $OUTSIDE is neither authenticated nor in internal_hosts"
 fi
 
-sm_submit_refused "(g) From a p=reject domain, SPF fails from $OUTSIDE: 550 5.7.1" \
+it_submit_refused "(g) From a p=reject domain, SPF fails from $OUTSIDE: 550 5.7.1" \
     "550 5.7.1" --source-addr $OUTSIDE --from a@reject.verify.example \
     --subject "sendmail test: must be refused"
 it_check "(g) nothing of it reached the sink" \
@@ -194,17 +194,17 @@ it_check "(g) Sendmail logged the milter's reject" \
 printf 'From: %s\nTo: bob@dest.test.example\nSubject: msp\n\nsent with sendmail -t\n' \
     "$ORIG" > "$IT_DIR/tmp/msp.eml"
 before=$(wc -l < "$SM_LOG")
-SM_QID=""
-SM_SUBMIT_FAILED=""
+IT_QID=""
+IT_SUBMIT_FAILED=""
 if sm_run -C "$SM_SUBMIT_CF" -t -f "$ORIG" < "$IT_DIR/tmp/msp.eml" > "$IT_DIR/tmp/msp.out" 2>&1; then
     # the MSP logs the MTA's queue id in its delivery status
-    SM_QID=$(tail -n "+$((before + 1))" "$SM_LOG" |
+    IT_QID=$(tail -n "+$((before + 1))" "$SM_LOG" |
         sed -n 's/.* stat=Sent (\([0-9A-Za-z]*\) Message accepted for delivery).*/\1/p' | tail -n 1)
 fi
-if [ -n "$SM_QID" ]; then
-    it_ok "(h) sendmail -t through the MSP: accepted by the MTA as $SM_QID"
+if [ -n "$IT_QID" ]; then
+    it_ok "(h) sendmail -t through the MSP: accepted by the MTA as $IT_QID"
 else
-    SM_SUBMIT_FAILED=1
+    IT_SUBMIT_FAILED=1
     sed 's/^/#   /' "$IT_DIR/tmp/msp.out"
     sm_show_log
     it_fail "(h) sendmail -t through the MSP: accepted" "no queue id of the MTA"
@@ -216,14 +216,14 @@ fi
 # sendmail -bs on the MTA's cf: the milter's CONNECT has family L and no
 # address; a local submission, signed (before: verified as an outside
 # client and refused by example.com's p=reject)
-sm_submit "(i) sendmail -bs, 8-bit, BODY=8BITMIME RET=FULL ENVID=" \
+it_submit "(i) sendmail -bs, 8-bit, BODY=8BITMIME RET=FULL ENVID=" \
     --pipe "$SM_DIR/ns $SM_BIN -C $SM_CF -bs" --from "$ORIG" \
     --mail-param BODY=8BITMIME --mail-param RET=FULL \
     --mail-param "ENVID=$ENVID-bs" --file "$IT_DIR/tmp/8bit.eml"
 if sm_relayed "(i)"; then
     verified "(i)"
     it_check "(i) log: signed as a local client, with the queue id" \
-        milter_logged "$SM_QID: sign: local client, domain example.com"
+        milter_logged "$IT_QID: sign: local client, domain example.com"
     args=$(sink_field X-Mail-Args "$IT_MSG")
     it_check "(i) envelope sender rewritten, BODY=8BITMIME kept ($args)" \
         grep -qE "^<ab1=[a-z2-7]{10}=no-reply=example\.com@$BD> .*BODY=8BITMIME" <<< "$args"
