@@ -168,10 +168,26 @@ keys_ident_cmp(const struct key_ident *a, const struct key_ident *b)
 	return 0;
 }
 
-/* keys_share - one parsed key for two struct keys */
+/* keys_load_get - a key's load state */
+enum key_load
+keys_load_get(const struct key *k)
+{
+	return (enum key_load)__atomic_load_n(&k->load, __ATOMIC_ACQUIRE);
+}
+
+/* keys_load_set - publish a key's load state */
+void
+keys_load_set(struct key *k, enum key_load l)
+{
+	__atomic_store_n(&k->load, (int)l, __ATOMIC_RELEASE);
+}
+
+/* keys_share - one parsed key for two struct keys (a key not read yet stays so: src is stable under the key loader's lock) */
 void
 keys_share(struct key *dst, const struct key *src)
 {
+	dst->load = src->load == KEY_LOAD_PENDING ? KEY_LOAD_PENDING
+	    : KEY_LOAD_DONE;
 	if (src->pkey != NULL)	/* NULL: a parse without keys (the key reader's) */
 		EVP_PKEY_up_ref(src->pkey);
 	EVP_PKEY_free(dst->pkey);
@@ -302,7 +318,8 @@ keys_select(const struct key *keys, size_t n, enum key_type t, time_t now,
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (keys[i].type != t || keys[i].pkey == NULL
+		if (keys_load_get(&keys[i]) != KEY_LOAD_DONE
+		    || keys[i].type != t || keys[i].pkey == NULL
 		    || !keys_in_window(&keys[i], now))
 			continue;
 		p = keys_pub_get(&keys[i]);

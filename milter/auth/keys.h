@@ -67,7 +67,22 @@ struct key {
 	int phase;		/* enum key_phase last logged; atomic */
 	struct key_ident ident;	/* the file's identity when read */
 	int has_ident;		/* ident is known (a key read by the loader) */
+	int load;		/* enum key_load; atomic: a key read after the
+				 * start (keyload.c) is written once, under its
+				 * lock, then published by this (release) */
 };
+
+/* Whether a key's file has been read into it (keys read after the start). */
+enum key_load {
+	KEY_LOAD_DONE,		/* read and parsed (or never deferred) */
+	KEY_LOAD_PENDING,	/* not read yet: pkey, type, bits unset */
+	KEY_LOAD_FAILED,	/* the read or parse failed: not usable */
+};
+
+/* keys_load_get - a key's load state (acquire: once DONE, pkey, type and bits are readable) */
+enum key_load keys_load_get(const struct key *k);
+/* keys_load_set - publish a key's load state (release; after its fields are written) */
+void keys_load_set(struct key *k, enum key_load l);
 
 /* keys_pub_name - "published", "missing", ... */
 const char *keys_pub_name(enum key_pub p);

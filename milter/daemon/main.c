@@ -56,6 +56,7 @@
 #include "policy/config.h"
 #include "base/log.h"
 #include "policy/keycheck.h"
+#include "policy/keyload.h"
 #include "daemon/listener.h"
 #include "daemon/lmengine.h"
 #include "daemon/privsep.h"
@@ -443,6 +444,9 @@ main_reload(const char *path)
 	    + (unsigned long long)now.tv_nsec / 1000);
 	/* the running snapshot: what did not change is taken from it */
 	old = config_acquire();
+	/* keys still being read after the start are not written meanwhile,
+	 * and the key reader is ours alone */
+	keyload_lock();
 	if (main_privsep != NULL)
 		c = privsep_load(main_privsep, old, &probs, err, sizeof(err));
 	else {
@@ -452,6 +456,8 @@ main_reload(const char *path)
 		c = config_load_from(path, NULL, &src, 0, &probs, err,
 		    sizeof(err));
 	}
+	carried = c != NULL ? keycheck_carry_over(old, c) : 0;
+	keyload_unlock();
 	main_log_problems(&probs);
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
@@ -463,7 +469,6 @@ main_reload(const char *path)
 		config_release(old);
 		return;
 	}
-	carried = keycheck_carry_over(old, c);
 	config_changes(c, old, &changes[0], &changes[1]);
 	config_release(old);
 	pthread_mutex_lock(&main_reload_lock);
@@ -477,6 +482,7 @@ main_reload(const char *path)
 		    c->ndomains);
 		/* under the lock: once stopping is set the checker may be gone */
 		keycheck_wake(main_keycheck);
+		keyload_wake();
 	}
 	pthread_mutex_unlock(&main_reload_lock);
 	if (stopping) {
@@ -582,6 +588,14 @@ main_stop_libmilter(pthread_t tid, int reloading)
 	return reloading ? -2 : 0;
 }
 
+/* main_keys_read - keyload's done hook: a snapshot's keys are all read, the checker may look them up */
+static void
+main_keys_read(void *arg)
+{
+	(void)arg;
+	keycheck_wake(main_keycheck);
+}
+
 /*
  * main_serve - run the milter and handle signals until told to stop; 0,
  * -1 if connection threads are still busy, -2 if a reload is (then no
@@ -606,6 +620,10 @@ main_serve(const char *path, const struct config *c)
 	main_set_limits(c);
 	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	keyload_setup(main_privsep != NULL ? privsep_fetch_keys : NULL,
+	    main_privsep, main_keys_read, NULL);
+	if (keyload_start(err, sizeof(err)) != 0)
 		log_fatal("%s", err);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
@@ -642,6 +660,8 @@ main_serve(const char *path, const struct config *c)
 	}
 	if ((reloading = main_reload_stop()) != 0)
 		log_notice(NULL, "a reload is under way: it will not be installed");
+	keyload_stop();			/* after its batch (its done hook wakes
+					 * the checker: stopped first) */
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
 	/* new connections fail at once; the MTA applies its default action */
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
@@ -732,7 +752,9 @@ main_load_start(const char *path, struct config_problems *probs)
 	struct config *c;
 	char err[1024];
 
-	c = config_load_from(path, NULL, NULL, 0, probs, err, sizeof(err));
+	/* key_load permitting, the keys are read once serving (keyload.c) */
+	c = config_load_from(path, NULL, NULL, CONFIG_DEFER_KEYS, probs, err,
+	    sizeof(err));
 	if (c == NULL) {
 		main_print_problems(probs);
 		fprintf(stderr, "authmilter: %s\n", probs->n ? "not started" : err);
@@ -805,7 +827,7 @@ main(int argc, char **argv)
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
 		    : -1);
-	if (pw != NULL && (main_privsep = privsep_start(path, err,
+	if (pw != NULL && (main_privsep = privsep_start(path, c, err,
 	    sizeof(err))) == NULL)
 		log_fatal("cannot start the key reader: %s", err);
 	/* before the drop: root can still remove the socket if it fails */

@@ -1,6 +1,11 @@
 /*
  * privsep.c - a root helper process that reads the conf and its key files.
  *
+ * The daemon's first request, sent while it is still root and before it
+ * serves, is 'A' (4-byte length, a flags byte, NUL-terminated paths): the
+ * key files of its first snapshot, the only ones the helper sends until
+ * its first 'L'; they are read after the start (keyload.c) with 'N'
+ * requests, whose answers carry an 'S' record before each file.
  * Wire format over a socketpair, helper to daemon, after a one-byte 'L'
  * request: records of
  *     type (1 byte) | path length (4, big-endian) | data length (4) | path | data
@@ -40,12 +45,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <openssl/crypto.h>
 
 #include "base/buf.h"
 #include "auth/keys.h"
 #include "base/log.h"
 #include "daemon/privsep.h"
+#include "policy/keyload.h"
 #include "base/secret.h"
 #include "base/xalloc.h"
 
@@ -394,6 +403,10 @@ privsep_serve_keys(int fd)
 			privsep_put(&out, 'X', q, no, sizeof(no) - 1);
 			continue;
 		}
+		/* its identity first: a key read after the start is shared
+		 * by the next reload as one read with it */
+		privsep_put_ident(&out, q,
+		    (privsep_allowed_flags & SECRET_ALLOW_SYMLINK) != 0);
 		privsep_put_file(&out, q, KEYS_FILE_WHAT, KEYS_MAX_PEM,
 		    privsep_allowed_flags, &pem);
 	}
@@ -441,12 +454,90 @@ privsep_serve_one(int fd, const char *conf_path)
 	buf_free(&out);
 }
 
+/*
+ * The reader's own first parse, made at a low priority on a thread of its
+ * own while it already serves the start's key files (the 'A' list): the
+ * first reload reuses it.
+ */
+static pthread_t privsep_pre_tid;
+static int privsep_pre_running;		/* the thread was started, not joined */
+static struct config *privsep_pre;	/* its result (the thread's until joined) */
+static const char *privsep_pre_path;
+
+/* privsep_pre_main - the thread: parse, niced (the daemon serves meanwhile) */
+static void *
+privsep_pre_main(void *arg)
+{
+	char err[1024];
+
+	(void)arg;
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	if (privsep_conf_trusted(privsep_pre_path, err, sizeof(err)) == 0)
+		privsep_pre = config_load_from(privsep_pre_path, NULL, NULL,
+		    CONFIG_SKIP_KEYS, NULL, err, sizeof(err));
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+/* privsep_pre_join - the first parse, once done, as the last one */
+static void
+privsep_pre_join(void)
+{
+	if (!privsep_pre_running)
+		return;
+	pthread_join(privsep_pre_tid, NULL);
+	privsep_pre_running = 0;
+	if (privsep_prev == NULL) {
+		privsep_prev = privsep_pre;
+		privsep_pre = NULL;
+	}
+	config_free(privsep_pre);
+	privsep_pre = NULL;
+}
+
+/*
+ * privsep_serve_allowed - the 'A' request, the first only: the key files
+ * of the daemon's first snapshot, sent while it was still root and before
+ * it served (as trustworthy as a parse of our own), so that they are read
+ * at once; a flags byte, then NUL-terminated paths
+ */
+static void
+privsep_serve_allowed(int fd)
+{
+	unsigned char h[4];
+	uint32_t len;
+	struct buf names = BUF_INIT;
+	const char *q, *end;
+
+	if (privsep_read_all(fd, h, sizeof(h)) != 0)
+		_exit(0);
+	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (len == 0 || len > PRIVSEP_MAX_RECORD)
+		_exit(0);
+	buf_reserve(&names, len);
+	if (privsep_read_all(fd, names.data, len) != 0)
+		_exit(0);
+	names.data[len] = '\0';
+	privsep_allowed_reset();
+	privsep_allowed_flags = (unsigned char)names.data[0];
+	for (q = names.data + 1, end = names.data + len; q < end;
+	    q += strlen(q) + 1) {
+		privsep_allowed.v = xreallocarray(privsep_allowed.v,
+		    privsep_allowed.n + 1, sizeof(*privsep_allowed.v));
+		privsep_allowed.v[privsep_allowed.n++] = xstrdup(q);
+	}
+	qsort(privsep_allowed.v, privsep_allowed.n, sizeof(*privsep_allowed.v),
+	    privsep_cmp_str);
+	privsep_allowed_made = 1;
+	buf_free(&names);
+}
+
 /* privsep_child - the helper's loop */
 static void
 privsep_child(int fd, const char *conf_path)
 {
 	char req;
-	int i;
+	int i, first = 1;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	for (i = 3; i < 1024; i++)	/* keep no milter socket */
@@ -457,8 +548,15 @@ privsep_child(int fd, const char *conf_path)
 	for (;;) {
 		if (privsep_read_all(fd, &req, 1) != 0)
 			_exit(0);
-		if (req == 'L')
+		if (req == 'A' && !first)
+			_exit(0);	/* the start's list only: not to be widened */
+		first = 0;
+		if (req == 'A')
+			privsep_serve_allowed(fd);
+		else if (req == 'L') {
+			privsep_pre_join();
 			privsep_serve_one(fd, conf_path);
+		}
 		else if (req == 'N')
 			privsep_serve_keys(fd);
 		else if (req == 'T')
@@ -467,8 +565,34 @@ privsep_child(int fd, const char *conf_path)
 }
 
 /* privsep_start - fork the reader */
+/* privsep_send_allowed - the 'A' request: c's key files (while root, before serving) */
+static int
+privsep_send_allowed(int fd, const struct config *c)
+{
+	struct buf req = BUF_INIT;
+	unsigned char h[5], flags = (unsigned char)config_secret_flags(c);
+	uint32_t len;
+	size_t i, j;
+	int rc;
+
+	buf_append(&req, &flags, 1);
+	for (i = 0; i < c->ndomains; i++)
+		for (j = 0; j < c->domains[i].nkeys; j++)
+			buf_append(&req, c->domains[i].keys[j].path,
+			    strlen(c->domains[i].keys[j].path) + 1);
+	len = (uint32_t)req.len;
+	h[0] = 'A';
+	h[1] = len >> 24; h[2] = len >> 16; h[3] = len >> 8; h[4] = len;
+	rc = req.len > PRIVSEP_MAX_RECORD
+	    || privsep_write_all(fd, h, sizeof(h)) != 0
+	    || privsep_write_all(fd, req.data, req.len) != 0 ? -1 : 0;
+	buf_free(&req);
+	return rc;
+}
+
 struct privsep *
-privsep_start(const char *conf_path, char *err, size_t errlen)
+privsep_start(const char *conf_path, const struct config *c, char *err,
+    size_t errlen)
 {
 	char *const argv[] = { (char *)"authmilter", (char *)PRIVSEP_READER_ARG,
 	    (char *)conf_path, NULL };
@@ -505,6 +629,13 @@ privsep_start(const char *conf_path, char *err, size_t errlen)
 		_exit(0);
 	}
 	close(sv[1]);
+	if (privsep_send_allowed(sv[0], c) != 0) {
+		(void)snprintf(err, errlen, "cannot send the key files to the "
+		    "key reader");
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+		return NULL;
+	}
 	ps = xcalloc(1, sizeof(*ps));
 	ps->fd = sv[0];
 	ps->pid = pid;
@@ -513,7 +644,7 @@ privsep_start(const char *conf_path, char *err, size_t errlen)
 	return ps;
 }
 
-/* privsep_reader_main - the reader, exec'ed: parse the conf at once (the first reload reuses it), then serve */
+/* privsep_reader_main - the reader, exec'ed: serve, and parse the conf meanwhile on a niced thread (the first reload reuses it) */
 int
 privsep_reader_main(const char *conf_path)
 {
@@ -526,7 +657,11 @@ privsep_reader_main(const char *conf_path)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 0;			/* the daemon is already gone */
-	if (privsep_conf_trusted(conf_path, err, sizeof(err)) == 0)
+	privsep_pre_path = conf_path;
+	privsep_pre_running = pthread_create(&privsep_pre_tid, NULL,
+	    privsep_pre_main, NULL) == 0;
+	if (!privsep_pre_running && privsep_conf_trusted(conf_path, err,
+	    sizeof(err)) == 0)
 		privsep_prev = config_load_from(conf_path, NULL, NULL,
 		    CONFIG_SKIP_KEYS, NULL, err, sizeof(err));
 	privsep_child(PRIVSEP_READER_FD, conf_path);
@@ -645,19 +780,29 @@ privsep_bundle_read(void *arg, const char *path, const char *what,
 static char privsep_receive(struct privsep *ps, struct privsep_received *r,
     char *err, size_t errlen);
 
+static int privsep_decode_id(const struct buf *data, struct key_ident *id);
+
 /* privsep_get_id - the identity recorded for path in b; 0, or -1 if none */
 static int
 privsep_get_id(struct privsep_bundle *b, const char *path,
     struct key_ident *id)
 {
 	const struct buf *data;
-	unsigned long long v[5] = { 0 };
-	const unsigned char *p;
-	size_t i, j;
 	int ok = 0;
 
 	data = privsep_bundle_find(b, path, &ok);
-	if (data == NULL || data->len != 40)
+	return data == NULL ? -1 : privsep_decode_id(data, id);
+}
+
+/* privsep_decode_id - an identity record's data (five 8-byte big-endian numbers); 0 or -1 */
+static int
+privsep_decode_id(const struct buf *data, struct key_ident *id)
+{
+	unsigned long long v[5] = { 0 };
+	const unsigned char *p;
+	size_t i, j;
+
+	if (data->len != 40)
 		return -1;
 	p = (const unsigned char *)data->data;
 	for (i = 0; i < 5; i++)
@@ -900,6 +1045,64 @@ privsep_load(struct privsep *ps, const struct config *prev,
 	privsep_bundle_free(&r.confs);
 	privsep_bundle_free(&r.globs);
 	return c;
+}
+
+/* privsep_fetch_keys - keyload's source: one 'N' request, each file's answer in order */
+int
+privsep_fetch_keys(void *arg, const char *const *paths, size_t n,
+    keyload_got_fn *got, void *garg, char *err, size_t errlen)
+{
+	struct privsep *ps = arg;
+	struct buf req = BUF_INIT, path = BUF_INIT, data = BUF_INIT, idpath = BUF_INIT;
+	struct key_ident id;
+	unsigned char h[5];
+	uint32_t len;
+	size_t i, got_n = 0;
+	char type = 0;
+	int has_id = 0, rc = -1;
+
+	for (i = 0; i < n; i++)
+		buf_append(&req, paths[i], strlen(paths[i]) + 1);
+	len = (uint32_t)req.len;
+	h[0] = 'N';
+	h[1] = len >> 24; h[2] = len >> 16; h[3] = len >> 8; h[4] = len;
+	if (ps->broken || req.len > PRIVSEP_MAX_RECORD
+	    || privsep_write_all(ps->fd, h, sizeof(h)) != 0
+	    || privsep_write_all(ps->fd, req.data ? req.data : "", req.len) != 0) {
+		ps->broken = 1;
+		(void)snprintf(err, errlen, "key reader process is gone");
+		goto out;
+	}
+	while (privsep_get(ps, &type, &path, &data) == 0 && type != 'E') {
+		if (type == 'S') {
+			has_id = privsep_decode_id(&data, &id) == 0;
+			buf_reset(&idpath);
+			buf_append(&idpath, path.data, path.len);
+		} else if ((type == 'K' || type == 'X') && got_n < n) {
+			got(garg, got_n++, type == 'K', buf_cstr(&data), data.len,
+			    has_id && strcmp(buf_cstr(&idpath), buf_cstr(&path)) == 0
+			    ? &id : NULL);
+			has_id = 0;
+		}
+		if (data.data != NULL)
+			OPENSSL_cleanse(data.data, data.len);
+	}
+	if (type != 'E') {
+		ps->broken = 1;
+		(void)snprintf(err, errlen, "key reader process failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (data.data != NULL)
+		OPENSSL_cleanse(data.data, data.cap);
+	OPENSSL_cleanse(ps->rbuf, PRIVSEP_RBUF);
+	ps->rpos = ps->rlen = 0;
+	buf_free(&req);
+	buf_free(&path);
+	buf_free(&data);
+	buf_free(&idpath);
+	return rc;
 }
 
 /* privsep_stop - end the reader */

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "policy/config.h"
+#include "policy/keyload.h"
 
 struct privsep;
 
@@ -29,13 +30,17 @@ struct privsep;
 /*
  * privsep_start - start the reader: fork, and exec this program again as
  * "authmilter --key-reader CONF" with the socket at fd 3 (a fresh image:
- * it shares no page with the daemon); call as root before threads start
+ * it shares no page with the daemon); call as root before threads start.
+ * It is sent c's key files at once (the 'A' request): the only ones it
+ * reads until its own parse of the conf, at the first reload.
  */
-struct privsep *privsep_start(const char *conf_path, char *err, size_t errlen);
+struct privsep *privsep_start(const char *conf_path, const struct config *c,
+    char *err, size_t errlen);
 /*
- * privsep_reader_main - main() of the exec'ed reader: parses the conf at
- * once, so that the first reload reads only what changed since, then
- * serves requests until the daemon closes its end
+ * privsep_reader_main - main() of the exec'ed reader: serves requests
+ * until the daemon closes its end, and meanwhile parses the conf on a
+ * thread of low priority, so that the first reload reads only what
+ * changed since
  */
 int privsep_reader_main(const char *conf_path);
 /*
@@ -55,5 +60,13 @@ struct config *privsep_load(struct privsep *ps, const struct config *prev,
 int privsep_conf_trusted(const char *conf_path, char *err, size_t errlen);
 /* privsep_stop - end the reader and free (NULL is fine) */
 void privsep_stop(struct privsep *ps);
+/*
+ * privsep_fetch_keys - the key files paths[0..n) through the reader (a
+ * keyload_fetch_fn; arg is the struct privsep): each answer, in order, to
+ * got; 0, or -1 with err when the reader failed. Not while a reload talks
+ * to it (keyload_lock).
+ */
+int privsep_fetch_keys(void *arg, const char *const *paths, size_t n,
+    keyload_got_fn *got, void *garg, char *err, size_t errlen);
 
 #endif

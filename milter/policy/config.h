@@ -57,6 +57,13 @@ enum config_unpublished {
 	CONFIG_UNPUBLISHED_SKIP,	/* no published key: do not sign */
 };
 
+enum config_key_load {
+	CONFIG_KEY_LOAD_AUTO,		/* background above CONFIG_KEY_LOAD_AUTO_MIN keys */
+	CONFIG_KEY_LOAD_START,		/* every key read before serving */
+	CONFIG_KEY_LOAD_BACKGROUND,	/* serve at once, read keys after */
+};
+#define CONFIG_KEY_LOAD_AUTO_MIN 1000	/* key_load = auto: more keys, background */
+
 enum config_dmarc_mode {
 	CONFIG_DMARC_RFC9989,
 	CONFIG_DMARC_RFC7489,
@@ -157,6 +164,10 @@ struct config {
 	size_t keys_read;		/* key files this load read and parsed */
 	size_t keys_reused;		/* keys taken unchanged from the running
 					 * snapshot or another block (no read) */
+	size_t keys_pending;		/* keys left to read after the start
+					 * (key_load; keyload.c reads them) */
+	int keys_loading;		/* atomic: some key is still to be read
+					 * (set by the load, cleared by keyload.c) */
 
 	/* daemon */
 	char *socket;			/* unix:PATH, inet:PORT@HOST, inet6:... */
@@ -185,6 +196,7 @@ struct config {
 	char *platform_domain;		/* domain block signing all signed-mode mail */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
+	int key_load;			/* enum config_key_load (start only) */
 
 	/* DNS */
 	long dns_timeout;		/* seconds per query */
@@ -283,11 +295,13 @@ void config_problems_free(struct config_problems *probs);
 int config_secret_flags(const struct config *c);
 
 #define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
+#define CONFIG_DEFER_KEYS 0x2	/* key_load permitting, leave keys pending
+				 * (the daemon's start: keyload.c reads them) */
 
 /*
  * config_load_from - the general loader: the main file's text (NULL: read
  * path), bytes from src (NULL: the files themselves), flags
- * CONFIG_SKIP_KEYS. Every error found is appended to probs (NULL: not
+ * CONFIG_SKIP_KEYS, CONFIG_DEFER_KEYS. Every error found is appended to probs (NULL: not
  * wanted). Returns the snapshot, without the blocks that failed; NULL when
  * an error is fatal, with the first of them in err.
  */

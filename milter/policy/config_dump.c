@@ -207,8 +207,12 @@ config_summary(const struct config *c, struct buf *out)
 	    c->failed.n);
 	if (c->kept.n > 0)
 		buf_printf(out, " (%zu kept running)", c->kept.n);
-	buf_printf(out, "; %zu keys (%zu read, %zu reused)", nkeys, c->keys_read,
+	buf_printf(out, "; %zu keys (%zu read, %zu reused", nkeys, c->keys_read,
 	    c->keys_reused);
+	if (c->keys_pending > 0)
+		buf_printf(out, ", %zu to read in the background",
+		    c->keys_pending);
+	buf_printf(out, ")");
 	for (i = 0, j = 0; i <= KEY_PUB_UNKNOWN; i++)
 		if (count[i] > 0)
 			buf_printf(out, "%s%zu %s", j++ ? ", " : ": ", count[i],

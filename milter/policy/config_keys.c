@@ -249,6 +249,20 @@ config_read_leaders(struct config_parse *p, struct config_keyref *need,
 }
 
 /*
+ * config_defer_keys - does this load leave its keys to be read after the
+ * start (CONFIG_DEFER_KEYS and key_load: background, or auto with many)?
+ */
+static int
+config_defer_keys(const struct config_parse *p, size_t total)
+{
+	if (!(p->flags & CONFIG_DEFER_KEYS))
+		return 0;
+	return p->c->key_load == CONFIG_KEY_LOAD_BACKGROUND
+	    || (p->c->key_load == CONFIG_KEY_LOAD_AUTO
+	    && total > CONFIG_KEY_LOAD_AUTO_MIN);
+}
+
+/*
  * config_domain_keys - every block's keys: one stat each; a file the
  * running snapshot holds unchanged is shared, the others are read once
  * (a file named by several blocks too), in the order of the load, after
@@ -263,18 +277,28 @@ config_domain_keys(struct config_parse *p)
 	const struct key *old;
 	const char **paths;
 	char ferr[512];
-	size_t i, j, nprev, nneed = 0, npaths = 0, total = 0;
+	size_t i, j, nprev = 0, nneed = 0, npaths = 0, total = 0;
 	struct key *k;
+	int defer;
 
-	prev = config_prev_keys(p->src != NULL ? p->src->prev : NULL, &nprev);
 	for (i = 0; i < c->ndomains; i++)
 		total += c->domains[i].failed ? 0 : c->domains[i].nkeys;
+	defer = config_defer_keys(p, total);
+	prev = defer ? NULL : config_prev_keys(p->src != NULL ? p->src->prev
+	    : NULL, &nprev);
 	need = xcalloc(total + 1, sizeof(*need));
 	for (i = 0; i < c->ndomains; i++) {
 		if (c->domains[i].failed)
 			continue;
 		for (j = 0; j < c->domains[i].nkeys; j++) {
 			k = &c->domains[i].keys[j];
+			/* not read yet in the running snapshot (a reload during
+			 * the start's reading): the reader of keys takes it */
+			if (defer || k->load == KEY_LOAD_PENDING) {
+				k->load = KEY_LOAD_PENDING;
+				c->keys_pending++;
+				continue;
+			}
 			if (k->pkey != NULL) {	/* a reused block's: still the file? */
 				was = k->ident;
 				k->has_ident = config_stat_key(p, k->path,
@@ -303,6 +327,7 @@ config_domain_keys(struct config_parse *p)
 		}
 	}
 	free(prev);
+	__atomic_store_n(&c->keys_loading, c->keys_pending > 0, __ATOMIC_RELAXED);
 	config_key_leaders(need, nneed);
 	paths = xcalloc(nneed + 1, sizeof(*paths));
 	for (i = 0; i < nneed; i++)
@@ -321,6 +346,7 @@ config_domain_keys(struct config_parse *p)
 		k = need[i].k;
 		if (need[i].leader == i) {
 			if (need[i].rc == 0) {
+				k->load = KEY_LOAD_DONE;
 				c->keys_read++;
 				continue;
 			}

@@ -22,6 +22,8 @@ static const char *const choices_log_dest[] = { "syslog", "stderr", NULL };
 static const char *const choices_sign_from[] = { "header", "envelope", NULL };
 static const char *const choices_on_error[] = { "accept", "tempfail", NULL };
 static const char *const choices_unpublished[] = { "sign", "skip", NULL };
+static const char *const choices_key_load[] = { "auto", "start", "background",
+    NULL };
 static const char *const choices_dmarc_mode[] = { "rfc9989", "rfc7489", NULL };
 static const char *const choices_dmarc_action[] = { "reject", "quarantine", "none", NULL };
 static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
@@ -113,6 +115,9 @@ const struct opt_def config_options[] = {
 	{ "unpublished_keys", OPT_ENUM, OPT_GLOBAL, G(unpublished_keys), "sign",
 	  0, 0, choices_unpublished,
 	  "when no key of a domain is published in DNS: sign with the first anyway, or skip" },
+	{ "key_load", OPT_ENUM, OPT_GLOBAL, G(key_load), "auto", 0, 0,
+	  choices_key_load,
+	  "when the daemon reads its key files at start: start (all of them before it serves), background (it serves at once and reads them after, a message's own domain first, at once), or auto (background above 1000 keys); a reload reads new and changed keys before it is installed, either way" },
 
 	/* DNS */
 	{ "dns_timeout", OPT_DURATION, OPT_GLOBAL, G(dns_timeout), "5s", 1, 60, NULL,

@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "policy/keycheck.h"
+#include "policy/keyload.h"
 #include "policy/keysched.h"
 #include "policy/keystate.h"
 #include "policy/runtime.h"
@@ -259,6 +260,8 @@ keycheck_carry_key(const struct config_domain *od, struct key *k)
 		if (strcmp(ok->selector, k->selector) != 0)
 			continue;
 		was = keys_pub_get(ok);
+		if (ok->pkey == NULL || k->pkey == NULL)
+			return 0;	/* either not read (yet) */
 		/* a new key file under the old selector: no verdict */
 		if (was != KEY_PUB_UNCHECKED && was != KEY_PUB_UNKNOWN
 		    && (ok->pkey == k->pkey
@@ -523,6 +526,11 @@ keycheck_launch(struct keycheck_thread *kt, long long now)
 	while (kt->cur != NULL && kt->nflights
 	    < (size_t)kt->cur->key_check_concurrency
 	    && (from = keysched_next(&kt->sched, now, &i)) != KEYSCHED_NONE) {
+		if (kt->items[i].k->pkey == NULL) {	/* its file failed */
+			if (from == KEYSCHED_URGENT)
+				keycheck_urgent_done(kt, now);
+			continue;
+		}
 		f = xcalloc(1, sizeof(*f));
 		f->kt = kt;
 		f->item = i;
@@ -579,6 +587,8 @@ keycheck_mark(struct config *c, const size_t *first, unsigned char *need,
 	for (j = 0; d != NULL && j < d->nkeys; j++) {
 		if (strcmp(d->keys[j].selector, it->k->selector) != 0)
 			continue;
+		if (d->keys[j].pkey == NULL || it->k->pkey == NULL)
+			return;		/* not read: no lookup */
 		if (d->keys[j].pkey == it->k->pkey
 		    || EVP_PKEY_eq(d->keys[j].pkey, it->k->pkey) == 1)
 			need[first[d - c->domains] + j] = 1;
@@ -658,7 +668,9 @@ keycheck_switch(struct keycheck_thread *kt, long long now)
 	size_t *first, n, i;
 	int first_time = kt->cur == NULL;
 
-	if (c == NULL || c == kt->cur) {
+	/* a snapshot still reading its keys is checked once they are read
+	 * (keyload's done hook wakes us) */
+	if (c == NULL || c == kt->cur || keyload_busy(c)) {
 		config_release(c);
 		return;
 	}

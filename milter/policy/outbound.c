@@ -7,6 +7,7 @@
 
 #include "auth/keys.h"
 #include "base/log.h"
+#include "policy/keyload.h"
 #include "policy/outbound.h"
 #include "base/xalloc.h"
 
@@ -35,6 +36,7 @@ outbound_plan(struct outbound *o, const struct config *c,
 	size_t i;
 	int t;
 
+	keyload_domain(c, d, qid);	/* keys not read yet: now */
 	for (i = 0; i < d->nkeys; i++)	/* schedule changes are logged once */
 		keys_phase_log(&d->keys[i], d->name, now, c->key_expiry_warning,
 		    qid);

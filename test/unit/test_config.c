@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "policy/config.h"
 #include "policy/config_table.h"
+#include "policy/keyload.h"
 #include "auth/sign.h"
 #include <syslog.h>
 #include "testutil.h"
@@ -1262,6 +1263,111 @@ config_many_keys_read_in_parallel(void **state)
 	free(base);
 }
 
+static int keys_read_done;	/* keyload's done hook ran */
+
+/* note_keys_read - keyload's done hook */
+static void
+note_keys_read(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&keys_read_done, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * config_deferred_keys_read_after_the_start - key_load = background: the
+ * start's load reads no key; a message's domain is read at once
+ * (keyload_domain); a reload copies the keys not read yet as not read
+ * (an unchanged included file) and shares the one read; the thread reads
+ * the rest of the installed snapshot, a broken file failed, not fatal
+ */
+static void
+config_deferred_keys_read_after_the_start(void **state)
+{
+	char err[4096], path[1100], text[2048], *base = testutil_tmpdir();
+	struct config_source src = { 0 };
+	struct config_problems probs = { NULL, 0, 0 };
+	struct config *c, *c2;
+	const struct config_domain *d[3];
+	const struct config_domain *e;
+	int i, waited;
+
+	(void)state;
+	assert_non_null(base);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/k%d.pem", base, i);
+		assert_int_equal(testutil_write_key(path, "ED25519", 0,
+		    i == 2 ? 0644 : 0600), 0);
+		snprintf(path, sizeof(path), "%s/d%d.inc", base, i);
+		snprintf(text, sizeof(text), "domain d%d.example {\n key = s1 "
+		    "%s/k%d.pem\n}\n", i, base, i);
+		assert_int_equal(testutil_write_file(path, text), 0);
+	}
+	snprintf(text, sizeof(text), "key_load = background\ninclude %s/*.inc\n",
+	    base);
+	snprintf(path, sizeof(path), "%s/main.conf", base);
+	c = config_load_from(path, text, NULL, CONFIG_DEFER_KEYS, &probs, err,
+	    sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(probs.n, 0);	/* the bad mode is not seen yet */
+	assert_int_equal(c->keys_read, 0);
+	assert_int_equal(c->keys_pending, 3);
+	assert_true(keyload_busy(c));
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "d%d.example", i);
+		d[i] = config_find_domain(c, path);
+		assert_non_null(d[i]);
+		assert_int_equal(keys_load_get(&d[i]->keys[0]), KEY_LOAD_PENDING);
+		assert_null(keys_select(d[i]->keys, d[i]->nkeys, KEY_ED25519,
+		    time(NULL), 1, NULL, 0));
+	}
+	/* a message for d1: its key now, the others still pending */
+	keyload_setup(NULL, NULL, note_keys_read, NULL);
+	keyload_domain(c, d[1], NULL);
+	assert_int_equal(keys_load_get(&d[1]->keys[0]), KEY_LOAD_DONE);
+	assert_non_null(d[1]->keys[0].pkey);
+	assert_non_null(keys_select(d[1]->keys, d[1]->nkeys, KEY_ED25519,
+	    time(NULL), 1, NULL, 0));
+	assert_int_equal(keys_load_get(&d[0]->keys[0]), KEY_LOAD_PENDING);
+
+	/* a reload: nothing changed; d1's key shared, d0 and d2 still to read */
+	src.prev = c;
+	snprintf(path, sizeof(path), "%s/main.conf", base);
+	keyload_lock();
+	c2 = config_load_from(path, text, &src, 0, &probs, err, sizeof(err));
+	keyload_unlock();
+	assert_non_null(c2);
+	assert_int_equal(c2->keys_read, 0);
+	assert_int_equal(c2->keys_pending, 2);
+	e = config_find_domain(c2, "d1.example");
+	assert_non_null(e);
+	assert_ptr_equal(e->keys[0].pkey, d[1]->keys[0].pkey);
+	assert_int_equal(keys_load_get(&e->keys[0]), KEY_LOAD_DONE);
+
+	/* installed: the thread reads the rest; the bad file fails alone */
+	config_install(c2);
+	config_free(c);
+	assert_int_equal(keyload_start(err, sizeof(err)), 0);
+	keyload_wake();
+	for (waited = 0; waited < 500 && !__atomic_load_n(&keys_read_done,
+	    __ATOMIC_ACQUIRE); waited++)
+		usleep(10000);
+	keyload_stop();
+	assert_true(keys_read_done);
+	assert_false(keyload_busy(c2));
+	e = config_find_domain(c2, "d0.example");
+	assert_int_equal(keys_load_get(&e->keys[0]), KEY_LOAD_DONE);
+	assert_non_null(e->keys[0].pkey);
+	assert_true(e->keys[0].has_ident);
+	e = config_find_domain(c2, "d2.example");
+	assert_int_equal(keys_load_get(&e->keys[0]), KEY_LOAD_FAILED);
+	assert_null(keys_select(e->keys, e->nkeys, KEY_ED25519, time(NULL), 1,
+	    NULL, 0));
+	config_install(NULL);
+	config_problems_free(&probs);
+	testutil_rmtree(base);
+	free(base);
+}
+
 int
 main(void)
 {
@@ -1287,6 +1393,7 @@ main(void)
 		cmocka_unit_test(config_reload_reuses_unchanged_keys),
 		cmocka_unit_test(config_reload_reuses_unchanged_files),
 		cmocka_unit_test(config_many_keys_read_in_parallel),
+		cmocka_unit_test(config_deferred_keys_read_after_the_start),
 		cmocka_unit_test(config_garbage_file_stops_at_100_errors),
 	};
 	enum {
