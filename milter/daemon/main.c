@@ -53,6 +53,7 @@
 
 #include "daemon/callbacks.h"
 #include "base/clock.h"
+#include "daemon/control.h"
 #include "policy/config.h"
 #include "base/log.h"
 #include "policy/keycheck.h"
@@ -104,6 +105,7 @@ struct main_runfile {
 
 static struct main_runfile main_sock = { -1, "" };	/* the unix socket */
 static struct main_runfile main_pid = { -1, "" };	/* the pid file */
+static struct main_runfile main_ctl = { -1, "" };	/* the control socket */
 static int main_ready_fd = -1;	/* in the background: the waiting parent's pipe */
 
 /*
@@ -115,6 +117,8 @@ main_on_fatal(const char *text)
 {
 	if (main_sock.dirfd >= 0)
 		(void)unlinkat(main_sock.dirfd, main_sock.name, 0);
+	if (main_ctl.dirfd >= 0)
+		(void)unlinkat(main_ctl.dirfd, main_ctl.name, 0);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
 	if (main_ready_fd >= 0 && write(main_ready_fd, text, strlen(text)) < 0)
@@ -210,6 +214,30 @@ main_open_socket(const struct config *c, const struct passwd *pw)
 	    : (gid_t)-1, err, sizeof(err));
 	if (fd < 0)
 		log_fatal("cannot open milter socket: %s", err);
+	return fd;
+}
+
+/*
+ * main_open_control - the control socket (control_socket; -1: none), made
+ * as the milter socket is: in its trusted directory, a stale one replaced,
+ * mode 0660, owned by the run-as user and its group
+ */
+static int
+main_open_control(const struct config *c, const struct passwd *pw)
+{
+	char path[PATH_MAX], spec[PATH_MAX + 8], err[1024];
+	int fd, rc = config_control_path(c, path, sizeof(path));
+
+	if (rc == 1)
+		return -1;
+	if (rc < 0 || (size_t)snprintf(spec, sizeof(spec), "unix:%s", path)
+	    >= sizeof(spec))
+		log_fatal("control_socket: path too long");
+	main_run_dir(path, "control socket", &main_ctl);
+	fd = listener_open(spec, main_ctl.dirfd, 0660, pw != NULL ? pw->pw_uid
+	    : (uid_t)-1, pw != NULL ? pw->pw_gid : (gid_t)-1, err, sizeof(err));
+	if (fd < 0)
+		log_fatal("cannot open the control socket: %s", err);
 	return fd;
 }
 
@@ -326,6 +354,7 @@ main_daemonize(const struct config *c, int pidfd)
 }
 
 static int main_listen_fd = -1;		/* the milter socket (builtin engine) */
+static int main_ctl_fd = -1;		/* the control socket, -1: none */
 static long main_lm_timeout;		/* milter_timeout at start (libmilter) */
 
 /* main_milter_thread - accept and serve MTA connections until stopped */
@@ -387,14 +416,17 @@ main_on_early_hup(int sig)
 	main_early_hup = 1;
 }
 
-/* main_log_problems - log every error of a load (the fatal ones too), then free the list */
+/* main_log_problems - log every error of a load (the fatal ones too; also appended to also, a line each, if not NULL), then free the list */
 static void
-main_log_problems(struct config_problems *probs)
+main_log_problems(struct config_problems *probs, struct buf *also)
 {
 	size_t i;
 
-	for (i = 0; i < probs->n; i++)
+	for (i = 0; i < probs->n; i++) {
 		log_err(NULL, "%s", probs->v[i].text);
+		if (also != NULL)
+			buf_printf(also, "\n%s", probs->v[i].text);
+	}
 	config_problems_free(probs);
 }
 
@@ -408,10 +440,10 @@ main_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; domains A added, R removed (changes: a reload's, else NULL); 0.12 s" */
+/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; domains A added, R removed (changes: a reload's, else NULL); 0.12 s", also into out if not NULL */
 static void
 main_log_summary(const char *what, const char *path, const struct config *c,
-    const size_t *changes, size_t carried, double t0)
+    const size_t *changes, size_t carried, double t0, struct buf *out)
 {
 	struct buf line = BUF_INIT;
 
@@ -423,21 +455,30 @@ main_log_summary(const char *what, const char *path, const struct config *c,
 		    changes[1]);
 	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
 	    main_seconds() - t0);
+	if (out != NULL)
+		buf_printf(out, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
+		    main_seconds() - t0);
 	buf_free(&line);
 }
 
-/* main_reload - build a new snapshot from path and install it */
+/*
+ * main_reload - build a new snapshot from path and install it; the
+ * outcome (the summary line, or why it failed, then the load's errors)
+ * goes to the control socket's waiting requests
+ */
 static void
 main_reload(const char *path)
 {
 	struct config_problems probs = { NULL, 0, 0 };
 	struct config *c, *old;
+	struct buf result = BUF_INIT, problems = BUF_INIT;
 	double t0 = main_seconds();
 	char err[1024];
 	size_t carried, changes[2];
 	struct timespec now;
 	int stopping;
 
+	control_reload_begin();
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)now.tv_sec * 1000000ULL
@@ -458,10 +499,15 @@ main_reload(const char *path)
 	}
 	carried = c != NULL ? keycheck_carry_over(old, c) : 0;
 	keyload_unlock();
-	main_log_problems(&probs);
+	main_log_problems(&probs, &problems);
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
+		buf_printf(&result, "reload failed, keeping the running "
+		    "configuration: %s%s", err, buf_cstr(&problems));
+		control_reload_end(0, buf_cstr(&result));
+		buf_free(&result);
+		buf_free(&problems);
 		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; the last reload "
 		    "failed, the running configuration kept", old != NULL ?
 		    old->ndomains : 0);
@@ -477,7 +523,7 @@ main_reload(const char *path)
 		main_set_limits(c);
 		config_install(c);
 		main_log_summary("configuration reloaded from", path, c,
-		    changes, carried, t0);
+		    changes, carried, t0, &result);
 		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; reloaded",
 		    c->ndomains);
 		/* under the lock: once stopping is set the checker may be gone */
@@ -488,7 +534,12 @@ main_reload(const char *path)
 	if (stopping) {
 		log_notice(NULL, "reload abandoned: stopping");	/* STOPPING=1 sent */
 		config_free(c);
+		buf_puts(&result, "reload abandoned: stopping");
 	}
+	buf_puts(&result, buf_cstr(&problems));
+	control_reload_end(!stopping, buf_cstr(&result));
+	buf_free(&result);
+	buf_free(&problems);
 }
 
 /* main_reload_thread - reload, again while SIGHUPs came meanwhile */
@@ -529,6 +580,9 @@ main_reload_start(void)
 	    main_reload_thread, NULL) == 0;
 	if (!main_reload_joinable) {
 		log_err(NULL, "reload failed: cannot start the reload thread");
+		control_reload_begin();
+		control_reload_end(0, "reload failed: cannot start the reload "
+		    "thread");
 		pthread_mutex_lock(&main_reload_lock);
 		main_reload_busy = 0;
 		pthread_mutex_unlock(&main_reload_lock);
@@ -625,6 +679,9 @@ main_serve(const char *path, const struct config *c)
 	    main_privsep, main_keys_read, NULL);
 	if (keyload_start(err, sizeof(err)) != 0)
 		log_fatal("%s", err);
+	if (main_ctl_fd >= 0 && control_start(main_ctl_fd, main_keycheck, err,
+	    sizeof(err)) != 0)
+		log_fatal("%s", err);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s (milter engine: %s)",
@@ -660,6 +717,9 @@ main_serve(const char *path, const struct config *c)
 	}
 	if ((reloading = main_reload_stop()) != 0)
 		log_notice(NULL, "a reload is under way: it will not be installed");
+	control_stop();		/* its requests use the key checker */
+	if (main_ctl.dirfd >= 0)	/* as the milter socket below */
+		(void)unlinkat(main_ctl.dirfd, main_ctl.name, 0);
 	keyload_stop();			/* after its batch (its done hook wakes
 					 * the checker: stopped first) */
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
@@ -700,9 +760,18 @@ main_check_run_dirs(const struct config *c)
 	struct main_runfile rf = { -1, "" };
 	const char *sock = main_socket_path(c->socket);
 	char err[PATH_MAX + 1024];	/* the subject (a path) and why */
+	char path[PATH_MAX];
 	int rc = 0;
 
 	if (sock != NULL && main_run_dir_open(sock, "socket", 0, &rf, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		rc = -1;
+	} else if (rf.dirfd >= 0)
+		close(rf.dirfd);
+	rf.dirfd = -1;
+	if (config_control_path(c, path, sizeof(path)) == 0
+	    && main_run_dir_open(path, "control socket", 0, &rf, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter: %s\n", err);
 		rc = -1;
@@ -818,12 +887,13 @@ main(int argc, char **argv)
 		return 1;
 	log_init(fg || c->log_destination == CONFIG_LOG_STDERR ? LOG_DEST_STDERR
 	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
-	main_log_problems(&probs);
+	main_log_problems(&probs, NULL);
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
 	main_engine = c->milter_engine;
 	log_set_fatal_hook(main_on_fatal);
 	main_listen_fd = main_open_socket(c, pw);
+	main_ctl_fd = main_open_control(c, pw);
 	if (!fg)
 		main_daemonize(c, c->pidfile[0] != '\0' ? main_open_pidfile(c)
 		    : -1);
@@ -834,7 +904,8 @@ main(int argc, char **argv)
 	if (runtime_start(c, NULL, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
 	main_drop_privileges(pw);
-	main_log_summary("configuration loaded from", path, c, NULL, 0, t0);
+	main_log_summary("configuration loaded from", path, c, NULL, 0, t0,
+	    NULL);
 	rc = main_serve(path, c);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);

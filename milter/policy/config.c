@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -465,6 +466,68 @@ config_check_domain(struct config_parse *p, struct config_domain *d)
 	config_key_paths(p, d);
 }
 
+/* config_control_path - the control socket's file, "auto" resolved */
+int
+config_control_path(const struct config *c, char *path, size_t len)
+{
+	const char *v = c->control_socket, *sock = NULL, *name;
+	size_t keep;
+	int n;
+
+	if (len > 0)
+		path[0] = '\0';
+	if (strcmp(v, "none") == 0)
+		return 1;
+	if (strcmp(v, "auto") != 0) {
+		n = snprintf(path, len, "%s", v);
+		return n < 0 || (size_t)n >= len ? -1 : 0;
+	}
+	if (strncmp(c->socket, "unix:", 5) == 0)
+		sock = c->socket + 5;
+	else if (strncmp(c->socket, "local:", 6) == 0)
+		sock = c->socket + 6;
+	if (sock == NULL)
+		n = snprintf(path, len, "%s/authmilter-control.sock",
+		    CONFIG_CONTROL_DIR);
+	else {
+		name = strrchr(sock, '/') != NULL ? strrchr(sock, '/') + 1 : sock;
+		keep = strlen(sock);
+		if (keep - (size_t)(name - sock) > 5
+		    && strcmp(sock + keep - 5, ".sock") == 0)
+			keep -= 5;
+		n = snprintf(path, len, "%.*s-control.sock", (int)keep, sock);
+	}
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* config_check_control - control_socket: none, auto or an absolute path, not the milter socket's */
+static void
+config_check_control(struct config_parse *p)
+{
+	struct config *c = p->c;
+	char path[PATH_MAX];
+	int rc;
+
+	if (strcmp(c->control_socket, "") == 0) {
+		free(c->control_socket);
+		c->control_socket = xstrdup("none");	/* empty: none */
+	}
+	if (strcmp(c->control_socket, "none") != 0
+	    && strcmp(c->control_socket, "auto") != 0
+	    && c->control_socket[0] != '/') {
+		config_report(p, NULL, "control_socket \"%s\" is not an "
+		    "absolute path, auto or none", c->control_socket);
+		return;
+	}
+	rc = config_control_path(c, path, sizeof(path));
+	if (rc < 0)
+		config_report(p, NULL, "control_socket: path too long");
+	else if (rc == 0 && strchr(c->socket, ':') != NULL
+	    && strcmp(strchr(c->socket, ':') + 1, path) == 0)
+		config_report(p, NULL, "control_socket %s is the milter socket",
+		    path);
+}
+
 /* config_check_globals - the global part's cross-option checks, once the blocks are settled */
 static void
 config_check_globals(struct config_parse *p)
@@ -475,7 +538,8 @@ config_check_globals(struct config_parse *p)
 
 	p->name = c->path;
 	p->line = 0;
-	if (c->platform_domain[0] != '\0') {
+	/* without the included files its block may be missing: not an error */
+	if (c->platform_domain[0] != '\0' && !(p->flags & CONFIG_SKIP_INCLUDES)) {
 		c->platform = config_find_domain(c, c->platform_domain);
 		for (i = 0; c->platform == NULL && i < c->failed.n; i++)
 			if (strcasecmp(c->failed.v[i], c->platform_domain) == 0)
@@ -495,6 +559,7 @@ config_check_globals(struct config_parse *p)
 		    || res == NULL)
 			config_report(p, NULL, "user \"%s\" does not exist", c->user);
 	}
+	config_check_control(p);
 	if (c->trust_anchor_file[0] != '\0'
 	    && access(c->trust_anchor_file, R_OK) != 0)
 		config_report(p, NULL, "trust_anchor_file %s: %s",
@@ -689,16 +754,23 @@ config_free(struct config *c)
 
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *config_current;	/* guarded by config_lock */
+static unsigned long config_installs;	/* guarded by config_lock */
 
-/* config_install - make c current; release the previous snapshot */
+/* config_install - make c current (numbered, timed); release the previous snapshot */
 void
 config_install(struct config *c)
 {
 	struct config *old;
+	struct timespec now;
 
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&config_lock);
 	old = config_current;
 	config_current = c;
+	if (c != NULL) {	/* before anyone else can pin it: plain writes */
+		c->generation = ++config_installs;
+		c->installed = (long long)now.tv_sec;
+	}
 	pthread_mutex_unlock(&config_lock);
 	if (old != NULL)
 		config_release(old);

@@ -148,6 +148,9 @@ struct config_fileinfo {
 
 struct config {
 	int refs;			/* references (atomic) */
+	unsigned long generation;	/* 1, 2, ...: the install that made it
+					 * current (config_install), 0: never */
+	long long installed;		/* CLOCK_MONOTONIC second of that install */
 	char *path;			/* file it was read from */
 	struct config_words files;	/* every file read: path, then the included
 					 * ones in the order read (owned) */
@@ -181,6 +184,8 @@ struct config {
 	int log_level;			/* LOG_* from syslog.h */
 	int syslog_facility;		/* LOG_MAIL, ... */
 	int message_summary;		/* one key=value notice a message */
+	char *control_socket;		/* authmilterctl's socket: a path, "auto"
+					 * or "none" (config_control_path) */
 
 	/* policy */
 	char *authserv_id;		/* authserv-id of our A-R headers */
@@ -297,6 +302,8 @@ int config_secret_flags(const struct config *c);
 #define CONFIG_SKIP_KEYS 0x1	/* parse and validate only; load no key */
 #define CONFIG_DEFER_KEYS 0x2	/* key_load permitting, leave keys pending
 				 * (the daemon's start: keyload.c reads them) */
+#define CONFIG_SKIP_INCLUDES 0x4	/* read the main file only (its global
+					 * options: authmilterctl) */
 
 /*
  * config_load_from - the general loader: the main file's text (NULL: read
@@ -363,6 +370,17 @@ const struct config_domain *config_find_bounce_domain(const struct config *c,
 
 /* config_dump - print the effective configuration (authmilter -n) */
 void config_dump(const struct config *c, FILE *fp);
+/* config_dump_domain - config_dump's block of d alone (authmilterctl domain) */
+void config_dump_domain(const struct config_domain *d, FILE *fp);
+/*
+ * config_control_path - the file of c's control socket into path:
+ * control_socket itself, or for "auto" the milter socket's path with
+ * ".sock" replaced by "-control.sock" (an inet milter socket:
+ * CONFIG_CONTROL_DIR/authmilter-control.sock). 0; 1 for "none" (path
+ * empty); -1 if it does not fit.
+ */
+#define CONFIG_CONTROL_DIR "/run/authmilter"
+int config_control_path(const struct config *c, char *path, size_t len);
 /*
  * config_summary - one line for the log: "N domains loaded, M failed;
  * keys: K published, ..." (the keys' publication states as known now)

@@ -150,14 +150,37 @@ config_dump_key(const struct key *k, FILE *fp)
 	    k->bits, keys_pub_name(keys_pub_get(k)));
 }
 
+/* config_dump_domain - one block as config_dump prints it */
+void
+config_dump_domain(const struct config_domain *d, FILE *fp)
+{
+	const struct opt_def *o;
+	struct buf v = BUF_INIT;
+	size_t j;
+
+	fprintf(fp, "domain %s {\n", d->name);
+	for (j = 0; j < d->nkeys; j++)
+		config_dump_key(&d->keys[j], fp);
+	for (j = 0; j < config_noptions; j++) {
+		o = &config_options[j];
+		if (!(o->scope & OPT_BLOCK) || o->type == OPT_KEY)
+			continue;
+		buf_reset(&v);
+		config_format(o, (const char *)d, &v);
+		fprintf(fp, "    %-22s = %s%s\n", o->name, buf_cstr(&v),
+		    (d->set & (1ull << j)) ? "" : "    # inherited");
+	}
+	fprintf(fp, "}\n");
+	buf_free(&v);
+}
+
 /* config_dump - print the effective configuration */
 void
 config_dump(const struct config *c, FILE *fp)
 {
 	const struct opt_def *o;
-	const struct config_domain *d;
 	struct buf v = BUF_INIT;
-	size_t i, j;
+	size_t i;
 
 	fprintf(fp, "# effective configuration of %s\n", c->path);
 	for (i = 0; i < config_noptions; i++) {
@@ -170,20 +193,8 @@ config_dump(const struct config *c, FILE *fp)
 		fprintf(fp, "%-26s = %s\n", o->name, buf_cstr(&v));
 	}
 	for (i = 0; i < c->ndomains; i++) {
-		d = &c->domains[i];
-		fprintf(fp, "\ndomain %s {\n", d->name);
-		for (j = 0; j < d->nkeys; j++)
-			config_dump_key(&d->keys[j], fp);
-		for (j = 0; j < config_noptions; j++) {
-			o = &config_options[j];
-			if (!(o->scope & OPT_BLOCK) || o->type == OPT_KEY)
-				continue;
-			buf_reset(&v);
-			config_format(o, (const char *)d, &v);
-			fprintf(fp, "    %-22s = %s%s\n", o->name, buf_cstr(&v),
-			    (d->set & (1ull << j)) ? "" : "    # inherited");
-		}
-		fprintf(fp, "}\n");
+		fputc('\n', fp);
+		config_dump_domain(&c->domains[i], fp);
 	}
 	for (i = 0; i < c->failed.n; i++)
 		fprintf(fp, "\n# domain %s: left out for errors\n", c->failed.v[i]);

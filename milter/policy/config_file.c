@@ -384,6 +384,8 @@ config_file_include(struct config_parse *p, const char *pattern)
 		config_error(p, "include: an included file cannot include others");
 		return;
 	}
+	if (p->flags & CONFIG_SKIP_INCLUDES)
+		return;			/* the global options only */
 	if (pattern[0] == '=')		/* "include = PATTERN" reads the same */
 		pattern += 1 + strspn(pattern + 1, " \t");
 	if (pattern[0] != '/')

@@ -341,6 +341,17 @@ struct keycheck_thread {
 	long long saved_at;		/* when they were last saved */
 	int own_dns;			/* the real resolver: dns is ours */
 	struct dns *dns;		/* made afresh for each snapshot (owned) */
+	/* keycheck_recheck's request and answer (lock) */
+	pthread_cond_t rechecked;	/* a recheck is over (or cancelled) */
+	char *recheck;			/* domain asked for, not taken yet (owned) */
+	unsigned long recheck_asked;	/* requests made */
+	unsigned long recheck_done;	/* the last request answered */
+	int recheck_rc;			/* its outcome: 0, or -1 (not found) */
+	int recheck_cancel;		/* keycheck_recheck_cancel: no more waits */
+	/* the thread's own: the request being worked on */
+	unsigned long recheck_id;	/* its number, 0: none */
+	size_t recheck_lo, recheck_hi;	/* its keys in items */
+	size_t recheck_left;		/* its keys not answered yet */
 };
 
 /* keycheck_now_ms - the monotonic clock in ms */
@@ -457,6 +468,28 @@ keycheck_urgent_done(struct keycheck_thread *kt, long long now)
 	}
 }
 
+/* keycheck_recheck_answer - the request being worked on is over: rc to its waiter */
+static void
+keycheck_recheck_answer(struct keycheck_thread *kt, int rc)
+{
+	pthread_mutex_lock(&kt->lock);
+	kt->recheck_done = kt->recheck_id;
+	kt->recheck_rc = rc;
+	pthread_cond_broadcast(&kt->rechecked);
+	pthread_mutex_unlock(&kt->lock);
+	kt->recheck_id = 0;
+	kt->recheck_left = 0;
+}
+
+/* keycheck_recheck_progress - item answered (or given up on): the recheck may be over */
+static void
+keycheck_recheck_progress(struct keycheck_thread *kt, size_t item)
+{
+	if (kt->recheck_left > 0 && item >= kt->recheck_lo
+	    && item < kt->recheck_hi && --kt->recheck_left == 0)
+		keycheck_recheck_answer(kt, 0);
+}
+
 /* keycheck_land - finish f; its answer into its key unless drop */
 static void
 keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
@@ -487,6 +520,8 @@ keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
 	buf_free(&name);
 	if (f->urgent && !drop)
 		keycheck_urgent_done(kt, now);
+	if (!drop)
+		keycheck_recheck_progress(kt, f->item);
 }
 
 /* keycheck_reap - finish the lookups answered or past their deadline (all: every one, dropped) */
@@ -545,6 +580,7 @@ keycheck_launch(struct keycheck_thread *kt, long long now)
 			    + keycheck_retry_ms(kt->cur));
 			if (f->urgent)
 				keycheck_urgent_done(kt, now);
+			keycheck_recheck_progress(kt, i);
 			free(f);
 			continue;
 		}
@@ -553,6 +589,71 @@ keycheck_launch(struct keycheck_thread *kt, long long now)
 		kt->nflights++;
 	}
 	buf_free(&name);
+}
+
+/*
+ * keycheck_fresh_dns - a new resolver, its cache cold, so that a record
+ * just changed is read afresh (the checker's own caches it for its TTL).
+ * The lookups in flight on the old one are dropped and queued again.
+ */
+static void
+keycheck_fresh_dns(struct keycheck_thread *kt, long long now)
+{
+	struct keycheck_flight *f;
+	char err[512];
+
+	if (kt->urgent_left == 0)
+		kt->round_start = now;
+	for (f = kt->flights; f != NULL; f = f->next) {
+		keysched_urgent(&kt->sched, f->item);
+		if (!f->urgent)		/* an urgent one is still counted */
+			kt->urgent_left++;
+	}
+	keycheck_reap(kt, now, 1);
+	dns_free(kt->dns);
+	if ((kt->dns = runtime_dns_new(kt->cur, err, sizeof(err))) == NULL)
+		log_warn(NULL, "key check: no resolver: %s", err);
+}
+
+/*
+ * keycheck_recheck_take - a keycheck_recheck request: its domain's keys
+ * go to the urgent queue (counted in the urgent pass, so that its end is
+ * logged and saved as any other); none such, or key_check = no: answered
+ * at once with -1
+ */
+static void
+keycheck_recheck_take(struct keycheck_thread *kt, long long now)
+{
+	const struct config_domain *d = NULL;
+	char *name;
+	size_t i;
+
+	pthread_mutex_lock(&kt->lock);
+	name = kt->recheck;
+	kt->recheck = NULL;
+	if (name != NULL)
+		kt->recheck_id = kt->recheck_asked;
+	pthread_mutex_unlock(&kt->lock);
+	if (name == NULL)
+		return;
+	if (kt->cur != NULL && kt->cur->key_check)
+		d = config_find_domain(kt->cur, name);
+	free(name);
+	if (d == NULL || d->nkeys == 0) {
+		keycheck_recheck_answer(kt, -1);
+		return;
+	}
+	if (kt->own_dns)
+		keycheck_fresh_dns(kt, now);
+	kt->recheck_lo = kt->first[d - kt->cur->domains];
+	kt->recheck_hi = kt->recheck_lo + d->nkeys;
+	kt->recheck_left = d->nkeys;
+	if (kt->urgent_left == 0)
+		kt->round_start = now;
+	for (i = kt->recheck_lo; i < kt->recheck_hi; i++) {
+		keysched_urgent(&kt->sched, i);
+		kt->urgent_left++;
+	}
 }
 
 /* keycheck_items - the keys of c in one array; first[d]: the index of domain d's first */
@@ -683,6 +784,8 @@ keycheck_switch(struct keycheck_thread *kt, long long now)
 	} else if (!first_time)
 		keycheck_pending(kt, c, first, need);
 	keycheck_reap(kt, now, 1);	/* the old snapshot's, redone on c */
+	if (kt->recheck_id != 0)	/* its keys: the new snapshot's now */
+		keycheck_recheck_answer(kt, 0);
 	if (kt->own_dns) {		/* a cold cache for c's lookups */
 		char err[512];
 
@@ -741,6 +844,7 @@ keycheck_wait(struct keycheck_thread *kt, long long at)
 	pthread_mutex_lock(&kt->lock);
 	/* 0: an answer, a wake-up or a spurious one; ETIMEDOUT: time */
 	while (!kt->stop && !kt->kick && kt->nready == 0
+	    && (kt->recheck == NULL || kt->recheck_id != 0)
 	    && pthread_cond_timedwait(&kt->wake, &kt->lock, &until) == 0)
 		;
 	stop = kt->stop;
@@ -768,6 +872,8 @@ keycheck_thread_main(void *arg)
 		pthread_mutex_unlock(&kt->lock);
 		if (kick || kt->cur == NULL)
 			keycheck_switch(kt, now);
+		if (kt->recheck_id == 0)
+			keycheck_recheck_take(kt, now);
 		keycheck_reap(kt, now, 0);
 		keycheck_launch(kt, now);
 		keycheck_save(kt, now, 0);
@@ -776,6 +882,8 @@ keycheck_thread_main(void *arg)
 	}
 	keycheck_reap(kt, keycheck_now_ms(), 1);
 	keycheck_save(kt, keycheck_now_ms(), 1);
+	if (kt->recheck_id != 0)
+		keycheck_recheck_answer(kt, 0);
 	keysched_free(&kt->sched);
 	dns_free(kt->dns);
 	free(kt->items);
@@ -805,12 +913,14 @@ keycheck_start(const struct keycheck_resolver *res, char *err, size_t errlen)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kt->wake, &ca);
+	pthread_cond_init(&kt->rechecked, &ca);
 	pthread_condattr_destroy(&ca);
 	if ((rc = pthread_create(&kt->tid, NULL, keycheck_thread_main, kt)) != 0) {
 		errno = rc;
 		(void)snprintf(err, errlen, "cannot start the key check thread: "
 		    "%m");
 		pthread_cond_destroy(&kt->wake);
+		pthread_cond_destroy(&kt->rechecked);
 		pthread_mutex_destroy(&kt->lock);
 		free(kt);
 		return NULL;
@@ -844,7 +954,62 @@ keycheck_stop(struct keycheck_thread *kt)
 		return;
 	keycheck_signal(kt, &kt->stop);
 	pthread_join(kt->tid, NULL);
+	free(kt->recheck);
+	pthread_cond_destroy(&kt->rechecked);
 	pthread_cond_destroy(&kt->wake);
 	pthread_mutex_destroy(&kt->lock);
 	free(kt);
+}
+
+/* keycheck_recheck - look domain's keys up again now, wait for the answers */
+int
+keycheck_recheck(struct keycheck_thread *kt, const char *domain,
+    long timeout_ms, char *err, size_t errlen)
+{
+	struct timespec until;
+	unsigned long id;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&kt->lock);
+	if (kt->recheck_cancel) {
+		pthread_mutex_unlock(&kt->lock);
+		(void)snprintf(err, errlen, "stopping");
+		return -1;
+	}
+	free(kt->recheck);	/* one asked, not taken yet: this one instead */
+	kt->recheck = xstrdup(domain);
+	id = ++kt->recheck_asked;
+	pthread_cond_signal(&kt->wake);
+	while (kt->recheck_done < id && !kt->recheck_cancel
+	    && pthread_cond_timedwait(&kt->rechecked, &kt->lock, &until) == 0)
+		;
+	rc = kt->recheck_done >= id ? kt->recheck_rc : kt->recheck_cancel ? -1
+	    : 1;
+	pthread_mutex_unlock(&kt->lock);
+	if (rc < 0)
+		(void)snprintf(err, errlen, "%s", kt->recheck_cancel ? "stopping"
+		    : "not checked: no such domain with keys, or key_check = no");
+	else if (rc > 0)
+		(void)snprintf(err, errlen, "no answer for every key within "
+		    "%ld ms (looked up in the background still)", timeout_ms);
+	return rc;
+}
+
+/* keycheck_recheck_cancel - end every recheck wait, now and later */
+void
+keycheck_recheck_cancel(struct keycheck_thread *kt)
+{
+	if (kt == NULL)
+		return;
+	pthread_mutex_lock(&kt->lock);
+	kt->recheck_cancel = 1;
+	pthread_cond_broadcast(&kt->rechecked);
+	pthread_mutex_unlock(&kt->lock);
 }

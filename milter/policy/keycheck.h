@@ -111,6 +111,20 @@ struct keycheck_thread *keycheck_start(const struct keycheck_resolver *res,
 /* keycheck_wake - a new snapshot was installed: move to it (NULL: no-op) */
 void keycheck_wake(struct keycheck_thread *kt);
 /*
+ * keycheck_recheck - look the keys of domain (its block's name in the
+ * running snapshot) up again now, before anything else due, and wait up
+ * to timeout_ms for their answers (authmilterctl check). 0: answered (the
+ * keys' states are the new verdicts; a reload in between also ends the
+ * wait), 1: not every answer in time (err says so; the lookups go on),
+ * -1: no such domain with keys in the snapshot the checker checks,
+ * key_check = no, or stopping (err). One request at a time is worked on;
+ * callers from any thread but the checker's.
+ */
+int keycheck_recheck(struct keycheck_thread *kt, const char *domain,
+    long timeout_ms, char *err, size_t errlen);
+/* keycheck_recheck_cancel - end every keycheck_recheck wait, now and from now on (before keycheck_stop) */
+void keycheck_recheck_cancel(struct keycheck_thread *kt);
+/*
  * keycheck_stop - end the thread promptly: lookups in flight are
  * cancelled, not waited for; the states are saved if they changed. Frees
  * kt (NULL: no-op).

@@ -11,28 +11,56 @@
 #include "policy/outbound.h"
 #include "base/xalloc.h"
 
-/* outbound_note_why - append "DOMAIN: what" to the plan's notes */
+/* outbound_note - append "DOMAIN: what tail" to a notes buffer */
 static void
-outbound_note_why(struct outbound *o, const char *domain, const char *what,
+outbound_note(char *notes, size_t len, const char *domain, const char *what,
     const char *tail)
 {
-	size_t used = strlen(o->why);
+	size_t used = strlen(notes);
 
-	(void)snprintf(o->why + used, sizeof(o->why) - used, "%s%s: %s%s",
-	    used ? "; " : "", domain, what, tail);
+	if (used < len)
+		(void)snprintf(notes + used, len - used, "%s%s: %s%s",
+		    used ? "; " : "", domain, what, tail);
 }
 
-/*
- * outbound_plan - add a domain's preferred RSA and Ed25519 keys. A key
- * whose record is known wrong (truncated, mismatched, revoked) is only a
- * last resort: it is left out when the other type has a usable key.
- */
+/* outbound_choose - a domain's keys that sign now, and why (see outbound.h) */
+void
+outbound_choose(const struct config *c, const struct config_domain *d,
+    time_t now, const struct key *k[2], char *notes, size_t len)
+{
+	char why[256];
+	int t;
+
+	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
+		k[t] = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
+		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
+		if (why[0] != '\0')
+			outbound_note(notes, len, d->name, why, k[t] == NULL ?
+			    " (no published key: not signing)" :
+			    !keys_pub_usable(keys_pub_get(k[t])) ?
+			    " (no published key: signing with the first anyway)" : "");
+	}
+	/*
+	 * A key whose record is known wrong (truncated, mismatched, revoked)
+	 * is only a last resort: it is left out when the other type has a
+	 * usable key.
+	 */
+	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
+		if (k[t] != NULL && keys_pub_bad(keys_pub_get(k[t]))
+		    && k[!t] != NULL && keys_pub_usable(keys_pub_get(k[!t]))) {
+			outbound_note(notes, len, d->name, k[t]->selector,
+			    ": known bad, left out");
+			k[t] = NULL;
+		}
+	}
+}
+
+/* outbound_plan - add a domain's preferred RSA and Ed25519 keys */
 static void
 outbound_plan(struct outbound *o, const struct config *c,
     const struct config_domain *d, time_t now, const char *qid)
 {
 	const struct key *k[2];
-	char why[256];
 	size_t i;
 	int t;
 
@@ -40,24 +68,10 @@ outbound_plan(struct outbound *o, const struct config *c,
 	for (i = 0; i < d->nkeys; i++)	/* schedule changes are logged once */
 		keys_phase_log(&d->keys[i], d->name, now, c->key_expiry_warning,
 		    qid);
-	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
-		k[t] = keys_select(d->keys, d->nkeys, (enum key_type)t, now,
-		    c->unpublished_keys == CONFIG_UNPUBLISHED_SIGN, why, sizeof(why));
-		if (why[0] != '\0')
-			outbound_note_why(o, d->name, why, k[t] == NULL ?
-			    " (no published key: not signing)" :
-			    !keys_pub_usable(keys_pub_get(k[t])) ?
-			    " (no published key: signing with the first anyway)" : "");
-	}
+	outbound_choose(c, d, now, k, o->why, sizeof(o->why));
 	for (t = KEY_RSA; t <= KEY_ED25519; t++) {
 		if (k[t] == NULL || o->nsigs == OUTBOUND_MAX_SIGS)
 			continue;
-		if (keys_pub_bad(keys_pub_get(k[t])) && k[!t] != NULL
-		    && keys_pub_usable(keys_pub_get(k[!t]))) {
-			outbound_note_why(o, d->name, k[t]->selector, ": known bad, "
-			    "left out");
-			continue;
-		}
 		o->sigs[o->nsigs].dom = d;
 		o->sigs[o->nsigs].key = k[t];
 		o->nsigs++;

@@ -69,6 +69,16 @@ int outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 int outbound_return_path(const struct config *c,
     const struct config_domain *d, const char *envfrom, const char *args,
     time_t now, const char *qid, struct edit_list *edits);
+/*
+ * outbound_choose - block d's keys that would sign at now: k[KEY_RSA] and
+ * k[KEY_ED25519] (NULL: none of that type), chosen as outbound_begin
+ * chooses them (keys_select, then a key whose record is known bad left out
+ * when the other type has a usable one); what was skipped and why is
+ * appended to notes ("DOMAIN: ...; ..."). Reads the keys' states only:
+ * logs nothing (authmilterctl domain).
+ */
+void outbound_choose(const struct config *c, const struct config_domain *d,
+    time_t now, const struct key *k[2], char *notes, size_t len);
 /* outbound_free - release (NULL is fine) */
 void outbound_free(struct outbound *o);
 
