@@ -271,6 +271,25 @@ control_send(int fd, const char *text, size_t len)
 	return 0;
 }
 
+/*
+ * control_drain - after the answer: say we are done and discard what the
+ * client sent and we did not read (a refused or cut request; at most 64
+ * KB, without waiting), so that closing does not reset the connection
+ * (ECONNRESET) before the client has read the answer
+ */
+static void
+control_drain(int fd)
+{
+	char sink[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	(void)shutdown(fd, SHUT_WR);
+	while (total < 64 * 1024 && ((n = recv(fd, sink, sizeof(sink),
+	    MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR)))
+		total += n > 0 ? (size_t)n : 0;
+}
+
 /* control_answer - "ok\n" or "error\n", then body */
 static void
 control_answer(int fd, int ok, const struct buf *body)
@@ -282,6 +301,7 @@ control_answer(int fd, int ok, const struct buf *body)
 	    != 0)
 		log_info(NULL, "control socket: the client did not take the "
 		    "answer: %m");
+	control_drain(fd);
 }
 
 /*

@@ -48,6 +48,26 @@ ctl_usage(int status)
 	exit(status);
 }
 
+/* ctl_socket_lines - the lines of conf text (changed) that set socket or control_socket, into out */
+static void
+ctl_socket_lines(char *text, struct buf *out)
+{
+	static const char *const names[] = { "socket", "control_socket" };
+	char *line, *save = NULL, *p;
+	size_t i, n;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		p = line + strspn(line, " \t");
+		for (i = 0; i < 2; i++) {
+			n = strlen(names[i]);
+			if (strncmp(p, names[i], n) == 0
+			    && p[n + strspn(p + n, " \t")] == '=')
+				buf_printf(out, "%s\n", p);
+		}
+	}
+}
+
 /*
  * ctl_socket_from_conf - the control socket named by the conf at path
  * into sock; 0, 1 when it is off (none), -1 when the conf cannot be read
@@ -61,9 +81,20 @@ ctl_socket_from_conf(const char *path, char *sock, size_t len, char *err,
 	struct config *c;
 	int rc;
 
-	c = config_load_from(path, NULL, NULL, CONFIG_SKIP_KEYS
-	    | CONFIG_SKIP_INCLUDES, &probs, err, errlen);
+	struct buf text = BUF_INIT, mine = BUF_INIT;
+
+	/* only socket and control_socket: an error elsewhere (the conf being
+	 * edited) must not hide the socket of the daemon running */
+	if (config_file_read(path, 0, &text, err, errlen) == 0) {
+		buf_putc(&text, '\0');
+		ctl_socket_lines(text.data, &mine);
+		c = config_load_from(path, buf_cstr(&mine), NULL,
+		    CONFIG_SKIP_KEYS | CONFIG_SKIP_INCLUDES, &probs, err, errlen);
+	} else
+		c = NULL;
 	config_problems_free(&probs);
+	buf_free(&text);
+	buf_free(&mine);
 	if (c == NULL) {
 		(void)snprintf(sock, len, "%s/authmilter-control.sock",
 		    CONFIG_CONTROL_DIR);
@@ -146,6 +177,8 @@ ctl_exchange(int fd, const struct buf *line, int seconds, struct buf *ans)
 		n = send(fd, line->data + off, line->len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break;		/* it answered already (a refusal): read it */
 		if (n < 0) {
 			fprintf(stderr, "authmilterctl: cannot send the request: "
 			    "%s\n", strerror(errno));
@@ -153,6 +186,7 @@ ctl_exchange(int fd, const struct buf *line, int seconds, struct buf *ans)
 		}
 		off += (size_t)n;
 	}
+	(void)shutdown(fd, SHUT_WR);	/* the request is complete */
 	for (;;) {
 		left = (int)(end - time(NULL));
 		if (left <= 0 || poll(&pfd, 1, left * 1000) == 0) {
@@ -163,6 +197,8 @@ ctl_exchange(int fd, const struct buf *line, int seconds, struct buf *ans)
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == ECONNRESET && ans->len > 0)
+			return 0;	/* closed with our request unread: the answer is in */
 		if (n < 0) {
 			fprintf(stderr, "authmilterctl: cannot read the answer: "
 			    "%s\n", strerror(errno));
