@@ -176,6 +176,7 @@ am_conf() {
 # authmilter conf written by contrib/bench.sh
 socket          = $2
 socket_mode     = 0666
+control_socket  = none
 internal_hosts  = 127.0.0.1/32
 authserv_id     = mx.bench.example
 log_destination = stderr

@@ -61,7 +61,7 @@ const struct opt_def config_options[] = {
 	  "user to run as once the keys are loaded (empty: keep the starting user)" },
 	{ "control_socket", OPT_STRING, OPT_GLOBAL, G(control_socket), "auto",
 	  0, 0, NULL,
-	  "unix socket of authmilterctl(8), mode 0660, owned by user and its group (root and that group only): a path, auto (next to a unix milter socket: its name with .sock replaced by -control.sock; with an inet one /run/authmilter/authmilter-control.sock) or none" },
+	  "unix socket of authmilterctl(8), mode 0660, owned by user and its group (root and that group only): a path, auto (next to a unix milter socket: its name with .sock replaced by -control.sock; with an inet one /run/authmilter/authmilter-control.sock) or none; read at start only" },
 	{ "milter_timeout", OPT_DURATION, OPT_GLOBAL, G(milter_timeout), "7210s",
 	  1, 86400, NULL,
 	  "how long an MTA connection may stay silent, as during a DATA upload" },

@@ -59,7 +59,9 @@ fi
 port=${IT_MILTER_PORT:-}
 it_free_port port
 conf_tcp=$IT_DIR/milter/tcp.conf
+# (control_socket: next to the unix socket, not in /run, where every run would meet)
 sed "s|^socket .*|socket          = inet:$port@127.0.0.1|" "$conf" > "$conf_tcp"
+echo "control_socket  = $IT_DIR/milter/tcp-control.sock" >> "$conf_tcp"
 if it_milter_start_authmilter "$conf_tcp"; then
     smoke "authmilter TCP" "$IT_MILTER_SOCKET"
     it_milter_stop
