@@ -750,6 +750,63 @@ keycheck_reload_looks_up_only_new_keys(void **state)
 	fake_end(tid);
 }
 
+/* key_of_domain - the first key of block name in the installed snapshot (pinned by the test's snapshot) */
+static struct key *
+key_of_domain(const char *name)
+{
+	struct config *c = config_acquire();
+	const struct config_domain *d = config_find_domain(c, name);
+
+	config_release(c);	/* installed until fake_end: stays alive */
+	assert_non_null(d);
+	return &d->keys[0];
+}
+
+/*
+ * keycheck_recheck_looks_one_domain_up_again - authmilterctl check: only
+ * that domain's key is looked up again and its new state is in when the
+ * call returns; an unknown domain is refused, no answer times out, and a
+ * cancel ends every wait at once
+ */
+static void
+keycheck_recheck_looks_one_domain_up_again(void **state)
+{
+	struct keycheck_thread *kt;
+	char err[256];
+	pthread_t tid;
+	long long t0;
+
+	(void)state;
+	tid = fake_begin(0, 1, 3, "", "");
+	kt = keycheck_start(&fake_res, err, sizeof(err));
+	assert_non_null(kt);
+	assert_true(fake_wait(&fake.finished, 3, 5000));
+	keys_pub_set(key_of_domain("d1.example"), KEY_PUB_PUBLISHED);
+	assert_int_equal(keycheck_recheck(kt, "d1.example", 5000, err,
+	    sizeof(err)), 0);
+	assert_int_equal(keys_pub_get(key_of_domain("d1.example")),
+	    KEY_PUB_MISSING);
+	assert_int_equal(fake.started, 4);	/* that key only */
+	assert_int_equal(keycheck_recheck(kt, "nope.example", 5000, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no such domain"));
+	pthread_mutex_lock(&fake.lock);
+	fake.drop = 1;
+	pthread_mutex_unlock(&fake.lock);
+	t0 = fake_now_ms();
+	assert_int_equal(keycheck_recheck(kt, "d0.example", 300, err,
+	    sizeof(err)), 1);
+	assert_true(fake_now_ms() - t0 < 3000);
+	assert_non_null(strstr(err, "within 300 ms"));
+	keycheck_recheck_cancel(kt);
+	t0 = fake_now_ms();
+	assert_int_equal(keycheck_recheck(kt, "d2.example", 5000, err,
+	    sizeof(err)), -1);
+	assert_true(fake_now_ms() - t0 < 1000);
+	keycheck_stop(kt);
+	fake_end(tid);
+}
+
 /* keysched_spreads_a_pass_over_the_interval - 10 keys, 1000 ms: one every 100 ms */
 static void
 keysched_spreads_a_pass_over_the_interval(void **state)
@@ -1056,6 +1113,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(keycheck_stop_prompt_mid_check),
 	cmocka_unit_test(keycheck_off_looks_nothing_up),
 	cmocka_unit_test(keycheck_reload_looks_up_only_new_keys),
+	cmocka_unit_test(keycheck_recheck_looks_one_domain_up_again),
 	cmocka_unit_test(keycheck_thread_restores_and_logs),
 };
 
