@@ -88,9 +88,11 @@ within() {
 
 # ---------------------------------------------------------------- set-up
 mkdir -p "$DD" "$WT"
-ka=$(it_keygen a.ctl.test s1 ed25519) &&
+if ! { ka=$(it_keygen a.ctl.test s1 ed25519) &&
     kb=$(it_keygen b.ctl.test s1 rsa 1024) &&
-    kc=$(it_keygen "$ADOM" s1 ed25519) || { echo "Bail out! keygen"; exit 1; }
+    kc=$(it_keygen "$ADOM" s1 ed25519); }; then
+    echo "Bail out! keygen"; exit 1
+fi
 it_dns_start || { echo "Bail out! knotd"; exit 1; }
 it_authmilter_conf "$conf"
 echo "include $DD/*.conf" >> "$conf"
