@@ -285,21 +285,31 @@ control_time(time_t t, char *out, size_t len)
 		(void)snprintf(out, len, "%lld", (long long)t);
 }
 
+/* control_load_name - "read", "pending" (key_load = background: not read yet) or "failed" */
+static const char *
+control_load_name(enum key_load l)
+{
+	return l == KEY_LOAD_PENDING ? "pending" : l == KEY_LOAD_FAILED
+	    ? "failed" : "read";
+}
+
 /* control_key_json - one key as a JSON object */
 static void
 control_key_json(const struct config_domain *d, const struct key *k,
     const char *window, int signs, struct buf *out)
 {
+	enum key_load l = keys_load_get(k);	/* type and bits: once read */
 	char t[64];
 
 	buf_puts(out, "{\"domain\": ");
 	control_json_string(out, d->name);
 	buf_puts(out, ", \"selector\": ");
 	control_json_string(out, k->selector);
-	buf_printf(out, ", \"type\": \"%s\", \"bits\": %d, \"state\": \"%s\", "
-	    "\"window\": \"%s\", \"signs\": %s", keys_type_name(k->type),
-	    k->bits, keys_pub_name(keys_pub_get(k)), window, signs ? "true"
-	    : "false");
+	buf_printf(out, ", \"type\": \"%s\", \"bits\": %d, \"file\": \"%s\", "
+	    "\"state\": \"%s\", \"window\": \"%s\", \"signs\": %s",
+	    l == KEY_LOAD_DONE ? keys_type_name(k->type) : "?",
+	    l == KEY_LOAD_DONE ? k->bits : 0, control_load_name(l),
+	    keys_pub_name(keys_pub_get(k)), window, signs ? "true" : "false");
 	control_time(k->not_before, t, sizeof(t));
 	buf_puts(out, ", \"not_before\": ");
 	if (t[0] != '\0')
@@ -322,13 +332,17 @@ static void
 control_key_text(const struct config_domain *d, const struct key *k,
     const char *window, int signs, struct buf *out)
 {
+	enum key_load l = keys_load_get(k);	/* type and bits: once read */
 	char nb[64], na[64];
 
 	control_time(k->not_before, nb, sizeof(nb));
 	control_time(k->not_after, na, sizeof(na));
 	buf_printf(out, "%-30s %-16s %-7s %5d %-10s %-8s %s", d->name,
-	    k->selector, keys_type_name(k->type), k->bits,
-	    keys_pub_name(keys_pub_get(k)), window, signs ? "yes" : "no");
+	    k->selector, l == KEY_LOAD_DONE ? keys_type_name(k->type) : "?",
+	    l == KEY_LOAD_DONE ? k->bits : 0, keys_pub_name(keys_pub_get(k)),
+	    window, signs ? "yes" : "no");
+	if (l != KEY_LOAD_DONE)
+		buf_printf(out, " file=%s", control_load_name(l));
 	if (nb[0] != '\0')
 		buf_printf(out, " not_before=%s", nb);
 	if (na[0] != '\0')

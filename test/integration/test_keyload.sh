@@ -11,7 +11,8 @@
 #     verifies;
 #   - the thread reads every key, the broken one logged with its file and
 #     line and left out (its domain's mail goes unsigned, accepted), and
-#     only then does the key check look the records up;
+#     only then does the key check look the records up (authmilterctl
+#     shows the broken one failed);
 #   - a SIGHUP adding a domain reads that domain's key only: the keys read
 #     in the background are reused (their identity came with their bytes);
 #   - a restart takes the key states file's states once the keys are read;
@@ -26,7 +27,7 @@ it_init keyload
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" "$AUTHMILTER"
-it_plan 14
+it_plan 15
 KD=$IT_DIR/kd                   # key_dir
 DD=$IT_DIR/milter/domains.d     # one file per customer
 SD=$IT_DIR/state                # state_dir
@@ -89,6 +90,9 @@ it_check "the thread reads every key: 1 failed" \
     it_wait_logged 10 "keys read in the background: [0-9]+ read, 1 failed, 30 keys in all"
 it_check "... the broken one named with its file and line, left out" \
     grep -q "d$BAD.conf:2: domain d$BAD.kl.test: key s1: .*: not used" "$IT_DIR/log/milter.log"
+"$BUILD_DIR/milter/authmilterctl" -c "$conf" keys --domain "d$BAD.kl.test" \
+    > "$WT/ctl.out" 2>&1
+it_check "authmilterctl keys shows it failed" grep -q "file=failed" "$WT/ctl.out"
 it_check "the key check starts after the keys are read" \
     keys_read_before 'key check: 30 keys'
 it_check "... and finds 29 published" \

@@ -188,7 +188,8 @@ control_keys_filters_and_marks_the_signing_keys(void **state)
 	    sizeof(err)), 0);
 	assert_int_equal(control_format_keys(c, &r, now, &out, err, sizeof(err)), 0);
 	want = "[\n  {\"domain\": \"a.example\", \"selector\": \"s2\", "
-	    "\"type\": \"rsa\", \"bits\": 1024, \"state\": \"missing\", "
+	    "\"type\": \"rsa\", \"bits\": 1024, \"file\": \"read\", "
+	    "\"state\": \"missing\", "
 	    "\"window\": \"active\", \"signs\": true, \"not_before\": null, "
 	    "\"not_after\": null, \"path\": \"";
 	if (strncmp(buf_cstr(&out), want, strlen(want)) != 0
