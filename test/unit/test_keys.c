@@ -386,7 +386,8 @@ static const struct trust_case trust_cases[] = {
 	  "writable by everyone: chmod go-w" },
 	{ "key directory writable by its group", "group/k.pem", 0, 0,
 	  "writable by its group: chmod go-w" },
-	{ "sticky root-owned directory, like /tmp", "sticky/k.pem", 0, 0, NULL },
+	/* root's only when root made it: a user's sticky directory is refused */
+	{ "sticky root-owned directory, like /tmp", "sticky/k.pem", 0, 1, NULL },
 	{ "sticky directory of another user", "nobodysticky/k.pem", 0, 1,
 	  "is owned by nobody" },
 	{ "key file owned by the run-as user", "ok/nobody.pem", 0, 1,
