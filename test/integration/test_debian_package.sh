@@ -43,6 +43,7 @@ DOMAIN=debian-package.example   # the test's key: /etc/authmilter/keys/$DOMAIN
 UNIT=authmilter.service
 WANTS=/etc/systemd/system/multi-user.target.wants/$UNIT
 RUN_MADE=""                     # set when /run/authmilter was ours to remove
+DAEMON_RAN=""                   # set when the installed daemon made its sockets
 export DEBIAN_FRONTEND=noninteractive
 
 # pkg_state - dpkg's state of the package authmilter (empty: none known)
@@ -83,6 +84,9 @@ deb_cleanup() {
     pkg_absent || pkg_purge >> "$IT_DIR/log/dpkg.log"
     rm -rf "/etc/authmilter/keys/$DOMAIN"
     rmdir /etc/authmilter/keys /etc/authmilter 2> /dev/null
+    # the daemon, once its user's, cannot remove its sockets from root's dir
+    [ -n "$DAEMON_RAN" ] && rm -f /run/authmilter/authmilter.sock \
+        /run/authmilter/authmilter-control.sock
     [ -n "$RUN_MADE" ] && rm -rf /run/authmilter
     return 0
 }
@@ -146,19 +150,22 @@ it_check "lintian: no errors (exit $lrc, $((SECONDS - t0)) s)" \
     sh -c "[ $lrc = 0 ] && ! grep -q '^E: ' '$IT_DIR/log/lintian.log'"
 
 dpkg-deb -c "$deb" | awk '{ print $1, $2, $6 }' > "$W/contents"
-# in_deb MODE OWNER PATH... - each PATH is in the .deb with that mode and owner
+# in_deb MODE OWNER PATH... - each PATH is in the .deb with that mode and
+# owner, as it is or gzipped (dh_compress: documents over 4 kB)
 in_deb() {
     local mode=$1 owner=$2 p
     shift 2
     for p in "$@"; do
-        grep -qxF -- "$mode $owner ./$p" "$W/contents" || { echo "missing: $mode $owner ./$p"; return 1; }
+        grep -qxF -e "$mode $owner ./$p" -e "$mode $owner ./$p.gz" "$W/contents" ||
+            { echo "missing: $mode $owner ./$p"; return 1; }
     done
 }
 it_check "the .deb: the daemon and the tools (root's, 0755)" \
-    in_deb -rwxr-xr-x root/root usr/sbin/authmilter usr/bin/authmilter-keygen \
-        usr/bin/authmilter-check usr/bin/authmilter-bounce
+    in_deb -rwxr-xr-x root/root usr/sbin/authmilter usr/sbin/authmilterctl \
+        usr/bin/authmilter-keygen usr/bin/authmilter-check usr/bin/authmilter-bounce
 it_check "... man pages, unit, conf, README.Debian (root's, 0644)" \
     in_deb -rw-r--r-- root/root usr/share/man/man8/authmilter.8.gz \
+        usr/share/man/man8/authmilterctl.8.gz \
         usr/share/man/man5/authmilter.conf.5.gz usr/share/man/man1/authmilter-keygen.1.gz \
         usr/share/man/man1/authmilter-check.1.gz usr/share/man/man1/authmilter-bounce.1.gz \
         lib/systemd/system/$UNIT etc/authmilter/authmilter.conf \
@@ -260,14 +267,18 @@ it_check "a key from authmilter-keygen in the keys directory loads (key = s1)" k
 
 [ -e /run/authmilter ] || RUN_MADE=1
 sock=/run/authmilter/authmilter.sock
+csock=/run/authmilter/authmilter-control.sock    # control_socket = auto
 rm -f "$sock"
+DAEMON_RAN=1
 it__bg milter "$IT_DIR/log/milter.log" /usr/sbin/authmilter -f -c /etc/authmilter/authmilter.conf
 pid=$IT_LAST_PID
-# listening - the socket appears, the run-as user's and its group's, 0660
+# listening - the milter and control sockets appear, the run-as user's and
+# its group's, 0660; authmilterctl (its default conf) gets the status
 listening() {
-    it_wait_for 10 test -S "$sock" && mode_is "$sock" 660 authmilter:authmilter
+    it_wait_for 10 test -S "$sock" && mode_is "$sock" 660 authmilter:authmilter &&
+        mode_is "$csock" 660 authmilter:authmilter && /usr/sbin/authmilterctl status
 }
-it_check "the installed daemon, installed conf: listens on $sock (authmilter:authmilter 0660)" \
+it_check "the installed daemon, installed conf: listens on $sock, answers authmilterctl" \
     listening
 # runs_as USER - the daemon's (serving) process runs as USER
 runs_as() {
@@ -297,7 +308,7 @@ gone() {
     return "$rc"
 }
 it_check "... daemon, tools, unit and its enable link, conf, /var/lib/authmilter gone" \
-    gone /usr/sbin/authmilter /usr/bin/authmilter-keygen "/lib/systemd/system/$UNIT" \
+    gone /usr/sbin/authmilter /usr/sbin/authmilterctl /usr/bin/authmilter-keygen "/lib/systemd/system/$UNIT" \
         "$WANTS" /etc/authmilter/authmilter.conf /var/lib/authmilter
 # kept - the operator's key stays (and postrm said so), the user and group too
 kept() {
