@@ -138,6 +138,9 @@ cb_helo(struct engine_session *ctx, const char *helo)
 	return ENGINE_CONTINUE;
 }
 
+static void cb_summary(const struct state_conn *c, const struct state_msg *m,
+    const char *mode, const char *reason, struct verdict v);
+
 /* cb_envfrom - start a message */
 static enum engine_status
 cb_envfrom(struct engine_session *ctx, char **argv)
@@ -169,6 +172,7 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
 	    c->helo ? c->helo : "");
 	if (v.action == VERDICT_REJECT) {
+		cb_summary(c, m, "verify", "spf_fail", v);
 		rc = cb_status(ctx, m->qid, v);
 		state_msg_end(c);
 		return rc;
@@ -211,6 +215,8 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 	}
 	buf_free(&orig);
 	v = verdict_bounce_rcpt(st);
+	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL)
+		cb_summary(c, m, "verify", "bounce_refused", v);
 	return cb_status(ctx, m->qid, v);
 }
 
@@ -243,11 +249,12 @@ cb_eoh_done(const struct state_msg *m)
 
 /*
  * cb_summary - message_summary's line: what was done with the message, in
- * key=value words (values without spaces), at notice
+ * key=value words (values without spaces), at notice; reason (NULL: none)
+ * names a refusal before the end of the message
  */
 static void
 cb_summary(const struct state_conn *c, const struct state_msg *m,
-    const char *mode, struct verdict v)
+    const char *mode, const char *reason, struct verdict v)
 {
 	static const char *const actions[] = { "accept", "accept", "tempfail",
 	    "reject" };
@@ -304,7 +311,12 @@ cb_summary(const struct state_conn *c, const struct state_msg *m,
 		buf_printf(&line, " dmarc=%s policy=%s",
 		    dmarc_result_name(in->dmarc.result), pol != DMARC_POLICY_UNSET
 		    ? dmarc_policy_name(pol) : "-");
-	}
+	} else if (in != NULL && in->spf_done)	/* refused at MAIL FROM */
+		buf_printf(&line, " spf=%s spf_domain=%s",
+		    spf_res_name(in->spf.mailfrom.res),
+		    in->spf.mailfrom.domain[0] ? in->spf.mailfrom.domain : "-");
+	if (reason != NULL)
+		buf_printf(&line, " reason=%s", reason);
 	buf_printf(&line, " action=%s%s ms=%ld",
 	    (size_t)v.action < sizeof(actions) / sizeof(actions[0]) ?
 	    actions[v.action] : "?", (size_t)v.quarantine < sizeof(quar)
@@ -328,6 +340,8 @@ cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
 	if (m->hdr_overflow) {
 		v = verdict_header_overflow(STATE_MAX_HEADER_BYTES);
 		log_notice(m->qid, "refused: %s %s %s", v.rcode, v.xcode, v.text);
+		cb_summary(c, m, m->trusted ? "sign" : "verify", "header_overflow",
+		    v);
 		*rc = cb_status(ctx, m->qid, v);
 		return 1;
 	}
@@ -339,6 +353,7 @@ cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
 	v = verdict_forged_headers(cfg);
 	log_notice(m->qid, "refused: %s %s %s (at least %s)", v.rcode, v.xcode,
 	    v.text, what);
+	cb_summary(c, m, m->trusted ? "sign" : "verify", "forged_headers", v);
 	*rc = cb_status(ctx, m->qid, v);
 	return 1;
 }
@@ -373,14 +388,14 @@ cb_eoh(struct engine_session *ctx)
 	    m->mode.unauthorized->name)).action == VERDICT_REJECT) {
 		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
 		    v.rcode, v.xcode, v.text);
-		cb_summary(c, m, "sign", v);
+		cb_summary(c, m, "sign", NULL, v);
 		return cb_status(ctx, m->qid, v);
 	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
 		if (m->trusted || m->in == NULL) {
 			if (m->nbounces == 0 && m->forged.ndel == 0)
-				cb_summary(c, m, "pass", verdict_continue());
+				cb_summary(c, m, "pass", NULL, verdict_continue());
 			return cb_eoh_done(m);	/* our own users' mail: not judged */
 		}
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs,
@@ -392,7 +407,7 @@ cb_eoh(struct engine_session *ctx)
 	    &m->eoh_failed);
 	if (m->out == NULL && !m->eoh_failed) {
 		if (m->nbounces == 0 && m->forged.ndel == 0)
-			cb_summary(c, m, "unsigned", verdict_continue());
+			cb_summary(c, m, "unsigned", NULL, verdict_continue());
 		return cb_eoh_done(m);
 	}
 	/* an internal error is answered at end of message */
@@ -538,7 +553,8 @@ cb_eom(struct engine_session *ctx)
 	    && cb_apply(ctx, m->qid, &edits) != 0)
 		v = verdict_internal_error(c->cfg);
 	cb_summary(c, m, m->out != NULL || m->eoh_failed ? "sign" : m->in != NULL
-	    ? "verify" : m->mode.kind == MODE_SIGN ? "unsigned" : "pass", v);
+	    ? "verify" : m->mode.kind == MODE_SIGN ? "unsigned" : "pass", NULL,
+	    v);
 	rc = cb_status(ctx, m->qid, v);
 	/*
 	 * At the end of a message, accept and continue both deliver it with

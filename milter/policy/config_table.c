@@ -79,9 +79,11 @@ const struct opt_def config_options[] = {
 	{ "message_summary", OPT_BOOL, OPT_GLOBAL, G(message_summary), "no", 0, 0,
 	  NULL, "log one notice a message, key=value: msg qid= mode= client= "
 	  "auth= from= signed=d:s:alg,... (outbound); spf= spf_domain= "
-	  "dkim=d:s:result,... dmarc= policy= (inbound); action= quarantine= "
-	  "ms=; with log_level = notice that is the one line a message "
-	  "(and the refusals' own notices)" },
+	  "dkim=d:s:result,... dmarc= policy= (inbound); reason= for a "
+	  "refusal before the end of the message (spf_fail at MAIL FROM, "
+	  "bounce_refused at RCPT TO, header_overflow, forged_headers); "
+	  "action= quarantine= ms=; with log_level = notice that is the one "
+	  "line a message (and the refusals' own notices)" },
 	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",
 	  0, 0, NULL, "syslog facility: mail, daemon, user or local0..local7" },
 

@@ -239,9 +239,12 @@ keycheck_note(const char *domain, struct key *k, enum key_pub st,
 		    domain, info->detail, keys_pub_name(old));
 		return 0;
 	}
-	/* the first "published" of each key is routine: 100,000 at a start */
+	/* the first "published" of each key is routine: 100,000 at a start;
+	 * so is the first "unknown" when DNS is down (the pass's summary
+	 * counts them, as a warning): 100,000 warnings would hide the rest */
 	log_msg(st == KEY_PUB_PUBLISHED ? (old == KEY_PUB_UNCHECKED
-	    || old == KEY_PUB_UNKNOWN ? LOG_DEBUG : LOG_INFO) : LOG_WARNING,
+	    || old == KEY_PUB_UNKNOWN ? LOG_DEBUG : LOG_INFO)
+	    : st == KEY_PUB_UNKNOWN ? LOG_INFO : LOG_WARNING,
 	    NULL, "key %s of %s (%d bits): record %s (%s)", k->selector, domain,
 	    k->bits, keys_pub_name(st), info->detail);
 	return st != KEY_PUB_UNKNOWN;
@@ -424,7 +427,9 @@ keycheck_round_end(struct keycheck_thread *kt, long long now)
 	for (i = 0; i < kt->nitems; i++)
 		if ((unsigned)(p = keys_pub_get(kt->items[i].k)) <= KEY_PUB_UNKNOWN)
 			n[p]++;
-	log_notice(NULL, "key check: pass done in %.1f s: %zu keys, %zu "
+	/* keys without an answer are news for the operator: DNS trouble */
+	log_msg(n[KEY_PUB_UNKNOWN] > 0 ? LOG_WARNING : LOG_NOTICE, NULL,
+	    "key check: pass done in %.1f s: %zu keys, %zu "
 	    "published, %zu missing, %zu truncated, %zu mismatched, %zu "
 	    "revoked, %zu unknown, %zu unchecked", (double)(now
 	    - kt->round_start) / 1000.0, kt->nitems, n[KEY_PUB_PUBLISHED],

@@ -28,7 +28,7 @@ BOUNCE_TOOL=${BOUNCE_TOOL:-$BUILD_DIR/milter/authmilter-bounce}
 SPFCHECK=${SPFCHECK:-$BUILD_DIR/test/tools/spfcheck}
 MILTERLOAD=${MILTERLOAD:-$BUILD_DIR/test/bench/milterload}
 it_require "$AUTHMILTER" "$BOUNCE_TOOL" "$SPFCHECK" "$MILTERLOAD"
-it_plan 99
+it_plan 100
 "$IT_PY" -c 'import spf, authres, dns.resolver' 2> /dev/null || {
     echo "Bail out! install the Debian packages python3-spf and python3-authres"
     exit 1
@@ -65,6 +65,7 @@ write_conf() {
     cat >> "$conf.tmp" <<EOF
 bounce_secret   = $*
 bounce_max_age  = 30d
+message_summary = yes
 domain example.com {
     key = s2048 $rsa
     bounce_domain = $BD
@@ -439,6 +440,9 @@ if [ -n "$RP" ]; then
     if [ "$mac" = a ]; then alt=b; else alt=a; fi
     tampered=${RP:0:6}$alt${RP:7}
     expect_refused "forged: tampered MAC" "$tampered" "forged or tampered"
+    it_check "forged: message_summary's line for the refusal" \
+        grep -qE "msg mode=verify client=192\.0\.2\.10 from=- spf=[a-z]+ spf_domain=[^ ]+ reason=bounce_refused action=reject ms=[0-9]+$" \
+        "$IT_DIR/log/milter.log"
     foreign=$(bounce -k "$KOTHER" -d "$BD" encode "$ORIG")
     expect_refused "forged: made with another secret" "$foreign" "forged or tampered"
     past=$(($(date +%s) - 40 * 86400))

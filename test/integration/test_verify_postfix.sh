@@ -20,7 +20,7 @@ set -u
 
 it_init verify_postfix
 it_require "$AUTHMILTER"
-it_plan 110
+it_plan 112
 if ! "$IT_PY" -c 'import authres, dkim' 2> /dev/null; then
     echo "Bail out! $IT_PY lacks authres or dkim (Debian python3-authres, python3-dkim)"
     exit 1
@@ -67,7 +67,8 @@ conf_hold=$IT_DIR/milter/hold.conf
 mkconf "$conf_hold" "dmarc_quarantine_action = hold" \
     "dmarc_reject_action = quarantine"
 conf_spf=$IT_DIR/milter/spf.conf
-mkconf "$conf_spf" "spf_fail_action = reject" "received_spf_header = yes"
+mkconf "$conf_spf" "spf_fail_action = reject" "received_spf_header = yes" \
+    "message_summary = yes"
 conf_silent=$IT_DIR/milter/silent.conf
 mkconf "$conf_silent" "dns_timeout = 1s" "dns_servers = 127.0.0.1@$BLACKHOLE_PORT"
 conf_accept=$IT_DIR/milter/accept.conf
@@ -402,6 +403,8 @@ many+=(--header "Authentication-Results: mx.test.example; dmarc=pass header.from
 refused "11 forged A-R: refused 550 5.7.1, not edited" DATA 550 \
     "5\.7\.1 message carries more than 10 header fields forged in the name of mx\.test\.example" \
     $GOOD --from a@spfonly.$Z "${many[@]}"
+it_check "11 forged A-R: message_summary's line says why" \
+    ml_logged ": msg mode=verify client=$GOOD from=- spf=pass spf_domain=spfonly\.$Z reason=forged_headers action=reject ms=[0-9]+$"
 # 12,000 forged A-R (564 KB): one delete each made Postfix's cleanup abort
 # ("too many reverse jump records") and master stop cleanup for 60 s
 "$IT_PY" - "$IT_DIR/tmp/flood.eml" "spfonly.$Z" <<'PY'
@@ -518,6 +521,8 @@ refused "spf_fail_action = reject: SPF fail refused at MAIL FROM, 550 5.7.23" \
     --from a@reject.$Z
 it_check "spf reject: Postfix logged the milter reject at MAIL FROM" \
     pf_logged "milter-reject: MAIL from .*\[$BAD\]: 550 5\.7\.23 SPF check failed: reject\.$Z"
+it_check "spf reject: message_summary's line says why" \
+    ml_logged ": msg mode=verify client=$BAD from=- spf=fail spf_domain=reject\.$Z reason=spf_fail action=reject ms=[0-9]+$"
 send "received_spf_header = yes: from $GOOD" $GOOD --from a@spfonly.$Z
 if it_relayed "Received-SPF"; then
     authres "Received-SPF: pass, client-ip, envelope-from; A-R on top" \
