@@ -414,6 +414,23 @@ cb_eoh(struct engine_session *ctx)
 	return ENGINE_CONTINUE;
 }
 
+/* cb_body_dsn - a bounce's body: its delivery status report, if it is one */
+static void
+cb_body_dsn(struct state_msg *m, const unsigned char *data, size_t len)
+{
+	size_t i;
+
+	if (!m->dsn_tried) {
+		m->dsn_tried = 1;
+		for (i = 0; i < m->nhdrs; i++)
+			if (strcasecmp(m->hdrs[i].name, "Content-Type") == 0) {
+				m->dsn = dsn_new(m->hdrs[i].value);
+				break;
+			}
+	}
+	dsn_feed(m->dsn, data, len);
+}
+
 /* cb_body - hash a body chunk */
 static enum engine_status
 cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
@@ -423,6 +440,8 @@ cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
 
 	if (c == NULL || (m = c->msg) == NULL)
 		return ENGINE_CONTINUE;
+	if (m->nbounces > 0)
+		cb_body_dsn(m, data, len);
 	if (m->in != NULL && m->out == NULL)
 		inbound_body(m->in, data, len);
 	else if (m->out != NULL && !m->body_failed
@@ -509,6 +528,7 @@ cb_eom_plan(struct state_conn *c, struct state_msg *m,
 {
 	const struct config *cfg = c->cfg;
 	struct verdict v = verdict_continue();
+	struct buf status = BUF_INIT;
 	size_t i;
 
 	if (m->eoh_failed)
@@ -518,9 +538,12 @@ cb_eom_plan(struct state_conn *c, struct state_msg *m,
 		return verdict_internal_error(cfg);
 	}
 	forgery_edits(&m->forged, edits);
+	if (m->nbounces > 0 && m->dsn != NULL)
+		(void)dsn_format(m->dsn, &status);
 	for (i = 0; i < m->nbounces; i++)
 		inbound_bounce_edits(m->bounces[i].rcpt, m->bounces[i].original,
-		    m->bounces[i].issued, edits);
+		    m->bounces[i].issued, buf_cstr(&status), edits);
+	buf_free(&status);
 	if (m->out != NULL) {
 		if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(),
 		    m->qid, edits) != 0 || outbound_return_path(cfg,

@@ -393,7 +393,7 @@ keyload_lock_or_stop(void)
 		if (pthread_mutex_timedlock(&keyload_mu, &until) == 0)
 			return 0;
 		if (keyload_stopping())
-			return -1;
+			return -1;	/* after 100 ms at most */
 	}
 }
 
@@ -451,9 +451,12 @@ keyload_main(void *arg)
 		nread += b->read;
 		nfailed += b->failed;
 	}
-	pthread_mutex_lock(&keyload_mu);
-	keyload_seen_clear();
-	pthread_mutex_unlock(&keyload_mu);
+	/* a reload stuck on the key reader holds the lock: the process then
+	 * ends without teardown, and this is not waited for (SIGTERM) */
+	if (keyload_lock_or_stop() == 0) {
+		keyload_seen_clear();
+		pthread_mutex_unlock(&keyload_mu);
+	}
 	config_release(c);
 	free(b);
 	OPENSSL_thread_stop();	/* its per-thread state, now */
