@@ -192,8 +192,8 @@ it_submit "outbound: AUTH alice, a sender too long to encode" \
 if it_relayed "outbound long sender"; then
     it_check "outbound long sender: envelope sender kept" \
         test "$(envelope_sender "$IT_MSG")" = "$LONG"
-    it_check "outbound long sender: log says why, with the queue id" \
-        grep -qF "$IT_QID: Return-Path <$LONG> kept:" "$IT_DIR/log/milter.log"
+    it_check "outbound long sender: a warning says why, with the queue id" \
+        grep -qF "warning: $IT_QID: Return-Path <$LONG> kept, not rewritten into $BD:" "$IT_DIR/log/milter.log"
 fi
 
 # ---------------------------------------------------------------- SPF
