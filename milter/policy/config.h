@@ -199,6 +199,8 @@ struct config {
 	char *key_dir;			/* `key = SELECTOR` means
 					 * key_dir/DOMAIN/SELECTOR.pem ("" : none) */
 	char *platform_domain;		/* domain block signing all signed-mode mail */
+	char *platform_spf_include;	/* what customers' SPF records include
+					 * ("" : platform_domain; authmilter-check) */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
 	int key_load;			/* enum config_key_load (start only) */

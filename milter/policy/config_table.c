@@ -114,6 +114,8 @@ const struct opt_def config_options[] = {
 	  "directory of the keys a block names by selector alone: key = SELECTOR is the file KEY_DIR/DOMAIN/SELECTOR.pem (relative: to the main file's directory; empty: every key names its file)" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys sign every outbound message (from trusted clients), whether or not its From domain has a block; mail of a domain with a block gets the author signature too" },
+	{ "platform_spf_include", OPT_DOMAIN, OPT_GLOBAL, G(platform_spf_include), "", 0, 0, NULL,
+	  "the name customers' SPF records include to authorise the platform (include:NAME), which authmilter-check looks for (empty: platform_domain)" },
 	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
 	  choices_unauthorized, "mail from a trusted client that may not sign for its From domain (signers, signer_networks): nosign (the platform signature still applies) or reject (550 5.7.1)" },
 
