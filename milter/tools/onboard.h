@@ -118,8 +118,6 @@ void onboard_summary_add(struct onboard_summary *s,
 void onboard_summary_text(const struct onboard_summary *s, struct buf *out);
 /* onboard_summary_json - the summary as a JSON object into out */
 void onboard_summary_json(const struct onboard_summary *s, struct buf *out);
-/* onboard_json_string - s as a JSON string with its quotes, into out */
-void onboard_json_string(struct buf *out, const char *s);
 /* onboard_org - the organizational domain of name (libpsl), into org */
 void onboard_org(const struct onboard_platform *p, const char *name,
     char *org, size_t orglen);

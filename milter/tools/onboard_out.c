@@ -7,30 +7,10 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "tools/onboard.h"
 
 static const char *const onboard_out_tags[] = { "OK  ", "WARN", "FAIL" };
-
-/* onboard_json_string - s as a JSON string, quotes included */
-void
-onboard_json_string(struct buf *out, const char *s)
-{
-	const unsigned char *p;
-
-	buf_putc(out, '"');
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_printf(out, "\\%c", *p);
-		else if (*p == '\n')
-			buf_puts(out, "\\n");
-		else if (*p < 0x20 || *p >= 0x7f)
-			/* DNS text is bytes: keep JSON ASCII and valid */
-			buf_printf(out, "\\u%04x", *p);
-		else
-			buf_putc(out, *p);
-	}
-	buf_putc(out, '"');
-}
 
 /* onboard_text - the verdict lines of one domain */
 void
@@ -69,7 +49,7 @@ onboard_json_records(const struct onboard_item *it, struct buf *out)
 		if (!first)
 			buf_putc(out, ',');
 		first = 0;
-		onboard_json_string(out, buf_cstr(&line));
+		json_string(out, buf_cstr(&line));
 	}
 	buf_putc(out, ']');
 	buf_free(&line);
@@ -85,10 +65,10 @@ onboard_json(const struct onboard_result *r, int problems_only,
 	int first = 1;
 
 	buf_puts(out, "{\"domain\":");
-	onboard_json_string(out, r->target->domain);
+	json_string(out, r->target->domain);
 	buf_puts(out, ",\"bounce_domain\":");
 	if (r->target->bounce != NULL)
-		onboard_json_string(out, r->target->bounce);
+		json_string(out, r->target->bounce);
 	else
 		buf_puts(out, "null");
 	buf_printf(out, ",\"status\":\"%s\",\"queries\":%u,\"checks\":[",
@@ -101,10 +81,10 @@ onboard_json(const struct onboard_result *r, int problems_only,
 		first = 0;
 		buf_printf(out, "{\"check\":\"%s\",\"name\":",
 		    onboard_kind_name(it->kind));
-		onboard_json_string(out, it->what);
+		json_string(out, it->what);
 		buf_printf(out, ",\"status\":\"%s\",\"detail\":",
 		    onboard_level_name(it->level));
-		onboard_json_string(out, buf_cstr(&it->detail));
+		json_string(out, buf_cstr(&it->detail));
 		buf_puts(out, ",\"records\":");
 		onboard_json_records(it, out);
 		buf_putc(out, '}');

@@ -80,6 +80,22 @@ for ((i = 1; i <= 200; i++)); do
     echo "c$i.batch.test" >> "$WT/batch.list"
 done
 
+# keygen for the platform: a list of domains, keys in a key_dir it
+# creates, records hosted in the platform's zone behind a CNAME
+KD=$IT_DIR/keys/kd/sub
+printf 'deleg.test\nsecond.test\n' > "$WT/kg.list"
+KG_RC=0
+"$KEYGEN" --domains "$WT/kg.list" -s s1 -t ed25519 -D "$KD" \
+    --cname-target dkim.$P --json > "$WT/kg.json" 2> "$WT/kg.err" || KG_RC=$?
+# kg_zone FIELD - a zone line of deleg.test's key from the JSON
+kg_zone() {
+    "$IT_PY" -c 'import json, sys; k = json.load(open(sys.argv[1]))["keys"][0]
+print(k["cname"]["zone"] if sys.argv[2] == "cname" else k["txt"]["zone"])' "$WT/kg.json" "$1"
+}
+it_zone_add deleg.test "$(kg_zone cname)"
+it_zone_add $P "$(kg_zone txt)"
+cust deleg.test "v=spf1 $INC -all" "v=DMARC1; p=reject"
+
 it_dns_start || { echo "Bail out! knotd"; exit 1; }
 
 conf=$IT_DIR/milter/check.conf
@@ -106,7 +122,7 @@ line() {
     grep -E -- "$2" "$WT/$1.out" || { sed 's/^/#   /' "$WT/$1.out" "$WT/$1.err"; return 1; }
 }
 
-it_plan 45
+it_plan 50
 
 onb good --domain good.test --selector c1 --key "$ckey" --bounce-domain bounces.good.test
 it_check "good: exit 0" test "$RC" = 0
@@ -235,6 +251,32 @@ it_check "list: a bad name is a FAIL line, not a crash" \
     line mixed '^FAIL domain +not a domain name'
 it_check "list: an unknown word is named" line mixed 'unknown word "bogus=1"'
 it_check "list: summary of 3 domains" line mixed '^== summary: 3 domains'
+
+# keygen's batch, checked through DNS
+it_check "keygen --domains --json --cname-target: exit 0" test "$KG_RC" = 0
+it_check "keygen: -D created with mode 0700, each domain's directory too" \
+    sh -c "[ \"\$(stat -c %a '$KD' '$KD/deleg.test')\" = '700
+700' ]"
+it_check "keygen: keys laid out as key_dir/DOMAIN/SELECTOR.pem (0600)" \
+    test "$(stat -c %a "$KD/second.test/s1.pem")" = 600
+kg_json_ok() {
+    "$IT_PY" - "$WT/kg.json" "$KD" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["failed"] == 0 and doc["errors"] == [], doc
+assert [k["domain"] for k in doc["keys"]] == ["deleg.test", "second.test"]
+k = doc["keys"][1]
+assert k["key_file"] == sys.argv[2] + "/second.test/s1.pem", k
+assert k["conf_line"] == "key = s1" and k["type"] == "ed25519", k
+assert k["cname"]["name"] == "s1._domainkey.second.test.", k
+assert k["cname"]["target"] == "s1.second.test.dkim.platform.test.", k
+assert k["txt"]["name"] == k["cname"]["target"] and k["txt"]["value"].startswith("v=DKIM1; k=ed25519; p="), k
+EOF
+}
+it_check "keygen --json: one document, CNAME target and TXT name agree" kg_json_ok
+onb deleg --domain deleg.test --selector s1 --key "$KD/deleg.test/s1.pem"
+it_check "the CNAME-delegated key record is published (check through the CNAME)" \
+    line deleg '^OK +DKIM s1\._domainkey +published: ed25519 256-bit key'
 
 # the conf's own domains keep their old output without the new options
 onb legacy $P
