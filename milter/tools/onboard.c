@@ -28,6 +28,8 @@
 #define ONBOARD_VOID_LIMIT	2	/* RFC 7208 4.6.4 */
 #define ONBOARD_MAX_DEPTH	12	/* include nesting taken for a loop */
 #define ONBOARD_MAX_RECORDS	64	/* SPF records listed per domain */
+#define ONBOARD_MAX_WALK	40	/* SPF records read per tree: a hostile
+					 * fan-out of includes is not followed */
 
 /* One domain's run: where the lookups go and where the verdicts land. */
 struct onboard_ctx {
@@ -49,6 +51,8 @@ struct onboard_spf {
 	int ptr;		/* ptr terms met */
 	int plus_all;		/* +all (or all) at the top: anyone passes */
 	int nseen;		/* records listed in seen */
+	int walked;		/* records looked up */
+	int stopped;		/* ONBOARD_MAX_WALK reached: counting stopped */
 	char ptr_at[256];	/* the record holding the first ptr */
 	char worst[256];	/* the top-level include costing most */
 	int worst_cost;
@@ -288,6 +292,10 @@ onboard_spf_walk(struct onboard_ctx *x, const char *name, int depth,
 		s->loops++;
 		return 0;
 	}
+	if (s->walked++ >= ONBOARD_MAX_WALK) {
+		s->stopped = 1;
+		return 0;
+	}
 	n = onboard_spf_record(x, name, &rec, s, &st);
 	if (depth == 0) {
 		s->records = n;
@@ -360,11 +368,12 @@ onboard_spf_verdict(const struct onboard_spf *s, struct onboard_item *it)
 	else if (s->records > 1)
 		onboard_set(it, ONBOARD_FAIL, "%d SPF records: permerror (RFC 7208 "
 		    "4.5: exactly one)", s->records);
-	else if (s->total > ONBOARD_SPF_LIMIT || s->loops > 0
+	else if (s->total > ONBOARD_SPF_LIMIT || s->loops > 0 || s->stopped
 	    || s->voids > ONBOARD_VOID_LIMIT)
-		onboard_set(it, ONBOARD_FAIL, "%d of 10 DNS lookups, %d void (limit "
-		    "2)%s: permerror; flatten %s (%d lookups); per term: %s",
-		    s->total, s->voids, s->loops ? ", include loop" : "",
+		onboard_set(it, ONBOARD_FAIL, "%s%d of 10 DNS lookups, %d void "
+		    "(limit 2)%s: permerror; flatten %s (%d lookups); per term: %s",
+		    s->stopped ? "at least " : "", s->total, s->voids, s->loops
+		    ? ", include loop" : "",
 		    s->worst[0] ? s->worst : "an include", s->worst_cost,
 		    buf_cstr(&s->breakdown));
 	else if (s->plus_all)

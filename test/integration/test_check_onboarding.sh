@@ -61,6 +61,11 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 it_zone_add spf11.test "big TXT \"$big -all\""
 it_zone_add spf11.test "@ A 192.0.2.7"
+# a hostile fan-out: ten includes of a name that includes itself ten times
+fan="v=spf1"
+for i in 1 2 3 4 5 6 7 8 9 10; do fan="$fan include:f.fan.test"; done
+it_zone_add fan.test "@ TXT \"$fan -all\""
+it_zone_add fan.test "f TXT \"$fan -all\""
 # bounce domains: a CNAME elsewhere, an MX at the platform, an MX elsewhere
 cust bouncex.test "v=spf1 $INC -all" "v=DMARC1; p=reject"
 it_zone_add bouncex.test "b2 CNAME mail.elsewhere.test."
@@ -122,7 +127,7 @@ line() {
     grep -E -- "$2" "$WT/$1.out" || { sed 's/^/#   /' "$WT/$1.out" "$WT/$1.err"; return 1; }
 }
 
-it_plan 50
+it_plan 51
 
 onb good --domain good.test --selector c1 --key "$ckey" --bounce-domain bounces.good.test
 it_check "good: exit 0" test "$RC" = 0
@@ -177,6 +182,10 @@ it_check "11 lookups: names the include to flatten and its cost" \
     line spf11 'flatten include:big\.spf11\.test \(9 lookups\)'
 it_check "11 lookups: the per-term breakdown" \
     line spf11 "per term: $INC 1, include:big\.spf11\.test 9, a 1"
+
+onb fan --domain fan.test
+it_check "include fan-out: stops counting, FAIL (no endless walk)" \
+    line fan '^FAIL SPF +at least [0-9]+ of 10 DNS lookups'
 
 onb bouncex --domain bouncex.test --bounce-domain b2.bouncex.test
 it_check "bounce CNAME elsewhere: FAIL naming the target" \
