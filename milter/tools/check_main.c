@@ -226,9 +226,10 @@ check_bounce_name(const char *pattern, const char *domain)
 }
 
 /*
- * check_target - a target for name: the conf's keys and bounce domain when
- * it has a block and the command line names no selector; selectors and
- * bounce from the command line (or the list line) otherwise
+ * check_target - a target for name: the conf's keys when it has a block
+ * and the command line names no selector, else the selectors given; the
+ * bounce domain of the list line, else of the command line, else of the
+ * block
  */
 static void
 check_target(struct check_run *run, struct config *c, const struct check_args *a,
@@ -264,11 +265,12 @@ check_target(struct check_run *run, struct config *c, const struct check_args *a
 		}
 		t->nkeys = nsels;
 	}
+	/* the list line's, the command line's, the block's */
+	if (bounce == NULL)
+		bounce = a->bounce;
 	if (bounce == NULL && dom != NULL && dom->bounce_domain != NULL
 	    && dom->bounce_domain[0] != '\0')
 		bounce = dom->bounce_domain;
-	else if (bounce == NULL)
-		bounce = a->bounce;
 	if (bounce != NULL) {
 		char *b = check_bounce_name(bounce, norm);
 

@@ -105,11 +105,17 @@ it_dns_start || { echo "Bail out! knotd"; exit 1; }
 
 conf=$IT_DIR/milter/check.conf
 it_authmilter_conf "$conf"
+(umask 077; head -c 32 /dev/urandom > "$IT_DIR/keys/bounce.secret")
 cat >> "$conf" <<EOF
+bounce_secret        = $IT_DIR/keys/bounce.secret
 platform_domain      = $P
 platform_spf_include = _spf.$P
 domain $P {
     key = p1 $pkey
+}
+domain fan.test {
+    key = p1 $pkey
+    bounce_domain = bounces.fan.test
 }
 EOF
 
@@ -127,7 +133,7 @@ line() {
     grep -E -- "$2" "$WT/$1.out" || { sed 's/^/#   /' "$WT/$1.out" "$WT/$1.err"; return 1; }
 }
 
-it_plan 51
+it_plan 54
 
 onb good --domain good.test --selector c1 --key "$ckey" --bounce-domain bounces.good.test
 it_check "good: exit 0" test "$RC" = 0
@@ -286,6 +292,15 @@ it_check "keygen --json: one document, CNAME target and TXT name agree" kg_json_
 onb deleg --domain deleg.test --selector s1 --key "$KD/deleg.test/s1.pem"
 it_check "the CNAME-delegated key record is published (check through the CNAME)" \
     line deleg '^OK +DKIM s1\._domainkey +published: ed25519 256-bit key'
+
+# --all: every block of the conf, with its keys and bounce domain
+onb all --all --problems-only
+it_check "--all: both blocks checked, summary of 2" line all '^== summary: 2 domains'
+it_check "--all: the block's bounce domain is checked" \
+    line all '^FAIL bounce bounces\.fan\.test +neither MX nor CNAME'
+onb legacyfan fan.test
+it_check "old output: the include fan-out ends too (FAIL, include loop)" \
+    line legacyfan '^FAIL SPF +.*include loop'
 
 # the conf's own domains keep their old output without the new options
 onb legacy $P
