@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <libpsl.h>
+#include <openssl/crypto.h>
 
 #include "auth/dmarc.h"
 #include "auth/keys.h"
@@ -75,6 +76,8 @@ struct check_run {
 	pthread_cond_t ready;			/* a result is done */
 	struct config_words strings;		/* selectors read from the list (owned) */
 	struct key *key;			/* --key's, owned */
+	char *key_dir;				/* the conf's key_dir, absolute or
+						 * relative to here; NULL: none (owned) */
 };
 
 /* check_usage - print usage and exit */
@@ -90,7 +93,8 @@ check_usage(int status)
 	    "           [--jobs N] [--json] [--problems-only] [DOMAIN...]\n"
 	    "  -c FILE             configuration (default %s)\n"
 	    "  --domain D          onboarding checks of D (in the conf or not)\n"
-	    "  --selector S        its DKIM selector (repeatable)\n"
+	    "  --selector S        its DKIM selector (repeatable); its key is\n"
+	    "                      key_dir/DOMAIN/S.pem if that exists\n"
 	    "  --key FILE          the private key of the one selector\n"
 	    "  --bounce-domain B   its bounce domain (%%d: the domain)\n"
 	    "  --bounce-host H     the host bounce CNAMEs and MXs must name "
@@ -352,34 +356,80 @@ check_list(struct check_run *run, struct config *c, const struct check_args *a)
 	return rc;
 }
 
-/* check_key - read --key's file into run->key; -1 with a message */
+/* check_read_key - read the PEM file path into k; 0, or -1 with err */
 static int
-check_key(struct check_run *run, const char *path)
+check_read_key(struct key *k, const char *path, char *err, size_t errlen)
 {
 	struct buf pem = BUF_INIT;
-	char chunk[4096], err[512];
+	char chunk[4096];
 	FILE *fp;
 	size_t n;
 	int rc = -1;
 
 	if ((fp = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "authmilter-check: %s: %s\n", path, strerror(errno));
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && pem.len <= KEYS_MAX_PEM)
 		buf_append(&pem, chunk, n);
 	fclose(fp);
-	run->key = xcalloc(1, sizeof(*run->key));
-	run->key->path = xstrdup(path);
+	k->path = xstrdup(path);
 	if (pem.len > KEYS_MAX_PEM)
-		fprintf(stderr, "authmilter-check: %s: larger than a key\n", path);
-	else if (keys_parse_pem(run->key, buf_cstr(&pem), pem.len, err,
-	    sizeof(err)) < 0)
-		fprintf(stderr, "authmilter-check: %s\n", err);
-	else
+		(void)snprintf(err, errlen, "%s: larger than a key", path);
+	else if (keys_parse_pem(k, buf_cstr(&pem), pem.len, err, errlen) == 0)
 		rc = 0;
+	OPENSSL_cleanse(pem.data, pem.len);
 	buf_free(&pem);
 	return rc;
+}
+
+/* check_key - read --key's file into run->key; -1 with a message */
+static int
+check_key(struct check_run *run, const char *path)
+{
+	char err[512];
+
+	run->key = xcalloc(1, sizeof(*run->key));
+	if (check_read_key(run->key, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "authmilter-check: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * check_dir_keys - the selectors of t without a private key take the one
+ * at KEY_DIR/DOMAIN/SELECTOR.pem when that file exists (authmilter-keygen
+ * --domains lays keys out so); run in the worker, so that 10,000 keys are
+ * read in parallel too
+ */
+static void
+check_dir_keys(const struct check_run *run, struct onboard_target *t)
+{
+	struct buf path = BUF_INIT;
+	char err[512];
+	size_t i;
+
+	if (run->key_dir == NULL || t->error != NULL || t->nkeys == 0)
+		return;
+	t->own = xcalloc(t->nkeys, sizeof(*t->own));
+	for (i = 0; i < t->nkeys; i++) {
+		if (t->keys[i].key != NULL)
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s/%s.pem", run->key_dir, t->domain,
+		    t->keys[i].selector);
+		if (access(buf_cstr(&path), F_OK) != 0)
+			continue;	/* not ours: the record's form only */
+		if (check_read_key(&t->own[t->nown], buf_cstr(&path), err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "authmilter-check: %s\n", err);
+			keys_free(&t->own[t->nown]);
+			continue;
+		}
+		t->keys[i].key = &t->own[t->nown++];
+	}
+	buf_free(&path);
 }
 
 /* check_worker - take targets until none is left; run their checks */
@@ -395,6 +445,7 @@ check_worker(void *arg)
 		pthread_mutex_unlock(&run->lock);
 		if (i == run->n)
 			return NULL;
+		check_dir_keys(run, &run->targets[i]);
 		onboard_run(run->d, run->p, &run->targets[i], &run->results[i]);
 		pthread_mutex_lock(&run->lock);
 		run->done[i] = 1;
@@ -502,6 +553,15 @@ check_onboard(struct config *c, struct dns *d, const struct check_args *a)
 	p.psl = (void *)psl_latest(NULL);
 	if (a->keyfile != NULL && check_key(&run, a->keyfile) < 0)
 		goto out;
+	if (c->key_dir[0] != '\0') {	/* relative: to the conf's directory */
+		struct buf kd = BUF_INIT;
+		const char *slash = strrchr(a->path, '/');
+
+		if (c->key_dir[0] != '/' && slash != NULL)
+			buf_printf(&kd, "%.*s/", (int)(slash - a->path), a->path);
+		buf_puts(&kd, c->key_dir);
+		run.key_dir = buf_steal(&kd);
+	}
 	for (i = 0; i < a->ndomains; i++)
 		check_target(&run, c, a, a->domains[i], a->selectors,
 		    a->nselectors, NULL, check_add(&run));
@@ -527,6 +587,7 @@ out:
 	free(run.strings.v);
 	keys_free(run.key);
 	free(run.key);
+	free(run.key_dir);
 	psl_free(p.psl);
 	pthread_mutex_destroy(&run.lock);
 	pthread_cond_destroy(&run.ready);

@@ -96,11 +96,16 @@ onboard_level_name(enum onboard_level l)
 void
 onboard_target_free(struct onboard_target *t)
 {
+	size_t i;
+
 	if (t == NULL)
 		return;
 	free(t->domain);
 	free(t->bounce);
 	free(t->keys);
+	for (i = 0; i < t->nown; i++)
+		keys_free(&t->own[i]);
+	free(t->own);
 	free(t->error);
 	memset(t, 0, sizeof(*t));
 }

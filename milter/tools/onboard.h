@@ -65,6 +65,8 @@ struct onboard_target {
 	char *bounce;		/* owned; NULL: no bounce domain */
 	struct onboard_key *keys;	/* owned array */
 	size_t nkeys;
+	struct key *own;	/* owned keys (keys[i].key may point into it) */
+	size_t nown;
 	char *error;		/* owned; set: the target itself is bad (no checks) */
 };
 

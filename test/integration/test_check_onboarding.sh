@@ -108,6 +108,7 @@ it_authmilter_conf "$conf"
 (umask 077; head -c 32 /dev/urandom > "$IT_DIR/keys/bounce.secret")
 cat >> "$conf" <<EOF
 bounce_secret        = $IT_DIR/keys/bounce.secret
+key_dir              = $KD
 platform_domain      = $P
 platform_spf_include = _spf.$P
 domain $P {
@@ -133,7 +134,7 @@ line() {
     grep -E -- "$2" "$WT/$1.out" || { sed 's/^/#   /' "$WT/$1.out" "$WT/$1.err"; return 1; }
 }
 
-it_plan 54
+it_plan 55
 
 onb good --domain good.test --selector c1 --key "$ckey" --bounce-domain bounces.good.test
 it_check "good: exit 0" test "$RC" = 0
@@ -292,6 +293,10 @@ it_check "keygen --json: one document, CNAME target and TXT name agree" kg_json_
 onb deleg --domain deleg.test --selector s1 --key "$KD/deleg.test/s1.pem"
 it_check "the CNAME-delegated key record is published (check through the CNAME)" \
     line deleg '^OK +DKIM s1\._domainkey +published: ed25519 256-bit key'
+
+onb kdlist --domains "$WT/kg.list" --selector s1
+it_check "a list with --selector: keygen's key found in key_dir/DOMAIN/SELECTOR.pem, compared" \
+    line kdlist '^OK +DKIM s1\._domainkey +published: ed25519 256-bit key; .*p= matches'
 
 # --all: every block of the conf, with its keys and bounce domain
 onb all --all --problems-only
