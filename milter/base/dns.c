@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@
 
 #include "base/dns.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 #define DNS_DEFAULT_TIMEOUT_MS	5000
@@ -58,6 +60,8 @@ struct dns_query {
 	int done;			/* the callback has stored err/res */
 	int abandoned;			/* the caller left; the callback frees */
 	int err;			/* libunbound error given to the callback */
+	struct timespec t0;		/* submitted (CLOCK_MONOTONIC), for the latency */
+	uint64_t usec;			/* submitted to answered, set with done */
 	struct ub_result *res;		/* the answer (owned by the slot) */
 	struct dns_query *next;		/* orphan list link */
 	struct dns_query *prev;
@@ -131,6 +135,7 @@ dns_callback(void *arg, int err, struct ub_result *res)
 	}
 	s->err = err;
 	s->res = res;
+	s->usec = stats_usec_since(&s->t0);
 	s->done = 1;
 	/* under d->lock: dns_query_finish cannot free s before this ends */
 	if (s->notify != NULL)
@@ -438,16 +443,43 @@ dns_query_start(struct dns *d, const char *name, int rrtype,
 	s->notify_arg = arg;
 	s->rrtype = rrtype;
 	memcpy(s->name, name, strlen(name) + 1);
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	rc = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, s,
 	    dns_callback, &s->id);
 	if (rc != 0) {
 		log_warn(NULL, "dns: %s/%d: %s", name, rrtype, ub_strerror(rc));
+		stats_inc(STATS_DNS_QUERIES);
+		stats_inc(STATS_DNS_ERRORS + STATS_DNS_RESOLVER);
 		*status = rc == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
 		dns_slot_free(s);
 		return NULL;
 	}
 	*status = DNS_OK;
 	return s;
+}
+
+/*
+ * dns_count - count a query that ended: its latency (to the answer, or to
+ * the caller giving up) and its error kind, if any; s is still ours
+ */
+static void
+dns_count(const struct dns_query *s, const struct dns_result *r)
+{
+	int kind = -1;
+
+	stats_inc(STATS_DNS_QUERIES);
+	stats_observe(STATS_H_DNS, s->done ? s->usec : stats_usec_since(&s->t0));
+	if (!s->done)
+		kind = STATS_DNS_TIMEOUT;
+	else if (s->err != 0 || s->res == NULL)
+		kind = STATS_DNS_RESOLVER;
+	else if (r->status == DNS_BOGUS)
+		kind = STATS_DNS_BOGUS;
+	else if (r->status == DNS_TEMPFAIL)
+		kind = r->rcode == 2 ? STATS_DNS_SERVFAIL : r->rcode == 5
+		    ? STATS_DNS_REFUSED : STATS_DNS_OTHER_RCODE;
+	if (kind >= 0)
+		stats_inc(STATS_DNS_ERRORS + (size_t)kind);
 }
 
 /*
@@ -475,9 +507,11 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 			if (s->next != NULL)
 				s->next->prev = s;
 			d->orphans = s;
-			pthread_mutex_unlock(&d->lock);
 			r->status = DNS_TEMPFAIL;
+			/* under the lock: once it is let go the callback frees s */
+			dns_count(s, r);
 			log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
+			pthread_mutex_unlock(&d->lock);
 			return r->status;
 		}
 	}
@@ -497,6 +531,7 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 			    s->rrtype, s->res->why_bogus != NULL
 			    ? s->res->why_bogus : "?");
 	}
+	dns_count(s, r);
 	dns_slot_free(s);
 	return r->status;
 }

@@ -35,6 +35,7 @@
 #include "policy/config_table.h"
 #include "base/log.h"
 #include "base/mailaddr.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 _Static_assert(CONFIG_PARSE_MAX_OPTIONS >= 32, "room for the option table");
@@ -772,6 +773,8 @@ config_install(struct config *c)
 		c->installed = (long long)now.tv_sec;
 	}
 	pthread_mutex_unlock(&config_lock);
+	if (c != NULL)
+		stats_inc(STATS_GENERATION);	/* authmilter_config_generation */
 	if (old != NULL)
 		config_release(old);
 }

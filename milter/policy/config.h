@@ -186,6 +186,7 @@ struct config {
 	int message_summary;		/* one key=value notice a message */
 	char *control_socket;		/* authmilterctl's socket: a path, "auto"
 					 * or "none" (config_control_path) */
+	char *metrics_listen;		/* ADDR:PORT of the metrics endpoint ("" : off; start only) */
 
 	/* policy */
 	char *authserv_id;		/* authserv-id of our A-R headers */

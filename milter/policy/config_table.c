@@ -84,6 +84,8 @@ const struct opt_def config_options[] = {
 	  "bounce_refused at RCPT TO, header_overflow, forged_headers); "
 	  "action= quarantine= ms=; with log_level = notice that is the one "
 	  "line a message (and the refusals' own notices)" },
+	{ "metrics_listen", OPT_LISTEN, OPT_GLOBAL, G(metrics_listen), "", 0, 0,
+	  NULL, "Prometheus metrics over HTTP (GET /metrics) on ADDRESS:PORT or [IPv6]:PORT, numeric (empty: off); anyone who can connect reads them, so keep it on loopback or a management network; read at start only (a reload that changes it logs that it takes a restart; authmilter(8), METRICS)" },
 	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",
 	  0, 0, NULL, "syslog facility: mail, daemon, user or local0..local7" },
 
@@ -337,6 +339,8 @@ const struct opt_type_desc config_types[] = {
 	[OPT_KEY] = { "selector and path", sizeof(struct key *), config_set_key,
 	    NULL, NULL, NULL },
 	[OPT_SOCKET] = { "socket", sizeof(char *), config_set_socket,
+	    config_copy_string, config_format_string, config_free_string },
+	[OPT_LISTEN] = { "address:port", sizeof(char *), config_set_listen,
 	    config_copy_string, config_format_string, config_free_string },
 };
 
