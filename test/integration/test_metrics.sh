@@ -12,7 +12,8 @@
 # to have moved by exactly that much between two scrapes, both of which
 # `promtool check metrics` passes without a word. A reload that changes
 # metrics_listen keeps the listener (logged: it takes a restart) and
-# counts as a reload, a new snapshot generation. Then Prometheus
+# counts as a reload, a new snapshot generation; a second daemon asking for
+# the same metrics port does not start. Then Prometheus
 # (--storage.tsdb.path in the work dir, scrape_interval 1s) scrapes the
 # daemon until its HTTP API returns the signed-message counter's value.
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
@@ -24,7 +25,7 @@ set -u
 
 it_init metrics
 it_require "$AUTHMILTER" prometheus promtool curl
-it_plan 30
+it_plan 31
 
 MPORT=${IT_METRICS_PORT:-}     # the daemon's metrics
 PPORT=${IT_PROMETHEUS_PORT:-}  # Prometheus's own web port
@@ -144,6 +145,19 @@ snapshot_gauges() {
         grep -qx 'authmilter_config_generation 1' "$M1"
 }
 
+# bind_refused - a second daemon whose metrics_listen is taken: its start
+# fails with the reason, and leaves no milter socket behind
+bind_refused() {
+    local c2=$IT_DIR/milter/second.conf
+    write_conf "$c2" "127.0.0.1:$MPORT"
+    sed -i -e "s|^socket .*|socket = unix:$IT_DIR/milter/second.sock|" \
+        -e "s|^pidfile .*|pidfile = $IT_DIR/milter/second.pid|" "$c2"
+    it_exit 1 timeout 20 "$AUTHMILTER" -f -c "$c2" &&
+        grep -q "cannot listen for metrics on 127.0.0.1:$MPORT: Address already in use" \
+            "$IT_CHECK_OUT" &&
+        [ ! -e "$IT_DIR/milter/second.sock" ]
+}
+
 # reload_counted - after the reload (polled until the new generation
 # shows), on the port of the start: one reload, ok, and its duration
 reload_counted() {
@@ -163,6 +177,8 @@ M2=$IT_DIR/tmp/metrics.2
 it_check "GET /metrics answers 200 before any mail" scrape "$M0"
 it_check "promtool check metrics: no problems (before)" promtool_clean "$M0"
 it_check "404 for another path" not_found
+it_check "metrics_listen already taken: a second daemon's start fails, saying so" \
+    bind_refused
 
 # two signed messages from an internal client; Return-Path rewritten
 for n in 1 2; do
