@@ -338,9 +338,11 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 	}
 	buf_free(&orig);
 	v = verdict_bounce_rcpt(st);
-	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL)
-		cb_summary(c, m, "verify", "bounce_refused", v);
+	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
+		/* a recipient refused, not the message: not cb_end */
 		stats_inc(STATS_BOUNCE_REFUSED + cb_refusal(st));
+		cb_summary(c, m, "verify", "bounce_refused", v);
+	}
 	return cb_status(ctx, m->qid, v);
 }
 
