@@ -76,6 +76,9 @@ struct dns {
 	int dnssec;			/* a trust anchor is configured */
 	pthread_mutex_t lock;		/* guards slot states and orphans */
 	struct dns_query *orphans;	/* abandoned slots awaiting callbacks */
+	char servers[256];		/* who is asked, for the log */
+	long err_logged_at;		/* second of the last error line (atomic) */
+	long err_quiet;			/* errors not logged since (atomic) */
 };
 
 /* dns_slot_new - a fresh slot whose condition variable uses CLOCK_MONOTONIC */
@@ -259,7 +262,13 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 			log_warn(NULL, "dns: reading /etc/hosts: %s",
 			    ub_strerror(rc));
 	}
+	(void)snprintf(d->servers, sizeof(d->servers), "%s", opt->nservers > 0
+	    ? "" : "/etc/resolv.conf's servers");
 	for (i = 0; i < opt->nservers; i++) {
+		size_t used = strlen(d->servers);
+
+		(void)snprintf(d->servers + used, sizeof(d->servers) - used,
+		    "%s%s", i ? ", " : "", opt->servers[i]);
 		rc = ub_ctx_set_fwd(ctx, opt->servers[i]);
 		if (rc != 0) {
 			(void)snprintf(err, errlen, "DNS server \"%s\": %s (want an IP "
@@ -482,6 +491,48 @@ dns_count(const struct dns_query *s, const struct dns_result *r)
 		stats_inc(STATS_DNS_ERRORS + (size_t)kind);
 }
 
+/* dns_rcode_name - "SERVFAIL", "REFUSED", ... (buf for the others) */
+static const char *
+dns_rcode_name(int rcode, char *buf, size_t len)
+{
+	static const char *const names[] = { "NOERROR", "FORMERR", "SERVFAIL",
+	    "NXDOMAIN", "NOTIMP", "REFUSED" };
+
+	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	(void)snprintf(buf, len, "rcode %d", rcode);
+	return buf;
+}
+
+/*
+ * dns_log_error - a lookup that got no usable answer, at info with the
+ * servers asked: one line a second at most (a DNS outage on a busy MX),
+ * the next saying how many were not logged
+ */
+static void
+dns_log_error(struct dns *d, const char *name, int rrtype, const char *what)
+{
+	struct timespec now;
+	long sec, last, quiet;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = (long)now.tv_sec;
+	last = __atomic_load_n(&d->err_logged_at, __ATOMIC_RELAXED);
+	if (last == sec || !__atomic_compare_exchange_n(&d->err_logged_at,
+	    &last, sec, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&d->err_quiet, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	quiet = __atomic_exchange_n(&d->err_quiet, 0, __ATOMIC_RELAXED);
+	if (quiet > 0)
+		log_info(NULL, "dns: %s/%d: %s (asked %s; %ld more lookups failed "
+		    "since the last such line)", name, rrtype, what, d->servers,
+		    quiet);
+	else
+		log_info(NULL, "dns: %s/%d: %s (asked %s)", name, rrtype, what,
+		    d->servers);
+}
+
 /*
  * dns_query_finish - the answer of s into r, or TEMPFAIL if it is not in:
  * then the query is cancelled, or, when libunbound is already running its
@@ -510,7 +561,7 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 			r->status = DNS_TEMPFAIL;
 			/* under the lock: once it is let go the callback frees s */
 			dns_count(s, r);
-			log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
+			dns_log_error(d, s->name, s->rrtype, "timed out");
 			pthread_mutex_unlock(&d->lock);
 			return r->status;
 		}
@@ -519,13 +570,18 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 	/* Here the callback either ran (done) or never will (cancelled). */
 	if (!s->done) {
 		r->status = DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
+		dns_log_error(d, s->name, s->rrtype, "timed out");
 	} else if (s->err != 0 || s->res == NULL) {
 		r->status = s->err == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: %s", s->name, s->rrtype,
-		    ub_strerror(s->err));
+		dns_log_error(d, s->name, s->rrtype, ub_strerror(s->err));
 	} else {
 		dns_fill(r, s->res);
+		if (r->status == DNS_TEMPFAIL) {
+			char rb[32];
+
+			dns_log_error(d, s->name, s->rrtype, dns_rcode_name(
+			    s->res->rcode, rb, sizeof(rb)));
+		}
 		if (r->status == DNS_BOGUS)
 			log_warn(NULL, "dns: %s/%d: DNSSEC bogus: %s", s->name,
 			    s->rrtype, s->res->why_bogus != NULL
