@@ -111,6 +111,7 @@ EOF
 # am_start CONF - start the daemon on DAEMON_CPU; sets AM_PID and T0
 am_start() {
     rm -f "$IT_DIR/milter/am.sock"
+    AM_LOG_FROM=$(cat "$IT_DIR/log/am.log" 2> /dev/null | wc -l)
     T0=$(now)
     taskset -c "$DAEMON_CPU" "$AUTHMILTER" -f -c "$1" >> "$IT_DIR/log/am.log" 2>&1 &
     AM_PID=$!
@@ -130,6 +131,21 @@ first_signed() {
         sleep 0.02
     done
     echo "> $3"
+}
+
+# am_log - this run's lines of the daemon's log (am_start's mark on)
+am_log() { tail -n +$((AM_LOG_FROM + 1)) "$IT_DIR/log/am.log"; }
+
+# keys_read - wait until the daemon has read every key file (key_load =
+# background: it serves first); the seconds from T0 to that log line, or
+# "0" when it read them before serving
+keys_read() {
+    if am_log | grep -q "to read in the background"; then
+        it_wait_for 900 sh -c "tail -n +$((AM_LOG_FROM + 1)) '$IT_DIR/log/am.log' | grep -q 'keys read in the background'"
+        since "$T0"
+    else
+        echo 0
+    fi
 }
 
 # am_stop - SIGTERM; the seconds until the process is gone
@@ -205,6 +221,7 @@ am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 # 1. start -> first signed message, DNS local; throughput at N domains
 am_start "$conf"
 row "authmilter | start to first signed message, $N domains, DNS local | $(first_signed "$AM" d0.scale.test 600) s"
+row "authmilter | start to every key file read (key_load = background: while serving) | $(keys_read) s"
 RSS_MANY=$(rss_mb "$AM_PID")
 rp=$(reader_pid)
 row "authmilter | resident memory, $N domains, one key file each | daemon $RSS_MANY MB${rp:+, root key reader $(rss_mb "$rp") MB}"
@@ -273,7 +290,7 @@ wait "$lp"
 row "authmilter | SIGHUP every second for $STORM s under load | $(jget completed "$j") messages: $(jget signed "$j") signed, $(jget errors "$j") errors, $(jget tempfailed "$j") tempfailed"
 am_stop > /dev/null
 
-# 6. the same signing with FEW domains
+# 6. the same signing with FEW domains (read before serving: few keys)
 Wfew=$W.few
 /usr/bin/python3 "$src/test/bench/scalegen.py" "$CACHE" "$K" "$Wfew" "$FEW" "$LAYOUT" || exit 1
 W_MANY=$W
@@ -301,6 +318,7 @@ if [ "$LAYOUT" != flat ]; then
     LAYOUT=$LAYOUT_SAVED
     am_start "$conf"
     t=$(first_signed "$AM" d0.scale.test 600)
+    t="$t s to the first signed, $(keys_read)"
     RSS_SH=$(rss_mb "$AM_PID")
     row "authmilter | start to first signed message, $N domains naming $K key files | $t s; daemon $RSS_SH MB: $(awk -v a="$RSS_MANY" -v b="$RSS_SH" -v n="$N" -v k="$K" 'BEGIN { if (n > k) printf "%.1f", (a - b) * 1024 / (n - k); else printf "n/a" }') KB a parsed key"
     am_stop > /dev/null

@@ -111,19 +111,22 @@ struct secret_cache_ent {
 	int refs;		/* walks standing on fd now: not evicted */
 };
 
-static pthread_mutex_t secret_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct secret_cache_ent secret_cache[SECRET_CACHE_MAX];	/* lock */
-static size_t secret_cache_n;		/* entries in use (lock) */
-static int secret_cache_depth;		/* begin calls not ended (lock) */
-static unsigned long secret_cache_clock;	/* walks (lock) */
+/*
+ * Each thread's own: a load's walks run in one thread (or its helpers
+ * begin their own), and a cache shared between two threads' loads let
+ * the end of one close a directory the other's walk stood on (the key
+ * reader serving keys while it parses the conf on a thread: EBADF).
+ */
+static __thread struct secret_cache_ent secret_cache[SECRET_CACHE_MAX];
+static __thread size_t secret_cache_n;		/* entries in use */
+static __thread int secret_cache_depth;		/* begin calls not ended */
+static __thread unsigned long secret_cache_clock;	/* walks */
 
 /* secret_cache_begin - keep trusted directories from now on (nests) */
 void
 secret_cache_begin(void)
 {
-	pthread_mutex_lock(&secret_cache_lock);
 	secret_cache_depth++;
-	pthread_mutex_unlock(&secret_cache_lock);
 }
 
 /* secret_cache_end - the load is over: forget them all (at the outermost end) */
@@ -132,7 +135,6 @@ secret_cache_end(void)
 {
 	size_t i;
 
-	pthread_mutex_lock(&secret_cache_lock);
 	if (secret_cache_depth > 0 && --secret_cache_depth == 0) {
 		for (i = 0; i < secret_cache_n; i++) {
 			close(secret_cache[i].fd);
@@ -140,7 +142,6 @@ secret_cache_end(void)
 		}
 		secret_cache_n = 0;
 	}
-	pthread_mutex_unlock(&secret_cache_lock);
 }
 
 /*
@@ -155,7 +156,6 @@ secret_cache_find(const char *path, size_t *len, int *idx)
 	size_t i;
 	int fd = -1;
 
-	pthread_mutex_lock(&secret_cache_lock);
 	for (i = 0; secret_cache_depth > 0 && i < secret_cache_n; i++) {
 		e = &secret_cache[i];
 		if ((best == NULL || e->len > best->len)
@@ -169,7 +169,6 @@ secret_cache_find(const char *path, size_t *len, int *idx)
 		*len = best->len;
 		*idx = (int)(best - secret_cache);
 	}
-	pthread_mutex_unlock(&secret_cache_lock);
 	return fd;
 }
 
@@ -186,7 +185,6 @@ secret_cache_keep(const char *path, int fd)
 	size_t i, len = strlen(path);
 	int idx = -1;
 
-	pthread_mutex_lock(&secret_cache_lock);
 	for (i = 0; secret_cache_depth > 0 && i < secret_cache_n; i++)
 		if (secret_cache[i].len == len
 		    && memcmp(secret_cache[i].path, path, len) == 0)
@@ -212,7 +210,6 @@ secret_cache_keep(const char *path, int fd)
 	e->used = ++secret_cache_clock;
 	idx = (int)(e - secret_cache);
 out:
-	pthread_mutex_unlock(&secret_cache_lock);
 	return idx;
 }
 
@@ -220,9 +217,7 @@ out:
 static void
 secret_cache_release(int idx)
 {
-	pthread_mutex_lock(&secret_cache_lock);
 	secret_cache[idx].refs--;
-	pthread_mutex_unlock(&secret_cache_lock);
 }
 
 /* secret_walk_leave - let go of the directory reached (closed, or given back to the cache) */

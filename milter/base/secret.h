@@ -22,7 +22,8 @@
  * (calls nest; the outermost end forgets): the directories a walk trusts
  * are kept open meanwhile and later walks start from the deepest one
  * their path names. A directory changed during the load is seen by the
- * next load.
+ * next load. The cache is the calling thread's own: a thread helping a
+ * load begins and ends its own.
  */
 void secret_cache_begin(void);
 void secret_cache_end(void);

@@ -195,6 +195,7 @@ config_keyjob_run(void *arg)
 	char ebuf[512];
 	size_t i;
 
+	secret_cache_begin();	/* this thread's (the cache is per thread) */
 	while ((i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED)) < job->n) {
 		if (job->need[i].leader != i)
 			continue;
@@ -207,6 +208,7 @@ config_keyjob_run(void *arg)
 		OPENSSL_cleanse(pem.data, pem.len);
 	buf_free(&pem);
 	keys_decoder_free(dec);
+	secret_cache_end();
 	return NULL;
 }
 

@@ -280,6 +280,9 @@ struct cache_reader {
 	const char *root;
 	int first;		/* the directory it starts at */
 	int bad;		/* reads that failed or read wrong bytes */
+	int base;		/* descriptors open before the test */
+	int kept;		/* its load kept directories open */
+	int bare;		/* walks outside any load of its own */
 };
 
 /* cache_reader_run - read every directory's file, from first on */
@@ -289,20 +292,32 @@ cache_reader_run(void *arg)
 	struct cache_reader *r = arg;
 	struct buf out = BUF_INIT;
 	char path[700], err[1024];
-	int i, k;
+	int i, k, round;
 
-	for (i = 0; i < CACHE_DIRS; i++) {
-		k = (r->first + i) % CACHE_DIRS;
-		snprintf(path, sizeof(path), "%s/keys/d%d/s1.pem", r->root, k);
-		if (secret_read(path, "key file", 100, 0, &out, err,
-		    sizeof(err)) != 0 || out.len != (size_t)(k % 50 + 1))
-			r->bad++;
+	/* loads that begin and end while the other threads' are under way
+	 * (the key reader's two threads): none may close what another's
+	 * walk stands on */
+	for (round = 0; round < 3; round++) {
+		if (!r->bare)
+			secret_cache_begin();
+		for (i = 0; i < CACHE_DIRS; i++) {
+			k = (r->first + i + round) % CACHE_DIRS;
+			snprintf(path, sizeof(path), "%s/keys/d%d/s1.pem", r->root,
+			    k);
+			if (secret_read(path, "key file", 100, 0, &out, err,
+			    sizeof(err)) != 0 || out.len != (size_t)(k % 50 + 1))
+				r->bad++;
+		}
+		if (count_fds() > r->base || r->bare)
+			r->kept = 1;
+		if (!r->bare)
+			secret_cache_end();
 	}
 	buf_free(&out);
 	return NULL;
 }
 
-/* secret_cache_lends_and_evicts - walks on several threads through more directories than the cache keeps: every read right, and the load's end leaves no descriptor open */
+/* secret_cache_lends_and_evicts - loads on several threads at once, each through more directories than the cache keeps, beginning and ending while the others run: every read right, and the loads' ends leave no descriptor open */
 static void
 secret_cache_lends_and_evicts(void **state)
 {
@@ -323,20 +338,21 @@ secret_cache_lends_and_evicts(void **state)
 		assert_int_equal(make_file(path, (size_t)(i % 50 + 1), 0600), 0);
 	}
 	fds = count_fds();
-	secret_cache_begin();
 	for (i = 0; i < CACHE_THREADS; i++) {
 		r[i].root = d;
 		r[i].first = i * CACHE_DIRS / CACHE_THREADS;
 		r[i].bad = 0;
+		r[i].base = fds;
+		r[i].kept = 0;
+		r[i].bare = i == 0;	/* a walk with no load of its own */
 		assert_int_equal(pthread_create(&t[i], NULL, cache_reader_run,
 		    &r[i]), 0);
 	}
 	for (i = 0; i < CACHE_THREADS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(r[i].bad, 0);
+		assert_true(r[i].kept);		/* directories kept */
 	}
-	assert_true(count_fds() > fds);		/* directories kept */
-	secret_cache_end();
 	assert_int_equal(count_fds(), fds);	/* and all let go */
 	testutil_rmtree(d);
 	free(d);
