@@ -225,6 +225,16 @@ struct config {
 	int max_forged_headers;		/* more forged fields than this: refuse */
 	int on_dns_error;		/* enum config_on_error */
 
+	/* DMARC history and aggregate reports */
+	char *history;			/* store: sqlite:PATH, PATH ("" : none; start only) */
+	int history_queue;		/* records waiting for the writer at most */
+	long history_retention;		/* seconds of history prune keeps */
+	char *report_org_name;		/* org_name of our reports */
+	char *report_contact;		/* email of report_metadata */
+	char *report_sender;		/* From address of report messages */
+	long report_interval;		/* seconds a report covers */
+	char *report_sendmail;		/* command that sends a report message */
+
 	/* custom bounce domains */
 	struct config_words bounce_secret;	/* secret files: the first signs */
 	long bounce_max_age;		/* seconds a bounce address stays valid */
