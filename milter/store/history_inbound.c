@@ -81,8 +81,12 @@ history_inbound_policy_tags(const struct dmarc_outcome *o,
 	r->pct = d->pct;
 	r->testing = d->testing;
 	history_record_set(&r->psd, (size_t)d->psd < 3 ? psd[d->psd] : "u");
-	for (i = 0; i < d->nrua; i++)
+	/* with the size limit as published (!NNk), which the report honours */
+	for (i = 0; i < d->nrua; i++) {
 		buf_printf(&rua, "%s%s", i ? " " : "", d->rua[i]);
+		if (d->rua_limit[i] > 0)
+			buf_printf(&rua, "!%llu", d->rua_limit[i]);
+	}
 	history_record_set(&r->rua, buf_cstr(&rua));
 	buf_free(&rua);
 }

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# test_history_postfix.sh - the DMARC history through a real Postfix:
+# inbound mail from outside clients (XCLIENT) is judged by authmilter with
+# history = sqlite:..., and the rows the writer thread stores hold what the
+# message brought (source IP, envelope and header domains, SPF result,
+# domain and scope, each DKIM signature, the published policy, the result,
+# the disposition applied, the reasons, the rua URIs). A store that cannot
+# be opened drops and counts, and mail still flows.
+#
+# knotd serves hist.example (one sender domain per scenario, records made
+# here); dkimpy signs in smtpsend.py; the rows are read with the sqlite3
+# command-line tool (Debian's sqlite3).
+# Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
+# milter/authmilter in it. About 10 s.
+# shellcheck disable=SC2317 # helpers run through it_check look unreachable
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+it_init history_postfix
+it_require "$AUTHMILTER" sqlite3
+it_plan 20
+Z=hist.example
+GOOD=192.0.2.20         # permitted by every SPF record of $Z
+BAD=192.0.2.99          # permitted by none
+
+key=$IT_DIR/keys/pass.$Z.s1.pem
+(umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+    -out "$key") 2> /dev/null || { echo "Bail out! keygen"; exit 1; }
+it_zone_add $Z "s1._domainkey.pass.$Z. 300 IN TXT $(it_dkim_record "$key")"
+it_zone_add $Z "helo.$Z. 300 IN A $GOOD"
+it_zone_add $Z "helo.$Z. 300 IN TXT \"v=spf1 ip4:$GOOD -all\""
+for d in pass quar rej; do
+    it_zone_add $Z "$d.$Z. 300 IN TXT \"v=spf1 ip4:$GOOD -all\""
+done
+it_zone_add $Z "_dmarc.pass.$Z. 300 IN TXT \"v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:dmarc@pass.$Z\""
+it_zone_add $Z "_dmarc.quar.$Z. 300 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:agg@reports.example!10k,mailto:x@pass.$Z\""
+it_zone_add $Z "_dmarc.rej.$Z. 300 IN TXT \"v=DMARC1; p=reject; rua=mailto:agg@other.example\""
+it_dns_start || { echo "Bail out! knotd"; exit 1; }
+it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
+
+DB=$IT_DIR/milter/history.db
+conf=$IT_DIR/milter/history.conf
+it_authmilter_conf "$conf"
+echo "history = sqlite:$DB" >> "$conf"
+conf_bad=$IT_DIR/milter/history-bad.conf
+it_authmilter_conf "$conf_bad"
+echo "history = $IT_DIR/no-such-dir/history.db" >> "$conf_bad"
+
+N=0
+# send NAME FROM-IP SMTPSEND-ARGS... - submit from outside client FROM-IP
+send() {
+    local name=$1 ip=$2
+    shift 2
+    N=$((N + 1))
+    it_submit "$name" --xclient-addr "$ip" --helo "helo.$Z" \
+        --subject "history_postfix message [$N]" "$@"
+}
+
+# q SQL - one query's rows, fields separated by |
+q() {
+    sqlite3 -batch -separator '|' "$DB" "$1"
+}
+
+# rows_are N - true once the history holds N messages
+rows_are() {
+    [ "$(q 'SELECT COUNT(*) FROM messages' 2> /dev/null)" = "$1" ]
+}
+
+# row_is NAME WHERE EXPECTED - the message row matching WHERE has these
+# columns: envelope_from|envelope_to|header_from|spf_result|spf_domain|
+# spf_scope|spf_aligned|dkim_aligned|policy_domain|p|sp|np|adkim|aspf|pct|
+# result|disposition|reasons|rua
+row_is() {
+    local got
+    got=$(q "SELECT envelope_from, envelope_to, header_from, spf_result,
+        spf_domain, spf_scope, spf_aligned, dkim_aligned, policy_domain, p, sp,
+        np, adkim, aspf, pct, result, disposition, reasons, rua
+        FROM messages WHERE $2")
+    if [ "$got" = "$3" ]; then
+        it_ok "$1"
+    else
+        it_fail "$1" "got '$got', wanted '$3'"
+    fi
+}
+
+it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
+it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
+
+send "pass: signed, aligned SPF" $GOOD --from a@pass.$Z \
+    --dkim "pass.$Z:s1:$key"
+it_relayed "pass" || true
+send "pass: unsigned, aligned SPF" $GOOD --from b@pass.$Z
+# SPF passes for postmaster@helo.$Z, not aligned with pass.$Z: p=reject
+it_submit_refused "null sender: SPF of the HELO name, unaligned, refused" 550 \
+    --xclient-addr $GOOD --helo "helo.$Z" --from "" --header-from c@pass.$Z
+send "quar: SPF fail, quarantined" $BAD --from a@quar.$Z
+it_submit_refused "rej: SPF fail, p=reject refused" 550 --xclient-addr $BAD \
+    --helo "helo.$Z" --from a@rej.$Z
+it_check "the writer stored the five messages" it_wait_for 10 rows_are 5
+it_check "the store was opened and migrated (logged)" \
+    it_wait_logged 5 "history: store sqlite:.* open \(schema version 2\)"
+it_check "schema_version holds versions 1 and 2" \
+    test "$(q 'SELECT group_concat(version) FROM schema_version')" = "1,2"
+it_check "the database is in WAL mode" \
+    test "$(q 'PRAGMA journal_mode')" = wal
+row_is "signed pass row" "envelope_from = 'pass.$Z' AND dkim_aligned = 1" \
+    "pass.$Z|dest.test.example|pass.$Z|pass|pass.$Z|mfrom|1|1|pass.$Z|reject|quarantine||s|r|100|pass|none||mailto:dmarc@pass.$Z"
+it_check "signed pass row: its signature d=pass.$Z s=s1 pass, from $GOOD" \
+    test "$(q "SELECT m.source_ip || ' ' || s.domain || ' ' || s.selector ||
+        ' ' || s.result FROM messages m JOIN signatures s ON s.message_id = m.id")" \
+    = "$GOOD pass.$Z s1 pass"
+row_is "unsigned pass row" "envelope_from = 'pass.$Z' AND dkim_aligned = 0" \
+    "pass.$Z|dest.test.example|pass.$Z|pass|pass.$Z|mfrom|1|0|pass.$Z|reject|quarantine||s|r|100|pass|none||mailto:dmarc@pass.$Z"
+row_is "null sender row: SPF scope helo, not aligned" "envelope_from = ''" \
+    "|dest.test.example|pass.$Z|pass|helo.$Z|helo|0|0|pass.$Z|reject|quarantine||s|r|100|fail|reject||mailto:dmarc@pass.$Z"
+row_is "quarantined row" "header_from = 'quar.$Z'" \
+    "quar.$Z|dest.test.example|quar.$Z|fail|quar.$Z|mfrom|0|0|quar.$Z|quarantine|||r|r|100|fail|quarantine||mailto:agg@reports.example!10240 mailto:x@pass.$Z"
+row_is "rejected row" "header_from = 'rej.$Z'" \
+    "rej.$Z|dest.test.example|rej.$Z|fail|rej.$Z|mfrom|0|0|rej.$Z|reject|||r|r|100|fail|reject||mailto:agg@other.example"
+it_check "source addresses: $GOOD three times, $BAD twice" \
+    test "$(q "SELECT group_concat(source_ip || ':' || n) FROM (SELECT
+        source_ip, COUNT(*) AS n FROM messages GROUP BY source_ip ORDER BY
+        source_ip)")" = "$GOOD:3,$BAD:2"
+it_check "times are now (within 5 minutes)" \
+    test "$(q "SELECT COUNT(*) FROM messages WHERE abs(received -
+        strftime('%s', 'now')) < 300")" = 5
+it_milter_stop
+
+# a store that cannot be opened: mail flows, the drops are counted
+it_milter_start_authmilter "$conf_bad" || { echo "Bail out! authmilter"; exit 1; }
+send "store unavailable: message accepted" $GOOD --from d@pass.$Z
+it_relayed "store unavailable: relayed" || true
+it_check "store unavailable: logged, with the path" \
+    it_wait_logged 5 "history: store unavailable, records are dropped.*no-such-dir"
+it_milter_stop
+it_check "store unavailable: the drop is counted and logged at stop" \
+    grep -q "history: 1 records dropped (queue full: 0, store unavailable: 1" \
+    "$IT_DIR/log/milter.log"
+it_done
