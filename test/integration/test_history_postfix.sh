@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# test_history_postfix.sh - the DMARC history through a real Postfix:
-# inbound mail from outside clients (XCLIENT) is judged by authmilter with
-# history = sqlite:..., and the rows the writer thread stores hold what the
-# message brought (source IP, envelope and header domains, SPF result,
-# domain and scope, each DKIM signature, the published policy, the result,
-# the disposition applied, the reasons, the rua URIs). A store that cannot
-# be opened drops and counts, and mail still flows.
+# test_history_postfix.sh - the DMARC history and the aggregate reports
+# through a real Postfix: inbound mail from outside clients (XCLIENT) is
+# judged by authmilter with history = sqlite:..., and the rows the writer
+# thread stores hold what the message brought (source IP, envelope and
+# header domains, SPF result, domain and scope, each DKIM signature, the
+# published policy, the result, the disposition applied, the reasons, the
+# rua URIs). authmilter-report then writes (--dry-run) and sends (through
+# this Postfix's sendmail(1) to the smtp-sink) one report per domain:
+# the MIME structure and gzip are checked with /usr/bin/python3's email
+# and gzip modules, the XML against RFC 7489's schema with xmllint
+# (test/rfc7489-aggregate.xsd), and the counts with an independent parser,
+# Debian's Mail::DMARC (dmarc_report_read.pl); a destination in another
+# domain is used only when its DNS authorises it, a size limit (!1k) is
+# honoured, a second send sends nothing, prune empties the history. A
+# store that cannot be opened drops and counts, and mail still flows.
 #
 # knotd serves hist.example (one sender domain per scenario, records made
-# here); dkimpy signs in smtpsend.py; the rows are read with the sqlite3
-# command-line tool (Debian's sqlite3).
+# here), reports.example and other.example (report destinations); dkimpy
+# signs in smtpsend.py; the rows are read with the sqlite3 command-line
+# tool (Debian's sqlite3).
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
-# milter/authmilter in it. About 10 s.
+# milter/authmilter in it. About 15 s.
 # shellcheck disable=SC2317 # helpers run through it_check look unreachable
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_init history_postfix
-it_require "$AUTHMILTER" sqlite3
-it_plan 20
+REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
+it_require "$AUTHMILTER" "$REPORT" sqlite3 xmllint
+it_plan 39
 Z=hist.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
@@ -30,12 +40,16 @@ key=$IT_DIR/keys/pass.$Z.s1.pem
 it_zone_add $Z "s1._domainkey.pass.$Z. 300 IN TXT $(it_dkim_record "$key")"
 it_zone_add $Z "helo.$Z. 300 IN A $GOOD"
 it_zone_add $Z "helo.$Z. 300 IN TXT \"v=spf1 ip4:$GOOD -all\""
-for d in pass quar rej; do
+for d in pass quar rej big; do
     it_zone_add $Z "$d.$Z. 300 IN TXT \"v=spf1 ip4:$GOOD -all\""
 done
 it_zone_add $Z "_dmarc.pass.$Z. 300 IN TXT \"v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:dmarc@pass.$Z\""
 it_zone_add $Z "_dmarc.quar.$Z. 300 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:agg@reports.example!10k,mailto:x@pass.$Z\""
 it_zone_add $Z "_dmarc.rej.$Z. 300 IN TXT \"v=DMARC1; p=reject; rua=mailto:agg@other.example\""
+it_zone_add $Z "_dmarc.big.$Z. 300 IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc@big.$Z!1k\""
+# reports.example takes quar's reports (RFC 7489 7.1); other.example no one's
+it_zone_add reports.example "quar.$Z._report._dmarc.reports.example. 300 IN TXT \"v=DMARC1\""
+it_zone_add other.example "www.other.example. 300 IN A 192.0.2.80"
 it_dns_start || { echo "Bail out! knotd"; exit 1; }
 it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
 
@@ -43,6 +57,12 @@ DB=$IT_DIR/milter/history.db
 conf=$IT_DIR/milter/history.conf
 it_authmilter_conf "$conf"
 echo "history = sqlite:$DB" >> "$conf"
+cat >> "$conf" <<EOF
+report_sender = dmarc-reports@mx.test.example
+report_org_name = Test Receiver
+report_contact = postmaster@mx.test.example
+report_sendmail = $(command -v sendmail) -C $IT_DIR/pf/etc -t -i
+EOF
 conf_bad=$IT_DIR/milter/history-bad.conf
 it_authmilter_conf "$conf_bad"
 echo "history = $IT_DIR/no-such-dir/history.db" >> "$conf_bad"
@@ -87,6 +107,7 @@ row_is() {
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
 
+T_BEGIN=$(date +%s)
 send "pass: signed, aligned SPF" $GOOD --from a@pass.$Z \
     --dkim "pass.$Z:s1:$key"
 it_relayed "pass" || true
@@ -97,7 +118,8 @@ it_submit_refused "null sender: SPF of the HELO name, unaligned, refused" 550 \
 send "quar: SPF fail, quarantined" $BAD --from a@quar.$Z
 it_submit_refused "rej: SPF fail, p=reject refused" 550 --xclient-addr $BAD \
     --helo "helo.$Z" --from a@rej.$Z
-it_check "the writer stored the five messages" it_wait_for 10 rows_are 5
+send "big: p=none, aligned SPF" $GOOD --from a@big.$Z
+it_check "the writer stored the six messages" it_wait_for 10 rows_are 6
 it_check "the store was opened and migrated (logged)" \
     it_wait_logged 5 "history: store sqlite:.* open \(schema version 2\)"
 it_check "schema_version holds versions 1 and 2" \
@@ -118,13 +140,90 @@ row_is "quarantined row" "header_from = 'quar.$Z'" \
     "quar.$Z|dest.test.example|quar.$Z|fail|quar.$Z|mfrom|0|0|quar.$Z|quarantine|||r|r|100|fail|quarantine||mailto:agg@reports.example!10240 mailto:x@pass.$Z"
 row_is "rejected row" "header_from = 'rej.$Z'" \
     "rej.$Z|dest.test.example|rej.$Z|fail|rej.$Z|mfrom|0|0|rej.$Z|reject|||r|r|100|fail|reject||mailto:agg@other.example"
-it_check "source addresses: $GOOD three times, $BAD twice" \
+it_check "source addresses: $GOOD four times, $BAD twice" \
     test "$(q "SELECT group_concat(source_ip || ':' || n) FROM (SELECT
         source_ip, COUNT(*) AS n FROM messages GROUP BY source_ip ORDER BY
-        source_ip)")" = "$GOOD:3,$BAD:2"
+        source_ip)")" = "$GOOD:4,$BAD:2"
 it_check "times are now (within 5 minutes)" \
     test "$(q "SELECT COUNT(*) FROM messages WHERE abs(received -
-        strftime('%s', 'now')) < 300")" = 5
+        strftime('%s', 'now')) < 300")" = 6
+
+# ------------------------------------------------------------ reports
+
+T_END=$(($(date +%s) + 1))
+DRY=$IT_DIR/tmp/dry
+XSD=$IT_DIR/tmp/rfc7489.xsd
+mkdir -p "$DRY"
+# RFC 7489's schema without its targetNamespace (see the file's header)
+sed 's/ targetNamespace="[^"]*"//; s/^ *targetNamespace="[^"]*">/>/' \
+    "$IT_SRC_DIR/test/rfc7489-aggregate.xsd" > "$XSD"
+OUT=$IT_DIR/tmp/report.out
+# report ARGS... - authmilter-report with the test's conf, output in $OUT
+report() {
+    "$REPORT" -c "$conf" "$@" > "$OUT" 2>&1
+    local rc=$?
+    cat "$OUT"
+    return $rc
+}
+# said REGEX - the last report run printed a line matching REGEX
+said() {
+    grep -Eq "$1" "$OUT"
+}
+# parsed FILE... - what Mail::DMARC reads in the messages
+parsed() {
+    perl "$IT_LIB_DIR/dmarc_report_read.pl" "$@" 2> /dev/null | grep -E '^(parsed|row|total) '
+}
+
+it_check "send --dry-run writes the messages" report send --begin "$T_BEGIN" \
+    --end "$T_END" --dry-run "$DRY"
+it_check "dry run: one message each for pass.$Z and quar.$Z, none else" \
+    test "$(cd "$DRY" && ls | sed 's/![0-9]*![0-9]*!.*//' | sort | tr '\n' ' ')" \
+    = "mx.test.example!pass.$Z mx.test.example!quar.$Z "
+it_check "external destination without its record skipped (x@pass.$Z for quar.$Z)" \
+    said "^quar\.$Z: not sent to x@pass\.$Z: pass\.$Z does not take reports"
+it_check "external destination authorised by reports.example: written" \
+    grep -l "^To: agg@reports.example" "$DRY"/*quar*.eml
+it_check "other.example does not authorise: rej.$Z's report goes nowhere" \
+    said "^rej\.$Z: not sent to agg@other\.example"
+it_check "the size limit !1k of big.$Z's destination is honoured" \
+    said "^big\.$Z: not sent to dmarc@big\.$Z: [0-9]+ bytes, over its limit of 1024"
+it_check "MIME, file name, subject and gzip as RFC 7489 7.2.1.1 (python email, gzip)" \
+    "$IT_PY" "$IT_LIB_DIR/report_mime_check.py" "$IT_DIR/tmp/xml" \
+    mx.test.example "$DRY"/*.eml
+it_check "the XML validates against RFC 7489 Appendix C's schema (xmllint)" \
+    xmllint --noout --schema "$XSD" "$IT_DIR"/tmp/xml/*.xml
+it_check "Mail::DMARC reads pass.$Z's report: 3 messages in 3 rows" \
+    test "$(parsed "$DRY"/*pass*.eml | sed 's/ [0-9]* [0-9]* p=/ p=/')" = \
+"parsed pass.$Z Test Receiver pass.$Z.$T_BEGIN.$T_END@mx.test.example p=reject sp=quarantine pct=100
+row $GOOD 1 none dkim=pass spf=pass pass.$Z
+row $GOOD 1 none dkim=fail spf=pass pass.$Z
+row $GOOD 1 reject dkim=fail spf=fail pass.$Z
+total pass.$Z 3"
+it_check "Mail::DMARC: the same counts as the history" \
+    test "$(parsed "$DRY"/*.eml | sed -n 's/^total //p' | tr '\n' ' ')" = \
+    "$(q "SELECT policy_domain || ' ' || COUNT(*) FROM messages WHERE
+        policy_domain IN ('pass.$Z', 'quar.$Z') GROUP BY policy_domain
+        ORDER BY policy_domain" | tr '|\n' '  ')"
+it_check "dry run records nothing as sent" \
+    test "$(q 'SELECT COUNT(*) FROM reports_sent')" = 0
+
+sent_before=$(it_sink_count)
+it_check "send: through Postfix's sendmail(1)" report send --begin "$T_BEGIN" \
+    --end "$T_END"
+it_check "send: two reports reach the sink" it_wait_for_sink $((sent_before + 2))
+it_check "send: the one to agg@reports.example reads back (Mail::DMARC): 1 message of quar.$Z" \
+    test "$(parsed "$(grep -l '^To: agg@reports.example' "$IT_DIR"/sink/*.* | head -n 1)" \
+        | grep -c "^row $BAD 1 quarantine dkim=fail spf=fail quar.$Z$")" = 1
+it_check "reports_sent: pass and quar sent, big and rej skipped for good" \
+    test "$(q "SELECT group_concat(policy_domain || ':' || status, ' ') FROM
+        (SELECT * FROM reports_sent ORDER BY policy_domain)")" = \
+    "big.$Z:skipped pass.$Z:sent quar.$Z:sent rej.$Z:skipped"
+it_check "a second send sends nothing again" sh -c '
+    "$1" -c "$2" send --begin "$3" --end "$4" > "$5" 2>&1 &&
+    [ "$(grep -c "was sent already" "$5")" = 4 ] && ! grep -q " sent to " "$5"' \
+    sh "$REPORT" "$conf" "$T_BEGIN" "$T_END" "$OUT"
+it_check "prune removes the history before a time" report prune --before "$T_END"
+it_check "prune: no message row left" rows_are 0
 it_milter_stop
 
 # a store that cannot be opened: mail flows, the drops are counted
