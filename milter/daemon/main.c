@@ -385,6 +385,9 @@ main_history_start(const struct config *c)
 
 	if (c->history[0] == '\0')
 		return;
+	/* a store that cannot open is retried; one we cannot read is a conf error */
+	if (history_spec_check(c->history, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
 	memset(&ho, 0, sizeof(ho));
 	ho.spec = c->history;
 	ho.queue = (size_t)c->history_queue;
@@ -837,6 +840,11 @@ main_check(const char *path, int quiet)
 	/* what the start would refuse: the socket's and pid file's directories */
 	if (c != NULL && main_check_run_dirs(c) != 0)
 		rc = 1;
+	if (c != NULL && c->history[0] != '\0' && history_spec_check(c->history,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		rc = 1;
+	}
 	if (c != NULL && !quiet)
 		config_dump(c, stdout);
 	config_problems_free(&probs);

@@ -25,6 +25,7 @@
 #define HISTORY_QUEUE_DEFAULT	10000
 #define HISTORY_BATCH_DEFAULT	256
 #define HISTORY_LOG_DEFAULT	60
+#define HISTORY_TICK_MS		200	/* a partial batch waits this long at most */
 #define HISTORY_RETRY_MIN	1	/* seconds before reopening a failed store */
 #define HISTORY_RETRY_MAX	60
 
@@ -136,6 +137,21 @@ history_store_pick(const char *spec, const char **target, char *err,
 	}
 	*target = spec;
 	return &history_sqlite;
+}
+
+/* history_spec_check - the spec's syntax only */
+int
+history_spec_check(const char *spec, char *err, size_t errlen)
+{
+	const char *target = NULL;
+	const struct history_backend *be;
+
+	if ((be = history_store_pick(spec, &target, err, errlen)) == NULL)
+		return -1;
+	if (target[0] == '\0')
+		return log_fail(err, errlen, "history: %s: no database path",
+		    spec);
+	return 0;
 }
 
 /* history_store_open_at - open and migrate up to version */
@@ -251,6 +267,7 @@ struct history {
 	struct history_record **ring;	/* the queue (owned, cap slots) */
 	size_t cap, head, n;		/* capacity, oldest slot, how many */
 	int busy;			/* the writer holds a popped batch */
+	int flushing;			/* history_flush waits: write what is queued */
 	int stop;			/* history_stop asked */
 	unsigned long long queued;	/* atomic counters (history_stats) */
 	unsigned long long written;
@@ -286,8 +303,10 @@ history_submit(struct history *h, struct history_record *r)
 		return -1;
 	}
 	h->ring[(h->head + h->n) % h->cap] = r;
-	h->n++;
-	pthread_cond_signal(&h->wake);
+	/* the writer wakes for a whole batch, or at its tick: one
+	 * transaction per batch, not one per message */
+	if (++h->n == h->batch)
+		pthread_cond_signal(&h->wake);
 	pthread_mutex_unlock(&h->lock);
 	__atomic_add_fetch(&h->queued, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -401,13 +420,17 @@ history_thread(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
-		while (h->n == 0 && !h->stop) {
-			(void)clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;	/* the drop report's tick */
+		(void)clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += HISTORY_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		/* a whole batch, the tick (also the drop report's), a flush or the stop */
+		while (h->n < h->batch && !h->stop && !h->flushing)
 			if (pthread_cond_timedwait(&h->wake, &h->lock, &until)
 			    == ETIMEDOUT)
 				break;
-		}
 		k = history_pop(h, batch, h->batch);
 		stop = h->stop && k == 0;
 		h->busy = k > 0;
@@ -418,8 +441,10 @@ history_thread(void *arg)
 			history_write(h, &s, batch, k, &retry_at, &backoff);
 		pthread_mutex_lock(&h->lock);
 		h->busy = 0;
-		if (h->n == 0)
+		if (h->n == 0) {
+			h->flushing = 0;
 			pthread_cond_broadcast(&h->idle);
+		}
 		pthread_mutex_unlock(&h->lock);
 		history_report_drops(h, &seen_full, &seen_store, &last, 0);
 	}
@@ -465,6 +490,8 @@ history_flush(struct history *h)
 	if (h == NULL)
 		return;
 	pthread_mutex_lock(&h->lock);
+	if (h->n > 0)
+		h->flushing = 1;
 	pthread_cond_signal(&h->wake);
 	while (h->n > 0 || h->busy)
 		pthread_cond_wait(&h->idle, &h->lock);

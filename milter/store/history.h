@@ -89,6 +89,11 @@ struct history_store *history_store_open(const char *spec, char *err,
  */
 struct history_store *history_store_open_at(const char *spec, int version,
     char *err, size_t errlen);
+/*
+ * history_spec_check - is spec a store history_store_open understands (it
+ * is not opened)? 0, or -1 with err
+ */
+int history_spec_check(const char *spec, char *err, size_t errlen);
 /* history_store_close - close (NULL is fine) */
 void history_store_close(struct history_store *s);
 /* history_store_version - the schema version of the open store */

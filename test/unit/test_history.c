@@ -4,7 +4,9 @@
  * schema brought up to date with its rows kept, a newer one refused), the
  * store specs refused, and the writer's bounded queue (a full queue drops
  * and counts while the writer is held up by a lock on the database; an
- * unavailable store drops and counts; what was queued is written).
+ * unavailable store drops and counts; what was queued is written), and
+ * the record built from an inbound message (fields, the reasons why the
+ * disposition differs from the policy, none for a tempfail).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "store/history.h"
+#include "store/history_inbound.h"
 #include "testutil.h"
 
 #define T0 1767225600	/* 2026-01-01 00:00:00 UTC */
@@ -245,8 +248,15 @@ store_specs_refused(void **state)
 	size_t i;
 
 	(void)state;
+	assert_int_equal(history_spec_check("sqlite:/var/lib/h.db", err,
+	    sizeof(err)), 0);
+	assert_int_equal(history_spec_check("/var/lib/h.db", err, sizeof(err)),
+	    0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
+		/* the syntax alone: all but the missing directory */
+		assert_int_equal(history_spec_check(bad[i].spec, err,
+		    sizeof(err)), i < 4 ? -1 : 0);
 		assert_null(history_store_open(bad[i].spec, err, sizeof(err)));
 		if (strstr(err, bad[i].says) == NULL)
 			fail_msg("%s: \"%s\" does not say \"%s\"", bad[i].spec, err,
@@ -348,6 +358,91 @@ store_unavailable_drops_and_counts(void **state)
 	history_stop(h);
 }
 
+/* hist_inbound - an evaluated inbound message: DMARC fail of p=reject at a.example */
+static struct inbound *
+hist_inbound(void)
+{
+	struct inbound *in = inbound_new();
+
+	in->spf_done = 1;
+	in->spf.mailfrom.res = SPF_RES_FAIL;
+	(void)snprintf(in->spf.mailfrom.domain, sizeof(in->spf.mailfrom.domain),
+	    "a.example");
+	(void)snprintf(in->spf.envelope_from, sizeof(in->spf.envelope_from),
+	    "u@a.example");
+	in->dmarc_done = 1;
+	in->dmarc.result = DMARC_RESULT_FAIL;
+	(void)snprintf(in->dmarc.from_domain, sizeof(in->dmarc.from_domain),
+	    "a.example");
+	(void)snprintf(in->dmarc.policy_domain, sizeof(in->dmarc.policy_domain),
+	    "a.example");
+	in->dmarc.have_record = 1;
+	dmarc_record_init(&in->dmarc.record);
+	in->dmarc.record.p = DMARC_POLICY_REJECT;
+	in->dmarc.record.adkim = DMARC_ALIGN_STRICT;
+	in->dmarc.record.pct = 50;
+	in->dmarc.record.rua[0] = strdup("mailto:d@a.example");
+	in->dmarc.record.rua_limit[0] = 10240;
+	in->dmarc.record.nrua = 1;
+	in->dmarc.policy = DMARC_POLICY_REJECT;
+	in->dmarc.disposition = DMARC_POLICY_REJECT;
+	return in;
+}
+
+/* inbound_record_fields_and_reasons - what a message's record says, and why the disposition differs */
+static void
+inbound_record_fields_and_reasons(void **state)
+{
+	struct verdict v;
+	struct inbound *in = hist_inbound();
+	struct history_record *r;
+
+	(void)state;
+	memset(&v, 0, sizeof(v));
+	v.action = VERDICT_REJECT;
+	r = history_inbound_record(in, T0, "192.0.2.1", "<u@A.example>",
+	    "example.net", &v);
+	assert_non_null(r);
+	assert_string_equal(r->envelope_from, "a.example");
+	assert_string_equal(r->spf_result, "fail");
+	assert_string_equal(r->spf_scope, "mfrom");
+	assert_string_equal(r->p, "reject");
+	assert_string_equal(r->sp, "");
+	assert_string_equal(r->adkim, "s");
+	assert_int_equal(r->pct, 50);
+	assert_string_equal(r->disposition, "reject");
+	assert_string_equal(r->reasons, "");
+	assert_string_equal(r->rua, "mailto:d@a.example!10240");
+	history_record_free(r);
+	/* dmarc_reject_action = quarantine: a local policy */
+	v.action = VERDICT_CONTINUE;
+	v.quarantine = VERDICT_Q_HEADER;
+	r = history_inbound_record(in, T0, "192.0.2.1", "<>", NULL, &v);
+	assert_string_equal(r->disposition, "quarantine");
+	assert_string_equal(r->reasons, "local_policy");
+	assert_string_equal(r->envelope_from, "");
+	history_record_free(r);
+	/* pct= spared it: sampled_out, and nothing done is what was asked */
+	in->dmarc.sampled_out = 1;
+	in->dmarc.disposition = DMARC_POLICY_NONE;
+	v.quarantine = VERDICT_Q_NONE;
+	r = history_inbound_record(in, T0, "192.0.2.1", NULL, NULL, &v);
+	assert_string_equal(r->reasons, "sampled_out");
+	history_record_free(r);
+	/* t=y lowered it */
+	in->dmarc.sampled_out = 0;
+	in->dmarc.testing = 1;
+	in->dmarc.disposition = DMARC_POLICY_QUARANTINE;
+	v.quarantine = VERDICT_Q_HEADER;
+	r = history_inbound_record(in, T0, "192.0.2.1", NULL, NULL, &v);
+	assert_string_equal(r->reasons, "other:t=y");
+	history_record_free(r);
+	/* tempfailed: not recorded (it comes back) */
+	v.action = VERDICT_TEMPFAIL;
+	assert_null(history_inbound_record(in, T0, "192.0.2.1", NULL, NULL, &v));
+	inbound_free(in);
+}
+
 int
 main(void)
 {
@@ -358,6 +453,7 @@ main(void)
 		cmocka_unit_test(store_specs_refused),
 		cmocka_unit_test(queue_full_drops_and_counts),
 		cmocka_unit_test(store_unavailable_drops_and_counts),
+		cmocka_unit_test(inbound_record_fields_and_reasons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
