@@ -171,7 +171,7 @@ const struct opt_def config_options[] = {
 
 	/* DMARC history and aggregate reports */
 	{ "history", OPT_STRING, OPT_GLOBAL, G(history), "", 0, 0, NULL,
-	  "where the DMARC history of inbound mail is kept, for aggregate reports (authmilter-report(8)): sqlite:PATH or an absolute PATH (SQLite, WAL mode), e.g. /var/lib/authmilter/history.db in a directory user can write; empty: none. Written off the message path; when the store is unavailable or the queue full, records are dropped, counted and logged (one line a minute at most), and mail flows. Read at start only" },
+	  "where the DMARC history of inbound mail is kept, for aggregate reports (authmilter-report(1)): sqlite:PATH or an absolute PATH (SQLite, WAL mode), e.g. /var/lib/authmilter/history.db in a directory user can write; or a libpq URI, postgresql://user@host/db or postgresql:///db?host=/run/postgresql, one store for several MTAs (same schema and migrations); empty: none. Written off the message path; while the store is unavailable records wait in the queue, and those that do not fit are dropped, counted and logged (one line a minute at most); mail flows. Read at start only" },
 	{ "history_queue", OPT_INT, OPT_GLOBAL, G(history_queue), "10000", 16,
 	  1000000, NULL,
 	  "history records waiting for the writer at most; more are dropped and counted" },

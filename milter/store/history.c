@@ -124,15 +124,15 @@ history_store_pick(const char *spec, const char **target, char *err,
 		*target = spec + 7;
 		return &history_sqlite;
 	}
-	if (strncmp(spec, "postgresql:", 11) == 0
-	    || strncmp(spec, "postgres:", 9) == 0) {
-		(void)log_fail(err, errlen, "history: %s: the PostgreSQL store "
-		    "is not built yet (use sqlite:PATH)", spec);
-		return NULL;
+	/* a libpq URI as it is (host=/dir in its query for a unix socket) */
+	if (strncmp(spec, "postgresql://", 13) == 0
+	    || strncmp(spec, "postgres://", 11) == 0) {
+		*target = spec;
+		return &history_pg;
 	}
 	if (spec[0] != '/') {
 		(void)log_fail(err, errlen, "history: %s: give sqlite:PATH, an "
-		    "absolute path, or postgresql://...", spec);
+		    "absolute path, or a postgresql:// URI", spec);
 		return NULL;
 	}
 	*target = spec;
@@ -375,9 +375,10 @@ history_write(struct history *h, struct history_store **s,
 
 	if (*s == NULL && history_now() >= *retry_at) {
 		if ((*s = history_store_open(h->spec, err, sizeof(err))) == NULL) {
-			log_err(NULL, "history: store unavailable, records are "
-			    "dropped and counted until it opens (retry in %ld "
-			    "s): %s", *backoff, err);
+			log_err(NULL, "history: store unavailable, records wait "
+			    "in the queue while it has room, the rest are "
+			    "dropped and counted (retry in %ld s): %s", *backoff,
+			    err);
 			*retry_at = history_now() + *backoff;
 			*backoff = *backoff * 2 > HISTORY_RETRY_MAX
 			    ? HISTORY_RETRY_MAX : *backoff * 2;
@@ -416,9 +417,12 @@ history_thread(void *arg)
 	long backoff = HISTORY_RETRY_MIN;
 	struct timespec until;
 	size_t k;
-	int stop;
+	int stop, down;
 
 	for (;;) {
+		if (s == NULL)		/* (re)open when its time has come */
+			history_write(h, &s, batch, 0, &retry_at, &backoff);
+		down = s == NULL;
 		pthread_mutex_lock(&h->lock);
 		(void)clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += HISTORY_TICK_MS * 1000000L;
@@ -427,17 +431,20 @@ history_thread(void *arg)
 			until.tv_nsec -= 1000000000L;
 		}
 		/* a whole batch, the tick (also the drop report's), a flush or the stop */
-		while (h->n < h->batch && !h->stop && !h->flushing)
+		while ((down || h->n < h->batch) && !h->stop && !h->flushing)
 			if (pthread_cond_timedwait(&h->wake, &h->lock, &until)
 			    == ETIMEDOUT)
 				break;
-		k = history_pop(h, batch, h->batch);
+		/* the store down: the queue keeps what fits until it is back
+		 * (a flush or the stop drops it) */
+		k = down && !h->stop && !h->flushing ? 0
+		    : history_pop(h, batch, h->batch);
 		stop = h->stop && k == 0;
 		h->busy = k > 0;
 		pthread_mutex_unlock(&h->lock);
 		if (stop)
 			break;
-		if (k > 0 || s == NULL)
+		if (k > 0)
 			history_write(h, &s, batch, k, &retry_at, &backoff);
 		pthread_mutex_lock(&h->lock);
 		h->busy = 0;
@@ -463,6 +470,8 @@ history_start(const struct history_options *opt, char *err, size_t errlen)
 	h->spec = xstrdup(opt->spec != NULL ? opt->spec : "");
 	h->cap = opt->queue > 0 ? opt->queue : HISTORY_QUEUE_DEFAULT;
 	h->batch = opt->batch > 0 ? opt->batch : HISTORY_BATCH_DEFAULT;
+	if (h->batch > h->cap / 2)	/* a small queue is written in halves */
+		h->batch = h->cap / 2 > 0 ? h->cap / 2 : 1;
 	h->log_interval = opt->log_interval > 0 ? opt->log_interval
 	    : HISTORY_LOG_DEFAULT;
 	h->ring = xcalloc(h->cap, sizeof(*h->ring));

@@ -4,7 +4,7 @@
  * Appendix C) is built from.
  *
  * Two parts. The store (struct history_store) is a database behind a small
- * backend interface (history_backend.h; SQLite now, PostgreSQL to come):
+ * backend interface (history_backend.h; SQLite, PostgreSQL):
  * open, migrate the schema, insert, read a period back, prune, and the
  * reports already sent. The writer (struct history) takes records from the
  * message path through a bounded queue and writes them in batches from a
@@ -78,7 +78,7 @@ struct history_store;
 
 /*
  * history_store_open - open the store named by spec: "sqlite:PATH", a
- * plain PATH (SQLite), or "postgresql://..." (not built yet: an error).
+ * plain PATH (SQLite), or a libpq URI "postgresql://..." (PostgreSQL).
  * Applies the migrations up to HISTORY_SCHEMA_VERSION. NULL with err.
  */
 struct history_store *history_store_open(const char *spec, char *err,
@@ -141,9 +141,10 @@ struct history_stats {
 
 /*
  * history_start - start the writer thread. The store is opened by the
- * thread (and again, with backoff, when it fails): a store that cannot be
- * opened is logged and its records are dropped and counted. NULL (err)
- * only when the thread cannot start.
+ * thread (and again, with backoff up to a minute, when it fails or a
+ * write fails): while it is down the queue keeps what fits, the rest is
+ * dropped and counted; a batch whose write fails is dropped and counted.
+ * NULL (err) only when the thread cannot start.
  */
 struct history *history_start(const struct history_options *opt, char *err,
     size_t errlen);

@@ -2,8 +2,8 @@
  * history_backend.h - what a database must do to hold the DMARC history
  * (private to history*.c and their tests). One table of functions per
  * backend; history.c picks it by the store spec and calls nothing else.
- * SQLite is history_sqlite.c; PostgreSQL (libpq) is to be a second table
- * with the same schema and the same migration versions.
+ * SQLite is history_sqlite.c, PostgreSQL (libpq) history_pg.c: the same
+ * schema and the same migration versions.
  *
  * A backend handle is used by one thread at a time.
  */
@@ -43,5 +43,7 @@ struct history_backend {
 
 /* The SQLite backend (history_sqlite.c). */
 extern const struct history_backend history_sqlite;
+/* The PostgreSQL backend (history_pg.c). */
+extern const struct history_backend history_pg;
 
 #endif

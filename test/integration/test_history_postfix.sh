@@ -231,7 +231,7 @@ it_milter_start_authmilter "$conf_bad" || { echo "Bail out! authmilter"; exit 1;
 send "store unavailable: message accepted" $GOOD --from d@pass.$Z
 it_relayed "store unavailable: relayed" || true
 it_check "store unavailable: logged, with the path" \
-    it_wait_logged 5 "history: store unavailable, records are dropped.*no-such-dir"
+    it_wait_logged 5 "history: store unavailable, records wait in the queue.*no-such-dir"
 it_milter_stop
 it_check "store unavailable: the drop is counted and logged at stop" \
     grep -q "history: 1 records dropped (queue full: 0, store unavailable: 1" \

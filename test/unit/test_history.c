@@ -240,7 +240,7 @@ store_specs_refused(void **state)
 	static const struct { const char *spec, *says; } bad[] = {
 		{ "", "no store" },
 		{ "relative/history.db", "absolute path" },
-		{ "postgresql://localhost/authmilter", "not built" },
+		{ "mysql://localhost/authmilter", "absolute path" },
 		{ "sqlite:", "no database path" },
 		{ "sqlite:/nonexistent-dir/sub/history.db", "cannot open" },
 	};
