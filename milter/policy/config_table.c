@@ -189,7 +189,7 @@ const struct opt_def config_options[] = {
 	  "the period one report covers; authmilter-report send without --begin reports the last whole period (UTC), the previous day by default" },
 	{ "report_sendmail", OPT_STRING, OPT_GLOBAL, G(report_sendmail),
 	  "/usr/sbin/sendmail -t -i", 0, 0, NULL,
-	  "command that sends a report message given on its standard input (words split at spaces; the recipients come from the To field)" },
+	  "how authmilter-report sends a report: a command given the message on its standard input (words split at spaces; the recipients come from the To field), or smtp:HOST[:PORT] (port 25 by default, [IPV6]:PORT), an SMTP relay that takes our mail (no TLS, no AUTH)" },
 
 	/* custom bounce domains */
 	{ "bounce_secret", OPT_WORDS, OPT_GLOBAL, G(bounce_secret), "", 0, 0, NULL,

@@ -7,7 +7,8 @@
  *
  * send builds one report per policy domain of the period (default: the
  * last whole report_interval, UTC: the previous day), and sends it to each
- * mailto: rua destination through report_sendmail, unless the compressed
+ * mailto: rua destination through report_sendmail (a sendmail(1) command,
+ * or smtp:HOST[:PORT], a relay), unless the compressed
  * message is over the destination's size limit (!10m) or the destination
  * is in another domain that does not authorise it (RFC 7489 7.1: a TXT
  * record at DOMAIN._report._dmarc.DEST). A report sent is recorded in the
@@ -35,6 +36,7 @@
 #include "base/xalloc.h"
 #include "store/history.h"
 #include "store/report.h"
+#include "tools/report_smtp.h"
 
 #define REPORT_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
 #define REPORT_RR_TXT 16
@@ -266,7 +268,10 @@ report_deliver(struct report_run *run, const struct report *r,
 		buf_printf(&name, "!%zu", n);
 		rc = report_write(run->dry_run, buf_cstr(&name), &msg, err,
 		    sizeof(err)) == 0 ? 1 : -1;
-	} else if (report_sendmail(run->c->report_sendmail, &msg, err,
+	} else if (strncmp(run->c->report_sendmail, "smtp:", 5) == 0
+	    ? report_smtp_send(run->c->report_sendmail + 5, run->meta.receiver,
+	    run->meta.sender, d->address, &msg, err, sizeof(err)) == 0
+	    : report_sendmail(run->c->report_sendmail, &msg, err,
 	    sizeof(err)) == 0) {
 		printf("%s: report of %lu messages sent to %s\n", r->domain,
 		    r->messages, d->address);

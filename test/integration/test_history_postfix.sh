@@ -12,7 +12,8 @@
 # (test/rfc7489-aggregate.xsd), and the counts with an independent parser,
 # Debian's Mail::DMARC (dmarc_report_read.pl); a destination in another
 # domain is used only when its DNS authorises it, a size limit (!1k) is
-# honoured, a second send sends nothing, prune empties the history. A
+# honoured, a second send sends nothing, the same by SMTP to a relay
+# (report_sendmail = smtp:HOST:PORT), prune empties the history. A
 # store that cannot be opened drops and counts, and mail still flows.
 #
 # knotd serves hist.example (one sender domain per scenario, records made
@@ -29,7 +30,7 @@ set -u
 it_init history_postfix
 REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
 it_require "$AUTHMILTER" "$REPORT" sqlite3 xmllint
-it_plan 39
+it_plan 41
 Z=hist.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
@@ -222,6 +223,25 @@ it_check "a second send sends nothing again" sh -c '
     "$1" -c "$2" send --begin "$3" --end "$4" > "$5" 2>&1 &&
     [ "$(grep -c "was sent already" "$5")" = 4 ] && ! grep -q " sent to " "$5"' \
     sh "$REPORT" "$conf" "$T_BEGIN" "$T_END" "$OUT"
+# the same reports by SMTP to a relay (the sink itself), for a period one
+# second longer (new report ids)
+conf_smtp=$IT_DIR/milter/history-smtp.conf
+sed "s|^report_sendmail = .*|report_sendmail = smtp:127.0.0.1:$IT_SINK_PORT|" \
+    "$conf" > "$conf_smtp"
+# sink_files - the messages the sink holds
+sink_files() {
+    find "$IT_DIR/sink" -type f | wc -l
+}
+files_before=$(sink_files)
+it_check "send by SMTP to a relay (report_sendmail = smtp:127.0.0.1:PORT)" sh -c '
+    "$1" -c "$2" send --begin "$3" --end "$4" > "$5" 2>&1 &&
+    grep -q "^quar.hist.example: report of 1 messages sent to agg@reports.example" "$5"' \
+    sh "$REPORT" "$conf_smtp" "$((T_BEGIN - 1))" "$T_END" "$OUT"
+it_check "... the relay has both reports; each to agg@reports.example reads back (Mail::DMARC)" \
+    sh -c '[ "$(find "$1" -type f | wc -l)" -ge "$2" ] &&
+        for f in $(grep -l "^To: agg@reports.example" "$1"/*.*); do
+            perl "$3" "$f" 2> /dev/null | grep -qx "total quar.hist.example 1" || exit 1
+        done' sh "$IT_DIR/sink" "$((files_before + 2))" "$IT_LIB_DIR/dmarc_report_read.pl"
 it_check "prune removes the history before a time" report prune --before "$T_END"
 it_check "prune: no message row left" rows_are 0
 it_milter_stop
