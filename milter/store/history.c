@@ -37,7 +37,8 @@ history_record_new(void)
 	char **const f[] = { &r->source_ip, &r->envelope_from, &r->envelope_to,
 	    &r->header_from, &r->spf_result, &r->spf_domain, &r->spf_scope,
 	    &r->policy_domain, &r->p, &r->sp, &r->np, &r->adkim, &r->aspf,
-	    &r->psd, &r->result, &r->disposition, &r->reasons, &r->rua };
+	    &r->psd, &r->fo, &r->result, &r->disposition, &r->reasons,
+	    &r->rua };
 	size_t i;
 
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
@@ -68,6 +69,7 @@ history_record_free(struct history_record *r)
 	free(r->adkim);
 	free(r->aspf);
 	free(r->psd);
+	free(r->fo);
 	free(r->result);
 	free(r->disposition);
 	free(r->reasons);

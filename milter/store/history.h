@@ -54,6 +54,8 @@ struct history_record {
 	int pct;			/* pct= (RFC 7489), 100 by default */
 	int testing;			/* t=y (RFC 9989) */
 	char *psd;			/* psd=: y, n or u */
+	char *fo;			/* fo= as published: 0, 1, d, s joined
+					 * by ":" ("0" by default) */
 	char *result;			/* DMARC result: pass, fail, none, ... */
 	char *disposition;		/* applied: none, quarantine, reject */
 	char *reasons;			/* policy override reasons, space

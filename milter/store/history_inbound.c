@@ -66,7 +66,10 @@ history_inbound_policy_tags(const struct dmarc_outcome *o,
 {
 	const struct dmarc_record *d = &o->record;
 	static const char *const psd[] = { "u", "y", "n" };
-	struct buf rua = BUF_INIT;
+	static const unsigned fo_bit[] = { DMARC_FO_0, DMARC_FO_1, DMARC_FO_D,
+	    DMARC_FO_S };
+	static const char *const fo_name[] = { "0", "1", "d", "s" };
+	struct buf rua = BUF_INIT, fo = BUF_INIT;
 	size_t i;
 
 	history_record_set(&r->policy_domain, o->policy_domain);
@@ -81,6 +84,11 @@ history_inbound_policy_tags(const struct dmarc_outcome *o,
 	r->pct = d->pct;
 	r->testing = d->testing;
 	history_record_set(&r->psd, (size_t)d->psd < 3 ? psd[d->psd] : "u");
+	for (i = 0; i < 4; i++)
+		if (d->fo & fo_bit[i])
+			buf_printf(&fo, "%s%s", fo.len ? ":" : "", fo_name[i]);
+	history_record_set(&r->fo, fo.len ? buf_cstr(&fo) : "0");
+	buf_free(&fo);
 	/* with the size limit as published (!NNk), which the report honours */
 	for (i = 0; i < d->nrua; i++) {
 		buf_printf(&rua, "%s%s", i ? " " : "", d->rua[i]);

@@ -41,6 +41,7 @@ static const char *const history_pg_migrations[] = {
 	" p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL,"
 	" adkim TEXT NOT NULL, aspf TEXT NOT NULL,"
 	" pct INTEGER NOT NULL, testing INTEGER NOT NULL, psd TEXT NOT NULL,"
+	" fo TEXT NOT NULL,"
 	" result TEXT NOT NULL,"
 	" disposition TEXT NOT NULL,"
 	" reasons TEXT NOT NULL,"
@@ -187,7 +188,9 @@ fail:
 #define HISTORY_PG_COLS "received, source_ip, envelope_from, " \
 	"envelope_to, header_from, spf_result, spf_domain, spf_scope, " \
 	"spf_aligned, dkim_aligned, policy_domain, p, sp, np, adkim, aspf, " \
-	"pct, testing, psd, result, disposition, reasons, rua"
+	"pct, testing, psd, fo, result, disposition, reasons, rua"
+
+#define HISTORY_PG_NCOLS 25	/* id and HISTORY_PG_COLS */
 
 /* The numbers of one row as text, for the parameters of a batch. */
 struct history_pg_nums {
@@ -228,7 +231,7 @@ history_pg_insert_messages(PGconn *db, struct history_record *const *recs,
     size_t n, struct history_pg_nums *nums, char *err, size_t errlen)
 {
 	struct buf sql = BUF_INIT;
-	const char **v = xcalloc(n * 24, sizeof(*v));
+	const char **v = xcalloc(n * HISTORY_PG_NCOLS, sizeof(*v));
 	const struct history_record *r;
 	size_t i, k = 0, c;
 	int rc;
@@ -253,11 +256,13 @@ history_pg_insert_messages(PGconn *db, struct history_record *const *recs,
 		v[k++] = r->policy_domain; v[k++] = r->p; v[k++] = r->sp;
 		v[k++] = r->np; v[k++] = r->adkim; v[k++] = r->aspf;
 		v[k++] = nums[i].pct; v[k++] = nums[i].testing; v[k++] = r->psd;
+		v[k++] = r->fo;
 		v[k++] = r->result; v[k++] = r->disposition; v[k++] = r->reasons;
 		v[k++] = r->rua;
 		buf_puts(&sql, i ? ", (" : "(");
-		for (c = 0; c < 24; c++)
-			buf_printf(&sql, "%s$%zu", c ? ", " : "", i * 24 + c + 1);
+		for (c = 0; c < HISTORY_PG_NCOLS; c++)
+			buf_printf(&sql, "%s$%zu", c ? ", " : "",
+			    i * HISTORY_PG_NCOLS + c + 1);
 		buf_putc(&sql, ')');
 	}
 	rc = history_pg_ok(db, PQexecParams(db, buf_cstr(&sql), (int)k, NULL, v,
@@ -357,8 +362,8 @@ history_pg_row(PGresult *res, int i, struct history_record *r)
 	    &r->spf_scope };
 	char **const text2[] = { &r->policy_domain, &r->p, &r->sp, &r->np,
 	    &r->adkim, &r->aspf };
-	char **const text3[] = { &r->psd, &r->result, &r->disposition,
-	    &r->reasons, &r->rua };
+	char **const text3[] = { &r->psd, &r->fo, &r->result,
+	    &r->disposition, &r->reasons, &r->rua };
 	int j, col = 0;
 
 	r->id = atoll(PQgetvalue(res, i, col++));
@@ -371,7 +376,7 @@ history_pg_row(PGresult *res, int i, struct history_record *r)
 		history_record_set(text2[j], PQgetvalue(res, i, col++));
 	r->pct = atoi(PQgetvalue(res, i, col++));
 	r->testing = atoi(PQgetvalue(res, i, col++));
-	for (j = 0; j < 5; j++)
+	for (j = 0; j < 6; j++)
 		history_record_set(text3[j], PQgetvalue(res, i, col++));
 }
 

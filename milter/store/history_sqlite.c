@@ -38,6 +38,7 @@ static const char *const history_sqlite_migrations[] = {
 	" p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL,"
 	" adkim TEXT NOT NULL, aspf TEXT NOT NULL,"
 	" pct INTEGER NOT NULL, testing INTEGER NOT NULL, psd TEXT NOT NULL,"
+	" fo TEXT NOT NULL,"
 	" result TEXT NOT NULL,"
 	" disposition TEXT NOT NULL,"
 	" reasons TEXT NOT NULL,"
@@ -185,7 +186,7 @@ history_sqlite_migrate(void *h, int upto, char *err, size_t errlen)
 #define HISTORY_SQLITE_COLS "received, source_ip, envelope_from, " \
 	"envelope_to, header_from, spf_result, spf_domain, spf_scope, " \
 	"spf_aligned, dkim_aligned, policy_domain, p, sp, np, adkim, aspf, " \
-	"pct, testing, psd, result, disposition, reasons, rua"
+	"pct, testing, psd, fo, result, disposition, reasons, rua"
 
 /* history_sqlite_bind - bind one record's columns to an insert */
 static int
@@ -196,8 +197,8 @@ history_sqlite_bind(sqlite3_stmt *st, const struct history_record *r)
 	    r->spf_scope };
 	const char *const text2[] = { r->policy_domain, r->p, r->sp, r->np,
 	    r->adkim, r->aspf };
-	const char *const text3[] = { r->psd, r->result, r->disposition,
-	    r->reasons, r->rua };
+	const char *const text3[] = { r->psd, r->fo, r->result,
+	    r->disposition, r->reasons, r->rua };
 	int i, col = 1, rc = SQLITE_OK;
 
 	rc |= sqlite3_bind_int64(st, col++, (sqlite3_int64)r->time);
@@ -209,7 +210,7 @@ history_sqlite_bind(sqlite3_stmt *st, const struct history_record *r)
 		rc |= sqlite3_bind_text(st, col++, text2[i], -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_int(st, col++, r->pct);
 	rc |= sqlite3_bind_int(st, col++, r->testing);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		rc |= sqlite3_bind_text(st, col++, text3[i], -1, SQLITE_STATIC);
 	return rc == SQLITE_OK ? 0 : -1;
 }
@@ -256,7 +257,7 @@ history_sqlite_insert(void *h, struct history_record *const *recs, size_t n,
 		return -1;
 	if (sqlite3_prepare_v2(db, "INSERT INTO messages (" HISTORY_SQLITE_COLS
 	    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK
+	    "?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK
 	    || sqlite3_prepare_v2(db, "INSERT INTO signatures (message_id, "
 	    "domain, selector, result) VALUES (?, ?, ?, ?)", -1, &sig, NULL)
 	    != SQLITE_OK) {
@@ -296,8 +297,8 @@ history_sqlite_row(sqlite3_stmt *st, struct history_record *r)
 	    &r->spf_scope };
 	char **const text2[] = { &r->policy_domain, &r->p, &r->sp, &r->np,
 	    &r->adkim, &r->aspf };
-	char **const text3[] = { &r->psd, &r->result, &r->disposition,
-	    &r->reasons, &r->rua };
+	char **const text3[] = { &r->psd, &r->fo, &r->result,
+	    &r->disposition, &r->reasons, &r->rua };
 	int i, col = 0;
 
 	r->id = sqlite3_column_int64(st, col++);
@@ -310,7 +311,7 @@ history_sqlite_row(sqlite3_stmt *st, struct history_record *r)
 		history_record_set(text2[i], history_sqlite_text(st, col++));
 	r->pct = sqlite3_column_int(st, col++);
 	r->testing = sqlite3_column_int(st, col++);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		history_record_set(text3[i], history_sqlite_text(st, col++));
 }
 

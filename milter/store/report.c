@@ -121,6 +121,7 @@ report_record_copy(const struct history_record *r)
 	c->pct = r->pct;
 	c->testing = r->testing;
 	history_record_set(&c->psd, r->psd);
+	history_record_set(&c->fo, r->fo);
 	history_record_set(&c->result, r->result);
 	history_record_set(&c->disposition, r->disposition);
 	history_record_set(&c->reasons, r->reasons);
@@ -410,7 +411,7 @@ report_xml(const struct report *r, const struct report_meta *m,
 	report_elem(out, 4, "sp", report_one_of(pol->sp, report_dispositions,
 	    p));
 	buf_printf(out, "    <pct>%d</pct>\n", pol->pct);
-	report_elem(out, 4, "fo", "0");
+	report_elem(out, 4, "fo", pol->fo[0] ? pol->fo : "0");
 	buf_puts(out, "  </policy_published>\n");
 	for (i = 0; i < r->nrows; i++)
 		report_xml_record(&r->rows[i], out);

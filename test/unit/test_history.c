@@ -66,6 +66,7 @@ hist_rec(time_t t, const char *ip, const char *domain, int nsig)
 	history_record_set(&r->aspf, "r");
 	r->pct = 50;
 	history_record_set(&r->psd, "u");
+	history_record_set(&r->fo, "d");
 	history_record_set(&r->result, "pass");
 	history_record_set(&r->disposition, "none");
 	history_record_set(&r->reasons, "local_policy");
@@ -96,6 +97,7 @@ hist_keep(void *arg, const struct history_record *r)
 	history_record_set(&c->adkim, r->adkim);
 	history_record_set(&c->rua, r->rua);
 	history_record_set(&c->reasons, r->reasons);
+	history_record_set(&c->fo, r->fo);
 	c->pct = r->pct;
 	c->dkim_aligned = r->dkim_aligned;
 	for (i = 0; i < r->ndkim; i++)
@@ -152,6 +154,7 @@ sqlite_insert_read_back_prune(void **state)
 	assert_int_equal(rd.got[0]->pct, 50);
 	assert_int_equal(rd.got[0]->dkim_aligned, 1);
 	assert_string_equal(rd.got[0]->reasons, "local_policy");
+	assert_string_equal(rd.got[0]->fo, "d");
 	assert_string_equal(rd.got[0]->rua,
 	    "mailto:a@x.example mailto:b@y.example!10m");
 	assert_string_equal(rd.got[1]->source_ip, "2001:db8::1");
@@ -381,6 +384,7 @@ hist_inbound(void)
 	in->dmarc.record.p = DMARC_POLICY_REJECT;
 	in->dmarc.record.adkim = DMARC_ALIGN_STRICT;
 	in->dmarc.record.pct = 50;
+	in->dmarc.record.fo = DMARC_FO_1 | DMARC_FO_S;
 	in->dmarc.record.rua[0] = strdup("mailto:d@a.example");
 	in->dmarc.record.rua_limit[0] = 10240;
 	in->dmarc.record.nrua = 1;
@@ -410,6 +414,7 @@ inbound_record_fields_and_reasons(void **state)
 	assert_string_equal(r->sp, "");
 	assert_string_equal(r->adkim, "s");
 	assert_int_equal(r->pct, 50);
+	assert_string_equal(r->fo, "1:s");
 	assert_string_equal(r->disposition, "reject");
 	assert_string_equal(r->reasons, "");
 	assert_string_equal(r->rua, "mailto:d@a.example!10240");

@@ -44,6 +44,7 @@ rep_rec(time_t t, const char *domain, const char *ip, const char *disp,
 	history_record_set(&r->p, "reject");
 	history_record_set(&r->adkim, "r");
 	history_record_set(&r->aspf, "s");
+	history_record_set(&r->fo, "1");
 	history_record_set(&r->result, dkim_ok ? "pass" : "fail");
 	history_record_set(&r->disposition, disp);
 	history_record_set(&r->reasons, reasons);
@@ -119,6 +120,7 @@ report_groups_rows_and_writes_xml(void **state)
 	/* sp absent: p; aspf as published */
 	assert_non_null(strstr(buf_cstr(&xml), "<sp>reject</sp>"));
 	assert_non_null(strstr(buf_cstr(&xml), "<aspf>s</aspf>"));
+	assert_non_null(strstr(buf_cstr(&xml), "<fo>1</fo>"));
 	assert_int_equal(rep_count(buf_cstr(&xml), "<record>"), 2);
 	assert_non_null(strstr(buf_cstr(&xml), "<count>3</count>"));
 	assert_non_null(strstr(buf_cstr(&xml), "<type>local_policy</type>"));
