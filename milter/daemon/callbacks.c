@@ -57,6 +57,13 @@ callbacks_set_history(struct history *h)
 	__atomic_store_n(&cb_history, h, __ATOMIC_RELEASE);
 }
 
+/* callbacks_history - the history's writer, for the control socket's status */
+struct history *
+callbacks_history(void)
+{
+	return __atomic_load_n(&cb_history, __ATOMIC_ACQUIRE);
+}
+
 /*
  * cb_proto_now - the replies this connection can do without, given the
  * running configuration: none to MAIL FROM unless SPF fail is refused

@@ -30,7 +30,7 @@ set -u
 it_init history_postfix
 REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
 it_require "$AUTHMILTER" "$REPORT" sqlite3 xmllint
-it_plan 41
+it_plan 42
 Z=hist.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
@@ -121,6 +121,13 @@ it_submit_refused "rej: SPF fail, p=reject refused" 550 --xclient-addr $BAD \
     --helo "helo.$Z" --from a@rej.$Z
 send "big: p=none, aligned SPF" $GOOD --from a@big.$Z
 it_check "the writer stored the six messages" it_wait_for 10 rows_are 6
+# ctl_history LINE - authmilterctl status shows this history line
+ctl_history() {
+    "$(dirname "$AUTHMILTER")/authmilterctl" -c "$conf" status | grep -qxF "$1"
+}
+it_check "authmilterctl status counts them: 6 written, none dropped" \
+    it_wait_for 5 ctl_history \
+    "history: 6 written, 0 waiting, dropped 0 (queue full) and 0 (store unavailable)"
 it_check "the store was opened and migrated (logged)" \
     it_wait_logged 5 "history: store sqlite:.* open \(schema version 2\)"
 it_check "schema_version holds versions 1 and 2" \
