@@ -265,8 +265,11 @@ report_esc(struct buf *out, const char *s)
 		case '&': buf_puts(out, "&amp;"); break;
 		case '"': buf_puts(out, "&quot;"); break;
 		default:
-			/* control characters are not XML 1.0 */
-			buf_putc(out, (unsigned char)*s < 0x20 ? '?' : *s);
+			/* control characters are not XML 1.0, and a byte
+			 * above ASCII (an envelope domain in UTF-8, or not
+			 * even that) could make the document invalid */
+			buf_putc(out, (unsigned char)*s < 0x20
+			    || (unsigned char)*s > 0x7e ? '?' : *s);
 		}
 	}
 }

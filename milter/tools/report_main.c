@@ -166,7 +166,7 @@ report_sendmail(const char *command, const struct buf *msg, char *err,
 		(void)dup2(fds[0], 0);
 		(void)close(fds[0]);
 		(void)close(fds[1]);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	(void)close(fds[0]);

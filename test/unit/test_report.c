@@ -97,6 +97,8 @@ report_groups_rows_and_writes_xml(void **state)
 	r[4] = rep_rec(T0 + 5, "b.example", "2001:db8::5", "reject", 0, "",
 	    "mailto:x@b.example!10240");
 	r[5] = rep_rec(T0 + 6, "c.example", "192.0.2.7", "none", 1, "", "");
+	/* an envelope domain that is not ASCII: the XML stays ASCII */
+	history_record_set(&r[3]->envelope_from, "b\xc3\xbc" "cher.example");
 	r[6] = rep_rec(T0 + 86400, "a.example", "192.0.2.1", "none", 1, "",
 	    "mailto:d@a.example");
 	assert_int_equal(history_store_insert(s, r, 7, err, sizeof(err)), 0);
@@ -121,6 +123,8 @@ report_groups_rows_and_writes_xml(void **state)
 	assert_non_null(strstr(buf_cstr(&xml), "<sp>reject</sp>"));
 	assert_non_null(strstr(buf_cstr(&xml), "<aspf>s</aspf>"));
 	assert_non_null(strstr(buf_cstr(&xml), "<fo>1</fo>"));
+	assert_non_null(strstr(buf_cstr(&xml), "<envelope_from>b??cher.example"
+	    "</envelope_from>"));
 	assert_int_equal(rep_count(buf_cstr(&xml), "<record>"), 2);
 	assert_non_null(strstr(buf_cstr(&xml), "<count>3</count>"));
 	assert_non_null(strstr(buf_cstr(&xml), "<type>local_policy</type>"));
