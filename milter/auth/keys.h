@@ -154,6 +154,8 @@ const char *keys_type_name(enum key_type t);
  * 32-byte public key (Ed25519): the p= value of the DNS record. malloc'd.
  */
 char *keys_public_b64(EVP_PKEY *pkey);
+/* keys_spki - the DER SubjectPublicKeyInfo of a key into out (what i2d_PUBKEY gives, made without its encoder lookup); 0 or -1 */
+int keys_spki(EVP_PKEY *pkey, struct buf *out);
 
 
 #endif

@@ -172,3 +172,57 @@ cidr_list_format(const struct cidr_list *l, char *out, size_t outlen)
 		used += (size_t)n;
 	}
 }
+
+/* cidr_parse_hostport - "ADDR:PORT" or "[ADDR6]:PORT", numeric, into ss */
+int
+cidr_parse_hostport(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen, char *err, size_t errlen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char addr[INET6_ADDRSTRLEN + 1], *end;
+	const char *colon, *start = text;
+	size_t alen;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*text == '[') {
+		start = text + 1;
+		colon = strstr(start, "]:");
+		alen = colon != NULL ? (size_t)(colon - start) : 0;
+		colon = colon != NULL ? colon + 1 : NULL;
+	} else {
+		colon = strrchr(text, ':');
+		alen = colon != NULL ? (size_t)(colon - text) : 0;
+	}
+	if (colon == NULL || alen == 0 || alen >= sizeof(addr)) {
+		(void)snprintf(err, errlen, "\"%.80s\" is not ADDRESS:PORT "
+		    "(IPv4) or [ADDRESS]:PORT (IPv6)", text);
+		return -1;
+	}
+	memcpy(addr, start, alen);
+	addr[alen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1
+	    || port > 65535) {
+		(void)snprintf(err, errlen, "\"%.80s\": the port is not a number "
+		    "from 1 to 65535", text);
+		return -1;
+	}
+	if (start == text && inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((unsigned short)port);
+		*sslen = sizeof(*sin);
+	} else if (start != text && inet_pton(AF_INET6, addr,
+	    &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((unsigned short)port);
+		*sslen = sizeof(*sin6);
+	} else {
+		(void)snprintf(err, errlen, "\"%.80s\": \"%s\" is not an IPv4 "
+		    "address (an IPv6 one goes in brackets: [::1]:PORT)", text,
+		    addr);
+		return -1;
+	}
+	return 0;
+}

@@ -32,6 +32,13 @@ void cidr_list_free(struct cidr_list *l);
 int cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa);
 /* cidr_list_match_str - same for an address in text form; 0 when unparsable */
 int cidr_list_match_str(const struct cidr_list *l, const char *addr);
+/*
+ * cidr_parse_hostport - a listening address: "ADDR:PORT" (IPv4) or
+ * "[ADDR]:PORT" (IPv6), numeric only, port 1-65535, into ss and its
+ * length; 0, or -1 with err
+ */
+int cidr_parse_hostport(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen, char *err, size_t errlen);
 /* cidr_list_format - "127.0.0.0/8, ::1/128" into out (for -n) */
 void cidr_list_format(const struct cidr_list *l, char *out, size_t outlen);
 

@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@
 
 #include "base/dns.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 #define DNS_DEFAULT_TIMEOUT_MS	5000
@@ -58,6 +60,8 @@ struct dns_query {
 	int done;			/* the callback has stored err/res */
 	int abandoned;			/* the caller left; the callback frees */
 	int err;			/* libunbound error given to the callback */
+	struct timespec t0;		/* submitted (CLOCK_MONOTONIC), for the latency */
+	uint64_t usec;			/* submitted to answered, set with done */
 	struct ub_result *res;		/* the answer (owned by the slot) */
 	struct dns_query *next;		/* orphan list link */
 	struct dns_query *prev;
@@ -72,6 +76,9 @@ struct dns {
 	int dnssec;			/* a trust anchor is configured */
 	pthread_mutex_t lock;		/* guards slot states and orphans */
 	struct dns_query *orphans;	/* abandoned slots awaiting callbacks */
+	char servers[256];		/* who is asked, for the log */
+	long err_logged_at;		/* second of the last error line (atomic) */
+	long err_quiet;			/* errors not logged since (atomic) */
 };
 
 /* dns_slot_new - a fresh slot whose condition variable uses CLOCK_MONOTONIC */
@@ -131,6 +138,7 @@ dns_callback(void *arg, int err, struct ub_result *res)
 	}
 	s->err = err;
 	s->res = res;
+	s->usec = stats_usec_since(&s->t0);
 	s->done = 1;
 	/* under d->lock: dns_query_finish cannot free s before this ends */
 	if (s->notify != NULL)
@@ -254,7 +262,13 @@ dns_setup(struct dns *d, const struct dns_options *opt, char *err,
 			log_warn(NULL, "dns: reading /etc/hosts: %s",
 			    ub_strerror(rc));
 	}
+	(void)snprintf(d->servers, sizeof(d->servers), "%s", opt->nservers > 0
+	    ? "" : "/etc/resolv.conf's servers");
 	for (i = 0; i < opt->nservers; i++) {
+		size_t used = strlen(d->servers);
+
+		(void)snprintf(d->servers + used, sizeof(d->servers) - used,
+		    "%s%s", i ? ", " : "", opt->servers[i]);
 		rc = ub_ctx_set_fwd(ctx, opt->servers[i]);
 		if (rc != 0) {
 			(void)snprintf(err, errlen, "DNS server \"%s\": %s (want an IP "
@@ -438,16 +452,85 @@ dns_query_start(struct dns *d, const char *name, int rrtype,
 	s->notify_arg = arg;
 	s->rrtype = rrtype;
 	memcpy(s->name, name, strlen(name) + 1);
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	rc = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, s,
 	    dns_callback, &s->id);
 	if (rc != 0) {
 		log_warn(NULL, "dns: %s/%d: %s", name, rrtype, ub_strerror(rc));
+		stats_inc(STATS_DNS_QUERIES);
+		stats_inc(STATS_DNS_ERRORS + STATS_DNS_RESOLVER);
 		*status = rc == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
 		dns_slot_free(s);
 		return NULL;
 	}
 	*status = DNS_OK;
 	return s;
+}
+
+/*
+ * dns_count - count a query that ended: its latency (to the answer, or to
+ * the caller giving up) and its error kind, if any; s is still ours
+ */
+static void
+dns_count(const struct dns_query *s, const struct dns_result *r)
+{
+	int kind = -1;
+
+	stats_inc(STATS_DNS_QUERIES);
+	stats_observe(STATS_H_DNS, s->done ? s->usec : stats_usec_since(&s->t0));
+	if (!s->done)
+		kind = STATS_DNS_TIMEOUT;
+	else if (s->err != 0 || s->res == NULL)
+		kind = STATS_DNS_RESOLVER;
+	else if (r->status == DNS_BOGUS)
+		kind = STATS_DNS_BOGUS;
+	else if (r->status == DNS_TEMPFAIL)
+		kind = r->rcode == 2 ? STATS_DNS_SERVFAIL : r->rcode == 5
+		    ? STATS_DNS_REFUSED : STATS_DNS_OTHER_RCODE;
+	if (kind >= 0)
+		stats_inc(STATS_DNS_ERRORS + (size_t)kind);
+}
+
+/* dns_rcode_name - "SERVFAIL", "REFUSED", ... (buf for the others) */
+static const char *
+dns_rcode_name(int rcode, char *buf, size_t len)
+{
+	static const char *const names[] = { "NOERROR", "FORMERR", "SERVFAIL",
+	    "NXDOMAIN", "NOTIMP", "REFUSED" };
+
+	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	(void)snprintf(buf, len, "rcode %d", rcode);
+	return buf;
+}
+
+/*
+ * dns_log_error - a lookup that got no usable answer, at info with the
+ * servers asked: one line a second at most (a DNS outage on a busy MX),
+ * the next saying how many were not logged
+ */
+static void
+dns_log_error(struct dns *d, const char *name, int rrtype, const char *what)
+{
+	struct timespec now;
+	long sec, last, quiet;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = (long)now.tv_sec;
+	last = __atomic_load_n(&d->err_logged_at, __ATOMIC_RELAXED);
+	if (last == sec || !__atomic_compare_exchange_n(&d->err_logged_at,
+	    &last, sec, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&d->err_quiet, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	quiet = __atomic_exchange_n(&d->err_quiet, 0, __ATOMIC_RELAXED);
+	if (quiet > 0)
+		log_info(NULL, "dns: %s/%d: %s (asked %s; %ld more lookups failed "
+		    "since the last such line)", name, rrtype, what, d->servers,
+		    quiet);
+	else
+		log_info(NULL, "dns: %s/%d: %s (asked %s)", name, rrtype, what,
+		    d->servers);
 }
 
 /*
@@ -475,9 +558,11 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 			if (s->next != NULL)
 				s->next->prev = s;
 			d->orphans = s;
-			pthread_mutex_unlock(&d->lock);
 			r->status = DNS_TEMPFAIL;
-			log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
+			/* under the lock: once it is let go the callback frees s */
+			dns_count(s, r);
+			dns_log_error(d, s->name, s->rrtype, "timed out");
+			pthread_mutex_unlock(&d->lock);
 			return r->status;
 		}
 	}
@@ -485,18 +570,24 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 	/* Here the callback either ran (done) or never will (cancelled). */
 	if (!s->done) {
 		r->status = DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: timed out", s->name, s->rrtype);
+		dns_log_error(d, s->name, s->rrtype, "timed out");
 	} else if (s->err != 0 || s->res == NULL) {
 		r->status = s->err == UB_SYNTAX ? DNS_ERROR : DNS_TEMPFAIL;
-		log_debug(NULL, "dns: %s/%d: %s", s->name, s->rrtype,
-		    ub_strerror(s->err));
+		dns_log_error(d, s->name, s->rrtype, ub_strerror(s->err));
 	} else {
 		dns_fill(r, s->res);
+		if (r->status == DNS_TEMPFAIL) {
+			char rb[32];
+
+			dns_log_error(d, s->name, s->rrtype, dns_rcode_name(
+			    s->res->rcode, rb, sizeof(rb)));
+		}
 		if (r->status == DNS_BOGUS)
 			log_warn(NULL, "dns: %s/%d: DNSSEC bogus: %s", s->name,
 			    s->rrtype, s->res->why_bogus != NULL
 			    ? s->res->why_bogus : "?");
 	}
+	dns_count(s, r);
 	dns_slot_free(s);
 	return r->status;
 }

@@ -20,6 +20,7 @@
 #include "base/edit.h"
 #include "base/log.h"
 #include "base/mailaddr.h"
+#include "base/stats.h"
 #include "policy/mode.h"
 #include "daemon/mta.h"
 #include "policy/forgery.h"
@@ -108,6 +109,123 @@ cb_status(struct engine_session *ctx, const char *qid, struct verdict v)
 	return ENGINE_TEMPFAIL;
 }
 
+/* cb_outcome - a verdict's outcome for the counters */
+static enum stats_outcome
+cb_outcome(struct verdict v)
+{
+	if (v.action == VERDICT_REJECT)
+		return STATS_OUTCOME_REJECT;
+	if (v.action == VERDICT_TEMPFAIL)
+		return STATS_OUTCOME_TEMPFAIL;
+	return v.quarantine != VERDICT_Q_NONE ? STATS_OUTCOME_QUARANTINE
+	    : STATS_OUTCOME_ACCEPT;
+}
+
+/* cb_refusal - why a bounce address was refused, for the counters */
+static size_t
+cb_refusal(enum bounce_status st)
+{
+	switch (st) {
+	case BOUNCE_MALFORMED:		return STATS_BOUNCE_MALFORMED;
+	case BOUNCE_BAD_MAC:		return STATS_BOUNCE_BAD_MAC;
+	case BOUNCE_EXPIRED:		return STATS_BOUNCE_EXPIRED;
+	case BOUNCE_UNKNOWN_LOCAL:	return STATS_BOUNCE_UNKNOWN_LOCAL;
+	default:			return STATS_BOUNCE_OTHER;
+	}
+}
+
+/* cb_unsigned - why a trusted client's message in mode unsigned went without our signature */
+static enum stats_unsigned
+cb_unsigned(const struct state_msg *m)
+{
+	if (m->mode.kind == MODE_SIGN)
+		return STATS_UNSIGNED_NO_KEY;	/* outbound_begin found none */
+	if (m->mode.unauthorized != NULL)
+		return STATS_UNSIGNED_UNAUTHORIZED;
+	if (m->mode.from_domain == NULL)
+		return STATS_UNSIGNED_NO_FROM;
+	return STATS_UNSIGNED_NO_BLOCK;
+}
+
+/* cb_count_inbound - the SPF, DKIM and DMARC results, and the action they led to */
+static void
+cb_count_inbound(const struct state_msg *m, struct verdict v, int failed)
+{
+	const struct inbound *in = m->in;
+	size_t i;
+
+	if (in->spf_done && (unsigned)in->spf.mailfrom.res < STATS_NSPF)
+		stats_inc(STATS_SPF + in->spf.mailfrom.res);
+	if (!in->dmarc_done)
+		return;
+	for (i = 0; i < in->dkimres.n; i++)
+		if ((unsigned)in->dkimres.sig[i].res < STATS_NDKIM)
+			stats_inc(STATS_DKIM + in->dkimres.sig[i].res);
+	if (in->dkimres.n == 0)
+		stats_inc(STATS_DKIM_NONE);
+	if ((unsigned)in->dmarc.result < STATS_NDMARC)
+		stats_inc(STATS_DMARC + in->dmarc.result);
+	if (failed)
+		return;
+	if (v.action == VERDICT_REJECT)
+		stats_inc(STATS_ACTIONS + (m->mode.from_domain == NULL ?
+		    STATS_ACTION_BAD_FROM_REJECT : STATS_ACTION_DMARC_REJECT));
+	else if (v.action == VERDICT_TEMPFAIL)
+		stats_inc(STATS_ACTIONS + STATS_ACTION_DMARC_TEMPFAIL);
+	else if (v.quarantine != VERDICT_Q_NONE)
+		stats_inc(STATS_ACTIONS + STATS_ACTION_DMARC_QUARANTINE);
+}
+
+/*
+ * cb_count - a message's counters, once: its mode and outcome, its
+ * signatures or why it has none, its inbound results, and the policy
+ * action (the caller's, STATS_NACTIONS: none or the one the results led
+ * to). Relaxed atomic adds to this thread's shard (stats.c): no lock.
+ */
+static void
+cb_count(struct state_msg *m, enum stats_mode mode, struct verdict v,
+    enum stats_action action)
+{
+	int failed = m->eoh_failed || m->body_failed || m->eom_failed;
+	const struct key *k;
+	size_t i;
+
+	if (m->counted)
+		return;
+	m->counted = 1;
+	stats_inc(STATS_MESSAGES + (size_t)mode * STATS_NOUTCOMES
+	    + cb_outcome(v));
+	if (failed)
+		action = v.action == VERDICT_TEMPFAIL ?
+		    STATS_ACTION_INTERNAL_TEMPFAIL : STATS_ACTION_INTERNAL_ACCEPT;
+	if (action != STATS_NACTIONS)
+		stats_inc(STATS_ACTIONS + action);
+	if (m->in != NULL)
+		cb_count_inbound(m, v, failed || action != STATS_NACTIONS);
+	if (mode == STATS_MODE_UNSIGNED)
+		stats_inc(STATS_UNSIGNED + cb_unsigned(m));
+	else if (mode == STATS_MODE_SIGN && failed)
+		stats_inc(STATS_UNSIGNED + STATS_UNSIGNED_INTERNAL_ERROR);
+	else if (mode == STATS_MODE_SIGN && m->out != NULL
+	    && cb_outcome(v) == STATS_OUTCOME_ACCEPT) {
+		for (i = 0; i < m->out->nsigs; i++) {
+			k = m->out->sigs[i].key;
+			stats_inc(STATS_SIGNATURES + (size_t)k->type
+			    * STATS_NKEY_STATES + (size_t)keys_pub_get(k));
+		}
+	}
+}
+
+/* cb_abandoned - a message the MTA left before its end (abort, or the connection closed) */
+static void
+cb_abandoned(struct state_conn *c)
+{
+	if (c->msg != NULL && !c->msg->counted) {
+		c->msg->counted = 1;
+		stats_inc(STATS_MESSAGES_ABORTED);
+	}
+}
+
 /* cb_conn - this connection's state; NULL if it was never set up */
 static struct state_conn *
 cb_conn(struct engine_session *ctx)
@@ -160,6 +278,9 @@ cb_helo(struct engine_session *ctx, const char *helo)
 
 static void cb_summary(const struct state_conn *c, const struct state_msg *m,
     const char *mode, const char *reason, struct verdict v);
+static void cb_end(const struct state_conn *c, struct state_msg *m,
+    enum stats_mode mode, const char *reason, struct verdict v,
+    enum stats_action action);
 
 /* cb_envfrom - start a message */
 static enum engine_status
@@ -192,7 +313,8 @@ cb_envfrom(struct engine_session *ctx, char **argv)
 	v = inbound_spf(m->in, c->cfg, m->qid, c->client_addr, m->envfrom,
 	    c->helo ? c->helo : "");
 	if (v.action == VERDICT_REJECT) {
-		cb_summary(c, m, "verify", "spf_fail", v);
+		cb_end(c, m, STATS_MODE_VERIFY, "spf_fail", v,
+		    STATS_ACTION_SPF_REJECT);
 		rc = cb_status(ctx, m->qid, v);
 		state_msg_end(c);
 		return rc;
@@ -218,6 +340,7 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 		m->rcpt_domain = mailaddr_envelope_domain(argv[0]);
 	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
 	if (st == BOUNCE_OK) {
+		stats_inc(STATS_BOUNCE_ACCEPTED);
 		state_msg_add_bounce(m, argv[0], buf_cstr(&orig), info.issued);
 		log_info(m->qid, "bounce to %s: genuine, returns to <%s> (%ld days "
 		    "old)", argv[0], buf_cstr(&orig), info.age_days);
@@ -237,8 +360,11 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 	}
 	buf_free(&orig);
 	v = verdict_bounce_rcpt(st);
-	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL)
+	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
+		/* a recipient refused, not the message: not cb_end */
+		stats_inc(STATS_BOUNCE_REFUSED + cb_refusal(st));
 		cb_summary(c, m, "verify", "bounce_refused", v);
+	}
 	return cb_status(ctx, m->qid, v);
 }
 
@@ -348,6 +474,19 @@ cb_summary(const struct state_conn *c, const struct state_msg *m,
 }
 
 /*
+ * cb_end - a message ends, or is refused before its end: its counters
+ * (cb_count; action the caller's, STATS_NACTIONS: none, or what its
+ * results led to) and message_summary's line (cb_summary)
+ */
+static void
+cb_end(const struct state_conn *c, struct state_msg *m, enum stats_mode mode,
+    const char *reason, struct verdict v, enum stats_action action)
+{
+	cb_count(m, mode, v, action);
+	cb_summary(c, m, stats_mode_name(mode), reason, v);
+}
+
+/*
  * cb_eoh_refuse - a header too large to have been checked whole, or more
  * forged fields than max_forged_headers: refused, never edited through
  */
@@ -362,8 +501,8 @@ cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
 	if (m->hdr_overflow) {
 		v = verdict_header_overflow(STATE_MAX_HEADER_BYTES);
 		log_notice(m->qid, "refused: %s %s %s", v.rcode, v.xcode, v.text);
-		cb_summary(c, m, m->trusted ? "sign" : "verify", "header_overflow",
-		    v);
+		cb_end(c, m, m->trusted ? STATS_MODE_SIGN : STATS_MODE_VERIFY,
+		    "header_overflow", v, STATS_ACTION_HEADER_OVERFLOW_REJECT);
 		*rc = cb_status(ctx, m->qid, v);
 		return 1;
 	}
@@ -375,7 +514,8 @@ cb_eoh_refuse(struct engine_session *ctx, struct state_conn *c,
 	v = verdict_forged_headers(cfg);
 	log_notice(m->qid, "refused: %s %s %s (at least %s)", v.rcode, v.xcode,
 	    v.text, what);
-	cb_summary(c, m, m->trusted ? "sign" : "verify", "forged_headers", v);
+	cb_end(c, m, m->trusted ? STATS_MODE_SIGN : STATS_MODE_VERIFY,
+	    "forged_headers", v, STATS_ACTION_FORGED_REJECT);
 	*rc = cb_status(ctx, m->qid, v);
 	return 1;
 }
@@ -410,14 +550,16 @@ cb_eoh(struct engine_session *ctx)
 	    m->mode.unauthorized->name)).action == VERDICT_REJECT) {
 		log_notice(m->qid, "refused: %s; %s %s %s", m->mode.reason,
 		    v.rcode, v.xcode, v.text);
-		cb_summary(c, m, "sign", NULL, v);
+		cb_end(c, m, STATS_MODE_SIGN, NULL, v,
+		    STATS_ACTION_UNAUTHORIZED_REJECT);
 		return cb_status(ctx, m->qid, v);
 	}
 	log_info(m->qid, "%s", m->mode.reason);
 	if (m->mode.kind != MODE_SIGN) {
 		if (m->trusted || m->in == NULL) {
 			if (m->nbounces == 0 && m->forged.ndel == 0)
-				cb_summary(c, m, "pass", NULL, verdict_continue());
+				cb_end(c, m, STATS_MODE_PASS, NULL,
+				    verdict_continue(), STATS_NACTIONS);
 			return cb_eoh_done(m);	/* our own users' mail: not judged */
 		}
 		inbound_headers(m->in, c->cfg, m->qid, m->hdrs, m->nhdrs,
@@ -429,11 +571,29 @@ cb_eoh(struct engine_session *ctx)
 	    &m->eoh_failed);
 	if (m->out == NULL && !m->eoh_failed) {
 		if (m->nbounces == 0 && m->forged.ndel == 0)
-			cb_summary(c, m, "unsigned", NULL, verdict_continue());
+			cb_end(c, m, STATS_MODE_UNSIGNED, NULL,
+			    verdict_continue(), STATS_NACTIONS);
 		return cb_eoh_done(m);
 	}
 	/* an internal error is answered at end of message */
 	return ENGINE_CONTINUE;
+}
+
+/* cb_body_dsn - a bounce's body: its delivery status report, if it is one */
+static void
+cb_body_dsn(struct state_msg *m, const unsigned char *data, size_t len)
+{
+	size_t i;
+
+	if (!m->dsn_tried) {
+		m->dsn_tried = 1;
+		for (i = 0; i < m->nhdrs; i++)
+			if (strcasecmp(m->hdrs[i].name, "Content-Type") == 0) {
+				m->dsn = dsn_new(m->hdrs[i].value);
+				break;
+			}
+	}
+	dsn_feed(m->dsn, data, len);
 }
 
 /* cb_body - hash a body chunk */
@@ -445,6 +605,8 @@ cb_body(struct engine_session *ctx, const unsigned char *data, size_t len)
 
 	if (c == NULL || (m = c->msg) == NULL)
 		return ENGINE_CONTINUE;
+	if (m->nbounces > 0)
+		cb_body_dsn(m, data, len);
 	if (m->in != NULL && m->out == NULL)
 		inbound_body(m->in, data, len);
 	else if (m->out != NULL && !m->body_failed
@@ -495,6 +657,8 @@ cb_apply(struct engine_session *ctx, const char *qid,
 				continue;
 			}
 			rc = mta_change_from(ctx, qid, e->value, e->args);
+			if (rc == 0)	/* only outbound_return_path changes it */
+				stats_inc(STATS_BOUNCE_ISSUED);
 			break;
 		case EDIT_RCPT_ADD:
 			rc = mta_add_rcpt(ctx, qid, e->value);
@@ -531,24 +695,30 @@ cb_eom_plan(struct state_conn *c, struct state_msg *m,
 {
 	const struct config *cfg = c->cfg;
 	struct verdict v = verdict_continue();
+	struct buf status = BUF_INIT;
 	size_t i;
 
 	if (m->eoh_failed)
-		return verdict_internal_error(cfg);
+		return verdict_internal_error(cfg);	/* eoh_failed says so */
 	if (m->body_failed) {
 		log_err(m->qid, "signing failed: body hashing failed");
 		return verdict_internal_error(cfg);
 	}
 	forgery_edits(&m->forged, edits);
+	if (m->nbounces > 0 && m->dsn != NULL)
+		(void)dsn_format(m->dsn, &status);
 	for (i = 0; i < m->nbounces; i++)
 		inbound_bounce_edits(m->bounces[i].rcpt, m->bounces[i].original,
-		    m->bounces[i].issued, edits);
+		    m->bounces[i].issued, buf_cstr(&status), edits);
+	buf_free(&status);
 	if (m->out != NULL) {
 		if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(),
 		    m->qid, edits) != 0 || outbound_return_path(cfg,
 		    m->mode.domain, m->envfrom, m->envfrom_args, clock_now(),
-		    m->qid, edits) != 0)
+		    m->qid, edits) != 0) {
+			m->eom_failed = 1;
 			v = verdict_internal_error(cfg);
+		}
 	} else if (m->in != NULL) {
 		inbound_finish(m->in, cfg, m->qid, m->mode.from_domain,
 		    m->mode.from_problem, edits);
@@ -578,17 +748,21 @@ cb_eom(struct engine_session *ctx)
 	struct state_msg *m;
 	struct verdict v;
 	enum engine_status rc = ENGINE_CONTINUE;
+	struct timespec t0;
 
 	if (c == NULL || (m = c->msg) == NULL)
 		return ENGINE_CONTINUE;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	v = cb_eom_plan(c, m, &edits);
 	if ((v.action == VERDICT_CONTINUE || v.action == VERDICT_ACCEPT)
-	    && cb_apply(ctx, m->qid, &edits) != 0)
+	    && cb_apply(ctx, m->qid, &edits) != 0) {
+		m->eom_failed = 1;
 		v = verdict_internal_error(c->cfg);
-	cb_summary(c, m, m->out != NULL || m->eoh_failed ? "sign" : m->in != NULL
-	    ? "verify" : m->mode.kind == MODE_SIGN ? "unsigned" : "pass", NULL,
-	    v);
+	}
+	cb_end(c, m, m->out != NULL || m->eoh_failed ? STATS_MODE_SIGN
+	    : m->in != NULL ? STATS_MODE_VERIFY : m->mode.kind == MODE_SIGN
+	    ? STATS_MODE_UNSIGNED : STATS_MODE_PASS, NULL, v, STATS_NACTIONS);
 	cb_record(c, m, &v);
 	rc = cb_status(ctx, m->qid, v);
 	/*
@@ -600,6 +774,7 @@ cb_eom(struct engine_session *ctx)
 		rc = ENGINE_CONTINUE;
 	edit_list_free(&edits);
 	state_msg_end(c);
+	stats_observe(STATS_H_EOM, stats_usec_since(&t0));
 	return rc;
 }
 
@@ -612,6 +787,7 @@ cb_abort(struct engine_session *ctx)
 	if (c != NULL) {
 		if (c->msg != NULL)
 			log_debug(c->msg->qid, "message aborted by the MTA");
+		cb_abandoned(c);
 		state_msg_end(c);
 	}
 }
@@ -624,6 +800,7 @@ cb_close(struct engine_session *ctx)
 
 	if (c != NULL) {
 		mta_set_state(ctx, NULL);
+		cb_abandoned(c);
 		state_conn_free(c);
 	}
 }

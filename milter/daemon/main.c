@@ -60,9 +60,11 @@
 #include "policy/keyload.h"
 #include "daemon/listener.h"
 #include "daemon/lmengine.h"
+#include "daemon/metrics.h"
 #include "daemon/privsep.h"
 #include "policy/runtime.h"
 #include "base/secret.h"
+#include "base/stats.h"
 #include "daemon/state.h"
 #include "store/history.h"
 #include "base/xalloc.h"
@@ -535,6 +537,9 @@ main_reload(const char *path)
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
+		stats_inc(STATS_RELOADS + 1);
+		stats_observe(STATS_H_RELOAD, (uint64_t)((main_seconds() - t0)
+		    * 1e6));
 		buf_printf(&result, "reload failed, keeping the running "
 		    "configuration: %s%s", err, buf_cstr(&problems));
 		control_reload_end(0, buf_cstr(&result));
@@ -553,7 +558,11 @@ main_reload(const char *path)
 	if (!(stopping = main_stopping)) {
 		log_set_level(c->log_level);
 		main_set_limits(c);
+		metrics_reload(c->metrics_listen);
 		config_install(c);
+		stats_inc(STATS_RELOADS);
+		stats_observe(STATS_H_RELOAD, (uint64_t)((main_seconds() - t0)
+		    * 1e6));
 		main_log_summary("configuration reloaded from", path, c,
 		    changes, carried, t0, &result);
 		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; reloaded",
@@ -682,6 +691,25 @@ main_keys_read(void *arg)
 	keycheck_wake(main_keycheck);
 }
 
+static struct timespec main_started;	/* CLOCK_REALTIME at start, for the metrics */
+
+/* main_metrics_start - serve the metrics when metrics_listen is set; a failure is fatal */
+static void
+main_metrics_start(const struct config *c)
+{
+	struct metrics_options mo;
+	char err[512];
+
+	memset(&mo, 0, sizeof(mo));
+	mo.listen = c->metrics_listen;
+	mo.engine = main_engine_names[main_engine];
+	mo.sessions = main_engine == CONFIG_MILTER_ENGINE_LIBMILTER ?
+	    lmengine_sessions : listener_sessions;
+	mo.start = main_started;
+	if (metrics_start(&mo, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+}
+
 /*
  * main_serve - run the milter and handle signals until told to stop; 0,
  * -1 if connection threads are still busy, -2 if a reload is (then no
@@ -715,6 +743,8 @@ main_serve(const char *path, const struct config *c)
 	if (main_ctl_fd >= 0 && control_start(main_ctl_fd, main_keycheck, err,
 	    sizeof(err)) != 0)
 		log_fatal("%s", err);
+	/* after the drop, signals blocked (its thread inherits that), before READY */
+	main_metrics_start(c);
 	if (pthread_create(&tid, NULL, main_milter_thread, NULL) != 0)
 		log_fatal("cannot start the milter thread");
 	log_notice(NULL, "authmilter %s listening on %s (milter engine: %s)",
@@ -756,6 +786,7 @@ main_serve(const char *path, const struct config *c)
 	keyload_stop();			/* after its batch (its done hook wakes
 					 * the checker: stopped first) */
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
+	metrics_stop();			/* its scrape in progress ends first */
 	/* new connections fail at once; the MTA applies its default action */
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
 		lmengine_refuse_new();
@@ -882,6 +913,7 @@ main(int argc, char **argv)
 	int ch, check = 0, quiet = 0, fg = 0, rc;
 	double t0 = main_seconds();
 
+	(void)clock_gettime(CLOCK_REALTIME, &main_started);
 	if (argc == 3 && strcmp(argv[1], PRIVSEP_READER_ARG) == 0)
 		return privsep_reader_main(argv[2]);	/* privsep_start's exec */
 	while ((ch = getopt(argc, argv, "c:D:fhnqV")) != -1) {

@@ -78,6 +78,7 @@ state_msg_end(struct state_conn *c)
 		free(m->bounces[i].original);
 	}
 	free(m->bounces);
+	dsn_free(m->dsn);
 	free(m->auth_authen);
 	forgery_free(&m->forged);
 	mode_result_free(&m->mode);

@@ -18,6 +18,7 @@
 #include "policy/mode.h"
 #include "policy/inbound.h"
 #include "policy/outbound.h"
+#include "auth/dsn.h"
 #include "auth/sign.h"
 
 #define STATE_MAX_HEADER_BYTES (8u * 1024 * 1024)	/* beyond: refuse (unchecked) */
@@ -52,7 +53,12 @@ struct state_msg {
 	int trusted;			/* authenticated or internal client */
 	int body_failed;		/* body hashing failed: internal error at eom */
 	int eoh_failed;			/* signing could not start: internal error at eom */
+	int eom_failed;			/* signing or an edit failed at eom: internal error */
+	int counted;			/* in the message counters (stats.h) already */
 	struct timespec t0;		/* MAIL FROM (CLOCK_MONOTONIC), for the summary */
+	struct dsn *dsn;		/* a bounce's delivery status, as the
+					 * body streams (NULL: not a report) */
+	int dsn_tried;			/* dsn was looked for */
 };
 
 struct state_conn {

@@ -113,6 +113,10 @@ struct config_words {
 };
 
 /* One `domain NAME { ... }` block. */
+/* CONFIG_SET_ADD / CONFIG_SET_HAS - bit i of a config_domain's set[] */
+#define CONFIG_SET_ADD(set, i)	((set)[(i) / 64] |= 1ull << ((i) % 64))
+#define CONFIG_SET_HAS(set, i)	(((set)[(i) / 64] >> ((i) % 64)) & 1ull)
+
 struct config_domain {
 	char *name;			/* lowercased domain */
 	const char *file;		/* conf file holding the block (borrowed from
@@ -133,7 +137,8 @@ struct config_domain {
 						 * empty: all of internal_hosts */
 	int subdomains;			/* also signs mail of its subdomains */
 	int platform_signature;		/* the platform block signs its mail too */
-	unsigned long long set;		/* bit i: domain-level option i was given */
+	unsigned long long set[2];	/* bit i % 64 of word i / 64: domain-level
+					 * option i was given (CONFIG_SET_*) */
 	int reused;			/* the loader's mark: copied from the running
 					 * snapshot's unchanged file (checked then) */
 };
@@ -186,6 +191,7 @@ struct config {
 	int message_summary;		/* one key=value notice a message */
 	char *control_socket;		/* authmilterctl's socket: a path, "auto"
 					 * or "none" (config_control_path) */
+	char *metrics_listen;		/* ADDR:PORT of the metrics endpoint ("" : off; start only) */
 
 	/* policy */
 	char *authserv_id;		/* authserv-id of our A-R headers */
@@ -199,6 +205,8 @@ struct config {
 	char *key_dir;			/* `key = SELECTOR` means
 					 * key_dir/DOMAIN/SELECTOR.pem ("" : none) */
 	char *platform_domain;		/* domain block signing all signed-mode mail */
+	char *platform_spf_include;	/* what customers' SPF records include
+					 * ("" : platform_domain; authmilter-check) */
 	int unauthorized_from;		/* enum config_unauthorized */
 	int unpublished_keys;		/* enum config_unpublished */
 	int key_load;			/* enum config_key_load (start only) */

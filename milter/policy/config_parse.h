@@ -14,7 +14,7 @@
 
 #include "policy/config.h"
 
-#define CONFIG_PARSE_MAX_OPTIONS 64	/* rows the line arrays hold */
+#define CONFIG_PARSE_MAX_OPTIONS 128	/* rows the line arrays hold */
 
 /* Loader state for one load. */
 struct config_parse {

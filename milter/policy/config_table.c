@@ -84,6 +84,8 @@ const struct opt_def config_options[] = {
 	  "bounce_refused at RCPT TO, header_overflow, forged_headers); "
 	  "action= quarantine= ms=; with log_level = notice that is the one "
 	  "line a message (and the refusals' own notices)" },
+	{ "metrics_listen", OPT_LISTEN, OPT_GLOBAL, G(metrics_listen), "", 0, 0,
+	  NULL, "Prometheus metrics over HTTP (GET /metrics) on ADDRESS:PORT or [IPv6]:PORT, numeric (empty: off); anyone who can connect reads them, so keep it on loopback or a management network; read at start only (a reload that changes it logs that it takes a restart; authmilter(8), METRICS)" },
 	{ "syslog_facility", OPT_FACILITY, OPT_GLOBAL, G(syslog_facility), "mail",
 	  0, 0, NULL, "syslog facility: mail, daemon, user or local0..local7" },
 
@@ -114,6 +116,8 @@ const struct opt_def config_options[] = {
 	  "directory of the keys a block names by selector alone: key = SELECTOR is the file KEY_DIR/DOMAIN/SELECTOR.pem (relative: to the main file's directory; empty: every key names its file)" },
 	{ "platform_domain", OPT_DOMAIN, OPT_GLOBAL, G(platform_domain), "", 0, 0, NULL,
 	  "domain block whose keys sign every outbound message (from trusted clients), whether or not its From domain has a block; mail of a domain with a block gets the author signature too" },
+	{ "platform_spf_include", OPT_DOMAIN, OPT_GLOBAL, G(platform_spf_include), "", 0, 0, NULL,
+	  "the name customers' SPF records include to authorise the platform (include:NAME), which authmilter-check looks for (empty: platform_domain)" },
 	{ "unauthorized_from", OPT_ENUM, OPT_GLOBAL, G(unauthorized_from), "nosign", 0, 0,
 	  choices_unauthorized, "mail from a trusted client that may not sign for its From domain (signers, signer_networks): nosign (the platform signature still applies) or reject (550 5.7.1)" },
 
@@ -358,6 +362,8 @@ const struct opt_type_desc config_types[] = {
 	    NULL, NULL, NULL },
 	[OPT_SOCKET] = { "socket", sizeof(char *), config_set_socket,
 	    config_copy_string, config_format_string, config_free_string },
+	[OPT_LISTEN] = { "address:port", sizeof(char *), config_set_listen,
+	    config_copy_string, config_format_string, config_free_string },
 };
 
 const size_t config_ntypes = sizeof(config_types) / sizeof(config_types[0]);
@@ -377,5 +383,5 @@ const struct opt_example config_block_example[] = {
 const size_t config_nblock_example = sizeof(config_block_example) /
     sizeof(config_block_example[0]);
 
-_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
-    "struct config_domain.set and the parser's line arrays hold 64 options");
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 128,
+    "struct config_domain.set and the parser's line arrays hold 128 options");

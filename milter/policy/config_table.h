@@ -34,6 +34,7 @@ enum opt_type {
 	OPT_FACILITY,		/* syslog facility name */
 	OPT_KEY,		/* "SELECTOR PATH": repeatable */
 	OPT_SOCKET,		/* milter socket spec */
+	OPT_LISTEN,		/* ADDR:PORT or [ADDR6]:PORT, or empty */
 	OPT_NTYPES		/* how many types (not a type) */
 };
 
@@ -81,6 +82,8 @@ int config_set_string(struct config_parse *, const struct opt_def *, void *,
 int config_set_domain(struct config_parse *, const struct opt_def *, void *,
     const char *);
 int config_set_socket(struct config_parse *, const struct opt_def *, void *,
+    const char *);
+int config_set_listen(struct config_parse *, const struct opt_def *, void *,
     const char *);
 int config_set_number(struct config_parse *, const struct opt_def *, void *,
     const char *);

@@ -268,6 +268,21 @@ config_set_socket(struct config_parse *p, const struct opt_def *o,
 	return config_set_string(p, o, field, value);
 }
 
+/* config_set_listen - a listening ADDRESS:PORT ([IPv6]:PORT), or empty: off */
+int
+config_set_listen(struct config_parse *p, const struct opt_def *o,
+    void *field, const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256];
+
+	if (*value != '\0' && cidr_parse_hostport(value, &ss, &len, err,
+	    sizeof(err)) != 0)
+		return config_error(p, "%s: %s", o->name, err);
+	return config_set_string(p, o, field, value);
+}
+
 /* config_set_domain - a domain name (or empty), lowercased */
 int
 config_set_domain(struct config_parse *p, const struct opt_def *o,

@@ -258,7 +258,7 @@ inbound_finish(struct inbound *in, const struct config *c, const char *qid,
 /* inbound_bounce_edits - deliver a genuine bounce to the original sender */
 void
 inbound_bounce_edits(const char *rcpt, const char *original, time_t issued,
-    struct edit_list *edits)
+    const char *status, struct edit_list *edits)
 {
 	struct buf addr = BUF_INIT, hdr = BUF_INIT;
 	/* smtpd passes "<addr>", cleanup's sendmail path a bare addr */
@@ -271,8 +271,9 @@ inbound_bounce_edits(const char *rcpt, const char *original, time_t issued,
 	if (gmtime_r(&issued, &tm) == NULL
 	    || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
 		(void)snprintf(day, sizeof(day), "unknown");
-	buf_printf(&hdr, "rcpt=%s%s%s; original=%s; issued=%s", bare ? "<" : "",
-	    rcpt, bare ? ">" : "", buf_cstr(&addr), day);
+	buf_printf(&hdr, "rcpt=%s%s%s; original=%s; issued=%s%s", bare ? "<" : "",
+	    rcpt, bare ? ">" : "", buf_cstr(&addr), day, status != NULL
+	    ? status : "");
 	edit_add(edits, EDIT_RCPT_DELETE, NULL, rcpt);
 	edit_add(edits, EDIT_RCPT_ADD, NULL, buf_cstr(&addr));
 	e = edit_add(edits, EDIT_HEADER_INSERT, INBOUND_BOUNCE_FIELD,

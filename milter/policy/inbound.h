@@ -69,9 +69,11 @@ void inbound_finish(struct inbound *in, const struct config *c,
 /*
  * inbound_bounce_edits - a genuine bounce to rcpt (as the MTA gave it)
  * goes to original instead, with an X-Authmilter-Bounce field saying so
+ * (and, status not NULL, what its delivery status report said: "; failed=
+ * <a>,...; status=5.1.1,...", dsn_format's words)
  */
 void inbound_bounce_edits(const char *rcpt, const char *original,
-    time_t issued, struct edit_list *edits);
+    time_t issued, const char *status, struct edit_list *edits);
 
 /*
  * inbound_bounce_rcpt - is rcpt an address in one of our bounce domains,

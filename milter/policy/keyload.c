@@ -29,6 +29,20 @@ static void *keyload_fetch_arg;
 static void (*keyload_done)(void *);
 static void *keyload_done_arg;
 
+/*
+ * The files read so far (keyload_mu): a file several blocks name is
+ * parsed once, its EVP_PKEY shared (each entry holds a reference).
+ */
+struct keyload_seen {
+	struct key_ident id;
+	EVP_PKEY *pkey;			/* NULL: a free slot */
+	enum key_type type;
+	int bits;
+};
+static struct keyload_seen *keyload_seen;
+static size_t keyload_seen_cap;		/* slots, a power of two (or 0) */
+static size_t keyload_seen_n;		/* used */
+
 /* The thread. */
 static pthread_mutex_t keyload_ctl = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t keyload_cv = PTHREAD_COND_INITIALIZER;
@@ -97,6 +111,82 @@ keyload_busy(const struct config *c)
 	return __atomic_load_n(&c->keys_loading, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* keyload_seen_hash - a slot index for an identity */
+static size_t
+keyload_seen_hash(const struct key_ident *id)
+{
+	unsigned long long h = id->ino * 0x9e3779b97f4a7c15ULL;
+
+	h ^= id->dev + (h << 6) + (h >> 2);
+	h ^= (unsigned long long)id->mtime_ns + (h << 6) + (h >> 2);
+	h ^= (unsigned long long)id->ctime_ns + id->size + (h << 6) + (h >> 2);
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* keyload_seen_find - the parsed key of a file with identity id, or NULL */
+static const struct keyload_seen *
+keyload_seen_find(const struct key_ident *id)
+{
+	size_t i;
+
+	if (keyload_seen_cap == 0)
+		return NULL;
+	for (i = keyload_seen_hash(id) & (keyload_seen_cap - 1);
+	    keyload_seen[i].pkey != NULL; i = (i + 1) & (keyload_seen_cap - 1))
+		if (keys_ident_cmp(&keyload_seen[i].id, id) == 0)
+			return &keyload_seen[i];
+	return NULL;
+}
+
+/* keyload_seen_put - remember k's parsed key under its identity (a reference of its own) */
+static void
+keyload_seen_put(const struct key *k)
+{
+	struct keyload_seen *old = keyload_seen;
+	size_t i, oldcap = keyload_seen_cap;
+
+	if (!k->has_ident || k->pkey == NULL || keyload_seen_find(&k->ident))
+		return;
+	if (2 * (keyload_seen_n + 1) > keyload_seen_cap) {	/* rehash */
+		keyload_seen_cap = oldcap ? 2 * oldcap : 1024;
+		keyload_seen = xcalloc(keyload_seen_cap, sizeof(*keyload_seen));
+		keyload_seen_n = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i].pkey != NULL) {
+				size_t j = keyload_seen_hash(&old[i].id)
+				    & (keyload_seen_cap - 1);
+
+				while (keyload_seen[j].pkey != NULL)
+					j = (j + 1) & (keyload_seen_cap - 1);
+				keyload_seen[j] = old[i];
+				keyload_seen_n++;
+			}
+		free(old);
+	}
+	i = keyload_seen_hash(&k->ident) & (keyload_seen_cap - 1);
+	while (keyload_seen[i].pkey != NULL)
+		i = (i + 1) & (keyload_seen_cap - 1);
+	EVP_PKEY_up_ref(k->pkey);
+	keyload_seen[i].id = k->ident;
+	keyload_seen[i].pkey = k->pkey;
+	keyload_seen[i].type = k->type;
+	keyload_seen[i].bits = k->bits;
+	keyload_seen_n++;
+}
+
+/* keyload_seen_clear - forget every file (a snapshot's keys are all read, or the thread ends) */
+static void
+keyload_seen_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < keyload_seen_cap; i++)
+		EVP_PKEY_free(keyload_seen[i].pkey);
+	free(keyload_seen);
+	keyload_seen = NULL;
+	keyload_seen_cap = keyload_seen_n = 0;
+}
+
 /* keyload_fail - a key that cannot be read: logged, left out of signing */
 static void
 keyload_fail(struct keyload_batch *b, const struct keyload_item *it,
@@ -115,6 +205,7 @@ keyload_got(void *garg, size_t i, int ok, const char *data, size_t len,
     const struct key_ident *id)
 {
 	struct keyload_batch *b = garg;
+	const struct keyload_seen *seen;
 	struct keyload_item *it;
 	char err[512];
 
@@ -126,7 +217,13 @@ keyload_got(void *garg, size_t i, int ok, const char *data, size_t len,
 		keyload_fail(b, it, err);
 		return;
 	}
-	if (keys_parse_pem_with(b->dec, it->k, data, len, err,
+	if (id != NULL && (seen = keyload_seen_find(id)) != NULL) {
+		/* a file another block named: parsed once, shared */
+		EVP_PKEY_up_ref(seen->pkey);
+		it->k->pkey = seen->pkey;
+		it->k->type = seen->type;
+		it->k->bits = seen->bits;
+	} else if (keys_parse_pem_with(b->dec, it->k, data, len, err,
 	    sizeof(err)) != 0) {
 		keyload_fail(b, it, err);
 		return;
@@ -134,6 +231,7 @@ keyload_got(void *garg, size_t i, int ok, const char *data, size_t len,
 	if (id != NULL) {
 		it->k->ident = *id;
 		it->k->has_ident = 1;
+		keyload_seen_put(it->k);
 	}
 	keys_load_set(it->k, KEY_LOAD_DONE);
 	b->read++;
@@ -295,7 +393,7 @@ keyload_lock_or_stop(void)
 		if (pthread_mutex_timedlock(&keyload_mu, &until) == 0)
 			return 0;
 		if (keyload_stopping())
-			return -1;
+			return -1;	/* after 100 ms at most */
 	}
 }
 
@@ -331,6 +429,10 @@ keyload_main(void *arg)
 		b->c = c;
 		keyload_collect(b, c, &di);
 		if (b->n == 0) {
+			if (keyload_lock_or_stop() != 0)
+				break;
+			keyload_seen_clear();	/* its references: not kept */
+			pthread_mutex_unlock(&keyload_mu);
 			__atomic_store_n(&c->keys_loading, 0, __ATOMIC_RELEASE);
 			log_notice(NULL, "keys read in the background: %zu read, "
 			    "%zu failed, %zu keys in all; %.2f s", nread, nfailed,
@@ -348,6 +450,12 @@ keyload_main(void *arg)
 		pthread_mutex_unlock(&keyload_mu);
 		nread += b->read;
 		nfailed += b->failed;
+	}
+	/* a reload stuck on the key reader holds the lock: the process then
+	 * ends without teardown, and this is not waited for (SIGTERM) */
+	if (keyload_lock_or_stop() == 0) {
+		keyload_seen_clear();
+		pthread_mutex_unlock(&keyload_mu);
 	}
 	config_release(c);
 	free(b);

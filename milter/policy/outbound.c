@@ -217,7 +217,12 @@ outbound_return_path(const struct config *c, const struct config_domain *d,
 		edit_args(e, args);
 		edit_note(e, LOG_INFO, "Return-Path %s rewritten to %s", envfrom,
 		    buf_cstr(&path));
-	} else if (st == BOUNCE_TOO_LONG || st == BOUNCE_BAD_SENDER) {
+	} else if (st == BOUNCE_TOO_LONG) {
+		/* SPF alignment lost for this message: the operator's business
+		 * (a VERP sender too long for the stateless form) */
+		log_warn(qid, "Return-Path %s kept, not rewritten into %s: %s",
+		    envfrom, d->bounce_domain, bounce_status_text(st));
+	} else if (st == BOUNCE_BAD_SENDER) {
 		log_info(qid, "Return-Path %s kept: %s", envfrom,
 		    bounce_status_text(st));
 	} else if (st == BOUNCE_INTERNAL) {

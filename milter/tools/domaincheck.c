@@ -19,6 +19,8 @@
 #include "base/xalloc.h"
 
 #define DOMAINCHECK_MAX_DEPTH 12	/* include nesting before we call it a loop */
+#define DOMAINCHECK_MAX_WALK 40		/* records read per tree: more is a hostile
+					 * fan-out (10 includes of 10 includes ...) */
 
 static const char *const domaincheck_tags[] = { "OK  ", "WARN", "FAIL" };
 
@@ -68,7 +70,7 @@ domaincheck_spf_walk(struct dns *d, const char *name, int depth,
 	enum dns_status st;
 	int n;
 
-	if (depth > DOMAINCHECK_MAX_DEPTH) {
+	if (depth > DOMAINCHECK_MAX_DEPTH || out->walked++ >= DOMAINCHECK_MAX_WALK) {
 		out->loops++;
 		return;
 	}

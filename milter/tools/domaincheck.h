@@ -24,6 +24,7 @@ struct domaincheck_spf {
 	int void_lookups;	/* includes/redirects that found nothing */
 	int loops;		/* an include loop was found */
 	int errors;		/* DNS errors met */
+	int walked;		/* records looked up (a fan-out is cut) */
 	char detail[512];	/* the record, or what went wrong */
 };
 

@@ -303,10 +303,10 @@ keygen_put_strings(struct buf *out, const char *s, size_t len,
 	}
 }
 
-/* keygen_zone_line - the record as a multi-string zone-file line */
+/* keygen_zone_record - the record value at name as a multi-string zone-file line */
 void
-keygen_zone_line(const char *selector, const char *domain,
-    const char *value, size_t maxstr, struct buf *out)
+keygen_zone_record(const char *name, const char *value, size_t maxstr,
+    struct buf *out)
 {
 	const char *p = strstr(value, "; p=");
 	size_t len = strlen(value), head;
@@ -316,13 +316,84 @@ keygen_zone_line(const char *selector, const char *domain,
 		maxstr = KEYGEN_TXT_STRING_MAX;
 	/* The tags get a string of their own so p= starts on its own line. */
 	head = p != NULL ? (size_t)(p - value) + 2 : 0;
-	buf_printf(out, "%s%s%s.\tIN\tTXT\t( ", selector, KEYGEN_DOMAINKEY,
-	    domain);
+	buf_printf(out, "%s.\tIN\tTXT\t( ", name);
 	if (len == 0)
 		buf_puts(out, "\"\"");
 	keygen_put_strings(out, value, head, maxstr, &first);
 	keygen_put_strings(out, value + head, len - head, maxstr, &first);
 	buf_puts(out, " )\n");
+}
+
+/* keygen_zone_line - the record at SELECTOR._domainkey.DOMAIN as a zone-file line */
+void
+keygen_zone_line(const char *selector, const char *domain,
+    const char *value, size_t maxstr, struct buf *out)
+{
+	struct buf name = BUF_INIT;
+
+	buf_printf(&name, "%s%s%s", selector, KEYGEN_DOMAINKEY, domain);
+	keygen_zone_record(buf_cstr(&name), value, maxstr, out);
+	buf_free(&name);
+}
+
+/* keygen_cname_target - SELECTOR.DOMAIN.ZONE, the name a delegated key record lives at */
+int
+keygen_cname_target(const char *selector, const char *domain,
+    const char *zone, struct buf *out, char *err, size_t errlen)
+{
+	size_t z = strlen(zone);
+
+	if (z > 0 && zone[z - 1] == '.')
+		z--;
+	buf_reset(out);
+	buf_printf(out, "%s.%s.%.*s", selector, domain, (int)z, zone);
+	if (z == 0 || !keygen_valid_name(buf_cstr(out)))
+		return log_fail(err, errlen, "--cname-target %s: %s.%s.%s is not "
+		    "a valid DNS name of at most 253 octets", zone, selector,
+		    domain, zone);
+	return 0;
+}
+
+/* keygen_cname_line - the zone-file CNAME delegating SELECTOR._domainkey.DOMAIN to target */
+void
+keygen_cname_line(const char *selector, const char *domain,
+    const char *target, struct buf *out)
+{
+	buf_printf(out, "%s%s%s.\tIN\tCNAME\t%s.\n", selector, KEYGEN_DOMAINKEY,
+	    domain, target);
+}
+
+/* keygen_make_dir - create dir and its missing parents (mode 0700); 0, or -1 with err */
+int
+keygen_make_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char *copy, *p;
+	int rc = 0;
+
+	if (dir[0] == '\0')
+		return log_fail(err, errlen, "key directory: empty name");
+	copy = xstrdup(dir);
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		{
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+				rc = log_fail(err, errlen, "cannot create key directory "
+				    "%s: %m", copy);
+			else if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode))
+				rc = log_fail(err, errlen, "key directory %s: not a "
+				    "directory", copy);
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(copy);
+	return rc;
 }
 
 /* keygen_open_new - create path for writing; never an existing file */

@@ -76,6 +76,29 @@ char *keygen_record_value(EVP_PKEY *pkey);
  */
 void keygen_zone_line(const char *selector, const char *domain,
     const char *value, size_t maxstr, struct buf *out);
+/* keygen_zone_record - keygen_zone_line's record at any owner name (no trailing dot) */
+void keygen_zone_record(const char *name, const char *value, size_t maxstr,
+    struct buf *out);
+/*
+ * keygen_cname_target - the name a platform-hosted key record lives at,
+ * SELECTOR.DOMAIN.ZONE (one trailing dot of zone ignored), into out
+ * (replaced). Returns 0, or -1 with err when it is no valid name or
+ * longer than 253 octets. Pure.
+ */
+int keygen_cname_target(const char *selector, const char *domain,
+    const char *zone, struct buf *out, char *err, size_t errlen);
+/*
+ * keygen_cname_line - append the zone-file line delegating
+ * SELECTOR._domainkey.DOMAIN. to target: "... IN CNAME TARGET." Pure.
+ */
+void keygen_cname_line(const char *selector, const char *domain,
+    const char *target, struct buf *out);
+/*
+ * keygen_make_dir - create the directory dir and its missing parents,
+ * each with mode 0700 (an existing one is left as it is). Returns 0, or
+ * -1 with err set (a component that is not a directory, a permission).
+ */
+int keygen_make_dir(const char *dir, char *err, size_t errlen);
 /*
  * keygen_resolve_dir - put the absolute, symlink-free path of the key
  * directory dir into abs. Refuses a missing directory and a path that the

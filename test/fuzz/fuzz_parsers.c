@@ -1,8 +1,8 @@
 /*
  * fuzz_parsers.c - libFuzzer target for the parsers that see hostile input:
  * From headers (mailaddr), Authentication-Results claims (authres), DMARC
- * records, SMTP paths, and conf text (parsed without loading keys; its
- * include lines match no file).
+ * records, SMTP paths, conf text (parsed without loading keys; its
+ * include lines match no file), and bounces' delivery status reports.
  *
  * Build (clang, in a configured build dir): make fuzz-build, then
  *   test/fuzz/build/fuzz_parsers -max_total_time=60
@@ -16,6 +16,8 @@
 #include "auth/authres.h"
 #include "policy/config.h"
 #include "auth/dmarc.h"
+#include "auth/dsn.h"
+#include "base/buf.h"
 #include "base/mailaddr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -71,6 +73,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		config_free(config_load_from("fuzz.conf", s, &fuzz_no_files,
 		    CONFIG_SKIP_KEYS, NULL, err, sizeof(err)));
+		break;
+	}
+	case 5: {
+		/* a bounce's body: its first line the Content-Type value, the
+		 * rest fed in chunks of a size the input picks */
+		char *nl = memchr(s, '\n', size - 1);
+		struct buf out = BUF_INIT;
+		struct dsn *d;
+		size_t off, step, len;
+
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		d = dsn_new(s);
+		len = size - 1 - (size_t)(nl + 1 - s);
+		step = (size_t)(unsigned char)s[0] % 61 + 1;
+		for (off = 0; off < len; off += step)
+			dsn_feed(d, (const unsigned char *)nl + 1 + off,
+			    len - off < step ? len - off : step);
+		(void)dsn_format(d, &out);
+		buf_free(&out);
+		dsn_free(d);
 		break;
 	}
 	}

@@ -20,7 +20,7 @@ set -u
 
 it_init dns_errors
 [ -x "$AUTHMILTER" ] || { echo "Bail out! authmilter not built: $AUTHMILTER"; exit 1; }
-it_plan 21
+it_plan 22
 "$IT_PY" -c 'import authres, dkim' 2> /dev/null ||
     { echo "Bail out! $IT_PY lacks authres or dkim (python3-authres, python3-dkim)"; exit 1; }
 Z=dnserr.example
@@ -124,6 +124,9 @@ drop s1._domainkey.dkim.$Z TXT
 refused "DKIM key lookup times out, SPF fails, p=reject: 451 4.7.5, not 550" \
     451 "$TEMP dkim\.$Z" $BAD --from a@dkim.$Z --dkim "dkim.$Z:s1:$K_DKIM"
 it_check "... the key query was the one dropped" was_dropped "s1._domainkey.dkim.$Z"
+it_check "... the milter logs the lookup that timed out, with the server it asked" \
+    grep -qE "info: dns: s1\._domainkey\.dkim\.${Z//./\\.}/16: timed out \(asked 127\.0\.0\.1@$DROP_PORT" \
+    "$IT_DIR/log/milter.log"
 drop
 accepted "same message once the key answers: accepted" $BAD --from a@dkim.$Z \
     --dkim "dkim.$Z:s1:$K_DKIM" &&

@@ -33,6 +33,7 @@
 #include "policy/config.h"
 #include "daemon/engine.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "daemon/protocol.h"
 #include "policy/runtime.h"
 #include "testutil.h"
@@ -679,6 +680,91 @@ callbacks_forged_bounce_refused_at_rcpt(void **state)
 	buf_free(&log);
 }
 
+/* moved - how far slots first..first+n-1 together moved from a to b */
+static uint64_t
+moved(const struct stats_snapshot *a, const struct stats_snapshot *b,
+    size_t first, size_t n)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		sum += b->slot[i] - a->slot[i];
+	return sum;
+}
+
+/*
+ * callbacks_count_each_message_once - the metrics' counters (stats.h) as
+ * the callbacks bump them: a signed message, a DMARC reject, a DNS
+ * timeout tempfail, a forged bounce refused at RCPT
+ */
+static void
+callbacks_count_each_message_once(void **state)
+{
+	static const struct msg reject = {
+		"198.51.100.9", NULL, { "<a@example.net>" }, "<b@example.com>",
+		{ "From", " a@example.net", NULL }, "x\r\n", NULL
+	};
+	static const struct msg timeout = {
+		"198.51.100.9", NULL, { "<a@example.org>" }, "<b@example.com>",
+		{ "From", " a@example.org", NULL }, "x\r\n", NULL
+	};
+	static const struct msg forged = {
+		"192.0.2.1", NULL, { "<>" }, "<nobody@bounces.example.com>",
+		{ "From", " MAILER-DAEMON@other.example", NULL }, "x\r\n", NULL
+	};
+	struct stats_snapshot a, b;
+	struct buf log = BUF_INIT;
+
+	(void)state;
+	stats_read(&a);
+	deliver(&signed_msg, &log);
+	stats_read(&b);
+	assert_int_equal(moved(&a, &b, STATS_MESSAGES + STATS_MODE_SIGN
+	    * STATS_NOUTCOMES + STATS_OUTCOME_ACCEPT, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_MESSAGES, STATS_NMODES
+	    * STATS_NOUTCOMES), 1);
+	/* RSA (key type 0), whatever its DNS state */
+	assert_int_equal(moved(&a, &b, STATS_SIGNATURES, STATS_NKEY_STATES), 1);
+	assert_int_equal(moved(&a, &b, STATS_BOUNCE_ISSUED, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_ACTIONS, STATS_NACTIONS), 0);
+	assert_int_equal(b.hist[STATS_H_EOM][STATS_NBOUNDS + 1]
+	    >= a.hist[STATS_H_EOM][STATS_NBOUNDS + 1], 1);
+
+	a = b;
+	deliver(&reject, &log);
+	stats_read(&b);
+	assert_int_equal(moved(&a, &b, STATS_MESSAGES + STATS_MODE_VERIFY
+	    * STATS_NOUTCOMES + STATS_OUTCOME_REJECT, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_ACTIONS
+	    + STATS_ACTION_DMARC_REJECT, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_DMARC + 2, 1), 1);	/* fail */
+	assert_int_equal(moved(&a, &b, STATS_DKIM_NONE, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_SPF, STATS_NSPF), 1);
+	assert_int_equal(moved(&a, &b, STATS_SIGNATURES, STATS_NKEY_TYPES
+	    * STATS_NKEY_STATES), 0);
+
+	a = b;
+	deliver(&timeout, &log);
+	stats_read(&b);
+	assert_int_equal(moved(&a, &b, STATS_MESSAGES + STATS_MODE_VERIFY
+	    * STATS_NOUTCOMES + STATS_OUTCOME_TEMPFAIL, 1), 1);
+	assert_int_equal(moved(&a, &b, STATS_ACTIONS
+	    + STATS_ACTION_DMARC_TEMPFAIL, 1), 1);
+	assert_true(moved(&a, &b, STATS_DNS_ERRORS + STATS_DNS_TIMEOUT, 1) >= 1);
+	assert_true(moved(&a, &b, STATS_DNS_QUERIES, 1) >= 1);
+
+	a = b;
+	deliver(&forged, &log);
+	stats_read(&b);
+	assert_int_equal(moved(&a, &b, STATS_BOUNCE_REFUSED,
+	    STATS_NBOUNCE_REFUSALS), 1);
+	assert_int_equal(moved(&a, &b, STATS_BOUNCE_ACCEPTED, 1), 0);
+	assert_int_equal(moved(&a, &b, STATS_MESSAGES, STATS_NMODES
+	    * STATS_NOUTCOMES), 0);
+	buf_free(&log);
+}
+
 int
 main(void)
 {
@@ -692,6 +778,7 @@ main(void)
 		cmocka_unit_test(callbacks_dns_timeout_tempfails),
 		cmocka_unit_test(callbacks_bounce_goes_to_original_sender),
 		cmocka_unit_test(callbacks_forged_bounce_refused_at_rcpt),
+		cmocka_unit_test(callbacks_count_each_message_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -98,6 +98,62 @@ cidr_rejects_garbage(void **state)
 			fail_msg("\"%s\" accepted", bad[i]);
 }
 
+struct hostport_case {
+	const char *text;
+	int family;		/* 0: refused */
+	unsigned short port;
+};
+
+/* cidr_parses_listen_addresses - ADDR:PORT and [ADDR6]:PORT, numeric, port 1-65535 */
+static void
+cidr_parses_listen_addresses(void **state)
+{
+	static const struct hostport_case cases[] = {
+		{ "127.0.0.1:9187", AF_INET, 9187 },
+		{ "0.0.0.0:1", AF_INET, 1 },
+		{ "[::1]:65535", AF_INET6, 65535 },
+		{ "[2001:db8::5]:80", AF_INET6, 80 },
+		{ "127.0.0.1", 0, 0 },
+		{ "127.0.0.1:", 0, 0 },
+		{ "127.0.0.1:0", 0, 0 },
+		{ "127.0.0.1:65536", 0, 0 },
+		{ "127.0.0.1:+80", 0, 0 },
+		{ "127.0.0.1:80x", 0, 0 },
+		{ ":9187", 0, 0 },
+		{ "localhost:9187", 0, 0 },
+		{ "::1:9187", 0, 0 },
+		{ "[::1]9187", 0, 0 },
+		{ "[127.0.0.1]:9187", 0, 0 },
+		{ "[::1", 0, 0 },
+		{ "", 0, 0 },
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		rc = cidr_parse_hostport(cases[i].text, &ss, &len, err, sizeof(err));
+		if (cases[i].family == 0) {
+			if (rc == 0)
+				fail_msg("\"%s\" accepted", cases[i].text);
+			assert_true(err[0] != '\0');
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("\"%s\": %s", cases[i].text, err);
+		assert_int_equal(ss.ss_family, cases[i].family);
+		assert_int_equal(ntohs(cases[i].family == AF_INET ?
+		    ((struct sockaddr_in *)&ss)->sin_port
+		    : ((struct sockaddr_in6 *)&ss)->sin6_port), cases[i].port);
+		assert_int_equal(len, cases[i].family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	}
+}
+
 int
 main(void)
 {
@@ -105,6 +161,7 @@ main(void)
 		cmocka_unit_test(cidr_matches_by_table),
 		cmocka_unit_test(cidr_matches_sockaddr),
 		cmocka_unit_test(cidr_rejects_garbage),
+		cmocka_unit_test(cidr_parses_listen_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

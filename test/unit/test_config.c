@@ -151,6 +151,14 @@ static const struct bad_case bad_cases[] = {
 	{ "socket syntax", "socket = tcp:25\n", "test.conf:1: socket:", NULL },
 	{ "inet port out of range", "socket = inet:70000@127.0.0.1\n",
 	  "test.conf:1: socket:", NULL },
+	{ "metrics_listen without a port", "metrics_listen = 127.0.0.1\n",
+	  "test.conf:1: metrics_listen: \"127.0.0.1\" is not ADDRESS:PORT", NULL },
+	{ "metrics_listen port out of range", "metrics_listen = 127.0.0.1:65536\n",
+	  "test.conf:1: metrics_listen: \"127.0.0.1:65536\": the port is not a number", NULL },
+	{ "metrics_listen host name", "metrics_listen = localhost:9100\n",
+	  "test.conf:1: metrics_listen: \"localhost:9100\": \"localhost\" is not an IPv4", NULL },
+	{ "metrics_listen IPv6 without brackets", "metrics_listen = ::1:9100\n",
+	  "test.conf:1: metrics_listen: \"::1:9100\": \"::1\" is not an IPv4", NULL },
 	{ "mode not octal", "socket_mode = 999\n", "test.conf:1: socket_mode:", NULL },
 	{ "log level", "log_level = loud\n", "test.conf:1: log_level:", NULL },
 	{ "bad network", "internal_hosts = 300.1.1.1\n",
@@ -294,6 +302,7 @@ config_good_file_with_blocks(void **state)
 	    "signed_headers  = From, To, Subject\n"
 	    "platform_domain = esp.example\n"
 	    "on_internal_error = tempfail\n"
+	    "metrics_listen = [::1]:9187\n"
 	    "\n"
 	    "domain Example.COM {\n"
 	    "    key = s2026b @RSA@\n"
@@ -313,6 +322,7 @@ config_good_file_with_blocks(void **state)
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->socket, "inet:8891@127.0.0.1");
+	assert_string_equal(c->metrics_listen, "[::1]:9187");
 	assert_string_equal(c->authserv_id, "mx.example.net");
 	assert_int_equal(c->internal_hosts.n, 3);
 	assert_true(cidr_list_match_str(&c->internal_hosts, "2001:db8::25"));
@@ -660,6 +670,7 @@ static const size_t type_sizes[OPT_NTYPES] = {
 	[OPT_FACILITY] = sizeof(int),
 	[OPT_KEY] = sizeof(struct key *),
 	[OPT_SOCKET] = sizeof(char *),
+	[OPT_LISTEN] = sizeof(char *),
 };
 
 /* config_table_rows_match_their_types - every row's field has its type's C size and handlers */

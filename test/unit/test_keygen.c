@@ -684,8 +684,8 @@ cli_exit_status_and_messages(void **state)
 		  "--txt-max: not a positive number" },
 		{ { "-d", "example.com", "-s", "x", "--txt-max", "100" }, 1, NULL,
 		  "--txt-max 100: must be between 128 and 65535" },
-		{ { "-d", "example.com", "-s", "x", "-D", "/nonexistent/dir" }, 1,
-		  NULL, "key directory /nonexistent/dir" },
+		{ { "-d", "example.com", "-s", "x", "-D", "/dev/null/dir" }, 1,
+		  NULL, "key directory /dev/null: not a directory" },
 		{ { "-d", "example.com", "-s", "x", "-t", "dsa" }, 2, NULL,
 		  "expected rsa or ed25519" },
 		{ { "-d", "example.com" }, 2, NULL, "-s SELECTOR" },
@@ -693,6 +693,13 @@ cli_exit_status_and_messages(void **state)
 		{ { "-d", "example.com", "-s", "x", "extra" }, 2, NULL,
 		  "unexpected argument" },
 		{ { "-h" }, 0, "usage:", NULL },
+		{ { "-d", "example.com", "-s", "j1", "-t", "ed25519", "--json" }, 0,
+		  "{\"domain\":\"example.com\",\"selector\":\"j1\",\"type\":"
+		  "\"ed25519\",\"bits\":256,", NULL },
+		{ { "-d", "example.com", "--domains", "x", "-s", "x" }, 2, NULL,
+		  "exclude each other" },
+		{ { "-d", "example.com", "-s", "x", "--cname-target", "a..b" }, 1,
+		  NULL, "--cname-target a..b" },
 	};
 	const char *dir = *state;
 	char *out, *errout;
@@ -772,6 +779,136 @@ cli_writes_key_once(void **state)
 	buf_free(&joined);
 }
 
+/* cname_target_and_line - SELECTOR.DOMAIN.ZONE, checked; the CNAME and TXT lines */
+static void
+cname_target_and_line(void **state)
+{
+	static const struct {
+		const char *sel, *dom, *zone, *want;	/* want NULL: refused */
+	} rows[] = {
+		{ "s1", "customer.example", "dkim.platform.example",
+		  "s1.customer.example.dkim.platform.example" },
+		{ "s1", "customer.example", "dkim.platform.example.",
+		  "s1.customer.example.dkim.platform.example" },
+		{ "s1", "customer.example", "", NULL },
+		{ "s1", "customer.example", "bad..zone", NULL },
+		{ "s1", "customer.example", "under_score.example", NULL },
+	};
+	struct buf t = BUF_INIT, line = BUF_INIT, zone = BUF_INIT;
+	char err[256], longzone[260];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err[0] = '\0';
+		if (rows[i].want != NULL) {
+			assert_int_equal(keygen_cname_target(rows[i].sel, rows[i].dom,
+			    rows[i].zone, &t, err, sizeof(err)), 0);
+			assert_string_equal(buf_cstr(&t), rows[i].want);
+		} else {
+			assert_int_equal(keygen_cname_target(rows[i].sel, rows[i].dom,
+			    rows[i].zone, &t, err, sizeof(err)), -1);
+			assert_non_null(strstr(err, "--cname-target"));
+		}
+	}
+	/* a zone that makes the name longer than 253 octets */
+	memset(longzone, 'a', sizeof(longzone));
+	for (i = 63; i < 250; i += 64)
+		longzone[i] = '.';
+	longzone[250] = '\0';
+	assert_int_equal(keygen_cname_target("s1", "customer.example", longzone,
+	    &t, err, sizeof(err)), -1);
+	assert_int_equal(keygen_cname_target("s1", "customer.example",
+	    "dkim.platform.example", &t, err, sizeof(err)), 0);
+	keygen_cname_line("s1", "customer.example", buf_cstr(&t), &line);
+	assert_string_equal(buf_cstr(&line), "s1._domainkey.customer.example.\t"
+	    "IN\tCNAME\ts1.customer.example.dkim.platform.example.\n");
+	keygen_zone_record(buf_cstr(&t), "v=DKIM1; k=rsa; p=AB", 255, &zone);
+	assert_string_equal(buf_cstr(&zone), "s1.customer.example.dkim.platform."
+	    "example.\tIN\tTXT\t( \"v=DKIM1; k=rsa; \"\n\t\"p=AB\" )\n");
+	buf_free(&t);
+	buf_free(&line);
+	buf_free(&zone);
+}
+
+/* make_dir_creates_0700 - missing parents made 0700, existing kept, a file refused */
+static void
+make_dir_creates_0700(void **state)
+{
+	const char *dir = *state;
+	struct buf p = BUF_INIT, q = BUF_INIT;
+	struct stat st;
+	char err[256];
+	int fd;
+
+	assert_int_equal(chmod(dir, 0755), 0);
+	path_in(&p, dir, "a/b/c");
+	assert_int_equal(keygen_make_dir(buf_cstr(&p), err, sizeof(err)), 0);
+	assert_int_equal(stat(buf_cstr(&p), &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path_in(&q, dir, "a"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);	/* existing: untouched */
+	assert_int_equal(keygen_make_dir(buf_cstr(&p), err, sizeof(err)), 0);
+	fd = open(path_in(&q, dir, "file"), O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	path_in(&q, dir, "file/sub");
+	assert_int_equal(keygen_make_dir(buf_cstr(&q), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a directory"));
+	assert_int_equal(keygen_make_dir("", err, sizeof(err)), -1);
+	buf_free(&p);
+	buf_free(&q);
+}
+
+/* cli_batch_json_cname - --domains with --json and --cname-target: key_dir layout, one document */
+static void
+cli_batch_json_cname(void **state)
+{
+	const char *dir = *state;
+	struct buf list = BUF_INIT, p = BUF_INIT;
+	const char *args[] = { "--domains", NULL, "-s", "s1", "-t", "ed25519",
+	    "--json", "--cname-target", "dkim.platform.example", NULL };
+	static const char head[] = "s1._domainkey.two.example.\tIN\tCNAME\t"
+	    "s1.two.example.dkim.platform.example.\ns1.two.example.dkim."
+	    "platform.example.\tIN\tTXT\t( \"v=DKIM1; k=ed25519; \"";
+	char *out, *errout, *zone;
+	struct stat st;
+	FILE *fp;
+
+	path_in(&list, dir, "list");
+	fp = fopen(buf_cstr(&list), "w");
+	assert_non_null(fp);
+	fputs("one.example\n# a comment\n\nbad..name\ntwo.example  # two\n", fp);
+	fclose(fp);
+	args[1] = buf_cstr(&list);
+	assert_int_equal(cli_run(dir, args, &out, &errout), 1);	/* bad..name */
+	assert_non_null(strstr(errout, "bad..name: invalid domain"));
+	assert_int_equal(stat(path_in(&p, dir, "one.example/s1.pem"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(path_in(&p, dir, "one.example"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path_in(&p, dir, "two.example/s1.pem"), &st), 0);
+	assert_int_not_equal(stat(path_in(&p, dir, "bad..name"), &st), 0);
+	assert_true(strncmp(out, "{\"keys\":[{\"domain\":\"one.example\"", 32) == 0);
+	assert_non_null(strstr(out, "\"conf_line\":\"key = s1\""));
+	assert_non_null(strstr(out, "\"cname\":{\"name\":\"s1._domainkey.one."
+	    "example.\",\"target\":\"s1.one.example.dkim.platform.example.\""));
+	assert_non_null(strstr(out, "\"errors\":[{\"domain\":\"bad..name\""));
+	assert_non_null(strstr(out, "\"failed\":1}\n"));
+	/* the .txt file: the CNAME for the customer, the TXT at the target */
+	zone = file_text(path_in(&p, dir, "two.example/s1.txt"));
+	assert_non_null(zone);
+	assert_true(strncmp(zone, head, strlen(head)) == 0);
+	free(zone);
+	free(out);
+	free(errout);
+	buf_free(&list);
+	buf_free(&p);
+}
+
 /* main - run the keygen tests */
 int
 main(void)
@@ -796,6 +933,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(cli_exit_status_and_messages,
 		    tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(cli_writes_key_once,
+		    tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test(cname_target_and_line),
+		cmocka_unit_test_setup_teardown(make_dir_creates_0700,
+		    tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(cli_batch_json_cname,
 		    tmpdir_setup, tmpdir_teardown),
 	};
 

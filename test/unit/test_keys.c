@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/bn.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "policy/config.h"
 #include "auth/keys.h"
@@ -474,10 +477,65 @@ keys_reader_refuses_paths_another_user_controls(void **state)
 	free(d);
 }
 
+/*
+ * keys_spki_is_what_i2d_pubkey_gives - our DER SubjectPublicKeyInfo (made
+ * without OpenSSL's encoder lookup) byte for byte against i2d_PUBKEY, for
+ * RSA moduli of several sizes and exponents and for Ed25519
+ */
+static void
+keys_spki_is_what_i2d_pubkey_gives(void **state)
+{
+	static const struct { const char *type; int bits; unsigned e; } kinds[] = {
+		{ "RSA", 1024, 65537 }, { "RSA", 2048, 65537 }, { "RSA", 2048, 3 },
+		{ "RSA", 3072, 65537 }, { "RSA", 4096, 65537 }, { "ED25519", 0, 0 },
+	};
+	struct buf der = BUF_INIT;
+	unsigned char *ref;
+	EVP_PKEY *pk;
+	size_t i;
+	int n, round;
+
+	(void)state;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		for (round = 0; round < 3; round++) {
+			if (kinds[i].bits == 0)
+				pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+			else {
+				EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL,
+				    "RSA", NULL);
+				BIGNUM *e = BN_new();
+
+				pk = NULL;
+				assert_non_null(ctx);
+				assert_true(BN_set_word(e, kinds[i].e));
+				assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+				assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx,
+				    kinds[i].bits), 1);
+				assert_int_equal(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx,
+				    e), 1);
+				assert_int_equal(EVP_PKEY_keygen(ctx, &pk), 1);
+				BN_free(e);
+				EVP_PKEY_CTX_free(ctx);
+			}
+			assert_non_null(pk);
+			ref = NULL;
+			n = i2d_PUBKEY(pk, &ref);
+			assert_true(n > 0);
+			assert_int_equal(keys_spki(pk, &der), 0);
+			if ((size_t)n != der.len || memcmp(ref, der.data, der.len) != 0)
+				fail_msg("%s %d (e=%u): SPKI differs from i2d_PUBKEY's",
+				    kinds[i].type, kinds[i].bits, kinds[i].e);
+			OPENSSL_free(ref);
+			EVP_PKEY_free(pk);
+		}
+	buf_free(&der);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keys_spki_is_what_i2d_pubkey_gives),
 		cmocka_unit_test(keys_select_by_table),
 		cmocka_unit_test(keys_pub_set_keeps_definite_state_on_unknown),
 		cmocka_unit_test(keys_phase_changes_are_logged_once),
