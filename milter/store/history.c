@@ -20,6 +20,7 @@
 #include "store/history.h"
 #include "store/history_backend.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 #define HISTORY_QUEUE_DEFAULT	10000
@@ -301,6 +302,7 @@ history_submit(struct history *h, struct history_record *r)
 	if (h->n == h->cap || h->stop) {
 		pthread_mutex_unlock(&h->lock);
 		__atomic_add_fetch(&h->dropped_full, 1, __ATOMIC_RELAXED);
+		stats_inc(STATS_HISTORY_DROPPED);
 		history_record_free(r);
 		return -1;
 	}
@@ -391,9 +393,10 @@ history_write(struct history *h, struct history_store **s,
 		}
 	}
 	if (*s != NULL && history_store_insert(*s, batch, k, err,
-	    sizeof(err)) == 0)
+	    sizeof(err)) == 0) {
 		__atomic_add_fetch(&h->written, k, __ATOMIC_RELAXED);
-	else if (k > 0) {
+		stats_add(STATS_HISTORY_WRITTEN, k);
+	} else if (k > 0) {
 		if (*s != NULL) {
 			log_err(NULL, "history: writing %zu records failed, "
 			    "reopening the store: %s", k, err);
@@ -402,6 +405,7 @@ history_write(struct history *h, struct history_store **s,
 			*retry_at = history_now() + *backoff;
 		}
 		__atomic_add_fetch(&h->dropped_store, k, __ATOMIC_RELAXED);
+		stats_add(STATS_HISTORY_DROPPED + 1, k);
 	}
 	for (i = 0; i < k; i++)
 		history_record_free(batch[i]);

@@ -29,8 +29,8 @@ set -u
 
 it_init history_postfix
 REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
-it_require "$AUTHMILTER" "$REPORT" sqlite3 xmllint
-it_plan 42
+it_require "$AUTHMILTER" "$REPORT" sqlite3 xmllint curl
+it_plan 43
 Z=hist.example
 GOOD=192.0.2.20         # permitted by every SPF record of $Z
 BAD=192.0.2.99          # permitted by none
@@ -56,8 +56,11 @@ it_sink_start || { echo "Bail out! smtp-sink"; exit 1; }
 
 DB=$IT_DIR/milter/history.db
 conf=$IT_DIR/milter/history.conf
+MPORT=${IT_METRICS_PORT:-}
+it_free_port MPORT
 it_authmilter_conf "$conf"
 echo "history = sqlite:$DB" >> "$conf"
+echo "metrics_listen = 127.0.0.1:$MPORT" >> "$conf"
 cat >> "$conf" <<EOF
 report_sender = dmarc-reports@mx.test.example
 report_org_name = Test Receiver
@@ -128,6 +131,11 @@ ctl_history() {
 it_check "authmilterctl status counts them: 6 written, none dropped" \
     it_wait_for 5 ctl_history \
     "history: 6 written, 0 waiting, dropped 0 (queue full) and 0 (store unavailable)"
+it_check "metrics: authmilter_history_records_written_total 6, none dropped" \
+    sh -c 'curl -sS -f "http://127.0.0.1:$1/metrics" > "$2" &&
+        grep -qx "authmilter_history_records_written_total 6" "$2" &&
+        grep -qx "authmilter_history_records_dropped_total{reason=\"queue_full\"} 0" "$2"' \
+    sh "$MPORT" "$IT_DIR/tmp/metrics.txt"
 it_check "the store was opened and migrated (logged)" \
     it_wait_logged 5 "history: store sqlite:.* open \(schema version 2\)"
 it_check "schema_version holds versions 1 and 2" \

@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "base/stats.h"
 #include "store/history.h"
 #include "store/history_inbound.h"
 #include "testutil.h"
@@ -288,6 +289,7 @@ static void
 queue_full_drops_and_counts(void **state)
 {
 	struct history_options ho = { NULL, 16, 60, 4 };
+	struct stats_snapshot snap;
 	struct hist_read rd = { { NULL }, 0 };
 	struct history_stats st;
 	struct history_store *s;
@@ -315,6 +317,8 @@ queue_full_drops_and_counts(void **state)
 		    "a.example", 1)) != 0)
 			dropped++;
 	assert_int_equal(dropped, 4);	/* 16 fit */
+	stats_read(&snap);
+	assert_true(snap.slot[STATS_HISTORY_DROPPED] == 4);
 	history_get_stats(h, &st);
 	assert_int_equal(st.dropped_full, 4);
 	assert_int_equal(st.queued, 17);
@@ -324,6 +328,8 @@ queue_full_drops_and_counts(void **state)
 	history_get_stats(h, &st);
 	assert_int_equal(st.written, 17);
 	assert_int_equal(st.dropped_store, 0);
+	stats_read(&snap);
+	assert_true(snap.slot[STATS_HISTORY_WRITTEN] >= 17);
 	history_stop(h);
 	assert_int_equal(history_store_each(s, 0, T0 + 100, hist_keep, &rd, err,
 	    sizeof(err)), 0);
