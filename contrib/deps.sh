@@ -10,6 +10,8 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config
 libmilter-dev libopendkim-dev libssl-dev libcmocka-dev
 libunbound-dev libspf2-dev libpsl-dev libidn2-dev libsystemd-dev libmicrohttpd-dev publicsuffix
+libsqlite3-dev zlib1g-dev sqlite3 libxml2-utils libmail-dmarc-perl
+libpq-dev postgresql
 postfix knot knot-dnsutils sasl2-bin libsasl2-modules libsasl2-modules-db
 python3 python3-dkim python3-dnspython python3-nacl libmail-dkim-perl libnet-dns-perl python3-spf python3-authres python3-yaml
 opendkim opendkim-tools openssl ca-certificates procps clang libclang-rt-14-dev

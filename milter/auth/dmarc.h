@@ -110,6 +110,8 @@ struct dmarc_record {
 	unsigned fo;			/* DMARC_FO_*, default DMARC_FO_0 */
 	unsigned long ri;		/* report interval, default 86400 */
 	char *rua[DMARC_URI_MAX];	/* syntactically valid aggregate URIs */
+	unsigned long long rua_limit[DMARC_URI_MAX];	/* each one's "!size"
+					 * in bytes (RFC 7489 6.2); 0: none */
 	size_t nrua;
 	char *ruf[DMARC_URI_MAX];	/* syntactically valid failure URIs */
 	size_t nruf;

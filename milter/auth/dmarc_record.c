@@ -225,12 +225,18 @@ dmarc_uri_char(int c)
 	return isalnum(c) || strchr("-._~:/?#[]@$&'()*+;=", c) != NULL;
 }
 
-/* dmarc_uri_len - length of a valid URI in s (obs "!size" cut off); 0 if invalid */
+/*
+ * dmarc_uri_len - length of a valid URI in s (obs "!size" cut off, its
+ * bytes into *limit: RFC 7489's size limit of a report; 0 none); 0 if
+ * invalid
+ */
 static size_t
-dmarc_uri_len(const struct dmarc_span *s)
+dmarc_uri_len(const struct dmarc_span *s, unsigned long long *limit)
 {
 	const char *bang = NULL;
 	size_t i, n = s->n, colon = 0;
+	unsigned long long size = 0;
+	int over = 0;
 
 	for (i = 0; i < n; i++)
 		if (s->p[i] == '!')
@@ -240,13 +246,25 @@ dmarc_uri_len(const struct dmarc_span *s)
 
 		if (q == end || !isdigit((unsigned char)*q))
 			return 0;
-		while (q < end && isdigit((unsigned char)*q))
+		while (q < end && isdigit((unsigned char)*q)) {
+			if (size > (1ULL << 40))
+				over = 1;	/* far beyond any mail: no limit */
+			size = size * 10 + (unsigned)(*q - '0');
 			q++;
-		if (q < end && strchr("kmgtKMGT", *q) != NULL)
+		}
+		if (q < end && strchr("kmgtKMGT", *q) != NULL) {
+			switch (tolower((unsigned char)*q)) {
+			case 't': size *= 1024; /* FALLTHROUGH */
+			case 'g': size *= 1024; /* FALLTHROUGH */
+			case 'm': size *= 1024; /* FALLTHROUGH */
+			case 'k': size *= 1024; break;
+			}
 			q++;
+		}
 		if (q != end)
 			return 0;
 		n = (size_t)(bang - s->p);
+		*limit = over ? 0 : size;
 	}
 	if (n == 0 || !isalpha((unsigned char)s->p[0]))
 		return 0;
@@ -270,12 +288,14 @@ dmarc_uri_len(const struct dmarc_span *s)
 	return n;
 }
 
-/* dmarc_parse_uris - keep the syntactically valid URIs of a list */
+/* dmarc_parse_uris - keep the syntactically valid URIs of a list (and their size limits, when limits is not NULL) */
 static void
-dmarc_parse_uris(const struct dmarc_span *v, char **out, size_t *nout)
+dmarc_parse_uris(const struct dmarc_span *v, char **out, size_t *nout,
+    unsigned long long *limits)
 {
 	const char *p = v->p, *end = v->p + v->n, *comma;
 	struct dmarc_span u;
+	unsigned long long limit;
 	size_t n;
 
 	while (p < end) {
@@ -284,9 +304,13 @@ dmarc_parse_uris(const struct dmarc_span *v, char **out, size_t *nout)
 		u.n = comma ? (size_t)(comma - p) : (size_t)(end - p);
 		p = comma ? comma + 1 : end;
 		dmarc_trim(&u);
-		n = dmarc_uri_len(&u);
-		if (n > 0 && *nout < DMARC_URI_MAX)
+		limit = 0;
+		n = dmarc_uri_len(&u, &limit);
+		if (n > 0 && *nout < DMARC_URI_MAX) {
+			if (limits != NULL)
+				limits[*nout] = limit;
 			out[(*nout)++] = xstrndup(u.p, n);
+		}
 	}
 }
 
@@ -375,10 +399,10 @@ dmarc_set_tag(struct dmarc_record *r, int tag, const struct dmarc_span *v)
 			r->psd = DMARC_PSD_N;
 		break;		/* "u" and invalid values: the default */
 	case T_RUA:
-		dmarc_parse_uris(v, r->rua, &r->nrua);
+		dmarc_parse_uris(v, r->rua, &r->nrua, r->rua_limit);
 		break;
 	case T_RUF:
-		dmarc_parse_uris(v, r->ruf, &r->nruf);
+		dmarc_parse_uris(v, r->ruf, &r->nruf, NULL);
 		break;
 	case T_FO:
 		if ((r->fo = dmarc_parse_fo(v)) == 0)

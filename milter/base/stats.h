@@ -108,7 +108,10 @@ enum stats_counter {
 	STATS_DNS_ERRORS = STATS_DNS_QUERIES + 1,	/* [stats_dns_error] */
 	STATS_RELOADS = STATS_DNS_ERRORS + STATS_NDNS_ERRORS,	/* [0 ok, 1 failed] */
 	STATS_GENERATION = STATS_RELOADS + 2,	/* snapshots installed */
-	STATS_NSLOTS = STATS_GENERATION + 1
+	STATS_HISTORY_WRITTEN = STATS_GENERATION + 1,	/* DMARC history records stored */
+	STATS_HISTORY_DROPPED = STATS_HISTORY_WRITTEN + 1,	/* [0 queue full,
+							 * 1 store unavailable] */
+	STATS_NSLOTS = STATS_HISTORY_DROPPED + 2
 };
 
 /* The histograms; each has its own bounds (stats_bounds) */

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/edit.h"
 #include "base/log.h"
+#include "base/mailaddr.h"
 #include "base/stats.h"
 #include "policy/mode.h"
 #include "daemon/mta.h"
@@ -27,6 +28,8 @@
 #include "policy/outbound.h"
 #include "policy/runtime.h"
 #include "daemon/state.h"
+#include "store/history.h"
+#include "store/history_inbound.h"
 #include "policy/verdict.h"
 #include "base/xalloc.h"
 
@@ -44,6 +47,23 @@
 #define CB_PROTO_WANT (PROTO_P_HDR_LEADSPC | PROTO_P_NR_HDR | PROTO_P_NR_BODY \
 	| PROTO_P_NR_CONN | PROTO_P_NR_HELO | PROTO_P_NR_EOH \
 	| PROTO_P_NOUNKNOWN | PROTO_P_NODATA)
+
+/* The DMARC history's writer (NULL: none), set once before serving. */
+static struct history *cb_history;
+
+/* callbacks_set_history - where inbound messages are recorded */
+void
+callbacks_set_history(struct history *h)
+{
+	__atomic_store_n(&cb_history, h, __ATOMIC_RELEASE);
+}
+
+/* callbacks_history - the history's writer, for the control socket's status */
+struct history *
+callbacks_history(void)
+{
+	return __atomic_load_n(&cb_history, __ATOMIC_ACQUIRE);
+}
 
 /*
  * cb_proto_now - the replies this connection can do without, given the
@@ -316,6 +336,8 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 	if (c == NULL || (m = c->msg) == NULL || argv == NULL || argv[0] == NULL)
 		return ENGINE_CONTINUE;
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
+	if (m->rcpt_domain == NULL)
+		m->rcpt_domain = mailaddr_envelope_domain(argv[0]);
 	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
 	if (st == BOUNCE_OK) {
 		stats_inc(STATS_BOUNCE_ACCEPTED);
@@ -705,6 +727,18 @@ cb_eom_plan(struct state_conn *c, struct state_msg *m,
 	return v;
 }
 
+/* cb_record - queue the message's DMARC history record for the writer thread (never waits for the store) */
+static void
+cb_record(const struct state_conn *c, const struct state_msg *m,
+    const struct verdict *v)
+{
+	struct history *h = __atomic_load_n(&cb_history, __ATOMIC_ACQUIRE);
+
+	if (h != NULL && m->in != NULL)
+		(void)history_submit(h, history_inbound_record(m->in, clock_now(),
+		    c->client_addr, m->envfrom, m->rcpt_domain, v));
+}
+
 /* cb_eom - the message's end: sign or judge, apply the edits, answer */
 static enum engine_status
 cb_eom(struct engine_session *ctx)
@@ -729,6 +763,7 @@ cb_eom(struct engine_session *ctx)
 	cb_end(c, m, m->out != NULL || m->eoh_failed ? STATS_MODE_SIGN
 	    : m->in != NULL ? STATS_MODE_VERIFY : m->mode.kind == MODE_SIGN
 	    ? STATS_MODE_UNSIGNED : STATS_MODE_PASS, NULL, v, STATS_NACTIONS);
+	cb_record(c, m, &v);
 	rc = cb_status(ctx, m->qid, v);
 	/*
 	 * At the end of a message, accept and continue both deliver it with

@@ -6,6 +6,11 @@
 
 #include "daemon/engine.h"
 
+struct history;
+/* callbacks_set_history - record inbound messages' DMARC history into h (NULL: stop); set before serving */
+void callbacks_set_history(struct history *h);
+/* callbacks_history - the writer set by callbacks_set_history (NULL: none) */
+struct history *callbacks_history(void);
 /* callbacks_table - what we ask of the MTA and the callbacks */
 const struct engine_callbacks *callbacks_table(void);
 

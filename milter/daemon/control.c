@@ -26,6 +26,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "daemon/callbacks.h"
 #include "daemon/control.h"
 #include "daemon/listener.h"
 #include "daemon/lmengine.h"
@@ -154,6 +155,8 @@ control_status(const struct control_req *r, struct buf *out)
 	st.last_ok = control_rl_ok;
 	st.last_age = now - control_rl_at;
 	st.last_result = control_rl_result;
+	st.history = callbacks_history() != NULL;
+	history_get_stats(callbacks_history(), &st.hist);
 	control_format_status(&st, c, now, r->json, out);
 	pthread_mutex_unlock(&control_lock);
 	config_release(c);

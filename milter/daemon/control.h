@@ -27,6 +27,7 @@
 
 #include "base/buf.h"
 #include "policy/config.h"
+#include "store/history.h"
 
 #define CONTROL_MAX_REQUEST 1024	/* bytes of a request line, newline included */
 #define CONTROL_MAX_ARGS 16		/* words of a request */
@@ -64,6 +65,8 @@ struct control_status {
 	int last_ok;			/* the last one installed its snapshot */
 	long long last_age;		/* seconds since it ended */
 	const char *last_result;	/* its summary line ("" : none yet) */
+	int history;			/* the DMARC history is kept */
+	struct history_stats hist;	/* its writer's counters */
 };
 
 /*

@@ -156,7 +156,7 @@ void
 control_help(struct buf *out)
 {
 	buf_puts(out,
-	    "status [--json]       version, uptime, snapshot, in flight, reloads\n"
+	    "status [--json]       version, uptime, snapshot, in flight, reloads, history\n"
 	    "keys [--state S] [--domain D] [--json]\n"
 	    "                      every key, its DNS state and window\n"
 	    "domain D              D's configuration, keys, and which sign now\n"
@@ -224,6 +224,14 @@ control_status_json(const struct control_status *st, const struct config *c,
 			    keys_pub_name((enum key_pub)i), n[i]);
 		buf_putc(out, '}');
 	}
+	if (st->history)
+		buf_printf(out, ", \"history\": {\"queued\": %llu, \"written\": "
+		    "%llu, \"pending\": %llu, \"dropped_queue_full\": %llu, "
+		    "\"dropped_store_unavailable\": %llu}", st->hist.queued,
+		    st->hist.written, st->hist.pending, st->hist.dropped_full,
+		    st->hist.dropped_store);
+	else
+		buf_puts(out, ", \"history\": null");
 	buf_printf(out, ", \"messages_in_flight\": %ld, \"connections\": %ld, "
 	    "\"reload_in_progress\": %s, \"reloads\": %lu, \"last_reload\": ",
 	    st->messages, st->connections, st->reloading ? "true" : "false",
@@ -271,6 +279,13 @@ control_format_status(const struct control_status *st,
 	else
 		buf_printf(out, "last reload: %s, %lld s ago: %s\n", st->last_ok
 		    ? "ok" : "failed", st->last_age, st->last_result);
+	if (st->history)
+		buf_printf(out, "history: %llu written, %llu waiting, dropped "
+		    "%llu (queue full) and %llu (store unavailable)\n",
+		    st->hist.written, st->hist.pending, st->hist.dropped_full,
+		    st->hist.dropped_store);
+	else
+		buf_puts(out, "history: not kept\n");
 }
 
 /* control_time - a key time as the conf writes it (UTC); "" for none */

@@ -66,6 +66,8 @@
 #include "base/secret.h"
 #include "base/stats.h"
 #include "daemon/state.h"
+#include "store/history.h"
+#include "base/xalloc.h"
 
 #define MAIN_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
 #define MAIN_DRAIN_SECONDS 30
@@ -373,6 +375,32 @@ main_milter_thread(void *arg)
 	return NULL;
 }
 
+static struct history *main_history;	/* the DMARC history's writer (NULL: none) */
+static char *main_history_spec;		/* its store, as at start (owned) */
+
+/* main_history_start - the history writer of the history option (read at start only) */
+static void
+main_history_start(const struct config *c)
+{
+	struct history_options ho;
+	char err[256];
+
+	if (c->history[0] == '\0')
+		return;
+	/* a store that cannot open is retried; one we cannot read is a conf error */
+	if (history_spec_check(c->history, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+	memset(&ho, 0, sizeof(ho));
+	ho.spec = c->history;
+	ho.queue = (size_t)c->history_queue;
+	if ((main_history = history_start(&ho, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	main_history_spec = xstrdup(c->history);
+	callbacks_set_history(main_history);
+	log_info(NULL, "history: recording inbound DMARC results into %s",
+	    c->history);
+}
+
 /* main_set_limits - milter_timeout and max_connections of c for the running engine */
 static void
 main_set_limits(const struct config *c)
@@ -390,6 +418,10 @@ main_set_limits(const struct config *c)
 	} else {
 		listener_set_timeout(c->milter_timeout);
 	}
+	if (main_history_spec != NULL ? strcmp(c->history, main_history_spec)
+	    != 0 : c->history[0] != '\0')
+		log_warn(NULL, "history changed: it takes a restart; still %s",
+		    main_history_spec != NULL ? main_history_spec : "none");
 	if (c->milter_engine != main_engine)
 		log_warn(NULL, "milter_engine changed to %s: it takes a restart; "
 		    "still serving with the %s engine",
@@ -699,6 +731,7 @@ main_serve(const char *path, const struct config *c)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
+	main_history_start(c);
 	main_set_limits(c);
 	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
@@ -838,6 +871,11 @@ main_check(const char *path, int quiet)
 	/* what the start would refuse: the socket's and pid file's directories */
 	if (c != NULL && main_check_run_dirs(c) != 0)
 		rc = 1;
+	if (c != NULL && c->history[0] != '\0' && history_spec_check(c->history,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		rc = 1;
+	}
 	if (c != NULL && !quiet)
 		config_dump(c, stdout);
 	config_problems_free(&probs);
@@ -939,6 +977,12 @@ main(int argc, char **argv)
 	main_log_summary("configuration loaded from", path, c, NULL, 0, t0,
 	    NULL);
 	rc = main_serve(path, c);
+	/* what is queued is written; freed only when no thread submits any more */
+	if (rc == 0) {
+		callbacks_set_history(NULL);
+		history_stop(main_history);
+	} else
+		history_flush(main_history);
 	if (main_pid.dirfd >= 0)
 		(void)unlinkat(main_pid.dirfd, main_pid.name, 0);
 	if (rc == -2) {

@@ -149,6 +149,13 @@ metrics_v_reloads(size_t i, const char *v[2])
 	v[0] = i == 0 ? "ok" : "failed";
 }
 
+/* metrics_v_history - why a history record was dropped */
+static void
+metrics_v_history(size_t i, const char *v[2])
+{
+	v[0] = i == 0 ? "queue_full" : "store_unavailable";
+}
+
 /* A counter family: a block of slots and the labels of each. */
 struct metrics_counter {
 	const char *name;		/* after the prefix; ends in _total */
@@ -196,6 +203,11 @@ static const struct metrics_counter metrics_counters[] = {
 	  STATS_DNS_ERRORS, STATS_NDNS_ERRORS, { "kind", NULL }, metrics_v_dns },
 	{ "reloads_total", "Configuration reloads, by result", STATS_RELOADS, 2,
 	  { "result", NULL }, metrics_v_reloads },
+	{ "history_records_written_total", "DMARC history records stored "
+	  "(history)", STATS_HISTORY_WRITTEN, 1, { NULL, NULL }, NULL },
+	{ "history_records_dropped_total", "DMARC history records dropped, by "
+	  "reason (the queue full, the store unavailable)",
+	  STATS_HISTORY_DROPPED, 2, { "reason", NULL }, metrics_v_history },
 };
 
 /* A histogram: its name (after the prefix, before _bucket) and help. */

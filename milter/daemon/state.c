@@ -72,6 +72,7 @@ state_msg_end(struct state_conn *c)
 	free(m->hdrs);
 	free(m->envfrom);
 	free(m->envfrom_args);
+	free(m->rcpt_domain);
 	for (i = 0; i < m->nbounces; i++) {
 		free(m->bounces[i].rcpt);
 		free(m->bounces[i].original);

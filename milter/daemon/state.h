@@ -35,6 +35,8 @@ struct state_msg {
 	char *envfrom;			/* MAIL FROM path as given (owned) */
 	char *envfrom_args;		/* its ESMTP parameters the MTA takes
 					 * back with a new sender (owned) */
+	char *rcpt_domain;		/* the first RCPT TO's domain (owned;
+					 * NULL: none yet), for the history */
 	struct state_bounce *bounces;	/* verified bounce-domain recipients */
 	size_t nbounces;
 	char *auth_authen;		/* SASL login, NULL if none */

@@ -39,6 +39,8 @@
 #include "base/xalloc.h"
 
 _Static_assert(CONFIG_PARSE_MAX_OPTIONS >= 32, "room for the option table");
+_Static_assert(sizeof(((struct config_domain *)0)->set) * 8
+    >= CONFIG_PARSE_MAX_OPTIONS, "a set bit for every row of the table");
 
 /* config_vreport - record one error (see config_report) */
 static int
@@ -229,7 +231,7 @@ config_option_line(struct config_parse *p, char *s)
 		    name, lines[idx]);
 	else if (p->dom != NULL) {
 		p->dline[idx] = p->line;
-		p->dom->set |= 1ull << idx;
+		CONFIG_SET_ADD(p->dom->set, idx);
 		config_set(p, o, (char *)p->dom, value);
 	} else {
 		p->gline[idx] = p->line;
@@ -310,7 +312,7 @@ config_inherit(struct config *c, struct config_domain *d)
 	for (i = 0; i < config_noptions; i++) {
 		o = &config_options[i];
 		if ((o->scope & (OPT_GLOBAL | OPT_BLOCK)) != (OPT_GLOBAL | OPT_BLOCK)
-		    || (d->set & (1ull << i)))
+		    || CONFIG_SET_HAS(d->set, i))
 			continue;
 		config_types[o->type].copy((char *)d + o->offset,
 		    (const char *)&c->defaults + o->offset, o->size);

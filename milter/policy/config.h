@@ -113,6 +113,10 @@ struct config_words {
 };
 
 /* One `domain NAME { ... }` block. */
+/* CONFIG_SET_ADD / CONFIG_SET_HAS - bit i of a config_domain's set[] */
+#define CONFIG_SET_ADD(set, i)	((set)[(i) / 64] |= 1ull << ((i) % 64))
+#define CONFIG_SET_HAS(set, i)	(((set)[(i) / 64] >> ((i) % 64)) & 1ull)
+
 struct config_domain {
 	char *name;			/* lowercased domain */
 	const char *file;		/* conf file holding the block (borrowed from
@@ -133,7 +137,8 @@ struct config_domain {
 						 * empty: all of internal_hosts */
 	int subdomains;			/* also signs mail of its subdomains */
 	int platform_signature;		/* the platform block signs its mail too */
-	unsigned long long set;		/* bit i: domain-level option i was given */
+	unsigned long long set[2];	/* bit i % 64 of word i / 64: domain-level
+					 * option i was given (CONFIG_SET_*) */
 	int reused;			/* the loader's mark: copied from the running
 					 * snapshot's unchanged file (checked then) */
 };
@@ -227,6 +232,16 @@ struct config {
 	int reject_bad_from;		/* reject mail without exactly one From address */
 	int max_forged_headers;		/* more forged fields than this: refuse */
 	int on_dns_error;		/* enum config_on_error */
+
+	/* DMARC history and aggregate reports */
+	char *history;			/* store: sqlite:PATH, PATH ("" : none; start only) */
+	int history_queue;		/* records waiting for the writer at most */
+	long history_retention;		/* seconds of history prune keeps */
+	char *report_org_name;		/* org_name of our reports */
+	char *report_contact;		/* email of report_metadata */
+	char *report_sender;		/* From address of report messages */
+	long report_interval;		/* seconds a report covers */
+	char *report_sendmail;		/* command that sends a report message */
 
 	/* custom bounce domains */
 	struct config_words bounce_secret;	/* secret files: the first signs */

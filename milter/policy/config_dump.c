@@ -168,7 +168,7 @@ config_dump_domain(const struct config_domain *d, FILE *fp)
 		buf_reset(&v);
 		config_format(o, (const char *)d, &v);
 		fprintf(fp, "    %-22s = %s%s\n", o->name, buf_cstr(&v),
-		    (d->set & (1ull << j)) ? "" : "    # inherited");
+		    CONFIG_SET_HAS(d->set, j) ? "" : "    # inherited");
 	}
 	fprintf(fp, "}\n");
 	buf_free(&v);

@@ -173,6 +173,28 @@ const struct opt_def config_options[] = {
 	{ "on_dns_error", OPT_ENUM, OPT_GLOBAL, G(on_dns_error), "tempfail", 0, 0,
 	  choices_on_error, "DMARC undecided for DNS trouble (the _dmarc lookup, or an aligned SPF or DKIM check that did not finish): tempfail (451 4.7.5) or accept" },
 
+	/* DMARC history and aggregate reports */
+	{ "history", OPT_STRING, OPT_GLOBAL, G(history), "", 0, 0, NULL,
+	  "where the DMARC history of inbound mail is kept, for aggregate reports (authmilter-report(1)): sqlite:PATH or an absolute PATH (SQLite, WAL mode), e.g. /var/lib/authmilter/history.db in a directory user can write; or a libpq URI, postgresql://user@host/db or postgresql:///db?host=/run/postgresql, one store for several MTAs (same schema and migrations); empty: none. Written off the message path; while the store is unavailable records wait in the queue, and those that do not fit are dropped, counted and logged (one line a minute at most); mail flows. Read at start only" },
+	{ "history_queue", OPT_INT, OPT_GLOBAL, G(history_queue), "10000", 16,
+	  1000000, NULL,
+	  "history records waiting for the writer at most; more are dropped and counted" },
+	{ "history_retention", OPT_DURATION, OPT_GLOBAL, G(history_retention), "31d",
+	  86400, 3660L * 86400, NULL,
+	  "how long authmilter-report prune keeps history" },
+	{ "report_org_name", OPT_STRING, OPT_GLOBAL, G(report_org_name), "", 0, 0,
+	  NULL, "org_name of the aggregate reports we send (empty: authserv_id, else this host's name)" },
+	{ "report_contact", OPT_STRING, OPT_GLOBAL, G(report_contact), "", 0, 0,
+	  NULL, "contact address written into the reports' metadata (empty: report_sender)" },
+	{ "report_sender", OPT_STRING, OPT_GLOBAL, G(report_sender), "", 0, 0, NULL,
+	  "From address of the report messages, e.g. dmarc-reports@example.net (authmilter-report send needs it)" },
+	{ "report_interval", OPT_DURATION, OPT_GLOBAL, G(report_interval), "1d",
+	  3600, 7L * 86400, NULL,
+	  "the period one report covers; authmilter-report send without --begin reports the last whole period (UTC), the previous day by default" },
+	{ "report_sendmail", OPT_STRING, OPT_GLOBAL, G(report_sendmail),
+	  "/usr/sbin/sendmail -t -i", 0, 0, NULL,
+	  "how authmilter-report sends a report: a command given the message on its standard input (words split at spaces; the recipients come from the To field), or smtp:HOST[:PORT] (port 25 by default, [IPV6]:PORT), an SMTP relay that takes our mail (no TLS, no AUTH)" },
+
 	/* custom bounce domains */
 	{ "bounce_secret", OPT_WORDS, OPT_GLOBAL, G(bounce_secret), "", 0, 0, NULL,
 	  "secret files for bounce addresses (16+ random bytes, mode 0600): the first signs, all verify" },
@@ -361,5 +383,5 @@ const struct opt_example config_block_example[] = {
 const size_t config_nblock_example = sizeof(config_block_example) /
     sizeof(config_block_example[0]);
 
-_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
-    "struct config_domain.set and the parser's line arrays hold 64 options");
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 128,
+    "struct config_domain.set and the parser's line arrays hold 128 options");

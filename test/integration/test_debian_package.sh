@@ -162,12 +162,14 @@ in_deb() {
 }
 it_check "the .deb: the daemon and the tools (root's, 0755)" \
     in_deb -rwxr-xr-x root/root usr/sbin/authmilter usr/sbin/authmilterctl \
-        usr/bin/authmilter-keygen usr/bin/authmilter-check usr/bin/authmilter-bounce
+        usr/bin/authmilter-keygen usr/bin/authmilter-check usr/bin/authmilter-bounce \
+        usr/bin/authmilter-report
 it_check "... man pages, unit, conf, README.Debian (root's, 0644)" \
     in_deb -rw-r--r-- root/root usr/share/man/man8/authmilter.8.gz \
         usr/share/man/man8/authmilterctl.8.gz \
         usr/share/man/man5/authmilter.conf.5.gz usr/share/man/man1/authmilter-keygen.1.gz \
         usr/share/man/man1/authmilter-check.1.gz usr/share/man/man1/authmilter-bounce.1.gz \
+        usr/share/man/man1/authmilter-report.1.gz \
         lib/systemd/system/$UNIT etc/authmilter/authmilter.conf \
         usr/share/doc/authmilter/README.Debian usr/share/doc/authmilter/copyright
 # deb_meta - keys directory, conffiles, Depends of the .deb

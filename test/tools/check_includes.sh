@@ -1,8 +1,9 @@
 #!/bin/sh
 # check_includes.sh - every quoted #include under milter/ names its folder
 # and points down the layers of DESIGN.md "Layout": base <- auth <- policy
-# <- daemon and tools (tools may include policy, auth, base; daemon all
-# four; each folder its own). Fails listing each include that points up or
+# <- store (the DMARC history, beside policy: may include policy, auth,
+# base) <- daemon and tools (each may include store, policy, auth, base;
+# each folder its own). Fails listing each include that points up or
 # sideways, names no folder or an unknown one, and each file outside the
 # layer folders. Angle-bracket includes (system, libraries) are not looked
 # at. Prints TAP; while milter/ is still flat (no milter/base) there is
@@ -17,7 +18,8 @@ fi
 
 # The layer map: each folder, then what it may include (itself first).
 layers='base: base; auth: auth base; policy: policy auth base;
-daemon: daemon policy auth base; tools: tools policy auth base'
+store: store policy auth base;
+daemon: daemon store policy auth base; tools: tools store policy auth base'
 
 files=$(find milter -type f \( -name '*.c' -o -name '*.h' \) | sort)
 bad=$(awk -v layers="$(printf '%s' "$layers" | tr '\n' ' ')" '
@@ -32,7 +34,7 @@ bad=$(awk -v layers="$(printf '%s' "$layers" | tr '\n' ' ')" '
 		} }
 	FNR == 1 { n = split(FILENAME, p, "/"); dir = (n > 2) ? p[2] : ""
 		if (dir == "")
-			print FILENAME ": not in a layer folder (base, auth, policy, daemon, tools)"
+			print FILENAME ": not in a layer folder (base, auth, policy, store, daemon, tools)"
 		else if (!(dir in known))
 			print FILENAME ": folder " dir "/ is not in the layer map" }
 	/^[ \t]*#[ \t]*include[ \t]*"/ {

@@ -272,6 +272,23 @@ control_status_text_and_json(void **state)
 	    "from t.conf\ndomains: 2 loaded, 0 failed\nkeys: 4 (3 unchecked, "
 	    "1 published)\nin flight: 3 messages, 2 MTA connections\nreload: "
 	    "idle\nlast reload: failed, 5 s ago: reload failed"));
+	assert_non_null(strstr(buf_cstr(&out), "\nhistory: not kept\n"));
+	buf_reset(&out);
+	st.history = 1;
+	st.hist.written = 10;
+	st.hist.pending = 2;
+	st.hist.dropped_full = 3;
+	st.hist.dropped_store = 4;
+	control_format_status(&st, c, 1010, 0, &out);
+	assert_non_null(strstr(buf_cstr(&out), "\nhistory: 10 written, 2 "
+	    "waiting, dropped 3 (queue full) and 4 (store unavailable)\n"));
+	buf_reset(&out);
+	st.hist.queued = 15;
+	control_format_status(&st, c, 1010, 1, &out);
+	assert_non_null(strstr(buf_cstr(&out), "\"history\": {\"queued\": 15, "
+	    "\"written\": 10, \"pending\": 2, \"dropped_queue_full\": 3, "
+	    "\"dropped_store_unavailable\": 4}"));
+	st.history = 0;
 	buf_reset(&out);
 	control_format_status(&st, c, 1010, 1, &out);
 	assert_non_null(strstr(buf_cstr(&out), "\"generation\": 7, "

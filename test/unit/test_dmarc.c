@@ -233,7 +233,7 @@ dmarc_record_parse_table(void **state)
 	}
 }
 
-/* dmarc_record_keeps_uris_without_size - rua strings kept, obsolete !size cut off */
+/* dmarc_record_keeps_uris_without_size - rua strings kept, the !size cut off into rua_limit (bytes) */
 static void
 dmarc_record_keeps_uris_without_size(void **state)
 {
@@ -246,10 +246,13 @@ dmarc_record_keeps_uris_without_size(void **state)
 	assert_int_equal(r.nrua, 2);
 	assert_string_equal(r.rua[0], "mailto:a@x.example");
 	assert_string_equal(r.rua[1], "mailto:b@x.example");
+	assert_true(r.rua_limit[0] == 10ULL * 1024 * 1024);
+	assert_true(r.rua_limit[1] == 0);
 	assert_string_equal(r.ruf[0], "mailto:f@x.example");
 	dmarc_record_copy(&c, &r);
 	dmarc_record_free(&r);
 	assert_string_equal(c.rua[1], "mailto:b@x.example");
+	assert_true(c.rua_limit[0] == 10ULL * 1024 * 1024);
 	dmarc_record_free(&c);
 }
 
