@@ -23,6 +23,31 @@
 
 #define HISTORY_SCHEMA_VERSION	2	/* the newest migration */
 
+/*
+ * The columns of the messages table after its id and received time, the
+ * same in every backend (their migration 1 puts its own id and time type
+ * in front); the statement's closing parenthesis included.
+ */
+#define HISTORY_SQL_MESSAGE_COLUMNS \
+	" source_ip TEXT NOT NULL," \
+	" envelope_from TEXT NOT NULL," \
+	" envelope_to TEXT NOT NULL," \
+	" header_from TEXT NOT NULL," \
+	" spf_result TEXT NOT NULL," \
+	" spf_domain TEXT NOT NULL," \
+	" spf_scope TEXT NOT NULL," \
+	" spf_aligned INTEGER NOT NULL," \
+	" dkim_aligned INTEGER NOT NULL," \
+	" policy_domain TEXT NOT NULL," \
+	" p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL," \
+	" adkim TEXT NOT NULL, aspf TEXT NOT NULL," \
+	" pct INTEGER NOT NULL, testing INTEGER NOT NULL, psd TEXT NOT NULL," \
+	" fo TEXT NOT NULL," \
+	" result TEXT NOT NULL," \
+	" disposition TEXT NOT NULL," \
+	" reasons TEXT NOT NULL," \
+	" rua TEXT NOT NULL);"
+
 /* One DKIM signature of a message. */
 struct history_dkim {
 	char *domain;			/* d= (owned) */
