@@ -33,3 +33,13 @@ clock_now(void)
 {
 	return clock_fixed ? clock_fixed : time(NULL);
 }
+
+/* clock_seconds - CLOCK_MONOTONIC in seconds */
+double
+clock_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

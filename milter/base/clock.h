@@ -14,5 +14,7 @@
 void clock_init(void);
 /* clock_now - the current time, or the fixed test time */
 time_t clock_now(void);
+/* clock_seconds - the monotonic clock in seconds, for how long something took (never the test time) */
+double clock_seconds(void);
 
 #endif

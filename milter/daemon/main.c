@@ -464,16 +464,6 @@ main_log_problems(struct config_problems *probs, struct buf *also)
 	config_problems_free(probs);
 }
 
-/* main_seconds - the monotonic clock in seconds, for the time a load takes */
-static double
-main_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; domains A added, R removed (changes: a reload's, else NULL); 0.12 s", also into out if not NULL */
 static void
 main_log_summary(const char *what, const char *path, const struct config *c,
@@ -488,10 +478,10 @@ main_log_summary(const char *what, const char *path, const struct config *c,
 		buf_printf(&line, "; domains %zu added, %zu removed", changes[0],
 		    changes[1]);
 	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
-	    main_seconds() - t0);
+	    clock_seconds() - t0);
 	if (out != NULL)
 		buf_printf(out, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
-		    main_seconds() - t0);
+		    clock_seconds() - t0);
 	buf_free(&line);
 }
 
@@ -506,7 +496,7 @@ main_reload(const char *path)
 	struct config_problems probs = { NULL, 0, 0 };
 	struct config *c, *old;
 	struct buf result = BUF_INIT, problems = BUF_INIT;
-	double t0 = main_seconds();
+	double t0 = clock_seconds();
 	char err[1024];
 	size_t carried, changes[2];
 	struct timespec now;
@@ -538,7 +528,7 @@ main_reload(const char *path)
 		log_err(NULL, "reload failed, keeping the running configuration: "
 		    "%s", err);
 		stats_inc(STATS_RELOADS + 1);
-		stats_observe(STATS_H_RELOAD, (uint64_t)((main_seconds() - t0)
+		stats_observe(STATS_H_RELOAD, (uint64_t)((clock_seconds() - t0)
 		    * 1e6));
 		buf_printf(&result, "reload failed, keeping the running "
 		    "configuration: %s%s", err, buf_cstr(&problems));
@@ -561,7 +551,7 @@ main_reload(const char *path)
 		metrics_reload(c->metrics_listen);
 		config_install(c);
 		stats_inc(STATS_RELOADS);
-		stats_observe(STATS_H_RELOAD, (uint64_t)((main_seconds() - t0)
+		stats_observe(STATS_H_RELOAD, (uint64_t)((clock_seconds() - t0)
 		    * 1e6));
 		main_log_summary("configuration reloaded from", path, c,
 		    changes, carried, t0, &result);
@@ -911,7 +901,7 @@ main(int argc, char **argv)
 	char err[1024], pwstr[4096], abspath[PATH_MAX];
 	struct sigaction sa;
 	int ch, check = 0, quiet = 0, fg = 0, rc;
-	double t0 = main_seconds();
+	double t0 = clock_seconds();
 
 	(void)clock_gettime(CLOCK_REALTIME, &main_started);
 	if (argc == 3 && strcmp(argv[1], PRIVSEP_READER_ARG) == 0)

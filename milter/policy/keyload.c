@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/xalloc.h"
@@ -320,16 +321,6 @@ keyload_domain(const struct config *c, const struct config_domain *d,
 	free(b);
 }
 
-/* keyload_seconds - the monotonic clock, for the log */
-static double
-keyload_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* keyload_collect - up to a batch of c's pending keys from domain *di on */
 static void
 keyload_collect(struct keyload_batch *b, struct config *c, size_t *di)
@@ -408,7 +399,7 @@ keyload_main(void *arg)
 	struct keyload_batch *b = xcalloc(1, sizeof(*b));
 	struct config *c = NULL, *now;
 	size_t di = 0, nread = 0, nfailed = 0;
-	double t0 = keyload_seconds();
+	double t0 = clock_seconds();
 
 	(void)arg;
 	while (!keyload_stopping()) {
@@ -418,7 +409,7 @@ keyload_main(void *arg)
 			c = now;
 			di = 0;
 			nread = nfailed = 0;
-			t0 = keyload_seconds();
+			t0 = clock_seconds();
 		} else
 			config_release(now);
 		if (c == NULL || !keyload_busy(c)) {
@@ -436,7 +427,7 @@ keyload_main(void *arg)
 			__atomic_store_n(&c->keys_loading, 0, __ATOMIC_RELEASE);
 			log_notice(NULL, "keys read in the background: %zu read, "
 			    "%zu failed, %zu keys in all; %.2f s", nread, nfailed,
-			    c->keys_pending, keyload_seconds() - t0);
+			    c->keys_pending, clock_seconds() - t0);
 			if (keyload_done != NULL)
 				keyload_done(keyload_done_arg);
 			continue;
