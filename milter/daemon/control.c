@@ -116,7 +116,10 @@ control_reload(struct buf *out)
 	want = control_rl_started + 1;
 	pthread_mutex_unlock(&control_lock);
 	if (kill(getpid(), SIGHUP) != 0) {
-		buf_printf(out, "cannot ask for a reload: %s\n", strerror(errno));
+		char eb[128];
+
+		buf_printf(out, "cannot ask for a reload: %s\n",
+		    log_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	pthread_mutex_lock(&control_lock);
@@ -321,7 +324,10 @@ control_peer_ok(int fd, char *who, size_t wholen)
 	size_t i;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
-		(void)snprintf(who, wholen, "unknown peer (%s)", strerror(errno));
+		char eb[128];
+
+		(void)snprintf(who, wholen, "unknown peer (%s)",
+		    log_errstr(errno, eb, sizeof(eb)));
 		return 0;
 	}
 	(void)snprintf(who, wholen, "uid %ld gid %ld pid %ld", (long)cr.uid,
@@ -466,8 +472,10 @@ control_dispatch(int fd)
 	rc = pthread_create(&tid, &attr, control_client, (void *)(intptr_t)slot);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		char eb[128];
+
 		log_err(NULL, "control socket: cannot start a thread: %s",
-		    strerror(rc));
+		    log_errstr(rc, eb, sizeof(eb)));
 		pthread_mutex_lock(&control_lock);
 		control_client_fd[slot] = -1;
 		control_clients--;

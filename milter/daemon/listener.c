@@ -469,12 +469,15 @@ listener_dispatch(int fd)
 	rc = pthread_create(&tid, &attr, listener_thread, (void *)(intptr_t)fd);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		char eb[128];
+
 		pthread_mutex_lock(&listener_lock);
 		listener_threads--;
 		pthread_mutex_unlock(&listener_lock);
 		/* the MTA sees the connection close and applies its default */
 		log_err(NULL, "cannot start a thread for a new MTA connection "
-		    "(%ld served now): %s", listener_sessions(), strerror(rc));
+		    "(%ld served now): %s", listener_sessions(),
+		    log_errstr(rc, eb, sizeof(eb)));
 		close(fd);
 		atomic_fetch_sub(&listener_conns, 1);
 	}
