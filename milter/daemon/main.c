@@ -836,37 +836,38 @@ main_print_problems(const struct config_problems *probs)
 		fprintf(stderr, "authmilter: %s\n", probs->v[i].text);
 }
 
-/* main_check_run_dirs - -n: the directories the start would make files in, checked as it would; 0 or -1 (printed) */
+/* main_check_run_dir - -n: the directory file would be made in, checked as the start would; 0 or -1 (printed) */
+static int
+main_check_run_dir(const char *file, const char *what)
+{
+	struct main_runfile rf = { -1, "" };
+	char err[PATH_MAX + 1024];	/* the subject (a path) and why */
+
+	if (main_run_dir_open(file, what, 0, &rf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s\n", err);
+		return -1;
+	}
+	if (rf.dirfd >= 0)
+		close(rf.dirfd);
+	return 0;
+}
+
+/* main_check_run_dirs - -n: the socket's, control socket's and pid file's directories; 0 or -1 */
 static int
 main_check_run_dirs(const struct config *c)
 {
-	struct main_runfile rf = { -1, "" };
 	const char *sock = main_socket_path(c->socket);
-	char err[PATH_MAX + 1024];	/* the subject (a path) and why */
 	char path[PATH_MAX];
 	int rc = 0;
 
-	if (sock != NULL && main_run_dir_open(sock, "socket", 0, &rf, err,
-	    sizeof(err)) != 0) {
-		fprintf(stderr, "authmilter: %s\n", err);
+	if (sock != NULL && main_check_run_dir(sock, "socket") != 0)
 		rc = -1;
-	} else if (rf.dirfd >= 0)
-		close(rf.dirfd);
-	rf.dirfd = -1;
 	if (config_control_path(c, path, sizeof(path)) == 0
-	    && main_run_dir_open(path, "control socket", 0, &rf, err,
-	    sizeof(err)) != 0) {
-		fprintf(stderr, "authmilter: %s\n", err);
+	    && main_check_run_dir(path, "control socket") != 0)
 		rc = -1;
-	} else if (rf.dirfd >= 0)
-		close(rf.dirfd);
-	rf.dirfd = -1;
-	if (c->pidfile[0] != '\0' && main_run_dir_open(c->pidfile, "pid file", 0,
-	    &rf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authmilter: %s\n", err);
+	if (c->pidfile[0] != '\0' && main_check_run_dir(c->pidfile,
+	    "pid file") != 0)
 		rc = -1;
-	} else if (rf.dirfd >= 0)
-		close(rf.dirfd);
 	return rc;
 }
 
