@@ -277,24 +277,31 @@ keycheck_carry_key(const struct config_domain *od, struct key *k)
 	return 0;
 }
 
+/* keycheck_carry_block - one name's old and new block: the new one's keys get the old verdicts */
+static void
+keycheck_carry_block(const struct config_domain *od,
+    const struct config_domain *nd, void *arg)
+{
+	size_t *n = arg, j;
+	struct key *k;
+	enum key_pub p;
+
+	for (j = 0; od != NULL && nd != NULL && j < nd->nkeys; j++) {
+		k = &nd->keys[j];	/* the new snapshot's, not yet installed */
+		p = keys_pub_get(k);
+		if (p == KEY_PUB_UNKNOWN || p == KEY_PUB_UNCHECKED)
+			*n += (size_t)keycheck_carry_key(od, k);
+	}
+}
+
 /* keycheck_carry_over - keys of new_cfg without a verdict take old_cfg's */
 size_t
 keycheck_carry_over(const struct config *old_cfg, struct config *new_cfg)
 {
-	const struct config_domain *od;
-	struct key *k;
-	enum key_pub p;
-	size_t i, j, n = 0;
+	size_t n = 0;
 
-	for (i = 0; old_cfg != NULL && i < new_cfg->ndomains; i++) {
-		od = config_find_domain(old_cfg, new_cfg->domains[i].name);
-		for (j = 0; od != NULL && j < new_cfg->domains[i].nkeys; j++) {
-			k = &new_cfg->domains[i].keys[j];
-			p = keys_pub_get(k);
-			if (p == KEY_PUB_UNKNOWN || p == KEY_PUB_UNCHECKED)
-				n += (size_t)keycheck_carry_key(od, k);
-		}
-	}
+	if (old_cfg != NULL)
+		config_pair_blocks(old_cfg, new_cfg, keycheck_carry_block, &n);
 	return n;
 }
 
