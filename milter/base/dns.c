@@ -73,6 +73,7 @@ struct dns {
 	int thread_started;		/* thread must be joined */
 	int stop_pipe[2];		/* write end closed/written to stop it */
 	int timeout_ms;			/* default per-query deadline */
+	int batch_ms;			/* dns_options.batch_ms */
 	int dnssec;			/* a trust anchor is configured */
 	pthread_mutex_t lock;		/* guards slot states and orphans */
 	struct dns_query *orphans;	/* abandoned slots awaiting callbacks */
@@ -175,6 +176,11 @@ dns_thread(void *arg)
 			break;
 		if (pfd[0].revents == 0)
 			continue;
+		if (d->batch_ms > 0) {	/* let more answers come: one wake-up */
+			struct timespec ts = { 0, (long)d->batch_ms * 1000000L };
+
+			(void)nanosleep(&ts, NULL);
+		}
 		rc = ub_process(d->ctx);
 		if (rc != 0) {
 			/* The pipe to libunbound's worker is gone: every
@@ -302,6 +308,7 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
 	d->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
+	d->batch_ms = opt->batch_ms > 0 && opt->batch_ms < 1000 ? opt->batch_ms : 0;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ctx = ub_ctx_create();
 	if (d->ctx == NULL) {
