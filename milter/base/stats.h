@@ -111,7 +111,9 @@ enum stats_counter {
 	STATS_HISTORY_WRITTEN = STATS_GENERATION + 1,	/* DMARC history records stored */
 	STATS_HISTORY_DROPPED = STATS_HISTORY_WRITTEN + 1,	/* [0 queue full,
 							 * 1 store unavailable] */
-	STATS_NSLOTS = STATS_HISTORY_DROPPED + 2
+	STATS_DNS_CACHE_HITS = STATS_HISTORY_DROPPED + 2,	/* lookups answered
+							 * from dnscache */
+	STATS_NSLOTS = STATS_DNS_CACHE_HITS + 1
 };
 
 /* The histograms; each has its own bounds (stats_bounds) */
