@@ -327,12 +327,11 @@ rua_end_row(struct rua_parse *p, const char *local, struct rua_row *w)
 			rua_set(&w->spf, rua_trimmed(p, 1));
 	} else if (rua_is(p, 1, "reason") && rua_is(p, 2, "policy_evaluated")
 	    && strcmp(local, "type") == 0) {
-		char *const v3[3] = { (char *)rua_trimmed(p, 1), "", "" };
 		struct buf b = BUF_INIT;
 
 		if (strlen(w->reasons) < RUA_VALUE_MAX) {
 			buf_printf(&b, "%s%s%s", w->reasons, w->reasons[0] ? " "
-			    : "", v3[0]);
+			    : "", rua_trimmed(p, 1));
 			free(w->reasons);
 			w->reasons = buf_steal(&b);
 		}

@@ -380,7 +380,7 @@ rua_leaf(const struct rua_part *pt, size_t max, int depth, struct buf *xml,
 	return rc;
 }
 
-/* rua_multipart - try each part of a multipart body in turn */
+/* rua_multipart - try each part of a multipart body in turn; 0, -1, or -2 (no report in it) */
 static int
 rua_multipart(const struct rua_part *pt, size_t max, int depth,
     struct buf *xml, char *err, size_t errlen)
@@ -388,8 +388,8 @@ rua_multipart(const struct rua_part *pt, size_t max, int depth,
 	const unsigned char *s = pt->body, *start = NULL;
 	size_t len = pt->body_len, blen = strlen(pt->boundary), i = 0, e, end;
 	struct rua_part sub;
-	char suberr[256] = "";
-	int last;
+	char suberr[256] = "", first[256] = "";
+	int last, rc;
 
 	if (blen == 0)
 		return log_fail(err, errlen, "MIME: multipart without boundary");
@@ -400,13 +400,20 @@ rua_multipart(const struct rua_part *pt, size_t max, int depth,
 			last = e - i >= blen + 4 && s[i + blen + 2] == '-'
 			    && s[i + blen + 3] == '-';
 			if (start != NULL) {
-				/* the CRLF before the delimiter is the delimiter's */
+				/* (the line break before the delimiter stays in
+				 * the part: harmless to base64 and XML) */
 				end = (size_t)(s + i - start);
 				if (rua_headers(start, end, &sub) == 0) {
 					buf_reset(xml);
-					if (rua_unpack_part(&sub, max, depth, xml,
-					    suberr, sizeof(suberr)) == 0)
+					suberr[0] = '\0';
+					rc = rua_unpack_part(&sub, max, depth, xml,
+					    suberr, sizeof(suberr));
+					if (rc == 0)
 						return 0;
+					/* the first report-like part's trouble is the one to tell */
+					if (rc == -1 && first[0] == '\0')
+						(void)snprintf(first, sizeof(first),
+						    "%s", suberr);
 				}
 			}
 			if (last)
@@ -415,13 +422,17 @@ rua_multipart(const struct rua_part *pt, size_t max, int depth,
 		}
 		i = e;
 	}
-	if (suberr[0] != '\0')
-		return log_fail(err, errlen, "%s", suberr);
-	return log_fail(err, errlen, "MIME: no report attached (.xml, .xml.gz, "
+	if (first[0] != '\0')
+		return log_fail(err, errlen, "%s", first);
+	(void)log_fail(err, errlen, "MIME: no report attached (.xml, .xml.gz, "
 	    ".zip)");
+	return -2;
 }
 
-/* rua_unpack_part - a part: a multipart's parts, the report, or nothing */
+/*
+ * rua_unpack_part - a part: a multipart's parts, the report, or nothing;
+ * 0, -1 with err, or -2 (with err) when the part is no report at all
+ */
 static int
 rua_unpack_part(const struct rua_part *pt, size_t max, int depth,
     struct buf *xml, char *err, size_t errlen)
@@ -434,9 +445,11 @@ rua_unpack_part(const struct rua_part *pt, size_t max, int depth,
 	if (strcmp(pt->type, "message/rfc822") == 0)
 		return rua_unpack_depth(pt->body, pt->body_len, max, depth + 1,
 		    xml, err, errlen);
-	if (!rua_is_report_part(pt))
-		return log_fail(err, errlen, "MIME: no report attached (.xml, "
+	if (!rua_is_report_part(pt)) {
+		(void)log_fail(err, errlen, "MIME: no report attached (.xml, "
 		    ".xml.gz, .zip)");
+		return -2;
+	}
 	return rua_leaf(pt, max, depth, xml, err, errlen);
 }
 
@@ -461,16 +474,17 @@ rua_unpack_depth(const unsigned char *data, size_t len, size_t max, int depth,
 	while (i < len && isspace(data[i]))
 		i++;
 	if (i < len && data[i] == '<') {
-		if (len > max)
+		if (len - i > max)
 			return log_fail(err, errlen, "report of %zu bytes, over "
-			    "the limit of %zu", len, max);
-		buf_append(xml, data, len);
+			    "the limit of %zu", len - i, max);
+		/* without them: an XML declaration must come first */
+		buf_append(xml, data + i, len - i);
 		return 0;
 	}
 	if (rua_headers(data, len, &pt) != 0)
 		return log_fail(err, errlen, "neither a report (XML, gzip, zip) "
 		    "nor a mail message");
-	return rua_unpack_part(&pt, max, depth, xml, err, errlen);
+	return rua_unpack_part(&pt, max, depth, xml, err, errlen) == 0 ? 0 : -1;
 }
 
 /* rua_unpack - the XML of what was received */
@@ -478,6 +492,20 @@ int
 rua_unpack(const unsigned char *data, size_t len, size_t max, struct buf *xml,
     char *err, size_t errlen)
 {
-	return rua_unpack_depth(data, len, max ? max : RUA_MAX_DEFAULT, 0, xml,
-	    err, errlen);
+	size_t i = 0;
+
+	if (rua_unpack_depth(data, len, max ? max : RUA_MAX_DEFAULT, 0, xml, err,
+	    errlen) != 0)
+		return -1;
+	/* a byte order mark or blank lines before an XML declaration, as
+	 * some receivers write them, would make it ill-formed: drop them */
+	if (xml->len >= 3 && memcmp(xml->data, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < xml->len && isspace((unsigned char)xml->data[i]))
+		i++;
+	if (i > 0) {
+		memmove(xml->data, xml->data + i, xml->len - i + 1);
+		xml->len -= i;
+	}
+	return 0;
 }

@@ -10,6 +10,7 @@
  * store/rua.c; one bad file is reported and the others go on.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ struct rua_import {
 	unsigned long imported, duplicates, errors;
 };
 
-/* rua_size - "N", "Nk", "Nm": bytes; 0 on error */
+/* rua_size - "N", "Nk", "Nm" (at most 1 GiB): bytes; 0 on error */
 static size_t
 rua_size(const char *s)
 {
@@ -53,7 +54,8 @@ rua_size(const char *s)
 		v <<= 10, end++;
 	else if (*end == 'm' || *end == 'M')
 		v <<= 20, end++;
-	return *end == '\0' && v < (1ULL << 40) ? (size_t)v : 0;
+	/* zlib counts in 32 bits, and a report of a GiB is no report */
+	return *end == '\0' && v <= (1ULL << 30) ? (size_t)v : 0;
 }
 
 /* rua_slurp - the whole of fp, at most limit bytes; 0 or -1 with err */
@@ -329,58 +331,90 @@ rua_write(const char *path, const struct buf *b)
 	return rc;
 }
 
+/* The options of summary and html. */
+struct rua_opts {
+	struct rua_thresholds t;
+	char *domain;			/* lower case (owned) */
+	const char *out;		/* html's -o (borrowed from argv) */
+	long long since;
+	int json, resolve;
+};
+
+/* rua_summary_args - parse the options; 0, or -1 (usage) */
+static int
+rua_summary_args(int argc, char **argv, int html, struct rua_opts *o)
+{
+	char *end;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		const char *opt = argv[i], *v;
+
+		if (strcmp(opt, "--json") == 0 && !html) {
+			o->json = 1;
+			continue;
+		}
+		if (strcmp(opt, "--resolve") == 0) {
+			o->resolve = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return -1;
+		v = argv[++i];
+		if (strcmp(opt, "--domain") == 0) {
+			free(o->domain);
+			o->domain = xstrdup(v);
+			for (end = o->domain; *end != '\0'; end++)
+				*end = (char)tolower((unsigned char)*end);
+		} else if (strcmp(opt, "--since") == 0) {
+			if (rua_time(v, &o->since) != 0)
+				return -1;
+		} else if (strcmp(opt, "-o") == 0 && html)
+			o->out = v;
+		else if (strcmp(opt, "--min-pass") == 0) {
+			o->t.min_pass = strtod(v, &end);
+			if (*end != '\0' || !(o->t.min_pass >= 0
+			    && o->t.min_pass <= 100))
+				return -1;
+		} else if (strcmp(opt, "--min-days") == 0) {
+			o->t.min_days = strtol(v, &end, 10);
+			if (*end != '\0' || o->t.min_days < 0)
+				return -1;
+		} else if (strcmp(opt, "--min-messages") == 0) {
+			o->t.min_messages = strtoull(v, &end, 10);
+			if (*end != '\0' || *v == '-')
+				return -1;
+		} else
+			return -1;
+	}
+	return o->domain != NULL && (!html || o->out != NULL) ? 0 : -1;
+}
+
 /* rua_cmd_summary - summary (html 0) or html (1) */
 int
 rua_cmd_summary(struct history_store *s, const struct config *c, int argc,
     char **argv, int html)
 {
-	struct rua_thresholds t;
 	struct rua_summary sum;
+	struct rua_opts o;
 	struct buf out = BUF_INIT;
-	const char *domain = NULL, *outpath = NULL;
-	long long since = 0;
-	int i, json = 0, resolve = 0, rc = 1;
-	char err[512], *end;
 	struct dns *d = NULL;
+	char err[512];
+	int rc = 1;
 
-	rua_thresholds_default(&t);
-	for (i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (strcmp(argv[i], "--domain") == 0 && v != NULL)
-			domain = argv[++i];
-		else if (strcmp(argv[i], "--since") == 0 && v != NULL) {
-			if (rua_time(argv[++i], &since) != 0)
-				return 2;
-		} else if (strcmp(argv[i], "--json") == 0 && !html)
-			json = 1;
-		else if (strcmp(argv[i], "--resolve") == 0)
-			resolve = 1;
-		else if (strcmp(argv[i], "-o") == 0 && v != NULL && html)
-			outpath = argv[++i];
-		else if (strcmp(argv[i], "--min-pass") == 0 && v != NULL) {
-			t.min_pass = strtod(argv[++i], &end);
-			if (*end != '\0' || t.min_pass < 0 || t.min_pass > 100)
-				return 2;
-		} else if (strcmp(argv[i], "--min-days") == 0 && v != NULL) {
-			t.min_days = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || t.min_days < 0)
-				return 2;
-		} else if (strcmp(argv[i], "--min-messages") == 0 && v != NULL) {
-			t.min_messages = strtoull(argv[++i], &end, 10);
-			if (*end != '\0')
-				return 2;
-		} else
-			return 2;
+	memset(&o, 0, sizeof(o));
+	memset(&sum, 0, sizeof(sum));
+	rua_thresholds_default(&o.t);
+	if (rua_summary_args(argc, argv, html, &o) != 0) {
+		rc = 2;
+		goto done;
 	}
-	if (domain == NULL || (html && outpath == NULL))
-		return 2;
-	if (rua_summary_build(s, domain, since, &t, &sum, err, sizeof(err))
-	    != 0) {
+	if (rua_summary_build(s, o.domain, o.since, &o.t, &sum, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter-report: %s\n", err);
-		return 1;
+		goto done;
 	}
-	if (resolve) {
+	if (o.resolve) {
 		if ((d = rua_dns(c, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "authmilter-report: %s\n", err);
 			goto done;
@@ -388,21 +422,22 @@ rua_cmd_summary(struct history_store *s, const struct config *c, int argc,
 		rua_resolve(&sum, d);
 	}
 	if (html)
-		rua_summary_html(&sum, &t, &out);
-	else if (json)
-		rua_summary_json(&sum, &t, &out);
+		rua_summary_html(&sum, &o.t, &out);
+	else if (o.json)
+		rua_summary_json(&sum, &o.t, &out);
 	else
-		rua_summary_text(&sum, &t, &out);
-	if (html) {
-		if (rua_write(outpath, &out) != 0)
-			goto done;
-		printf("wrote %s: %s\n", outpath, sum.verdict);
-	} else
+		rua_summary_text(&sum, &o.t, &out);
+	if (!html)
 		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
+	else if (rua_write(o.out, &out) != 0)
+		goto done;
+	else
+		printf("wrote %s: %s\n", o.out, sum.verdict);
 	rc = 0;
 done:
 	dns_free(d);
 	buf_free(&out);
 	rua_summary_free(&sum);
+	free(o.domain);
 	return rc;
 }

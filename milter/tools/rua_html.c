@@ -36,18 +36,15 @@ rua_html_esc(struct buf *out, const char *s)
 static void
 rua_html_list(struct buf *out, const char *list, const char *sep)
 {
-	struct buf b = BUF_INIT;
+	char one[2] = { '\0', '\0' };
 
-	rua_summary_joined(&b, list, "\n");
-	for (const char *s = buf_cstr(&b); *s != '\0'; s++) {
-		char one[2] = { *s, '\0' };
-
-		if (*s == '\n')
+	for (; list != NULL && *list != '\0'; list++) {
+		one[0] = *list;
+		if (*list == '\n')
 			buf_puts(out, sep);
 		else
 			rua_html_esc(out, one);
 	}
-	buf_free(&b);
 }
 
 /* rua_html_head - doctype, title and the style sheet */
