@@ -450,7 +450,7 @@ rua_parse(const char *xml, size_t len, struct rua_report *r, char *err,
 		(void)log_fail(err, errlen, "XML of %zu bytes: too large", len);
 		return -1;
 	}
-	if ((p.xp = XML_ParserCreateNS("UTF-8", RUA_NS_SEP)) == NULL) {
+	if ((p.xp = XML_ParserCreateNS(NULL, RUA_NS_SEP)) == NULL) {
 		(void)log_fail(err, errlen, "XML parser: out of memory");
 		return -1;
 	}

@@ -5,7 +5,7 @@
  *   authmilter-report [-c FILE] send [--begin T --end T] [--dry-run DIR]
  *   authmilter-report [-c FILE] prune [--before T]
  *   authmilter-report [-c FILE] import [--max-size N] [FILE|DIR|-]...
- *   authmilter-report [-c FILE] summary --domain D [--since T] [--json] ...
+ *   authmilter-report [-c FILE] summary [--domain D] [--since T] [--json] ...
  *   authmilter-report [-c FILE] html --domain D -o FILE ...
  *
  * send builds one report per policy domain of the period (default: the
@@ -66,7 +66,7 @@ report_usage(int status)
 	    "       authmilter-report [-c FILE] prune [--before T]\n"
 	    "       authmilter-report [-c FILE] import [--max-size N] "
 	    "[FILE|DIR|-]...\n"
-	    "       authmilter-report [-c FILE] summary --domain D [--since T] "
+	    "       authmilter-report [-c FILE] summary [--domain D] [--since T] "
 	    "[--json]\n"
 	    "                [--resolve] [--min-pass P] [--min-days N] "
 	    "[--min-messages N]\n"

@@ -104,8 +104,9 @@ rua_import_data(struct rua_import *im, const char *name, const struct buf *in)
 		im->duplicates++;
 	} else {
 		printf("%s: imported report %s from %s for %s (%s): %zu "
-		    "records, %llu messages\n", name, r.report_id, r.org_name,
-		    r.domain, r.format, r.nrows, n);
+		    "record%s, %llu message%s\n", name, r.report_id,
+		    r.org_name, r.domain, r.format, r.nrows, r.nrows == 1 ? ""
+		    : "s", n, n == 1 ? "" : "s");
 		im->imported++;
 	}
 done:
@@ -387,57 +388,98 @@ rua_summary_args(int argc, char **argv, int html, struct rua_opts *o)
 		} else
 			return -1;
 	}
-	return o->domain != NULL && (!html || o->out != NULL) ? 0 : -1;
+	return !html || (o->domain != NULL && o->out != NULL) ? 0 : -1;
 }
 
-/* rua_cmd_summary - summary (html 0) or html (1) */
+/* rua_summary_one - one domain's summary appended to out, its verdict copied; 0 or 1 (said) */
+static int
+rua_summary_one(struct history_store *s, const struct rua_opts *o,
+    const char *domain, struct dns *d, int html, struct buf *out,
+    char **verdict)
+{
+	struct rua_summary sum;
+	char err[512];
+
+	if (rua_summary_build(s, domain, o->since, &o->t, &sum, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter-report: %s\n", err);
+		return 1;
+	}
+	if (d != NULL)
+		rua_resolve(&sum, d);
+	if (html)
+		rua_summary_html(&sum, &o->t, out);
+	else if (o->json)
+		rua_summary_json(&sum, &o->t, out);
+	else
+		rua_summary_text(&sum, &o->t, out);
+	free(*verdict);
+	*verdict = xstrdup(sum.verdict);
+	rua_summary_free(&sum);
+	return 0;
+}
+
+/*
+ * rua_cmd_summary - summary (html 0) or html (1); summary without
+ * --domain: every domain in turn (JSON: an array of their objects)
+ */
 int
 rua_cmd_summary(struct history_store *s, const struct config *c, int argc,
     char **argv, int html)
 {
-	struct rua_summary sum;
 	struct rua_opts o;
 	struct buf out = BUF_INIT;
 	struct dns *d = NULL;
-	char err[512];
+	char err[512], **domains = NULL, *verdict = NULL;
+	size_t i, n = 0;
 	int rc = 1;
 
 	memset(&o, 0, sizeof(o));
-	memset(&sum, 0, sizeof(sum));
 	rua_thresholds_default(&o.t);
 	if (rua_summary_args(argc, argv, html, &o) != 0) {
 		rc = 2;
 		goto done;
 	}
-	if (rua_summary_build(s, o.domain, o.since, &o.t, &sum, err,
-	    sizeof(err)) != 0) {
+	if (o.domain != NULL) {
+		domains = xcalloc(1, sizeof(*domains));
+		domains[n++] = xstrdup(o.domain);
+	} else if ((domains = rua_summary_domains(s, o.since, &n, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err);
 		goto done;
 	}
-	if (o.resolve) {
-		if ((d = rua_dns(c, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "authmilter-report: %s\n", err);
-			goto done;
-		}
-		rua_resolve(&sum, d);
+	if (o.resolve && (d = rua_dns(c, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "authmilter-report: %s\n", err);
+		goto done;
 	}
-	if (html)
-		rua_summary_html(&sum, &o.t, &out);
-	else if (o.json)
-		rua_summary_json(&sum, &o.t, &out);
-	else
-		rua_summary_text(&sum, &o.t, &out);
+	if (o.json && o.domain == NULL)
+		buf_puts(&out, "[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_puts(&out, o.json ? "," : "\n");
+		if (rua_summary_one(s, &o, domains[i], d, html, &out,
+		    &verdict) != 0)
+			goto done;
+	}
+	if (o.json && o.domain == NULL)
+		buf_puts(&out, "]\n");
+	if (n == 0 && !o.json)
+		printf("no aggregate reports received%s\n", o.since ? " in the "
+		    "period" : "");
 	if (!html)
 		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	else if (rua_write(o.out, &out) != 0)
 		goto done;
 	else
-		printf("wrote %s: %s\n", o.out, sum.verdict);
+		printf("wrote %s: %s\n", o.out, verdict);
 	rc = 0;
 done:
+	free(verdict);
 	dns_free(d);
 	buf_free(&out);
-	rua_summary_free(&sum);
+	for (i = 0; domains != NULL && i < n; i++)
+		free(domains[i]);
+	free(domains);
 	free(o.domain);
 	return rc;
 }

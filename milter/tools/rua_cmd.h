@@ -13,8 +13,9 @@
 /* rua_cmd_import - import [--max-size N] FILE|DIR|- ... (none: standard input) */
 int rua_cmd_import(struct history_store *s, int argc, char **argv);
 /*
- * rua_cmd_summary - summary --domain D [--since T] [--json] [--resolve]
- * [--min-pass P] [--min-days N] [--min-messages N]; with html nonzero,
+ * rua_cmd_summary - summary [--domain D] [--since T] [--json] [--resolve]
+ * [--min-pass P] [--min-days N] [--min-messages N] (no domain: each in
+ * turn); with html nonzero,
  * html --domain D -o FILE and the same options but --json. c gives the
  * DNS servers for --resolve.
  */

@@ -289,6 +289,56 @@ rua_summary_build(struct history_store *st, const char *domain,
 	return 0;
 }
 
+/* The domains of the store, as rua_summary_domains gathers them. */
+struct rua_domains {
+	char **v;			/* owned, each owned */
+	size_t n;
+};
+
+/* rua_domain_take - one report's domain (history_rua_fn) */
+static int
+rua_domain_take(void *arg, const struct rua_report *r)
+{
+	struct rua_domains *d = arg;
+
+	d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
+	d->v[d->n++] = xstrdup(r->domain);
+	return 0;
+}
+
+/* rua_strcmp - qsort of strings */
+static int
+rua_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* rua_summary_domains - every domain with reports since since, sorted, once each */
+char **
+rua_summary_domains(struct history_store *st, long long since, size_t *n,
+    char *err, size_t errlen)
+{
+	struct rua_domains d = { NULL, 0 };
+	size_t i, k = 0;
+
+	if (history_store_rua_each(st, NULL, since, rua_domain_take, &d, err,
+	    errlen) != 0) {
+		for (i = 0; i < d.n; i++)
+			free(d.v[i]);
+		free(d.v);
+		return NULL;
+	}
+	if (d.n > 1)
+		qsort(d.v, d.n, sizeof(*d.v), rua_strcmp);
+	for (i = 0; i < d.n; i++)
+		if (k > 0 && strcmp(d.v[k - 1], d.v[i]) == 0)
+			free(d.v[i]);
+		else
+			d.v[k++] = d.v[i];
+	*n = k;
+	return d.v != NULL ? d.v : xcalloc(1, sizeof(char *));
+}
+
 /* rua_summary_free - release */
 void
 rua_summary_free(struct rua_summary *s)

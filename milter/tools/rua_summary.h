@@ -74,6 +74,13 @@ void rua_thresholds_default(struct rua_thresholds *t);
 int rua_summary_build(struct history_store *s, const char *domain,
     long long since, const struct rua_thresholds *t, struct rua_summary *sum,
     char *err, size_t errlen);
+/*
+ * rua_summary_domains - the domains with reports whose period ends at or
+ * after since, sorted, each once: an array of n owned strings (free each
+ * and the array); NULL with err
+ */
+char **rua_summary_domains(struct history_store *s, long long since,
+    size_t *n, char *err, size_t errlen);
 /* rua_summary_free - release (a zeroed one is fine) */
 void rua_summary_free(struct rua_summary *sum);
 

@@ -30,7 +30,7 @@ it_init report_import
 REPORT=${AUTHMILTER_REPORT:-$BUILD_DIR/milter/authmilter-report}
 CHROMIUM=${CHROMIUM:-chromium}
 it_require "$REPORT" sqlite3 "$CHROMIUM"
-it_plan 34
+it_plan 35
 S=$IT_SRC_DIR/test/reports
 PACK="$IT_PY $IT_SRC_DIR/test/integration/rua_pack.py"
 W=$IT_DIR/tmp
@@ -87,7 +87,7 @@ it_check "Google's .zip imported (2 records, 900 messages)" \
 it_check "Microsoft's .xml.gz in a MIME message imported, namespace and all (85 messages)" \
     imported "$W/ms.eml" "imported report 9d2bd8a0c3f24a6e8f0e1d2c3b4a5968 from Enterprise Outlook for $D (rfc7489): 2 records, 85 messages"
 it_check "Yahoo's bare XML imported: values trimmed, the domain lower-cased" \
-    imported "$S/yahoo.xml" "imported report 1793664000.812331 from Yahoo for $D (rfc7489): 1 records, 15 messages"
+    imported "$S/yahoo.xml" "imported report 1793664000.812331 from Yahoo for $D (rfc7489): 1 record, 15 messages"
 it_check "a DMARCbis report imported as such" \
     imported "$S/dmarcbis.xml" "from mail.receiver.example for $D (dmarcbis): 2 records, 5 messages"
 it_check "the same report again: a duplicate, nothing stored" \
@@ -198,6 +198,14 @@ it_check "--min-pass 99.9: 99.5% is not enough" \
     sh -c "'$REPORT' -c '$conf' summary --domain $D --min-pass 99.9 | grep -F '(needs 99.9% passing): align or authorise the unaligned sources first'"
 it_check "another domain: no reports, nothing to judge by" \
     sh -c "'$REPORT' -c '$conf' summary --domain other.example | grep -F 'verdict: no aggregate reports for other.example: nothing to judge by'"
+alldomains() {
+    run "$W/all.json" summary --json &&
+    "$IT_PY" -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+assert isinstance(j, list) and [d["domain"] for d in j] == ["customer.example"], j
+assert j[0]["messages"] == 1005, j[0]["messages"]' "$W/all.json"
+}
+it_check "summary without --domain: every domain (JSON: an array)" alldomains
 noresolve() { summary && it_nomatch grep -q "platform.test" "$W/sum.out"; }
 it_check "without --resolve no reverse name (no DNS asked)" noresolve
 resolve() {
