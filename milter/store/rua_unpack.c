@@ -380,48 +380,75 @@ rua_leaf(const struct rua_part *pt, size_t max, int depth, struct buf *xml,
 	return rc;
 }
 
+/* rua_delimiter - is line [i, e) a delimiter of boundary b? 0 no, 1 yes, 2 the closing one */
+static int
+rua_delimiter(const unsigned char *s, size_t i, size_t e, const char *b,
+    size_t blen)
+{
+	int closing = 0;
+
+	if (e - i < blen + 2 || s[i] != '-' || s[i + 1] != '-'
+	    || memcmp(s + i + 2, b, blen) != 0)
+		return 0;
+	i += blen + 2;
+	if (e - i >= 2 && s[i] == '-' && s[i + 1] == '-') {
+		closing = 1;
+		i += 2;
+	}
+	/* only blanks may follow: "--b" must not match "--bx" */
+	for (; i < e; i++)
+		if (!isspace(s[i]))
+			return 0;
+	return 1 + closing;
+}
+
+/* rua_try_part - the part [start, end): 0 the report, -1 its error in first (if none yet), -2 none */
+static int
+rua_try_part(const unsigned char *start, size_t len, size_t max, int depth,
+    struct buf *xml, char *first, size_t firstlen)
+{
+	struct rua_part sub;
+	char err[256] = "";
+	int rc;
+
+	if (rua_headers(start, len, &sub) != 0)
+		return -2;
+	buf_reset(xml);
+	rc = rua_unpack_part(&sub, max, depth, xml, err, sizeof(err));
+	/* the first report-like part's trouble is the one to tell */
+	if (rc == -1 && first[0] == '\0')
+		(void)snprintf(first, firstlen, "%s", err);
+	return rc;
+}
+
 /* rua_multipart - try each part of a multipart body in turn; 0, -1, or -2 (no report in it) */
 static int
 rua_multipart(const struct rua_part *pt, size_t max, int depth,
     struct buf *xml, char *err, size_t errlen)
 {
 	const unsigned char *s = pt->body, *start = NULL;
-	size_t len = pt->body_len, blen = strlen(pt->boundary), i = 0, e, end;
-	struct rua_part sub;
-	char suberr[256] = "", first[256] = "";
-	int last, rc;
+	size_t len = pt->body_len, blen = strlen(pt->boundary), i = 0, e;
+	char first[256] = "";
+	int d = 0;
 
 	if (blen == 0)
 		return log_fail(err, errlen, "MIME: multipart without boundary");
-	while (i < len) {
+	for (; i < len && d != 2; i = e) {
 		e = rua_line_end(s, len, i);
-		if (e - i >= blen + 2 && s[i] == '-' && s[i + 1] == '-'
-		    && memcmp(s + i + 2, pt->boundary, blen) == 0) {
-			last = e - i >= blen + 4 && s[i + blen + 2] == '-'
-			    && s[i + blen + 3] == '-';
-			if (start != NULL) {
-				/* (the line break before the delimiter stays in
-				 * the part: harmless to base64 and XML) */
-				end = (size_t)(s + i - start);
-				if (rua_headers(start, end, &sub) == 0) {
-					buf_reset(xml);
-					suberr[0] = '\0';
-					rc = rua_unpack_part(&sub, max, depth, xml,
-					    suberr, sizeof(suberr));
-					if (rc == 0)
-						return 0;
-					/* the first report-like part's trouble is the one to tell */
-					if (rc == -1 && first[0] == '\0')
-						(void)snprintf(first, sizeof(first),
-						    "%s", suberr);
-				}
-			}
-			if (last)
-				break;
-			start = s + e;
-		}
-		i = e;
+		if ((d = rua_delimiter(s, i, e, pt->boundary, blen)) == 0)
+			continue;
+		/* (the line break before the delimiter stays in the part:
+		 * harmless to base64 and XML) */
+		if (start != NULL && rua_try_part(start, (size_t)(s + i - start),
+		    max, depth, xml, first, sizeof(first)) == 0)
+			return 0;
+		start = s + e;
 	}
+	/* a message cut short: its last part has no closing delimiter */
+	if (d != 2 && start != NULL && start < s + len && rua_try_part(start,
+	    (size_t)(s + len - start), max, depth, xml, first,
+	    sizeof(first)) == 0)
+		return 0;
 	if (first[0] != '\0')
 		return log_fail(err, errlen, "%s", first);
 	(void)log_fail(err, errlen, "MIME: no report attached (.xml, .xml.gz, "

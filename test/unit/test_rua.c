@@ -288,6 +288,12 @@ wrappings_unpacked(void **state)
 	    "Content-Disposition: attachment;\r\n filename=\"r.xml.gz\"\r\n"
 	    "Content-Transfer-Encoding: base64\r\n\r\n%s--o--\r\n", e.data);
 	read_ok(&m, "MIME, nested, base64 gzip");
+	/* cut short: no closing delimiter; and a longer boundary is not ours */
+	buf_reset(&m);
+	buf_printf(&m, "Subject: x\nContent-Type: multipart/mixed; boundary=b"
+	    "\n\n--bx\nContent-Type: text/plain\n\n--b\nContent-Type: "
+	    "application/gzip\nContent-Transfer-Encoding: base64\n\n%s", e.data);
+	read_ok(&m, "MIME cut short");
 	buf_reset(&e);
 	buf_printf(&e, "From: x@y.example\nContent-Type: message/rfc822\n\n%s",
 	    m.data);
