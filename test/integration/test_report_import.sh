@@ -135,7 +135,7 @@ it_check "a file that is no report at all" \
     refused "$W/text.txt" "text.txt: neither a report (XML, gzip, zip) nor a mail message"
 
 # summary S ARGS... - the text summary into $W/sum.out
-summary() { run "$W/sum.out" summary --domain $D "$@"; }
+summary() { run "$W/sum.out" summary --domain "$D" "$@"; }
 has() { grep -F -- "$1" "$W/sum.out" || { cat "$W/sum.out"; return 1; }; }
 totals() {
     summary && has "domain $D: 4 reports from google.com, Enterprise Outlook, Yahoo, mail.receiver.example, 2026-11-01 to 2026-11-14" &&
@@ -155,7 +155,7 @@ reporters() { has "192.0.2.10                                    699 100.0% 100.
 it_check "summary: which reporters saw each source" reporters
 
 json_check() {
-    run "$W/sum.json" summary --domain $D --json || { cat "$W/sum.json"; return 1; }
+    run "$W/sum.json" summary --domain "$D" --json || { cat "$W/sum.json"; return 1; }
     "$IT_PY" - "$W/sum.json" "$@" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -193,9 +193,9 @@ since() {
 }
 it_check "--since 2026-11-03: the last two reports only, too few days to judge" since
 it_check "--min-days 15: the same reports are not yet enough" \
-    sh -c "'$REPORT' -c '$conf' summary --domain $D --min-days 15 | grep -F 'not yet safe to move p=none → quarantine: 99.5% of 1005 messages pass DMARC over 14 days; unaligned: 1 source, 0.4% (needs reports over 15 days)'"
+    sh -c "'$REPORT' -c '$conf' summary --domain '$D' --min-days 15 | grep -F 'not yet safe to move p=none → quarantine: 99.5% of 1005 messages pass DMARC over 14 days; unaligned: 1 source, 0.4% (needs reports over 15 days)'"
 it_check "--min-pass 99.9: 99.5% is not enough" \
-    sh -c "'$REPORT' -c '$conf' summary --domain $D --min-pass 99.9 | grep -F '(needs 99.9% passing): align or authorise the unaligned sources first'"
+    sh -c "'$REPORT' -c '$conf' summary --domain '$D' --min-pass 99.9 | grep -F '(needs 99.9% passing): align or authorise the unaligned sources first'"
 it_check "another domain: no reports, nothing to judge by" \
     sh -c "'$REPORT' -c '$conf' summary --domain other.example | grep -F 'verdict: no aggregate reports for other.example: nothing to judge by'"
 alldomains() {
@@ -223,9 +223,9 @@ maildir() {
 }
 it_check "a Maildir: the new report in, the known one a duplicate, a plain message an error, tmp/ skipped" maildir
 it_check "the unaligned source turns the verdict: not yet safe" \
-    sh -c "'$REPORT' -c '$conf' summary --domain $D | grep -F 'verdict: not yet safe to move p=none → quarantine: 95.6% of 1045 messages pass DMARC over 14 days; unaligned: 2 sources, 4.3% (needs 98.0% passing)'"
+    sh -c "'$REPORT' -c '$conf' summary --domain '$D' | grep -F 'verdict: not yet safe to move p=none → quarantine: 95.6% of 1045 messages pass DMARC over 14 days; unaligned: 2 sources, 4.3% (needs 98.0% passing)'"
 it_check "the new unaligned source (most failing messages) is listed first" \
-    sh -c "'$REPORT' -c '$conf' summary --domain $D | sed -n '/^source /{n;p}' | grep -E '^203\\.0\\.113\\.50 +40 +0\\.0%'"
+    sh -c "'$REPORT' -c '$conf' summary --domain '$D' | sed -n '/^source /{n;p}' | grep -E '^203\\.0\\.113\\.50 +40 +0\\.0%'"
 it_check "--json: safe false, 2 unaligned sources, 45 messages" json_check '{
  "messages": 1045, "dmarc_pass_rate": 95.6, "verdict.safe": false,
  "unaligned.sources": 2, "unaligned.messages": 45, "unaligned.rate": 4.3,
@@ -234,7 +234,7 @@ it_check "--json: safe false, 2 unaligned sources, 45 messages" json_check '{
 # the HTML page
 HTML=$IT_DIR/tmp/report.html
 html() {
-    run "$W/html.out" html --domain $D -o "$HTML" --resolve || { cat "$W/html.out"; return 1; }
+    run "$W/html.out" html --domain "$D" -o "$HTML" --resolve || { cat "$W/html.out"; return 1; }
     grep -F "wrote $HTML: not yet safe" "$W/html.out"
 }
 it_check "html: the page written" html
