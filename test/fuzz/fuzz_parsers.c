@@ -2,7 +2,9 @@
  * fuzz_parsers.c - libFuzzer target for the parsers that see hostile input:
  * From headers (mailaddr), Authentication-Results claims (authres), DMARC
  * records, SMTP paths, conf text (parsed without loading keys; its
- * include lines match no file), and bounces' delivery status reports.
+ * include lines match no file), bounces' delivery status reports, and
+ * received DMARC aggregate reports (authmilter-report import: MIME, gzip,
+ * zip and the XML, with a 1 MiB limit; and the XML parser alone).
  *
  * Build (clang, in a configured build dir): make fuzz-build, then
  *   test/fuzz/build/fuzz_parsers -max_total_time=60
@@ -19,6 +21,7 @@
 #include "auth/dsn.h"
 #include "base/buf.h"
 #include "base/mailaddr.h"
+#include "store/rua.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 6) {
+	switch (data[0] % 8) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -95,6 +98,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)dsn_format(d, &out);
 		buf_free(&out);
 		dsn_free(d);
+		break;
+	}
+	case 6: {
+		struct rua_report rep;
+		char err[512];
+
+		(void)rua_read(data + 1, size - 1, 1 << 20, &rep, err,
+		    sizeof(err));
+		rua_report_free(&rep);
+		break;
+	}
+	case 7: {
+		struct rua_report rep;
+		char err[512];
+
+		(void)rua_parse(s, size - 1, &rep, err, sizeof(err));
+		rua_report_free(&rep);
 		break;
 	}
 	}
