@@ -1,0 +1,629 @@
+# bench-inbound.sh - the "inbound" part of contrib/bench.sh (sourced by it,
+# not run alone): what an MX pays per received message. milterload sends
+# 10 KB messages from an outside client (192.0.2.10), without
+# {auth_authen}, each carrying one RSA-2048 DKIM signature of its From
+# domain (or two: author and an ESP domain), from a sender domain whose SPF
+# record authorises the client through one include: and whose DMARC
+# record says p=reject. knotd on loopback serves every record. Rows:
+# authmilter (both DMARC modes, warm and cold cache, one and two
+# signatures, and with the SQLite history), Debian's OpenDKIM (Mode v)
+# followed by OpenDMARC as a chain of two milters, rspamd 3.4's milter
+# proxy with only its dkim, spf and dmarc modules, and a null milter (the
+# protocol's own cost) for the ceiling. A row counts only if every message
+# came back with Authentication-Results saying dkim=pass (each signature),
+# spf=pass and dmarc=pass. Then a perf profile of authmilter's inbound
+# path under load, by stage; and the targets of issue 20.
+#
+# Environment (all optional, besides bench.sh's):
+#   BENCH_INBOUND_WARM   sender domains reused by the warm rows (16)
+#   BENCH_INBOUND_COLD   sender domains of the cold rows, one per message
+#                        (20000; a cold row ends early when they run out)
+#   BENCH_INBOUND_PERF=no  skip the perf profile
+# Ports: BENCH_PORT +10 authmilter, +11 OpenDKIM, +12 OpenDMARC, +13
+# rspamd (inbound), +14 the null milter, +15 rspamd (signing); knotd also
+# listens on 127.0.0.153 port 53 for OpenDMARC, whose resolver (libresolv,
+# libspf2) reads only resolv.conf, which has no port.
+
+INB_WARM=${BENCH_INBOUND_WARM:-16}
+INB_COLD=${BENCH_INBOUND_COLD:-20000}
+INB_IP=192.0.2.10
+INB_ZONE=inbound.example
+INB_HELO=client.milterload.test
+INB_DNS2=127.0.0.153
+INB_AM=inet:$((BENCH_PORT + 10))@127.0.0.1
+INB_OD=inet:$((BENCH_PORT + 11))@127.0.0.1
+INB_ODM=inet:$((BENCH_PORT + 12))@127.0.0.1
+INB_RS=inet:$((BENCH_PORT + 13))@127.0.0.1
+INB_NULL=inet:$((BENCH_PORT + 14))@127.0.0.1
+RS_SIGN=inet:$((BENCH_PORT + 15))@127.0.0.1
+NULLMILTER=$BUILD_DIR/test/bench/nullmilter
+IROWS=()                # inbound table rows
+PROFILE=()              # perf stage rows
+declare -A IRATE IP50 IP99 IOK INOTE
+INB_ODST=no INB_RSPAMD=no INB_PIDS=""
+
+# ---------------------------------------------------------------- records
+
+# inb_records - queue the zones of the inbound part before knotd starts:
+# warm and cold sender domains (DKIM key, SPF with one include:, DMARC
+# p=reject), the ESP's key and SPF record, the client's HELO name and PTR
+inb_records() {
+    local rec esprec out=$IT_DIR/zones/$INB_ZONE.records
+    INB_KEY=$IT_DIR/keys/inbound.s1.pem
+    INB_ESPKEY=$IT_DIR/keys/esp.e1.pem
+    (umask 077
+     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$INB_KEY" &&
+     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$INB_ESPKEY") \
+        2> "$IT_DIR/tmp/inb-keygen.err" || { cat "$IT_DIR/tmp/inb-keygen.err" >&2; return 1; }
+    rec=$(it_dkim_record "$INB_KEY") || return 1
+    esprec=$(it_dkim_record "$INB_ESPKEY") || return 1
+    {
+        echo "e1._domainkey.esp.$INB_ZONE. 3600 IN TXT $esprec"
+        echo "_spf.esp.$INB_ZONE. 3600 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\""
+        echo "esp.$INB_ZONE. 3600 IN TXT \"v=spf1 include:_spf.esp.$INB_ZONE -all\""
+        awk -v w="$INB_WARM" -v c="$INB_COLD" -v z="$INB_ZONE" -v rec="$rec" 'BEGIN {
+            for (i = 0; i < w + c; i++) {
+                d = (i < w ? "d" i ".warm." : "d" (i - w) ".cold.") z "."
+                print "s1._domainkey." d " 3600 IN TXT " rec
+                print d " 3600 IN TXT \"v=spf1 include:_spf.esp." z " -all\""
+                print "_dmarc." d " 3600 IN TXT \"v=DMARC1; p=reject\""
+            }
+        }'
+    } > "$out"
+    it_zone_add milterload.test "client.milterload.test. 3600 IN A $INB_IP"
+    it_zone_add milterload.test "client.milterload.test. 3600 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\""
+    it_zone_add 2.0.192.in-addr.arpa "10.2.0.192.in-addr.arpa. 3600 IN PTR client.milterload.test."
+    # OpenDMARC's resolver reads resolv.conf only: knotd answers there too
+    [ "$(id -u)" = 0 ] && export IT_DNS_LISTEN_EXTRA=$INB_DNS2@53
+    return 0
+}
+
+# ---------------------------------------------------------------- daemons
+
+# inb_pids - the daemons of the running row and their children (rspamd's
+# workers)
+inb_pids() {
+    local p
+    for p in $INB_PIDS; do
+        echo "$p"
+        pgrep -P "$p"
+    done
+}
+
+# inb_cpu - user + system jiffies of every process of the running row
+inb_cpu() {
+    local p t=0
+    for p in $(inb_pids); do
+        t=$((t + $(proc_cpu "$p")))
+    done
+    echo "$t"
+}
+
+# inb_wait SOCKET PID LOG - wait for a daemon's socket
+inb_wait() {
+    if ! it__wait_socket "$1" "$2"; then
+        say "no socket $1"
+        tail -n 20 "$3" >&2
+        return 1
+    fi
+}
+
+# inb_am_start MODE [history] - authmilter verifying on $INB_AM
+inb_am_start() {
+    local conf=$IT_DIR/milter/inb.$RANDOM.conf
+    am_conf "$conf" "$INB_AM" "$RSA"
+    echo "dmarc_mode      = $1" >> "$conf"
+    [ "${2:-}" = history ] && echo "history         = sqlite:$IT_DIR/tmp/history.$RANDOM.db" >> "$conf"
+    daemon_start "$DAEMON_CPU" "$INB_AM" "$AUTHMILTER" -f -c "$conf" || return 1
+    INB_PIDS=$BENCH_PID
+}
+
+# inb_null_start - the null milter on $INB_NULL
+inb_null_start() {
+    daemon_start "$DAEMON_CPU" "$INB_NULL" "$NULLMILTER" "$INB_NULL" || return 1
+    INB_PIDS=$BENCH_PID
+}
+
+# inb_stop - stop the row's daemons
+inb_stop() {
+    [ -n "$BENCH_PID" ] && daemon_stop
+    it__stop milter2 2>/dev/null
+    INB_PIDS=""
+}
+
+# inb_od_start - OpenDKIM (Mode v) then OpenDMARC, both on the daemon's
+# core; OpenDKIM's libunbound asks knotd (ResolverConfiguration), OpenDMARC
+# runs in a private mount namespace where /etc/resolv.conf is a bind mount
+# of one naming knotd's second address (the machine's file is untouched)
+inb_od_start() {
+    local d=$IT_DIR/milter
+    cat > "$d/od-unbound.conf" <<EOF
+server:
+    do-not-query-localhost: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@$IT_DNS_PORT
+EOF
+    cat > "$d/od-in.conf" <<EOF
+# opendkim conf written by contrib/bench.sh: verify only
+Syslog                  no
+Background              no
+Mode                    v
+Socket                  $INB_OD
+AuthservID              mx.bench.example
+ResolverConfiguration   $d/od-unbound.conf
+UMask                   000
+EOF
+    echo "nameserver $INB_DNS2" > "$d/resolv.conf"
+    cat > "$d/odm.conf" <<EOF
+# opendmarc conf written by contrib/bench.sh
+Socket                  $INB_ODM
+AuthservID              mx.bench.example
+TrustedAuthservIDs      mx.bench.example
+SPFSelfValidate         true
+PublicSuffixList        /usr/share/publicsuffix/public_suffix_list.dat
+RejectFailures          false
+Syslog                  false
+UMask                   000
+PidFile                 $d/odm.pid
+EOF
+    daemon_start "$DAEMON_CPU" "$INB_OD" opendkim -f -x "$d/od-in.conf" || return 1
+    INB_PIDS=$BENCH_PID
+    it__bg milter2 "$IT_DIR/log/milter2.log" unshare -m -- sh -c \
+        'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh \
+        "$d/resolv.conf" taskset -c "$DAEMON_CPU" opendmarc -f -c "$d/odm.conf"
+    inb_wait "$INB_ODM" "$IT_LAST_PID" "$IT_DIR/log/milter2.log" || return 1
+    INB_PIDS="$INB_PIDS $IT_LAST_PID"
+}
+
+# rs_conf SOCKET MODE - write the conf of rspamd with one milter-mode proxy worker that
+# scans itself; MODE inbound: the dkim, spf and dmarc modules and an A-R
+# header (milter_headers); MODE sign: dkim_signing with the bench's key
+# and header list. No Redis, no controller, every other module off
+# (rspamd disables unconfigured Lua modules; rules.lua is not loaded), the
+# public suffix list from Debian's local copy, DNS from knotd only.
+rs_conf() {
+    local d=$IT_DIR/milter/rspamd.$2 hdrs
+    mkdir -p "$d"
+    hdrs=$(echo "(o)$SIGNED_HEADERS" | tr 'A-Z,' 'a-z:')
+    {
+        cat <<EOF
+# rspamd conf written by contrib/bench.sh ($2)
+options {
+    pidfile = "$d/rspamd.pid";
+    dns { nameserver = ["127.0.0.1:$IT_DNS_PORT"]; timeout = 2s; retransmits = 2; }
+    local_addrs = [];
+    filters = "dkim";           # the C modules: dkim only
+    hs_cache_dir = "$d";
+    url_tld = "/usr/share/rspamd/effective_tld_names.dat";
+    tempdir = "$d";
+}
+logging { type = "file"; filename = "$d/rspamd.log"; level = "info"; }
+worker "rspamd_proxy" {
+    bind_socket = "$(echo "${1#inet:}" | awk -F@ '{ print $2 ":" $1 }')";
+    milter = yes;
+    timeout = 120s;
+    count = 1;
+    upstream "local" { default = yes; self_scan = yes; }
+}
+modules { path = "/usr/share/rspamd/plugins"; }
+actions { reject = 1000; add_header = 1000; greylist = 1000; }
+dkim { }
+EOF
+        if [ "$2" = inbound ]; then
+            cat <<EOF
+spf { }
+dmarc { }
+milter_headers {
+    use = ["authentication-results"];
+    skip_local = false;
+    skip_authenticated = false;
+}
+EOF
+        else
+            cat <<EOF
+dkim_signing {
+    path = "$IT_DIR/keys/\$domain.\$selector.pem";
+    selector = "s1";
+    sign_authenticated = true;
+    sign_local = true;
+    allow_username_mismatch = true;
+    use_esld = false;
+    check_pubkey = false;
+    sign_headers = "$hdrs";
+}
+EOF
+        fi
+    } > "$d/rspamd.conf"
+    echo "$d"
+}
+
+# rs_start MODE SOCKET - rspamd for MODE (inbound, sign); its start-up
+# compiles the public suffix list (about 15 s)
+rs_start() {
+    local d i port=${2#inet:}
+    port=${port%@*}
+    d=$(rs_conf "$2" "$1")
+    RS_LOG=$d/rspamd.log
+    rm -f "$RS_LOG"
+    it__bg milter "$IT_DIR/log/milter.log" taskset -c "$DAEMON_CPU" \
+        rspamd -f -i -u root -g root -c "$d/rspamd.conf"
+    BENCH_PID=$IT_LAST_PID
+    INB_PIDS=$BENCH_PID
+    for ((i = 0; i < 900; i++)); do
+        it__port_open "$port" && break
+        kill -0 "$BENCH_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! it__port_open "$port"; then
+        say "rspamd does not listen on $2"
+        tail -n 20 "$RS_LOG" "$IT_DIR/log/milter.log" >&2
+        return 1
+    fi
+    sleep 2     # its worker loads the (empty) hyperscan database after the fork
+}
+
+# rs_offline_check LOG - true unless rspamd's log shows an HTTP fetch or a
+# map from anywhere but local files
+rs_offline_check() {
+    ! grep -Ei 'http(s)?://|rspamd_map_.*http|cannot load map.*http|upstream.*:(80|443)' "$1" > /dev/null
+}
+
+# ---------------------------------------------------------------- rows
+
+# irow NAME MODE CACHE SIGS SOCKET... - one milterload run, 16
+# connections, flat out for SECS; CACHE warm (INB_WARM domains reused) or
+# cold (a new domain per message); SIGS 1 or 2; every message must come
+# back with dkim, spf and dmarc pass (the null milter: accepted)
+irow() {
+    local name=$1 mode=$2 cache=$3 sigs=$4 json=$IT_DIR/tmp/irow.${#IROWS[@]}.json
+    shift 4
+    local conns=16 n dom s ok=ok cmd
+    if [ "$cache" = warm ]; then
+        n=$INB_WARM dom=warm.$INB_ZONE
+    else
+        n=$INB_COLD dom=cold.$INB_ZONE
+    fi
+    cmd=(taskset -c "$LOAD_CPU" "$ML" -c "$conns" -s 10k -i "$INB_IP" -h "$INB_HELO"
+        -F "$dom" -n "$n" -D "s1:$INB_KEY")
+    [ "$sigs" = 2 ] && cmd+=(-D "e1:$INB_ESPKEY:esp.$INB_ZONE")
+    for s in "$@"; do
+        cmd+=(-S "$s")
+    done
+    # cold: one message per domain; warm: as many as SECS allow
+    if [ "$cache" = cold ]; then
+        cmd+=(-m $((n / conns)) -t "$SECS" -T 30 -q -j)
+    else
+        cmd+=(-m $((400000 / conns)) -t "$SECS" -q -j)
+    fi
+    COMMANDS+=("${cmd[*]}   # inbound: $name $mode $cache, $sigs signature(s)")
+    inb_warmup "$@"
+    local c0 d0 t0 other i ml rc
+    "${cmd[@]}" > "$json" 2> "$json.err" &
+    ml=$!
+    # the core's other users count from the first message: milterload
+    # signs its messages first, while the daemon's core idles
+    for ((i = 0; i < 2400; i++)); do
+        grep -q 'load starts' "$json.err" 2> /dev/null && break
+        kill -0 "$ml" 2> /dev/null || break
+        sleep 0.05
+    done
+    c0=$(cpu_busy "$DAEMON_CPU")
+    d0=$(inb_cpu)
+    t0=$(date +%s.%N)
+    wait "$ml"
+    rc=$?
+    local ndone pass errs mps p50 p99 max dcpu
+    dcpu=$(( $(inb_cpu) - d0 ))
+    other=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - $dcpu) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
+    case $other in -*|'') other=0 ;; esac
+    [ "$other" -gt "$MAX_OTHER" ] && MAX_OTHER=$other
+    ndone=$(jget "$json" completed)
+    pass=$(jget "$json" auth_pass)
+    errs=$(jget "$json" errors)
+    mps=$(jget "$json" msgs_per_s)
+    p50=$(jget "$json" lat_p50_ms)
+    p99=$(jget "$json" lat_p99_ms)
+    max=$(jget "$json" lat_max_ms)
+    # msg/s counts from the first message (milterload's -t clock starts
+    # after the messages are signed)
+    if [ "$name" = "null milter" ]; then
+        pass="n/a ($(jget "$json" accepted) accepted)"
+        [ "$(jget "$json" accepted)" = "$ndone" ] || ok="**FAIL**"
+    elif [ "$pass" != "$ndone" ]; then
+        ok="**FAIL**"
+    fi
+    if [ "$rc" != 0 ] || [ -z "$ndone" ] || [ "$ndone" = 0 ] || [ "$errs" != 0 ]; then
+        ok="**FAIL** (exit $rc)"
+    fi
+    if [ "$ok" != ok ]; then
+        BENCH_BAD=$((BENCH_BAD + 1))
+        say "inbound row failed: ${cmd[*]}"
+        head -n 5 "$json.err" >&2
+    fi
+    local key="$name/$mode/$cache/$sigs"
+    IRATE[$key]=$mps IP50[$key]=$p50 IP99[$key]=$p99 IOK[$key]=$ok
+    INOTE[$key]="$(calc "1000 * $dcpu / $(getconf CLK_TCK) / (${ndone:-0} + 0.000001)" %.3f)"
+    IROWS+=("| $name | $mode | $cache | $sigs | $conns | ${ndone:-0} | ${mps:-?} | ${p50:-?} | ${p99:-?} | ${max:-?} | ${pass:-0} | ${errs:-?} | ${INOTE[$key]} | ${other}% | $ok |")
+    say "$(printf 'inbound %-26s %-8s %-4s %s sig  %7s msg/s  p99 %8s ms  pass %s  other %3s%%  %s' \
+        "$name" "$mode" "$cache" "$sigs" "${mps:-?}" "${p99:-?}" "${pass:-?}" "$other" "$ok")"
+}
+
+# inb_warmup SOCKET... - 320 messages over the warm domains, not counted:
+# the first messages of a daemon pay its lazy start-up (and fill the warm
+# cache); the cold domains stay unseen
+inb_warmup() {
+    local s cmd=(taskset -c "$LOAD_CPU" "$ML" -c 16 -m 20 -s 10k -i "$INB_IP"
+        -h "$INB_HELO" -F "warm.$INB_ZONE" -n "$INB_WARM" -D "s1:$INB_KEY" -q)
+    for s in "$@"; do
+        cmd+=(-S "$s")
+    done
+    "${cmd[@]}" > /dev/null 2>&1 || say "warm-up on $* failed"
+}
+
+# ---------------------------------------------------------------- ceiling
+
+# inb_limits - RSA-2048 verify/s and SHA-256 bytes/s (8 KB blocks) on the
+# daemon's core; sets VERIFY_RATE, SHA_BPS
+inb_limits() {
+    local out=$IT_DIR/tmp/speed.inb
+    COMMANDS+=("taskset -c $DAEMON_CPU openssl speed -mr -seconds 2 rsa2048"
+        "taskset -c $DAEMON_CPU openssl speed -mr -seconds 2 -evp sha256")
+    taskset -c "$DAEMON_CPU" openssl speed -mr -seconds 2 rsa2048 > "$out.rsa" 2>/dev/null
+    taskset -c "$DAEMON_CPU" openssl speed -mr -seconds 2 -evp sha256 > "$out.sha" 2>/dev/null
+    # +F2:n:2048:sign/s:verify/s (OpenSSL 3; 1.1 printed seconds per op)
+    VERIFY_RATE=$(awk -F: '/^\+F2:/ { v = $5; if (v > 0 && v < 1) v = 1 / v; r = v }
+        END { printf "%.0f", r }' "$out.rsa")
+    # +F:n:sha256:16:64:256:1024:8192:16384 (bytes/s per block size)
+    SHA_BPS=$(awk -F: '/^\+F:/ { r = $8 } END { printf "%.0f", r }' "$out.sha")
+}
+
+# ---------------------------------------------------------------- profile
+
+# inb_stage - awk program: dso and symbol to a stage of the inbound path,
+# by the module prefixes of milter/ (one noun per file) and the library
+inb_stage_awk='
+function stage(dso, sym) {
+    if (dso ~ /kernel|vdso/) return "kernel: system calls, TCP, scheduling"
+    if (sym ~ /^(engine|listener|mta|callbacks|lmengine|protocol|state)_/) return "milter protocol (engine, mta, callbacks, state)"
+    if (sym ~ /sha256|SHA256|sha512|SHA512/) return "hashing (SHA-256)"
+    if (sym ~ /^(bn_|BN_|RSA_|rsa_|ossl_rsa|ossl_bn|__bn|mul4x|sqr8x|bn_mul|ossl_mont)/ || sym ~ /mont|rsaz/) return "RSA verify (bignum)"
+    if (dso ~ /libopendkim/) return "DKIM: libopendkim (parse, canonicalization)"
+    if (sym ~ /^dkim_verify_/) return "DKIM: our glue (dkim_verify.c)"
+    if (dso ~ /libcrypto|libssl/) return "OpenSSL other (EVP, key decoding)"
+    if (sym ~ /^(spf_|SPF_)/ || dso ~ /libspf2/) return "SPF"
+    if (sym ~ /^(dmarc_|psl_)/ || dso ~ /libpsl|libidn/) return "DMARC (incl. public suffix)"
+    if (sym ~ /^dns_/ || dso ~ /libunbound|libevent|libldns/) return "DNS (cache lookups, resolver thread)"
+    if (sym ~ /^authres_/) return "Authentication-Results"
+    if (sym ~ /^(inbound|verdict|mode|forgery|edit|mailaddr)_/) return "inbound sequencing, edits"
+    if (sym ~ /^(history|sqlite3)/ || dso ~ /sqlite/) return "history"
+    if (sym ~ /^(buf|x)[a-z]*_|^x(malloc|calloc|realloc|strdup|strndup)/) return "buffers (buf.c, xalloc.c)"
+    if (sym ~ /malloc|^_?_?free|^cfree|calloc|realloc|tcache|^_int_|consolidate|^unlink_chunk/) return "allocation (libc malloc/free)"
+    if (sym ~ /pthread|futex|lll_|^sem_/) return "locks, thread hand-offs (libc)"
+    if (sym ~ /^(__)?(mem|str)[a-z_]*(avx|sse|evex|erms)?/) return "string and memory functions (libc)"
+    return "other"
+}'
+
+# inb_profile - perf record (-g) of authmilter, rfc9989, warm, one
+# signature, under the same load as its row; the self time of each symbol
+# mapped to a stage (unknown symbols go to "other")
+inb_profile() {
+    local data=$IT_DIR/tmp/perf.data rep=$IT_DIR/tmp/perf.txt
+    have perf || { PROFILE=("| perf not installed | | |"); return 0; }
+    inb_am_start rfc9989 || return 1
+    local cmd=(taskset -c "$LOAD_CPU" "$ML" -c 16 -s 10k -i "$INB_IP" -h "$INB_HELO"
+        -F "warm.$INB_ZONE" -n "$INB_WARM" -D "s1:$INB_KEY" -S "$INB_AM"
+        -m $((400000 / 16)) -t $((SECS + 2)) -q -j)
+    COMMANDS+=("perf record -g -F 999 -p PID -- sleep $SECS   # during: ${cmd[*]}")
+    "${cmd[@]}" > "$IT_DIR/tmp/perf.json" 2>&1 &
+    local ml=$!
+    sleep 1
+    taskset -c "$LOAD_CPU" perf record -q -g -F 999 -p "$BENCH_PID" -o "$data" -- sleep "$SECS" \
+        > "$IT_DIR/tmp/perf.err" 2>&1
+    wait "$ml"
+    inb_stop
+    perf report -i "$data" --stdio --no-children --sort dso,sym -g none -q \
+        --percent-limit 0 2> /dev/null > "$rep"
+    [ -s "$rep" ] || { PROFILE=("| perf report empty ($(head -c 200 "$IT_DIR/tmp/perf.err")) | | |"); return 0; }
+    # lines: "  12.34%  libcrypto.so.3  [.] bn_sqr8x_internal"
+    mapfile -t PROFILE < <(awk "$inb_stage_awk"'
+        $1 ~ /%$/ {
+            p = $1; sub(/%/, "", p); dso = $2; sym = $4
+            for (i = 5; i <= NF; i++) sym = sym " " $i
+            s = stage(dso, sym); share[s] += p
+            if (!(s in top) || p > topp[s]) { top[s] = sym; topp[s] = p }
+        }
+        END {
+            for (s in share)
+                printf "| %s | %.1f%% | %s |\n", s, share[s], top[s]
+        }' "$rep" | sort -t'|' -k3 -rn)
+    PROFILE_MPS=$(jget "$IT_DIR/tmp/perf.json" msgs_per_s)
+}
+
+# ---------------------------------------------------------------- part
+
+# run_inbound - every inbound row, the ceiling, the profile
+run_inbound() {
+    [ "$DNS" = yes ] || { say "inbound: needs knotd"; INB_SKIP="not run: no knotd"; return 0; }
+    say "inbound: limits of core $DAEMON_CPU"
+    inb_limits
+    say "RSA-2048 verify $VERIFY_RATE/s, SHA-256 $(calc "$SHA_BPS / 1e6" %.0f) MB/s"
+    # knotd is the mail's far-away DNS: keep it off the daemon's core
+    local kp
+    kp=$(cat "$IT_DIR/tmp/knot.pid" 2>/dev/null)
+    [ -n "$kp" ] && taskset -a -p -c "$LOAD_CPU" "$kp" > /dev/null 2>&1
+    inb_null_start || return 1
+    irow "null milter" - warm 1 "$INB_NULL"
+    inb_stop
+    local mode cache sigs
+    for mode in rfc9989 rfc7489; do
+        for cache in warm cold; do
+            for sigs in 1 2; do
+                inb_am_start "$mode" || return 1
+                irow authmilter "$mode" "$cache" "$sigs" "$INB_AM"
+                inb_stop
+            done
+        done
+    done
+    inb_am_start rfc9989 history || return 1
+    irow "authmilter, history" rfc9989 warm 1 "$INB_AM"
+    inb_stop
+    # the same daemon again without history, right after: the ratio
+    # compares neighbours in time
+    inb_am_start rfc9989 || return 1
+    irow "authmilter (again)" rfc9989 warm 1 "$INB_AM"
+    inb_stop
+    if have opendkim opendmarc unshare && [ "$(id -u)" = 0 ]; then
+        INB_ODST=yes
+        for cache in warm cold; do
+            inb_od_start || { inb_stop; INB_ODST="did not start"; break; }
+            irow "OpenDKIM + OpenDMARC" - "$cache" 1 "$INB_OD" "$INB_ODM"
+            inb_stop
+        done
+    fi
+    if have rspamd; then
+        INB_RSPAMD=yes
+        for cache in warm cold; do
+            rs_start inbound "$INB_RS" || { inb_stop; INB_RSPAMD="did not start"; break; }
+            irow "rspamd 3.4" - "$cache" 1 "$INB_RS"
+            rs_offline_check "$RS_LOG" || { INB_RSPAMD="**reached for the network** (see its log)"; BENCH_BAD=$((BENCH_BAD + 1)); }
+            inb_stop
+        done
+    fi
+    if [ "${BENCH_INBOUND_PERF:-yes}" != no ]; then
+        say "inbound: perf profile of authmilter"
+        inb_profile
+    fi
+}
+
+# run_rspamd_sign - rspamd's dkim_signing in the signing table (16
+# connections, 10 KB, TCP: the load part's rows)
+run_rspamd_sign() {
+    have rspamd || return 0
+    rs_start sign "$RS_SIGN" || { inb_stop; return 0; }
+    check_alg rspamd "$RS_SIGN" rsa
+    row rspamd rsa tcp "$RS_SIGN" 1 10k
+    row rspamd rsa tcp "$RS_SIGN" 16 10k
+    rs_offline_check "$RS_LOG" || { say "rspamd reached for the network"; BENCH_BAD=$((BENCH_BAD + 1)); }
+    inb_stop
+}
+
+# ---------------------------------------------------------------- report
+
+# inb_ratio A B - A / B or "?"
+inb_ratio() {
+    awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "?" }'
+}
+
+# inb_targets - issue 20's targets with the measured ratios
+inb_targets() {
+    local am=${IRATE[authmilter/rfc9989/warm/1]:-0} nul=${IRATE[null milter/-/warm/1]:-0}
+    local od=${IRATE[OpenDKIM + OpenDMARC/-/warm/1]:-0} rs=${IRATE[rspamd 3.4/-/warm/1]:-0}
+    local amsig=${RATE[authmilter/rsa/tcp/10k/16]:-0} rssig=${RATE[rspamd/rsa/tcp/10k/16]:-0}
+    local tr tp th ceil r
+    echo "| Target (issue 20) | measured | |"
+    echo "|---|---|---|"
+    if [ "$nul" != 0 ] && [ "${VERIFY_RATE:-0}" -gt 0 ]; then
+        tr=$(calc "1000000 / $VERIFY_RATE" %.1f)
+        th=$(calc "1000000 * 10240 / $SHA_BPS" %.1f)
+        tp=$(calc "1000000 / $nul" %.1f)
+        ceil=$(calc "1000000 / ($tr + $th + $tp)" %.0f)
+        r=$(inb_ratio "$am" "$ceil")
+        echo "| Inbound, warm, one signature ≥ 50% of the ceiling | $am / $ceil = **$r ×** (ceiling = 1 / ($tr µs RSA-2048 verify + $th µs SHA-256 of 10 KB + $tp µs protocol, the null milter's 1/msg/s)) | $(verdict "$r >= 0.5") |"
+    else
+        echo "| Inbound ≥ 50% of the ceiling | ceiling not measured | not measured |"
+    fi
+    r=$(inb_ratio "$am" "$od")
+    echo "| ≥ 5 × OpenDKIM + OpenDMARC chained | $am / $od = **$r ×** | $(verdict "\"$r\" != \"?\" && $r >= 5") |"
+    r=$(inb_ratio "$am" "$rs")
+    echo "| ≥ 8 × rspamd (dkim, spf, dmarc) | $am / $rs = **$r ×** | $(verdict "\"$r\" != \"?\" && $r >= 8") |"
+    echo "| Cold cache beside it | rfc9989 ${IRATE[authmilter/rfc9989/cold/1]:-?} msg/s, rfc7489 ${IRATE[authmilter/rfc7489/cold/1]:-?} msg/s (warm: $am, ${IRATE[authmilter/rfc7489/warm/1]:-?}) | reported |"
+    if [ "${RSA_LIMIT:-0}" -gt 0 ] && [ "$amsig" != 0 ]; then
+        r=$(inb_ratio "$amsig" "$RSA_LIMIT")
+        echo "| Signing ≥ 0.85 × the RSA limit (TCP, 16 conns, 10 KB) | $amsig / $RSA_LIMIT = **$r ×** | $(verdict "$r >= 0.85") |"
+    else
+        echo "| Signing ≥ 0.85 × the RSA limit | load part not run | not measured |"
+    fi
+    r=$(inb_ratio "$amsig" "$rssig")
+    echo "| Signing ≥ 5 × rspamd's dkim_signing (TCP, 16 conns, 10 KB) | $amsig / $rssig = **$r ×** | $(verdict "\"$r\" != \"?\" && $r >= 5") |"
+    local h=${IRATE[authmilter, history/rfc9989/warm/1]:-0} a2=${IRATE[authmilter (again)/rfc9989/warm/1]:-0}
+    r=$(inb_ratio "$h" "$a2")
+    echo "| History costs ≤ 5% of inbound throughput (issue 18) | with history $h / without, run right after, $a2 = **$r ×** (first run without: $am) | $(verdict "\"$r\" != \"?\" && $r >= 0.95") |"
+}
+
+# inb_report - the Inbound section of docs/performance.md
+inb_report() {
+    echo "## Inbound: SPF, DKIM verification, DMARC (issue 20)"
+    echo
+    if ! part inbound; then
+        echo "Not run (BENCH_PARTS)."
+        return 0
+    fi
+    if [ -n "${INB_SKIP:-}" ]; then
+        echo "$INB_SKIP."
+        return 0
+    fi
+    echo "What an MX pays per received message. milterload sends 10 KB messages"
+    echo "without {auth_authen} from an outside client ($INB_IP, HELO $INB_HELO),"
+    echo "MAIL FROM and From in the sender domain, each with one RSA-2048"
+    echo "DKIM-Signature of that domain (relaxed/relaxed; \"2\": plus one by an ESP"
+    echo "domain with its own key), signed by milterload once before the clock"
+    echo "starts. Each sender domain publishes its DKIM key, an SPF record that"
+    echo "authorises the client through one include: and _dmarc p=reject; knotd"
+    echo "on loopback serves them (TTL 1 h), pinned to core $LOAD_CPU with the"
+    echo "load generator. Warm: $INB_WARM sender domains reused (the first"
+    echo "messages fill the cache); cold: a new domain for every message (up to"
+    echo "$INB_COLD; a cold row stops early when they run out). 16 connections"
+    echo "over TCP, flat out for $SECS s; the milters on core $DAEMON_CPU. A row"
+    echo "counts only if every message came back with Authentication-Results"
+    echo "saying dkim=pass (for each signature), spf=pass and dmarc=pass."
+    echo "\"CPU ms/msg\" is the milters' own CPU time (every process of the row)"
+    echo "per message."
+    echo
+    echo "- OpenDKIM + OpenDMARC: Debian's packages as two milters, in the order"
+    echo "  of \`smtpd_milters = opendkim, opendmarc\`: milterload gives each"
+    echo "  the whole conversation in turn, and OpenDMARC sees the"
+    echo "  Authentication-Results OpenDKIM added (Postfix's cleanup applies a"
+    echo "  milter's header edits to the queue file before the next milter reads"
+    echo "  it; OpenDMARC takes its DKIM result from that header). OpenDKIM: Mode"
+    echo "  v, its libunbound forwarding to knotd (ResolverConfiguration);"
+    echo "  OpenDMARC: SPFSelfValidate (libspf2), run under \`unshare -m\` with a"
+    echo "  bind-mounted resolv.conf naming $INB_DNS2, where knotd also listens"
+    echo "  on port 53 (libresolv takes no port); the machine's /etc/resolv.conf"
+    echo "  is not touched."
+    echo "- rspamd 3.4: one rspamd_proxy worker (\`milter = yes\`, self_scan),"
+    echo "  only the dkim, spf and dmarc modules and milter_headers'"
+    echo "  authentication-results routine; every other module unconfigured,"
+    echo "  hence disabled; no Redis, no rules.lua, the public suffix list from"
+    echo "  its local file, knotd as its only name server. Its log showed no"
+    echo "  network fetch: ${INB_RSPAMD}."
+    echo "- null milter: test/bench/nullmilter, which negotiates what authmilter"
+    echo "  asks for and accepts every message (the protocol's own cost)."
+    echo
+    echo "| Milter(s) | DMARC mode | Cache | Signatures | Conns | Messages | msg/s | p50 ms | p99 ms | max ms | All pass | Errors | CPU ms/msg | Other on core $DAEMON_CPU | |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${IROWS[@]}"
+    echo
+    echo "openssl speed on core $DAEMON_CPU: RSA-2048 **$VERIFY_RATE verify/s**," \
+        "SHA-256 **$(calc "$SHA_BPS / 1e6" %.0f) MB/s** (8 KB blocks)."
+    echo
+    inb_targets
+    echo
+    echo "### Where authmilter's inbound time goes"
+    echo
+    if [ "${BENCH_INBOUND_PERF:-yes}" = no ]; then
+        echo "Not run (BENCH_INBOUND_PERF=no)."
+        return 0
+    fi
+    echo "\`perf record -g\` of the daemon for $SECS s under the warm, one-signature"
+    echo "load (rfc9989; ${PROFILE_MPS:-?} msg/s while profiled), each symbol's self"
+    echo "time given to a stage by its library or by the module prefix of its"
+    echo "function (milter/ names every external function after its file):"
+    echo "libc's malloc, locks and string functions stay apart since perf's self"
+    echo "time cannot say which stage called them; what matches nothing is"
+    echo "\"other\". The last column is the stage's largest symbol."
+    echo
+    echo "| Stage | Share of the daemon's samples | Largest symbol |"
+    echo "|---|---|---|"
+    printf '%s\n' "${PROFILE[@]}"
+}
