@@ -167,6 +167,14 @@ fail:
 	exit(1);
 }
 
+/* nm_term - SIGTERM: a clean exit */
+static void
+nm_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -179,6 +187,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, nm_term);
 	lfd = nm_listen(argv[1]);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
