@@ -206,7 +206,8 @@ rs_bind() {
 rs_conf() {
     local d=$IT_DIR/milter/rspamd.$2 hdrs
     mkdir -p "$d"
-    hdrs=$(echo "(o)$SIGNED_HEADERS" | tr 'A-Z,' 'a-z:')
+    # "(o)": oversigned, as From is by authmilter and OpenDKIM here
+    hdrs=$(echo "$SIGNED_HEADERS" | tr 'A-Z,' 'a-z:' | sed 's/^from:/(o)from:/')
     {
         cat <<EOF
 # rspamd conf written by contrib/bench.sh ($2)
@@ -229,9 +230,9 @@ worker "rspamd_proxy" {
 }
 modules { path = "/usr/share/rspamd/plugins"; }
 actions { reject = 1000; add_header = 1000; greylist = 1000; }
-dkim { }
 EOF
         if [ "$2" = inbound ]; then
+            echo "dkim { }"
             cat <<EOF
 spf { }
 dmarc { }
@@ -242,7 +243,9 @@ milter_headers {
 }
 EOF
         else
+            # the signed headers are the dkim module's option
             cat <<EOF
+dkim { sign_headers = "$hdrs"; }
 dkim_signing {
     path = "$IT_DIR/keys/\$domain.\$selector.pem";
     selector = "s1";
@@ -251,7 +254,6 @@ dkim_signing {
     allow_username_mismatch = true;
     use_esld = false;
     check_pubkey = false;
-    sign_headers = "$hdrs";
 }
 EOF
         fi
