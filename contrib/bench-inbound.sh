@@ -414,65 +414,32 @@ inb_limits() {
 
 # ---------------------------------------------------------------- profile
 
-# inb_stage - awk program: dso and symbol to a stage of the inbound path,
-# by the module prefixes of milter/ (one noun per file) and the library
-inb_stage_awk='
-function stage(dso, sym) {
-    if (dso ~ /kernel|vdso/) return "kernel: system calls, TCP, scheduling"
-    if (sym ~ /^(engine|listener|mta|callbacks|lmengine|protocol|state)_/) return "milter protocol (engine, mta, callbacks, state)"
-    if (sym ~ /sha256|SHA256|sha512|SHA512/) return "hashing (SHA-256)"
-    if (sym ~ /^(bn_|BN_|RSA_|rsa_|ossl_rsa|ossl_bn|__bn|mul4x|sqr8x|bn_mul|ossl_mont)/ || sym ~ /mont|rsaz/) return "RSA verify (bignum)"
-    if (dso ~ /libopendkim/) return "DKIM: libopendkim (parse, canonicalization)"
-    if (sym ~ /^dkim_verify_/) return "DKIM: our glue (dkim_verify.c)"
-    if (dso ~ /libcrypto|libssl/) return "OpenSSL other (EVP, key decoding)"
-    if (sym ~ /^(spf_|SPF_)/ || dso ~ /libspf2/) return "SPF"
-    if (sym ~ /^(dmarc_|psl_)/ || dso ~ /libpsl|libidn/) return "DMARC (incl. public suffix)"
-    if (sym ~ /^dns_/ || dso ~ /libunbound|libevent|libldns/) return "DNS (cache lookups, resolver thread)"
-    if (sym ~ /^authres_/) return "Authentication-Results"
-    if (sym ~ /^(inbound|verdict|mode|forgery|edit|mailaddr)_/) return "inbound sequencing, edits"
-    if (sym ~ /^(history|sqlite3)/ || dso ~ /sqlite/) return "history"
-    if (sym ~ /^(buf|x)[a-z]*_|^x(malloc|calloc|realloc|strdup|strndup)/) return "buffers (buf.c, xalloc.c)"
-    if (sym ~ /malloc|^_?_?free|^cfree|calloc|realloc|tcache|^_int_|consolidate|^unlink_chunk/) return "allocation (libc malloc/free)"
-    if (sym ~ /pthread|futex|lll_|^sem_/) return "locks, thread hand-offs (libc)"
-    if (sym ~ /^(__)?(mem|str)[a-z_]*(avx|sse|evex|erms)?/) return "string and memory functions (libc)"
-    return "other"
-}'
-
-# inb_profile - perf record (-g) of authmilter, rfc9989, warm, one
-# signature, under the same load as its row; the self time of each symbol
-# mapped to a stage (unknown symbols go to "other")
+# inb_profile - perf record with DWARF call chains of authmilter
+# (rfc9989, warm, one signature) under the same load as its row, after
+# the same warm-up; each sample given to a stage by contrib/bench-stages.awk
 inb_profile() {
     local data=$IT_DIR/tmp/perf.data rep=$IT_DIR/tmp/perf.txt
-    have perf || { PROFILE=("| perf not installed | | |"); return 0; }
+    have perf || { PROFILE=("| perf not installed | | | |"); return 0; }
     inb_am_start rfc9989 "$U_AM" || return 1
     inb_warmup "$U_AM"
     local cmd=(taskset -c "$LOAD_CPU" "$ML" -c 16 -s 10k -i "$INB_IP" -h "$INB_HELO"
         -F "warm.$INB_ZONE" -n "$INB_WARM" -D "s1:$INB_KEY" -S "$U_AM"
         -m $((400000 / 16)) -t $((SECS + 2)) -q -j)
-    COMMANDS+=("perf record -g -F 999 -p PID -- sleep $SECS   # during: ${cmd[*]}")
-    "${cmd[@]}" > "$IT_DIR/tmp/perf.json" 2>&1 &
+    COMMANDS+=("perf record --call-graph dwarf,16384 -F 1999 -p PID -- sleep $SECS   # during: ${cmd[*]}")
+    "${cmd[@]}" > "$IT_DIR/tmp/perf.json" 2> "$IT_DIR/tmp/perf.json.err" &
     local ml=$!
     sleep 1
-    taskset -c "$LOAD_CPU" perf record -q -g -F 999 -p "$BENCH_PID" -o "$data" -- sleep "$SECS" \
-        > "$IT_DIR/tmp/perf.err" 2>&1
+    taskset -c "$LOAD_CPU" perf record -q --call-graph dwarf,16384 -F 1999 \
+        -p "$BENCH_PID" -o "$data" -- sleep "$SECS" > "$IT_DIR/tmp/perf.err" 2>&1
     wait "$ml"
     inb_stop
-    perf report -i "$data" --stdio --no-children --sort dso,sym -g none -q \
-        --percent-limit 0 2> /dev/null > "$rep"
-    [ -s "$rep" ] || { PROFILE=("| perf report empty ($(head -c 200 "$IT_DIR/tmp/perf.err")) | | |"); return 0; }
-    # lines: "  12.34%  libcrypto.so.3  [.] bn_sqr8x_internal"
-    mapfile -t PROFILE < <(awk "$inb_stage_awk"'
-        $1 ~ /%$/ {
-            p = $1; sub(/%/, "", p); dso = $2; sym = $4
-            for (i = 5; i <= NF; i++) sym = sym " " $i
-            s = stage(dso, sym); share[s] += p
-            if (!(s in top) || p > topp[s]) { top[s] = sym; topp[s] = p }
-        }
-        END {
-            for (s in share)
-                printf "| %s | %.1f%% | %s |\n", s, share[s], top[s]
-        }' "$rep" | sort -t'|' -k3 -rn)
+    taskset -c "$LOAD_CPU" perf script -i "$data" -F tid,ip,sym,dso 2> /dev/null > "$rep"
+    [ -s "$rep" ] || { PROFILE=("| perf recorded nothing ($(head -c 200 "$IT_DIR/tmp/perf.err")) | | | |"); return 0; }
+    mapfile -t PROFILE < <(awk -f "$src/contrib/bench-stages.awk" "$rep" |
+        sort -t"$(printf '\t')" -k2 -rn |
+        awk -F'\t' '{ printf "| %s | %s%% | %s | %s |\n", $1, $2, $3, $4 }')
     PROFILE_MPS=$(jget "$IT_DIR/tmp/perf.json" msgs_per_s)
+    rm -f "$data" "$rep"     # hundreds of MB
 }
 
 # ---------------------------------------------------------------- part
@@ -690,15 +657,20 @@ inb_report() {
         echo "Not run (BENCH_INBOUND_PERF=no)."
         return 0
     fi
-    echo "\`perf record -g\` of the daemon for $SECS s under the warm, one-signature"
-    echo "load (rfc9989; ${PROFILE_MPS:-?} msg/s while profiled), each symbol's self"
-    echo "time given to a stage by its library or by the module prefix of its"
-    echo "function (milter/ names every external function after its file):"
-    echo "libc's malloc, locks and string functions stay apart since perf's self"
-    echo "time cannot say which stage called them; what matches nothing is"
-    echo "\"other\". The last column is the stage's largest symbol."
+    echo "\`perf record --call-graph dwarf\` (1999 Hz) of the daemon for $SECS s under"
+    echo "the warm, one-signature load after the same warm-up (rfc9989;"
+    echo "${PROFILE_MPS:-?} msg/s while profiled, perf's unwinding slowing it). Each"
+    echo "sample goes to one stage by its whole call chain"
+    echo "(contrib/bench-stages.awk): the first rule that any frame matches, in"
+    echo "the table's rule order (thread hand-offs, key decoding, RSA, hashing,"
+    echo "libopendkim, SPF, DMARC, DNS, A-R, history, inbound, protocol), so"
+    echo "malloc, locks and kernel time count for the stage that called them;"
+    echo "Debian's libopendkim and libcrypto are stripped of their static"
+    echo "functions, so their exported callers name the stage. A sample with no"
+    echo "frame of a known stage is \"other\". Only the daemon's own CPU time is"
+    echo "sampled (not the time its threads sleep)."
     echo
-    echo "| Stage | Share of the daemon's samples | Largest symbol |"
-    echo "|---|---|---|"
+    echo "| Stage | Share of the daemon's samples | Samples | Commonest first named function from the leaf |"
+    echo "|---|---|---|---|"
     printf '%s\n' "${PROFILE[@]}"
 }
