@@ -435,9 +435,12 @@ inb_profile() {
     inb_stop
     taskset -c "$LOAD_CPU" perf script -i "$data" -F tid,ip,sym,dso 2> /dev/null > "$rep"
     [ -s "$rep" ] || { PROFILE=("| perf recorded nothing ($(head -c 200 "$IT_DIR/tmp/perf.err")) | | | |"); return 0; }
+    # the stages by share, then the total
     mapfile -t PROFILE < <(awk -f "$src/contrib/bench-stages.awk" "$rep" |
         sort -t"$(printf '\t')" -k2 -rn |
-        awk -F'\t' '{ printf "| %s | %s%% | %s | %s |\n", $1, $2, $3, $4 }')
+        awk -F'\t' '$1 == "TOTAL" { total = $3; next }
+            { printf "| %s | %s%% | %s | %s |\n", $1, $2, $3, $4 }
+            END { printf "| all stages | 100%% | %s | |\n", total }')
     PROFILE_MPS=$(jget "$IT_DIR/tmp/perf.json" msgs_per_s)
     rm -f "$data" "$rep"     # hundreds of MB
 }

@@ -2,8 +2,9 @@
  * milterload.h - shared types of the milterload test client.
  *
  * milterload.c parses options and reports; milterload_msg.c builds the
- * messages and writes them out; milterload_proto.c speaks the milter
- * protocol, one thread per connection. opt and tmpl are written before
+ * messages and writes them out; milterload_dkim.c signs them once at start
+ * (-D); milterload_proto.c speaks the milter protocol, one thread per
+ * connection (to one milter, or to each of a chain). opt and tmpl are written before
  * threads start and only read afterwards; each thread writes only its own
  * struct conn.
  */

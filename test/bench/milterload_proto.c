@@ -1,6 +1,9 @@
 /*
  * milterload_proto.c - MTA side of the milter protocol, one connection
- * per thread.
+ * per thread (with several -S, one connection to each milter of a chain,
+ * talked to in turn as Postfix does with smtpd_milters = a, b: every SMTP
+ * event goes to each milter in order, then each gets the whole message
+ * with the header edits of the milters before it).
  *
  * Option negotiation, then per message macros and steps as Postfix sends
  * them: steps the milter declined (SMFIP_NO*) are skipped, steps without
