@@ -5,8 +5,10 @@
 # workload with milter_engine = libmilter, rows "authmilter-libmilter"), the RSA-2048 and
 # Ed25519 limits of the daemon's core (openssl speed), memory (idle, 1,000
 # connections, one 10 KB vs one 50 MB message) and the cost through a real
-# Postfix (smtp-source -> Postfix -> smtp-sink). Prints a table and writes
-# docs/performance.md.
+# Postfix (smtp-source -> Postfix -> smtp-sink), rspamd's dkim_signing
+# beside them, and the inbound path (contrib/bench-inbound.sh: SPF, DKIM
+# verification and DMARC against OpenDKIM + OpenDMARC, rspamd and a null
+# milter). Prints a table and writes docs/performance.md.
 #
 # "make bench" runs it from the build dir. The daemon runs on core
 # $DAEMON_CPU, the load generator on core $LOAD_CPU (taskset); the Postfix
@@ -21,8 +23,8 @@
 #                 (default: the current dir if it has them, else _build)
 #   BENCH_SECS    seconds of load per throughput row (4)
 #   BENCH_OUT     the report (docs/performance.md in the source tree)
-#   BENCH_PARTS   which parts to run ("load memory e2e"; a partial run
-#                 writes a partial report)
+#   BENCH_PARTS   which parts to run ("load memory e2e inbound"; a partial
+#                 run writes a partial report)
 #   BENCH_E2E=no  skip the Postfix part
 #   BENCH_E2E_ROUNDS  rounds of the Postfix phases (3)
 #   BENCH_E2E_SPOOL=default  Postfix's queue in the work dir as it is, not
@@ -49,6 +51,8 @@ export IT_SINK_PORT=${IT_SINK_PORT:-$((BENCH_PORT + 26))}
 export AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
 # shellcheck source-path=SCRIPTDIR source=../test/integration/lib.sh
 . "$src/test/integration/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=bench-inbound.sh
+. "$src/contrib/bench-inbound.sh"
 
 SECS=${BENCH_SECS:-4}
 E2E_ROUNDS=${BENCH_E2E_ROUNDS:-3}
@@ -116,6 +120,16 @@ cpu_busy() {
 # proc_cpu PID - user + system jiffies of process PID (all its threads)
 proc_cpu() {
     awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# tree_cpu PID - proc_cpu of PID and of its children (rspamd's workers)
+tree_cpu() {
+    local t c
+    t=$(proc_cpu "$1")
+    for c in $(pgrep -P "$1"); do
+        t=$((t + $(proc_cpu "$c")))
+    done
+    echo "$t"
 }
 
 # hwm_reset - make VmHWM of PID start again from its current RSS (root)
@@ -267,11 +281,11 @@ row() {
     # Noise: what ran on the daemon's core besides the daemon.
     local c0 d0 t0 other
     c0=$(cpu_busy "$DAEMON_CPU")
-    d0=$(proc_cpu "$BENCH_PID")
+    d0=$(tree_cpu "$BENCH_PID")
     t0=$(date +%s.%N)
     "${cmd[@]}" > "$json" 2> "$json.err"
     local rc=$? ndone signed errs mps p50 p99 max
-    other=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - ($(proc_cpu "$BENCH_PID") - $d0)) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
+    other=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - ($(tree_cpu "$BENCH_PID") - $d0)) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
     case $other in -*|'') other=0 ;; esac
     [ "$other" -gt "$MAX_OTHER" ] && MAX_OTHER=$other
     ndone=$(jget "$json" completed)
@@ -673,13 +687,14 @@ memory_table() {
 
 # ratios - authmilter against the RSA limit and against OpenDKIM, row by row
 ratios() {
-    local k od
-    echo "| Row (key/socket/size/conns) | authmilter msg/s | × RSA limit | OpenDKIM msg/s | authmilter / OpenDKIM |"
-    echo "|---|---|---|---|---|"
+    local k od rs
+    echo "| Row (key/socket/size/conns) | authmilter msg/s | × RSA limit | OpenDKIM msg/s | authmilter / OpenDKIM | rspamd msg/s | authmilter / rspamd |"
+    echo "|---|---|---|---|---|---|---|"
     for k in $(printf '%s\n' "${!RATE[@]}" | grep '^authmilter/' | sort); do
         k=${k#authmilter/}
         od=${RATE[OpenDKIM/$k]:-}
-        echo "| $k | ${RATE[authmilter/$k]} | $(calc "${RATE[authmilter/$k]} / ($RSA_LIMIT + 0.000001)") | ${od:-–} | $( [ -n "$od" ] && calc "${RATE[authmilter/$k]} / ($od + 0.000001)" || echo –) |"
+        rs=${RATE[rspamd/$k]:-}
+        echo "| $k | ${RATE[authmilter/$k]} | $(calc "${RATE[authmilter/$k]} / ($RSA_LIMIT + 0.000001)") | ${od:-–} | $( [ -n "$od" ] && calc "${RATE[authmilter/$k]} / ($od + 0.000001)" || echo –) | ${rs:-–} | $( [ -n "$rs" ] && calc "${RATE[authmilter/$k]} / ($rs + 0.000001)" || echo –) |"
     done
 }
 
@@ -796,6 +811,8 @@ report() {
         echo "$E2E."
     fi
     echo
+    inb_report
+    echo
     echo "## Commands run"
     echo
     echo '```'
@@ -847,6 +864,7 @@ run_load() {
     row authmilter-libmilter ed25519 unix "$ed" 16 10k
     row authmilter-libmilter ed25519 unix "$ed" 16 1k
     daemon_stop
+    run_rspamd_sign
     [ "$OD" = yes ] || return 0
     start_od "$DAEMON_CPU" "$od" "$RSA" || exit 1
     load_set OpenDKIM rsa unix "$od" 1k 100k 1m multipart
@@ -868,12 +886,12 @@ run_memory() {
 BENCH_CMD="contrib/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && BENCH_CMD="make bench"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-PARTS=${BENCH_PARTS:-load memory e2e}
+PARTS=${BENCH_PARTS:-load memory e2e inbound}
 for p in $PARTS; do     # a run that measures nothing must not replace the report
-    case $p in load|memory|e2e) ;; *) echo "bench: unknown part \"$p\" in BENCH_PARTS (load memory e2e)" >&2; exit 2 ;; esac
+    case $p in load|memory|e2e|inbound) ;; *) echo "bench: unknown part \"$p\" in BENCH_PARTS (load memory e2e inbound)" >&2; exit 2 ;; esac
 done
-for f in "$AUTHMILTER" "$ML"; do
-    [ -x "$f" ] || { echo "bench: $f not built (make && make test/bench/milterload)" >&2; exit 2; }
+for f in "$AUTHMILTER" "$ML" "$NULLMILTER"; do
+    [ -x "$f" ] || { echo "bench: $f not built (make && make test/bench/milterload test/bench/nullmilter)" >&2; exit 2; }
 done
 have taskset openssl || { echo "bench: needs taskset and openssl" >&2; exit 2; }
 if [ "$(nproc)" -lt 2 ]; then
@@ -889,6 +907,7 @@ ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 RSA=$(it_keygen example.com s1 rsa 2048) || exit 1
 ED=$(it_keygen example.com e1 ed25519) || exit 1
+part inbound && { inb_records || exit 1; }
 DNS=no
 if have knotd kdig && it_dns_start > /dev/null 2>&1; then
     DNS=yes
@@ -902,6 +921,7 @@ else
     RSA_LIMIT=0 ED_LIMIT=0
 fi
 part memory && run_memory
+part inbound && run_inbound
 if [ "$E2E" = yes ]; then
     if part e2e; then
         say "end to end through Postfix"

@@ -15,7 +15,7 @@ libsqlite3-dev zlib1g-dev libexpat1-dev sqlite3 libxml2-utils libmail-dmarc-perl
 libpq-dev postgresql
 postfix knot knot-dnsutils sasl2-bin libsasl2-modules libsasl2-modules-db
 python3 python3-dkim python3-dnspython python3-nacl libmail-dkim-perl libnet-dns-perl python3-spf python3-authres python3-yaml
-opendkim opendkim-tools openssl ca-certificates procps clang libclang-rt-14-dev
+opendkim opendkim-tools opendmarc rspamd openssl ca-certificates procps clang libclang-rt-14-dev
 debhelper lintian prometheus curl chromium"
 missing=""
 for p in $PKGS; do

@@ -154,25 +154,26 @@ addr_is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-/* sock_parse - resolve -S unix:PATH, inet:PORT@HOST, inet6:PORT@HOST */
+/* sock_parse - resolve -S unix:PATH, inet:PORT@HOST, inet6:PORT@HOST into
+ * the k-th milter's address */
 static void
-sock_parse(const char *spec)
+sock_parse(const char *spec, unsigned k)
 {
-	struct sockaddr_un *sun = (struct sockaddr_un *)&opt.addr;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&opt.addr[k];
 	struct addrinfo hints, *res;
 	char host[256], port[16];
 	const char *rest, *at;
 	size_t n;
 	int rc;
 
-	memset(&opt.addr, 0, sizeof(opt.addr));
+	memset(&opt.addr[k], 0, sizeof(opt.addr[k]));
 	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
 		rest = strchr(spec, ':') + 1;
 		if (strlen(rest) >= sizeof(sun->sun_path) || *rest == '\0')
 			fatal("-S %s: bad socket path", spec);
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, rest, strlen(rest) + 1);
-		opt.addrlen = sizeof(*sun);
+		opt.addrlen[k] = sizeof(*sun);
 		return;
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -208,8 +209,8 @@ sock_parse(const char *spec)
 		fatal("-S %s: refusing a non-loopback address (only 127.0.0.0/8 "
 		    "and ::1)", spec);
 	}
-	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
-	opt.addrlen = res->ai_addrlen;
+	memcpy(&opt.addr[k], res->ai_addr, res->ai_addrlen);
+	opt.addrlen[k] = res->ai_addrlen;
 	freeaddrinfo(res);
 }
 
@@ -258,6 +259,7 @@ stats_sum(const struct conn *cs, struct stats *t, double **latp)
 		t->discarded += s->discarded;
 		t->quarantined += s->quarantined;
 		t->signedmsgs += s->signedmsgs;
+		t->authpass += s->authpass;
 		t->unsent += s->unsent;
 		t->timelimit |= s->timelimit;
 		for (k = 0; k < E_COUNT; k++)
@@ -297,8 +299,9 @@ report_text(const struct stats *t, unsigned long errs, double elapsed,
 	printf(")\nmods");
 	for (k = 0; k < M_COUNT; k++)
 		printf(" %s %lu", mod_names[k], t->mod[k]);
-	printf("\nsigned %lu\nelapsed %.3f s, %.1f msg/s\n"
-	    "latency ms p50 %.3f p99 %.3f max %.3f\n", t->signedmsgs, elapsed,
+	printf("\nsigned %lu\nauth pass %lu\nelapsed %.3f s, %.1f msg/s\n"
+	    "latency ms p50 %.3f p99 %.3f max %.3f\n", t->signedmsgs,
+	    t->authpass, elapsed,
 	    elapsed > 0 ? t->completed / elapsed : 0, pctl(lat, nlat, 0.50),
 	    pctl(lat, nlat, 0.99), pctl(lat, nlat, 1));
 }
@@ -320,9 +323,10 @@ report_json(const struct stats *t, unsigned long errs, double elapsed,
 		printf("\"err_%s\":%lu,", err_names[k], t->err[k]);
 	for (k = 0; k < M_COUNT; k++)
 		printf("\"%s\":%lu,", mod_names[k], t->mod[k]);
-	printf("\"signed\":%lu,\"elapsed_s\":%.3f,\"msgs_per_s\":%.1f,"
+	printf("\"signed\":%lu,\"auth_pass\":%lu,\"elapsed_s\":%.3f,\"msgs_per_s\":%.1f,"
 	    "\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_max_ms\":%.3f}\n",
-	    t->signedmsgs, elapsed, elapsed > 0 ? t->completed / elapsed : 0,
+	    t->signedmsgs, t->authpass, elapsed,
+	    elapsed > 0 ? t->completed / elapsed : 0,
 	    pctl(lat, nlat, 0.50), pctl(lat, nlat, 0.99), pctl(lat, nlat, 1));
 }
 
@@ -360,7 +364,10 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fputs("usage: milterload -S unix:PATH|inet:PORT@HOST|inet6:PORT@[::1] "
-	    "[options]\n"
+	    "[-S ...] [options]\n"
+	    "  -S SOCK   a milter; given again: a chain, each message goes to\n"
+	    "            every milter in turn, the later ones seeing the header\n"
+	    "            edits of the earlier ones (Postfix smtpd_milters = a, b)\n"
 	    "  -c N      connections, one thread each (1)\n"
 	    "  -m N      messages per connection (1)\n"
 	    "  -s SIZE   body bytes: 1024, 10k, 1m ... or multipart (10k)\n"
@@ -373,6 +380,12 @@ usage(void)
 	    "  -n N      From domains d0.DOMAIN .. dN-1.DOMAIN, one after the\n"
 	    "            other over all messages (many-customer signing)\n"
 	    "  -d NAME   {daemon_name} macro (milterload)\n"
+	    "  -h NAME   HELO name (client.milterload.test)\n"
+	    "  -D SEL:KEYFILE[:DOMAIN]  DKIM-sign every message before sending\n"
+	    "            (relaxed/relaxed, rsa-sha256, d=DOMAIN or the From\n"
+	    "            domain); given twice, two signatures. The messages (one\n"
+	    "            per -n domain, envelope sender in the same domain) are\n"
+	    "            signed once at start\n"
 	    "  -o DIR    write accepted messages, modified, to DIR/CONN-MSG.eml\n"
 	    "  -t SECS   start no message after this many seconds (120)\n"
 	    "  -T SECS   timeout for each reply or write (30)\n"
@@ -381,6 +394,9 @@ usage(void)
 	    "  -R RATE   pace the messages: RATE msg/s over all connections;\n"
 	    "            latency counts from each message's scheduled start\n"
 	    "  -e N      exit 1 unless at least N messages got a DKIM-Signature\n"
+	    "  (\"auth pass\" counts accepted messages whose added\n"
+	    "  Authentication-Results say dkim=pass for every -D signature,\n"
+	    "  spf=pass and dmarc=pass)\n"
 	    "  -q        no human-readable report   -j  one JSON line report\n"
 	    "  -v        replies and modifications on stderr\n"
 	    "  -Q        TCP_QUICKACK after each read (hides milter-side Nagle "
@@ -401,12 +417,17 @@ opts_parse(int argc, char **argv)
 	opt.clientip = "127.0.0.1";
 	opt.fromdomain = "example.com";
 	opt.daemon = "milterload";
+	opt.helo = "client.milterload.test";
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:M:o:t:T:H:R:e:qjvQ")) != -1) {
+	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:h:D:M:o:t:T:H:R:e:qjvQ")) != -1) {
 		switch (ch) {
-		case 'S': opt.sock = optarg; break;
+		case 'S':
+			if (opt.nsocks == MAX_MILTERS)
+				fatal("-S: at most %d milters", MAX_MILTERS);
+			opt.socks[opt.nsocks++] = optarg;
+			break;
 		case 'c': opt.conns = parse_uint(optarg, 1, MAX_CONNS, ch); break;
 		case 'm': opt.msgs = parse_uint(optarg, 1, 10000000, ch); break;
 		case 's':
@@ -427,6 +448,12 @@ opts_parse(int argc, char **argv)
 		case 'F': opt.fromdomain = optarg; break;
 		case 'n': opt.ndomains = parse_uint(optarg, 1, 10000000, ch); break;
 		case 'd': opt.daemon = optarg; break;
+		case 'h': opt.helo = optarg; break;
+		case 'D':
+			if (opt.nkeys == MAX_SIGS)
+				fatal("-D: at most %d signatures", MAX_SIGS);
+			dkim_key_load(&opt.keys[opt.nkeys++], optarg);
+			break;
 		case 'M': opt.msgfile = optarg; break;
 		case 'o': opt.outdir = optarg; break;
 		case 't': opt.tlimit = parse_uint(optarg, 1, 86400, ch); break;
@@ -442,11 +469,15 @@ opts_parse(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind != argc || opt.sock == NULL)
+	if (optind != argc || opt.nsocks == 0)
 		usage();
+	opt.sock = opt.socks[0];
 	if (opt.hold >= opt.tlimit)
 		fatal("-H %.0f: must be less than -t %.0f", opt.hold, opt.tlimit);
-	sock_parse(opt.sock);
+	for (n = 0; n < (int)opt.nsocks; n++)
+		sock_parse(opt.socks[n], (unsigned)n);
+	if (opt.nkeys > 0 && (opt.msgfile != NULL || opt.multipart))
+		fatal("-D: only with generated text messages (not -M or multipart)");
 	if (strncmp(opt.clientip, "unix:", 5) == 0) {
 		opt.clientfam = SMFIA_UNIX;
 		opt.clientip += 5;
@@ -480,13 +511,20 @@ main(int argc, char **argv)
 	opts_parse(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	tmpl_init();
+	if (opt.nkeys > 0) {
+		double t = now_mono();
+
+		dkim_pool_init();
+		/* a bench waits for this line before it watches the milter */
+		fprintf(stderr, "milterload: %zu messages signed in %.2f s; "
+		    "load starts\n", tmpl.npool, now_mono() - t);
+	}
 	cs = calloc(opt.conns, sizeof(*cs));
 	if (cs == NULL)
 		fatal("out of memory");
 	tmpl.start = now_mono();
 	for (i = 0; i < opt.conns; i++) {
 		cs[i].id = i + 1;
-		cs[i].fd = -1;
 		rc = pthread_create(&cs[i].thread, NULL, conn_main, &cs[i]);
 		if (rc != 0) {
 			cs[i].st.err[E_CONNECT]++;
@@ -504,6 +542,7 @@ main(int argc, char **argv)
 	for (i = 0; i < opt.conns; i++)
 		free(cs[i].lat);
 	free(cs);
+	dkim_pool_free();
 	tmpl_free();
 	return rc;
 }

@@ -2,8 +2,9 @@
  * milterload.h - shared types of the milterload test client.
  *
  * milterload.c parses options and reports; milterload_msg.c builds the
- * messages and writes them out; milterload_proto.c speaks the milter
- * protocol, one thread per connection. opt and tmpl are written before
+ * messages and writes them out; milterload_dkim.c signs them once at start
+ * (-D); milterload_proto.c speaks the milter protocol, one thread per
+ * connection (to one milter, or to each of a chain). opt and tmpl are written before
  * threads start and only read afterwards; each thread writes only its own
  * struct conn.
  */
@@ -16,6 +17,8 @@
 #include <sys/socket.h>
 
 #define MAX_RCPTS	32		/* -r may be given this often */
+#define MAX_MILTERS	4		/* -S may be given this often (a chain) */
+#define MAX_SIGS	2		/* -D may be given this often */
 
 enum verdict {
 	V_CONTINUE,	/* go on with the next step */
@@ -38,10 +41,22 @@ enum mod {
 extern const char *const err_names[E_COUNT];	/* "protocol", ... */
 extern const char *const mod_names[M_COUNT];	/* "addheader", ... */
 
+/* sigkey - a DKIM key milterload signs its messages with before sending */
+struct sigkey {
+	char sel[64];			/* selector */
+	const char *domain;		/* d=, NULL: the From domain */
+	void *pkey;			/* EVP_PKEY, owned */
+};
+
 struct opts {
-	const char *sock;		/* -S as given */
-	struct sockaddr_storage addr;	/* resolved milter address */
-	socklen_t addrlen;		/* its length */
+	const char *sock;		/* the first -S as given */
+	const char *socks[MAX_MILTERS];	/* every -S, in chain order */
+	struct sockaddr_storage addr[MAX_MILTERS];	/* resolved addresses */
+	socklen_t addrlen[MAX_MILTERS];	/* their lengths */
+	unsigned nsocks;		/* milters in the chain */
+	struct sigkey keys[MAX_SIGS];	/* -D signatures, in signing order */
+	unsigned nkeys;			/* how many */
+	const char *helo;		/* -h HELO name */
 	unsigned conns;			/* -c connections */
 	unsigned msgs;			/* -m messages per connection */
 	size_t size;			/* -s body bytes of generated messages */
@@ -91,6 +106,8 @@ struct tmpl {
 	char *body;			/* CRLF body shared by every message */
 	size_t bodylen;			/* its length */
 	char token[17];			/* run-unique hex for Message-ID */
+	struct presig *pool;		/* with -D: messages signed at start */
+	size_t npool;			/* how many (one per From domain) */
 	double start;			/* monotonic start of the run */
 };
 
@@ -103,21 +120,39 @@ struct stats {
 	unsigned long discarded;	/* ... discard */
 	unsigned long quarantined;	/* accepted with SMFIR_QUARANTINE */
 	unsigned long signedmsgs;	/* accepted with a DKIM-Signature added */
+	unsigned long authpass;		/* accepted with dkim, spf and dmarc pass
+					 * in the Authentication-Results added */
 	unsigned long unsent;		/* not started: error or time limit */
 	unsigned long timelimit;	/* 1 if the time limit stopped us */
 	unsigned long err[E_COUNT];	/* errors by kind */
 	unsigned long mod[M_COUNT];	/* modifications by kind */
 };
 
-struct conn {
-	unsigned id;			/* 1-based connection number */
-	pthread_t thread;		/* its thread */
-	int started;			/* thread was created */
+/* presig - one pre-signed message: its headers and envelope sender */
+struct presig {
+	struct hlist hdrs;		/* headers, DKIM-Signatures first */
+	char *envfrom;			/* envelope sender */
+};
+
+/* peer - one milter of the chain, as seen from one connection */
+struct peer {
+	unsigned k;			/* 0-based place in the chain */
 	int fd;				/* milter socket, -1 when closed */
 	uint32_t prot;			/* protocol flags the milter chose */
 	struct gbuf out;		/* queued packets not yet written */
 	struct gbuf in;			/* bytes read, from inoff on unconsumed */
 	size_t inoff;			/* start of unconsumed input */
+	int conn_done;			/* accepted the connection: no more steps */
+	int msg_done;			/* accepted this message: no more steps */
+	int at_eob;			/* saw this message's end */
+};
+
+struct conn {
+	unsigned id;			/* 1-based connection number */
+	pthread_t thread;		/* its thread */
+	int started;			/* thread was created */
+	struct peer peers[MAX_MILTERS];	/* one per -S */
+	struct peer *p;			/* the milter being talked to */
 	struct stats st;		/* this connection's counters */
 	double *lat;			/* latency per completed message, ms */
 	size_t nlat;			/* entries used */
@@ -133,7 +168,11 @@ struct msg {
 	int replbody;			/* newbody replaces the body */
 	int signedmsg;			/* a DKIM-Signature was added */
 	int quarantined;		/* SMFIR_QUARANTINE seen */
-	int at_eob;			/* the milter saw the whole message */
+	int at_eob;			/* every milter saw the whole message */
+	unsigned ar_dkim_pass;		/* dkim=pass in added A-R headers */
+	unsigned ar_dkim_other;		/* dkim= anything else */
+	int ar_spf_pass;		/* spf=pass seen */
+	int ar_dmarc_pass;		/* dmarc=pass seen */
 };
 
 extern struct opts opt;
@@ -177,6 +216,18 @@ void msg_free(struct msg *m);
 void msg_addr(char *out, size_t size, const char *addr);
 /* msg_write - the message as it leaves the MTA, to DIR/<conn>-<msg>.eml */
 int msg_write(struct conn *c, struct msg *m);
+
+/* dkim_pool_init - sign npool messages, one per From domain, with -D keys */
+void dkim_pool_init(void);
+/* dkim_pool_free - release the pool */
+void dkim_pool_free(void);
+/* dkim_key_load - parse -D SEL:KEYFILE[:DOMAIN] into k */
+void dkim_key_load(struct sigkey *k, const char *spec);
+/* msg_domain - the From domain of message idx of connection c */
+void msg_domain(const struct conn *c, unsigned idx, char *dom, size_t size);
+/* msg_std_headers - the generated headers for From domain dom */
+void msg_std_headers(struct hlist *l, const char *dom, const char *mid,
+    const char *date);
 
 /* conn_main - thread body: one milter connection, opt.msgs messages */
 void *conn_main(void *arg);

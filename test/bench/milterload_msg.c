@@ -292,11 +292,51 @@ tmpl_init(void)
 	tmpl.bodylen = body.len;
 }
 
+/* msg_domain - the From domain of message idx of connection c: with -n,
+ * the connections take turns over dK.DOMAIN */
+void
+msg_domain(const struct conn *c, unsigned idx, char *dom, size_t size)
+{
+	if (opt.ndomains > 0)
+		(void)snprintf(dom, size, "d%u.%s", (idx * opt.conns + c->id) %
+		    opt.ndomains, opt.fromdomain);
+	else
+		(void)snprintf(dom, size, "%s", opt.fromdomain);
+}
+
+/* msg_std_headers - append the generated headers, From domain dom */
+void
+msg_std_headers(struct hlist *l, const char *dom, const char *mid,
+    const char *date)
+{
+	char v[512];
+
+	(void)snprintf(v, sizeof(v), " Load Sender <sender@%s>", dom);
+	hl_insert(l, l->n, "From", v);
+	(void)snprintf(v, sizeof(v), " <%s>", opt.rcpts[0]);
+	hl_insert(l, l->n, "To", v);
+	(void)snprintf(v, sizeof(v), " milterload message %s", mid);
+	hl_insert(l, l->n, "Subject", v);
+	hl_insert(l, l->n, "Date", date);
+	(void)snprintf(v, sizeof(v), " <ml.%s.%s@%s>", tmpl.token, mid, dom);
+	hl_insert(l, l->n, "Message-ID", v);
+	hl_insert(l, l->n, "MIME-Version", " 1.0");
+	if (opt.multipart)
+		hl_insert(l, l->n, "Content-Type",
+		    " multipart/mixed;\n\tboundary=\"=_ml_mixed\"");
+	else {
+		hl_insert(l, l->n, "Content-Type",
+		    " text/plain; charset=us-ascii");
+		hl_insert(l, l->n, "Content-Transfer-Encoding", " 7bit");
+	}
+}
+
 /* msg_init - headers and envelope for message idx of connection c */
 void
 msg_init(const struct conn *c, struct msg *m, unsigned idx)
 {
-	char v[512], date[64], dom[256];
+	char date[64], dom[256], mid[64];
+	const struct hlist *from = &tmpl.hdrs;
 	struct tm tm;
 	time_t t;
 	size_t i;
@@ -305,43 +345,29 @@ msg_init(const struct conn *c, struct msg *m, unsigned idx)
 	snprintf(m->qid, sizeof(m->qid), "%04X%c%06X", c->id, 'Q', idx);
 	hl_clear(&m->hdrs);
 	free(m->envfrom);
-	m->envfrom = xstrdup(opt.mailfrom);
 	m->newbody.len = 0;
 	m->replbody = m->signedmsg = m->quarantined = m->at_eob = 0;
-	if (tmpl.hdrs.n > 0) {
-		for (i = 0; i < tmpl.hdrs.n; i++)
-			hl_insert(&m->hdrs, i, tmpl.hdrs.v[i].name,
-			    tmpl.hdrs.v[i].value);
+	m->ar_dkim_pass = m->ar_dkim_other = 0;
+	m->ar_spf_pass = m->ar_dmarc_pass = 0;
+	if (tmpl.npool > 0) {	/* pre-signed: entry K for domain dK */
+		const struct presig *ps = &tmpl.pool[opt.ndomains > 0 ?
+		    (idx * opt.conns + c->id) % opt.ndomains : 0];
+
+		from = &ps->hdrs;
+		m->envfrom = xstrdup(ps->envfrom);
+	} else
+		m->envfrom = xstrdup(opt.mailfrom);
+	if (from->n > 0) {
+		for (i = 0; i < from->n; i++)
+			hl_insert(&m->hdrs, i, from->v[i].name, from->v[i].value);
 		return;
 	}
 	t = time(NULL);
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), " %a, %d %b %Y %H:%M:%S %z", &tm);
-	if (opt.ndomains > 0)
-		(void)snprintf(dom, sizeof(dom), "d%u.%s", (idx * opt.conns +
-		    c->id) % opt.ndomains, opt.fromdomain);
-	else
-		(void)snprintf(dom, sizeof(dom), "%s", opt.fromdomain);
-	snprintf(v, sizeof(v), " Load Sender <sender@%s>", dom);
-	hl_insert(&m->hdrs, m->hdrs.n, "From", v);
-	snprintf(v, sizeof(v), " <%s>", opt.rcpts[0]);
-	hl_insert(&m->hdrs, m->hdrs.n, "To", v);
-	snprintf(v, sizeof(v), " milterload message %u-%u", c->id, idx);
-	hl_insert(&m->hdrs, m->hdrs.n, "Subject", v);
-	hl_insert(&m->hdrs, m->hdrs.n, "Date", date);
-	snprintf(v, sizeof(v), " <ml.%s.%u.%u@%s>", tmpl.token, c->id, idx,
-	    dom);
-	hl_insert(&m->hdrs, m->hdrs.n, "Message-ID", v);
-	hl_insert(&m->hdrs, m->hdrs.n, "MIME-Version", " 1.0");
-	if (opt.multipart)
-		hl_insert(&m->hdrs, m->hdrs.n, "Content-Type",
-		    " multipart/mixed;\n\tboundary=\"=_ml_mixed\"");
-	else {
-		hl_insert(&m->hdrs, m->hdrs.n, "Content-Type",
-		    " text/plain; charset=us-ascii");
-		hl_insert(&m->hdrs, m->hdrs.n, "Content-Transfer-Encoding",
-		    " 7bit");
-	}
+	msg_domain(c, idx, dom, sizeof(dom));
+	(void)snprintf(mid, sizeof(mid), "%u-%u", c->id, idx);
+	msg_std_headers(&m->hdrs, dom, mid, date);
 }
 
 /* msg_addr - an address in angle brackets, as Postfix passes it */

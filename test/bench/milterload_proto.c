@@ -1,6 +1,9 @@
 /*
  * milterload_proto.c - MTA side of the milter protocol, one connection
- * per thread.
+ * per thread (with several -S, one connection to each milter of a chain,
+ * talked to in turn as Postfix does with smtpd_milters = a, b: every SMTP
+ * event goes to each milter in order, then each gets the whole message
+ * with the header edits of the milters before it).
  *
  * Option negotiation, then per message macros and steps as Postfix sends
  * them: steps the milter declined (SMFIP_NO*) are skipped, steps without
@@ -38,9 +41,9 @@ conn_fail(struct conn *c, const struct msg *m, enum err e, const char *what)
 {
 	c->st.err[e]++;
 	cwarn(c, m, "%s: %s", err_names[e], what);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	if (c->p->fd >= 0)
+		close(c->p->fd);
+	c->p->fd = -1;
 	return V_ERROR;
 }
 
@@ -75,8 +78,8 @@ conn_flush(struct conn *c, const struct msg *m)
 	ssize_t n;
 	int rc;
 
-	while (off < c->out.len) {
-		n = send(c->fd, c->out.data + off, c->out.len - off,
+	while (off < c->p->out.len) {
+		n = send(c->p->fd, c->p->out.data + off, c->p->out.len - off,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
 			off += (size_t)n;
@@ -87,14 +90,14 @@ conn_flush(struct conn *c, const struct msg *m)
 			conn_fail(c, m, E_DISCONNECT, strerror(errno));
 			return -1;
 		}
-		rc = io_wait(c->fd, POLLOUT, now_mono() + opt.treply);
+		rc = io_wait(c->p->fd, POLLOUT, now_mono() + opt.treply);
 		if (rc <= 0) {
 			conn_fail(c, m, rc == 0 ? E_TIMEOUT : E_IO,
 			    "writing to the milter");
 			return -1;
 		}
 	}
-	c->out.len = 0;
+	c->p->out.len = 0;
 	return 0;
 }
 
@@ -102,10 +105,10 @@ conn_flush(struct conn *c, const struct msg *m)
 static size_t
 pkt_begin(struct conn *c, int cmd)
 {
-	size_t at = c->out.len;
+	size_t at = c->p->out.len;
 	char hdr[5] = { 0, 0, 0, 0, (char)cmd };
 
-	gb_add(&c->out, hdr, sizeof(hdr));
+	gb_add(&c->p->out, hdr, sizeof(hdr));
 	return at;
 }
 
@@ -113,9 +116,9 @@ pkt_begin(struct conn *c, int cmd)
 static void
 pkt_end(struct conn *c, size_t at)
 {
-	uint32_t n = htonl((uint32_t)(c->out.len - at - 4));
+	uint32_t n = htonl((uint32_t)(c->p->out.len - at - 4));
 
-	memcpy(c->out.data + at, &n, 4);
+	memcpy(c->p->out.data + at, &n, 4);
 }
 
 /* pkt_read - next packet from the milter; data valid until the next call */
@@ -129,9 +132,9 @@ pkt_read(struct conn *c, const struct msg *m, int *cmd, const char **data,
 	int rc;
 
 	for (;;) {
-		have = c->in.len - c->inoff;
+		have = c->p->in.len - c->p->inoff;
 		if (have >= 4) {
-			memcpy(&n, c->in.data + c->inoff, 4);
+			memcpy(&n, c->p->in.data + c->p->inoff, 4);
 			n = ntohl(n);
 			if (n == 0 || n > MAX_PKT) {
 				conn_fail(c, m, E_PROTO, "bad packet length");
@@ -141,40 +144,40 @@ pkt_read(struct conn *c, const struct msg *m, int *cmd, const char **data,
 		}
 		if (have >= need)
 			break;
-		if (c->inoff > 0) {	/* keep the unread part at the front */
-			memmove(c->in.data, c->in.data + c->inoff, have);
-			c->in.len = have;
-			c->inoff = 0;
+		if (c->p->inoff > 0) {	/* keep the unread part at the front */
+			memmove(c->p->in.data, c->p->in.data + c->p->inoff, have);
+			c->p->in.len = have;
+			c->p->inoff = 0;
 		}
-		gb_reserve(&c->in, need > 65536 ? need : 65536);
-		rc = io_wait(c->fd, POLLIN, now_mono() + opt.treply);
+		gb_reserve(&c->p->in, need > 65536 ? need : 65536);
+		rc = io_wait(c->p->fd, POLLIN, now_mono() + opt.treply);
 		if (rc <= 0) {
 			conn_fail(c, m, rc == 0 ? E_TIMEOUT : E_IO,
 			    "waiting for a reply");
 			return -1;
 		}
-		got = recv(c->fd, c->in.data + c->in.len,
-		    c->in.cap - c->in.len - 1, MSG_DONTWAIT);
+		got = recv(c->p->fd, c->p->in.data + c->p->in.len,
+		    c->p->in.cap - c->p->in.len - 1, MSG_DONTWAIT);
 		if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
 			conn_fail(c, m, E_DISCONNECT, got == 0 ?
 			    "milter closed the connection" : strerror(errno));
 			return -1;
 		}
 		if (got > 0)
-			c->in.len += (size_t)got;
-		if (opt.quickack && opt.addr.ss_family != AF_UNIX) {
+			c->p->in.len += (size_t)got;
+		if (opt.quickack && opt.addr[c->p->k].ss_family != AF_UNIX) {
 			int one = 1;	/* re-armed after each read: see -Q */
 
-			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+			setsockopt(c->p->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
 			    sizeof(one));
 		}
 	}
-	*cmd = (unsigned char)c->in.data[c->inoff + 4];
-	*data = c->in.data + c->inoff + 5;
+	*cmd = (unsigned char)c->p->in.data[c->p->inoff + 4];
+	*data = c->p->in.data + c->p->inoff + 5;
 	*len = need - 5;
-	c->inoff += need;
-	if (c->inoff == c->in.len)
-		c->inoff = c->in.len = 0;
+	c->p->inoff += need;
+	if (c->p->inoff == c->p->in.len)
+		c->p->inoff = c->p->in.len = 0;
 	return 0;
 }
 
@@ -211,7 +214,7 @@ out_value(const struct conn *c, const char *v)
 	size_t n = strlen(v);
 	char *s;
 
-	if (c->prot & SMFIP_HDR_LEADSPC)
+	if (c->p->prot & SMFIP_HDR_LEADSPC)
 		return xstrdup(v);	/* the milter supplied its own space */
 	s = xmalloc(n + 2);
 	s[0] = ' ';
@@ -250,6 +253,34 @@ apply_chgheader(const struct conn *c, struct msg *m, uint32_t idx,
 	}
 }
 
+/* ar_scan - tally the dkim, spf and dmarc results of an added
+ * Authentication-Results value: every ";"-separated part that starts with
+ * METHOD=RESULT (a ";" inside a comment only makes a part we skip) */
+static void
+ar_scan(struct msg *m, const char *v)
+{
+	const char *s = v;
+	size_t n;
+
+	for (s = v; s != NULL; s = strchr(s, ';')) {
+		if (*s == ';')
+			s++;
+		s += strspn(s, " \t\r\n");
+		if (strncasecmp(s, "dkim=", 5) == 0) {
+			n = strcspn(s + 5, " \t\r\n;(");
+			if (n == 4 && strncasecmp(s + 5, "pass", 4) == 0)
+				m->ar_dkim_pass++;
+			else
+				m->ar_dkim_other++;
+		} else if (strncasecmp(s, "spf=pass", 8) == 0 &&
+		    strchr(" \t\r\n;(", s[8]) != NULL)
+			m->ar_spf_pass = 1;
+		else if (strncasecmp(s, "dmarc=pass", 10) == 0 &&
+		    strchr(" \t\r\n;(", s[10]) != NULL)
+			m->ar_dmarc_pass = 1;
+	}
+}
+
 /* apply_mod - record one modification action; -1 if malformed */
 static int
 apply_mod(struct conn *c, struct msg *m, int cmd, const char *p, size_t left)
@@ -272,7 +303,12 @@ apply_mod(struct conn *c, struct msg *m, int cmd, const char *p, size_t left)
 		if (kind != M_CHGHEADER &&
 		    strcasecmp(name, "DKIM-Signature") == 0)
 			m->signedmsg = 1;
-		if (opt.outdir == NULL)
+		if (kind != M_CHGHEADER &&
+		    strcasecmp(name, "Authentication-Results") == 0)
+			ar_scan(m, value);
+		/* in a chain the next milter sees the edits, as with
+		 * Postfix's smtpd_milters = a, b */
+		if (opt.outdir == NULL && opt.nsocks < 2)
 			break;
 		if (kind == M_CHGHEADER) {
 			apply_chgheader(c, m, idx, name, value);
@@ -389,8 +425,8 @@ reply_wait(struct conn *c, struct msg *m, int step)
 static enum verdict
 step_send(struct conn *c, struct msg *m, int step, uint32_t noreply)
 {
-	if (c->prot & noreply) {
-		if (c->out.len >= 256 * 1024 && conn_flush(c, m) < 0)
+	if (c->p->prot & noreply) {
+		if (c->p->out.len >= 256 * 1024 && conn_flush(c, m) < 0)
 			return V_ERROR;
 		return V_CONTINUE;
 	}
@@ -405,12 +441,12 @@ send_macros(struct conn *c, int step, const char *const *kv, size_t n)
 	char s[2] = { (char)step, 0 };
 
 	at = pkt_begin(c, SMFIC_MACRO);
-	gb_add(&c->out, s, 1);
+	gb_add(&c->p->out, s, 1);
 	for (i = 0; i + 1 < n; i += 2) {
 		if (kv[i + 1] == NULL)
 			continue;
-		gb_str0(&c->out, kv[i]);
-		gb_str0(&c->out, kv[i + 1]);
+		gb_str0(&c->p->out, kv[i]);
+		gb_str0(&c->p->out, kv[i + 1]);
 	}
 	pkt_end(c, at);
 }
@@ -422,9 +458,9 @@ send_str(struct conn *c, int cmd, const char *a, const char *b)
 	size_t at = pkt_begin(c, cmd);
 
 	if (a != NULL)
-		gb_str0(&c->out, a);
+		gb_str0(&c->p->out, a);
 	if (b != NULL)
-		gb_str0(&c->out, b);
+		gb_str0(&c->p->out, b);
 	pkt_end(c, at);
 }
 
@@ -436,10 +472,10 @@ msg_headers(struct conn *c, struct msg *m)
 	enum verdict vd;
 	size_t i;
 
-	if (!(c->prot & SMFIP_NOHDRS)) {
+	if (!(c->p->prot & SMFIP_NOHDRS)) {
 		for (i = 0; i < m->hdrs.n; i++) {
 			v = m->hdrs.v[i].value;
-			if (!(c->prot & SMFIP_HDR_LEADSPC))
+			if (!(c->p->prot & SMFIP_HDR_LEADSPC))
 				v += strspn(v, " \t");
 			send_str(c, SMFIC_HEADER, m->hdrs.v[i].name, v);
 			vd = step_send(c, m, SMFIC_HEADER, SMFIP_NR_HDR);
@@ -447,7 +483,7 @@ msg_headers(struct conn *c, struct msg *m)
 				return vd;
 		}
 	}
-	if (c->prot & SMFIP_NOEOH)
+	if (c->p->prot & SMFIP_NOEOH)
 		return V_CONTINUE;
 	send_macros(c, SMFIC_EOH, mi, 2);
 	send_str(c, SMFIC_EOH, NULL, NULL);
@@ -462,11 +498,11 @@ msg_body(struct conn *c, struct msg *m)
 	enum verdict vd;
 	size_t off, n, at;
 
-	for (off = 0; !(c->prot & SMFIP_NOBODY) && off < tmpl.bodylen; off += n) {
+	for (off = 0; !(c->p->prot & SMFIP_NOBODY) && off < tmpl.bodylen; off += n) {
 		n = tmpl.bodylen - off < BODY_CHUNK ? tmpl.bodylen - off :
 		    BODY_CHUNK;
 		at = pkt_begin(c, SMFIC_BODY);
-		gb_add(&c->out, tmpl.body + off, n);
+		gb_add(&c->p->out, tmpl.body + off, n);
 		pkt_end(c, at);
 		vd = step_send(c, m, SMFIC_BODY, SMFIP_NR_BODY);
 		if (vd == V_SKIP)
@@ -478,41 +514,114 @@ msg_body(struct conn *c, struct msg *m)
 	send_str(c, SMFIC_BODYEOB, NULL, NULL);
 	vd = reply_wait(c, m, SMFIC_BODYEOB);
 	if (vd != V_ERROR)
-		m->at_eob = 1;
-	return vd == V_CONTINUE ? V_ACCEPT : vd;
+		c->p->at_eob = 1;
+	return vd;
 }
 
-/* msg_run - one transaction from MAIL FROM to the end-of-message reply */
+/* peer_steps - run step for every milter of the chain still taking part,
+ * in chain order, as Postfix does for each SMTP event (smtpd_milters =
+ * a, b): an accept ends that milter's part (of the connection when m is
+ * NULL, else of the message); any other verdict but continue ends it all */
 static enum verdict
-msg_run(struct conn *c, struct msg *m)
+peer_steps(struct conn *c, struct msg *m,
+    enum verdict (*step)(struct conn *, struct msg *, const void *),
+    const void *arg)
+{
+	enum verdict vd;
+	unsigned k;
+
+	for (k = 0; k < opt.nsocks; k++) {
+		c->p = &c->peers[k];
+		if (c->p->conn_done || c->p->msg_done)
+			continue;
+		vd = step(c, m, arg);
+		if (vd == V_ACCEPT) {
+			if (m == NULL)
+				c->p->conn_done = 1;
+			else
+				c->p->msg_done = 1;
+			continue;
+		}
+		if (vd != V_CONTINUE)
+			return vd;
+	}
+	return V_CONTINUE;
+}
+
+/* step_mail - MAIL FROM and its macros */
+static enum verdict
+step_mail(struct conn *c, struct msg *m, const void *unused)
 {
 	char arg[600];
 	const char *mm[] = {
 		"i", m->qid, "{auth_type}", opt.authuser ? "PLAIN" : NULL,
-		"{auth_authen}", opt.authuser, "{mail_addr}", opt.mailfrom,
+		"{auth_authen}", opt.authuser, "{mail_addr}", m->envfrom,
 	};
-	const char *mr[] = { "i", m->qid, "{rcpt_addr}", NULL };
+
+	(void)unused;
+	if (c->p->prot & SMFIP_NOMAIL)
+		return V_CONTINUE;
+	send_macros(c, SMFIC_MAIL, mm, 8);
+	msg_addr(arg, sizeof(arg), m->envfrom);
+	send_str(c, SMFIC_MAIL, arg, NULL);
+	return step_send(c, m, SMFIC_MAIL, SMFIP_NR_MAIL);
+}
+
+/* step_rcpt - RCPT TO rcpt and its macros */
+static enum verdict
+step_rcpt(struct conn *c, struct msg *m, const void *rcpt)
+{
+	char arg[600];
+	const char *mr[] = { "i", m->qid, "{rcpt_addr}", rcpt };
+
+	if (c->p->prot & SMFIP_NORCPT)
+		return V_CONTINUE;
+	send_macros(c, SMFIC_RCPT, mr, 4);
+	msg_addr(arg, sizeof(arg), rcpt);
+	send_str(c, SMFIC_RCPT, arg, NULL);
+	return step_send(c, m, SMFIC_RCPT, SMFIP_NR_RCPT);
+}
+
+/* step_data - DATA */
+static enum verdict
+step_data(struct conn *c, struct msg *m, const void *unused)
+{
 	const char *mi[] = { "i", m->qid };
+
+	(void)unused;
+	if (c->p->prot & SMFIP_NODATA)
+		return V_CONTINUE;
+	send_macros(c, SMFIC_DATA, mi, 2);
+	send_str(c, SMFIC_DATA, NULL, NULL);
+	return step_send(c, m, SMFIC_DATA, SMFIP_NR_DATA);
+}
+
+/* step_content - headers, body and end of message; in a chain each milter
+ * gets the whole message in turn, with the header edits of the milters
+ * before it (Postfix's cleanup applies them to the queue file first) */
+static enum verdict
+step_content(struct conn *c, struct msg *m, const void *unused)
+{
+	enum verdict vd;
+
+	(void)unused;
+	if ((vd = msg_headers(c, m)) != V_CONTINUE)
+		return vd;
+	vd = msg_body(c, m);
+	return vd == V_CONTINUE ? V_ACCEPT : vd;
+}
+
+/* msg_run - one transaction from MAIL FROM to the end-of-message replies */
+static enum verdict
+msg_run(struct conn *c, struct msg *m)
+{
 	enum verdict vd, last = V_REJECT;
 	unsigned i, ok = 0;
 
-	if (!(c->prot & SMFIP_NOMAIL)) {
-		send_macros(c, SMFIC_MAIL, mm, 8);
-		msg_addr(arg, sizeof(arg), opt.mailfrom);
-		send_str(c, SMFIC_MAIL, arg, NULL);
-		if ((vd = step_send(c, m, SMFIC_MAIL, SMFIP_NR_MAIL)) != V_CONTINUE)
-			return vd;
-	}
+	if ((vd = peer_steps(c, m, step_mail, NULL)) != V_CONTINUE)
+		return vd;
 	for (i = 0; i < opt.nrcpts; i++) {
-		if (c->prot & SMFIP_NORCPT) {
-			ok = opt.nrcpts;
-			break;
-		}
-		mr[3] = opt.rcpts[i];
-		send_macros(c, SMFIC_RCPT, mr, 4);
-		msg_addr(arg, sizeof(arg), opt.rcpts[i]);
-		send_str(c, SMFIC_RCPT, arg, NULL);
-		vd = step_send(c, m, SMFIC_RCPT, SMFIP_NR_RCPT);
+		vd = peer_steps(c, m, step_rcpt, opt.rcpts[i]);
 		if (vd == V_CONTINUE)
 			ok++;
 		else if (vd == V_REJECT || vd == V_TEMPFAIL)
@@ -522,15 +631,10 @@ msg_run(struct conn *c, struct msg *m)
 	}
 	if (ok == 0)
 		return last;
-	if (!(c->prot & SMFIP_NODATA)) {
-		send_macros(c, SMFIC_DATA, mi, 2);
-		send_str(c, SMFIC_DATA, NULL, NULL);
-		if ((vd = step_send(c, m, SMFIC_DATA, SMFIP_NR_DATA)) != V_CONTINUE)
-			return vd;
-	}
-	if ((vd = msg_headers(c, m)) != V_CONTINUE)
+	if ((vd = peer_steps(c, m, step_data, NULL)) != V_CONTINUE)
 		return vd;
-	return msg_body(c, m);
+	vd = peer_steps(c, m, step_content, NULL);
+	return vd == V_CONTINUE ? V_ACCEPT : vd;
 }
 
 /* msg_account - count a finished message; write it out if accepted */
@@ -542,6 +646,9 @@ msg_account(struct conn *c, struct msg *m, enum verdict vd, double t0)
 	case V_ACCEPT:
 		c->st.accepted++;
 		c->st.signedmsgs += m->signedmsg;
+		c->st.authpass += m->ar_dkim_pass >= (opt.nkeys ? opt.nkeys : 1)
+		    && m->ar_dkim_other == 0 && m->ar_spf_pass &&
+		    m->ar_dmarc_pass;
 		c->st.quarantined += m->quarantined;
 		if (opt.outdir != NULL)
 			msg_write(c, m);
@@ -576,18 +683,19 @@ conn_open(struct conn *c)
 	size_t len, at;
 	int cmd, one = 1;
 
-	c->fd = socket(opt.addr.ss_family, SOCK_STREAM, 0);
-	if (c->fd < 0)
+	c->p->fd = socket(opt.addr[c->p->k].ss_family, SOCK_STREAM, 0);
+	if (c->p->fd < 0)
 		return conn_fail(c, NULL, E_CONNECT, strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&opt.addr, opt.addrlen) < 0)
+	if (connect(c->p->fd, (struct sockaddr *)&opt.addr[c->p->k],
+	    opt.addrlen[c->p->k]) < 0)
 		return conn_fail(c, NULL, E_CONNECT, strerror(errno));
-	if (opt.addr.ss_family != AF_UNIX)
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (opt.addr[c->p->k].ss_family != AF_UNIX)
+		setsockopt(c->p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	v[0] = htonl(SMFI_PROT_VERSION);
 	v[1] = htonl(OUR_ACTS);
 	v[2] = htonl(OUR_PROT);
 	at = pkt_begin(c, SMFIC_OPTNEG);
-	gb_add(&c->out, v, sizeof(v));
+	gb_add(&c->p->out, v, sizeof(v));
 	pkt_end(c, at);
 	if (conn_flush(c, NULL) < 0 || pkt_read(c, NULL, &cmd, &data, &len) < 0)
 		return V_ERROR;
@@ -602,16 +710,16 @@ conn_open(struct conn *c)
 		cwarn(c, NULL, "milter asks for unoffered actions 0x%x or "
 		    "protocol 0x%x; ignored", acts & ~(uint32_t)OUR_ACTS,
 		    prot & ~(uint32_t)OUR_PROT);
-	c->prot = prot & OUR_PROT;
+	c->p->prot = prot & OUR_PROT;
 	if (opt.verbose)
 		cwarn(c, NULL, "negotiated version %u actions 0x%x protocol 0x%x",
 		    ver, acts, prot);
 	return V_CONTINUE;
 }
 
-/* conn_greet - SMFIC_CONNECT and SMFIC_HELO with their macros */
+/* step_connect - SMFIC_CONNECT with its macros */
 static enum verdict
-conn_greet(struct conn *c)
+step_connect(struct conn *c, struct msg *unused, const void *unused2)
 {
 	char host[80], client[128];
 	const char *mc[] = {
@@ -621,32 +729,55 @@ conn_greet(struct conn *c)
 		"{client_name}", host,
 	};
 	uint16_t port = htons((uint16_t)(10000 + c->id % 50000));
-	enum verdict vd;
+	char fam[1] = { (char)opt.clientfam };
 	size_t at;
 
+	(void)unused;
+	(void)unused2;
+	if (c->p->prot & SMFIP_NOCONNECT)
+		return V_CONTINUE;
 	if (opt.clientfam == SMFIA_UNIX)
-		snprintf(host, sizeof(host), "localhost");
+		(void)snprintf(host, sizeof(host), "localhost");
 	else
-		snprintf(host, sizeof(host), "[%s]", opt.clientip);
-	snprintf(client, sizeof(client), "%s [%s]", host, opt.clientip);
-	if (!(c->prot & SMFIP_NOCONNECT)) {
-		char fam[1] = { (char)opt.clientfam };
+		(void)snprintf(host, sizeof(host), "[%s]", opt.clientip);
+	(void)snprintf(client, sizeof(client), "%s [%s]", host, opt.clientip);
+	send_macros(c, SMFIC_CONNECT, mc, 14);
+	at = pkt_begin(c, SMFIC_CONNECT);
+	gb_str0(&c->p->out, host);
+	gb_add(&c->p->out, fam, 1);
+	gb_add(&c->p->out, &port, 2);
+	gb_str0(&c->p->out, opt.clientip);
+	pkt_end(c, at);
+	return step_send(c, NULL, SMFIC_CONNECT, SMFIP_NR_CONN);
+}
 
-		send_macros(c, SMFIC_CONNECT, mc, 14);
-		at = pkt_begin(c, SMFIC_CONNECT);
-		gb_str0(&c->out, host);
-		gb_add(&c->out, fam, 1);
-		gb_add(&c->out, &port, 2);
-		gb_str0(&c->out, opt.clientip);
-		pkt_end(c, at);
-		vd = step_send(c, NULL, SMFIC_CONNECT, SMFIP_NR_CONN);
-		if (vd != V_CONTINUE)
+/* step_helo - SMFIC_HELO */
+static enum verdict
+step_helo(struct conn *c, struct msg *unused, const void *unused2)
+{
+	(void)unused;
+	(void)unused2;
+	if (c->p->prot & SMFIP_NOHELO)
+		return V_CONTINUE;
+	send_str(c, SMFIC_HELO, opt.helo, NULL);
+	return step_send(c, NULL, SMFIC_HELO, SMFIP_NR_HELO);
+}
+
+/* conn_greet - open every milter of the chain, then CONNECT and HELO */
+static enum verdict
+conn_greet(struct conn *c)
+{
+	enum verdict vd;
+	unsigned k;
+
+	for (k = 0; k < opt.nsocks; k++) {
+		c->p = &c->peers[k];
+		if ((vd = conn_open(c)) != V_CONTINUE)
 			return vd;
 	}
-	if (c->prot & SMFIP_NOHELO)
-		return V_CONTINUE;
-	send_str(c, SMFIC_HELO, "client.milterload.test", NULL);
-	return step_send(c, NULL, SMFIC_HELO, SMFIP_NR_HELO);
+	if ((vd = peer_steps(c, NULL, step_connect, NULL)) != V_CONTINUE)
+		return vd;
+	return peer_steps(c, NULL, step_helo, NULL);
 }
 
 /* sleep_until - sleep (never spin) until monotonic time t */
@@ -685,12 +816,14 @@ conn_main(void *arg)
 	struct msg m;
 	enum verdict cv, vd;
 	double deadline = tmpl.start + opt.tlimit, t0;
-	unsigned i;
+	unsigned i, k;
 
 	memset(&m, 0, sizeof(m));
-	cv = conn_open(c);
-	if (cv == V_CONTINUE)
-		cv = conn_greet(c);
+	for (k = 0; k < MAX_MILTERS; k++) {
+		c->peers[k].k = k;
+		c->peers[k].fd = -1;
+	}
+	cv = conn_greet(c);
 	for (i = 1; i <= opt.msgs && cv != V_ERROR; i++) {
 		/* With -R, latency counts from the scheduled start: a milter
 		 * that falls behind cannot hide it by slowing us down. */
@@ -708,25 +841,38 @@ conn_main(void *arg)
 			msg_account(c, &m, cv, 0);
 			continue;
 		}
+		for (k = 0; k < opt.nsocks; k++)
+			c->peers[k].msg_done = c->peers[k].at_eob = 0;
 		vd = msg_run(c, &m);
 		if (vd == V_ERROR)
 			break;
-		if (!m.at_eob)	/* tell the milter this transaction is over */
-			send_str(c, SMFIC_ABORT, NULL, NULL);
+		for (k = 0; k < opt.nsocks; k++) {
+			/* tell a milter this transaction is over */
+			c->p = &c->peers[k];
+			if (!c->p->at_eob && !c->p->conn_done && c->p->fd >= 0)
+				send_str(c, SMFIC_ABORT, NULL, NULL);
+		}
+		m.at_eob = 1;
+		for (k = 0; k < opt.nsocks; k++)
+			if (!c->peers[k].at_eob && !c->peers[k].msg_done)
+				m.at_eob = 0;
 		msg_account(c, &m, vd, t0);
 		if (vd == V_SHUTDOWN)
 			break;
 	}
 	c->st.unsent = opt.msgs - c->st.sent;
-	if (c->fd >= 0) {
-		send_str(c, SMFIC_QUIT, NULL, NULL);
-		if (conn_flush(c, NULL) == 0) {
-			close(c->fd);
-			c->fd = -1;
+	for (k = 0; k < opt.nsocks; k++) {
+		c->p = &c->peers[k];
+		if (c->p->fd >= 0) {
+			send_str(c, SMFIC_QUIT, NULL, NULL);
+			if (conn_flush(c, NULL) == 0) {
+				close(c->p->fd);
+				c->p->fd = -1;
+			}
 		}
+		gb_free(&c->p->out);
+		gb_free(&c->p->in);
 	}
 	msg_free(&m);
-	gb_free(&c->out);
-	gb_free(&c->in);
 	return NULL;
 }

@@ -34,6 +34,8 @@
 #   IT_SINK_PORT         smtp-sink port   } scripts take their other ports
 #                        (a second knotd, blackhole and dead DNS ports, dnsdrop,
 #                        the milter on TCP) with it_free_port too
+#   IT_DNS_LISTEN_EXTRA  one more address@port knotd listens on (the
+#                        bench's resolver for clients that read resolv.conf)
 #   AUTHMILTER           the daemon under test (default $BUILD_DIR/milter/authmilter)
 #   BUILD_DIR            the build dir (default: _build in the source tree)
 #   IT_KEEP=1            keep the work dir after a successful run
@@ -511,7 +513,7 @@ it_dns_start() {
 server:
     rundir: "$IT_DIR/knot/run"
     pidfile: "$IT_DIR/knot/run/knot.pid"
-    listen: 127.0.0.1@$IT_DNS_PORT
+    listen: [ 127.0.0.1@$IT_DNS_PORT${IT_DNS_LISTEN_EXTRA:+, $IT_DNS_LISTEN_EXTRA} ]
 log:
   - target: "$IT_DIR/log/knot.log"
     any: info
