@@ -298,6 +298,11 @@ struct history {
 	unsigned long long written;
 	unsigned long long dropped_full;
 	unsigned long long dropped_store;
+	/* the writer thread's own: a batch whose insert failed (the store
+	 * went away mid-transaction, rolled back), written first once the
+	 * store is back, dropped only by a flush or the stop */
+	struct history_record **held;
+	size_t nheld;
 };
 
 /* history_now - monotonic seconds */
@@ -421,16 +426,54 @@ history_write(struct history *h, struct history_store **s,
 	} else if (k > 0) {
 		if (*s != NULL) {
 			log_err(NULL, "history: writing %zu records failed, "
-			    "reopening the store: %s", k, err);
+			    "reopening the store (they are written first once "
+			    "it is back): %s", k, err);
 			history_store_close(*s);
 			*s = NULL;
 			*retry_at = history_now() + *backoff;
+			if (h->nheld == 0) {	/* kept, not dropped */
+				memcpy(h->held, batch, k * sizeof(*batch));
+				h->nheld = k;
+				return;
+			}
 		}
 		__atomic_add_fetch(&h->dropped_store, k, __ATOMIC_RELAXED);
 		stats_add(STATS_HISTORY_DROPPED + 1, k);
 	}
 	for (i = 0; i < k; i++)
 		history_record_free(batch[i]);
+}
+
+/* history_write_held - the batch a failed insert left, into the store now open (again), or dropped and counted (drop) */
+static void
+history_write_held(struct history *h, struct history_store **s,
+    time_t *retry_at, long *backoff, int drop)
+{
+	char err[512];
+	size_t i, k = h->nheld;
+
+	if (k == 0 || (*s == NULL && !drop))
+		return;
+	if (!drop && history_store_insert(*s, h->held, k, err,
+	    sizeof(err)) == 0) {
+		__atomic_add_fetch(&h->written, k, __ATOMIC_RELAXED);
+		stats_add(STATS_HISTORY_WRITTEN, k);
+		log_info(NULL, "history: %zu records held since the store "
+		    "failed are written", k);
+	} else if (!drop) {
+		log_err(NULL, "history: writing %zu held records failed, "
+		    "reopening the store: %s", k, err);
+		history_store_close(*s);
+		*s = NULL;
+		*retry_at = history_now() + *backoff;
+		return;			/* still held */
+	} else {
+		__atomic_add_fetch(&h->dropped_store, k, __ATOMIC_RELAXED);
+		stats_add(STATS_HISTORY_DROPPED + 1, k);
+	}
+	for (i = 0; i < k; i++)
+		history_record_free(h->held[i]);
+	h->nheld = 0;
 }
 
 /* history_thread - the writer: batches from the queue into the store */
@@ -445,11 +488,13 @@ history_thread(void *arg)
 	long backoff = HISTORY_RETRY_MIN;
 	struct timespec until;
 	size_t k;
-	int stop, down;
+	int stop, down, drop;
 
+	h->held = xcalloc(h->batch, sizeof(*h->held));
 	for (;;) {
 		if (s == NULL)		/* (re)open when its time has come */
 			history_write(h, &s, batch, 0, &retry_at, &backoff);
+		history_write_held(h, &s, &retry_at, &backoff, 0);
 		down = s == NULL;
 		pthread_mutex_lock(&h->lock);
 		(void)clock_gettime(CLOCK_REALTIME, &until);
@@ -469,7 +514,10 @@ history_thread(void *arg)
 		    : history_pop(h, batch, h->batch);
 		stop = h->stop && k == 0;
 		h->busy = k > 0;
+		drop = down && (h->stop || h->flushing);
 		pthread_mutex_unlock(&h->lock);
+		if (drop)		/* the held batch goes with the queue */
+			history_write_held(h, &s, &retry_at, &backoff, 1);
 		if (stop)
 			break;
 		if (k > 0)
@@ -483,8 +531,11 @@ history_thread(void *arg)
 		pthread_mutex_unlock(&h->lock);
 		history_report_drops(h, &seen_full, &seen_store, &last, 0);
 	}
+	history_write_held(h, &s, &retry_at, &backoff, s == NULL);
+	history_write_held(h, &s, &retry_at, &backoff, 1);	/* what is left */
 	history_report_drops(h, &seen_full, &seen_store, &last, 1);
 	history_store_close(s);
+	free(h->held);
 	free(batch);
 	return NULL;
 }
