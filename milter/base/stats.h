@@ -70,6 +70,14 @@ enum stats_bounce_refusal {
 	STATS_NBOUNCE_REFUSALS
 };
 
+/* Why a signed message kept its envelope sender instead of a bounce address */
+enum stats_bounce_kept {
+	STATS_KEPT_TOO_LONG,		/* too long for the stateless form, no store */
+	STATS_KEPT_STORE_FAILED,	/* the store failed or was too slow */
+	STATS_KEPT_DOMAIN_BROKEN,	/* the bounce domain's DNS known broken */
+	STATS_NBOUNCE_KEPT
+};
+
 /* What went wrong with a DNS query */
 enum stats_dns_error {
 	STATS_DNS_TIMEOUT,		/* no answer before the caller's deadline */
@@ -111,7 +119,9 @@ enum stats_counter {
 	STATS_HISTORY_WRITTEN = STATS_GENERATION + 1,	/* DMARC history records stored */
 	STATS_HISTORY_DROPPED = STATS_HISTORY_WRITTEN + 1,	/* [0 queue full,
 							 * 1 store unavailable] */
-	STATS_NSLOTS = STATS_HISTORY_DROPPED + 2
+	STATS_BOUNCE_STORED = STATS_HISTORY_DROPPED + 2,	/* stored-form addresses issued */
+	STATS_BOUNCE_KEPT = STATS_BOUNCE_STORED + 1,	/* [stats_bounce_kept] */
+	STATS_NSLOTS = STATS_BOUNCE_KEPT + STATS_NBOUNCE_KEPT
 };
 
 /* The histograms; each has its own bounds (stats_bounds) */

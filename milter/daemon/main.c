@@ -66,6 +66,7 @@
 #include "base/secret.h"
 #include "base/stats.h"
 #include "daemon/state.h"
+#include "store/bouncemap.h"
 #include "store/history.h"
 #include "base/xalloc.h"
 
@@ -376,6 +377,7 @@ main_milter_thread(void *arg)
 }
 
 static struct history *main_history;	/* the DMARC history's writer (NULL: none) */
+static struct bouncemap *main_bouncemap;	/* stored bounce addresses (NULL: none) */
 static char *main_history_spec;		/* its store, as at start (owned) */
 
 /* main_history_start - the history writer of the history option (read at start only) */
@@ -399,6 +401,30 @@ main_history_start(const struct config *c)
 	callbacks_set_history(main_history);
 	log_info(NULL, "history: recording inbound DMARC results into %s",
 	    c->history);
+	if (c->bounce_store) {
+		struct bouncemap_options bo;
+
+		memset(&bo, 0, sizeof(bo));
+		bo.spec = c->history;
+		bo.timeout_ms = c->bounce_store_timeout * 1000;
+		bo.max_age = c->bounce_max_age;
+		main_bouncemap = bouncemap_new(&bo);
+		callbacks_set_bounce_map(bouncemap_map(main_bouncemap));
+	}
+}
+
+/* main_check_bounce_store - say once a load when too long senders cannot be rewritten */
+static void
+main_check_bounce_store(const struct config *c)
+{
+	if (c->nbounce == 0)
+		return;
+	if (c->bounce_store && main_bouncemap == NULL)
+		log_warn(NULL, "bounce_store: no history store (history is empty, "
+		    "or was at start): envelope senders too long for the "
+		    "stateless bounce address (VERP) keep their Return-Path; set "
+		    "history to rewrite them too");
+	bouncemap_set_max_age(main_bouncemap, c->bounce_max_age);
 }
 
 /* main_set_limits - milter_timeout and max_connections of c for the running engine */
@@ -418,6 +444,7 @@ main_set_limits(const struct config *c)
 	} else {
 		listener_set_timeout(c->milter_timeout);
 	}
+	main_check_bounce_store(c);
 	if (main_history_spec != NULL ? strcmp(c->history, main_history_spec)
 	    != 0 : c->history[0] != '\0')
 		log_warn(NULL, "history changed: it takes a restart; still %s",
@@ -1001,6 +1028,8 @@ main(int argc, char **argv)
 	if (rc == 0) {
 		callbacks_set_history(NULL);
 		history_stop(main_history);
+		callbacks_set_bounce_map(NULL);
+		bouncemap_free(main_bouncemap);
 	} else
 		history_flush(main_history);
 	if (main_pid.dirfd >= 0)

@@ -57,6 +57,8 @@ static const char *const metrics_unsigned[STATS_NUNSIGNED] = {
 	"internal_error" };
 static const char *const metrics_refusals[STATS_NBOUNCE_REFUSALS] = {
 	"malformed", "bad_mac", "expired", "unknown_local", "other" };
+static const char *const metrics_kept[STATS_NBOUNCE_KEPT] = {
+	"too_long_no_store", "store_failed", "bounce_domain_broken" };
 static const char *const metrics_dns_errors[STATS_NDNS_ERRORS] = {
 	"timeout", "servfail", "refused", "other_rcode", "bogus", "resolver" };
 static const char *const metrics_algs[STATS_NKEY_TYPES] = {
@@ -135,6 +137,13 @@ metrics_v_refusals(size_t i, const char *v[2])
 	v[0] = metrics_refusals[i];
 }
 
+/* metrics_v_kept - why slot i's senders were not rewritten */
+static void
+metrics_v_kept(size_t i, const char *v[2])
+{
+	v[0] = metrics_kept[i];
+}
+
 /* metrics_v_dns - the error kind of slot i */
 static void
 metrics_v_dns(size_t i, const char *v[2])
@@ -197,6 +206,13 @@ static const struct metrics_counter metrics_counters[] = {
 	{ "bounce_addresses_refused_total", "Recipients in a bounce domain "
 	  "refused, by reason", STATS_BOUNCE_REFUSED, STATS_NBOUNCE_REFUSALS,
 	  { "reason", NULL }, metrics_v_refusals },
+	{ "bounce_addresses_stored_total", "Bounce addresses issued in the "
+	  "stored form (sender kept in the store under a token); also in "
+	  "issued_total", STATS_BOUNCE_STORED, 1, { NULL, NULL }, NULL },
+	{ "bounce_rewrites_skipped_total", "Signed messages sent with their "
+	  "own envelope sender although their domain has a bounce domain, by "
+	  "reason", STATS_BOUNCE_KEPT, STATS_NBOUNCE_KEPT, { "reason", NULL },
+	  metrics_v_kept },
 	{ "dns_queries_total", "DNS queries ended (answered, failed or given "
 	  "up)", STATS_DNS_QUERIES, 1, { NULL, NULL }, NULL },
 	{ "dns_errors_total", "DNS queries without an answer, by kind",

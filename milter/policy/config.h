@@ -246,6 +246,8 @@ struct config {
 	/* custom bounce domains */
 	struct config_words bounce_secret;	/* secret files: the first signs */
 	long bounce_max_age;		/* seconds a bounce address stays valid */
+	int bounce_store;		/* too long senders go to the store */
+	long bounce_store_timeout;	/* seconds one store call may take */
 	struct config_words bounce_pass_local;	/* local parts let through in bounce domains */
 	struct bounce_secrets secrets;	/* loaded from bounce_secret */
 

@@ -91,6 +91,11 @@ seed_spf() {
 }
 
 mkdir -p "$work/corpus-parsers" "$work/corpus-engine"
+# bounce addresses (fuzz_parsers case 6): both forms, as the codec writes them
+printf '\006ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
+    > "$work/corpus-parsers/bounce-stored"
+printf '\006ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
+    > "$work/corpus-parsers/bounce-stateless"
 seed_session > "$work/corpus-engine/session"
 seed_spf
 fail=0
