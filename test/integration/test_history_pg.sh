@@ -112,8 +112,8 @@ a_settled() {
     [ $((rows + $(a_drops) - ${2#*+})) = "${2%+*}" ]
 }
 
-it_check "both daemons migrated the one store to version 2 (no race)" \
-    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2"
+it_check "both daemons migrated the one store to version 3 (no race)" \
+    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2,3"
 load "$S1" 192.0.2.21 2000 "$IT_DIR/tmp/a.json" -R 1000 &
 pa=$!
 load "$S2" 192.0.2.22 2000 "$IT_DIR/tmp/b.json" -R 1000 &
