@@ -56,6 +56,7 @@
 #include "daemon/control.h"
 #include "policy/config.h"
 #include "base/log.h"
+#include "policy/bouncecheck.h"
 #include "policy/keycheck.h"
 #include "policy/keyload.h"
 #include "daemon/listener.h"
@@ -458,6 +459,7 @@ main_set_limits(const struct config *c)
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
 static struct keycheck_thread *main_keycheck;	/* the key checker */
+static struct bouncecheck_thread *main_bouncecheck;	/* the bounce domains' checker */
 
 /* The reload thread and what the signal loop knows of it. */
 static pthread_mutex_t main_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -549,6 +551,8 @@ main_reload(const char *path)
 		    sizeof(err));
 	}
 	carried = c != NULL ? keycheck_carry_over(old, c) : 0;
+	if (c != NULL)
+		(void)bouncecheck_carry_over(old, c);
 	keyload_unlock();
 	main_log_problems(&probs, &problems);
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
@@ -586,6 +590,7 @@ main_reload(const char *path)
 		    c->ndomains);
 		/* under the lock: once stopping is set the checker may be gone */
 		keycheck_wake(main_keycheck);
+		bouncecheck_wake(main_bouncecheck);
 		keyload_wake();
 	}
 	pthread_mutex_unlock(&main_reload_lock);
@@ -782,6 +787,8 @@ main_serve(const char *path, const struct config *c)
 	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
+	if ((main_bouncecheck = bouncecheck_start(err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
 	keyload_setup(main_privsep != NULL ? privsep_fetch_keys : NULL,
 	    main_privsep, main_keys_read, NULL);
 	if (keyload_start(err, sizeof(err)) != 0)
@@ -832,6 +839,7 @@ main_serve(const char *path, const struct config *c)
 	keyload_stop();			/* after its batch (its done hook wakes
 					 * the checker: stopped first) */
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
+	bouncecheck_stop(main_bouncecheck);	/* after its lookup under way */
 	metrics_stop();			/* its scrape in progress ends first */
 	/* new connections fail at once; the MTA applies its default action */
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {

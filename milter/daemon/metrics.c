@@ -367,6 +367,13 @@ metrics_render_gauges(struct buf *out, const struct stats_snapshot *s,
 		for (i = 0; i < STATS_NKEY_STATES; i++)
 			buf_printf(out, METRICS_PREFIX "keys{state=\"%s\"} %zu\n",
 			    keys_pub_name((enum key_pub)i), g->keys[i]);
+		metrics_help(out, "bounce_domains", "Bounce domains in the "
+		    "running configuration, by DNS state (bounce_check; broken: "
+		    "not rewritten into)", "gauge");
+		for (i = 0; i < BOUNCE_NHEALTH; i++)
+			buf_printf(out, METRICS_PREFIX "bounce_domains{state=\"%s\"} "
+			    "%zu\n", bouncecheck_health_name((enum bounce_health)i),
+			    g->bounce[i]);
 	}
 	metrics_help(out, "config_generation", "Configuration snapshots "
 	    "installed since the start (1: the start's; one more each reload)",
@@ -428,6 +435,12 @@ metrics_config_gauges(struct metrics_gauges *g)
 			if ((unsigned)p < STATS_NKEY_STATES)
 				g->keys[p]++;
 		}
+	}
+	for (i = 0; i < c->nbounce; i++) {
+		enum bounce_health h = bouncecheck_get(c->by_bounce[i], NULL);
+
+		if ((unsigned)h < BOUNCE_NHEALTH)
+			g->bounce[h]++;
 	}
 	config_release(c);
 }

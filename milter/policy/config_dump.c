@@ -476,7 +476,28 @@ config_man_bounce(FILE *fp)
 	    "such message is logged at warning and counted "
 	    "(authmilter_bounce_rewrites_skipped_total); a missing store is "
 	    "also said once at every load. authmilter-bounce(1) \\fB-c\\fR "
-	    "decodes both forms.\n", fp);
+	    "decodes both forms.\n"
+	    ".PP\nWith \\fBbounce_check = yes\\fR (the default) each bounce "
+	    "domain's DNS is checked in the background, like the keys' records: "
+	    "at start, at a reload for new domains and those not known ok, and "
+	    "every \\fBkey_check_interval\\fR, spread over it, one domain at a "
+	    "time. It is \\fBok\\fR when its MX, or the target of its CNAME, "
+	    "is one of \\fBbounce_mx_hosts\\fR, and its SPF gives pass for "
+	    "each of \\fBbounce_check_ips\\fR (without them: its record "
+	    "includes \\fBplatform_spf_include\\fR); \\fBbroken\\fR "
+	    "otherwise (no-mx, mx-elsewhere, spf, spf-include). Mail of a "
+	    "domain whose bounce domain is broken leaves with its own "
+	    "Return-Path (counted as bounce_domain_broken); a bounce domain not "
+	    "checked yet (\\fBunchecked\\fR), or whose first check got no DNS "
+	    "answer (\\fBunknown\\fR), is rewritten into, and a later lookup "
+	    "without an answer keeps the last verdict. Each change is logged "
+	    "once (broken at warning). The states are shown by authmilterctl "
+	    "keys, domain and status and by the metric "
+	    "authmilter_bounce_domains, and saved to "
+	    "\\fBstate_dir\\fR/bouncestates (lines BOUNCE-DOMAIN STATE WHY "
+	    "EPOCH between a version line and an end line); after a restart "
+	    "only ok is taken from the file: a domain broken before is "
+	    "rewritten into until its first check, at once.\n", fp);
 }
 
 /* config_print_man - authmilter.conf(5) */

@@ -8,6 +8,7 @@
 #include "auth/keys.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "policy/bouncecheck.h"
 #include "policy/keyload.h"
 #include "policy/outbound.h"
 #include "base/xalloc.h"
@@ -275,9 +276,18 @@ outbound_return_path(const struct config *c, const struct config_domain *d,
 {
 	struct buf addr = BUF_INIT;
 	enum bounce_status st;
+	enum bounce_why why;
 
 	if (d == NULL || d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
 		return 0;
+	/* SPF would fail for it and bounces be lost; logged at each change
+	 * of the domain's state, by the checker */
+	if (bouncecheck_get(d, &why) == BOUNCE_HEALTH_BROKEN) {
+		log_debug(qid, "Return-Path %s kept: bounce domain %s is broken "
+		    "(%s)", envfrom, d->bounce_domain, bouncecheck_why_name(why));
+		stats_inc(STATS_BOUNCE_KEPT + STATS_KEPT_DOMAIN_BROKEN);
+		return 0;
+	}
 	st = bounce_encode(&c->secrets, envfrom, d->bounce_domain, now, &addr);
 	if (st == BOUNCE_OK) {
 		outbound_set_sender(envfrom, args, buf_cstr(&addr), "", edits);
