@@ -268,10 +268,17 @@ bouncecheck_spf_include(const struct config *c, struct dns *dns,
 	return h;
 }
 
-/* bouncecheck_domain - look one bounce domain up */
-enum bounce_health
-bouncecheck_domain(const struct config *c, const char *bdom,
-    enum bounce_why *why, char *detail, size_t detaillen)
+/* bouncecheck_stopped - has the thread been asked to stop (NULL: never)? */
+static int
+bouncecheck_stopped(const int *stop)
+{
+	return stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED);
+}
+
+/* bouncecheck_domain_until - bouncecheck_domain, giving up (unknown) between lookups once *stop is set */
+static enum bounce_health
+bouncecheck_domain_until(const struct config *c, const char *bdom,
+    const int *stop, enum bounce_why *why, char *detail, size_t detaillen)
 {
 	struct runtime *rt = runtime_of(c);
 	enum bounce_health mx = BOUNCE_HEALTH_OK, spf = BOUNCE_HEALTH_OK;
@@ -288,6 +295,12 @@ bouncecheck_domain(const struct config *c, const char *bdom,
 	if (c->bounce_mx_hosts.n > 0) {
 		mx = bouncecheck_mx(c, rt->dns, bdom, &mwhy, &d);
 		checked = 1;
+	}
+	if (bouncecheck_stopped(stop)) {
+		buf_free(&d);
+		(void)snprintf(detail, detaillen, "stopping");
+		*why = BOUNCE_WHY_DNS;
+		return BOUNCE_HEALTH_UNKNOWN;
 	}
 	if (c->bounce_check_ips.n > 0 || c->platform_spf_include[0] != '\0') {
 		if (d.len > 0)
@@ -311,6 +324,14 @@ bouncecheck_domain(const struct config *c, const char *bdom,
 		return BOUNCE_HEALTH_UNKNOWN;
 	}
 	return BOUNCE_HEALTH_OK;
+}
+
+/* bouncecheck_domain - look one bounce domain up */
+enum bounce_health
+bouncecheck_domain(const struct config *c, const char *bdom,
+    enum bounce_why *why, char *detail, size_t detaillen)
+{
+	return bouncecheck_domain_until(c, bdom, NULL, why, detail, detaillen);
 }
 
 /* bouncecheck_carry_over - a reload keeps the states of the same bounce domains */
@@ -353,7 +374,8 @@ struct bouncecheck_thread {
 	pthread_t tid;
 	pthread_mutex_t lock;		/* guards stop and wake */
 	pthread_cond_t cond;		/* on the monotonic clock */
-	int stop;			/* bouncecheck_stop asked */
+	int stop;			/* bouncecheck_stop asked (atomic: also
+					 * read between one domain's lookups) */
 	int wake;			/* a new snapshot is installed */
 	struct config *cfg;		/* the snapshot checked (a reference) */
 	struct bouncecheck_entry *v;	/* its bounce domains (owned) */
@@ -517,15 +539,14 @@ bouncecheck_sync(struct bouncecheck_thread *bt)
 	v = xcalloc(c->nbounce + 1, sizeof(*v));
 	for (i = 0; i < c->nbounce; i++) {
 		d = c->by_bounce[i];
-		v[i].bdom = xstrdup(d->bounce_domain);
 		v[i].next = now;
 		if ((old = bouncecheck_find(bt, d->bounce_domain)) != NULL) {
 			v[i] = *old;
-			v[i].bdom = xstrdup(d->bounce_domain);
 			/* a reload after a DNS fix: the broken ones at once */
 			if (old->health != BOUNCE_HEALTH_OK)
 				v[i].next = now;
 		}
+		v[i].bdom = xstrdup(d->bounce_domain);
 		/* the block keeps the state carried over, or the one known */
 		if (!c->bounce_check)
 			bouncecheck_set(d, BOUNCE_HEALTH_UNCHECKED, BOUNCE_WHY_NONE);
@@ -620,7 +641,10 @@ bouncecheck_run(struct bouncecheck_thread *bt, size_t i)
 	char detail[1024];
 	time_t now;
 
-	h = bouncecheck_domain(bt->cfg, e->bdom, &why, detail, sizeof(detail));
+	h = bouncecheck_domain_until(bt->cfg, e->bdom, &bt->stop, &why, detail,
+	    sizeof(detail));
+	if (bouncecheck_stopped(&bt->stop))
+		return;		/* a verdict cut short is not one */
 	now = bouncecheck_mono();
 	bouncecheck_note(bt, e, h, why, detail);
 	if (h == BOUNCE_HEALTH_UNKNOWN)
@@ -727,7 +751,7 @@ bouncecheck_stop(struct bouncecheck_thread *bt)
 	if (bt == NULL)
 		return;
 	pthread_mutex_lock(&bt->lock);
-	bt->stop = 1;
+	__atomic_store_n(&bt->stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&bt->cond);
 	pthread_mutex_unlock(&bt->lock);
 	pthread_join(bt->tid, NULL);

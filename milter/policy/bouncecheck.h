@@ -80,7 +80,11 @@ struct bouncecheck_thread;
 struct bouncecheck_thread *bouncecheck_start(char *err, size_t errlen);
 /* bouncecheck_wake - a new snapshot was installed (NULL: no-op) */
 void bouncecheck_wake(struct bouncecheck_thread *bt);
-/* bouncecheck_stop - end the thread (a lookup under way is waited for: dns_timeout at most); frees bt */
+/*
+ * bouncecheck_stop - end the thread: a lookup under way is waited for
+ * (dns_timeout at most), the domain's remaining ones are not made; the
+ * states are saved if they changed. Frees bt (NULL: no-op).
+ */
 void bouncecheck_stop(struct bouncecheck_thread *bt);
 
 #endif

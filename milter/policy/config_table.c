@@ -211,7 +211,7 @@ const struct opt_def config_options[] = {
 	  "the addresses outbound mail leaves from: a bounce domain whose SPF (RFC 7208, evaluated as for inbound mail) does not give pass for each of them is broken; empty: its record must include:platform_spf_include (when that is set), else SPF is not checked" },
 	{ "bounce_store_timeout", OPT_DURATION, OPT_GLOBAL, G(bounce_store_timeout), "2s",
 	  1, 30, NULL,
-	  "how long writing or looking up one stored bounce address may take at most (a lock wait, a statement, a free store handle); over it the Return-Path is kept (rewrite) or the bounce tempfailed (451 4.3.0, at RCPT TO)" },
+	  "how long writing or looking up one stored bounce address may take at most (a lock wait, a statement, a free store handle); over it the Return-Path is kept (rewrite) or the bounce tempfailed (451 4.3.0, at RCPT TO); a store that fails to open is not tried again for 5 s. PostgreSQL: give connect_timeout in the URI to bound a connection too" },
 	{ "bounce_pass_local", OPT_WORDS, OPT_GLOBAL, G(bounce_pass_local),
 	  "postmaster, abuse", 0, 0, NULL,
 	  "local parts delivered as addressed in the bounce domains; every other address there but a genuine one is refused (550 5.1.1)" },
