@@ -425,6 +425,11 @@ main_check_bounce_store(const struct config *c)
 		    "or was at start): envelope senders too long for the "
 		    "stateless bounce address (VERP) keep their Return-Path; set "
 		    "history to rewrite them too");
+	if (c->bounce_check && c->bounce_mx_hosts.n == 0
+	    && c->bounce_check_ips.n == 0 && c->platform_spf_include[0] == '\0')
+		log_notice(NULL, "bounce_check: none of bounce_mx_hosts, "
+		    "bounce_check_ips and platform_spf_include is set: the bounce "
+		    "domains' DNS is not checked");
 	bouncemap_set_max_age(main_bouncemap, c->bounce_max_age);
 }
 

@@ -29,8 +29,7 @@
 #include "policy/runtime.h"
 
 #define BOUNCECHECK_MAGIC	"authmilter-bouncestates 1"
-#define BOUNCECHECK_RETRY	60	/* seconds before asking again after no answer */
-#define BOUNCECHECK_MAX_BYTES	(64L * 1024 * 1024)	/* a larger file is not ours */
+#define BOUNCECHECK_RETRY	60	/* seconds to the next try after no answer */
 
 static const char *const bouncecheck_health_names[BOUNCE_NHEALTH] = {
 	"unchecked", "ok", "broken", "unknown" };
@@ -146,8 +145,8 @@ bouncecheck_mx(const struct config *c, struct dns *dns, const char *bdom,
 	/* the resolver follows a CNAME: the target's MX */
 	(void)dns_resolve(dns, bdom, ns_t_mx, 0, &r);
 	for (i = 0; r.status == DNS_OK && i < r.n; i++) {
-		if (r.len[i] < 3 || bouncecheck_rdata_name(r.data[i], r.len[i], 2,
-		    target, sizeof(target)) != 0)
+		if (r.len[i] < 3 || bouncecheck_rdata_name(r.data[i], r.len[i],
+		    2, target, sizeof(target)) != 0)
 			continue;
 		if (bouncecheck_ours(c, target))
 			h = BOUNCE_HEALTH_OK;
@@ -160,8 +159,8 @@ bouncecheck_mx(const struct config *c, struct dns *dns, const char *bdom,
 		buf_printf(detail, "MX %s%s%s: none of bounce_mx_hosts",
 		    buf_cstr(&seen), cname[0] ? " via CNAME " : "", cname);
 	} else if (r.status == DNS_NXDOMAIN || r.status == DNS_NODATA) {
-		*why = cname[0] && r.status == DNS_NODATA ? BOUNCE_WHY_MX_ELSEWHERE
-		    : BOUNCE_WHY_NO_MX;
+		*why = cname[0] && r.status == DNS_NODATA
+		    ? BOUNCE_WHY_MX_ELSEWHERE : BOUNCE_WHY_NO_MX;
 		buf_printf(detail, "no MX (%s%s%s)", dns_status_name(r.status),
 		    cname[0] ? ", CNAME " : "", cname);
 	} else {
@@ -186,13 +185,14 @@ bouncecheck_spf_ips(const struct config *c, struct spf *spf,
 
 	buf_printf(&sender, "postmaster@%s", bdom);
 	for (i = 0; i < c->bounce_check_ips.n && h == BOUNCE_HEALTH_OK; i++) {
-		spf_check(spf, NULL, c->bounce_check_ips.v[i], buf_cstr(&sender),
-		    "", res);
+		spf_check(spf, NULL, c->bounce_check_ips.v[i],
+		    buf_cstr(&sender), "", res);
 		if (res->mailfrom.res == SPF_RES_PASS)
 			continue;
-		h = res->mailfrom.res == SPF_RES_TEMPERROR ? BOUNCE_HEALTH_UNKNOWN
-		    : BOUNCE_HEALTH_BROKEN;
-		*why = h == BOUNCE_HEALTH_UNKNOWN ? BOUNCE_WHY_DNS : BOUNCE_WHY_SPF;
+		h = res->mailfrom.res == SPF_RES_TEMPERROR
+		    ? BOUNCE_HEALTH_UNKNOWN : BOUNCE_HEALTH_BROKEN;
+		*why = h == BOUNCE_HEALTH_UNKNOWN ? BOUNCE_WHY_DNS
+		    : BOUNCE_WHY_SPF;
 		buf_printf(detail, "SPF %s for %s (%s)",
 		    spf_res_name(res->mailfrom.res), c->bounce_check_ips.v[i],
 		    res->mailfrom.comment);
@@ -242,7 +242,8 @@ bouncecheck_spf_include(const struct config *c, struct dns *dns,
 		    "v=spf1", 6) != 0 || (txt.len > 6 && txt.data[6] != ' '))
 			continue;
 		records++;
-		if (bouncecheck_has_include(buf_cstr(&txt), c->platform_spf_include))
+		if (bouncecheck_has_include(buf_cstr(&txt),
+		    c->platform_spf_include))
 			h = BOUNCE_HEALTH_OK;
 	}
 	if (r.status == DNS_TEMPFAIL || r.status == DNS_BOGUS
@@ -258,7 +259,8 @@ bouncecheck_spf_include(const struct config *c, struct dns *dns,
 		if (records == 0)
 			buf_puts(detail, "no SPF record");
 		else if (records > 1)
-			buf_printf(detail, "%d SPF records (permerror)", records);
+			buf_printf(detail, "%d SPF records (permerror)",
+			    records);
 		else
 			buf_printf(detail, "SPF record does not include %s",
 			    c->platform_spf_include);
@@ -305,9 +307,9 @@ bouncecheck_domain_until(const struct config *c, const char *bdom,
 	if (c->bounce_check_ips.n > 0 || c->platform_spf_include[0] != '\0') {
 		if (d.len > 0)
 			buf_puts(&d, "; ");
-		spf = c->bounce_check_ips.n > 0 ? bouncecheck_spf_ips(c, rt->spf,
-		    bdom, &swhy, &d) : bouncecheck_spf_include(c, rt->dns, bdom,
-		    &swhy, &d);
+		spf = c->bounce_check_ips.n > 0
+		    ? bouncecheck_spf_ips(c, rt->spf, bdom, &swhy, &d)
+		    : bouncecheck_spf_include(c, rt->dns, bdom, &swhy, &d);
 		checked = 1;
 	}
 	(void)snprintf(detail, detaillen, "%s", buf_cstr(&d));
@@ -439,9 +441,9 @@ bouncecheck_save(struct bouncecheck_thread *bt)
 		    && bt->v[i].health != BOUNCE_HEALTH_BROKEN)
 			continue;
 		buf_printf(&text, "%s %s %s %lld\n", bt->v[i].bdom,
-		    bouncecheck_health_name(bt->v[i].health), bt->v[i].why
-		    == BOUNCE_WHY_NONE ? "-" : bouncecheck_why_name(bt->v[i].why),
-		    (long long)bt->v[i].at);
+		    bouncecheck_health_name(bt->v[i].health),
+		    bt->v[i].why == BOUNCE_WHY_NONE ? "-"
+		    : bouncecheck_why_name(bt->v[i].why), (long long)bt->v[i].at);
 		n++;
 	}
 	buf_printf(&text, "end %zu\n", n);
@@ -502,7 +504,8 @@ bouncecheck_load(struct bouncecheck_thread *bt)
 				break;
 			continue;
 		}
-		if (sscanf(line, "%1024s %31s %31s %lld", bdom, hs, ws, &at) != 4
+		if (sscanf(line, "%1024s %31s %31s %lld", bdom, hs, ws, &at)
+		    != 4
 		    || (h = bouncecheck_named(hs, bouncecheck_health_names,
 		    BOUNCE_NHEALTH)) < 0)
 			continue;
@@ -549,7 +552,8 @@ bouncecheck_sync(struct bouncecheck_thread *bt)
 		v[i].bdom = xstrdup(d->bounce_domain);
 		/* the block keeps the state carried over, or the one known */
 		if (!c->bounce_check)
-			bouncecheck_set(d, BOUNCE_HEALTH_UNCHECKED, BOUNCE_WHY_NONE);
+			bouncecheck_set(d, BOUNCE_HEALTH_UNCHECKED,
+			    BOUNCE_WHY_NONE);
 		else if (v[i].checked && bouncecheck_get(d, NULL)
 		    == BOUNCE_HEALTH_UNCHECKED)
 			bouncecheck_set(d, v[i].health, v[i].why);
@@ -592,8 +596,8 @@ bouncecheck_note(struct bouncecheck_thread *bt, struct bouncecheck_entry *e,
 		return;
 	if (h == BOUNCE_HEALTH_BROKEN && was == BOUNCE_HEALTH_BROKEN
 	    && why == e->why)
-		log_notice(NULL, "bounce domain %s (domain %s): still broken, as "
-		    "before the restart (%s): its mail keeps its own "
+		log_notice(NULL, "bounce domain %s (domain %s): still broken, "
+		    "as before the restart (%s): its mail keeps its own "
 		    "Return-Path", e->bdom, name, detail);
 	else if (h == BOUNCE_HEALTH_BROKEN)
 		log_warn(NULL, "bounce domain %s (domain %s): broken, %s (%s): "
@@ -687,7 +691,8 @@ bouncecheck_thread(void *arg)
 			(void)clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec = i >= 0 ? when : until.tv_sec + 3600;
 			until.tv_nsec = 0;
-			(void)pthread_cond_timedwait(&bt->cond, &bt->lock, &until);
+			(void)pthread_cond_timedwait(&bt->cond, &bt->lock,
+			    &until);
 		}
 		if (bt->stop) {
 			pthread_mutex_unlock(&bt->lock);
