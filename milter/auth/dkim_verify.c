@@ -33,6 +33,7 @@
 #include <opendkim/dkim.h>
 
 #include "base/buf.h"
+#include "auth/dkim_keycache.h"
 #include "auth/dkim_verify.h"
 #include "base/dns.h"
 #include "base/log.h"
@@ -393,6 +394,7 @@ dkim_verify_lib_new(const struct dkim_verify_options *opt, char *err, size_t err
 	    : DKIM_VERIFY_DEFAULT_RSA_BITS;
 	lib->budget_ms = opt->time_budget_ms == 0 ? DKIM_VERIFY_DEFAULT_BUDGET_MS
 	    : opt->time_budget_ms;
+	dkim_keycache_link();	/* its d2i_PUBKEY_bio decodes each key once */
 	lib->dkim = dkim_init(NULL, NULL);
 	if (lib->dkim == NULL) {
 		(void)snprintf(err, errlen, "DKIM verifier: dkim_init failed");

@@ -7,6 +7,7 @@
  * load only two fields change, both atomic: the publication state (set by
  * keycheck) and the phase last logged (keys_phase_log, from any thread).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,92 @@
 #include "base/log.h"
 #include "base/sslerr.h"
 #include "base/xalloc.h"
+
+/* The digests kept with a parsed key (EVP_PKEY ex_data), 64 bytes. */
+static int keys_exidx = -1;
+static pthread_once_t keys_exidx_once = PTHREAD_ONCE_INIT;
+
+/* keys_ex_free - the ex_data's destructor */
+static void
+keys_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+/* keys_exidx_make - the ex_data index, once */
+static void
+keys_exidx_make(void)
+{
+	keys_exidx = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL,
+	    keys_ex_free);
+}
+
+/* keys_digests_make - compute both digests into md (64 bytes); 0 or -1 */
+static int
+keys_digests_make(EVP_PKEY *pkey, unsigned char md[64])
+{
+	static const size_t ed_prefix_len = 12;	/* keys_spki's RFC 8410 prefix */
+	struct buf der = BUF_INIT;
+	int rc = -1;
+
+	if (keys_spki(pkey, &der) != 0 || EVP_Digest(der.data, der.len, md,
+	    NULL, EVP_sha256(), NULL) != 1)
+		goto out;
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+		if (der.len != ed_prefix_len + 32 || EVP_Digest(der.data
+		    + ed_prefix_len, 32, md + 32, NULL, EVP_sha256(), NULL) != 1)
+			goto out;
+	} else
+		memcpy(md + 32, md, 32);
+	rc = 0;
+out:
+	buf_free(&der);
+	return rc;
+}
+
+/* keys_digests_keep - compute the digests of a key just parsed and keep them with it (before it is shared) */
+static void
+keys_digests_keep(EVP_PKEY *pkey)
+{
+	unsigned char *md;
+
+	(void)pthread_once(&keys_exidx_once, keys_exidx_make);
+	if (keys_exidx < 0)
+		return;
+	md = xmalloc(64);
+	if (keys_digests_make(pkey, md) != 0
+	    || EVP_PKEY_set_ex_data(pkey, keys_exidx, md) != 1)
+		free(md);
+}
+
+int
+keys_digests(EVP_PKEY *pkey, unsigned char spki[32], unsigned char p[32])
+{
+	const unsigned char *kept = NULL;
+	unsigned char md[64];
+
+	if (pkey == NULL)
+		return -1;
+	(void)pthread_once(&keys_exidx_once, keys_exidx_make);
+	if (keys_exidx >= 0)
+		kept = EVP_PKEY_get_ex_data(pkey, keys_exidx);
+	if (kept == NULL) {
+		if (keys_digests_make(pkey, md) != 0)
+			return -1;
+		kept = md;
+	}
+	if (spki != NULL)
+		memcpy(spki, kept, 32);
+	if (p != NULL)
+		memcpy(p, kept + 32, 32);
+	return 0;
+}
 
 /* A reusable PEM private key decoder: OpenSSL 3 builds its decoder chain
  * once, not per key (about 30 us a key instead of 370). */
@@ -96,6 +183,7 @@ keys_parse_pem_with(struct keys_decoder *dec, struct key *k, const char *pem,
 		EVP_PKEY_free(pkey);
 		return -1;
 	}
+	keys_digests_keep(pkey);
 	k->pkey = pkey;
 	return 0;
 }

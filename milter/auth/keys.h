@@ -156,6 +156,13 @@ const char *keys_type_name(enum key_type t);
 char *keys_public_b64(EVP_PKEY *pkey);
 /* keys_spki - the DER SubjectPublicKeyInfo of a key into out (what i2d_PUBKEY gives, made without its encoder lookup); 0 or -1 */
 int keys_spki(EVP_PKEY *pkey, struct buf *out);
+/*
+ * keys_digests - SHA-256 of a key's DER SubjectPublicKeyInfo (spki) and of
+ * the bytes its p= value encodes (p: the SPKI for RSA, the raw key for
+ * Ed25519); 0 or -1. Kept with the EVP_PKEY when it was parsed (a key
+ * check or a state save costs no public key export), else computed.
+ */
+int keys_digests(EVP_PKEY *pkey, unsigned char spki[32], unsigned char p[32]);
 
 
 #endif

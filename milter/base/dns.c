@@ -41,6 +41,7 @@
 #include <unbound.h>
 
 #include "base/dns.h"
+#include "base/dnscache.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/xalloc.h"
@@ -73,6 +74,8 @@ struct dns {
 	int thread_started;		/* thread must be joined */
 	int stop_pipe[2];		/* write end closed/written to stop it */
 	int timeout_ms;			/* default per-query deadline */
+	int batch_ms;			/* dns_options.batch_ms */
+	struct dnscache *cache;		/* NULL: none (cache_entries 0) */
 	int dnssec;			/* a trust anchor is configured */
 	pthread_mutex_t lock;		/* guards slot states and orphans */
 	struct dns_query *orphans;	/* abandoned slots awaiting callbacks */
@@ -175,6 +178,11 @@ dns_thread(void *arg)
 			break;
 		if (pfd[0].revents == 0)
 			continue;
+		if (d->batch_ms > 0) {	/* let more answers come: one wake-up */
+			struct timespec ts = { 0, (long)d->batch_ms * 1000000L };
+
+			(void)nanosleep(&ts, NULL);
+		}
 		rc = ub_process(d->ctx);
 		if (rc != 0) {
 			/* The pipe to libunbound's worker is gone: every
@@ -302,6 +310,9 @@ dns_new(const struct dns_options *opt, char *err, size_t errlen)
 
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
 	d->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
+	d->batch_ms = opt->batch_ms > 0 && opt->batch_ms < 1000 ? opt->batch_ms : 0;
+	if (opt->cache_entries > 0)
+		d->cache = dnscache_new(opt->cache_entries);
 	pthread_mutex_init(&d->lock, NULL);
 	d->ctx = ub_ctx_create();
 	if (d->ctx == NULL) {
@@ -378,6 +389,7 @@ dns_free(struct dns *d)
 	if (d->stop_pipe[1] >= 0)
 		close(d->stop_pipe[1]);
 	pthread_mutex_destroy(&d->lock);
+	dnscache_free(d->cache);
 	free(d);
 }
 
@@ -592,6 +604,16 @@ dns_query_finish(struct dns_query *s, struct dns_result *r)
 	return r->status;
 }
 
+/* dns_now_ms - the monotonic clock in ms (the cache's TTLs) */
+static long long
+dns_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* dns_resolve - look up name/type, waiting at most the deadline */
 enum dns_status
 dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
@@ -601,6 +623,11 @@ dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
 	struct timespec deadline;
 	enum dns_status status;
 
+	if (d->cache != NULL && dnscache_get(d->cache, name, rrtype, r,
+	    dns_now_ms())) {
+		stats_inc(STATS_DNS_CACHE_HITS);
+		return r->status;
+	}
 	s = dns_query_start(d, name, rrtype, NULL, NULL, &status);
 	if (s == NULL) {
 		memset(r, 0, sizeof(*r));
@@ -614,7 +641,10 @@ dns_resolve(struct dns *d, const char *name, int rrtype, int timeout_ms,
 	    &deadline) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&d->lock);
-	return dns_query_finish(s, r);
+	status = dns_query_finish(s, r);
+	if (d->cache != NULL)
+		dnscache_put(d->cache, name, rrtype, r, dns_now_ms());
+	return status;
 }
 
 /* dns_timeout_ms - the configured per-query deadline */

@@ -50,6 +50,13 @@ struct dns_options {
 	int timeout_ms;			/* per-query deadline */
 	int max_queries;		/* queries in flight at once (libunbound's
 					 * ports, 16 as a library, raised to it) */
+	size_t cache_entries;		/* >0: dns_resolve keeps up to this many
+					 * answers for their TTL and answers from
+					 * them in the caller's thread (dnscache.h) */
+	int batch_ms;			/* >0: answers are handed over at most
+					 * every batch_ms, several a wake-up (a
+					 * caller of many lookups that can wait a
+					 * little: fewer thread switches) */
 };
 
 struct dns;

@@ -119,7 +119,9 @@ enum stats_counter {
 	STATS_HISTORY_WRITTEN = STATS_GENERATION + 1,	/* DMARC history records stored */
 	STATS_HISTORY_DROPPED = STATS_HISTORY_WRITTEN + 1,	/* [0 queue full,
 							 * 1 store unavailable] */
-	STATS_BOUNCE_STORED = STATS_HISTORY_DROPPED + 2,	/* stored-form addresses issued */
+	STATS_DNS_CACHE_HITS = STATS_HISTORY_DROPPED + 2,	/* lookups answered
+							 * from dnscache */
+	STATS_BOUNCE_STORED = STATS_DNS_CACHE_HITS + 1,	/* stored-form addresses issued */
 	STATS_BOUNCE_KEPT = STATS_BOUNCE_STORED + 1,	/* [stats_bounce_kept] */
 	STATS_NSLOTS = STATS_BOUNCE_KEPT + STATS_NBOUNCE_KEPT
 };

@@ -215,6 +215,9 @@ static const struct metrics_counter metrics_counters[] = {
 	  metrics_v_kept },
 	{ "dns_queries_total", "DNS queries ended (answered, failed or given "
 	  "up)", STATS_DNS_QUERIES, 1, { NULL, NULL }, NULL },
+	{ "dns_cache_hits_total", "DNS lookups answered from authmilter's own "
+	  "cache, without a query", STATS_DNS_CACHE_HITS, 1, { NULL, NULL },
+	  NULL },
 	{ "dns_errors_total", "DNS queries without an answer, by kind",
 	  STATS_DNS_ERRORS, STATS_NDNS_ERRORS, { "kind", NULL }, metrics_v_dns },
 	{ "reloads_total", "Configuration reloads, by result", STATS_RELOADS, 2,

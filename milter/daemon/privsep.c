@@ -432,7 +432,7 @@ privsep_serve_one(int fd, const char *conf_path)
 	struct config_source src = { .read_conf = privsep_record_conf,
 	    .glob = privsep_record_glob, .stat_conf = privsep_record_stat_conf,
 	    .arg = &out, .prev = privsep_prev };
-	struct config *c;
+	struct config *c, *old = NULL;
 	char err[1024];
 
 	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0) {
@@ -443,13 +443,14 @@ privsep_serve_one(int fd, const char *conf_path)
 		    err, sizeof(err));
 		if (c != NULL) {
 			privsep_put_keys(&out, c);
-			config_free(privsep_prev);
+			old = privsep_prev;
 			privsep_prev = c;
 		}
 	}
 	privsep_put(&out, 'E', "", "", 0);
 	if (privsep_write_all(fd, out.data, out.len) != 0)
 		_exit(0);
+	config_free(old);	/* once the daemon has its answer */
 	OPENSSL_cleanse(out.data, out.cap);
 	buf_free(&out);
 }

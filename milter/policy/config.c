@@ -36,6 +36,7 @@
 #include "base/log.h"
 #include "base/mailaddr.h"
 #include "base/stats.h"
+#include "base/strmap.h"
 #include "base/xalloc.h"
 
 _Static_assert(CONFIG_PARSE_MAX_OPTIONS >= 32, "room for the option table");
@@ -329,11 +330,13 @@ config_cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* config_cmp_name - order blocks by name, then file order (for qsort) */
+/* config_cmp_name - order blocks by name, then file order (for qsort);
+ * names are lower case (config_open_block, config_lookup_normalize), so
+ * strcmp gives strcasecmp's order for less */
 static int
 config_cmp_name(const void *a, const void *b)
 {
-	int r = strcasecmp((*(const struct config_domain *const *)a)->name,
+	int r = strcmp((*(const struct config_domain *const *)a)->name,
 	    (*(const struct config_domain *const *)b)->name);
 
 	return r != 0 ? r : config_cmp_ptr(a, b);
@@ -381,25 +384,25 @@ config_at(struct config_parse *p, const struct config_domain *d, int line)
 	p->line = line;
 }
 
-/* config_check_names - a second block for a name fails (sorted, not pairwise: 100,000 blocks) */
+/* config_check_names - a second block for a name fails (a hash of the names, not pairwise and not sorted: 100,000 blocks) */
 static void
 config_check_names(struct config_parse *p)
 {
 	struct config *c = p->c;
-	struct config_domain **v;
-	size_t i;
+	struct strmap seen;
+	const struct config_domain *first;
+	size_t i, *at;
 
-	v = xcalloc(c->ndomains + 1, sizeof(*v));
-	for (i = 0; i < c->ndomains; i++)
-		v[i] = &c->domains[i];
-	qsort(v, c->ndomains, sizeof(*v), config_cmp_name);
-	for (i = 1; i < c->ndomains; i++)
-		if (strcasecmp(v[i - 1]->name, v[i]->name) == 0) {
-			config_at(p, v[i], v[i]->line);
-			config_report(p, v[i], "domain %s: second block (first at "
-			    "%s:%d)", v[i]->name, v[i - 1]->file, v[i - 1]->line);
-		}
-	free(v);
+	strmap_init(&seen, c->ndomains, 0);
+	for (i = 0; i < c->ndomains; i++) {
+		if ((at = strmap_put(&seen, c->domains[i].name, i)) == NULL)
+			continue;
+		first = &c->domains[*at];
+		config_at(p, &c->domains[i], c->domains[i].line);
+		config_report(p, &c->domains[i], "domain %s: second block (first "
+		    "at %s:%d)", c->domains[i].name, first->file, first->line);
+	}
+	strmap_free(&seen);
 }
 
 /* config_check_bounce - a bounce_domain a block before it took fails the later block */
@@ -407,19 +410,24 @@ static void
 config_check_bounce(struct config_parse *p)
 {
 	struct config *c = p->c;
+	struct config_domain *d;
 	const struct config_domain *first;
-	size_t i;
+	struct strmap seen;
+	size_t i, *at;
 
-	config_index(c);
-	for (i = 1; i < c->nbounce; i++)
-		if (strcasecmp(c->by_bounce[i - 1]->bounce_domain,
-		    c->by_bounce[i]->bounce_domain) == 0) {
-			first = c->by_bounce[i - 1];
-			config_at(p, c->by_bounce[i], c->by_bounce[i]->line);
-			config_report(p, (struct config_domain *)c->by_bounce[i],
-			    "bounce_domain %s is used by domains %s and %s",
-			    first->bounce_domain, first->name, c->by_bounce[i]->name);
-		}
+	strmap_init(&seen, 16, 1);
+	for (i = 0; i < c->ndomains; i++) {
+		d = &c->domains[i];
+		if (d->failed || d->bounce_domain == NULL
+		    || d->bounce_domain[0] == '\0'
+		    || (at = strmap_put(&seen, d->bounce_domain, i)) == NULL)
+			continue;
+		first = &c->domains[*at];
+		config_at(p, d, d->line);
+		config_report(p, d, "bounce_domain %s is used by domains %s and %s",
+		    first->bounce_domain, first->name, d->name);
+	}
+	strmap_free(&seen);
 }
 
 /* config_key_paths - the files of keys named by selector only: key_dir/DOMAIN/SELECTOR.pem */
@@ -687,10 +695,9 @@ config_parse_finish(struct config_parse *p)
 	config_check_globals(p);
 	free(p->dir);
 	free(p->main_dir);
-	free(p->prev_files);
-	free(p->prev_blocks);
-	p->prev_files = NULL;
-	p->prev_blocks = NULL;
+	strmap_free(&p->prev_files);
+	free(p->prev_runs);
+	p->prev_runs = NULL;
 	p->dir = p->main_dir = NULL;
 	p->c = NULL;
 	if (p->probs->nfatal > p->fatal_before) {

@@ -376,6 +376,14 @@ struct config *config_acquire(void);
 void config_release(struct config *c);
 
 /*
+ * config_pair_blocks - walk the blocks of a and b in name order together
+ * (their sorted tables: no lookup a block): fn gets each name's block in a
+ * and in b, NULL for the side that lacks it; a or b may be NULL (no blocks)
+ */
+void config_pair_blocks(const struct config *a, const struct config *b,
+    void (*fn)(const struct config_domain *da, const struct config_domain *db,
+    void *arg), void *arg);
+/*
  * config_find_domain - the block named domain, or NULL; any case, U-labels
  * or A-labels (a block written in U-labels is found by its A-labels too)
  */

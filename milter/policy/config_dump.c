@@ -233,20 +233,29 @@ config_summary(const struct config *c, struct buf *out)
 		    c->files_read, c->files_reused);
 }
 
+/* config_changes_count - one name's blocks in the new and the old snapshot */
+static void
+config_changes_count(const struct config_domain *dn,
+    const struct config_domain *dold, void *arg)
+{
+	size_t *n = arg;
+
+	if (dold == NULL)
+		n[0]++;
+	else if (dn == NULL)
+		n[1]++;
+}
+
 /* config_changes - blocks of c that old lacks (added), and of old that c lacks (removed) */
 void
 config_changes(const struct config *c, const struct config *old,
     size_t *added, size_t *removed)
 {
-	size_t i;
+	size_t n[2] = { 0, 0 };
 
-	*added = *removed = 0;
-	for (i = 0; i < c->ndomains; i++)
-		if (old == NULL || config_find_domain(old, c->domains[i].name) == NULL)
-			(*added)++;
-	for (i = 0; old != NULL && i < old->ndomains; i++)
-		if (config_find_domain(c, old->domains[i].name) == NULL)
-			(*removed)++;
+	config_pair_blocks(c, old, config_changes_count, n);
+	*added = n[0];
+	*removed = n[1];
 }
 
 /* config_type_name - short description of a value syntax */

@@ -136,3 +136,30 @@ config_find_bounce_domain(const struct config *c, const char *domain)
 		return NULL;
 	return config_lookup_bsearch(c->by_bounce, c->nbounce, a, 1);
 }
+
+void
+config_pair_blocks(const struct config *a, const struct config *b,
+    void (*fn)(const struct config_domain *da, const struct config_domain *db,
+    void *arg), void *arg)
+{
+	size_t na = a != NULL && a->by_name != NULL ? a->ndomains : 0;
+	size_t nb = b != NULL && b->by_name != NULL ? b->ndomains : 0;
+	size_t i = 0, j = 0;
+	int r;
+
+	/* both sorted by config_cmp_name: lower-case names, strcmp order */
+	while (i < na || j < nb) {
+		if (i == na)
+			r = 1;
+		else if (j == nb)
+			r = -1;
+		else
+			r = strcmp(a->by_name[i]->name, b->by_name[j]->name);
+		if (r == 0)
+			fn(a->by_name[i++], b->by_name[j++], arg);
+		else if (r < 0)
+			fn(a->by_name[i++], NULL, arg);
+		else
+			fn(NULL, b->by_name[j++], arg);
+	}
+}

@@ -12,9 +12,17 @@
 
 #include <stddef.h>
 
+#include "base/strmap.h"
 #include "policy/config.h"
 
 #define CONFIG_PARSE_MAX_OPTIONS 128	/* rows the line arrays hold */
+
+/* The blocks one file of the running snapshot gave: prev->domains[first..first+n). */
+struct config_run {
+	size_t first;
+	size_t n;
+	int scattered;			/* not next to each other: never reused */
+};
 
 /* Loader state for one load. */
 struct config_parse {
@@ -36,9 +44,8 @@ struct config_parse {
 	struct config_problems *probs;	/* where errors go (borrowed) */
 	int reuse_ok;			/* the main text is the running snapshot's:
 					 * its unchanged files may be reused */
-	size_t *prev_files;		/* src->prev's files.v indices, by path */
-	const struct config_domain **prev_blocks;	/* its blocks, by file */
-	size_t prev_nblocks;
+	struct strmap prev_files;	/* src->prev's files.v indices, by path */
+	struct config_run *prev_runs;	/* where each of its files' blocks are */
 	size_t fatal_before;		/* probs->nfatal when the load began */
 };
 

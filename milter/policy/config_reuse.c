@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/strmap.h"
 #include "base/xalloc.h"
 #include "auth/keys.h"
 #include "policy/config.h"
@@ -76,47 +77,38 @@ config_domain_copy(struct config_domain *dst, const struct config_domain *src,
 	}
 }
 
-/* config_cmp_prev_file - two of the running snapshot's file indices by path (qsort_r) */
-static int
-config_cmp_prev_file(const void *a, const void *b, void *arg)
-{
-	const struct config *prev = arg;
-
-	return strcmp(prev->files.v[*(const size_t *)a],
-	    prev->files.v[*(const size_t *)b]);
-}
-
-/* config_cmp_block_file - two blocks by the file they were read from (its stored name), then by place */
-static int
-config_cmp_block_file(const void *a, const void *b)
-{
-	const struct config_domain *x = *(const struct config_domain *const *)a;
-	const struct config_domain *y = *(const struct config_domain *const *)b;
-
-	if (x->file != y->file)
-		return (uintptr_t)x->file < (uintptr_t)y->file ? -1 : 1;
-	return x < y ? -1 : x > y;
-}
-
-/* config_prev_index - the running snapshot's files by path and blocks by file (once a load) */
+/*
+ * config_prev_index - the running snapshot's files by path, and where each
+ * one's blocks are (once a load). A file's blocks are next to each other
+ * in prev->domains (read one file after the other; config_leave_out keeps
+ * the order); a file whose blocks are not (a kept block's: its file
+ * failed) is marked and never reused.
+ */
 static void
 config_prev_index(struct config_parse *p, const struct config *prev)
 {
-	size_t i;
+	size_t i, *j, nf = prev->files.n;
 
-	if (p->prev_files != NULL)
+	if (p->prev_runs != NULL)
 		return;
-	p->prev_files = xcalloc(prev->files.n + 1, sizeof(*p->prev_files));
-	for (i = 0; i < prev->files.n; i++)
-		p->prev_files[i] = i;
-	qsort_r(p->prev_files, prev->files.n, sizeof(*p->prev_files),
-	    config_cmp_prev_file, (void *)prev);
-	p->prev_blocks = xcalloc(prev->ndomains + 1, sizeof(*p->prev_blocks));
-	for (i = 0; i < prev->ndomains; i++)
-		p->prev_blocks[i] = &prev->domains[i];
-	p->prev_nblocks = prev->ndomains;
-	qsort(p->prev_blocks, prev->ndomains, sizeof(*p->prev_blocks),
-	    config_cmp_block_file);
+	strmap_init(&p->prev_files, nf, 0);
+	for (i = 0; i < nf; i++)
+		(void)strmap_put(&p->prev_files, prev->files.v[i], i);
+	p->prev_runs = xcalloc(nf + 1, sizeof(*p->prev_runs));
+	for (i = 0; i < prev->ndomains; i++) {
+		struct config_run *r;
+
+		if (prev->domains[i].file == NULL
+		    || (j = strmap_get(&p->prev_files, prev->domains[i].file))
+		    == NULL)
+			continue;
+		r = &p->prev_runs[*j];
+		if (r->n == 0)
+			r->first = i;
+		else if (r->first + r->n != i)
+			r->scattered = 1;
+		r->n++;
+	}
 }
 
 /* config_reuse_file - copy an unchanged, error-free included file's blocks from the running snapshot */
@@ -126,51 +118,30 @@ config_reuse_file(struct config_parse *p, const char *path,
 {
 	const struct config *prev = p->src != NULL ? p->src->prev : NULL;
 	const struct config_fileinfo *fi;
-	const char *name, *file;
-	size_t lo, hi, mid, j, first, n;
-	int r;
+	const struct config_run *r;
+	const char *name;
+	size_t *at, j, k;
 
 	if (!p->reuse_ok || prev == NULL || prev->finfo == NULL)
 		return 0;
 	config_prev_index(p, prev);
-	for (lo = 0, hi = prev->files.n; lo < hi; ) {
-		mid = lo + (hi - lo) / 2;
-		r = strcmp(prev->files.v[p->prev_files[mid]], path);
-		if (r == 0)
-			break;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo >= hi)
+	if ((at = strmap_get(&p->prev_files, path)) == NULL)
 		return 0;
-	j = p->prev_files[mid];
+	j = *at;
 	fi = &prev->finfo[j];
-	if (j == 0 || !fi->has_id || fi->failed || keys_ident_cmp(&fi->id, id))
+	r = &p->prev_runs[j];
+	if (j == 0 || !fi->has_id || fi->failed || r->scattered
+	    || keys_ident_cmp(&fi->id, id))
 		return 0;
-	file = prev->files.v[j];
-	/* its blocks: the run of prev_blocks read from file */
-	for (lo = 0, hi = p->prev_nblocks; lo < hi; ) {
-		mid = lo + (hi - lo) / 2;
-		if ((uintptr_t)p->prev_blocks[mid]->file < (uintptr_t)file)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	first = lo;
-	for (n = 0; first + n < p->prev_nblocks
-	    && p->prev_blocks[first + n]->file == file; n++)
-		;
 	name = config_file_note(p, path);
 	p->c->finfo[p->c->files.n - 1].id = *id;
 	p->c->finfo[p->c->files.n - 1].has_id = 1;
 	p->c->files_reused++;
-	for (j = 0; j < n; j++) {
+	for (k = 0; k < r->n; k++) {
 		struct config_domain *d = config_new_block(p, "");
 
 		free(d->name);
-		config_domain_copy(d, p->prev_blocks[first + j], name,
+		config_domain_copy(d, &prev->domains[r->first + k], name,
 		    !(p->flags & CONFIG_SKIP_KEYS));
 		d->reused = 1;
 	}

@@ -16,9 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -97,6 +101,26 @@ keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
 	return p;
 }
 
+/* keycheck_p_matches - whether p= (base64, plen characters) encodes k's public key: its digest against the one kept with the key (no public key export a check) */
+static int
+keycheck_p_matches(const struct key *k, const char *p, size_t plen)
+{
+	unsigned char *raw, md[32], want[32];
+	int n, pad = 0, ok = 0;
+
+	if (plen % 4 != 0 || plen > 8192 || keys_digests(k->pkey, NULL, want) != 0)
+		return 0;
+	raw = xmalloc(plen / 4 * 3 + 1);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)p, (int)plen);
+	if (n > 0) {
+		pad = (p[plen - 1] == '=') + (plen > 1 && p[plen - 2] == '=');
+		ok = n - pad > 0 && EVP_Digest(raw, (size_t)(n - pad), md, NULL,
+		    EVP_sha256(), NULL) == 1 && memcmp(md, want, 32) == 0;
+	}
+	free(raw);
+	return ok;
+}
+
 /* keycheck_compare - state of one record against one key */
 enum key_pub
 keycheck_compare(const struct key *k, const char *record, char *detail,
@@ -111,8 +135,15 @@ keycheck_compare(const struct key *k, const char *record, char *detail,
 		(void)snprintf(detail, detaillen, "not a DKIM key record (no p= or bad v=)");
 		return KEY_PUB_MISMATCHED;
 	}
-	want = keys_public_b64(k->pkey);
 	plen = strlen(p);
+	if (plen > 0 && strcasecmp(ktype, keys_type_name(k->type)) == 0
+	    && keycheck_p_matches(k, p, plen)) {
+		free(p);
+		(void)snprintf(detail, detaillen, "p= matches the %d-bit key",
+		    k->bits);
+		return KEY_PUB_PUBLISHED;
+	}
+	want = keys_public_b64(k->pkey);
 	wlen = want ? strlen(want) : 0;
 	if (plen == 0) {
 		st = KEY_PUB_REVOKED;
@@ -277,27 +308,35 @@ keycheck_carry_key(const struct config_domain *od, struct key *k)
 	return 0;
 }
 
+/* keycheck_carry_block - one name's old and new block: the new one's keys get the old verdicts */
+static void
+keycheck_carry_block(const struct config_domain *od,
+    const struct config_domain *nd, void *arg)
+{
+	size_t *n = arg, j;
+	struct key *k;
+	enum key_pub p;
+
+	for (j = 0; od != NULL && nd != NULL && j < nd->nkeys; j++) {
+		k = &nd->keys[j];	/* the new snapshot's, not yet installed */
+		p = keys_pub_get(k);
+		if (p == KEY_PUB_UNKNOWN || p == KEY_PUB_UNCHECKED)
+			*n += (size_t)keycheck_carry_key(od, k);
+	}
+}
+
 /* keycheck_carry_over - keys of new_cfg without a verdict take old_cfg's */
 size_t
 keycheck_carry_over(const struct config *old_cfg, struct config *new_cfg)
 {
-	const struct config_domain *od;
-	struct key *k;
-	enum key_pub p;
-	size_t i, j, n = 0;
+	size_t n = 0;
 
-	for (i = 0; old_cfg != NULL && i < new_cfg->ndomains; i++) {
-		od = config_find_domain(old_cfg, new_cfg->domains[i].name);
-		for (j = 0; od != NULL && j < new_cfg->domains[i].nkeys; j++) {
-			k = &new_cfg->domains[i].keys[j];
-			p = keys_pub_get(k);
-			if (p == KEY_PUB_UNKNOWN || p == KEY_PUB_UNCHECKED)
-				n += (size_t)keycheck_carry_key(od, k);
-		}
-	}
+	if (old_cfg != NULL)
+		config_pair_blocks(old_cfg, new_cfg, keycheck_carry_block, &n);
 	return n;
 }
 
+#define KEYCHECK_NICE 10	/* the checker's threads' nice value */
 #define KEYCHECK_RETRY_MS 60000	/* no answer: ask again after (at most) */
 #define KEYCHECK_SAVE_MS 60000	/* states changing: save at least this often */
 #define KEYCHECK_QUIET_MS 2000	/* states changed, then none for this long: save */
@@ -869,6 +908,11 @@ keycheck_thread_main(void *arg)
 	long long now;
 	int kick;
 
+	/* mail first: under load the checks take the CPU the messages leave
+	 * (nice 10: about a tenth of a busy core); its resolver's threads,
+	 * started from this one, inherit it */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    KEYCHECK_NICE);
 	for (;;) {
 		now = keycheck_now_ms();
 		pthread_mutex_lock(&kt->lock);

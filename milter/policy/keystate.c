@@ -33,20 +33,11 @@ struct keystate_entry {
 int
 keystate_fingerprint(const struct key *k, char out[33])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	struct buf der = BUF_INIT;
+	unsigned char md[32];
+	unsigned int i;
 
-	if (k->pkey == NULL || keys_spki(k->pkey, &der) != 0) {
-		buf_free(&der);
+	if (k->pkey == NULL || keys_digests(k->pkey, md, NULL) != 0)
 		return -1;
-	}
-	if (EVP_Digest(der.data, der.len, md, &mdlen, EVP_sha256(), NULL) != 1
-	    || mdlen < 16) {
-		buf_free(&der);
-		return -1;
-	}
-	buf_free(&der);
 	for (i = 0; i < 16; i++)
 		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;

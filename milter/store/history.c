@@ -257,11 +257,33 @@ history_store_sent_add(struct history_store *s, const char *report_id,
 	    err, errlen);
 }
 
+/* history_store_rua_add - store a received report */
+int
+history_store_rua_add(struct history_store *s, const struct rua_report *r,
+    char *err, size_t errlen)
+{
+	if (s->version < 3)
+		return log_fail(err, errlen, "history: schema version %d has no "
+		    "rua_reports", s->version);
+	return s->be->rua_add(s->db, r, err, errlen);
+}
+
+/* history_store_rua_each - read received reports back */
+int
+history_store_rua_each(struct history_store *s, const char *domain,
+    long long since, history_rua_fn fn, void *arg, char *err, size_t errlen)
+{
+	if (s->version < 3)
+		return log_fail(err, errlen, "history: schema version %d has no "
+		    "rua_reports", s->version);
+	return s->be->rua_each(s->db, domain, since, fn, arg, err, errlen);
+}
+
 /* history_store_bounce_ok - has the schema the bounce_tokens table? */
 static int
 history_store_bounce_ok(struct history_store *s, char *err, size_t errlen)
 {
-	if (s->version < 3)
+	if (s->version < 4)
 		return log_fail(err, errlen, "history: schema version %d has no "
 		    "bounce_tokens", s->version);
 	return 0;

@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <time.h>
 
-#define HISTORY_SCHEMA_VERSION	3	/* the newest migration */
+#include "store/rua.h"
+
+#define HISTORY_SCHEMA_VERSION	4	/* the newest migration */
 
 /*
  * The columns of the messages table after its id and received time, the
@@ -47,6 +49,36 @@
 	" disposition TEXT NOT NULL," \
 	" reasons TEXT NOT NULL," \
 	" rua TEXT NOT NULL);"
+
+/*
+ * Migration 3, the aggregate reports received (authmilter-report import):
+ * the columns of rua_reports after its id, and of rua_rows after the id
+ * of its report; the same in every backend, closing parenthesis included.
+ * (org_name, report_id) is unique: a report imported twice is one.
+ */
+#define HISTORY_SQL_RUA_REPORT_COLUMNS \
+	" org_name TEXT NOT NULL, email TEXT NOT NULL," \
+	" report_id TEXT NOT NULL," \
+	" date_begin BIGINT NOT NULL, date_end BIGINT NOT NULL," \
+	" domain TEXT NOT NULL, adkim TEXT NOT NULL, aspf TEXT NOT NULL," \
+	" p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL," \
+	" pct TEXT NOT NULL, fo TEXT NOT NULL, testing TEXT NOT NULL," \
+	" format TEXT NOT NULL, imported BIGINT NOT NULL," \
+	" UNIQUE (org_name, report_id));" \
+	"CREATE INDEX rua_reports_domain ON rua_reports (domain, date_end);"
+#define HISTORY_SQL_RUA_ROW_COLUMNS \
+	" source_ip TEXT NOT NULL, count BIGINT NOT NULL," \
+	" disposition TEXT NOT NULL, dkim TEXT NOT NULL, spf TEXT NOT NULL," \
+	" reasons TEXT NOT NULL, header_from TEXT NOT NULL," \
+	" envelope_from TEXT NOT NULL, envelope_to TEXT NOT NULL," \
+	" auth_dkim TEXT NOT NULL, auth_spf TEXT NOT NULL);" \
+	"CREATE INDEX rua_rows_report ON rua_rows (report);"
+
+/* The columns of rua_reports and rua_rows in the order insert and select use. */
+#define HISTORY_RUA_REPORT_COLS "org_name, email, report_id, date_begin, " \
+	"date_end, domain, adkim, aspf, p, sp, np, pct, fo, testing, format"
+#define HISTORY_RUA_ROW_COLS "source_ip, count, disposition, dkim, spf, " \
+	"reasons, header_from, envelope_from, envelope_to, auth_dkim, auth_spf"
 
 /* One DKIM signature of a message. */
 struct history_dkim {
@@ -148,7 +180,22 @@ int history_store_sent_add(struct history_store *s, const char *report_id,
     const char *status, char *err, size_t errlen);
 
 /*
- * The stored bounce addresses (schema version 3, table bounce_tokens):
+ * history_store_rua_add - store a received aggregate report (schema 3);
+ * 0 stored, 1 a report of the same org_name and report_id is there
+ * already (nothing written), -1 with err
+ */
+int history_store_rua_add(struct history_store *s, const struct rua_report *r,
+    char *err, size_t errlen);
+/* history_rua_fn - one stored report with its rows (borrowed for the call); nonzero stops */
+typedef int (*history_rua_fn)(void *arg, const struct rua_report *r);
+/*
+ * history_store_rua_each - the received reports of domain (NULL: all)
+ * whose period ends at or after since, by begin; 0 or -1 with err
+ */
+int history_store_rua_each(struct history_store *s, const char *domain,
+    long long since, history_rua_fn fn, void *arg, char *err, size_t errlen);
+/*
+ * The stored bounce addresses (schema version 4, table bounce_tokens):
  * token -> original envelope sender, for senders too long for the
  * stateless bounce address (bounce.h, the stored form). Written on the
  * message path (bouncemap.c), not by the writer thread: a mapping must be

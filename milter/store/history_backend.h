@@ -39,6 +39,12 @@ struct history_backend {
 	int (*sent_add)(void *db, const char *report_id, const char *domain,
 	    time_t begin, time_t end, const char *rua, const char *status,
 	    char *err, size_t errlen);
+	/* rua_add - a received report and its rows in one transaction; 0, 1 duplicate, -1 err */
+	int (*rua_add)(void *db, const struct rua_report *r, char *err,
+	    size_t errlen);
+	/* rua_each - received reports of a domain (NULL all) ending at or after since */
+	int (*rua_each)(void *db, const char *domain, long long since,
+	    history_rua_fn fn, void *arg, char *err, size_t errlen);
 	/* bounce_put - one token mapping, committed; 0 or -1 with err */
 	int (*bounce_put)(void *db, const char *token, const char *bounce_domain,
 	    const char *original, time_t created, char *err, size_t errlen);

@@ -46,7 +46,14 @@ static const char *const history_pg_migrations[] = {
 	" rua TEXT NOT NULL,"
 	" status TEXT NOT NULL,"
 	" sent_at BIGINT NOT NULL);",
-	/* 3: the stored bounce addresses (bounce.h, stored form) */
+	/* 3: the aggregate reports received (authmilter-report import) */
+	"CREATE TABLE rua_reports ("
+	" id BIGSERIAL PRIMARY KEY,"
+	HISTORY_SQL_RUA_REPORT_COLUMNS
+	"CREATE TABLE rua_rows ("
+	" report BIGINT NOT NULL REFERENCES rua_reports (id),"
+	HISTORY_SQL_RUA_ROW_COLUMNS,
+	/* 4: the stored bounce addresses (bounce.h, stored form) */
 	"CREATE TABLE bounce_tokens ("
 	" token TEXT PRIMARY KEY,"
 	" bounce_domain TEXT NOT NULL,"
@@ -485,6 +492,168 @@ history_pg_sent_add(void *h, const char *report_id, const char *domain,
 	    "reports_sent", err, errlen);
 }
 
+/* history_pg_rua_rows - a report's rows under its id, one statement each */
+static int
+history_pg_rua_rows(PGconn *db, const char *id, const struct rua_report *r,
+    char *err, size_t errlen)
+{
+	const struct rua_row *w;
+	const char *v[12];
+	char count[24];
+	size_t i;
+
+	for (i = 0; i < r->nrows; i++) {
+		w = &r->rows[i];
+		(void)snprintf(count, sizeof(count), "%llu", w->count);
+		v[0] = id; v[1] = w->source_ip; v[2] = count;
+		v[3] = w->disposition; v[4] = w->dkim; v[5] = w->spf;
+		v[6] = w->reasons; v[7] = w->header_from; v[8] = w->envelope_from;
+		v[9] = w->envelope_to; v[10] = w->auth_dkim; v[11] = w->auth_spf;
+		if (history_pg_ok(db, PQexecParams(db, "INSERT INTO rua_rows "
+		    "(report, " HISTORY_RUA_ROW_COLS ") VALUES ($1, $2, $3, $4, "
+		    "$5, $6, $7, $8, $9, $10, $11, $12)", 12, NULL, v, NULL, NULL,
+		    0), "rua_rows", err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* history_pg_rua_add - a received report, unless there already (another importer may race: ON CONFLICT) */
+static int
+history_pg_rua_add(void *h, const struct rua_report *r, char *err,
+    size_t errlen)
+{
+	PGconn *db = h;
+	PGresult *res;
+	char begin[24], end[24], id[24];
+	const char *v[15];
+	int rc = -1;
+
+	(void)snprintf(begin, sizeof(begin), "%lld", r->begin);
+	(void)snprintf(end, sizeof(end), "%lld", r->end);
+	v[0] = r->org_name; v[1] = r->email; v[2] = r->report_id; v[3] = begin;
+	v[4] = end; v[5] = r->domain; v[6] = r->adkim; v[7] = r->aspf;
+	v[8] = r->p; v[9] = r->sp; v[10] = r->np; v[11] = r->pct; v[12] = r->fo;
+	v[13] = r->testing; v[14] = r->format;
+	if (history_pg_exec(db, "BEGIN", err, errlen) != 0)
+		return -1;
+	res = PQexecParams(db, "INSERT INTO rua_reports (" HISTORY_RUA_REPORT_COLS
+	    ", imported) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12, $13, $14, $15, extract(epoch from now())::bigint) ON CONFLICT "
+	    "(org_name, report_id) DO NOTHING RETURNING id", 15, NULL, v, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void)log_fail(err, errlen, "postgresql: rua_reports: %s",
+		    PQerrorMessage(db));
+		PQclear(res);
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		rc = 1;
+		goto done;
+	}
+	(void)snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (history_pg_rua_rows(db, id, r, err, errlen) != 0
+	    || history_pg_exec(db, "COMMIT", err, errlen) != 0)
+		goto done;
+	return 0;
+done:
+	PQclear(PQexec(db, "ROLLBACK"));
+	return rc;
+}
+
+/* history_pg_rua_report - the report of row i of a select */
+static void
+history_pg_rua_report(PGresult *res, int i, struct rua_report *r)
+{
+	char **const text[] = { &r->org_name, &r->email, &r->report_id };
+	char **const text2[] = { &r->domain, &r->adkim, &r->aspf, &r->p,
+	    &r->sp, &r->np, &r->pct, &r->fo, &r->testing, &r->format };
+	int k;
+
+	r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	for (k = 0; k < 3; k++)
+		rua_set(text[k], PQgetvalue(res, i, 1 + k));
+	r->begin = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+	r->end = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+	for (k = 0; k < 10; k++)
+		rua_set(text2[k], PQgetvalue(res, i, 6 + k));
+}
+
+/* history_pg_rua_fill - the rows of the report with id r->id */
+static int
+history_pg_rua_fill(PGconn *db, struct rua_report *r, char *err,
+    size_t errlen)
+{
+	PGresult *res;
+	struct rua_row *w;
+	char id[24];
+	const char *v[1] = { id };
+	int i, k;
+
+	(void)snprintf(id, sizeof(id), "%lld", r->id);
+	res = PQexecParams(db, "SELECT " HISTORY_RUA_ROW_COLS " FROM rua_rows "
+	    "WHERE report = $1 ORDER BY ctid", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void)log_fail(err, errlen, "postgresql: rua_rows: %s",
+		    PQerrorMessage(db));
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		char **text[9];
+
+		w = rua_report_add_row(r);
+		text[0] = &w->disposition; text[1] = &w->dkim; text[2] = &w->spf;
+		text[3] = &w->reasons; text[4] = &w->header_from;
+		text[5] = &w->envelope_from; text[6] = &w->envelope_to;
+		text[7] = &w->auth_dkim; text[8] = &w->auth_spf;
+		rua_set(&w->source_ip, PQgetvalue(res, i, 0));
+		w->count = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+		for (k = 0; k < 9; k++)
+			rua_set(text[k], PQgetvalue(res, i, 2 + k));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* history_pg_rua_each - received reports with their rows */
+static int
+history_pg_rua_each(void *h, const char *domain, long long since,
+    history_rua_fn fn, void *arg, char *err, size_t errlen)
+{
+	PGconn *db = h;
+	PGresult *res;
+	struct rua_report r;
+	char s[24];
+	const char *v[2] = { domain, s };
+	int i, rc = 0;
+
+	(void)snprintf(s, sizeof(s), "%lld", since);
+	res = PQexecParams(db, "SELECT id, " HISTORY_RUA_REPORT_COLS " FROM "
+	    "rua_reports WHERE ($1::text IS NULL OR domain = $1) AND date_end "
+	    ">= $2::bigint ORDER BY date_begin, id", 2, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void)log_fail(err, errlen, "postgresql: rua_reports: %s",
+		    PQerrorMessage(db));
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res) && rc == 0; i++) {
+		rua_report_init(&r);
+		history_pg_rua_report(res, i, &r);
+		if (history_pg_rua_fill(db, &r, err, errlen) != 0)
+			rc = -1;
+		else if (fn(arg, &r) != 0)
+			i = PQntuples(res);
+		rua_report_free(&r);
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* history_pg_bounce_put - one mapping, committed when it returns (autocommit) */
 static int
 history_pg_bounce_put(void *h, const char *token, const char *bounce_domain,
@@ -574,6 +743,8 @@ const struct history_backend history_pg = {
 	.prune = history_pg_prune,
 	.sent = history_pg_sent,
 	.sent_add = history_pg_sent_add,
+	.rua_add = history_pg_rua_add,
+	.rua_each = history_pg_rua_each,
 	.bounce_put = history_pg_bounce_put,
 	.bounce_get = history_pg_bounce_get,
 	.bounce_prune = history_pg_bounce_prune,

@@ -42,7 +42,14 @@ static const char *const history_sqlite_migrations[] = {
 	" rua TEXT NOT NULL,"
 	" status TEXT NOT NULL,"
 	" sent_at INTEGER NOT NULL);",
-	/* 3: the stored bounce addresses (bounce.h, stored form) */
+	/* 3: the aggregate reports received (authmilter-report import) */
+	"CREATE TABLE rua_reports ("
+	" id INTEGER PRIMARY KEY,"
+	HISTORY_SQL_RUA_REPORT_COLUMNS
+	"CREATE TABLE rua_rows ("
+	" report INTEGER NOT NULL REFERENCES rua_reports (id),"
+	HISTORY_SQL_RUA_ROW_COLUMNS,
+	/* 4: the stored bounce addresses (bounce.h, stored form) */
 	"CREATE TABLE bounce_tokens ("
 	" token TEXT PRIMARY KEY,"
 	" bounce_domain TEXT NOT NULL,"
@@ -446,6 +453,179 @@ done:
 	return rc;
 }
 
+/* history_sqlite_rua_rows - insert a report's rows under its id */
+static int
+history_sqlite_rua_rows(sqlite3 *db, sqlite3_int64 id,
+    const struct rua_report *r)
+{
+	sqlite3_stmt *st = NULL;
+	const struct rua_row *w;
+	size_t i;
+	int rc = -1, k;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO rua_rows (report, "
+	    HISTORY_RUA_ROW_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	for (i = 0; i < r->nrows; i++) {
+		const char *text[9];
+
+		w = &r->rows[i];
+		text[0] = w->disposition; text[1] = w->dkim; text[2] = w->spf;
+		text[3] = w->reasons; text[4] = w->header_from;
+		text[5] = w->envelope_from; text[6] = w->envelope_to;
+		text[7] = w->auth_dkim; text[8] = w->auth_spf;
+		sqlite3_reset(st);
+		k = sqlite3_bind_int64(st, 1, id)
+		    | sqlite3_bind_text(st, 2, w->source_ip, -1, SQLITE_STATIC)
+		    | sqlite3_bind_int64(st, 3, (sqlite3_int64)w->count);
+		for (int j = 0; j < 9; j++)
+			k |= sqlite3_bind_text(st, 4 + j, text[j], -1,
+			    SQLITE_STATIC);
+		if (k != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+			goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* history_sqlite_rua_add - a received report, unless there already */
+static int
+history_sqlite_rua_add(void *h, const struct rua_report *r, char *err,
+    size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *st = NULL;
+	const char *text[] = { r->org_name, r->email, r->report_id };
+	const char *text2[] = { r->domain, r->adkim, r->aspf, r->p, r->sp,
+	    r->np, r->pct, r->fo, r->testing, r->format };
+	int rc = -1, k = SQLITE_OK, step, i;
+
+	if (history_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM rua_reports WHERE org_name = ? "
+	    "AND report_id = ?", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	(void)sqlite3_bind_text(st, 1, r->org_name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, r->report_id, -1, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = 1;
+		goto done;
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "INSERT INTO rua_reports ("
+	    HISTORY_RUA_REPORT_COLS ", imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, strftime('%s', 'now'))", -1, &st, NULL)
+	    != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < 3; i++)
+		k |= sqlite3_bind_text(st, 1 + i, text[i], -1, SQLITE_STATIC);
+	k |= sqlite3_bind_int64(st, 4, (sqlite3_int64)r->begin);
+	k |= sqlite3_bind_int64(st, 5, (sqlite3_int64)r->end);
+	for (i = 0; i < 10; i++)
+		k |= sqlite3_bind_text(st, 6 + i, text2[i], -1, SQLITE_STATIC);
+	if (k != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE
+	    || history_sqlite_rua_rows(db, sqlite3_last_insert_rowid(db), r) != 0)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (history_sqlite_exec(db, "COMMIT", err, errlen) != 0)
+		goto done;
+	return 0;
+fail:
+	(void)history_sqlite_fail(db, "rua_reports", err, errlen);
+	rc = -1;
+done:
+	sqlite3_finalize(st);
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* history_sqlite_rua_report - the report of the current row of a select */
+static void
+history_sqlite_rua_report(sqlite3_stmt *st, struct rua_report *r)
+{
+	char **const text[] = { &r->org_name, &r->email, &r->report_id };
+	char **const text2[] = { &r->domain, &r->adkim, &r->aspf, &r->p,
+	    &r->sp, &r->np, &r->pct, &r->fo, &r->testing, &r->format };
+	int i;
+
+	r->id = sqlite3_column_int64(st, 0);
+	for (i = 0; i < 3; i++)
+		rua_set(text[i], history_sqlite_text(st, 1 + i));
+	r->begin = sqlite3_column_int64(st, 4);
+	r->end = sqlite3_column_int64(st, 5);
+	for (i = 0; i < 10; i++)
+		rua_set(text2[i], history_sqlite_text(st, 6 + i));
+}
+
+/* history_sqlite_rua_row - a rua_rows row into a new row of r */
+static void
+history_sqlite_rua_row(sqlite3_stmt *st, struct rua_report *r)
+{
+	struct rua_row *w = rua_report_add_row(r);
+	char **const text[] = { &w->disposition, &w->dkim, &w->spf,
+	    &w->reasons, &w->header_from, &w->envelope_from, &w->envelope_to,
+	    &w->auth_dkim, &w->auth_spf };
+	int i;
+
+	rua_set(&w->source_ip, history_sqlite_text(st, 0));
+	w->count = (unsigned long long)sqlite3_column_int64(st, 1);
+	for (i = 0; i < 9; i++)
+		rua_set(text[i], history_sqlite_text(st, 2 + i));
+}
+
+/* history_sqlite_rua_each - received reports with their rows */
+static int
+history_sqlite_rua_each(void *h, const char *domain, long long since,
+    history_rua_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *rep = NULL, *row = NULL;
+	struct rua_report r;
+	int rc = -1, step = SQLITE_DONE, stop = 0;
+
+	rua_report_init(&r);
+	if (sqlite3_prepare_v2(db, "SELECT id, " HISTORY_RUA_REPORT_COLS " FROM "
+	    "rua_reports WHERE (?1 IS NULL OR domain = ?1) AND date_end >= ?2 "
+	    "ORDER BY date_begin, id", -1, &rep, NULL) != SQLITE_OK
+	    || sqlite3_prepare_v2(db, "SELECT " HISTORY_RUA_ROW_COLS " FROM "
+	    "rua_rows WHERE report = ? ORDER BY rowid", -1, &row, NULL)
+	    != SQLITE_OK) {
+		(void)history_sqlite_fail(db, "rua_reports", err, errlen);
+		goto done;
+	}
+	if (domain != NULL)
+		(void)sqlite3_bind_text(rep, 1, domain, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(rep, 2, (sqlite3_int64)since);
+	while (!stop && (step = sqlite3_step(rep)) == SQLITE_ROW) {
+		rua_report_free(&r);
+		rua_report_init(&r);
+		history_sqlite_rua_report(rep, &r);
+		sqlite3_reset(row);
+		(void)sqlite3_bind_int64(row, 1, (sqlite3_int64)r.id);
+		while ((step = sqlite3_step(row)) == SQLITE_ROW)
+			history_sqlite_rua_row(row, &r);
+		if (step != SQLITE_DONE)
+			break;
+		stop = fn(arg, &r) != 0;
+		step = SQLITE_DONE;
+	}
+	if (step != SQLITE_DONE)
+		(void)history_sqlite_fail(db, "rua_reports", err, errlen);
+	else
+		rc = 0;
+done:
+	rua_report_free(&r);
+	sqlite3_finalize(rep);
+	sqlite3_finalize(row);
+	return rc;
+}
+
 /* history_sqlite_bounce_put - one mapping, its own (autocommit) transaction */
 static int
 history_sqlite_bounce_put(void *h, const char *token, const char *bounce_domain,
@@ -551,6 +731,8 @@ const struct history_backend history_sqlite = {
 	.prune = history_sqlite_prune,
 	.sent = history_sqlite_sent,
 	.sent_add = history_sqlite_sent_add,
+	.rua_add = history_sqlite_rua_add,
+	.rua_each = history_sqlite_rua_each,
 	.bounce_put = history_sqlite_bounce_put,
 	.bounce_get = history_sqlite_bounce_get,
 	.bounce_prune = history_sqlite_bounce_prune,

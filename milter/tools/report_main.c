@@ -4,6 +4,9 @@
  *
  *   authmilter-report [-c FILE] send [--begin T --end T] [--dry-run DIR]
  *   authmilter-report [-c FILE] prune [--before T]
+ *   authmilter-report [-c FILE] import [--max-size N] [FILE|DIR|-]...
+ *   authmilter-report [-c FILE] summary [--domain D] [--since T] [--json] ...
+ *   authmilter-report [-c FILE] html --domain D -o FILE ...
  *
  * send builds one report per policy domain of the period (default: the
  * last whole report_interval, UTC: the previous day), and sends it to each
@@ -15,7 +18,8 @@
  * store and never sent again. --dry-run DIR writes each message to
  * DIR/NAME.eml instead and records nothing. prune removes the history
  * older than history_retention (or T). Times T: seconds since the epoch or
- * YYYY-MM-DD (UTC midnight).
+ * YYYY-MM-DD (UTC midnight). import, summary and html read the aggregate
+ * reports customers receive (rua_cmd.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +41,7 @@
 #include "store/history.h"
 #include "store/report.h"
 #include "tools/report_smtp.h"
+#include "tools/rua_cmd.h"
 
 #define REPORT_DEFAULT_CONF SYSCONFDIR "/authmilter/authmilter.conf"
 #define REPORT_RR_TXT 16
@@ -59,6 +64,14 @@ report_usage(int status)
 	fprintf(status ? stderr : stdout, "usage: authmilter-report [-c FILE] "
 	    "send [--begin T --end T] [--dry-run DIR]\n"
 	    "       authmilter-report [-c FILE] prune [--before T]\n"
+	    "       authmilter-report [-c FILE] import [--max-size N] "
+	    "[FILE|DIR|-]...\n"
+	    "       authmilter-report [-c FILE] summary [--domain D] [--since T] "
+	    "[--json]\n"
+	    "                [--resolve] [--min-pass P] [--min-days N] "
+	    "[--min-messages N]\n"
+	    "       authmilter-report [-c FILE] html --domain D -o FILE "
+	    "[--since T] ...\n"
 	    "  -c FILE  configuration (default %s)\n"
 	    "  T        seconds since the epoch, or YYYY-MM-DD (UTC)\n",
 	    REPORT_DEFAULT_CONF);
@@ -453,7 +466,7 @@ main(int argc, char **argv)
 	char err[1024], host[256];
 	time_t begin = 0, end = 0;
 	long pruned;
-	int ch, given, rc = 2;
+	int ch, given = 0, rc = 2, rua;
 	size_t j;
 
 	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
@@ -466,11 +479,13 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		report_usage(2);
 	cmd = argv[optind];
-	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "prune") != 0)
+	rua = strcmp(cmd, "import") == 0 || strcmp(cmd, "summary") == 0
+	    || strcmp(cmd, "html") == 0;
+	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "prune") != 0 && !rua)
 		report_usage(2);
-	if ((given = report_args(argc - optind - 1, argv + optind + 1, cmd,
-	    &begin, &end, &dry_run)) < 0 || (given && strcmp(cmd, "send") == 0
-	    && end <= begin))
+	if (!rua && ((given = report_args(argc - optind - 1, argv + optind + 1,
+	    cmd, &begin, &end, &dry_run)) < 0 || (given && strcmp(cmd, "send")
+	    == 0 && end <= begin)))
 		report_usage(2);
 	log_init(LOG_DEST_STDERR, LOG_MAIL, LOG_WARNING);
 	c = config_load_from(path, NULL, NULL, CONFIG_SKIP_KEYS
@@ -495,6 +510,17 @@ main(int argc, char **argv)
 	}
 	if ((s = history_store_open(c->history, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err);
+		goto done;
+	}
+	if (strcmp(cmd, "import") == 0) {
+		rc = rua_cmd_import(s, argc - optind - 1, argv + optind + 1);
+		goto done;
+	}
+	if (rua) {
+		rc = rua_cmd_summary(s, c, argc - optind - 1, argv + optind + 1,
+		    strcmp(cmd, "html") == 0);
+		if (rc == 2)
+			report_usage(2);
 		goto done;
 	}
 	if (strcmp(cmd, "prune") == 0) {

@@ -3,6 +3,8 @@
  * From headers (mailaddr), Authentication-Results claims (authres), DMARC
  * records, SMTP paths, conf text (parsed without loading keys; its
  * include lines match no file), bounces' delivery status reports, and
+ * received DMARC aggregate reports (authmilter-report import: MIME, gzip,
+ * zip and the XML, with a 1 MiB limit; and the XML parser alone), and
  * bounce addresses (both forms: decode of any local part, and a stored-form
  * round trip with a token the input picks).
  *
@@ -22,6 +24,7 @@
 #include "auth/dsn.h"
 #include "base/buf.h"
 #include "base/mailaddr.h"
+#include "store/rua.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -95,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 7) {
+	switch (data[0] % 9) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -141,7 +144,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dsn_free(d);
 		break;
 	}
-	case 6:
+	case 6: {
+		struct rua_report rep;
+		char err[512];
+
+		(void)rua_read(data + 1, size - 1, 1 << 20, &rep, err,
+		    sizeof(err));
+		rua_report_free(&rep);
+		break;
+	}
+	case 7: {
+		struct rua_report rep;
+		char err[512];
+
+		(void)rua_parse(s, size - 1, &rep, err, sizeof(err));
+		rua_report_free(&rep);
+		break;
+	}
+	case 8:
 		fuzz_bounce(s, size - 1);
 		break;
 	}

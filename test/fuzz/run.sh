@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - short libFuzzer runs under ASan+UBSan: the hostile-input parsers
-# (From, Authentication-Results, DMARC records, SMTP paths, conf text), the
+# (From, Authentication-Results, DMARC records, SMTP paths, conf text,
+# received aggregate reports: MIME, gzip, zip, XML), the
 # milter protocol engine (what an MTA sends on a connection) and the SPF
 # evaluator (records and macros over a fake DNS).
 # Needs clang with libFuzzer and a configured build dir (top_builddir):
@@ -90,13 +91,32 @@ seed_spf() {
         > "$work/corpus-spf/v6"
 }
 
+# seed_rua - received aggregate reports (fuzz_parsers.c cases 6 and 7):
+# the samples of test/reports as XML, gzip, zip and a MIME message
+seed_rua() {
+    local c=$work/corpus-parsers x
+    for x in google yahoo dmarcbis microsoft; do
+        { printf '\6'; cat "$top_srcdir/test/reports/$x.xml"; } > "$c/rua-$x"
+        { printf '\7'; cat "$top_srcdir/test/reports/$x.xml"; } > "$c/xml-$x"
+    done
+    { printf '\6'; gzip -c "$top_srcdir/test/reports/microsoft.xml"; } > "$c/rua-gz"
+    /usr/bin/python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(sys.argv[1], "r.xml")' "$top_srcdir/test/reports/google.xml" \
+        "$work/r.zip" 2>/dev/null &&
+        { printf '\6'; cat "$work/r.zip"; } > "$c/rua-zip"
+    { printf '\6'; printf 'From: a@b.example\nContent-Type: multipart/mixed; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nreport\n--b1\nContent-Type: application/gzip; name="r.xml.gz"\nContent-Transfer-Encoding: base64\n\n'
+      gzip -c "$top_srcdir/test/reports/yahoo.xml" | base64; printf -- '--b1--\n'; } > "$c/rua-mime"
+}
+
 mkdir -p "$work/corpus-parsers" "$work/corpus-engine"
-# bounce addresses (fuzz_parsers case 6): both forms, as the codec writes them
-printf '\006ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
+# bounce addresses (fuzz_parsers case 8): both forms, as the codec writes them
+printf '\010ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stored"
-printf '\006ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
+printf '\010ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stateless"
 seed_session > "$work/corpus-engine/session"
+seed_rua
 seed_spf
 fail=0
 echo "1..3"

@@ -11,7 +11,9 @@
 # the records that did not fit are counted, and writing resumes when the
 # server is back; the exact accounting (rows + counted drops = messages)
 # is checked. authmilter-report reads the store back (--dry-run) and
-# prunes it.
+# prunes it; it imports received aggregate reports (test/reports) into the
+# same store, a duplicate once, and sums them up (migration 3 in
+# PostgreSQL).
 # Needs root and a built daemon: AUTHMILTER=path, or BUILD_DIR with
 # milter/authmilter in it. About 20 s.
 # shellcheck disable=SC2317 # helpers run through it_check look unreachable
@@ -25,7 +27,7 @@ REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
 ML=${MILTERLOAD:-$BUILD_DIR/test/bench/milterload}
 it_require "$AUTHMILTER" "$REPORT" "$ML" "$PGBIN/initdb" "$PGBIN/postgres" \
     setpriv psql
-it_plan 17
+it_plan 21
 Z=pg.example
 it_zone_add $Z "$Z. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\""
 it_zone_add $Z "_dmarc.$Z. 300 IN TXT \"v=DMARC1; p=reject; rua=mailto:d@$Z\""
@@ -122,8 +124,8 @@ a_settled() {
     [ $((rows + $(a_drops) - ${2#*+})) = "${2%+*}" ]
 }
 
-it_check "both daemons migrated the one store to version 3 (no race)" \
-    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2,3"
+it_check "both daemons migrated the one store to version 4 (no race)" \
+    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2,3,4"
 load "$S1" 192.0.2.21 2000 "$IT_DIR/tmp/a.json" -R 1000 &
 pa=$!
 load "$S2" 192.0.2.22 2000 "$IT_DIR/tmp/b.json" -R 1000 &
@@ -194,6 +196,17 @@ it_check "its counts (read by Mail::DMARC) are every row of the store" test \
     = "total $Z $(q 'SELECT COUNT(*) FROM messages')"
 it_check "prune empties the store" sh -c \
     "'$REPORT' -c '$conf' prune --before $(( $(date +%s) + 60 )) && [ \"\$(psql -h '$PGDIR' -p $PG_PORT -U postgres -Atc 'SELECT COUNT(*) FROM messages' authmilter)\" = 0 ]"
+
+# received aggregate reports in the shared store
+R=$IT_SRC_DIR/test/reports
+it_check "import: three received reports into PostgreSQL" sh -c \
+    "'$REPORT' -c '$conf' import '$R/google.xml' '$R/microsoft.xml' '$R/unaligned.xml' | grep -qx 'imported 3, duplicates 0, errors 0'"
+it_check "the same report again is a duplicate (ON CONFLICT), nothing added" sh -c \
+    "'$REPORT' -c '$conf' import '$R/google.xml' | grep -qx 'imported 0, duplicates 1, errors 0' && [ \"\$(psql -h '$PGDIR' -p $PG_PORT -U postgres -AtF '|' -c 'SELECT COUNT(*), SUM(count) FROM rua_rows' authmilter)\" = '5|1025' ]"
+it_check "summary from PostgreSQL: 1025 messages, 95.6% passing, 2 unaligned sources" sh -c \
+    "'$REPORT' -c '$conf' summary --domain customer.example --min-days 1 | grep -F 'not yet safe to move p=none → quarantine: 95.6% of 1025 messages pass DMARC over 5 days; unaligned: 2 sources, 4.3%'"
+it_check "prune leaves the received reports" sh -c \
+    "'$REPORT' -c '$conf' prune > /dev/null && [ \"\$(psql -h '$PGDIR' -p $PG_PORT -U postgres -Atc 'SELECT COUNT(*) FROM rua_reports' authmilter)\" = 3 ]"
 kill -INT "$(cat "$IT_DIR/tmp/postgres.pid")"
 it__stop postgres
 it_done

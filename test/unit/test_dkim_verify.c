@@ -19,10 +19,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "base/buf.h"
+#include "auth/dkim_keycache.h"
 #include "auth/dkim_verify.h"
 #include "base/dns.h"
 #include "auth/sign.h"
@@ -734,11 +736,65 @@ dkim_verify_oversized_key_record_is_permerror(void **state)
 	buf_free(&a);
 }
 
+/* dkim_verify_key_decoded_once - libopendkim's d2i_PUBKEY_bio is ours: the same key record, verified again, is not decoded again; a damaged key decodes to nothing */
+static void
+dkim_verify_key_decoded_once(void **state)
+{
+	struct buf a = BUF_INIT;
+	const char *sigs[1];
+	struct dkim_verify_results res;
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	unsigned long long dec0, hit0, dec1, hit1, dec2, hit2;
+	static const unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	EVP_PKEY *k1, *k2;
+	BIO *bio;
+
+	(void)state;
+	make_sig(rsa_key, "rsa", SIGN_CANON_RELAXED, &a);
+	sigs[0] = buf_cstr(&a);
+	use_zone(good_zone);
+	dkim_keycache_stats(&dec0, &hit0);
+	assert_int_equal(verify(&run, &res), 0);
+	assert_string_equal(dkim_verify_res_name(res.sig[0].res), "pass");
+	dkim_verify_results_free(&res);
+	dkim_keycache_stats(&dec1, &hit1);
+	assert_true(dec1 + hit1 == dec0 + hit0 + 1);	/* it went through the cache */
+	assert_int_equal(verify(&run, &res), 0);
+	assert_string_equal(dkim_verify_res_name(res.sig[0].res), "pass");
+	dkim_verify_results_free(&res);
+	dkim_keycache_stats(&dec2, &hit2);
+	assert_true(dec2 == dec1 && hit2 == hit1 + 1);	/* a hit, no decoding */
+	/* directly: one key, two references; junk gives NULL */
+	bio = BIO_new_mem_buf(junk, sizeof(junk));
+	assert_null(d2i_PUBKEY_bio(bio, NULL));
+	BIO_free(bio);
+	{
+		unsigned char *der = NULL;
+		int n = i2d_PUBKEY(rsa_key, &der);
+
+		assert_true(n > 0);
+		bio = BIO_new_mem_buf(der, n);
+		k1 = d2i_PUBKEY_bio(bio, NULL);
+		BIO_free(bio);
+		bio = BIO_new_mem_buf(der, n);
+		k2 = d2i_PUBKEY_bio(bio, NULL);
+		BIO_free(bio);
+		OPENSSL_free(der);
+	}
+	assert_non_null(k1);
+	assert_ptr_equal(k1, k2);
+	assert_int_equal(EVP_PKEY_eq(k1, rsa_key), 1);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	buf_free(&a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dkim_verify_passes_rsa_and_ed25519),
+		cmocka_unit_test(dkim_verify_key_decoded_once),
 		cmocka_unit_test(dkim_verify_same_verdict_any_folds_and_chunks),
 		cmocka_unit_test(dkim_verify_altered_body_or_header_fails),
 		cmocka_unit_test(dkim_verify_body_without_final_crlf_verifies),

@@ -225,7 +225,7 @@ sqlite_insert_read_back_prune(void **state)
 	history_store_close(s);
 }
 
-/* migrations_upgrade_keep_rows - a version 1 store becomes version 2 with its rows */
+/* migrations_upgrade_keep_rows - a version 1 store becomes the newest version with its rows */
 static void
 migrations_upgrade_keep_rows(void **state)
 {
@@ -259,6 +259,64 @@ migrations_upgrade_keep_rows(void **state)
 	assert_int_equal(history_store_version(s), HISTORY_SCHEMA_VERSION);
 	history_store_close(s);
 	history_record_free(r);
+}
+
+/* A received aggregate report, as small as one can be. */
+static const char hist_rua_xml[] =
+    "<feedback><report_metadata><org_name>rcv.example</org_name>"
+    "<report_id>r-1</report_id><date_range><begin>86400</begin>"
+    "<end>172799</end></date_range></report_metadata><policy_published>"
+    "<domain>c.example</domain><p>none</p></policy_published>"
+    "<record><row><source_ip>192.0.2.7</source_ip><count>3</count>"
+    "<policy_evaluated><disposition>none</disposition><dkim>pass</dkim>"
+    "<spf>fail</spf></policy_evaluated></row><identifiers>"
+    "<header_from>c.example</header_from></identifiers><auth_results>"
+    "<dkim><domain>c.example</domain><selector>s1</selector>"
+    "<result>pass</result></dkim></auth_results></record></feedback>";
+
+/* rua_keep - count the reports read back and their first row's count */
+static int
+rua_keep(void *arg, const struct rua_report *r)
+{
+	unsigned long long *got = arg;
+
+	got[0]++;
+	got[1] += r->nrows ? r->rows[0].count : 0;
+	assert_string_equal(r->rows[0].auth_dkim, "c.example s1 pass");
+	return 0;
+}
+
+/* rua_migration_and_duplicate - version 2 has no rua tables; version 3 stores a report once */
+static void
+rua_migration_and_duplicate(void **state)
+{
+	const char *spec = hist_db();
+	unsigned long long got[2] = { 0, 0 };
+	struct history_store *s;
+	struct rua_report r;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(rua_parse(hist_rua_xml, sizeof(hist_rua_xml) - 1, &r,
+	    err, sizeof(err)), 0);
+	s = history_store_open_at(spec, 2, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(history_store_rua_add(s, &r, err, sizeof(err)), -1);
+	history_store_close(s);
+	s = history_store_open(spec, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(history_store_rua_add(s, &r, err, sizeof(err)), 0);
+	assert_int_equal(history_store_rua_add(s, &r, err, sizeof(err)), 1);
+	assert_int_equal(history_store_rua_each(s, "c.example", 0, rua_keep, got,
+	    err, sizeof(err)), 0);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 3);
+	/* a period ending before --since is left out */
+	assert_int_equal(history_store_rua_each(s, "c.example", 172800, rua_keep,
+	    got, err, sizeof(err)), 0);
+	assert_int_equal(got[0], 1);
+	history_store_close(s);
+	rua_report_free(&r);
 }
 
 /* migrations_refuse_newer - a store from a newer program is not touched */
@@ -508,6 +566,7 @@ main(void)
 		cmocka_unit_test(bounce_tokens_put_get_prune),
 		cmocka_unit_test(migrations_upgrade_keep_rows),
 		cmocka_unit_test(migrations_refuse_newer),
+		cmocka_unit_test(rua_migration_and_duplicate),
 		cmocka_unit_test(store_specs_refused),
 		cmocka_unit_test(queue_full_drops_and_counts),
 		cmocka_unit_test(store_unavailable_drops_and_counts),
