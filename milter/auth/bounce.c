@@ -29,6 +29,7 @@
 #define BOUNCE_MAC_OCTETS	5	/* 40 bits, 8 base32 characters */
 #define BOUNCE_TAG_CHARS	10	/* DD MMMMMMMM */
 #define BOUNCE_MAC_LABEL	"authmilter bounce v1"
+#define BOUNCE_STORED_LABEL	"authmilter bounce v2"
 
 static const char bounce_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 static const char bounce_hex[] = "0123456789abcdef";
@@ -64,6 +65,8 @@ static const struct {
 	    "internal error (no secret loaded, or HMAC failed)" },
 	[BOUNCE_UNKNOWN_LOCAL] = { "unknown-local",
 	    "not an address this bounce domain issues" },
+	[BOUNCE_STORED] = { "stored",
+	    "valid stored-form address (original sender kept in the store)" },
 };
 
 /* bounce_status_text - a phrase for messages */
@@ -275,8 +278,8 @@ bounce_put_field(struct buf *m, const char *s, size_t n)
 
 /* bounce_mac - first 40 bits of the HMAC of (day, bounce domain, original); 0 or -1 */
 static int
-bounce_mac(const struct bounce_secrets *s, size_t which, int64_t day,
-    const struct buf *bdomain, const struct buf *original,
+bounce_mac(const struct bounce_secrets *s, size_t which, const char *label,
+    int64_t day, const struct buf *bdomain, const struct buf *original,
     unsigned char out[BOUNCE_MAC_OCTETS])
 {
 	char digest[] = "SHA256";
@@ -290,7 +293,7 @@ bounce_mac(const struct bounce_secrets *s, size_t which, int64_t day,
 	size_t outl = 0;
 	int i, ok;
 
-	buf_puts(&m, BOUNCE_MAC_LABEL);
+	buf_puts(&m, label);
 	for (i = 7; i >= 0; i--)
 		buf_putc(&m, (int)(((uint64_t)day >> (8 * i)) & 0xff));
 	bounce_put_field(&m, bdomain->data, bdomain->len);
@@ -413,6 +416,32 @@ bounce_split_original(const char *original, struct buf *canon,
 	return BOUNCE_OK;
 }
 
+/* bounce_sender_canonical - the original sender as both forms keep it */
+enum bounce_status
+bounce_sender_canonical(const char *original, struct buf *out)
+{
+	enum bounce_status st;
+	size_t llen = 0;
+
+	st = bounce_split_original(original != NULL ? original : "", out, &llen);
+	if (st != BOUNCE_OK)
+		buf_reset(out);
+	return st;
+}
+
+/* bounce_domain_norm - a bounce domain as addresses carry it */
+int
+bounce_domain_norm(const char *bounce_domain, struct buf *out)
+{
+	buf_reset(out);
+	if (bounce_domain == NULL || bounce_check_bounce_domain(bounce_domain,
+	    strlen(bounce_domain), out) < 0) {
+		buf_reset(out);
+		return -1;
+	}
+	return 0;
+}
+
 /* bounce_same_domain - is the sender's domain (U- or A-labels) the bounce domain? */
 static int
 bounce_same_domain(const char *domain, const struct buf *bdom)
@@ -450,7 +479,7 @@ bounce_encode(const struct bounce_secrets *s, const char *original,
 	else if (canon.len - 1 > BOUNCE_LOCAL_MAX - BOUNCE_OVERHEAD)
 		st = BOUNCE_TOO_LONG;	/* escaping never shortens */
 	else if (s == NULL || s->n == 0
-	    || bounce_mac(s, 0, day, &bdom, &canon, mac) < 0)
+	    || bounce_mac(s, 0, BOUNCE_MAC_LABEL, day, &bdom, &canon, mac) < 0)
 		st = BOUNCE_INTERNAL;
 	else {
 		bounce_build(out, bounce_residue(day), mac, canon.data, llen,
@@ -465,6 +494,60 @@ bounce_encode(const struct bounce_secrets *s, const char *original,
 	}
 	buf_free(&bdom);
 	buf_free(&canon);
+	return st;
+}
+
+/* bounce_b32_put - append octets (a multiple of 5) in lowercase base32 */
+static void
+bounce_b32_put(struct buf *out, const unsigned char *p, size_t n)
+{
+	uint64_t bits;
+	size_t i;
+	int k;
+
+	for (i = 0; i + 5 <= n; i += 5) {
+		bits = 0;
+		for (k = 0; k < 5; k++)
+			bits = bits << 8 | p[i + (size_t)k];
+		for (k = 7; k >= 0; k--)
+			buf_putc(out, bounce_b32[(bits >> (5 * k)) & 31]);
+	}
+}
+
+/* bounce_encode_stored - the short signed address carrying a store token */
+enum bounce_status
+bounce_encode_stored(const struct bounce_secrets *s,
+    const unsigned char token[BOUNCE_TOKEN_OCTETS], const char *bounce_domain,
+    time_t now, struct buf *out, char tokentext[BOUNCE_TOKEN_CHARS + 1])
+{
+	struct buf bdom = BUF_INIT, tok = BUF_INIT;
+	unsigned char mac[BOUNCE_MAC_OCTETS];
+	enum bounce_status st = BOUNCE_OK;
+	int64_t day = bounce_day(now);
+	unsigned residue = bounce_residue(day);
+
+	buf_reset(out);
+	tokentext[0] = '\0';
+	bounce_b32_put(&tok, token, BOUNCE_TOKEN_OCTETS);
+	if (bounce_domain == NULL || bounce_check_bounce_domain(bounce_domain,
+	    strlen(bounce_domain), &bdom) < 0)
+		st = BOUNCE_BAD_DOMAIN;
+	else if (s == NULL || s->n == 0 || bounce_mac(s, 0, BOUNCE_STORED_LABEL,
+	    day, &bdom, &tok, mac) < 0)
+		st = BOUNCE_INTERNAL;
+	else {
+		buf_puts(out, BOUNCE_STORED_PREFIX);
+		buf_putc(out, bounce_b32[(residue >> 5) & 31]);
+		buf_putc(out, bounce_b32[residue & 31]);
+		bounce_b32_put(out, mac, BOUNCE_MAC_OCTETS);
+		buf_append(out, tok.data, tok.len);
+		buf_putc(out, '@');
+		buf_append(out, bdom.data, bdom.len);
+		memcpy(tokentext, tok.data, BOUNCE_TOKEN_CHARS);
+		tokentext[BOUNCE_TOKEN_CHARS] = '\0';
+	}
+	buf_free(&bdom);
+	buf_free(&tok);
 	return st;
 }
 
@@ -609,7 +692,7 @@ bounce_split_address(const char *address, const char *bounce_domain,
 
 /* bounce_verify - find a secret whose MAC matches for some day; index or -1 */
 static int
-bounce_verify(const struct bounce_secrets *s, int64_t day,
+bounce_verify(const struct bounce_secrets *s, const char *label, int64_t day,
     const struct buf *bdom, const struct buf *canon,
     const unsigned char *mac, int *failed)
 {
@@ -617,7 +700,7 @@ bounce_verify(const struct bounce_secrets *s, int64_t day,
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		if (bounce_mac(s, i, day, bdom, canon, want) < 0) {
+		if (bounce_mac(s, i, label, day, bdom, canon, want) < 0) {
 			*failed = 1;
 			return -1;
 		}
@@ -629,23 +712,25 @@ bounce_verify(const struct bounce_secrets *s, int64_t day,
 
 /* bounce_check - verify parsed parts: MAC over the most plausible day, then age */
 static enum bounce_status
-bounce_check(const struct bounce_secrets *s, const struct bounce_parts *p,
-    const struct buf *bdom, const struct buf *canon, time_t now,
-    long max_age, struct bounce_info *info)
+bounce_check(const struct bounce_secrets *s, const char *label,
+    const struct bounce_parts *p, const struct buf *bdom,
+    const struct buf *canon, time_t now, long max_age,
+    struct bounce_info *info)
 {
 	int64_t today = bounce_day(now), day, max_days;
 	int k, failed = 0;
 
 	/* The most recent day, no later than tomorrow, with this residue. */
 	day = today + 1 - (int64_t)bounce_residue(today + 1 - (int64_t)p->residue);
-	k = bounce_verify(s, day, bdom, canon, p->mac, &failed);
+	k = bounce_verify(s, label, day, bdom, canon, p->mac, &failed);
 	/* Genuine but a wrap away: made in the future, or 1023+ days ago. */
 	if (k < 0 && !failed) {
 		day += BOUNCE_WRAP;
-		if ((k = bounce_verify(s, day, bdom, canon, p->mac, &failed)) < 0
+		if ((k = bounce_verify(s, label, day, bdom, canon, p->mac,
+		    &failed)) < 0
 		    && !failed) {
 			day -= 2 * BOUNCE_WRAP;
-			k = bounce_verify(s, day, bdom, canon, p->mac, &failed);
+			k = bounce_verify(s, label, day, bdom, canon, p->mac, &failed);
 		}
 	}
 	if (failed)
@@ -691,6 +776,63 @@ bounce_canonical(const struct bounce_parts *p, const char *lp, size_t n)
 	return ok;
 }
 
+/* bounce_parse_stored - the pieces of a folded stored-form local part; detail on failure */
+static enum bounce_status
+bounce_parse_stored(const char *lp, size_t n, struct bounce_parts *p,
+    struct buf *token, const char **detail)
+{
+	size_t plen = strlen(BOUNCE_STORED_PREFIX), i;
+	uint64_t bits = 0;
+	int c;
+
+	*detail = "a stored-form address has the wrong length";
+	if (n != BOUNCE_STORED_CHARS)
+		return BOUNCE_MALFORMED;
+	*detail = "bad character in a stored-form address";
+	for (i = plen; i < n; i++) {
+		if ((c = bounce_b32val((unsigned char)lp[i])) < 0)
+			return BOUNCE_MALFORMED;
+		if (i < plen + 2)
+			p->residue = p->residue << 5 | (unsigned)c;
+		else if (i < plen + BOUNCE_TAG_CHARS)
+			bits = bits << 5 | (uint64_t)c;
+	}
+	for (i = 0; i < BOUNCE_MAC_OCTETS; i++)
+		p->mac[i] = (unsigned char)(bits >> (8 * (BOUNCE_MAC_OCTETS - 1 - i)));
+	/* every spelling of 30 base32 characters is one the encoder writes */
+	buf_reset(token);
+	buf_append(token, lp + plen + BOUNCE_TAG_CHARS, BOUNCE_TOKEN_CHARS);
+	*detail = NULL;
+	return BOUNCE_OK;
+}
+
+/* bounce_decode_stored - verify a stored-form local part: BOUNCE_STORED, EXPIRED, BAD_MAC, ... */
+static enum bounce_status
+bounce_decode_stored(const struct bounce_secrets *s, const char *lp,
+    size_t n, const struct buf *bdom, time_t now, long max_age,
+    struct bounce_info *info)
+{
+	struct bounce_parts p = { 0, { 0 }, BUF_INIT, BUF_INIT };
+	struct buf token = BUF_INIT;
+	enum bounce_status st;
+
+	st = bounce_parse_stored(lp, n, &p, &token, &info->detail);
+	if (st == BOUNCE_OK && (s == NULL || s->n == 0))
+		st = BOUNCE_INTERNAL;
+	if (st == BOUNCE_OK) {
+		st = bounce_check(s, BOUNCE_STORED_LABEL, &p, bdom, &token, now,
+		    max_age, info);
+		if (st == BOUNCE_OK)
+			st = BOUNCE_STORED;
+		if (st == BOUNCE_STORED || st == BOUNCE_EXPIRED) {
+			memcpy(info->token, token.data, BOUNCE_TOKEN_CHARS);
+			info->token[BOUNCE_TOKEN_CHARS] = '\0';
+		}
+	}
+	buf_free(&token);
+	return st;
+}
+
 /* bounce_decode - verify a bounce address and recover the original sender */
 enum bounce_status
 bounce_decode(const struct bounce_secrets *s, const char *address,
@@ -710,6 +852,13 @@ bounce_decode(const struct bounce_secrets *s, const char *address,
 	buf_reset(original);
 	st = bounce_split_address(address, bounce_domain, lp, &n, &bdom,
 	    &info->detail);
+	if (st == BOUNCE_OK && n >= strlen(BOUNCE_STORED_PREFIX)
+	    && memcmp(lp, BOUNCE_STORED_PREFIX, strlen(BOUNCE_STORED_PREFIX))
+	    == 0) {
+		st = bounce_decode_stored(s, lp, n, &bdom, now, max_age, info);
+		buf_free(&bdom);
+		return st;
+	}
 	if (st == BOUNCE_OK)
 		st = bounce_parse(lp, n, &p, &info->detail);
 	/* Only the spelling the encoder writes is accepted. */
@@ -723,7 +872,8 @@ bounce_decode(const struct bounce_secrets *s, const char *address,
 		buf_append(original, p.local.data, p.local.len);
 		buf_putc(original, '@');
 		buf_append(original, p.domain.data, p.domain.len);
-		st = bounce_check(s, &p, &bdom, original, now, max_age, info);
+		st = bounce_check(s, BOUNCE_MAC_LABEL, &p, &bdom, original, now,
+		    max_age, info);
 		if (st != BOUNCE_OK && st != BOUNCE_EXPIRED)
 			buf_reset(original);
 	}

@@ -61,6 +61,29 @@
  * BOUNCE_BAD_MAC. An address made on day T is valid through day
  * T + ceil(max_age / 86400) (UTC): with the default 30 days, one made on
  * 1 March is accepted until 31 March 23:59:59 UTC.
+ *
+ * Stored form, version 2, for originals the stateless form cannot hold
+ * (BOUNCE_TOO_LONG: VERP senders such as
+ * bounces+campaign-12345-rcpt=gmail.com@platform.example):
+ *
+ *	ab2=DDMMMMMMMMTTTTTTTTTTTTTTTT@BOUNCE-DOMAIN
+ *
+ *	ab2=	prefix and version: what follows is a token, not the sender.
+ *	DD	the day, as in version 1.
+ *	MMMMMMMM the first 40 bits of HMAC-SHA256(secret, message), base32,
+ *		where message is "authmilter bounce v2", the full day number
+ *		as 8 octets (big-endian), then the lowercased bounce domain and
+ *		the 16 token characters, each preceded by its length in 2
+ *		octets (big-endian).
+ *	TTTT...	the token: 80 random bits (the caller's), 16 characters of
+ *		lowercase base32. The original sender is kept by the caller
+ *		(the history store) under this token.
+ *
+ * 30 octets in all, whatever the original. A forged or altered address
+ * fails the MAC before any store is asked, and the day makes it expire
+ * as version 1 does; the store's own entry expires with it. Decoding
+ * gives BOUNCE_STORED and the token (struct bounce_info): the caller
+ * looks it up (an unknown token is as forged as a bad MAC).
  */
 #ifndef AUTHMILTER_BOUNCE_H
 #define AUTHMILTER_BOUNCE_H
@@ -74,6 +97,10 @@
 #define BOUNCE_PREFIX		"ab1="	/* prefix and version of what we write */
 #define BOUNCE_LOCAL_MAX	64	/* octets in an SMTP local part (RFC 5321) */
 #define BOUNCE_OVERHEAD		16	/* "ab1=" DD MMMMMMMM "=" "=" */
+#define BOUNCE_STORED_PREFIX	"ab2="	/* the stored form: a token */
+#define BOUNCE_TOKEN_OCTETS	10	/* random octets of a token (80 bits) */
+#define BOUNCE_TOKEN_CHARS	16	/* their base32 characters */
+#define BOUNCE_STORED_CHARS	30	/* "ab2=" DD MMMMMMMM TOKEN */
 #define BOUNCE_SECRET_MIN	16	/* octets of secret at least */
 #define BOUNCE_SECRET_MAX	1024	/* octets of secret at most */
 /* a secret file: the secret and a final CRLF at most; its name in errors */
@@ -95,6 +122,7 @@ enum bounce_status {
 	BOUNCE_BAD_DOMAIN,	/* the bounce domain given is not a domain name */
 	BOUNCE_INTERNAL,	/* no secret loaded, or OpenSSL failed */
 	BOUNCE_UNKNOWN_LOCAL,	/* in a bounce domain, but no address we issue */
+	BOUNCE_STORED,		/* decode: genuine stored form; look up info.token */
 };
 
 /* One secret: the key bytes and where they came from. */
@@ -117,6 +145,25 @@ struct bounce_info {
 	long age_days;		/* OK, EXPIRED: days since then (-1: tomorrow) */
 	size_t secret;		/* OK, EXPIRED: index of the secret that verified */
 	const char *detail;	/* MALFORMED, NOT_OURS: static reason, else NULL */
+	char token[BOUNCE_TOKEN_CHARS + 1];	/* STORED, EXPIRED (stored
+					 * form): the token; else "" */
+};
+
+/*
+ * Where stored-form addresses keep their original sender: the history
+ * store, wired by the daemon or a tool (NULL where there is none). The
+ * functions may be called from any thread at once.
+ */
+struct bounce_map {
+	/* put - keep token -> original durably (committed when it returns); 0, or -1 with err */
+	int (*put)(void *arg, const char *token, const char *bounce_domain,
+	    const char *original, time_t created, char *err, size_t errlen);
+	/* get - 1 found (original, created set), 0 unknown, -1 with err */
+	int (*get)(void *arg, const char *token, const char *bounce_domain,
+	    struct buf *original, time_t *created, char *err, size_t errlen);
+	/* random - n unpredictable octets (the test seam); 0 or -1 */
+	int (*random)(void *arg, unsigned char *out, size_t n);
+	void *arg;		/* theirs (borrowed) */
 };
 
 /*
@@ -156,6 +203,16 @@ enum bounce_status bounce_encode(const struct bounce_secrets *s,
     const char *original, const char *bounce_domain, time_t now,
     struct buf *out);
 /*
+ * bounce_encode_stored - the stored-form address of token (BOUNCE_TOKEN_OCTETS
+ * random octets) in bounce_domain, made at `now` and signed with the first
+ * secret; tokentext gets the token's 16 characters, the store's key. On
+ * BOUNCE_OK out holds "ab2=...@bounce-domain"; otherwise BOUNCE_BAD_DOMAIN
+ * or BOUNCE_INTERNAL and out is empty.
+ */
+enum bounce_status bounce_encode_stored(const struct bounce_secrets *s,
+    const unsigned char token[BOUNCE_TOKEN_OCTETS], const char *bounce_domain,
+    time_t now, struct buf *out, char tokentext[BOUNCE_TOKEN_CHARS + 1]);
+/*
  * bounce_decode - verify a bounce address and recover the original sender.
  * address is "LOCAL@dom", "<LOCAL@dom>" or a bare LOCAL; the MAC is
  * checked against its domain, or bounce_domain when it has none. When both
@@ -164,11 +221,25 @@ enum bounce_status bounce_encode(const struct bounce_secrets *s,
  * secret is tried; MACs are compared in constant time. On BOUNCE_OK,
  * original holds "local@domain" as given to bounce_encode (domain
  * lowercased); on BOUNCE_EXPIRED it holds the genuine but stale original;
- * otherwise it is empty. info may be NULL.
+ * otherwise it is empty. info may be NULL. A stored-form address whose
+ * MAC verifies and that is in date is BOUNCE_STORED (original empty,
+ * info->token set: the caller looks it up); one out of date is
+ * BOUNCE_EXPIRED with info->token set and original empty.
  */
 enum bounce_status bounce_decode(const struct bounce_secrets *s,
     const char *address, const char *bounce_domain, time_t now, long max_age,
     struct buf *original, struct bounce_info *info);
+
+/*
+ * bounce_sender_canonical - the original sender as both forms keep it:
+ * "local@domain", path brackets and a source route dropped, the domain
+ * lowercased without trailing dots. BOUNCE_OK, BOUNCE_NULL_SENDER or
+ * BOUNCE_BAD_SENDER (out empty).
+ */
+enum bounce_status bounce_sender_canonical(const char *original,
+    struct buf *out);
+/* bounce_domain_norm - a bounce domain as addresses carry it (lowercase, A-labels); 0 or -1 */
+int bounce_domain_norm(const char *bounce_domain, struct buf *out);
 
 /* bounce_domain_valid - may s be a bounce domain? (LDH labels, <= 253 octets; for config checks) */
 int bounce_domain_valid(const char *s);

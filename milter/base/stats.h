@@ -70,6 +70,14 @@ enum stats_bounce_refusal {
 	STATS_NBOUNCE_REFUSALS
 };
 
+/* Why a signed message kept its envelope sender instead of a bounce address */
+enum stats_bounce_kept {
+	STATS_KEPT_TOO_LONG,		/* too long for the stateless form, no store */
+	STATS_KEPT_STORE_FAILED,	/* the store failed or was too slow */
+	STATS_KEPT_DOMAIN_BROKEN,	/* the bounce domain's DNS known broken */
+	STATS_NBOUNCE_KEPT
+};
+
 /* What went wrong with a DNS query */
 enum stats_dns_error {
 	STATS_DNS_TIMEOUT,		/* no answer before the caller's deadline */
@@ -113,7 +121,9 @@ enum stats_counter {
 							 * 1 store unavailable] */
 	STATS_DNS_CACHE_HITS = STATS_HISTORY_DROPPED + 2,	/* lookups answered
 							 * from dnscache */
-	STATS_NSLOTS = STATS_DNS_CACHE_HITS + 1
+	STATS_BOUNCE_STORED = STATS_DNS_CACHE_HITS + 1,	/* stored-form addresses issued */
+	STATS_BOUNCE_KEPT = STATS_BOUNCE_STORED + 1,	/* [stats_bounce_kept] */
+	STATS_NSLOTS = STATS_BOUNCE_KEPT + STATS_NBOUNCE_KEPT
 };
 
 /* The histograms; each has its own bounds (stats_bounds) */

@@ -58,6 +58,16 @@ callbacks_set_history(struct history *h)
 	__atomic_store_n(&cb_history, h, __ATOMIC_RELEASE);
 }
 
+/* The stored bounce addresses' map (NULL: none), set once before serving. */
+static const struct bounce_map *cb_bounce_map;
+
+/* callbacks_set_bounce_map - where stored-form bounce addresses are kept */
+void
+callbacks_set_bounce_map(const struct bounce_map *map)
+{
+	__atomic_store_n(&cb_bounce_map, map, __ATOMIC_RELEASE);
+}
+
 /* callbacks_history - the history's writer, for the control socket's status */
 struct history *
 callbacks_history(void)
@@ -338,7 +348,9 @@ cb_envrcpt(struct engine_session *ctx, char **argv)
 	state_msg_set_qid(m, mta_macro(ctx, "i"));
 	if (m->rcpt_domain == NULL)
 		m->rcpt_domain = mailaddr_envelope_domain(argv[0]);
-	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(), &orig, &info);
+	st = inbound_bounce_rcpt(c->cfg, argv[0], clock_now(),
+	    __atomic_load_n(&cb_bounce_map, __ATOMIC_ACQUIRE), m->qid, &orig,
+	    &info);
 	if (st == BOUNCE_OK) {
 		stats_inc(STATS_BOUNCE_ACCEPTED);
 		state_msg_add_bounce(m, argv[0], buf_cstr(&orig), info.issued);
@@ -715,7 +727,8 @@ cb_eom_plan(struct state_conn *c, struct state_msg *m,
 		if (outbound_finish(m->out, m->hdrs, m->nhdrs, clock_now(),
 		    m->qid, edits) != 0 || outbound_return_path(cfg,
 		    m->mode.domain, m->envfrom, m->envfrom_args, clock_now(),
-		    m->qid, edits) != 0) {
+		    m->qid, __atomic_load_n(&cb_bounce_map, __ATOMIC_ACQUIRE),
+		    edits) != 0) {
 			m->eom_failed = 1;
 			v = verdict_internal_error(cfg);
 		}

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "daemon/control.h"
+#include "policy/bouncecheck.h"
 #include "policy/config.h"
 #include "policy/outbound.h"
 
@@ -201,12 +202,38 @@ control_count_keys(const struct config *c, size_t n[KEY_PUB_UNKNOWN + 1])
 	return total;
 }
 
+/* control_count_bounce - c's bounce domains by state into n[] */
+static void
+control_count_bounce(const struct config *c, size_t n[BOUNCE_NHEALTH])
+{
+	enum bounce_health h;
+	size_t i;
+
+	memset(n, 0, BOUNCE_NHEALTH * sizeof(n[0]));
+	for (i = 0; i < c->nbounce; i++)
+		if ((unsigned)(h = bouncecheck_get(c->by_bounce[i], NULL))
+		    < BOUNCE_NHEALTH)
+			n[h]++;
+}
+
+/* control_bounce_line - d's bounce domain and its state, one table line */
+static void
+control_bounce_line(const struct config_domain *d, struct buf *out)
+{
+	enum bounce_why why;
+	enum bounce_health h = bouncecheck_get(d, &why);
+
+	buf_printf(out, "%-30s %-30s %-10s %s\n", d->bounce_domain, d->name,
+	    bouncecheck_health_name(h), why != BOUNCE_WHY_NONE
+	    ? bouncecheck_why_name(why) : "-");
+}
+
 /* control_status_json - control_format_status as JSON */
 static void
 control_status_json(const struct control_status *st, const struct config *c,
     long long now, struct buf *out)
 {
-	size_t n[KEY_PUB_UNKNOWN + 1], total, i;
+	size_t n[KEY_PUB_UNKNOWN + 1], bn[BOUNCE_NHEALTH], total, i;
 
 	buf_puts(out, "{\"version\": ");
 	control_json_string(out, st->version);
@@ -222,6 +249,13 @@ control_status_json(const struct control_status *st, const struct config *c,
 		for (i = 0; i <= KEY_PUB_UNKNOWN; i++)
 			buf_printf(out, "%s\"%s\": %zu", i ? ", " : "",
 			    keys_pub_name((enum key_pub)i), n[i]);
+		buf_putc(out, '}');
+		control_count_bounce(c, bn);
+		buf_printf(out, ", \"bounce_domains\": %zu, "
+		    "\"bounce_domain_states\": {", c->nbounce);
+		for (i = 0; i < BOUNCE_NHEALTH; i++)
+			buf_printf(out, "%s\"%s\": %zu", i ? ", " : "",
+			    bouncecheck_health_name((enum bounce_health)i), bn[i]);
 		buf_putc(out, '}');
 	}
 	if (st->history)
@@ -252,7 +286,7 @@ void
 control_format_status(const struct control_status *st,
     const struct config *c, long long now, int json, struct buf *out)
 {
-	size_t n[KEY_PUB_UNKNOWN + 1], total, i, shown = 0;
+	size_t n[KEY_PUB_UNKNOWN + 1], bn[BOUNCE_NHEALTH], total, i, shown = 0;
 
 	if (json) {
 		control_status_json(st, c, now, out);
@@ -270,6 +304,16 @@ control_format_status(const struct control_status *st,
 				buf_printf(out, "%s%zu %s", shown++ ? ", " : " (",
 				    n[i], keys_pub_name((enum key_pub)i));
 		buf_puts(out, shown ? ")\n" : "\n");
+		if (c->nbounce > 0) {
+			control_count_bounce(c, bn);
+			buf_printf(out, "bounce domains: %zu", c->nbounce);
+			for (i = 0, shown = 0; i < BOUNCE_NHEALTH; i++)
+				if (bn[i] > 0)
+					buf_printf(out, "%s%zu %s", shown++ ? ", "
+					    : " (", bn[i], bouncecheck_health_name(
+					    (enum bounce_health)i));
+			buf_puts(out, shown ? ")\n" : "\n");
+		}
 	}
 	buf_printf(out, "in flight: %ld messages, %ld MTA connections\n"
 	    "reload: %s\n", st->messages, st->connections, st->reloading
@@ -418,8 +462,20 @@ control_format_keys(const struct config *c, const struct control_req *r,
 	for (i = 0; d == NULL && i < c->ndomains; i++)
 		n += control_domain_keys(c, &c->domains[i], r->state, r->json, n,
 		    now, out);
-	if (r->json)
+	if (r->json) {
 		buf_puts(out, n ? "\n]\n" : "]\n");
+		return 0;
+	}
+	/* the bounce domains' DNS states beside the keys' (not filtered by --state) */
+	if (r->state >= 0 || (d != NULL ? d->bounce_domain == NULL
+	    || d->bounce_domain[0] == '\0' : c->nbounce == 0))
+		return 0;
+	buf_printf(out, "\n%-30s %-30s %-10s %s\n", "BOUNCE DOMAIN", "DOMAIN",
+	    "STATE", "WHY");
+	if (d != NULL)
+		control_bounce_line(d, out);
+	for (i = 0; d == NULL && i < c->nbounce; i++)
+		control_bounce_line(c->by_bounce[i], out);
 	return 0;
 }
 
@@ -485,6 +541,18 @@ control_format_domain(const struct config *c, const char *domain,
 	control_why(c, d, KEY_ED25519, sel[KEY_ED25519], out);
 	if (notes[0] != '\0')
 		buf_printf(out, "skipped: %s\n", notes);
+	if (d->bounce_domain != NULL && d->bounce_domain[0] != '\0') {
+		enum bounce_why why;
+		enum bounce_health h = bouncecheck_get(d, &why);
+
+		buf_printf(out, "bounce domain: %s: %s%s%s%s\n", d->bounce_domain,
+		    bouncecheck_health_name(h), why != BOUNCE_WHY_NONE ? " ("
+		    : "", why != BOUNCE_WHY_NONE ? bouncecheck_why_name(why) : "",
+		    why != BOUNCE_WHY_NONE ? ")" : "");
+		buf_printf(out, "  %s\n", h == BOUNCE_HEALTH_BROKEN ? "not "
+		    "rewritten into: its mail keeps its own Return-Path"
+		    : "Return-Paths rewritten into it");
+	}
 	if (c->platform != NULL && c->platform != d && d->platform_signature)
 		buf_printf(out, "platform: the platform block %s signs this "
 		    "domain's mail too (platform_signature = yes)\n",

@@ -56,6 +56,7 @@
 #include "daemon/control.h"
 #include "policy/config.h"
 #include "base/log.h"
+#include "policy/bouncecheck.h"
 #include "policy/keycheck.h"
 #include "policy/keyload.h"
 #include "daemon/listener.h"
@@ -66,6 +67,7 @@
 #include "base/secret.h"
 #include "base/stats.h"
 #include "daemon/state.h"
+#include "store/bouncemap.h"
 #include "store/history.h"
 #include "base/xalloc.h"
 
@@ -376,6 +378,7 @@ main_milter_thread(void *arg)
 }
 
 static struct history *main_history;	/* the DMARC history's writer (NULL: none) */
+static struct bouncemap *main_bouncemap;	/* stored bounce addresses (NULL: none) */
 static char *main_history_spec;		/* its store, as at start (owned) */
 
 /* main_history_start - the history writer of the history option (read at start only) */
@@ -399,6 +402,35 @@ main_history_start(const struct config *c)
 	callbacks_set_history(main_history);
 	log_info(NULL, "history: recording inbound DMARC results into %s",
 	    c->history);
+	if (c->bounce_store) {
+		struct bouncemap_options bo;
+
+		memset(&bo, 0, sizeof(bo));
+		bo.spec = c->history;
+		bo.timeout_ms = c->bounce_store_timeout * 1000;
+		bo.max_age = c->bounce_max_age;
+		main_bouncemap = bouncemap_new(&bo);
+		callbacks_set_bounce_map(bouncemap_map(main_bouncemap));
+	}
+}
+
+/* main_check_bounce_store - say once a load when too long senders cannot be rewritten */
+static void
+main_check_bounce_store(const struct config *c)
+{
+	if (c->nbounce == 0)
+		return;
+	if (c->bounce_store && main_bouncemap == NULL)
+		log_warn(NULL, "bounce_store: no history store (history is empty, "
+		    "or was at start): envelope senders too long for the "
+		    "stateless bounce address (VERP) keep their Return-Path; set "
+		    "history to rewrite them too");
+	if (c->bounce_check && c->bounce_mx_hosts.n == 0
+	    && c->bounce_check_ips.n == 0 && c->platform_spf_include[0] == '\0')
+		log_notice(NULL, "bounce_check: none of bounce_mx_hosts, "
+		    "bounce_check_ips and platform_spf_include is set: the bounce "
+		    "domains' DNS is not checked");
+	bouncemap_set_max_age(main_bouncemap, c->bounce_max_age);
 }
 
 /* main_set_limits - milter_timeout and max_connections of c for the running engine */
@@ -418,6 +450,7 @@ main_set_limits(const struct config *c)
 	} else {
 		listener_set_timeout(c->milter_timeout);
 	}
+	main_check_bounce_store(c);
 	if (main_history_spec != NULL ? strcmp(c->history, main_history_spec)
 	    != 0 : c->history[0] != '\0')
 		log_warn(NULL, "history changed: it takes a restart; still %s",
@@ -431,6 +464,7 @@ main_set_limits(const struct config *c)
 
 static struct privsep *main_privsep;	/* key reader when privileges were dropped */
 static struct keycheck_thread *main_keycheck;	/* the key checker */
+static struct bouncecheck_thread *main_bouncecheck;	/* the bounce domains' checker */
 
 /* The reload thread and what the signal loop knows of it. */
 static pthread_mutex_t main_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -522,6 +556,8 @@ main_reload(const char *path)
 		    sizeof(err));
 	}
 	carried = c != NULL ? keycheck_carry_over(old, c) : 0;
+	if (c != NULL)
+		(void)bouncecheck_carry_over(old, c);
 	keyload_unlock();
 	main_log_problems(&probs, &problems);
 	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
@@ -559,6 +595,7 @@ main_reload(const char *path)
 		    c->ndomains);
 		/* under the lock: once stopping is set the checker may be gone */
 		keycheck_wake(main_keycheck);
+		bouncecheck_wake(main_bouncecheck);
 		keyload_wake();
 	}
 	pthread_mutex_unlock(&main_reload_lock);
@@ -755,6 +792,8 @@ main_serve(const char *path, const struct config *c)
 	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
+	if ((main_bouncecheck = bouncecheck_start(err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
 	keyload_setup(main_privsep != NULL ? privsep_fetch_keys : NULL,
 	    main_privsep, main_keys_read, NULL);
 	if (keyload_start(err, sizeof(err)) != 0)
@@ -805,6 +844,7 @@ main_serve(const char *path, const struct config *c)
 	keyload_stop();			/* after its batch (its done hook wakes
 					 * the checker: stopped first) */
 	keycheck_stop(main_keycheck);	/* lookups in flight are cancelled */
+	bouncecheck_stop(main_bouncecheck);	/* after its lookup under way */
 	metrics_stop();			/* its scrape in progress ends first */
 	/* new connections fail at once; the MTA applies its default action */
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
@@ -1001,6 +1041,8 @@ main(int argc, char **argv)
 	if (rc == 0) {
 		callbacks_set_history(NULL);
 		history_stop(main_history);
+		callbacks_set_bounce_map(NULL);
+		bouncemap_free(main_bouncemap);
 	} else
 		history_flush(main_history);
 	if (main_pid.dirfd >= 0)

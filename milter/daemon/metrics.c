@@ -57,6 +57,8 @@ static const char *const metrics_unsigned[STATS_NUNSIGNED] = {
 	"internal_error" };
 static const char *const metrics_refusals[STATS_NBOUNCE_REFUSALS] = {
 	"malformed", "bad_mac", "expired", "unknown_local", "other" };
+static const char *const metrics_kept[STATS_NBOUNCE_KEPT] = {
+	"too_long_no_store", "store_failed", "bounce_domain_broken" };
 static const char *const metrics_dns_errors[STATS_NDNS_ERRORS] = {
 	"timeout", "servfail", "refused", "other_rcode", "bogus", "resolver" };
 static const char *const metrics_algs[STATS_NKEY_TYPES] = {
@@ -135,6 +137,13 @@ metrics_v_refusals(size_t i, const char *v[2])
 	v[0] = metrics_refusals[i];
 }
 
+/* metrics_v_kept - why slot i's senders were not rewritten */
+static void
+metrics_v_kept(size_t i, const char *v[2])
+{
+	v[0] = metrics_kept[i];
+}
+
 /* metrics_v_dns - the error kind of slot i */
 static void
 metrics_v_dns(size_t i, const char *v[2])
@@ -197,6 +206,13 @@ static const struct metrics_counter metrics_counters[] = {
 	{ "bounce_addresses_refused_total", "Recipients in a bounce domain "
 	  "refused, by reason", STATS_BOUNCE_REFUSED, STATS_NBOUNCE_REFUSALS,
 	  { "reason", NULL }, metrics_v_refusals },
+	{ "bounce_addresses_stored_total", "Bounce addresses issued in the "
+	  "stored form (sender kept in the store under a token); also in "
+	  "issued_total", STATS_BOUNCE_STORED, 1, { NULL, NULL }, NULL },
+	{ "bounce_rewrites_skipped_total", "Signed messages sent with their "
+	  "own envelope sender although their domain has a bounce domain, by "
+	  "reason", STATS_BOUNCE_KEPT, STATS_NBOUNCE_KEPT, { "reason", NULL },
+	  metrics_v_kept },
 	{ "dns_queries_total", "DNS queries ended (answered, failed or given "
 	  "up)", STATS_DNS_QUERIES, 1, { NULL, NULL }, NULL },
 	{ "dns_cache_hits_total", "DNS lookups answered from authmilter's own "
@@ -354,6 +370,13 @@ metrics_render_gauges(struct buf *out, const struct stats_snapshot *s,
 		for (i = 0; i < STATS_NKEY_STATES; i++)
 			buf_printf(out, METRICS_PREFIX "keys{state=\"%s\"} %zu\n",
 			    keys_pub_name((enum key_pub)i), g->keys[i]);
+		metrics_help(out, "bounce_domains", "Bounce domains in the "
+		    "running configuration, by DNS state (bounce_check; broken: "
+		    "not rewritten into)", "gauge");
+		for (i = 0; i < BOUNCE_NHEALTH; i++)
+			buf_printf(out, METRICS_PREFIX "bounce_domains{state=\"%s\"} "
+			    "%zu\n", bouncecheck_health_name((enum bounce_health)i),
+			    g->bounce[i]);
 	}
 	metrics_help(out, "config_generation", "Configuration snapshots "
 	    "installed since the start (1: the start's; one more each reload)",
@@ -415,6 +438,12 @@ metrics_config_gauges(struct metrics_gauges *g)
 			if ((unsigned)p < STATS_NKEY_STATES)
 				g->keys[p]++;
 		}
+	}
+	for (i = 0; i < c->nbounce; i++) {
+		enum bounce_health h = bouncecheck_get(c->by_bounce[i], NULL);
+
+		if ((unsigned)h < BOUNCE_NHEALTH)
+			g->bounce[h]++;
 	}
 	config_release(c);
 }

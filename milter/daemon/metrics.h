@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/stats.h"
+#include "policy/bouncecheck.h"
 
 /* What a scrape reads besides the counters: the state of the moment. */
 struct metrics_gauges {
@@ -19,6 +20,7 @@ struct metrics_gauges {
 	int have_config;		/* a snapshot is installed (domains, keys valid) */
 	size_t domains;			/* its domain blocks */
 	size_t keys[STATS_NKEY_STATES];	/* its keys by enum key_pub */
+	size_t bounce[BOUNCE_NHEALTH];	/* its bounce domains by enum bounce_health */
 	struct timespec start;		/* when the daemon started (CLOCK_REALTIME) */
 	const char *version;		/* the daemon's version (borrowed) */
 	const char *engine;		/* the milter engine's name (borrowed) */

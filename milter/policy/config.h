@@ -141,6 +141,9 @@ struct config_domain {
 					 * option i was given (CONFIG_SET_*) */
 	int reused;			/* the loader's mark: copied from the running
 					 * snapshot's unchanged file (checked then) */
+	int bounce_health;		/* atomic: enum bounce_health of
+					 * bounce_domain (bouncecheck.h) */
+	int bounce_why;			/* atomic: enum bounce_why with it */
 };
 
 /* A file of the snapshot as read: what a reload needs to reuse it. */
@@ -246,6 +249,11 @@ struct config {
 	/* custom bounce domains */
 	struct config_words bounce_secret;	/* secret files: the first signs */
 	long bounce_max_age;		/* seconds a bounce address stays valid */
+	int bounce_store;		/* too long senders go to the store */
+	int bounce_check;		/* check bounce domains' DNS in the background */
+	struct config_words bounce_mx_hosts;	/* our bounce MX host names */
+	struct config_words bounce_check_ips;	/* our outbound addresses, for SPF */
+	long bounce_store_timeout;	/* seconds one store call may take */
 	struct config_words bounce_pass_local;	/* local parts let through in bounce domains */
 	struct bounce_secrets secrets;	/* loaded from bounce_secret */
 

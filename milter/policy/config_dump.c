@@ -454,6 +454,61 @@ config_man_domains(FILE *fp)
 	    "they change, not per message.\n", fp);
 }
 
+/* config_man_bounce - the man page's section on bounce addresses and their stored form */
+static void
+config_man_bounce(FILE *fp)
+{
+	fputs(".SH BOUNCE ADDRESSES\n"
+	    "A signed message of a block with \\fBbounce_domain\\fR leaves "
+	    "with its envelope sender rewritten into the bounce domain. The "
+	    "stateless form (\\fBab1=\\fR...) carries the original sender, "
+	    "signed with the first \\fBbounce_secret\\fR; it fits when the "
+	    "escaped sender takes at most 48 octets. A longer sender (a VERP "
+	    "address such as bounces+campaign-12345-rcpt=gmail.com@platform."
+	    "example) gets the stored form: the original is kept in the "
+	    "\\fBhistory\\fR store (table bounce_tokens, SQLite or PostgreSQL) "
+	    "under 80 random bits, and the address is \\fBab2=\\fR followed by "
+	    "the day, a MAC and the token, 30 octets in all. The row is "
+	    "committed (SQLite synchronous = FULL) before the message is "
+	    "accepted; rows are pruned a day after \\fBbounce_max_age\\fR.\n"
+	    ".PP\nA bounce to either form is delivered to the original sender. "
+	    "A stored-form address whose MAC does not verify, whose token is "
+	    "unknown, or that is older than \\fBbounce_max_age\\fR is refused "
+	    "at RCPT TO like a forged or expired stateless one (550 5.1.1, "
+	    "reason bad-mac or expired); the lookup is by primary key and "
+	    "bounded by \\fBbounce_store_timeout\\fR, and a store that fails "
+	    "tempfails the bounce (451 4.3.0) so that it comes back.\n"
+	    ".PP\nWithout \\fBhistory\\fR (or with \\fBbounce_store = no\\fR) "
+	    "a sender too long for the stateless form keeps its Return-Path, "
+	    "as does every such sender while the store fails or is slower than "
+	    "\\fBbounce_store_timeout\\fR: mail is never held for it. Each "
+	    "such message is logged at warning and counted "
+	    "(authmilter_bounce_rewrites_skipped_total); a missing store is "
+	    "also said once at every load. authmilter-bounce(1) \\fB-c\\fR "
+	    "decodes both forms.\n"
+	    ".PP\nWith \\fBbounce_check = yes\\fR (the default) each bounce "
+	    "domain's DNS is checked in the background, like the keys' records: "
+	    "at start, at a reload for new domains and those not known ok, and "
+	    "every \\fBkey_check_interval\\fR, spread over it, one domain at a "
+	    "time. It is \\fBok\\fR when its MX, or the target of its CNAME, "
+	    "is one of \\fBbounce_mx_hosts\\fR, and its SPF gives pass for "
+	    "each of \\fBbounce_check_ips\\fR (without them: its record "
+	    "includes \\fBplatform_spf_include\\fR); \\fBbroken\\fR "
+	    "otherwise (no-mx, mx-elsewhere, spf, spf-include). Mail of a "
+	    "domain whose bounce domain is broken leaves with its own "
+	    "Return-Path (counted as bounce_domain_broken); a bounce domain not "
+	    "checked yet (\\fBunchecked\\fR), or whose first check got no DNS "
+	    "answer (\\fBunknown\\fR), is rewritten into, and a later lookup "
+	    "without an answer keeps the last verdict. Each change is logged "
+	    "once (broken at warning). The states are shown by authmilterctl "
+	    "keys, domain and status and by the metric "
+	    "authmilter_bounce_domains, and saved to "
+	    "\\fBstate_dir\\fR/bouncestates (lines BOUNCE-DOMAIN STATE WHY "
+	    "EPOCH between a version line and an end line); after a restart "
+	    "only ok is taken from the file: a domain broken before is "
+	    "rewritten into until its first check, at once.\n", fp);
+}
+
 /* config_print_man - authmilter.conf(5) */
 void
 config_print_man(FILE *fp)
@@ -511,6 +566,7 @@ config_print_man(FILE *fp)
 	}
 	fputs(config_man_files, fp);
 	config_man_domains(fp);
+	config_man_bounce(fp);
 	fputs(".SH FILES\n/etc/authmilter/authmilter.conf\n"
 	    ".SH SEE ALSO\n.BR authmilter (8),\n.BR authmilter-keygen (1)\n", fp);
 }

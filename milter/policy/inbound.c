@@ -284,10 +284,58 @@ inbound_bounce_edits(const char *rcpt, const char *original, time_t issued,
 	buf_free(&hdr);
 }
 
+/*
+ * inbound_bounce_stored - a stored-form address whose MAC verified: its
+ * token looked up. Unknown (never issued, or pruned) is as forged as a bad
+ * MAC; a store that fails or is too slow tempfails the bounce (it comes
+ * back), never refuses it.
+ */
+static enum bounce_status
+inbound_bounce_stored(const struct config *c, const struct config_domain *d,
+    const struct bounce_map *map, const char *qid, time_t now,
+    struct buf *original, struct bounce_info *info)
+{
+	struct buf bdom = BUF_INIT;
+	time_t created = 0;
+	char err[512];
+	int found;
+
+	if (map == NULL) {
+		info->detail = "no bounce store to look the token up";
+		return BOUNCE_BAD_MAC;
+	}
+	if (bounce_domain_norm(d->bounce_domain, &bdom) != 0) {
+		buf_free(&bdom);
+		return BOUNCE_INTERNAL;
+	}
+	found = map->get(map->arg, info->token, buf_cstr(&bdom), original,
+	    &created, err, sizeof(err));
+	buf_free(&bdom);
+	if (found < 0) {
+		log_warn(qid, "bounce token %s cannot be looked up now: %s",
+		    info->token, err);
+		info->detail = "bounce store unavailable";
+		return BOUNCE_INTERNAL;
+	}
+	if (found == 0) {
+		info->detail = "unknown token";
+		return BOUNCE_BAD_MAC;
+	}
+	info->issued = created;
+	info->age_days = (long)((now - created) / 86400);
+	if (now - created > c->bounce_max_age) {
+		info->detail = "token older than bounce_max_age";
+		buf_reset(original);
+		return BOUNCE_EXPIRED;
+	}
+	return BOUNCE_OK;
+}
+
 /* inbound_bounce_rcpt - check a recipient in a custom bounce domain */
 enum bounce_status
 inbound_bounce_rcpt(const struct config *c, const char *rcpt, time_t now,
-    struct buf *original, struct bounce_info *info)
+    const struct bounce_map *map, const char *qid, struct buf *original,
+    struct bounce_info *info)
 {
 	char *dom = mailaddr_envelope_domain(rcpt);
 	const struct config_domain *d = config_find_bounce_domain(c, dom);
@@ -319,5 +367,7 @@ inbound_bounce_rcpt(const struct config *c, const char *rcpt, time_t now,
 	}
 	st = bounce_decode(&c->secrets, rcpt, d->bounce_domain, now,
 	    c->bounce_max_age, original, info);
+	if (st == BOUNCE_STORED)
+		st = inbound_bounce_stored(c, d, map, qid, now, original, info);
 	return st == BOUNCE_NOT_OURS ? BOUNCE_UNKNOWN_LOCAL : st;
 }

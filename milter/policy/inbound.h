@@ -79,9 +79,12 @@ void inbound_bounce_edits(const char *rcpt, const char *original,
  * inbound_bounce_rcpt - is rcpt an address in one of our bounce domains,
  * and does it verify? BOUNCE_NOT_OURS when it is not in a bounce domain
  * (or not in our format); BOUNCE_OK with the original sender in original.
+ * A stored-form address is looked up in map (NULL: none, refused): an
+ * unknown token is BOUNCE_BAD_MAC, one older than bounce_max_age
+ * BOUNCE_EXPIRED, a store failure BOUNCE_INTERNAL (logged with qid).
  */
 enum bounce_status inbound_bounce_rcpt(const struct config *c,
-    const char *rcpt, time_t now, struct buf *original,
-    struct bounce_info *info);
+    const char *rcpt, time_t now, const struct bounce_map *map,
+    const char *qid, struct buf *original, struct bounce_info *info);
 
 #endif

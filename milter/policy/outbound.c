@@ -7,6 +7,8 @@
 
 #include "auth/keys.h"
 #include "base/log.h"
+#include "base/stats.h"
+#include "policy/bouncecheck.h"
 #include "policy/keyload.h"
 #include "policy/outbound.h"
 #include "base/xalloc.h"
@@ -198,30 +200,107 @@ outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 	return 0;
 }
 
+/* outbound_set_sender - the edit that rewrites MAIL FROM to addr */
+static void
+outbound_set_sender(const char *envfrom, const char *args, const char *addr,
+    const char *how, struct edit_list *edits)
+{
+	struct buf path = BUF_INIT;
+	struct edit *e;
+
+	buf_printf(&path, "<%s>", addr);
+	e = edit_add(edits, EDIT_SENDER, NULL, buf_cstr(&path));
+	edit_args(e, args);
+	edit_note(e, LOG_INFO, "Return-Path %s rewritten to %s%s", envfrom,
+	    buf_cstr(&path), how);
+	buf_free(&path);
+}
+
+/*
+ * outbound_stored - a sender too long for the stateless form: keep it in
+ * the store under a random token, then rewrite to the stored form. The
+ * mapping is committed before this returns, so before the message is
+ * accepted (a bounce may come back within seconds). A store that fails or
+ * is too slow never costs the message: it leaves with its own sender.
+ */
+static int
+outbound_stored(const struct config *c, const struct config_domain *d,
+    const char *envfrom, const char *args, time_t now, const char *qid,
+    const struct bounce_map *map, struct edit_list *edits)
+{
+	unsigned char tok[BOUNCE_TOKEN_OCTETS];
+	char text[BOUNCE_TOKEN_CHARS + 1], err[512], how[64];
+	struct buf addr = BUF_INIT, orig = BUF_INIT, bdom = BUF_INIT;
+	enum bounce_status st;
+	int rc = 0;
+
+	if (bounce_sender_canonical(envfrom, &orig) != BOUNCE_OK
+	    || bounce_domain_norm(d->bounce_domain, &bdom) != 0)
+		goto done;	/* bounce_encode said it was fine: cannot happen */
+	if (map->random(map->arg, tok, sizeof(tok)) != 0) {
+		log_err(qid, "Return-Path %s not rewritten: no random token",
+		    envfrom);
+		rc = -1;
+		goto done;
+	}
+	st = bounce_encode_stored(&c->secrets, tok, d->bounce_domain, now,
+	    &addr, text);
+	if (st != BOUNCE_OK) {
+		log_err(qid, "Return-Path %s not rewritten: %s", envfrom,
+		    bounce_status_text(st));
+		rc = -1;
+	} else if (map->put(map->arg, text, buf_cstr(&bdom), buf_cstr(&orig),
+	    now, err, sizeof(err)) != 0) {
+		log_warn(qid, "Return-Path %s kept, not rewritten into %s: too "
+		    "long for the stateless form and the bounce store failed: "
+		    "%s", envfrom, d->bounce_domain, err);
+		stats_inc(STATS_BOUNCE_KEPT + STATS_KEPT_STORE_FAILED);
+	} else {
+		(void)snprintf(how, sizeof(how), " (stored form, token %s)",
+		    text);
+		outbound_set_sender(envfrom, args, buf_cstr(&addr), how, edits);
+		stats_inc(STATS_BOUNCE_STORED);
+	}
+done:
+	buf_free(&addr);
+	buf_free(&orig);
+	buf_free(&bdom);
+	return rc;
+}
+
 /* outbound_return_path - rewrite MAIL FROM into the custom bounce domain */
 int
 outbound_return_path(const struct config *c, const struct config_domain *d,
     const char *envfrom, const char *args, time_t now, const char *qid,
-    struct edit_list *edits)
+    const struct bounce_map *map, struct edit_list *edits)
 {
-	struct buf addr = BUF_INIT, path = BUF_INIT;
+	struct buf addr = BUF_INIT;
 	enum bounce_status st;
-	struct edit *e;
+	enum bounce_why why;
 
 	if (d == NULL || d->bounce_domain == NULL || d->bounce_domain[0] == '\0')
 		return 0;
+	/* SPF would fail for it and bounces be lost; logged at each change
+	 * of the domain's state, by the checker */
+	if (bouncecheck_get(d, &why) == BOUNCE_HEALTH_BROKEN) {
+		log_debug(qid, "Return-Path %s kept: bounce domain %s is broken "
+		    "(%s)", envfrom, d->bounce_domain, bouncecheck_why_name(why));
+		stats_inc(STATS_BOUNCE_KEPT + STATS_KEPT_DOMAIN_BROKEN);
+		return 0;
+	}
 	st = bounce_encode(&c->secrets, envfrom, d->bounce_domain, now, &addr);
 	if (st == BOUNCE_OK) {
-		buf_printf(&path, "<%s>", buf_cstr(&addr));
-		e = edit_add(edits, EDIT_SENDER, NULL, buf_cstr(&path));
-		edit_args(e, args);
-		edit_note(e, LOG_INFO, "Return-Path %s rewritten to %s", envfrom,
-		    buf_cstr(&path));
+		outbound_set_sender(envfrom, args, buf_cstr(&addr), "", edits);
+	} else if (st == BOUNCE_TOO_LONG && c->bounce_store && map != NULL) {
+		buf_free(&addr);
+		return outbound_stored(c, d, envfrom, args, now, qid, map, edits);
 	} else if (st == BOUNCE_TOO_LONG) {
-		/* SPF alignment lost for this message: the operator's business
-		 * (a VERP sender too long for the stateless form) */
-		log_warn(qid, "Return-Path %s kept, not rewritten into %s: %s",
-		    envfrom, d->bounce_domain, bounce_status_text(st));
+		/* SPF alignment lost for this message: the operator's business */
+		log_warn(qid, "Return-Path %s kept, not rewritten into %s: %s "
+		    "(%s)", envfrom, d->bounce_domain, bounce_status_text(st),
+		    c->bounce_store ? "no history store for stored bounce "
+		    "addresses" : "bounce_store = no");
+		stats_inc(STATS_BOUNCE_KEPT + STATS_KEPT_TOO_LONG);
 	} else if (st == BOUNCE_BAD_SENDER) {
 		log_info(qid, "Return-Path %s kept: %s", envfrom,
 		    bounce_status_text(st));
@@ -230,7 +309,6 @@ outbound_return_path(const struct config *c, const struct config_domain *d,
 		    bounce_status_text(st));
 	}
 	buf_free(&addr);
-	buf_free(&path);
 	return st == BOUNCE_INTERNAL ? -1 : 0;
 }
 

@@ -63,12 +63,15 @@ int outbound_finish(struct outbound *o, const struct sign_header *hdrs,
 /*
  * outbound_return_path - append the envelope sender's change into block
  * d's bounce domain (keeping the ESMTP args) to edits, when there is one
- * to make; a sender that cannot be encoded is kept (logged). 0, or -1 on
- * an internal error (logged).
+ * to make; a sender that cannot be encoded is kept (logged). A sender too
+ * long for the stateless form is kept in map (bounce_store; NULL: none)
+ * and rewritten to the stored form; the store failing keeps the sender
+ * (logged, counted). 0, or -1 on an internal error (logged).
  */
 int outbound_return_path(const struct config *c,
     const struct config_domain *d, const char *envfrom, const char *args,
-    time_t now, const char *qid, struct edit_list *edits);
+    time_t now, const char *qid, const struct bounce_map *map,
+    struct edit_list *edits);
 /*
  * outbound_choose - block d's keys that would sign at now: k[KEY_RSA] and
  * k[KEY_ED25519] (NULL: none of that type), chosen as outbound_begin

@@ -279,6 +279,60 @@ history_store_rua_each(struct history_store *s, const char *domain,
 	return s->be->rua_each(s->db, domain, since, fn, arg, err, errlen);
 }
 
+/* history_store_bounce_ok - has the schema the bounce_tokens table? */
+static int
+history_store_bounce_ok(struct history_store *s, char *err, size_t errlen)
+{
+	if (s->version < 4)
+		return log_fail(err, errlen, "history: schema version %d has no "
+		    "bounce_tokens", s->version);
+	return 0;
+}
+
+/* history_store_bounce_put - store one mapping */
+int
+history_store_bounce_put(struct history_store *s, const char *token,
+    const char *bounce_domain, const char *original, time_t created,
+    char *err, size_t errlen)
+{
+	if (history_store_bounce_ok(s, err, errlen) != 0)
+		return -1;
+	return s->be->bounce_put(s->db, token, bounce_domain, original, created,
+	    err, errlen);
+}
+
+/* history_store_bounce_get - look a token up */
+int
+history_store_bounce_get(struct history_store *s, const char *token,
+    const char *bounce_domain, char **original, time_t *created, char *err,
+    size_t errlen)
+{
+	*original = NULL;
+	*created = 0;
+	if (history_store_bounce_ok(s, err, errlen) != 0)
+		return -1;
+	return s->be->bounce_get(s->db, token, bounce_domain, original, created,
+	    err, errlen);
+}
+
+/* history_store_bounce_prune - delete old mappings */
+long
+history_store_bounce_prune(struct history_store *s, time_t before, char *err,
+    size_t errlen)
+{
+	if (history_store_bounce_ok(s, err, errlen) != 0)
+		return -1;
+	return s->be->bounce_prune(s->db, before, err, errlen);
+}
+
+/* history_store_limit - bound statements, durable commits */
+int
+history_store_limit(struct history_store *s, long ms, char *err,
+    size_t errlen)
+{
+	return s->be->limit(s->db, ms, err, errlen);
+}
+
 /* ---- the writer ---- */
 
 struct history {

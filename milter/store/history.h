@@ -23,7 +23,7 @@
 
 #include "store/rua.h"
 
-#define HISTORY_SCHEMA_VERSION	3	/* the newest migration */
+#define HISTORY_SCHEMA_VERSION	4	/* the newest migration */
 
 /*
  * The columns of the messages table after its id and received time, the
@@ -194,6 +194,34 @@ typedef int (*history_rua_fn)(void *arg, const struct rua_report *r);
  */
 int history_store_rua_each(struct history_store *s, const char *domain,
     long long since, history_rua_fn fn, void *arg, char *err, size_t errlen);
+/*
+ * The stored bounce addresses (schema version 4, table bounce_tokens):
+ * token -> original envelope sender, for senders too long for the
+ * stateless bounce address (bounce.h, the stored form). Written on the
+ * message path (bouncemap.c), not by the writer thread: a mapping must be
+ * committed before the message it belongs to is accepted.
+ */
+/* history_store_bounce_put - store one mapping (a commit of its own); 0 or -1 with err */
+int history_store_bounce_put(struct history_store *s, const char *token,
+    const char *bounce_domain, const char *original, time_t created,
+    char *err, size_t errlen);
+/*
+ * history_store_bounce_get - the mapping of token in bounce_domain: 1
+ * found (original and created set), 0 unknown, -1 err
+ */
+int history_store_bounce_get(struct history_store *s, const char *token,
+    const char *bounce_domain, char **original, time_t *created, char *err,
+    size_t errlen);
+/* history_store_bounce_prune - delete mappings made before a time; how many, or -1 with err */
+long history_store_bounce_prune(struct history_store *s, time_t before,
+    char *err, size_t errlen);
+/*
+ * history_store_limit - bound every later statement of this handle to ms
+ * milliseconds (SQLite: the wait for a lock; PostgreSQL: statement_timeout)
+ * and make its commits durable (SQLite: synchronous = FULL); 0 or -1
+ */
+int history_store_limit(struct history_store *s, long ms, char *err,
+    size_t errlen);
 
 /* ---- the writer ---- */
 

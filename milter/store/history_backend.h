@@ -45,6 +45,16 @@ struct history_backend {
 	/* rua_each - received reports of a domain (NULL all) ending at or after since */
 	int (*rua_each)(void *db, const char *domain, long long since,
 	    history_rua_fn fn, void *arg, char *err, size_t errlen);
+	/* bounce_put - one token mapping, committed; 0 or -1 with err */
+	int (*bounce_put)(void *db, const char *token, const char *bounce_domain,
+	    const char *original, time_t created, char *err, size_t errlen);
+	/* bounce_get - 1 found (*original allocated), 0 unknown, -1 err */
+	int (*bounce_get)(void *db, const char *token, const char *bounce_domain,
+	    char **original, time_t *created, char *err, size_t errlen);
+	/* bounce_prune - delete mappings made before a time; how many or -1 */
+	long (*bounce_prune)(void *db, time_t before, char *err, size_t errlen);
+	/* limit - statement time bound in ms, durable commits; 0 or -1 */
+	int (*limit)(void *db, long ms, char *err, size_t errlen);
 };
 
 /* The SQLite backend (history_sqlite.c). */

@@ -53,6 +53,13 @@ static const char *const history_pg_migrations[] = {
 	"CREATE TABLE rua_rows ("
 	" report BIGINT NOT NULL REFERENCES rua_reports (id),"
 	HISTORY_SQL_RUA_ROW_COLUMNS,
+	/* 4: the stored bounce addresses (bounce.h, stored form) */
+	"CREATE TABLE bounce_tokens ("
+	" token TEXT PRIMARY KEY,"
+	" bounce_domain TEXT NOT NULL,"
+	" original TEXT NOT NULL,"
+	" created BIGINT NOT NULL);"
+	"CREATE INDEX bounce_tokens_created ON bounce_tokens (created);",
 };
 
 #define HISTORY_PG_NMIGRATIONS (sizeof(history_pg_migrations) \
@@ -647,6 +654,84 @@ history_pg_rua_each(void *h, const char *domain, long long since,
 	return rc;
 }
 
+/* history_pg_bounce_put - one mapping, committed when it returns (autocommit) */
+static int
+history_pg_bounce_put(void *h, const char *token, const char *bounce_domain,
+    const char *original, time_t created, char *err, size_t errlen)
+{
+	char c[24];
+	const char *v[4] = { token, bounce_domain, original, c };
+
+	(void)snprintf(c, sizeof(c), "%lld", (long long)created);
+	return history_pg_ok(h, PQexecParams(h, "INSERT INTO bounce_tokens "
+	    "(token, bounce_domain, original, created) VALUES ($1, $2, $3, $4)",
+	    4, NULL, v, NULL, NULL, 0), "bounce_tokens", err, errlen);
+}
+
+/* history_pg_bounce_get - look a token up (its primary key) */
+static int
+history_pg_bounce_get(void *h, const char *token, const char *bounce_domain,
+    char **original, time_t *created, char *err, size_t errlen)
+{
+	PGconn *db = h;
+	const char *v[2] = { token, bounce_domain };
+	PGresult *res;
+	int rc = -1;
+
+	res = PQexecParams(db, "SELECT original, created FROM bounce_tokens "
+	    "WHERE token = $1 AND bounce_domain = $2", 2, NULL, v, NULL, NULL,
+	    0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		rc = PQntuples(res) > 0;
+		if (rc) {
+			*original = xstrdup(PQgetvalue(res, 0, 0));
+			*created = (time_t)atoll(PQgetvalue(res, 0, 1));
+		}
+	} else
+		(void)log_fail(err, errlen, "postgresql: bounce_tokens: %s",
+		    PQerrorMessage(db));
+	PQclear(res);
+	return rc;
+}
+
+/* history_pg_bounce_prune - delete mappings made before a time */
+static long
+history_pg_bounce_prune(void *h, time_t before, char *err, size_t errlen)
+{
+	PGconn *db = h;
+	PGresult *res;
+	char b[24];
+	const char *v[1] = { b };
+	long n = -1;
+
+	(void)snprintf(b, sizeof(b), "%lld", (long long)before);
+	res = PQexecParams(db, "DELETE FROM bounce_tokens WHERE created < $1", 1,
+	    NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		n = atol(PQcmdTuples(res));
+	if (history_pg_ok(db, res, "bounce_tokens", err, errlen) != 0)
+		n = -1;
+	return n;
+}
+
+/* history_pg_limit - statement_timeout; commits are durable by default */
+static int
+history_pg_limit(void *h, long ms, char *err, size_t errlen)
+{
+	char sql[64];
+	int n;
+
+	n = snprintf(sql, sizeof(sql), "SET statement_timeout = %ld",
+	    ms > 0 ? ms : 1);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return log_fail(err, errlen, "postgresql: bad timeout");
+	/* a server set to synchronous_commit = off would lose acknowledged
+	 * mappings in a crash: ask for it on this session */
+	if (history_pg_exec(h, sql, err, errlen) != 0)
+		return -1;
+	return history_pg_exec(h, "SET synchronous_commit = on", err, errlen);
+}
+
 const struct history_backend history_pg = {
 	.name = "postgresql",
 	.open = history_pg_open,
@@ -660,4 +745,8 @@ const struct history_backend history_pg = {
 	.sent_add = history_pg_sent_add,
 	.rua_add = history_pg_rua_add,
 	.rua_each = history_pg_rua_each,
+	.bounce_put = history_pg_bounce_put,
+	.bounce_get = history_pg_bounce_get,
+	.bounce_prune = history_pg_bounce_prune,
+	.limit = history_pg_limit,
 };

@@ -49,6 +49,13 @@ static const char *const history_sqlite_migrations[] = {
 	"CREATE TABLE rua_rows ("
 	" report INTEGER NOT NULL REFERENCES rua_reports (id),"
 	HISTORY_SQL_RUA_ROW_COLUMNS,
+	/* 4: the stored bounce addresses (bounce.h, stored form) */
+	"CREATE TABLE bounce_tokens ("
+	" token TEXT PRIMARY KEY,"
+	" bounce_domain TEXT NOT NULL,"
+	" original TEXT NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX bounce_tokens_created ON bounce_tokens (created);",
 };
 
 #define HISTORY_SQLITE_NMIGRATIONS (sizeof(history_sqlite_migrations) \
@@ -619,6 +626,100 @@ done:
 	return rc;
 }
 
+/* history_sqlite_bounce_put - one mapping, its own (autocommit) transaction */
+static int
+history_sqlite_bounce_put(void *h, const char *token, const char *bounce_domain,
+    const char *original, time_t created, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO bounce_tokens (token, "
+	    "bounce_domain, original, created) VALUES (?, ?, ?, ?)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+		goto done;
+	}
+	(void)sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, bounce_domain, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 3, original, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(st, 4, (sqlite3_int64)created);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+	else
+		rc = 0;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* history_sqlite_bounce_get - look a token up (its primary key) */
+static int
+history_sqlite_bounce_get(void *h, const char *token, const char *bounce_domain,
+    char **original, time_t *created, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT original, created FROM bounce_tokens "
+	    "WHERE token = ? AND bounce_domain = ?", -1, &st, NULL)
+	    != SQLITE_OK) {
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+		goto done;
+	}
+	(void)sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, bounce_domain, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*original = xstrdup(history_sqlite_text(st, 0));
+		*created = (time_t)sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* history_sqlite_bounce_prune - delete mappings made before a time */
+static long
+history_sqlite_bounce_prune(void *h, time_t before, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *st = NULL;
+	long n = -1;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM bounce_tokens WHERE created < ?",
+	    -1, &st, NULL) != SQLITE_OK) {
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+		goto done;
+	}
+	(void)sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		(void)history_sqlite_fail(db, "bounce_tokens", err, errlen);
+	else
+		n = (long)sqlite3_changes(db);
+done:
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* history_sqlite_limit - wait at most ms for a lock; commits survive a power cut */
+static int
+history_sqlite_limit(void *h, long ms, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+
+	(void)sqlite3_busy_timeout(db, ms > 0 ? (int)ms : 1);
+	/* WAL with NORMAL may lose the last commits on power loss */
+	return history_sqlite_exec(db, "PRAGMA synchronous = FULL;", err,
+	    errlen);
+}
+
 const struct history_backend history_sqlite = {
 	.name = "sqlite",
 	.open = history_sqlite_open,
@@ -632,4 +733,8 @@ const struct history_backend history_sqlite = {
 	.sent_add = history_sqlite_sent_add,
 	.rua_add = history_sqlite_rua_add,
 	.rua_each = history_sqlite_rua_each,
+	.bounce_put = history_sqlite_bounce_put,
+	.bounce_get = history_sqlite_bounce_get,
+	.bounce_prune = history_sqlite_bounce_prune,
+	.limit = history_sqlite_limit,
 };

@@ -110,6 +110,11 @@ with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
 }
 
 mkdir -p "$work/corpus-parsers" "$work/corpus-engine"
+# bounce addresses (fuzz_parsers case 8): both forms, as the codec writes them
+printf '\010ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
+    > "$work/corpus-parsers/bounce-stored"
+printf '\010ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
+    > "$work/corpus-parsers/bounce-stateless"
 seed_session > "$work/corpus-engine/session"
 seed_rua
 seed_spf

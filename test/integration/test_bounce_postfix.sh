@@ -28,7 +28,7 @@ BOUNCE_TOOL=${BOUNCE_TOOL:-$BUILD_DIR/milter/authmilter-bounce}
 SPFCHECK=${SPFCHECK:-$BUILD_DIR/test/tools/spfcheck}
 MILTERLOAD=${MILTERLOAD:-$BUILD_DIR/test/bench/milterload}
 it_require "$AUTHMILTER" "$BOUNCE_TOOL" "$SPFCHECK" "$MILTERLOAD"
-it_plan 100
+it_plan 101
 "$IT_PY" -c 'import spf, authres, dns.resolver' 2> /dev/null || {
     echo "Bail out! install the Debian packages python3-spf and python3-authres"
     exit 1
@@ -77,6 +77,8 @@ write_conf "$KOLD"
 it_check "authmilter -n accepts the bounce conf" "$AUTHMILTER" -n -c "$conf"
 
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
+it_check "no history: a warning at load says VERP senders keep their Return-Path" \
+    it_wait_logged 5 "warning: bounce_store: no history store .*: envelope senders too long for the stateless bounce address \(VERP\) keep their Return-Path"
 it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
 # Outside clients may send to the bounce domain (else RCPT never reaches
 # the milter: "Relay access denied"); relayhost takes it to the sink.

@@ -3,7 +3,10 @@
 # private cluster (Debian's postgresql 15, initdb/postgres run as the
 # postgres user, listening only on a unix socket in the work dir), two
 # authmilter daemons writing into it at once (inbound mail from the
-# milter load generator, each from its own client address); then the
+# milter load generator, each from its own client address); a VERP sender
+# signed by one daemon gets a stored bounce address whose mapping is in
+# the shared store, and a bounce to it through the other daemon goes back
+# to the VERP sender; then the
 # server stopped under load: mail keeps flowing (every message answered),
 # the records that did not fit are counted, and writing resumes when the
 # server is back; the exact accounting (rows + counted drops = messages)
@@ -24,7 +27,7 @@ REPORT=${AUTHMILTER_REPORT:-$(dirname "$AUTHMILTER")/authmilter-report}
 ML=${MILTERLOAD:-$BUILD_DIR/test/bench/milterload}
 it_require "$AUTHMILTER" "$REPORT" "$ML" "$PGBIN/initdb" "$PGBIN/postgres" \
     setpriv psql
-it_plan 18
+it_plan 21
 Z=pg.example
 it_zone_add $Z "$Z. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\""
 it_zone_add $Z "_dmarc.$Z. 300 IN TXT \"v=DMARC1; p=reject; rua=mailto:d@$Z\""
@@ -82,6 +85,13 @@ mkconf "$IT_DIR/milter/a.conf" "$S1"
 # a small queue: an outage of seconds overflows it
 echo "history_queue = 300" >> "$IT_DIR/milter/a.conf"
 mkconf "$IT_DIR/milter/b.conf" "$S2"
+# both sign verp.example with one bounce secret: either maps the other's bounces
+VKEY=$(it_keygen verp.example s1 rsa 1024) || { echo "Bail out! keygen"; exit 1; }
+( umask 077; head -c 32 /dev/urandom > "$IT_DIR/keys/bounce.key" )
+for f in a b; do
+    printf 'bounce_secret = %s\ndomain verp.example {\n    key = s1 %s\n    bounce_domain = bounce.verp.example\n}\n' \
+        "$IT_DIR/keys/bounce.key" "$VKEY" >> "$IT_DIR/milter/$f.conf"
+done
 it_milter_start_authmilter "$IT_DIR/milter/a.conf" || { echo "Bail out! authmilter a"; exit 1; }
 it__bg milter2 "$IT_DIR/log/milter2.log" "$AUTHMILTER" -f -c "$IT_DIR/milter/b.conf"
 it__wait_socket "unix:$S2" "$IT_LAST_PID" || { echo "Bail out! authmilter b"; exit 1; }
@@ -114,8 +124,8 @@ a_settled() {
     [ $((rows + $(a_drops) - ${2#*+})) = "${2%+*}" ]
 }
 
-it_check "both daemons migrated the one store to version 3 (no race)" \
-    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2,3"
+it_check "both daemons migrated the one store to version 4 (no race)" \
+    test "$(q "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version")" = "1,2,3,4"
 load "$S1" 192.0.2.21 2000 "$IT_DIR/tmp/a.json" -R 1000 &
 pa=$!
 load "$S2" 192.0.2.22 2000 "$IT_DIR/tmp/b.json" -R 1000 &
@@ -158,6 +168,21 @@ stored=$(q "SELECT COUNT(*) FROM messages WHERE source_ip = '192.0.2.23'")
 dropped=$(($(a_drops) - drops1))
 echo "# outage: $stored stored, $dropped dropped and counted"
 it_check "some were dropped and counted (the store was down)" test "$dropped" -gt 0
+
+# stored bounce addresses in the shared store: made by a, mapped back by b
+VERP=bounces+newsletter-2026-12345-rcpt=john.doe=gmail.com@verp.example
+"$ML" -S "unix:$S1" -a alice -F verp.example -f "$VERP" -r bob@dest.example \
+    -m 1 -q -v > /dev/null 2> "$IT_DIR/tmp/verp-a.err"
+RP=$(sed -n 's/.*chgfrom [0-9]* <\(ab2=[^>]*\)>.*/\1/p' "$IT_DIR/tmp/verp-a.err")
+it_check "daemon a: the VERP sender rewritten to the stored form ($RP)" \
+    grep -qE '^ab2=[a-z2-7]{26}@bounce\.verp\.example$' <<< "$RP"
+it_check "the mapping is in PostgreSQL's bounce_tokens" \
+    test "$(q "SELECT bounce_domain || ' ' || original FROM bounce_tokens WHERE token = '${RP:14:16}'")" \
+    = "bounce.verp.example $VERP"
+"$ML" -S "unix:$S2" -i 192.0.2.77 -F verp.example -f "<>" -r "$RP" -m 1 -q -v \
+    > /dev/null 2> "$IT_DIR/tmp/verp-b.err"
+it_check "daemon b: a bounce to it is delivered to the VERP sender" \
+    grep -qF "addrcpt 0 <$VERP>" "$IT_DIR/tmp/verp-b.err"
 it_milter_stop
 it__stop milter2
 

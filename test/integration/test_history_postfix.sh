@@ -137,9 +137,9 @@ it_check "metrics: authmilter_history_records_written_total 6, none dropped" \
         grep -qx "authmilter_history_records_dropped_total{reason=\"queue_full\"} 0" "$2"' \
     sh "$MPORT" "$IT_DIR/tmp/metrics.txt"
 it_check "the store was opened and migrated (logged)" \
-    it_wait_logged 5 "history: store sqlite:.* open \(schema version 3\)"
-it_check "schema_version holds versions 1, 2 and 3 (3: the received reports)" \
-    test "$(q 'SELECT group_concat(version) FROM schema_version')" = "1,2,3"
+    it_wait_logged 5 "history: store sqlite:.* open \(schema version 4\)"
+it_check "schema_version holds versions 1 to 4 (3: the received reports, 4: the stored bounce addresses)" \
+    test "$(q 'SELECT group_concat(version) FROM schema_version')" = "1,2,3,4"
 it_check "the database is in WAL mode" \
     test "$(q 'PRAGMA journal_mode')" = wal
 row_is "signed pass row" "envelope_from = 'pass.$Z' AND dkim_aligned = 1" \

@@ -106,9 +106,9 @@ stored() {
       "customer.example s1 pass; platform.example p2026 pass" ] &&
     [ "$(q "SELECT date_begin, date_end, p, sp, np, pct, testing, format FROM rua_reports WHERE org_name = 'mail.receiver.example'")" = \
       "1794614400|1794700799|none|none|none||n|dmarcbis" ] &&
-    [ "$(q 'SELECT MAX(version) FROM schema_version')" = 3 ]
+    [ "$(q 'SELECT MAX(version) FROM schema_version')" = 4 ]
 }
-it_check "the store holds 4 reports, 7 rows, 1005 messages, each field as reported (schema 3)" stored
+it_check "the store holds 4 reports, 7 rows, 1005 messages, each field as reported (schema 4: the received reports are migration 3)" stored
 
 # hostile and broken files: a clear error each, exit 1, nothing stored
 refused() {

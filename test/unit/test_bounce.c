@@ -588,8 +588,15 @@ decode_classifies_foreign_and_broken(void **state)
 		{ "<>", BOUNCE_NOT_OURS, "prefix" },
 		{ "ab1=bbgibotsr4=no-reply=platform.example@mx.example",
 		  BOUNCE_NOT_OURS, "not in the bounce domain" },
-		{ "ab2=bbgibotsr4=no-reply=platform.example@" BDOM,
+		{ "ab3=bbgibotsr4=no-reply=platform.example@" BDOM,
 		  BOUNCE_MALFORMED, "version" },
+		{ "ab2=bbgibotsr4=no-reply=platform.example@" BDOM,
+		  BOUNCE_MALFORMED, "wrong length" },
+		{ "ab2=bbgibotsr4aaaaaaaaaaaaaaa1@" BDOM, BOUNCE_MALFORMED,
+		  "bad character" },
+		{ "ab2=bbgibotsr4aaaaaaaaaaaaaaaaa@" BDOM, BOUNCE_MALFORMED,
+		  "wrong length" },
+		{ "ab2=bbgibotsr4aaaaaaaaaaaaaaaa@" BDOM, BOUNCE_BAD_MAC, NULL },
 		{ "ab01=bbgibotsr4=no-reply=platform.example@" BDOM,
 		  BOUNCE_MALFORMED, "version" },
 		{ "ab1=bbgibotsr4=no_2dreply=platform.example@" BDOM,
@@ -757,7 +764,7 @@ status_names_are_distinct(void **state)
 	int i, j;
 
 	(void)state;
-	for (i = BOUNCE_OK; i <= BOUNCE_UNKNOWN_LOCAL; i++) {
+	for (i = BOUNCE_OK; i <= BOUNCE_STORED; i++) {
 		assert_string_not_equal(bounce_status_name(i), "unknown");
 		assert_string_not_equal(bounce_status_text(i), "unknown status");
 		for (j = BOUNCE_OK; j < i; j++) {
@@ -767,7 +774,118 @@ status_names_are_distinct(void **state)
 			    bounce_status_text(j));
 		}
 	}
-	assert_string_equal(bounce_status_name(BOUNCE_UNKNOWN_LOCAL + 1), "unknown");
+	assert_string_equal(bounce_status_name(BOUNCE_STORED + 1), "unknown");
+}
+
+/* stored_form_known_answer_and_roundtrip - 30 octets, verified, the token back */
+static void
+stored_form_known_answer_and_roundtrip(void **state)
+{
+	static const unsigned char tok[BOUNCE_TOKEN_OCTETS] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	struct bounce_secrets s, other;
+	struct buf enc = BUF_INIT, dec = BUF_INIT;
+	struct bounce_info info;
+	char text[BOUNCE_TOKEN_CHARS + 1];
+	char *up;
+	size_t i;
+
+	(void)state;
+	secrets_of(&s, key_a, NULL);
+	secrets_of(&other, key_c, NULL);
+	assert_int_equal(bounce_encode_stored(&s, tok, "Bounce.Customer.Example.",
+	    NOW, &enc, text), BOUNCE_OK);
+	/* the token: base32 of 00 01 02 ... 09; the MAC from Python's hmac */
+	assert_string_equal(text, "aaaqeayeaudaocaj");
+	assert_string_equal(enc.data, "ab2=bbc47cds33aaaqeayeaudaocaj@" BDOM);
+	assert_int_equal(strlen(text), BOUNCE_TOKEN_CHARS);
+	assert_int_equal(strchr(enc.data, '@') - enc.data, BOUNCE_STORED_CHARS);
+	assert_true(strncmp(enc.data, "ab2=bb", 6) == 0);
+	assert_string_equal(strchr(enc.data, '@') + 1, BDOM);
+	assert_int_equal(bounce_decode(&s, enc.data, BDOM, NOW, 0, &dec, &info),
+	    BOUNCE_STORED);
+	assert_string_equal(info.token, text);
+	assert_int_equal(dec.len, 0);
+	assert_int_equal(info.issued, NOW - NOW % DAY);
+	/* folded to upper case by some MTA: still ours */
+	up = strdup(enc.data);
+	for (i = 0; up[i] != '\0'; i++)
+		up[i] = (char)toupper((unsigned char)up[i]);
+	assert_int_equal(bounce_decode(&s, up, NULL, NOW, 0, &dec, &info),
+	    BOUNCE_STORED);
+	free(up);
+	/* another secret, another domain, too old: refused */
+	assert_int_equal(bounce_decode(&other, enc.data, BDOM, NOW, 0, &dec,
+	    &info), BOUNCE_BAD_MAC);
+	assert_string_equal(info.token, "");
+	assert_int_equal(bounce_decode(&s, enc.data, "bounce.other.example", NOW,
+	    0, &dec, &info), BOUNCE_NOT_OURS);
+	assert_int_equal(bounce_decode(&s, enc.data, BDOM, NOW + 40 * DAY, 0,
+	    &dec, &info), BOUNCE_EXPIRED);
+	assert_string_equal(info.token, text);
+	assert_int_equal(bounce_encode_stored(&s, tok, "not a domain", NOW, &enc,
+	    text), BOUNCE_BAD_DOMAIN);
+	assert_int_equal(enc.len, 0);
+	bounce_secrets_free(&s);
+	bounce_secrets_free(&other);
+	buf_free(&enc);
+	buf_free(&dec);
+}
+
+/* stored_form_rejects_every_single_character_change - the MAC covers the token */
+static void
+stored_form_rejects_every_single_character_change(void **state)
+{
+	static const unsigned char tok[BOUNCE_TOKEN_OCTETS] = {
+		0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6 };
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	struct bounce_secrets s;
+	struct buf enc = BUF_INIT, dec = BUF_INIT, v = BUF_INIT;
+	char text[BOUNCE_TOKEN_CHARS + 1];
+	enum bounce_status st;
+	size_t i, k;
+
+	(void)state;
+	secrets_of(&s, key_a, NULL);
+	assert_int_equal(bounce_encode_stored(&s, tok, BDOM, NOW, &enc, text),
+	    BOUNCE_OK);
+	/* past the prefix and the day (a changed day may only expire it) */
+	for (i = strlen(BOUNCE_STORED_PREFIX) + 2; i < BOUNCE_STORED_CHARS; i++)
+		for (k = 0; k < 32; k++) {
+			if (b32[k] == enc.data[i])
+				continue;
+			buf_reset(&v);
+			buf_append(&v, enc.data, enc.len);
+			v.data[i] = b32[k];
+			st = bounce_decode(&s, v.data, NULL, NOW, 0, &dec, NULL);
+			if (st != BOUNCE_BAD_MAC)
+				fail_msg("%s: %s", v.data, bounce_status_name(st));
+		}
+	/* a stateless and a stored address never decode as each other */
+	assert_int_equal(bounce_encode(&s, "bounces+campaign-12345-rcpt=gmail"
+	    ".com@platform.example", BDOM, NOW, &v), BOUNCE_TOO_LONG);
+	bounce_secrets_free(&s);
+	buf_free(&enc);
+	buf_free(&dec);
+	buf_free(&v);
+}
+
+/* sender_canonical_is_what_stateless_decodes_to - one spelling in both forms */
+static void
+sender_canonical_is_what_stateless_decodes_to(void **state)
+{
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(bounce_sender_canonical("<@relay.example:Bounces+x=y"
+	    "@Platform.Example.>", &out), BOUNCE_OK);
+	assert_string_equal(buf_cstr(&out), "Bounces+x=y@platform.example");
+	assert_int_equal(bounce_sender_canonical("<>", &out),
+	    BOUNCE_NULL_SENDER);
+	assert_int_equal(bounce_sender_canonical("no-at-sign", &out),
+	    BOUNCE_BAD_SENDER);
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
 }
 
 /* local_unquoted_as_the_mta_delivers - quotes and escapes resolved, and said */
@@ -1184,6 +1302,9 @@ main(void)
 		cmocka_unit_test(u_labels_encode_and_decode_as_their_a_labels),
 		cmocka_unit_test(status_names_are_distinct),
 		cmocka_unit_test(local_unquoted_as_the_mta_delivers),
+		cmocka_unit_test(stored_form_known_answer_and_roundtrip),
+		cmocka_unit_test(stored_form_rejects_every_single_character_change),
+		cmocka_unit_test(sender_canonical_is_what_stateless_decodes_to),
 		cmocka_unit_test_setup_teardown(secret_files_are_vetted,
 		    tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(

@@ -119,6 +119,52 @@ hist_read_free(struct hist_read *rd)
 	rd->n = 0;
 }
 
+/* bounce_tokens_put_get_prune - a mapping comes back in its bounce domain only, and is pruned */
+static void
+bounce_tokens_put_get_prune(void **state)
+{
+	struct history_store *s, *old;
+	char err[256], *orig = NULL;
+	time_t created = 0;
+
+	(void)state;
+	s = history_store_open(hist_db(), err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(history_store_limit(s, 500, err, sizeof(err)), 0);
+	assert_int_equal(history_store_bounce_put(s, "aaaqeayeaudaocaj",
+	    "bounce.a.example", "bounces+c-1-rcpt=gmail.com@platform.example",
+	    T0, err, sizeof(err)), 0);
+	assert_int_equal(history_store_bounce_put(s, "bbbqeayeaudaocaj",
+	    "bounce.a.example", "x@y.example", T0 + 86400, err, sizeof(err)), 0);
+	/* a token is issued once */
+	assert_int_equal(history_store_bounce_put(s, "aaaqeayeaudaocaj",
+	    "bounce.a.example", "other@y.example", T0, err, sizeof(err)), -1);
+	assert_int_equal(history_store_bounce_get(s, "aaaqeayeaudaocaj",
+	    "bounce.a.example", &orig, &created, err, sizeof(err)), 1);
+	assert_string_equal(orig, "bounces+c-1-rcpt=gmail.com@platform.example");
+	assert_int_equal(created, T0);
+	free(orig);
+	assert_int_equal(history_store_bounce_get(s, "aaaqeayeaudaocaj",
+	    "bounce.b.example", &orig, &created, err, sizeof(err)), 0);
+	assert_null(orig);
+	assert_int_equal(history_store_bounce_get(s, "cccqeayeaudaocaj",
+	    "bounce.a.example", &orig, &created, err, sizeof(err)), 0);
+	assert_int_equal(history_store_bounce_prune(s, T0 + 1, err,
+	    sizeof(err)), 1);
+	assert_int_equal(history_store_bounce_get(s, "aaaqeayeaudaocaj",
+	    "bounce.a.example", &orig, &created, err, sizeof(err)), 0);
+	assert_int_equal(history_store_bounce_get(s, "bbbqeayeaudaocaj",
+	    "bounce.a.example", &orig, &created, err, sizeof(err)), 1);
+	free(orig);
+	history_store_close(s);
+	/* a store still at version 2 has no table: an error, not a miss */
+	old = history_store_open_at("sqlite::memory:", 2, err, sizeof(err));
+	assert_non_null(old);
+	assert_int_equal(history_store_bounce_get(old, "aaaqeayeaudaocaj",
+	    "bounce.a.example", &orig, &created, err, sizeof(err)), -1);
+	history_store_close(old);
+}
+
 /* sqlite_insert_read_back_prune - rows come back whole; prune removes the old ones */
 static void
 sqlite_insert_read_back_prune(void **state)
@@ -517,6 +563,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sqlite_insert_read_back_prune),
+		cmocka_unit_test(bounce_tokens_put_get_prune),
 		cmocka_unit_test(migrations_upgrade_keep_rows),
 		cmocka_unit_test(migrations_refuse_newer),
 		cmocka_unit_test(rua_migration_and_duplicate),
