@@ -30,6 +30,7 @@
 
 #define BOUNCECHECK_MAGIC	"authmilter-bouncestates 1"
 #define BOUNCECHECK_RETRY	60	/* seconds to the next try after no answer */
+#define BOUNCECHECK_STOP_MS	300	/* a stop waits this long for a lookup */
 
 static const char *const bouncecheck_health_names[BOUNCE_NHEALTH] = {
 	"unchecked", "ok", "broken", "unknown" };
@@ -379,6 +380,9 @@ struct bouncecheck_thread {
 	int stop;			/* bouncecheck_stop asked (atomic: also
 					 * read between one domain's lookups) */
 	int wake;			/* a new snapshot is installed */
+	int done;			/* the thread has ended its loop (lock) */
+	int abandoned;			/* bouncecheck_stop gave up waiting: the
+					 * thread frees everything itself (lock) */
 	struct config *cfg;		/* the snapshot checked (a reference) */
 	struct bouncecheck_entry *v;	/* its bounce domains (owned) */
 	size_t n;
@@ -663,6 +667,8 @@ bouncecheck_run(struct bouncecheck_thread *bt, size_t i)
 	e->checked = 1;
 }
 
+static void bouncecheck_free(struct bouncecheck_thread *bt);
+
 /* bouncecheck_thread - wait for the next domain due, a reload or the stop */
 static void *
 bouncecheck_thread(void *arg)
@@ -671,6 +677,7 @@ bouncecheck_thread(void *arg)
 	struct timespec until;
 	time_t when = 0;
 	long i = -1;
+	int abandoned;
 
 	bouncecheck_sync(bt);
 	for (;;) {
@@ -709,6 +716,13 @@ bouncecheck_thread(void *arg)
 	}
 	if (bt->dirty)
 		bouncecheck_save(bt);
+	pthread_mutex_lock(&bt->lock);
+	bt->done = 1;
+	abandoned = bt->abandoned;
+	pthread_cond_broadcast(&bt->cond);
+	pthread_mutex_unlock(&bt->lock);
+	if (abandoned)		/* the process is stopping without us */
+		bouncecheck_free(bt);
 	return NULL;
 }
 
@@ -747,19 +761,48 @@ bouncecheck_wake(struct bouncecheck_thread *bt)
 	pthread_mutex_unlock(&bt->lock);
 }
 
-/* bouncecheck_stop - end the thread and free */
+/* bouncecheck_stop - end the thread and free; a lookup under way (up to
+ * dns_timeout) is not waited for beyond BOUNCECHECK_STOP_MS: the thread
+ * is then left to end and free itself (its snapshot reference keeps the
+ * resolver alive), so that SIGTERM is served at once */
 void
 bouncecheck_stop(struct bouncecheck_thread *bt)
 {
-	size_t i;
+	struct timespec until;
 
 	if (bt == NULL)
 		return;
+	(void)clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += BOUNCECHECK_STOP_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&bt->lock);
 	__atomic_store_n(&bt->stop, 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&bt->cond);
+	pthread_cond_broadcast(&bt->cond);
+	while (!bt->done && pthread_cond_timedwait(&bt->cond, &bt->lock,
+	    &until) != ETIMEDOUT)
+		;
+	if (!bt->done) {
+		bt->abandoned = 1;
+		pthread_mutex_unlock(&bt->lock);
+		(void)pthread_detach(bt->tid);
+		log_info(NULL, "bounce check: not waiting for its lookup under "
+		    "way (stopping)");
+		return;
+	}
 	pthread_mutex_unlock(&bt->lock);
 	pthread_join(bt->tid, NULL);
+	bouncecheck_free(bt);
+}
+
+/* bouncecheck_free - what the thread had */
+static void
+bouncecheck_free(struct bouncecheck_thread *bt)
+{
+	size_t i;
+
 	for (i = 0; i < bt->n; i++)
 		free(bt->v[i].bdom);
 	free(bt->v);

@@ -12,6 +12,8 @@
 # states. A bounce domain whose zone is not served (no DNS answer: unknown)
 # keeps being rewritten into. One broken by its MX is fixed in DNS: after
 # a SIGHUP it is checked at once, logged fixed and rewritten into again.
+# Asking a DNS server that never answers, the checker does not hold up a
+# SIGTERM for its lookup under way.
 # Needs root, a built daemon and tools (BUILD_DIR), curl.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -20,7 +22,7 @@ set -u
 it_init bounce_health
 CTL=$BUILD_DIR/milter/authmilterctl
 it_require "$AUTHMILTER" "$CTL" curl
-it_plan 35
+it_plan 37
 
 Z=bouncehealth.test
 STATE=$IT_DIR/state
@@ -182,4 +184,31 @@ it_check "restart: the states file is read" \
 it_check "restart: still broken, said as such (not as a new breakage)" \
     it_wait_logged 30 "notice: bounce domain dangling-bounce\.$Z \(domain dangling\.example\): still broken, as before the restart"
 it_milter_stop
+
+# ---------------------------------------------------------------- stop mid-lookup
+# a resolver that never answers and a 20 s lookup timeout: SIGTERM is
+# served without waiting for the bounce checker's lookup under way
+BLACKHOLE_PORT=""
+it_free_port BLACKHOLE_PORT
+it__bg blackhole "$IT_DIR/log/blackhole.log" "$IT_PY" -c '
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    u.recvfrom(4096)
+' "$BLACKHOLE_PORT"
+conf_bh=$IT_DIR/milter/authmilter-blackhole.conf
+sed -e "s/^dns_servers .*/dns_servers = 127.0.0.1@$BLACKHOLE_PORT/" \
+    -e "s/^dns_timeout .*/dns_timeout = 20s/" -e "/^state_dir/d" \
+    -e "/^metrics_listen/d" "$conf" > "$conf_bh"
+it_milter_start_authmilter "$conf_bh" || { echo "Bail out! authmilter (blackhole)"; exit 1; }
+sleep 1				# its first lookups are on their way
+t0=$(date +%s%N)
+it_milter_stop
+t1=$(date +%s%N)
+it_check "stop mid-lookup: the daemon exits long before the 20 s lookup ends ($(( (t1 - t0) / 1000000 )) ms)" \
+    test $(( (t1 - t0) / 1000000 )) -lt 10000
+it_check "stop mid-lookup: it says it did not wait for the bounce check's lookup" \
+    grep -q "bounce check: not waiting for its lookup under way" "$IT_DIR/log/milter.log"
+it__stop blackhole
 it_done
