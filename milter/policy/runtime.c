@@ -96,6 +96,19 @@ runtime_dns_new(const struct config *c, char *err, size_t errlen)
 	return dns_new(&dopt, err, errlen);
 }
 
+struct dns *
+runtime_dns_tool(const struct config *c, char *err, size_t errlen)
+{
+	struct dns_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.servers = (const char *const *)c->dns_servers.v;
+	o.nservers = c->dns_servers.n;
+	o.trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
+	o.timeout_ms = (int)(c->dns_timeout * 1000);
+	return dns_new(&o, err, errlen);
+}
+
 /* runtime_start - share prev's runtime, or build the resolver and engines of a snapshot */
 int
 runtime_start(struct config *c, const struct config *prev, char *err,

@@ -37,6 +37,8 @@ int runtime_start(struct config *c, const struct config *prev, char *err,
     size_t errlen);
 /* runtime_dns_new - a resolver of its own with c's DNS options (the key check's); NULL with err */
 struct dns *runtime_dns_new(const struct config *c, char *err, size_t errlen);
+/* runtime_dns_tool - a resolver with c's servers, trust anchor and timeout only (the command-line tools'); NULL with err */
+struct dns *runtime_dns_tool(const struct config *c, char *err, size_t errlen);
 /* runtime_of - the runtime of a snapshot (NULL before runtime_start) */
 struct runtime *runtime_of(const struct config *c);
 

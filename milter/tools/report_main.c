@@ -36,6 +36,7 @@
 #include "policy/config.h"
 #include "base/buf.h"
 #include "base/dns.h"
+#include "policy/runtime.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "store/history.h"
@@ -379,20 +380,6 @@ report_send(struct report_run *run, time_t begin, time_t end)
 	return run->failed ? 1 : 0;
 }
 
-/* report_dns - the resolver of the conf's DNS options; NULL with err */
-static struct dns *
-report_dns(const struct config *c, char *err, size_t errlen)
-{
-	struct dns_options o;
-
-	memset(&o, 0, sizeof(o));
-	o.servers = (const char *const *)c->dns_servers.v;
-	o.nservers = c->dns_servers.n;
-	o.trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
-	o.timeout_ms = (int)(c->dns_timeout * 1000);
-	return dns_new(&o, err, errlen);
-}
-
 /* report_meta_init - who we are in the reports */
 static int
 report_meta_init(const struct config *c, struct report_meta *m, char *host,
@@ -544,7 +531,7 @@ main(int argc, char **argv)
 	run.c = c;
 	run.store = s;
 	run.dry_run = dry_run;
-	if ((run.dns = report_dns(c, err, sizeof(err))) == NULL) {
+	if ((run.dns = runtime_dns_tool(c, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err);
 		goto done;
 	}

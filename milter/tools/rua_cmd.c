@@ -24,6 +24,7 @@
 #include "policy/config.h"
 #include "base/buf.h"
 #include "base/dns.h"
+#include "policy/runtime.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "store/history.h"
@@ -297,20 +298,6 @@ rua_time(const char *s, long long *t)
 	return errno == 0 && end != s && *end == '\0' && *t >= 0 ? 0 : -1;
 }
 
-/* rua_dns - a resolver of the conf's DNS options (--resolve); NULL with err */
-static struct dns *
-rua_dns(const struct config *c, char *err, size_t errlen)
-{
-	struct dns_options o;
-
-	memset(&o, 0, sizeof(o));
-	o.servers = (const char *const *)c->dns_servers.v;
-	o.nservers = c->dns_servers.n;
-	o.trust_anchor = c->trust_anchor_file[0] ? c->trust_anchor_file : NULL;
-	o.timeout_ms = (int)(c->dns_timeout * 1000);
-	return dns_new(&o, err, errlen);
-}
-
 /* rua_write - text into a file; 0 or -1 (said) */
 static int
 rua_write(const char *path, const struct buf *b)
@@ -448,7 +435,7 @@ rua_cmd_summary(struct history_store *s, const struct config *c, int argc,
 		fprintf(stderr, "authmilter-report: %s\n", err);
 		goto done;
 	}
-	if (o.resolve && (d = rua_dns(c, err, sizeof(err))) == NULL) {
+	if (o.resolve && (d = runtime_dns_tool(c, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err);
 		goto done;
 	}
