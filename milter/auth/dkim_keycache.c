@@ -114,23 +114,36 @@ dkim_keycache_read(BIO *bp, unsigned char *buf, size_t max)
 EVP_PKEY *
 d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 {
-	unsigned char *buf = xmalloc(DKIM_KEYCACHE_DER_MAX);
-	const unsigned char *p = buf;
+	unsigned char *buf = NULL;
+	const unsigned char *p, *der;
 	struct dkim_keycache_entry *e;
 	EVP_PKEY *pkey = NULL;
+	char *mem;
 	uint64_t h;
 	long n;
 
-	n = dkim_keycache_read(bp, buf, DKIM_KEYCACHE_DER_MAX);
+	/* libopendkim's is a memory BIO over the decoded p=: read in place
+	 * (no copy, no allocation a signature); any other is read out */
+	if (BIO_method_type(bp) == BIO_TYPE_MEM
+	    && (n = BIO_get_mem_data(bp, &mem)) > 0) {
+		p = (const unsigned char *)mem;
+		if (n > DKIM_KEYCACHE_DER_MAX)
+			goto out;
+	} else {
+		buf = xmalloc(DKIM_KEYCACHE_DER_MAX);
+		n = dkim_keycache_read(bp, buf, DKIM_KEYCACHE_DER_MAX);
+		p = buf;
+	}
 	if (n <= 0)
 		goto out;
 	if (a != NULL) {
 		pkey = d2i_PUBKEY(a, &p, n);
 		goto out;
 	}
-	h = dkim_keycache_hash(buf, (size_t)n);
+	der = p;
+	h = dkim_keycache_hash(der, (size_t)n);
 	pthread_mutex_lock(&dkim_keycache_lock);
-	if ((e = dkim_keycache_find(buf, (size_t)n, h)) != NULL
+	if ((e = dkim_keycache_find(der, (size_t)n, h)) != NULL
 	    && EVP_PKEY_up_ref(e->pkey) == 1) {
 		pkey = e->pkey;
 		dkim_keycache_hits++;
@@ -140,13 +153,13 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 		goto out;
 	pthread_mutex_lock(&dkim_keycache_lock);
 	dkim_keycache_decoded++;
-	if (dkim_keycache_find(buf, (size_t)n, h) == NULL
+	if (dkim_keycache_find(der, (size_t)n, h) == NULL
 	    && EVP_PKEY_up_ref(pkey) == 1) {
 		if (dkim_keycache_n >= DKIM_KEYCACHE_MAX)
 			dkim_keycache_drop_oldest();
 		e = xcalloc(1, sizeof(*e));
 		e->der = xmalloc((size_t)n);
-		memcpy(e->der, buf, (size_t)n);
+		memcpy(e->der, der, (size_t)n);
 		e->len = (size_t)n;
 		e->hash = h;
 		e->pkey = pkey;

@@ -12,7 +12,8 @@
  * shared, reference counted, by every thread (read-only for libopendkim:
  * EVP_PKEY_get1_RSA and RSA_verify); at most DKIM_KEYCACHE_MAX keys are
  * kept, the oldest dropped first. Its semantics are libcrypto's: a new
- * reference the caller frees, NULL on a bad key.
+ * reference the caller frees, NULL on a bad key; a memory BIO (what
+ * libopendkim passes, then frees) is read in place, not consumed.
  */
 #ifndef AUTHMILTER_DKIM_KEYCACHE_H
 #define AUTHMILTER_DKIM_KEYCACHE_H

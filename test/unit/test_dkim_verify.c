@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -784,6 +785,25 @@ dkim_verify_key_decoded_once(void **state)
 	assert_non_null(k1);
 	assert_ptr_equal(k1, k2);
 	assert_int_equal(EVP_PKEY_eq(k1, rsa_key), 1);
+	{
+		/* a BIO that is not a memory one is read out: the same key */
+		char path[] = "/tmp/authmilter-unit-der-XXXXXX";
+		unsigned char *der = NULL;
+		int fd = mkstemp(path), n = i2d_PUBKEY(rsa_key, &der);
+		EVP_PKEY *k3;
+
+		assert_true(fd >= 0 && n > 0);
+		assert_int_equal(write(fd, der, (size_t)n), n);
+		close(fd);
+		OPENSSL_free(der);
+		bio = BIO_new_file(path, "rb");
+		assert_non_null(bio);
+		k3 = d2i_PUBKEY_bio(bio, NULL);
+		BIO_free(bio);
+		unlink(path);
+		assert_ptr_equal(k3, k1);
+		EVP_PKEY_free(k3);
+	}
 	EVP_PKEY_free(k1);
 	EVP_PKEY_free(k2);
 	buf_free(&a);
