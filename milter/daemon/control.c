@@ -165,13 +165,16 @@ control_status(const struct control_req *r, struct buf *out)
 	config_release(c);
 }
 
-/* control_check_wait - how long `check` waits for d's answers: its lookups in rounds of key_check_concurrency, plus a margin */
+/* control_check_wait - how long `check` waits for d's answers: its lookups in rounds of key_check_concurrency, at key_check_rate, plus a margin */
 static long
 control_check_wait(const struct config *c, const struct config_domain *d)
 {
 	long rounds = (long)(d->nkeys + (size_t)c->key_check_concurrency - 1)
 	    / c->key_check_concurrency;
 	long s = rounds * c->dns_timeout + 2;
+
+	if (c->key_check_rate > 0)
+		s += (long)d->nkeys / c->key_check_rate;
 
 	return (s > 60 ? 60 : s) * 1000;
 }

@@ -6,7 +6,7 @@
  * (keysched: a pass spread over the interval, the phase kept across a
  * reload), the states file (keystate: a round trip to the same keys only,
  * a damaged file ignored), and the checker thread: lookups bounded by
- * key_check_concurrency, answers stored, saved and summed up, a prompt
+ * key_check_concurrency and key_check_rate, answers stored, saved and summed up, a prompt
  * stop with lookups in flight, checks off, a reload looking up only new
  * keys, the file restored and a bad one logged. The thread's DNS is a fake
  * resolver (struct keycheck_resolver) answered by a thread of the test.
@@ -631,6 +631,47 @@ keycheck_lookups_bounded_by_concurrency(void **state)
 	assert_int_equal(fake.inflight, 0);
 }
 
+/*
+ * keycheck_lookups_bounded_by_rate - key_check_rate = 50: a tenth of a
+ * second's worth (5) at once, then 50 a second, however fast the answers
+ * come; all 40 answered in the end
+ */
+static void
+keycheck_lookups_bounded_by_rate(void **state)
+{
+	struct keycheck_thread *kt;
+	long long t0, ms;
+	char err[256];
+	pthread_t tid;
+	int started, most;
+
+	(void)state;
+	tid = fake_begin(0, 1, 40, "key_check_concurrency = 64\n"
+	    "key_check_rate = 50", "");
+	t0 = fake_now_ms();
+	kt = keycheck_start(&fake_res, err, sizeof(err));
+	assert_non_null(kt);
+	assert_true(fake_wait(&fake.started, 5, 5000));
+	usleep(300000);
+	pthread_mutex_lock(&fake.lock);
+	started = fake.started;
+	pthread_mutex_unlock(&fake.lock);
+	ms = fake_now_ms() - t0;
+	most = 5 + (int)(ms * 50 / 1000) + 1;
+	if (started > most)
+		fail_msg("%d lookups started in %lld ms, want at most %d",
+		    started, ms, most);
+	if (!fake_wait(&fake.finished, 40, 10000))
+		fail_msg("%d of 40 lookups finished", fake.finished);
+	ms = fake_now_ms() - t0;
+	keycheck_stop(kt);
+	fake_end(tid);
+	/* 35 after the first 5, at 50 a second: 0.7 s at least */
+	if (ms < 650)
+		fail_msg("40 lookups done in %lld ms at 50 a second", ms);
+	assert_int_equal(fake.started, 40);
+}
+
 /* keycheck_states_set_saved_and_pass_logged - the answers land in the keys, the file; one summary line */
 static void
 keycheck_states_set_saved_and_pass_logged(void **state)
@@ -1109,6 +1150,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(keystate_round_trip_same_keys_only),
 	cmocka_unit_test(keystate_damaged_file_ignored),
 	cmocka_unit_test(keycheck_lookups_bounded_by_concurrency),
+	cmocka_unit_test(keycheck_lookups_bounded_by_rate),
 	cmocka_unit_test(keycheck_states_set_saved_and_pass_logged),
 	cmocka_unit_test(keycheck_stop_prompt_mid_check),
 	cmocka_unit_test(keycheck_off_looks_nothing_up),
