@@ -113,6 +113,71 @@ keys_digests(EVP_PKEY *pkey, unsigned char spki[32], unsigned char p[32])
 	return 0;
 }
 
+struct keys_same_slot {
+	unsigned char md[32];
+	EVP_PKEY *pkey;			/* NULL: a free slot */
+};
+
+/* keys_same_slot - md's slot in v: its entry, or the free slot it would take */
+static struct keys_same_slot *
+keys_same_slot(struct keys_same_slot *v, size_t cap, const unsigned char md[32])
+{
+	size_t i;
+
+	memcpy(&i, md, sizeof(i));	/* a SHA-256 is hash enough */
+	for (i &= cap - 1; v[i].pkey != NULL; i = (i + 1) & (cap - 1))
+		if (memcmp(v[i].md, md, 32) == 0)
+			break;
+	return &v[i];
+}
+
+void
+keys_same_share(struct keys_same *t, EVP_PKEY **pkey)
+{
+	struct keys_same_slot *e, *old = t->v;
+	unsigned char md[32];
+	size_t i, oldcap = t->cap;
+
+	if (*pkey == NULL || keys_digests(*pkey, md, NULL) != 0)
+		return;
+	if (t->cap > 0) {
+		e = keys_same_slot(t->v, t->cap, md);
+		if (e->pkey != NULL && EVP_PKEY_eq(e->pkey, *pkey) == 1) {
+			EVP_PKEY_free(*pkey);
+			EVP_PKEY_up_ref(e->pkey);
+			*pkey = e->pkey;
+			return;
+		}
+		if (e->pkey != NULL)	/* same digest, another key: apart */
+			return;
+	}
+	if (2 * (t->n + 1) > t->cap) {	/* rehash */
+		t->cap = oldcap ? 2 * oldcap : 1024;
+		t->v = xcalloc(t->cap, sizeof(*t->v));
+		for (i = 0; i < oldcap; i++)
+			if (old[i].pkey != NULL)
+				*keys_same_slot(t->v, t->cap, old[i].md) = old[i];
+		free(old);
+	}
+	e = keys_same_slot(t->v, t->cap, md);
+	memcpy(e->md, md, 32);
+	EVP_PKEY_up_ref(*pkey);
+	e->pkey = *pkey;
+	t->n++;
+}
+
+void
+keys_same_free(struct keys_same *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		EVP_PKEY_free(t->v[i].pkey);
+	free(t->v);
+	t->v = NULL;
+	t->cap = t->n = 0;
+}
+
 /* A reusable PEM private key decoder: OpenSSL 3 builds its decoder chain
  * once, not per key (about 30 us a key instead of 370). */
 struct keys_decoder {

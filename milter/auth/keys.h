@@ -139,6 +139,29 @@ int keys_ident_stat(const char *path, int follow, struct key_ident *id);
 /* keys_ident_cmp - order of two identities (0: the same file, unchanged) */
 int keys_ident_cmp(const struct key_ident *a, const struct key_ident *b);
 /*
+ * Keys by content: another file holding the same key (a platform's one key
+ * copied under many customers' directories) shares the first one's
+ * EVP_PKEY, so that its memory (about 9 KB once it has signed) and
+ * OpenSSL's per-key set-up (Montgomery contexts, two blindings, each a
+ * modular inverse) are had once, not once per copy. Keyed by the SHA-256
+ * of the public key (keys_digests), the keys compared in full on a match.
+ * Not locked: one owner at a time.
+ */
+struct keys_same_slot;
+struct keys_same {
+	struct keys_same_slot *v;	/* open addressing, cap a power of two */
+	size_t cap, n;
+};
+/*
+ * keys_same_share - *pkey, just parsed: if t holds the same key, free
+ * *pkey and make it a new reference to that one; else keep a reference to
+ * it in t
+ */
+void keys_same_share(struct keys_same *t, EVP_PKEY **pkey);
+/* keys_same_free - drop t's references; t is empty again */
+void keys_same_free(struct keys_same *t);
+
+/*
  * keys_share - make dst use src's parsed key (the EVP_PKEY is reference
  * counted, not copied): type, bits, identity; selector, path, dates and
  * states stay dst's

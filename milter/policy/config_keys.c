@@ -275,6 +275,7 @@ config_domain_keys(struct config_parse *p)
 {
 	struct config *c = p->c;
 	struct config_keyref *prev, *need;
+	struct keys_same same = { NULL, 0, 0 };
 	struct key_ident was;
 	const struct key *old;
 	const char **paths;
@@ -344,6 +345,10 @@ config_domain_keys(struct config_parse *p)
 	}
 	free(paths);
 	config_read_leaders(p, need, nneed);
+	for (i = 0; i < nneed; i++)	/* copies of one key: one EVP_PKEY */
+		if (need[i].leader == i && need[i].rc == 0)
+			keys_same_share(&same, &need[i].k->pkey);
+	keys_same_free(&same);
 	for (i = 0; i < nneed; i++) {
 		k = need[i].k;
 		if (need[i].leader == i) {

@@ -44,6 +44,12 @@ static struct keyload_seen *keyload_seen;
 static size_t keyload_seen_cap;		/* slots, a power of two (or 0) */
 static size_t keyload_seen_n;		/* used */
 
+/*
+ * The keys parsed so far by content (keyload_mu): a file holding the same
+ * key as another shares its EVP_PKEY (keys_same_share).
+ */
+static struct keys_same keyload_same;
+
 /* The thread. */
 static pthread_mutex_t keyload_ctl = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t keyload_cv = PTHREAD_COND_INITIALIZER;
@@ -175,7 +181,7 @@ keyload_seen_put(const struct key *k)
 	keyload_seen_n++;
 }
 
-/* keyload_seen_clear - forget every file (a snapshot's keys are all read, or the thread ends) */
+/* keyload_seen_clear - forget every file and key (a snapshot's keys are all read, or the thread ends) */
 static void
 keyload_seen_clear(void)
 {
@@ -186,6 +192,7 @@ keyload_seen_clear(void)
 	free(keyload_seen);
 	keyload_seen = NULL;
 	keyload_seen_cap = keyload_seen_n = 0;
+	keys_same_free(&keyload_same);
 }
 
 /* keyload_fail - a key that cannot be read: logged, left out of signing */
@@ -228,7 +235,8 @@ keyload_got(void *garg, size_t i, int ok, const char *data, size_t len,
 	    sizeof(err)) != 0) {
 		keyload_fail(b, it, err);
 		return;
-	}
+	} else
+		keys_same_share(&keyload_same, &it->k->pkey);
 	if (id != NULL) {
 		it->k->ident = *id;
 		it->k->has_ident = 1;

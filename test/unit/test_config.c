@@ -1284,6 +1284,92 @@ note_keys_read(void *arg)
 	__atomic_store_n(&keys_read_done, 1, __ATOMIC_RELEASE);
 }
 
+/* copy_file - write src's bytes to dst with mode 0600; 0 or -1 */
+static int
+copy_file(const char *src, const char *dst)
+{
+	char data[8192];
+	size_t n;
+	FILE *f;
+	int rc = -1;
+
+	if ((f = fopen(src, "r")) == NULL)
+		return -1;
+	n = fread(data, 1, sizeof(data) - 1, f);
+	fclose(f);
+	data[n] = '\0';
+	if (testutil_write_file(dst, data) == 0)
+		rc = chmod(dst, 0600);
+	return rc;
+}
+
+/*
+ * config_copies_of_one_key_share_it - two files holding the same key
+ * (a platform's key copied under two customers' directories) are both
+ * read, and give one EVP_PKEY; a different key stays apart. Read before
+ * serving, then after it (key_load = background: the keyload thread).
+ */
+static void
+config_copies_of_one_key_share_it(void **state)
+{
+	char err[4096], path[1100], text[2048], *base = testutil_tmpdir();
+	struct config_problems probs = { NULL, 0, 0 };
+	const struct config_domain *a, *b, *e;
+	struct config *c;
+	int bg, waited;
+
+	(void)state;
+	assert_non_null(base);
+	snprintf(path, sizeof(path), "%s/k1.pem", base);
+	assert_int_equal(copy_file(rsa_key, path), 0);
+	snprintf(path, sizeof(path), "%s/k2.pem", base);
+	assert_int_equal(copy_file(rsa_key, path), 0);
+	for (bg = 0; bg < 2; bg++) {
+		snprintf(text, sizeof(text), "key_load = %s\n"
+		    "domain a.example {\n key = s1 %s\n}\n"
+		    "domain b.example {\n key = s1 %s/k1.pem\n}\n"
+		    "domain c.example {\n key = s1 %s/k2.pem\n}\n"
+		    "domain e.example {\n key = s1 %s\n}\n",
+		    bg ? "background" : "start", rsa_key, base, base,
+		    ed_key);
+		snprintf(path, sizeof(path), "%s/main.conf", base);
+		c = config_load_from(path, text, NULL, bg ? CONFIG_DEFER_KEYS : 0,
+		    &probs, err, sizeof(err));
+		if (c == NULL)
+			fail_msg("%s", err);
+		if (bg) {
+			__atomic_store_n(&keys_read_done, 0, __ATOMIC_RELEASE);
+			keyload_setup(NULL, NULL, note_keys_read, NULL);
+			config_install(c);
+			assert_int_equal(keyload_start(err, sizeof(err)), 0);
+			keyload_wake();
+			for (waited = 0; waited < 500 && !__atomic_load_n(
+			    &keys_read_done, __ATOMIC_ACQUIRE); waited++)
+				usleep(10000);
+			keyload_stop();
+			assert_true(keys_read_done);
+			__atomic_store_n(&keys_read_done, 0, __ATOMIC_RELEASE);
+		} else
+			assert_int_equal(c->keys_read, 4);	/* a file each */
+		a = config_find_domain(c, "a.example");
+		b = config_find_domain(c, "b.example");
+		e = config_find_domain(c, "e.example");
+		assert_non_null(a->keys[0].pkey);
+		assert_ptr_equal(a->keys[0].pkey, b->keys[0].pkey);
+		assert_ptr_equal(a->keys[0].pkey,
+		    config_find_domain(c, "c.example")->keys[0].pkey);
+		assert_non_null(e->keys[0].pkey);
+		assert_ptr_not_equal(a->keys[0].pkey, e->keys[0].pkey);
+		if (bg)
+			config_install(NULL);
+		else
+			config_free(c);
+	}
+	config_problems_free(&probs);
+	testutil_rmtree(base);
+	free(base);
+}
+
 /*
  * config_deferred_keys_read_after_the_start - key_load = background: the
  * start's load reads no key; a message's domain is read at once
@@ -1402,6 +1488,7 @@ main(void)
 		cmocka_unit_test(config_lists_are_deep_copied_into_blocks),
 		cmocka_unit_test(config_reload_keeps_running_block),
 		cmocka_unit_test(config_reload_reuses_unchanged_keys),
+		cmocka_unit_test(config_copies_of_one_key_share_it),
 		cmocka_unit_test(config_reload_reuses_unchanged_files),
 		cmocka_unit_test(config_many_keys_read_in_parallel),
 		cmocka_unit_test(config_deferred_keys_read_after_the_start),
