@@ -74,12 +74,19 @@ struct privsep {
 };
 
 /* Records of one kind received for one reload. */
+struct privsep_rec {
+	size_t path;		/* its path's offset in the arena (NUL-ended) */
+	size_t data;		/* its bytes' offset (NUL-ended too) */
+	size_t len;		/* how many bytes */
+	int ok;			/* 1: bytes, 0: error text */
+};
 struct privsep_bundle {
-	char **paths;		/* key or conf paths, include patterns */
-	struct buf *data;	/* bytes or error text */
-	int *ok;		/* 1: bytes, 0: error text */
+	struct buf arena;	/* the records' paths and bytes, one after the
+				 * other: 200,000 records a reload, not
+				 * 400,000 allocations */
+	struct privsep_rec *v;	/* key or conf paths, include patterns */
 	size_t n;
-	size_t cap;		/* room in the arrays */
+	size_t cap;		/* room in v */
 	size_t next;		/* where the next lookup starts: the parse asks
 				 * in the order the helper's parse read */
 };
@@ -223,6 +230,7 @@ privsep_record_glob(void *arg, const char *pattern,
 /* The helper's last parse (no keys): the files it may send again, and
  * what the next parse reuses. */
 static struct config *privsep_prev;
+static size_t privsep_last_len;		/* the last load answer's size */
 
 /* The key files the helper's last parse named, sorted: the only ones it
  * sends (made at the first 'N' request after the parse: most reloads
@@ -436,6 +444,10 @@ privsep_serve_one(int fd, const char *conf_path)
 	struct config *c, *old = NULL;
 	char err[1024];
 
+	/* the last answer's size and a margin: at 100,000 domains the answer
+	 * is some 20 MB, grown by doubling it was copied five times over */
+	if (privsep_last_len > 0)
+		buf_reserve(&out, privsep_last_len + privsep_last_len / 8);
 	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0) {
 		privsep_put(&out, 'F', "", err, strlen(err));
 	} else {
@@ -456,7 +468,10 @@ privsep_serve_one(int fd, const char *conf_path)
 	 * high-water mark of two parses for the helper's whole life */
 	if (old != NULL)
 		(void)malloc_trim(0);
-	OPENSSL_cleanse(out.data, out.cap);
+	/* what was written: the bounce secrets' bytes are in it (the rest of
+	 * the capacity was never touched) */
+	OPENSSL_cleanse(out.data, out.len);
+	privsep_last_len = out.len;
 	buf_free(&out);
 }
 
@@ -733,17 +748,16 @@ privsep_get(struct privsep *ps, char *type, struct buf *path,
 }
 
 /* privsep_bundle_find - the record for path, or NULL; searched from where the last one was found (100,000 keys) */
-static const struct buf *
-privsep_bundle_find(struct privsep_bundle *b, const char *path, int *ok)
+static const struct privsep_rec *
+privsep_bundle_find(struct privsep_bundle *b, const char *path)
 {
 	size_t i, k;
 
 	for (k = 0; k < b->n; k++) {
 		i = (b->next + k) % b->n;
-		if (strcmp(b->paths[i], path) == 0) {
+		if (strcmp(b->arena.data + b->v[i].path, path) == 0) {
 			b->next = i + 1;
-			*ok = b->ok[i];
-			return &b->data[i];
+			return &b->v[i];
 		}
 	}
 	return NULL;
@@ -754,20 +768,19 @@ static int
 privsep_replay(struct privsep_bundle *b, const char *what,
     const char *path, struct buf *out, char *err, size_t errlen)
 {
-	const struct buf *data;
-	int ok = 0;
+	const struct privsep_rec *e;
 
-	if ((data = privsep_bundle_find(b, path, &ok)) == NULL) {
+	if ((e = privsep_bundle_find(b, path)) == NULL) {
 		(void)snprintf(err, errlen, "%s %s: not sent by the key reader",
 		    what, path);
 		return -1;
 	}
-	if (!ok) {
-		(void)snprintf(err, errlen, "%s", buf_cstr(data));
+	if (!e->ok) {
+		(void)snprintf(err, errlen, "%s", b->arena.data + e->data);
 		return -1;
 	}
 	buf_reset(out);
-	buf_append(out, data->data ? data->data : "", data->len);
+	buf_append(out, b->arena.data + e->data, e->len);
 	return 0;
 }
 
@@ -786,31 +799,30 @@ privsep_bundle_read(void *arg, const char *path, const char *what,
 static char privsep_receive(struct privsep *ps, struct privsep_received *r,
     char *err, size_t errlen);
 
-static int privsep_decode_id(const struct buf *data, struct key_ident *id);
+static int privsep_decode_id(const void *data, size_t len,
+    struct key_ident *id);
 
 /* privsep_get_id - the identity recorded for path in b; 0, or -1 if none */
 static int
 privsep_get_id(struct privsep_bundle *b, const char *path,
     struct key_ident *id)
 {
-	const struct buf *data;
-	int ok = 0;
+	const struct privsep_rec *e = privsep_bundle_find(b, path);
 
-	data = privsep_bundle_find(b, path, &ok);
-	return data == NULL ? -1 : privsep_decode_id(data, id);
+	return e == NULL ? -1 : privsep_decode_id(b->arena.data + e->data,
+	    e->len, id);
 }
 
 /* privsep_decode_id - an identity record's data (five 8-byte big-endian numbers); 0 or -1 */
 static int
-privsep_decode_id(const struct buf *data, struct key_ident *id)
+privsep_decode_id(const void *data, size_t len, struct key_ident *id)
 {
 	unsigned long long v[5] = { 0 };
-	const unsigned char *p;
+	const unsigned char *p = data;
 	size_t i, j;
 
-	if (data->len != 40)
+	if (len != 40)
 		return -1;
-	p = (const unsigned char *)data->data;
 	for (i = 0; i < 5; i++)
 		for (j = 0; j < 8; j++)
 			v[i] = v[i] << 8 | p[i * 8 + j];
@@ -911,12 +923,11 @@ privsep_bundle_conf(void *arg, const char *path, int included,
     struct buf *text, char *err, size_t errlen)
 {
 	struct privsep_received *r = arg;
-	int ok;
 
 	(void)included;			/* checked by the helper */
 	/* a file the helper reused from its own last parse, which this
 	 * daemon's running snapshot does not hold unchanged: ask for it */
-	if (privsep_bundle_find(&r->confs, path, &ok) == NULL
+	if (privsep_bundle_find(&r->confs, path) == NULL
 	    && privsep_fetch_conf(r, path, err, errlen) != 0)
 		return -1;
 	return privsep_replay(&r->confs, "configuration file", path, text, err,
@@ -952,17 +963,32 @@ privsep_bundle_glob(void *arg, const char *pattern,
 static void
 privsep_bundle_free(struct privsep_bundle *b)
 {
-	size_t i;
+	if (b->arena.data != NULL)
+		OPENSSL_cleanse(b->arena.data, b->arena.len);
+	buf_free(&b->arena);
+	free(b->v);
+}
 
-	for (i = 0; i < b->n; i++) {
-		if (b->data[i].data != NULL)
-			OPENSSL_cleanse(b->data[i].data, b->data[i].cap);
-		buf_free(&b->data[i]);
-		free(b->paths[i]);
+/* privsep_arena_room - room for n more bytes in a, the old bytes wiped when it moves (secrets among them) */
+static void
+privsep_arena_room(struct buf *a, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (a->len + n + 1 <= a->cap)
+		return;
+	cap = a->cap ? a->cap : 4096;
+	while (cap < a->len + n + 1)
+		cap *= 2;
+	p = xmalloc(cap);
+	if (a->data != NULL) {
+		memcpy(p, a->data, a->len);
+		OPENSSL_cleanse(a->data, a->len);
+		free(a->data);
 	}
-	free(b->paths);
-	free(b->data);
-	free(b->ok);
+	a->data = p;
+	a->cap = cap;
 }
 
 /* privsep_bundle_add - keep one received record */
@@ -970,17 +996,22 @@ static void
 privsep_bundle_add(struct privsep_bundle *b, const struct buf *path,
     const struct buf *data, int ok)
 {
+	struct privsep_rec *e;
+
 	if (b->n == b->cap) {	/* doubling: 100,000 records a reload */
 		b->cap = b->cap ? 2 * b->cap : 64;
-		b->paths = xreallocarray(b->paths, b->cap, sizeof(*b->paths));
-		b->data = xreallocarray(b->data, b->cap, sizeof(*b->data));
-		b->ok = xreallocarray(b->ok, b->cap, sizeof(*b->ok));
+		b->v = xreallocarray(b->v, b->cap, sizeof(*b->v));
 	}
-	b->paths[b->n] = xstrdup(buf_cstr(path));
-	buf_init(&b->data[b->n]);
-	buf_append(&b->data[b->n], data->data ? data->data : "", data->len);
-	b->ok[b->n] = ok;
-	b->n++;
+	privsep_arena_room(&b->arena, path->len + data->len + 2);
+	e = &b->v[b->n++];
+	e->path = b->arena.len;
+	buf_append(&b->arena, path->data ? path->data : "", path->len);
+	buf_putc(&b->arena, '\0');
+	e->data = b->arena.len;
+	e->len = data->len;
+	buf_append(&b->arena, data->data ? data->data : "", data->len);
+	buf_putc(&b->arena, '\0');
+	e->ok = ok;
 }
 
 /* privsep_receive - read records up to 'E'; the last type read ('F' with its message in err) */
@@ -1081,7 +1112,7 @@ privsep_fetch_keys(void *arg, const char *const *paths, size_t n,
 	}
 	while (privsep_get(ps, &type, &path, &data) == 0 && type != 'E') {
 		if (type == 'S') {
-			has_id = privsep_decode_id(&data, &id) == 0;
+			has_id = privsep_decode_id(data.data, data.len, &id) == 0;
 			buf_reset(&idpath);
 			buf_append(&idpath, path.data, path.len);
 		} else if ((type == 'K' || type == 'X') && got_n < n) {
