@@ -6,7 +6,8 @@
  * received DMARC aggregate reports (authmilter-report import: MIME, gzip,
  * zip and the XML, with a 1 MiB limit; and the XML parser alone), and
  * bounce addresses (both forms: decode of any local part, and a stored-form
- * round trip with a token the input picks).
+ * round trip with a token the input picks), and DNS answers as the key
+ * checks' stub resolver reads them.
  *
  * Build (clang, in a configured build dir): make fuzz-build, then
  *   test/fuzz/build/fuzz_parsers -max_total_time=60
@@ -23,6 +24,7 @@
 #include "auth/dmarc.h"
 #include "auth/dsn.h"
 #include "base/buf.h"
+#include "base/dnsstub.h"
 #include "base/mailaddr.h"
 #include "store/rua.h"
 
@@ -98,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 9) {
+	switch (data[0] % 10) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -164,6 +166,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 8:
 		fuzz_bounce(s, size - 1);
 		break;
+	case 9: {
+		/* a DNS answer to the key checks' stub, to a fixed question */
+		struct dns_result r;
+		int tc;
+
+		if (dnsstub_parse(data + 1, size - 1, "s1._domainkey.example.com",
+		    16, &r, &tc) == 0)
+			dns_result_free(&r);
+		break;
+	}
 	}
 	free(s);
 	return 0;

@@ -115,6 +115,14 @@ printf '\010ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stored"
 printf '\010ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stateless"
+# a DNS answer (fuzz_parsers case 9): s1._domainkey.example.com TXT, a CNAME
+# to x.example (x.example.com, compressed) and x.example's TXT record
+{
+    printf '\011\022\064\201\200\0\001\0\002\0\0\0\0'
+    printf '\002s1\012_domainkey\007example\003com\0\0\020\0\001'
+    printf '\300\014\0\005\0\001\0\0\001\054\0\004\001x\300\032'
+    printf '\001x\300\032\0\020\0\001\0\0\001\054\0\017\016v=DKIM1; p=abc'
+} > "$work/corpus-parsers/dns-answer"
 seed_session > "$work/corpus-engine/session"
 seed_rua
 seed_spf
