@@ -597,8 +597,6 @@ dnsstub_query_start(struct dnsstub *s, const char *name, int rrtype,
 	    s->fam[i] != s->srv[q->server].ss_family; i = (i + 1) % s->nfd)
 		;
 	q->sock = i;
-	s->slot[q->id] = q;
-	pthread_mutex_unlock(&s->lock);
 	memset(pkt, 0, 12);
 	pkt[0] = (unsigned char)(q->id >> 8);
 	pkt[1] = (unsigned char)q->id;
@@ -619,15 +617,17 @@ dnsstub_query_start(struct dnsstub *s, const char *name, int rrtype,
 	memset(pkt + n, 0, 6);		/* extended rcode, version, flags, rdlen */
 	n += 6;
 	clock_gettime(CLOCK_MONOTONIC, &q->sent);
+	/* sent under the lock: its answer (on loopback, at once) finds it in
+	 * its slot, and a query that could not be sent was never in one */
 	if (sendto(s->fd[q->sock], pkt, n, 0, (struct sockaddr *)&s->srv[q->server],
 	    s->srvlen[q->server]) != (ssize_t)n) {
-		pthread_mutex_lock(&s->lock);
-		s->slot[q->id] = NULL;
 		pthread_mutex_unlock(&s->lock);
 		free(q);
 		*status = DNS_TEMPFAIL;
 		return NULL;
 	}
+	s->slot[q->id] = q;
+	pthread_mutex_unlock(&s->lock);
 	*status = DNS_OK;
 	return q;
 }
@@ -659,8 +659,10 @@ dnsstub_query_finish(struct dnsstub_query *q, struct dns_result *r)
 		fb = q->fb;
 	pthread_mutex_unlock(&s->lock);
 	if (fb != NULL) {
+		/* finished first: its notify (dnsstub_fb_notify) reads q */
+		(void)dns_query_finish(fb, r);
 		free(q);
-		return dns_query_finish(fb, r);
+		return r->status;
 	}
 	if (q->state == DNSSTUB_DONE)
 		*r = q->r;
