@@ -1,8 +1,8 @@
 /*
  * keycheck.c - compare each key's DNS record with the private key.
  *
- * The comparison and one key's lookup (also used by authmilter-check),
- * the carry-over of states across a reload, and the checker thread: it
+ * A lookup's verdict noted in its key, the carry-over of states across a
+ * reload, and the checker thread (the comparison itself: keyrecord.c): it
  * owns its struct keycheck_thread, the reference to the snapshot it checks
  * and the lookups in flight; other threads touch only what the struct's
  * mutex guards.
@@ -27,6 +27,7 @@
 #include "base/dns.h"
 #include "base/dnsstub.h"
 #include "policy/keycheck.h"
+#include "policy/keyrecord.h"
 #include "policy/keyload.h"
 #include "policy/keysched.h"
 #include "policy/keystate.h"
@@ -34,230 +35,10 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-/* keycheck_trim - strip white space at both ends, in place */
-static char *
-keycheck_trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'
-	    || e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
-/*
- * keycheck_ktype - a k= value into ktype; one too long is cut and ends in
- * "...", so that it never reads as a key type and the cut shows
- */
-static void
-keycheck_ktype(char *ktype, size_t ktypelen, const char *val)
-{
-	if ((size_t)snprintf(ktype, ktypelen, "%s", val) >= ktypelen
-	    && ktypelen > 3)
-		memcpy(ktype + ktypelen - 4, "...", 4);
-}
-
-/* keycheck_parse_p - p= of a DKIM key record (RFC 6376 3.6.1) */
-char *
-keycheck_parse_p(const char *record, char *ktype, size_t ktypelen)
-{
-	char *copy = xstrdup(record), *save = NULL, *tag, *eq, *name, *val;
-	char *p = NULL;
-	int first = 1, bad = 0;
-
-	keycheck_ktype(ktype, ktypelen, "rsa");
-	for (tag = strtok_r(copy, ";", &save); tag != NULL && !bad;
-	    tag = strtok_r(NULL, ";", &save), first = 0) {
-		if ((eq = strchr(tag, '=')) == NULL) {
-			bad = *keycheck_trim(tag) != '\0';
-			continue;
-		}
-		*eq = '\0';
-		name = keycheck_trim(tag);
-		val = keycheck_trim(eq + 1);
-		if (strcmp(name, "v") == 0)
-			bad = !first || strcmp(val, "DKIM1") != 0;
-		else if (strcmp(name, "k") == 0)
-			keycheck_ktype(ktype, ktypelen, val);
-		else if (strcmp(name, "p") == 0 && p == NULL) {
-			char *o;
-
-			p = xstrdup(val);
-			for (o = p; *val != '\0'; val++)
-				if (!isspace((unsigned char)*val))
-					*o++ = *val;
-			*o = '\0';
-		}
-	}
-	free(copy);
-	if (bad) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-/* keycheck_p_matches - whether p= (base64, plen characters) encodes k's public key: its digest against the one kept with the key (no public key export a check) */
-static int
-keycheck_p_matches(const struct key *k, const char *p, size_t plen)
-{
-	unsigned char *raw, md[32], want[32];
-	int n, pad = 0, ok = 0;
-
-	if (plen % 4 != 0 || plen > 8192 || keys_digests(k->pkey, NULL, want) != 0)
-		return 0;
-	raw = xmalloc(plen / 4 * 3 + 1);
-	n = EVP_DecodeBlock(raw, (const unsigned char *)p, (int)plen);
-	if (n > 0) {
-		pad = (p[plen - 1] == '=') + (plen > 1 && p[plen - 2] == '=');
-		ok = n - pad > 0 && EVP_Digest(raw, (size_t)(n - pad), md, NULL,
-		    EVP_sha256(), NULL) == 1 && memcmp(md, want, 32) == 0;
-	}
-	free(raw);
-	return ok;
-}
-
-/* keycheck_compare - state of one record against one key */
-enum key_pub
-keycheck_compare(const struct key *k, const char *record, char *detail,
-    size_t detaillen)
-{
-	char ktype[32], *p, *want;
-	enum key_pub st;
-	size_t plen, wlen;
-
-	p = keycheck_parse_p(record, ktype, sizeof(ktype));
-	if (p == NULL) {
-		(void)snprintf(detail, detaillen, "not a DKIM key record (no p= or bad v=)");
-		return KEY_PUB_MISMATCHED;
-	}
-	plen = strlen(p);
-	if (plen > 0 && strcasecmp(ktype, keys_type_name(k->type)) == 0
-	    && keycheck_p_matches(k, p, plen)) {
-		free(p);
-		(void)snprintf(detail, detaillen, "p= matches the %d-bit key",
-		    k->bits);
-		return KEY_PUB_PUBLISHED;
-	}
-	want = keys_public_b64(k->pkey);
-	wlen = want ? strlen(want) : 0;
-	if (plen == 0) {
-		st = KEY_PUB_REVOKED;
-		(void)snprintf(detail, detaillen, "p= is empty: key revoked");
-	} else if (strcasecmp(ktype, keys_type_name(k->type)) != 0) {
-		st = KEY_PUB_MISMATCHED;
-		(void)snprintf(detail, detaillen, "record has k=%s, key is %s", ktype,
-		    keys_type_name(k->type));
-	} else if (want != NULL && strcmp(p, want) == 0) {
-		st = KEY_PUB_PUBLISHED;
-		(void)snprintf(detail, detaillen, "p= matches the %d-bit key", k->bits);
-	} else if (want != NULL && plen < wlen && strncmp(p, want, plen) == 0) {
-		st = KEY_PUB_TRUNCATED;
-		(void)snprintf(detail, detaillen, "p= holds only the first %zu of %zu "
-		    "characters: the DNS host cut the record", plen, wlen);
-	} else {
-		st = KEY_PUB_MISMATCHED;
-		(void)snprintf(detail, detaillen, "p= is a different key");
-	}
-	free(p);
-	free(want);
-	return st;
-}
-
-/* keycheck_shape - record length and character-string sizes of TXT rdata */
-static void
-keycheck_shape(const unsigned char *rd, size_t len, struct keycheck_info *info)
-{
-	size_t i = 0, n;
-
-	info->nstrings = 0;
-	info->longest = 0;
-	while (i < len) {
-		n = rd[i];
-		info->nstrings++;
-		if (n > info->longest)
-			info->longest = n;
-		i += n + 1;
-	}
-}
-
-/* keycheck_name - SELECTOR._domainkey.DOMAIN into name */
-void
-keycheck_name(const char *domain, const struct key *k, struct buf *name)
-{
-	buf_reset(name);
-	buf_printf(name, "%s._domainkey.%s", k->selector, domain);
-}
-
-/* keycheck_answer - the state a TXT answer r for name gives key k */
-enum key_pub
-keycheck_answer(const char *name, const struct key *k,
-    const struct dns_result *r, struct keycheck_info *info)
-{
-	struct buf txt = BUF_INIT;
-	enum key_pub st = KEY_PUB_MISSING, one;
-	char detail[512];
-	size_t i;
-
-	memset(info, 0, sizeof(*info));
-	switch (r->status) {
-	case DNS_OK:
-		break;
-	case DNS_NXDOMAIN:
-	case DNS_NODATA:
-		(void)snprintf(info->detail, sizeof(info->detail), "%s: no TXT record",
-		    name);
-		return st;
-	default:
-		(void)snprintf(info->detail, sizeof(info->detail), "%s: DNS %s",
-		    name, dns_status_name(r->status));
-		return KEY_PUB_UNKNOWN;
-	}
-	(void)snprintf(info->detail, sizeof(info->detail), "%s: no DKIM record among "
-	    "%zu TXT records", name, r->n);
-	for (i = 0; i < r->n && st != KEY_PUB_PUBLISHED; i++) {
-		if (dns_txt(r, i, &txt) != 0)
-			continue;
-		one = keycheck_compare(k, buf_cstr(&txt), detail, sizeof(detail));
-		/* the best verdict among several records wins */
-		if (st == KEY_PUB_MISSING || one == KEY_PUB_PUBLISHED
-		    || one == KEY_PUB_TRUNCATED) {
-			st = one;
-			info->record_len = txt.len;
-			keycheck_shape(r->data[i], r->len[i], info);
-			(void)snprintf(info->detail, sizeof(info->detail), "%s: %s",
-			    name, detail);
-		}
-	}
-	buf_free(&txt);
-	return st;
-}
-
-/* keycheck_key - look one key up and compare */
-enum key_pub
-keycheck_key(struct dns *d, const char *domain, const struct key *k,
-    struct keycheck_info *info)
-{
-	struct dns_result r;
-	struct buf name = BUF_INIT;
-	enum key_pub st;
-
-	keycheck_name(domain, k, &name);
-	dns_resolve(d, buf_cstr(&name), ns_t_txt, 0, &r);
-	st = keycheck_answer(buf_cstr(&name), k, &r, info);
-	dns_result_free(&r);
-	buf_free(&name);
-	return st;
-}
-
 /* keycheck_note - store a lookup's verdict in k, log a change; 1 if a verdict changed */
 int
 keycheck_note(const char *domain, struct key *k, enum key_pub st,
-    const struct keycheck_info *info)
+    const struct keyrecord_info *info)
 {
 	enum key_pub old = keys_pub_get(k);
 
@@ -578,15 +359,15 @@ keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
     long long now, int drop)
 {
 	struct keycheck_item *it = &kt->items[f->item];
-	struct keycheck_info info;
+	struct keyrecord_info info;
 	struct dns_result r;
 	struct buf name = BUF_INIT;
 	enum key_pub st;
 
 	kt->res.finish(kt->res.arg, f->q, &r);
 	if (!drop) {
-		keycheck_name(it->domain, it->k, &name);
-		st = keycheck_answer(buf_cstr(&name), it->k, &r, &info);
+		keyrecord_name(it->domain, it->k, &name);
+		st = keyrecord_answer(buf_cstr(&name), it->k, &r, &info);
 		if (keycheck_note(it->domain, it->k, st, &info)) {
 			kt->dirty = 1;
 			kt->changed_at = now;
@@ -688,7 +469,7 @@ keycheck_launch(struct keycheck_thread *kt, long long now)
 		f->item = i;
 		f->urgent = from == KEYSCHED_URGENT;
 		f->deadline = now + (long long)kt->cur->dns_timeout * 1000;
-		keycheck_name(kt->items[i].domain, kt->items[i].k, &name);
+		keyrecord_name(kt->items[i].domain, kt->items[i].k, &name);
 		f->q = kt->res.start(kt->res.arg, kt->cur, buf_cstr(&name),
 		    keycheck_notify, f);
 		if (f->q == NULL) {

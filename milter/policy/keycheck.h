@@ -1,11 +1,10 @@
 /*
  * keycheck.h - is each DKIM key's record really published in DNS?
  *
- * Looks up SELECTOR._domainkey.DOMAIN through the daemon's resolver and
- * compares the published p= with the private key: published, missing,
- * truncated (a cut-off prefix of the right key: the DNS host truncated a
- * long record), mismatched, revoked, or unknown (DNS trouble). The result
- * goes into the key's atomic publication state, which key selection reads.
+ * Looks up SELECTOR._domainkey.DOMAIN and judges the answer (keyrecord.h:
+ * published, missing, truncated, mismatched, revoked, or unknown); the
+ * result goes into the key's atomic publication state, which key
+ * selection reads.
  *
  * Also owns what happens to those states over time: a reload carries the
  * running snapshot's verdicts over to the same keys of the new one
@@ -16,8 +15,7 @@
  * for it: a key not looked up yet keeps the state it had (unchecked, or the
  * one the file or the previous snapshot gave it).
  *
- * Threading: keycheck_compare and keycheck_parse_p are pure; keycheck_key
- * may run in any thread and writes nothing shared. The checker thread is
+ * Threading: the checker thread is
  * owned by the struct keycheck_thread that keycheck_start returns; it
  * writes the keys' atomic states and nothing else shared. That struct's
  * mutex guards what other threads tell it (stop, a new snapshot, answers
@@ -34,34 +32,15 @@
 #include "policy/config.h"
 #include "base/dns.h"
 #include "auth/keys.h"
+#include "policy/keyrecord.h"
 
-struct keycheck_info {
-	size_t record_len;	/* length of the joined TXT record */
-	size_t nstrings;	/* character-strings in the record */
-	size_t longest;		/* longest character-string */
-	char detail[640];	/* human explanation */
-};
-
-/* keycheck_parse_p - the p= value (FWS removed) of a DKIM key record, NULL if not one; malloc'd */
-char *keycheck_parse_p(const char *record, char *ktype, size_t ktypelen);
-/* keycheck_compare - publication state of a record for a key (pure) */
-enum key_pub keycheck_compare(const struct key *k, const char *record,
-    char *detail, size_t detaillen);
-/* keycheck_name - the record's name, SELECTOR._domainkey.DOMAIN, into name (replaced) */
-void keycheck_name(const char *domain, const struct key *k, struct buf *name);
-/* keycheck_answer - the state a TXT answer r for the record name gives k */
-enum key_pub keycheck_answer(const char *name, const struct key *k,
-    const struct dns_result *r, struct keycheck_info *info);
 /*
  * keycheck_note - store a lookup's verdict st in k (UNKNOWN keeps a
  * definite state) and log a change (a key's first "published" at debug,
  * other verdicts at info or warning); 1 if k's verdict changed
  */
 int keycheck_note(const char *domain, struct key *k, enum key_pub st,
-    const struct keycheck_info *info);
-/* keycheck_key - look one key up and compare (waits for the answer) */
-enum key_pub keycheck_key(struct dns *d, const char *domain,
-    const struct key *k, struct keycheck_info *info);
+    const struct keyrecord_info *info);
 /*
  * keycheck_carry_over - each key of new_cfg without a verdict (unchecked,
  * or unknown: DNS gave no answer) takes old_cfg's verdict for the same

@@ -15,7 +15,7 @@
 #include "base/buf.h"
 #include "auth/dmarc.h"
 #include "tools/domaincheck.h"
-#include "policy/keycheck.h"
+#include "policy/keyrecord.h"
 #include "base/xalloc.h"
 
 #define DOMAINCHECK_MAX_DEPTH 12	/* include nesting before we call it a loop */
@@ -129,14 +129,14 @@ domaincheck_spf_cost(struct dns *d, const char *domain,
 static enum domaincheck_level
 domaincheck_keys(struct dns *d, const struct config_domain *dom, FILE *fp)
 {
-	struct keycheck_info info;
+	struct keyrecord_info info;
 	enum domaincheck_level worst = DOMAINCHECK_OK, l;
 	enum key_pub st;
 	char what[300], text[900];
 	size_t i;
 
 	for (i = 0; i < dom->nkeys; i++) {
-		st = keycheck_key(d, dom->name, &dom->keys[i], &info);
+		st = keyrecord_key(d, dom->name, &dom->keys[i], &info);
 		l = st == KEY_PUB_PUBLISHED ? DOMAINCHECK_OK : DOMAINCHECK_FAIL;
 		if (st == KEY_PUB_PUBLISHED && info.longest > 255)
 			l = DOMAINCHECK_WARN;

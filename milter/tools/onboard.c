@@ -21,7 +21,7 @@
 #include "auth/dmarc.h"
 #include "base/buf.h"
 #include "base/xalloc.h"
-#include "policy/keycheck.h"
+#include "policy/keyrecord.h"
 #include "tools/onboard.h"
 
 #define ONBOARD_SPF_LIMIT	10	/* RFC 7208 4.6.4 */
@@ -400,7 +400,7 @@ onboard_spf_verdict(const struct onboard_spf *s, struct onboard_item *it)
 static int
 onboard_dkim(struct onboard_ctx *x)
 {
-	struct keycheck_info info;
+	struct keyrecord_info info;
 	struct onboard_item *it;
 	struct dns_result r;
 	struct buf name = BUF_INIT, txt = BUF_INIT;
@@ -423,7 +423,7 @@ onboard_dkim(struct onboard_ctx *x)
 		it = onboard_item_add(x->r, ONBOARD_DKIM, what);
 		onboard_txt_at(x, buf_cstr(&name), &r, &it->records);
 		if (k->key != NULL && k->key->pkey != NULL) {
-			st = keycheck_answer(buf_cstr(&name), k->key, &r, &info);
+			st = keyrecord_answer(buf_cstr(&name), k->key, &r, &info);
 			onboard_set(it, st == KEY_PUB_PUBLISHED ? info.longest > 255
 			    ? ONBOARD_WARN : ONBOARD_OK : ONBOARD_FAIL, "%s: %s %d-bit "
 			    "key; record %zu chars in %zu string(s), longest %zu (%s)",
@@ -443,7 +443,7 @@ onboard_dkim(struct onboard_ctx *x)
 			onboard_set(it, ONBOARD_FAIL, "%s: no DKIM key record among "
 			    "%zu TXT records", buf_cstr(&name), r.n);
 		for (j = 0; r.status == DNS_OK && j < r.n; j++) {
-			if (dns_txt(&r, j, &txt) != 0 || (p = keycheck_parse_p(
+			if (dns_txt(&r, j, &txt) != 0 || (p = keyrecord_parse_p(
 			    buf_cstr(&txt), ktype, sizeof(ktype))) == NULL)
 				continue;
 			if (p[0] == '\0')

@@ -230,7 +230,7 @@ keycheck_compare_row(void **state)
 	enum key_pub got;
 
 	cmp_record(&rec, c->record, cmp_p[c->key], cmp_o[c->key]);
-	got = keycheck_compare(&cmp_ours[c->key], buf_cstr(&rec), detail,
+	got = keyrecord_compare(&cmp_ours[c->key], buf_cstr(&rec), detail,
 	    sizeof(detail));
 	buf_free(&rec);
 	if (got != c->want || strstr(detail, c->detail) == NULL)
@@ -1105,7 +1105,7 @@ keycheck_thread_restores_and_logs(void **state)
 	fake_end(tid);
 }
 
-/* A key record, and the k= and p= keycheck_parse_p reads in 8 bytes. */
+/* A key record, and the k= and p= keyrecord_parse_p reads in 8 bytes. */
 static const struct ktype_case {
 	const char *record;
 	const char *ktype;		/* as read into char[8] */
@@ -1130,7 +1130,7 @@ keycheck_parse_p_cuts_a_long_key_type_visibly(void **state)
 	for (i = 0; i < sizeof(ktype_cases) / sizeof(ktype_cases[0]); i++) {
 		const struct ktype_case *c = &ktype_cases[i];
 
-		p = keycheck_parse_p(c->record, ktype, sizeof(ktype));
+		p = keyrecord_parse_p(c->record, ktype, sizeof(ktype));
 		if (strcmp(ktype, c->ktype) != 0)
 			fail_msg("%s: k= read as \"%s\", wanted \"%s\"", c->record,
 			    ktype, c->ktype);
