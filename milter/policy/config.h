@@ -221,6 +221,7 @@ struct config {
 	long key_check_interval;	/* seconds between two checks of a key (0: none periodic) */
 	int key_check_concurrency;	/* key record lookups in flight at once */
 	int key_check_rate;		/* key record lookups started per second (0: no limit) */
+	int key_check_direct;		/* the checks ask dns_servers themselves (dnsstub) */
 	char *state_dir;		/* directory of the keystates file ("" : none) */
 	long key_expiry_warning;	/* warn this many seconds before a not_after (0: never) */
 

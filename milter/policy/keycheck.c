@@ -243,7 +243,8 @@ keycheck_new_dns(struct keycheck_thread *kt, const struct config *c)
 		log_warn(NULL, "key check: no resolver: %s", err);
 		return;
 	}
-	if (c->dns_servers.n == 0 || c->trust_anchor_file[0] != '\0')
+	if (!c->key_check_direct || c->dns_servers.n == 0
+	    || c->trust_anchor_file[0] != '\0')
 		return;
 	kt->stub = dnsstub_new((const char *const *)c->dns_servers.v,
 	    c->dns_servers.n, (int)(c->dns_timeout * 1000), kt->dns, err,

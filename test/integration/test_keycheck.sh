@@ -22,7 +22,7 @@ it_init keycheck
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" "$AUTHMILTER"
-it_plan 31
+it_plan 32
 WT=$IT_DIR/tmp
 STATE=$IT_DIR/state
 DROP=$IT_DIR/tmp/drop
@@ -269,6 +269,12 @@ echo ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237
 echo "trust_anchor_file = $IT_DIR/tmp/ta" >> "$conf"
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 it_check "with trust_anchor_file the checker resolves through libunbound" \
+    it_wait_logged 5 'key check: 11 keys, .* a second, through libunbound'
+it_milter_stop
+sed -i '/^trust_anchor_file /d' "$conf"
+echo "key_check_direct = no" >> "$conf"
+it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
+it_check "key_check_direct = no: through libunbound too" \
     it_wait_logged 5 'key check: 11 keys, .* a second, through libunbound'
 it_milter_stop
 
