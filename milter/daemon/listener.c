@@ -331,6 +331,11 @@ listener_open_inet(const char *spec, int family, char *err, size_t errlen)
 		fd = -1;
 	}
 	freeaddrinfo(res);
+	/* on the listening socket too: Linux gives accepted sockets its
+	 * TCP_NODELAY from their first instant (listener_accept sets it
+	 * again, for other systems) */
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	return fd;
 }
 
