@@ -850,8 +850,8 @@ main_serve(const char *path, const struct config *c)
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
 		lmengine_refuse_new();
 	} else {
-		listener_stop();
-		pthread_join(tid, NULL);
+		listener_stop();	/* the socket closed; parked connections
+					 * are still served during the drain */
 	}
 	/* after the privilege drop this fails unless the user owns the
 	 * directory, which main_run_dir refuses: the socket then stays, and
@@ -863,6 +863,7 @@ main_serve(const char *path, const struct config *c)
 		return main_stop_libmilter(tid, reloading);
 	if (listener_close_all(5) != 0)
 		return -1;
+	pthread_join(tid, NULL);	/* the poller stopped in close_all */
 	return reloading ? -2 : 0;
 }
 
