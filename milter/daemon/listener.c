@@ -544,9 +544,10 @@ listener_serve(struct listener_conn *c)
 		/* parked and out of the served list at once: close_all sees
 		 * it in one of the two */
 		pthread_mutex_lock(&listener_lock);
+		listener_unlink(&listener_served, c);	/* the links are reused */
 		parked = r == ENGINE_RUN_PARK && listener_park(c) == 0;
-		if (parked)
-			listener_unlink(&listener_served, c);
+		if (!parked)
+			listener_link(&listener_served, c);
 		pthread_mutex_unlock(&listener_lock);
 		if (parked)
 			return;		/* the poller has it now */
