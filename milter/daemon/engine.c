@@ -18,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -175,6 +176,25 @@ engine_flush(struct engine_session *s)
 }
 
 /*
+ * engine_wait_rest - inside a packet, after the park wait: wait for the
+ * rest up to milter_timeout in all; 1 readable, 0 timed out, -1 error
+ */
+static int
+engine_wait_rest(struct engine_session *s)
+{
+	struct pollfd pfd;
+	long left = s->timeout_ms - s->park_ms;
+	int rc;
+
+	pfd.fd = s->fd;
+	pfd.events = POLLIN;
+	do
+		rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
+	while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+/*
  * engine_fill - have at least need unread bytes; 1, 0 at a clean EOF, -1
  * on error, ENGINE_WOULD_PARK when nothing is buffered and nothing came
  * within the session's park wait (s->park_ms, the read timeout then)
@@ -183,6 +203,7 @@ static int
 engine_fill(struct engine_session *s, size_t need)
 {
 	ssize_t n;
+	int rc;
 
 	while (s->inlen - s->inoff < need) {
 		if (s->inoff > 0) {		/* move the unread part to the front */
@@ -203,9 +224,10 @@ engine_fill(struct engine_session *s, size_t need)
 			if (s->inlen == 0)
 				return ENGINE_WOULD_PARK;
 			/* inside one: wait on, up to milter_timeout */
-			s->stalled_ms += s->park_ms;
-			if (s->stalled_ms < s->timeout_ms)
+			if ((rc = engine_wait_rest(s)) > 0)
 				continue;
+			if (rc == 0)
+				errno = EAGAIN;	/* logged as the timeout */
 		}
 		if (n == 0 && s->inlen == 0)
 			return 0;
@@ -220,7 +242,6 @@ engine_fill(struct engine_session *s, size_t need)
 				log_debug(NULL, "milter connection: read failed: %m");
 			return -1;
 		}
-		s->stalled_ms = 0;
 		s->inlen += (size_t)n;
 	}
 	return 1;

@@ -138,7 +138,6 @@ struct engine_session {
 	int park_ms;			/* wait this long between packets, then
 					 * park (engine_run); 0: never park */
 	long timeout_ms;		/* milter_timeout, for a stalled packet */
-	long stalled_ms;		/* waited inside the packet being read */
 };
 
 /* Largest packet accepted: a header may be up to Postfix's header_size_limit. */
