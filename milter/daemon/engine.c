@@ -965,7 +965,8 @@ engine_run(struct engine_session *s)
 			free(s->in);
 			s->in = NULL;
 			s->incap = s->inoff = s->inlen = 0;
-			buf_free(&s->out);
+			if (s->out.len == 0)	/* replies go out before a read */
+				buf_free(&s->out);
 			return ENGINE_RUN_PARK;
 		}
 		fl = engine_dispatch(s, cmd, data, len);
