@@ -111,6 +111,18 @@ listener_sessions(void)
 	return atomic_load(&listener_active);
 }
 
+/* listener_parked_now - connections parked now */
+long
+listener_parked_now(void)
+{
+	long n;
+
+	pthread_mutex_lock(&listener_lock);
+	n = (long)listener_nparked;
+	pthread_mutex_unlock(&listener_lock);
+	return n;
+}
+
 /*
  * listener_set_max_connections - the cap; raises the soft RLIMIT_NOFILE to
  * what it needs (per connection its socket and a DNS query in flight, plus

@@ -68,5 +68,7 @@ void listener_set_timeout(long seconds);
 long listener_set_max_connections(long max);
 /* listener_sessions - MTA connections open now (served or parked) */
 long listener_sessions(void);
+/* listener_parked_now - of those, the parked ones (silent, no thread) */
+long listener_parked_now(void);
 
 #endif

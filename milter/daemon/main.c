@@ -761,6 +761,8 @@ main_metrics_start(const struct config *c)
 	mo.engine = main_engine_names[main_engine];
 	mo.sessions = main_engine == CONFIG_MILTER_ENGINE_LIBMILTER ?
 	    lmengine_sessions : listener_sessions;
+	mo.parked = main_engine == CONFIG_MILTER_ENGINE_LIBMILTER ? NULL
+	    : listener_parked_now;
 	mo.start = main_started;
 	if (metrics_start(&mo, err, sizeof(err)) != 0)
 		log_fatal("%s", err);

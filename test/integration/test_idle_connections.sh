@@ -3,8 +3,9 @@
 # (Postfix keeps one per smtpd process): the builtin engine parks them
 # (no thread each) and resumes each where it was (issue 20).
 #   - 300 connections greeted and left idle: the daemon's thread count
-#     stays far below 300; then a message on every one of them, each
-#     answered and signed, every signature verified by dkimpy;
+#     stays far below 300, the metrics count them parked; then a message
+#     on every one of them, each answered and signed, every signature
+#     verified by dkimpy;
 #   - a message paused after its headers (parked mid-message) is resumed:
 #     signed and verified;
 #   - connections closed by the MTA while parked are cleaned up: the
@@ -23,8 +24,10 @@ it_init idle_connections
 
 ML=$BUILD_DIR/test/bench/milterload
 CTL=$BUILD_DIR/milter/authmilterctl
-it_require "$ML" "$CTL"
-it_plan 17
+it_require "$ML" "$CTL" curl
+it_plan 18
+MPORT=${IT_METRICS_PORT:-}     # the daemon's metrics
+it_free_port MPORT
 out=$IT_DIR/tmp
 IDLE=$IT_LIB_DIR/idle.py
 
@@ -35,6 +38,7 @@ it_dns_start || { echo "Bail out! knotd"; exit 1; }
 conf=$IT_DIR/milter/idle.conf
 it_authmilter_conf "$conf"
 sed -i 's/^log_level .*/log_level       = info/' "$conf"
+echo "metrics_listen  = 127.0.0.1:$MPORT" >> "$conf"
 printf 'domain example.com {\n    key = s1 %s\n}\n' "$s1" >> "$conf"
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 pid=$IT_LAST_PID
@@ -66,11 +70,14 @@ it_wait_for 30 grep -q "300 idle connections open" "$out/idle.err" ||
 sleep 1
 n=$(threads)
 c=$(conns)
-echo "# 300 idle connections: $n daemon threads, $c connections counted"
+p=$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "authmilter_connections_parked" { print $2 }')
+echo "# 300 idle connections: $n daemon threads, $c connections counted, $p parked"
 it_check "300 idle connections: the daemon has far fewer threads ($n < 100)" \
     test "${n:-999}" -lt 100
 it_check "300 idle connections: all counted open by the control socket ($c)" \
     test "${c:-0}" -ge 300
+it_check "300 idle connections: the metrics count them parked ($p)" \
+    test "${p:-0}" -ge 300
 wait "$ml"
 rc=$?
 sed 's/^/#   /' "$out/idle.txt" "$out/idle.err"
