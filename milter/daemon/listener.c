@@ -61,7 +61,7 @@ struct listener_conn {
 	int fd;				/* the connection (owned) */
 	struct engine_session *s;	/* its session (owned; NULL until first served) */
 	long timeout;			/* milter_timeout when accepted, seconds */
-	time_t deadline;		/* parked: CLOCK_MONOTONIC second it ends */
+	long long deadline;		/* parked: CLOCK_MONOTONIC ms it ends at */
 	int parked;			/* in listener_parked (lock) */
 	int in_set;			/* fd registered in the epoll set (lock) */
 	int timedout;			/* silent past its timeout while parked */
@@ -409,6 +409,13 @@ listener_open(const char *spec, int dirfd, int mode, uid_t uid, gid_t gid,
 	return fd;
 }
 
+/* listener_ms - a time in milliseconds */
+static long long
+listener_ms(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
 /* listener_link - put c at the head of the list at *head (lock held) */
 static void
 listener_link(struct listener_conn **head, struct listener_conn *c)
@@ -503,7 +510,7 @@ listener_park(struct listener_conn *c)
 	c->in_set = 1;
 	c->parked = 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	c->deadline = now.tv_sec + c->timeout;
+	c->deadline = listener_ms(&now) + (long long)c->timeout * 1000;
 	listener_link(&listener_parked, c);
 	listener_nparked++;
 	return 0;
@@ -553,23 +560,26 @@ listener_serve(struct listener_conn *c)
 	else
 		r = engine_run(c->s);
 	for (;;) {
-		/* parked and out of the served list at once: close_all sees
-		 * it in one of the two */
+		/* out of the served list and parked at once (the links are
+		 * reused): close_all finds it in one of the two */
 		pthread_mutex_lock(&listener_lock);
-		listener_unlink(&listener_served, c);	/* the links are reused */
+		listener_unlink(&listener_served, c);
 		parked = r == ENGINE_RUN_PARK && listener_park(c) == 0;
-		if (!parked)
-			listener_link(&listener_served, c);
+		if (!parked && r == ENGINE_RUN_PARK)
+			listener_link(&listener_served, c);	/* waits here */
 		pthread_mutex_unlock(&listener_lock);
 		if (parked)
 			return;		/* the poller has it now */
-		if (r != ENGINE_RUN_PARK || !listener_wait_here(c))
+		if (r != ENGINE_RUN_PARK)
 			break;
+		if (!listener_wait_here(c)) {
+			pthread_mutex_lock(&listener_lock);
+			listener_unlink(&listener_served, c);
+			pthread_mutex_unlock(&listener_lock);
+			break;
+		}
 		r = engine_run(c->s);
 	}
-	pthread_mutex_lock(&listener_lock);
-	listener_unlink(&listener_served, c);
-	pthread_mutex_unlock(&listener_lock);
 	listener_end(c);
 }
 
@@ -717,7 +727,7 @@ listener_resume(struct listener_conn *c)
  * leave the epoll set and go to a thread, which ends them
  */
 static void
-listener_sweep(time_t now)
+listener_sweep(long long now)
 {
 	struct listener_conn *c, *next, *done = NULL;
 
@@ -766,7 +776,7 @@ listener_poll_once(int lfd, struct listener_refused *refused)
 {
 	struct epoll_event evs[LISTENER_EVENTS];
 	char drain[64];
-	int i, n, wait_ms;
+	int i, n;
 
 	pthread_mutex_lock(&listener_lock);
 	if (listener_stopping && lfd >= 0) {
@@ -776,9 +786,10 @@ listener_poll_once(int lfd, struct listener_refused *refused)
 		listener_lfd_closed = 1;
 		pthread_cond_broadcast(&listener_cond);
 	}
-	wait_ms = listener_nparked > 0 ? 1000 : -1;	/* the timeout sweep */
 	pthread_mutex_unlock(&listener_lock);
-	n = epoll_wait(listener_ep, evs, LISTENER_EVENTS, wait_ms);
+	/* a second at most: the timeout sweep (a connection may park at any
+	 * time, with no event here) */
+	n = epoll_wait(listener_ep, evs, LISTENER_EVENTS, 1000);
 	if (n < 0 && errno != EINTR)
 		log_fatal("epoll_wait: %m");
 	for (i = 0; i < n; i++) {
@@ -818,8 +829,8 @@ listener_run(int lfd, const struct engine_callbacks *cb)
 		pthread_mutex_unlock(&listener_lock);
 		lfd = listener_poll_once(lfd, &refused);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec != swept) {
-			listener_sweep(now.tv_sec);
+		if (now.tv_sec != swept) {	/* once a second */
+			listener_sweep(listener_ms(&now));
 			swept = now.tv_sec;
 		}
 	}

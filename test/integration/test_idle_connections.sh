@@ -15,7 +15,9 @@
 #     MAIL FROM: state.c), the one before it the old;
 #   - SIGTERM with 50 parked idle connections and one message in flight:
 #     the message finishes signed, the idle connections are closed by the
-#     daemon, which exits 0 within 1 s of the message's end.
+#     daemon, which exits 0 within 1 s of the message's end;
+#   - with milter_timeout = 2s, parked connections silent that long are
+#     closed by the daemon, each with its log line.
 # Signatures are checked with dkimpy against keys served by knotd.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -25,7 +27,7 @@ it_init idle_connections
 ML=$BUILD_DIR/test/bench/milterload
 CTL=$BUILD_DIR/milter/authmilterctl
 it_require "$ML" "$CTL" curl
-it_plan 18
+it_plan 20
 MPORT=${IT_METRICS_PORT:-}     # the daemon's metrics
 it_free_port MPORT
 out=$IT_DIR/tmp
@@ -170,6 +172,25 @@ rc=$?
 sed 's/^/#   /' "$out/hold.txt"
 it_check "SIGTERM: the daemon closed the 50 parked idle connections" \
     sh -c "[ $rc = 0 ] && grep -qx 'closed 50 of 50' '$out/hold.txt'"
+it_milter_stop
+
+# --- milter_timeout: a parked connection silent that long is closed ------------
+conf=$IT_DIR/milter/timeout.conf
+cp "$IT_DIR/milter/idle.conf" "$conf"
+sed -i '/^metrics_listen/d' "$conf"
+echo "milter_timeout  = 2s" >> "$conf"
+it_milter_start_authmilter "$conf" || it_fail "authmilter with milter_timeout = 2s"
+rm -f "$out/hold2.ready"
+t0=$(date +%s)
+"$IT_PY" "$IDLE" hold "$IT_MILTER_SOCKET" 5 "$out/hold2.ready" > "$out/hold2.txt" 2>&1
+rc=$?
+t1=$(date +%s)
+sed 's/^/#   /' "$out/hold2.txt"
+it_check "milter_timeout 2s: 5 parked connections closed by the daemon ($((t1 - t0)) s)" \
+    sh -c "[ $rc = 0 ] && grep -qx 'closed 5 of 5' '$out/hold2.txt' && [ $((t1 - t0)) -ge 2 ] && [ $((t1 - t0)) -le 6 ]"
+n=$(it_milter_log | grep -c "nothing from the MTA within milter_timeout; closing")
+it_check "milter_timeout 2s: each logged as silent past milter_timeout ($n)" \
+    test "$n" -ge 5
 it_milter_stop
 
 it_done
