@@ -175,10 +175,7 @@ engine_flush(struct engine_session *s)
 	return FLOW_ON;
 }
 
-/*
- * engine_wait_rest - inside a packet, after the park wait: wait for the
- * rest up to milter_timeout in all; 1 readable, 0 timed out, -1 error
- */
+/* engine_wait_rest - inside a packet, after the park wait: up to milter_timeout; 1 readable, 0 timed out */
 static int
 engine_wait_rest(struct engine_session *s)
 {
@@ -247,10 +244,7 @@ engine_fill(struct engine_session *s, size_t need)
 	return 1;
 }
 
-/*
- * engine_next - the next packet; 1, 0 at a clean EOF, -1 on error,
- * ENGINE_WOULD_PARK as engine_fill
- */
+/* engine_next - the next packet; 1, 0 at a clean EOF, -1 on error, or ENGINE_WOULD_PARK */
 static int
 engine_next(struct engine_session *s, int *cmd, unsigned char **data,
     size_t *len)
@@ -911,11 +905,7 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	return fl;
 }
 
-/*
- * engine_timeouts - writes give up after timeout_s seconds, reads too, or
- * after park_ms when the session may park (engine_fill waits on inside
- * a packet)
- */
+/* engine_timeouts - writes give up after timeout_s, reads too or after park_ms (engine_fill) */
 static void
 engine_timeouts(int fd, long timeout_s, int park_ms)
 {
@@ -960,8 +950,7 @@ engine_run(struct engine_session *s)
 	int cmd = 0, rc;
 
 	while ((rc = engine_next(s, &cmd, &data, &len)) > 0) {
-		if (rc == ENGINE_WOULD_PARK) {
-			/* nothing buffered: hold no buffers while parked */
+		if (rc == ENGINE_WOULD_PARK) {	/* hold no buffer while parked */
 			free(s->in);
 			s->in = NULL;
 			s->incap = s->inoff = s->inlen = 0;
