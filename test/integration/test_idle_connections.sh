@@ -6,8 +6,8 @@
 #     stays far below 300, the metrics count them parked; then a message
 #     on every one of them, each answered and signed, every signature
 #     verified by dkimpy;
-#   - a message paused after its headers (parked mid-message) is resumed:
-#     signed and verified;
+#   - a message paused after its headers is parked mid-message (metrics)
+#     and resumed: signed and verified;
 #   - connections closed by the MTA while parked are cleaned up: the
 #     control socket's connection count comes back to 0;
 #   - a reload while a connection is parked: its next message uses the
@@ -27,7 +27,7 @@ it_init idle_connections
 ML=$BUILD_DIR/test/bench/milterload
 CTL=$BUILD_DIR/milter/authmilterctl
 it_require "$ML" "$CTL" curl
-it_plan 20
+it_plan 21
 MPORT=${IT_METRICS_PORT:-}     # the daemon's metrics
 it_free_port MPORT
 out=$IT_DIR/tmp
@@ -98,7 +98,10 @@ it_check "300 idle connections: connection count back to 0" \
 mp=$!
 sleep 0.8
 n=$(threads)
-echo "# a message paused after its headers: $n daemon threads"
+p=$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "authmilter_connections_parked" { print $2 }')
+echo "# a message paused after its headers: $n daemon threads, $p parked"
+it_check "paused after its headers: the connection is parked mid-message ($p)" \
+    test "${p:-0}" = 1
 wait "$mp"
 rc=$?
 sed 's/^/#   /' "$out/mid.txt"
