@@ -4,7 +4,9 @@
 # authmilter's milter engines (builtin, and libmilter: the same daemon and
 # workload with milter_engine = libmilter, rows "authmilter-libmilter"), the RSA-2048 and
 # Ed25519 limits of the daemon's core (openssl speed), memory (idle, 1,000
-# connections, one 10 KB vs one 50 MB message) and the cost through a real
+# connections, one 10 KB vs one 50 MB message), 1,000 and 10,000 idle
+# connections (RSS, threads, latency of a message on one of them under
+# 1,000 msg/s) and the cost through a real
 # Postfix (smtp-source -> Postfix -> smtp-sink), rspamd's dkim_signing
 # beside them, and the inbound path (contrib/bench-inbound.sh: SPF, DKIM
 # verification and DMARC against OpenDKIM + OpenDMARC, rspamd and a null
@@ -23,7 +25,7 @@
 #                 (default: the current dir if it has them, else _build)
 #   BENCH_SECS    seconds of load per throughput row (4)
 #   BENCH_OUT     the report (docs/performance.md in the source tree)
-#   BENCH_PARTS   which parts to run ("load memory e2e inbound"; a partial
+#   BENCH_PARTS   which parts to run ("load memory idle e2e inbound"; a partial
 #                 run writes a partial report)
 #   BENCH_E2E=no  skip the Postfix part
 #   BENCH_E2E_ROUNDS  rounds of the Postfix phases (3)
@@ -75,6 +77,8 @@ ROWS=()                 # markdown table rows
 COMMANDS=()             # every load command, for the report
 declare -A RATE P99     # "daemon/key/socket/size/conns" -> msg/s, p99 ms
 declare -A MEM          # "daemon/what" -> kB or text
+declare -A IDLE         # "daemon/connections/what" -> kB, ms or text
+IDLE_MANY=10000         # the larger idle row (idle_many)
 
 # ---------------------------------------------------------------- helpers
 
@@ -227,10 +231,12 @@ RequireSafeKeys         no
 EOF
 }
 
-# start_am CPUS SOCKET KEY - authmilter on SOCKET signing with KEY
+# start_am CPUS SOCKET KEY - authmilter on SOCKET signing with KEY (and
+# the conf lines in AM_EXTRA, if set)
 start_am() {
     local conf=$IT_DIR/milter/am.$RANDOM.conf
     am_conf "$conf" "$2" "$3"
+    [ -n "${AM_EXTRA:-}" ] && echo "$AM_EXTRA" >> "$conf"
     daemon_start "$1" "$2" "$AUTHMILTER" -f -c "$conf"
 }
 
@@ -399,6 +405,100 @@ mem_one() {
     MEM[$d/peak$size]=$(status_kb "$BENCH_PID" VmHWM)
     MEM[$d/after$size]=$(status_kb "$BENCH_PID" VmRSS)
     daemon_stop
+}
+
+# ---------------------------------------------------------------- idle
+
+# idle_row DAEMON STARTFN SOCKET KEY N - a fresh daemon; N connections
+# greeted and left idle (milterload -I, one thread for all), RSS and
+# threads read once they are open; then 1,000 msg/s of background load on
+# 16 other connections for BENCH_SECS and 200 probes, one message at a
+# time on an idle connection picked at random (-P): their latency is the
+# time to answer a connection that was silent
+idle_row() {
+    local d=$1 start=$2 sock=$3 key=$4 n=$5 json=$IT_DIR/tmp/idle.$1.$5 i rc
+    local msgs=$(( (1000 * SECS + 15) / 16 ))
+    AM_EXTRA="max_connections = $((n + 40))" $start "$DAEMON_CPU" "$sock" "$key" || return 1
+    IDLE[$d/$n/rss0]=$(status_kb "$BENCH_PID" VmRSS)
+    local cmd=(taskset -c "$LOAD_CPU" "$ML" -S "$sock" -a alice -I "$n" -P 200
+        -H 8 -c 16 -m "$msgs" -R 1000 -t $((SECS * 3 + 60)) -T 60 -q -j)
+    COMMANDS+=("${cmd[*]}   # $d: $n idle connections, probes at 1,000 msg/s")
+    "${cmd[@]}" > "$json" 2> "$json.err" &
+    local ml=$!
+    for ((i = 0; i < 1200; i++)); do   # the opening is not timed: 120 s at most
+        grep -q "idle connections open" "$json.err" 2> /dev/null && break
+        it__alive "$ml" || break
+        sleep 0.1
+    done
+    sleep 1     # the last ones park after their HELO
+    IDLE[$d/$n/rss]=$(status_kb "$BENCH_PID" VmRSS)
+    IDLE[$d/$n/threads]=$(status_kb "$BENCH_PID" Threads)
+    IDLE[$d/$n/fds]=$(fd_count "$BENCH_PID")
+    wait "$ml"
+    rc=$?
+    IDLE[$d/$n/open]=$(jget "$json" idle_open)
+    IDLE[$d/$n/p50]=$(jget "$json" probe_p50_ms)
+    IDLE[$d/$n/p99]=$(jget "$json" probe_p99_ms)
+    IDLE[$d/$n/max]=$(jget "$json" probe_max_ms)
+    IDLE[$d/$n/bgp99]=$(jget "$json" lat_p99_ms)
+    IDLE[$d/$n/served]="$(jget "$json" probe_signed)/$(jget "$json" probe_sent) probes and $(jget "$json" signed)/$(jget "$json" sent) background signed, $(( $(jget "$json" errors) + $(jget "$json" probe_errors) )) errors (exit $rc)"
+    if [ "$rc" != 0 ] || [ "${IDLE[$d/$n/open]:-0}" != "$n" ]; then
+        say "$d: $n idle connections: ${IDLE[$d/$n/served]}"
+        head -n 5 "$json.err" >&2
+        BENCH_BAD=$((BENCH_BAD + 1))
+    fi
+    say "$(printf '%-10s %6s idle: RSS %s kB (from %s), %s threads, probes p50 %s p99 %s max %s ms' \
+        "$d" "$n" "${IDLE[$d/$n/rss]:-?}" "${IDLE[$d/$n/rss0]:-?}" "${IDLE[$d/$n/threads]:-?}" \
+        "${IDLE[$d/$n/p50]:-?}" "${IDLE[$d/$n/p99]:-?}" "${IDLE[$d/$n/max]:-?}")"
+    daemon_stop
+}
+
+# idle_many - the larger idle row's size: 10,000, or what the open file
+# limit leaves (the daemon needs 2 descriptors per connection, 64 more:
+# listener.c), for 16 background connections besides
+idle_many() {
+    local hard fit
+    hard=$(ulimit -Hn)
+    [ "$hard" = unlimited ] && { echo 10000; return; }
+    fit=$(( (hard - 64) / 2 - 40 ))
+    [ "$fit" -gt 10000 ] && fit=10000
+    echo "$fit"
+}
+
+# run_idle - both idle rows for authmilter, and for OpenDKIM (libmilter:
+# a thread per connection) if installed
+run_idle() {
+    local n soft
+    say "idle connections"
+    # 2 descriptors a connection in the daemon: the soft limit up to the
+    # hard one (at most 65536) for these rows only
+    soft=$(ulimit -Sn)
+    if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt 65536 ]; then
+        ulimit -Sn 65536
+    else
+        ulimit -Sn "$(ulimit -Hn)"
+    fi
+    IDLE_MANY=$(idle_many)
+    [ "$IDLE_MANY" -lt 10000 ] &&
+        say "open file hard limit $(ulimit -Hn): $IDLE_MANY idle connections instead of 10,000"
+    for n in 1000 "$IDLE_MANY"; do
+        idle_row authmilter start_am "unix:$IT_DIR/milter/am.sock" "$RSA" "$n"
+        [ "$OD" = yes ] && idle_row OpenDKIM start_od "unix:$IT_DIR/milter/od.sock" "$RSA" "$n"
+    done
+    ulimit -Sn "$soft"
+}
+
+# idle_table - the idle rows
+idle_table() {
+    local d n
+    echo "| Daemon | Idle connections | RSS before | RSS with them open | per connection | threads | probe p50 ms | probe p99 ms | probe max ms | background p99 ms | served |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for d in authmilter OpenDKIM; do
+        for n in 1000 "$IDLE_MANY"; do
+            [ -n "${IDLE[$d/$n/rss]:-}" ] || continue
+            echo "| $d | $n | ${IDLE[$d/$n/rss0]:-?} kB | ${IDLE[$d/$n/rss]} kB | $(calc "1024 * (${IDLE[$d/$n/rss]} - ${IDLE[$d/$n/rss0]:-0}) / $n" %.0f) B | ${IDLE[$d/$n/threads]:-?} | ${IDLE[$d/$n/p50]:-?} | ${IDLE[$d/$n/p99]:-?} | ${IDLE[$d/$n/max]:-?} | ${IDLE[$d/$n/bgp99]:-?} | ${IDLE[$d/$n/served]:-?} |"
+        done
+    done
 }
 
 # ---------------------------------------------------------------- Postfix
@@ -647,6 +747,10 @@ targets() {
     else
         echo "| Through Postfix ≥ 0.85 × no milter | $E2E | not measured |"
     fi
+    if part idle; then
+        local rss=${IDLE[authmilter/$IDLE_MANY/rss]:-0} p99=${IDLE[authmilter/$IDLE_MANY/p99]:-999}
+        echo "| $IDLE_MANY idle connections: RSS ≤ 64 MB, a message on one answered within 2 ms at 1,000 msg/s | RSS **$(calc "$rss / 1024" %.1f) MB** (${IDLE[authmilter/$IDLE_MANY/threads]:-?} threads; OpenDKIM: $(calc "${IDLE[OpenDKIM/$IDLE_MANY/rss]:-0} / 1024" %.1f) MB); probes p99 **$p99 ms**, max ${IDLE[authmilter/$IDLE_MANY/max]:-?} ms | $(verdict "$rss > 0 && $rss <= 65536") RSS; $(verdict "$p99 <= 2") latency |"
+    fi
     if ! part memory; then
         echo "| 1,000 connections; 50 MB vs 10 KB RSS | not run (BENCH_PARTS) | |"
         return 0
@@ -779,6 +883,26 @@ report() {
         echo "Not run (BENCH_PARTS)."
     fi
     echo
+    echo "## Idle connections"
+    echo
+    if part idle; then
+        echo "Postfix keeps a milter connection per smtpd process, idle between"
+        echo "SMTP commands and between messages. Each row starts a fresh daemon"
+        echo "(authmilter with max_connections just above the row's count), opens"
+        echo "that many connections from one milterload thread (negotiated, CONNECT"
+        echo "and HELO sent) and reads the daemon's RSS and threads once they are"
+        echo "all open. Then 16 other connections send 1,000 signed msg/s for"
+        echo "$SECS s and 200 probes go one at a time, each a whole signed 10 KB"
+        echo "message on an idle connection picked at random: probe latency runs"
+        echo "from its MAIL FROM to its end-of-message reply (one RSA signature"
+        echo "included). The larger row has 10,000 connections where the open file"
+        echo "hard limit allows (the daemon keeps 2 descriptors a connection)."
+        echo
+        idle_table
+    else
+        echo "Not run (BENCH_PARTS)."
+    fi
+    echo
     echo "## End to end through Postfix"
     echo
     if [ "$E2E" = yes ]; then
@@ -825,7 +949,7 @@ report() {
 
 # ---------------------------------------------------------------- parts
 
-# part NAME - true if BENCH_PARTS includes NAME (load, memory, e2e)
+# part NAME - true if BENCH_PARTS includes NAME (load, memory, idle, e2e, inbound)
 part() {
     case " $PARTS " in *" $1 "*) return 0 ;; esac
     return 1
@@ -886,9 +1010,9 @@ run_memory() {
 BENCH_CMD="contrib/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && BENCH_CMD="make bench"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-PARTS=${BENCH_PARTS:-load memory e2e inbound}
+PARTS=${BENCH_PARTS:-load memory idle e2e inbound}
 for p in $PARTS; do     # a run that measures nothing must not replace the report
-    case $p in load|memory|e2e|inbound) ;; *) echo "bench: unknown part \"$p\" in BENCH_PARTS (load memory e2e inbound)" >&2; exit 2 ;; esac
+    case $p in load|memory|idle|e2e|inbound) ;; *) echo "bench: unknown part \"$p\" in BENCH_PARTS (load memory idle e2e inbound)" >&2; exit 2 ;; esac
 done
 for f in "$AUTHMILTER" "$ML" "$NULLMILTER"; do
     [ -x "$f" ] || { echo "bench: $f not built (make && make test/bench/milterload test/bench/nullmilter)" >&2; exit 2; }
@@ -902,7 +1026,9 @@ bench_init
 OD=no
 have opendkim && OD=yes
 # 1,000 connections: both ends need the descriptors
-ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# (and run_idle's 10,000 idle ones: the hard limit raised where we may)
+ulimit -Hn 65536 2>/dev/null
+ulimit -Sn 4096 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 2100 ] || say "ulimit -n is $(ulimit -n): the 1,000-connection test will fail"
 
 RSA=$(it_keygen example.com s1 rsa 2048) || exit 1
@@ -921,6 +1047,7 @@ else
     RSA_LIMIT=0 ED_LIMIT=0
 fi
 part memory && run_memory
+part idle && run_idle
 part inbound && run_inbound
 if [ "$E2E" = yes ]; then
     if part e2e; then

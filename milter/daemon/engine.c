@@ -1,10 +1,14 @@
 /*
  * engine.c - one MTA connection, filter side of the milter protocol.
  *
- * Threading: engine_serve runs in the thread listener.c gave the
- * connection and touches only its own session. Reads go through the
+ * Threading: engine_run runs in the thread listener.c gave the
+ * connection (engine_serve in the caller's) and touches only its own
+ * session; between two engine_run calls the session may pass to another
+ * thread (listener.c orders the hand-over). Reads go through the
  * session's buffer (many packets per read); replies collect in s->out and
- * go out in one write when the MTA waits for one.
+ * go out in one write when the MTA waits for one. Between packets a
+ * session that may park waits park_ms for the next (the read timeout),
+ * then engine_run returns and the thread is free for other connections.
  *
  * A protocol error (bad length, a packet that does not parse, an unknown
  * command, a command out of order: see engine_rules) ends the connection
@@ -14,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +35,7 @@
 #define ENGINE_INBUF	(16u * 1024)	/* read buffer to start with */
 #define ENGINE_KEEPBUF	(128u * 1024)	/* shrink back to ENGINE_INBUF above this */
 #define ENGINE_MAXARGS	1024		/* MAIL/RCPT arguments taken */
+#define ENGINE_WOULD_PARK 2		/* engine_fill: nothing came, nothing buffered */
 
 /* What serving one command leads to (engine_dispatch and its helpers). */
 enum engine_flow {
@@ -169,11 +175,32 @@ engine_flush(struct engine_session *s)
 	return FLOW_ON;
 }
 
-/* engine_fill - have at least need unread bytes; 1, 0 at a clean EOF, -1 on error */
+/* engine_wait_rest - inside a packet, after the park wait: up to milter_timeout; 1 readable, 0 timed out */
+static int
+engine_wait_rest(struct engine_session *s)
+{
+	struct pollfd pfd;
+	long left = s->timeout_ms - s->park_ms;
+	int rc;
+
+	pfd.fd = s->fd;
+	pfd.events = POLLIN;
+	do
+		rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
+	while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+/*
+ * engine_fill - have at least need unread bytes; 1, 0 at a clean EOF, -1
+ * on error, ENGINE_WOULD_PARK when nothing is buffered and nothing came
+ * within the session's park wait (s->park_ms, the read timeout then)
+ */
 static int
 engine_fill(struct engine_session *s, size_t need)
 {
 	ssize_t n;
+	int rc;
 
 	while (s->inlen - s->inoff < need) {
 		if (s->inoff > 0) {		/* move the unread part to the front */
@@ -188,6 +215,17 @@ engine_fill(struct engine_session *s, size_t need)
 		n = read(s->fd, s->in + s->inlen, s->incap - s->inlen);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && s->park_ms > 0
+		    && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* between packets: the caller may park the session */
+			if (s->inlen == 0)
+				return ENGINE_WOULD_PARK;
+			/* inside one: wait on, up to milter_timeout */
+			if ((rc = engine_wait_rest(s)) > 0)
+				continue;
+			if (rc == 0)
+				errno = EAGAIN;	/* logged as the timeout */
+		}
 		if (n == 0 && s->inlen == 0)
 			return 0;
 		if (n <= 0) {
@@ -206,7 +244,7 @@ engine_fill(struct engine_session *s, size_t need)
 	return 1;
 }
 
-/* engine_next - the next packet; 1, 0 at a clean EOF, -1 on error */
+/* engine_next - the next packet; 1, 0 at a clean EOF, -1 on error, or ENGINE_WOULD_PARK */
 static int
 engine_next(struct engine_session *s, int *cmd, unsigned char **data,
     size_t *len)
@@ -214,7 +252,7 @@ engine_next(struct engine_session *s, int *cmd, unsigned char **data,
 	uint32_t plen;
 	int rc = 0;
 
-	if ((rc = engine_fill(s, PROTO_LEN_SIZE)) <= 0)
+	if ((rc = engine_fill(s, PROTO_LEN_SIZE)) != 1)
 		return rc;
 	plen = engine_get_u32(s->in + s->inoff);
 	if (plen == 0 || plen > ENGINE_MAX_PACKET) {
@@ -222,7 +260,7 @@ engine_next(struct engine_session *s, int *cmd, unsigned char **data,
 		    "range; closing", (unsigned long)plen);
 		return -1;
 	}
-	if ((rc = engine_fill(s, PROTO_LEN_SIZE + (size_t)plen)) <= 0)
+	if ((rc = engine_fill(s, PROTO_LEN_SIZE + (size_t)plen)) != 1)
 		return -1;
 	*cmd = s->in[s->inoff + PROTO_LEN_SIZE];
 	*data = s->in + s->inoff + PROTO_HEAD_SIZE;
@@ -867,37 +905,60 @@ engine_dispatch(struct engine_session *s, int cmd, unsigned char *data,
 	return fl;
 }
 
-/* engine_timeouts - reads and writes give up after timeout_s seconds */
+/* engine_timeouts - writes give up after timeout_s, reads too or after park_ms (engine_fill) */
 static void
-engine_timeouts(int fd, long timeout_s)
+engine_timeouts(int fd, long timeout_s, int park_ms)
 {
-	struct timeval tv;
+	struct timeval rtv, wtv;
 
 	if (timeout_s <= 0)
 		return;
-	tv.tv_sec = timeout_s;
-	tv.tv_usec = 0;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-	    || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+	wtv.tv_sec = timeout_s;
+	wtv.tv_usec = 0;
+	rtv = wtv;
+	if (park_ms > 0) {
+		rtv.tv_sec = park_ms / 1000;
+		rtv.tv_usec = (park_ms % 1000) * 1000;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv)) != 0
+	    || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wtv, sizeof(wtv)) != 0)
 		log_warn(NULL, "milter connection: cannot set timeouts: %m");
 }
 
-/* engine_serve - serve one MTA connection until it ends; the caller closes fd */
-void
-engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
+/* engine_session_new - a session for the MTA connection fd */
+struct engine_session *
+engine_session_new(int fd, const struct engine_callbacks *cb, long timeout_s,
+    int park_ms)
 {
-	struct engine_session s;
-	unsigned char *data;
-	enum engine_flow fl;
-	size_t len;
-	int cmd, i;
+	struct engine_session *s = xcalloc(1, sizeof(*s));
 
-	memset(&s, 0, sizeof(s));
-	s.fd = fd;
-	s.cb = cb;
-	engine_timeouts(fd, timeout_s);
-	while (engine_next(&s, &cmd, &data, &len) > 0) {
-		fl = engine_dispatch(&s, cmd, data, len);
+	s->fd = fd;
+	s->cb = cb;
+	s->park_ms = timeout_s > 0 ? park_ms : 0;
+	s->timeout_ms = timeout_s * 1000;
+	engine_timeouts(fd, timeout_s, s->park_ms);
+	return s;
+}
+
+/* engine_run - serve commands until the session would wait (park) or ends */
+enum engine_run
+engine_run(struct engine_session *s)
+{
+	unsigned char *data = NULL;
+	enum engine_flow fl;
+	size_t len = 0;
+	int cmd = 0, rc;
+
+	while ((rc = engine_next(s, &cmd, &data, &len)) > 0) {
+		if (rc == ENGINE_WOULD_PARK) {	/* hold no buffer while parked */
+			free(s->in);
+			s->in = NULL;
+			s->incap = s->inoff = s->inlen = 0;
+			if (s->out.len == 0)	/* replies go out before a read */
+				buf_free(&s->out);
+			return ENGINE_RUN_PARK;
+		}
+		fl = engine_dispatch(s, cmd, data, len);
 		if (fl == FLOW_MALFORMED)
 			log_warn(NULL, "milter connection: malformed '%c' packet "
 			    "(%zu bytes); closing", cmd > 32 && cmd < 127
@@ -905,13 +966,35 @@ engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
 		if (fl != FLOW_ON)
 			break;
 	}
+	return ENGINE_RUN_END;
+}
+
+/* engine_session_free - end the session (abort, close callbacks) and free it */
+void
+engine_session_free(struct engine_session *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
 	/* the one end of every connection: message state first, then the rest */
-	if (s.phase >= ENGINE_PH_ENVELOPE && cb->abort != NULL)
-		cb->abort(&s);
-	if (s.phase != ENGINE_PH_NONE && cb->close != NULL)
-		cb->close(&s);
-	free(s.in);
-	buf_free(&s.out);
+	if (s->phase >= ENGINE_PH_ENVELOPE && s->cb->abort != NULL)
+		s->cb->abort(s);
+	if (s->phase != ENGINE_PH_NONE && s->cb->close != NULL)
+		s->cb->close(s);
+	free(s->in);
+	buf_free(&s->out);
 	for (i = 0; i < PROTO_M_NSTAGES; i++)
-		buf_free(&s.macros[i]);
+		buf_free(&s->macros[i]);
+	free(s);
+}
+
+/* engine_serve - serve one MTA connection until it ends; the caller closes fd */
+void
+engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s)
+{
+	struct engine_session *s = engine_session_new(fd, cb, timeout_s, 0);
+
+	(void)engine_run(s);
+	engine_session_free(s);
 }

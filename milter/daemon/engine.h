@@ -2,8 +2,9 @@
  * engine.h - the filter side of the milter protocol (see protocol.h):
  * one MTA connection ("session") read, decoded and answered.
  *
- * Threading: a session is served by one thread from start to end
- * (listener.c hands it over); nothing in a session is shared. Commands
+ * Threading: a session is served by one thread at a time (listener.c
+ * hands it over, and may hand it to another thread after it parked:
+ * engine_run); nothing in a session is shared. Commands
  * are read through a buffer, so the packets the MTA writes without
  * waiting for replies (headers, body chunks, macros) cost one read for
  * many; the modifications of end-of-message and the final reply go out
@@ -134,6 +135,9 @@ struct engine_session {
 	/* refusals held from no-reply commands, per enum engine_hold */
 	enum engine_status held[ENGINE_HOLD_N];
 	char held_reply[ENGINE_HOLD_N][ENGINE_REPLY_SIZE];
+	int park_ms;			/* wait this long between packets, then
+					 * park (engine_run); 0: never park */
+	long timeout_ms;		/* milter_timeout, for a stalled packet */
 };
 
 /* Largest packet accepted: a header may be up to Postfix's header_size_limit. */
@@ -141,5 +145,32 @@ struct engine_session {
 
 /* engine_serve - serve one MTA connection until it ends; the caller closes fd */
 void engine_serve(int fd, const struct engine_callbacks *cb, long timeout_s);
+
+/*
+ * A session served in turns, by whichever thread has it (listener.c): the
+ * connection holds no thread while the MTA is silent. engine_run serves
+ * commands until one ends the connection (ENGINE_RUN_END), or until
+ * nothing is buffered and nothing came within park_ms (ENGINE_RUN_PARK):
+ * the session, mid-message or between messages, then holds no buffer but
+ * its macros; the caller waits until fd is readable (or timeout_s passes:
+ * then the session ends) and calls engine_run again. The session is
+ * touched by one thread at a time, never two.
+ */
+enum engine_run {
+	ENGINE_RUN_PARK,		/* nothing to read now: wait for fd */
+	ENGINE_RUN_END			/* the connection is over */
+};
+
+/*
+ * engine_session_new - a session for fd: reads and writes give up after
+ * timeout_s seconds of silence; park_ms > 0: engine_run returns after
+ * park_ms without a packet (0: it waits up to timeout_s, never parks)
+ */
+struct engine_session *engine_session_new(int fd,
+    const struct engine_callbacks *cb, long timeout_s, int park_ms);
+/* engine_run - serve the commands the MTA sends until it pauses or the connection ends */
+enum engine_run engine_run(struct engine_session *s);
+/* engine_session_free - end it: abort a message in progress, close, free; the caller closes fd */
+void engine_session_free(struct engine_session *s);
 
 #endif

@@ -1,12 +1,14 @@
 /*
  * listener.h - the milter socket: open it, accept MTA connections and give
- * each one a thread that runs engine_serve.
+ * a connection a thread while the MTA has commands for it (engine_run).
  *
- * Threading: listener_run loops in the thread that calls it; each
- * connection is served by one thread from start to end. Threads that
- * finish a connection wait a while for the next one instead of exiting,
- * so a busy MTA that opens a connection per SMTP session does not pay
- * for a new thread each time.
+ * Threading: listener_run loops in the thread that calls it (accepting,
+ * and watching the parked connections: those whose MTA fell silent).
+ * A connection is served by one thread at a time; when it parks, its
+ * thread goes on to other connections, and another may resume it. Threads
+ * wait a while for the next connection instead of exiting, so a busy MTA
+ * that opens a connection per SMTP session does not pay for a new thread
+ * each time.
  */
 #ifndef AUTHMILTER_LISTENER_H
 #define AUTHMILTER_LISTENER_H
@@ -38,11 +40,22 @@ int listener_unix_clear(int dirfd, const char *path, char *err,
 /* listener_unix_own - give the socket file at path (in dirfd) mode and, unless uid is (uid_t)-1, that owner; -1 with err set */
 int listener_unix_own(int dirfd, const char *path, int mode, uid_t uid,
     gid_t gid, char *err, size_t errlen);
-/* listener_run - accept and serve connections on fd until listener_stop */
+/*
+ * listener_run - accept and serve connections on fd; returns once
+ * listener_close_all has ended the parked connections' wait
+ */
 void listener_run(int fd, const struct engine_callbacks *cb);
-/* listener_stop - stop accepting (async-signal-unsafe; any thread) */
+/*
+ * listener_stop - stop accepting: fd is closed when it returns; parked
+ * connections are still served (messages in flight finish). Any thread
+ * but listener_run's; async-signal-unsafe.
+ */
 void listener_stop(void);
-/* listener_close_all - close open connections, wait up to seconds for their threads; returns the number still busy */
+/*
+ * listener_close_all - end every open connection (parked ones here, the
+ * others by their threads), stop listener_run's loop, wait up to seconds
+ * for the threads; returns the number still busy
+ */
 size_t listener_close_all(int seconds);
 /* listener_set_timeout - seconds a connection may stay silent (new connections) */
 void listener_set_timeout(long seconds);
@@ -53,7 +66,9 @@ void listener_set_timeout(long seconds);
  * is lowered to fit and a warning says so. Returns the cap in force.
  */
 long listener_set_max_connections(long max);
-/* listener_sessions - connections being served now */
+/* listener_sessions - MTA connections open now (served or parked) */
 long listener_sessions(void);
+/* listener_parked_now - of those, the parked ones (silent, no thread) */
+long listener_parked_now(void);
 
 #endif

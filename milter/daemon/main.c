@@ -761,6 +761,8 @@ main_metrics_start(const struct config *c)
 	mo.engine = main_engine_names[main_engine];
 	mo.sessions = main_engine == CONFIG_MILTER_ENGINE_LIBMILTER ?
 	    lmengine_sessions : listener_sessions;
+	mo.parked = main_engine == CONFIG_MILTER_ENGINE_LIBMILTER ? NULL
+	    : listener_parked_now;
 	mo.start = main_started;
 	if (metrics_start(&mo, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
@@ -850,8 +852,8 @@ main_serve(const char *path, const struct config *c)
 	if (main_engine == CONFIG_MILTER_ENGINE_LIBMILTER) {
 		lmengine_refuse_new();
 	} else {
-		listener_stop();
-		pthread_join(tid, NULL);
+		listener_stop();	/* the socket closed; parked connections
+					 * are still served during the drain */
 	}
 	/* after the privilege drop this fails unless the user owns the
 	 * directory, which main_run_dir refuses: the socket then stays, and
@@ -863,6 +865,7 @@ main_serve(const char *path, const struct config *c)
 		return main_stop_libmilter(tid, reloading);
 	if (listener_close_all(5) != 0)
 		return -1;
+	pthread_join(tid, NULL);	/* the poller stopped in close_all */
 	return reloading ? -2 : 0;
 }
 

@@ -358,6 +358,9 @@ metrics_render_gauges(struct buf *out, const struct stats_snapshot *s,
 
 	metrics_help(out, "connections_open", "MTA connections open", "gauge");
 	buf_printf(out, METRICS_PREFIX "connections_open %ld\n", g->connections);
+	metrics_help(out, "connections_parked", "MTA connections open and "
+	    "silent, parked without a thread", "gauge");
+	buf_printf(out, METRICS_PREFIX "connections_parked %ld\n", g->parked);
 	metrics_help(out, "messages_in_flight", "Messages between MAIL FROM "
 	    "and their end", "gauge");
 	buf_printf(out, METRICS_PREFIX "messages_in_flight %ld\n", g->in_flight);
@@ -458,6 +461,7 @@ metrics_scrape(struct buf *out)
 	memset(&g, 0, sizeof(g));
 	stats_read(&s);
 	g.connections = metrics_opt.sessions != NULL ? metrics_opt.sessions() : 0;
+	g.parked = metrics_opt.parked != NULL ? metrics_opt.parked() : 0;
 	g.in_flight = state_messages_in_flight();
 	metrics_config_gauges(&g);
 	g.start = metrics_opt.start;

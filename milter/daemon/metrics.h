@@ -16,6 +16,7 @@
 /* What a scrape reads besides the counters: the state of the moment. */
 struct metrics_gauges {
 	long connections;		/* MTA connections open */
+	long parked;			/* ... of which idle, parked (no thread) */
 	long in_flight;			/* messages between MAIL FROM and their end */
 	int have_config;		/* a snapshot is installed (domains, keys valid) */
 	size_t domains;			/* its domain blocks */
@@ -31,6 +32,7 @@ struct metrics_options {
 	const char *listen;		/* ADDR:PORT or [ADDR6]:PORT (borrowed) */
 	const char *engine;		/* milter engine name (static) */
 	long (*sessions)(void);		/* MTA connections open now */
+	long (*parked)(void);		/* ... of which parked (NULL: none) */
 	struct timespec start;		/* the daemon's start (CLOCK_REALTIME) */
 };
 

@@ -67,7 +67,7 @@ const struct opt_def config_options[] = {
 	  "how long an MTA connection may stay silent, as during a DATA upload" },
 	{ "max_connections", OPT_INT, OPT_GLOBAL, G(max_connections), "1000",
 	  1, 65536, NULL,
-	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action" },
+	  "MTA connections served at once; one more is closed at once, and the MTA applies its milter_default_action; an idle connection costs no thread (builtin engine): 10000 fit, with an open file limit of twice that and 64 more (authmilter(8), LIMITS)" },
 	{ "milter_engine", OPT_ENUM, OPT_GLOBAL, G(milter_engine), "builtin", 0, 0,
 	  choices_milter_engine,
 	  "milter protocol engine: builtin (ours, the faster) or libmilter (Sendmail 8.17's); read at start only (a reload keeps the running engine and logs that a change takes a restart); with libmilter, milter_timeout is read at start only, libmilter checks the command order its own way and a connection reused after QUIT_NC has its messages tempfailed (authmilter(8), ENGINES)" },

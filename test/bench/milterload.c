@@ -330,30 +330,57 @@ report_json(const struct stats *t, unsigned long errs, double elapsed,
 	    pctl(lat, nlat, 0.50), pctl(lat, nlat, 0.99), pctl(lat, nlat, 1));
 }
 
-/* report - print the totals and pick the exit status */
+/* report_idle - the idle connections and their probes (-I, -P) */
+static void
+report_idle(const struct stats *it, unsigned long ierrs, unsigned bad,
+    double *ilat, size_t nilat)
+{
+	qsort(ilat, nilat, sizeof(double), cmp_double);
+	if (!opt.quiet)
+		printf("idle %u open %u failed; probes sent %lu completed %lu "
+		    "signed %lu errors %lu; probe latency ms p50 %.3f p99 %.3f "
+		    "max %.3f\n", opt.idle - bad, bad, it->sent, it->completed,
+		    it->signedmsgs, ierrs, pctl(ilat, nilat, 0.50),
+		    pctl(ilat, nilat, 0.99), pctl(ilat, nilat, 1));
+	if (opt.json)
+		printf("{\"idle_open\":%u,\"idle_failed\":%u,\"probe_sent\":%lu,"
+		    "\"probe_completed\":%lu,\"probe_signed\":%lu,"
+		    "\"probe_errors\":%lu,\"probe_p50_ms\":%.3f,"
+		    "\"probe_p99_ms\":%.3f,\"probe_max_ms\":%.3f}\n",
+		    opt.idle - bad, bad, it->sent, it->completed, it->signedmsgs,
+		    ierrs, pctl(ilat, nilat, 0.50), pctl(ilat, nilat, 0.99),
+		    pctl(ilat, nilat, 1));
+}
+
+/* report - print the totals (the idle connections' apart) and pick the exit status */
 static int
-report(const struct conn *cs, double elapsed)
+report(const struct conn *cs, double elapsed, const struct stats *it,
+    double *ilat, size_t nilat, unsigned idle_bad)
 {
 	struct stats t;
-	unsigned long errs = 0;
+	unsigned long errs = 0, ierrs = 0;
 	double *lat;
 	size_t nlat, k;
 	int rc;
 
 	nlat = stats_sum(cs, &t, &lat);
-	for (k = 0; k < E_COUNT; k++)
+	for (k = 0; k < E_COUNT; k++) {
 		errs += t.err[k];
+		ierrs += it->err[k];
+	}
 	if (!opt.quiet)
 		report_text(&t, errs, elapsed, lat, nlat);
 	if (opt.json)
 		report_json(&t, errs, elapsed, lat, nlat);
+	if (opt.idle > 0)
+		report_idle(it, ierrs, idle_bad, ilat, nilat);
 	fflush(stdout);
 	free(lat);
-	rc = errs == 0 ? 0 : 1;
-	if (opt.expect_signed >= 0 &&
-	    t.signedmsgs < (unsigned long)opt.expect_signed) {
+	rc = errs == 0 && ierrs == 0 && idle_bad == 0 ? 0 : 1;
+	if (opt.expect_signed >= 0 && t.signedmsgs + it->signedmsgs
+	    < (unsigned long)opt.expect_signed) {
 		fprintf(stderr, "milterload: expected at least %ld signed, got "
-		    "%lu\n", opt.expect_signed, t.signedmsgs);
+		    "%lu\n", opt.expect_signed, t.signedmsgs + it->signedmsgs);
 		rc = 1;
 	}
 	return rc;
@@ -393,6 +420,12 @@ usage(void)
 	    "            send the messages (idle-connection tests; < -t)\n"
 	    "  -R RATE   pace the messages: RATE msg/s over all connections;\n"
 	    "            latency counts from each message's scheduled start\n"
+	    "  -I N      first open N idle connections (negotiated, CONNECT and\n"
+	    "            HELO sent; all on one thread), then start the load\n"
+	    "  -P N      N probes: one message at a time on an idle connection\n"
+	    "            (each once, in a random order, before any gets a second),\n"
+	    "            spread over the paced load (-R) or 10 ms apart, from -H on;\n"
+	    "            reported apart (\"idle ... probe latency\"); -e counts them\n"
 	    "  -e N      exit 1 unless at least N messages got a DKIM-Signature\n"
 	    "  (\"auth pass\" counts accepted messages whose added\n"
 	    "  Authentication-Results say dkim=pass for every -D signature,\n"
@@ -421,7 +454,7 @@ opts_parse(int argc, char **argv)
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:h:D:M:o:t:T:H:R:e:qjvQ")) != -1) {
+	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:h:D:M:o:t:T:H:R:I:P:e:qjvQ")) != -1) {
 		switch (ch) {
 		case 'S':
 			if (opt.nsocks == MAX_MILTERS)
@@ -460,6 +493,8 @@ opts_parse(int argc, char **argv)
 		case 'T': opt.treply = parse_uint(optarg, 1, 3600, ch); break;
 		case 'H': opt.hold = parse_uint(optarg, 1, 3600, ch); break;
 		case 'R': opt.rate = parse_uint(optarg, 1, 1000000, ch); break;
+		case 'I': opt.idle = parse_uint(optarg, 0, 1000000, ch); break;
+		case 'P': opt.probes = parse_uint(optarg, 0, 10000000, ch); break;
 		case 'e': opt.expect_signed = (long)parse_uint(optarg, 0,
 		    LONG_MAX, ch); break;
 		case 'q': opt.quiet = 1; break;
@@ -472,6 +507,8 @@ opts_parse(int argc, char **argv)
 	if (optind != argc || opt.nsocks == 0)
 		usage();
 	opt.sock = opt.socks[0];
+	if (opt.probes > 0 && opt.idle == 0)
+		fatal("-P: probes go to idle connections (-I)");
 	if (opt.hold >= opt.tlimit)
 		fatal("-H %.0f: must be less than -t %.0f", opt.hold, opt.tlimit);
 	for (n = 0; n < (int)opt.nsocks; n++)
@@ -505,7 +542,10 @@ int
 main(int argc, char **argv)
 {
 	struct conn *cs;
-	unsigned i;
+	struct stats it;
+	double *ilat, elapsed;
+	size_t nilat;
+	unsigned i, idle_bad;
 	int rc;
 
 	opts_parse(argc, argv);
@@ -519,10 +559,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "milterload: %zu messages signed in %.2f s; "
 		    "load starts\n", tmpl.npool, now_mono() - t);
 	}
+	idle_bad = idle_open();
 	cs = calloc(opt.conns, sizeof(*cs));
 	if (cs == NULL)
 		fatal("out of memory");
 	tmpl.start = now_mono();
+	idle_start();
 	for (i = 0; i < opt.conns; i++) {
 		cs[i].id = i + 1;
 		rc = pthread_create(&cs[i].thread, NULL, conn_main, &cs[i]);
@@ -538,7 +580,10 @@ main(int argc, char **argv)
 	for (i = 0; i < opt.conns; i++)
 		if (cs[i].started)
 			pthread_join(cs[i].thread, NULL);
-	rc = report(cs, now_mono() - tmpl.start);
+	elapsed = now_mono() - tmpl.start;
+	idle_finish(&it, &ilat, &nilat);
+	rc = report(cs, elapsed, &it, ilat, nilat, idle_bad);
+	free(ilat);
 	for (i = 0; i < opt.conns; i++)
 		free(cs[i].lat);
 	free(cs);

@@ -4,7 +4,9 @@
  * milterload.c parses options and reports; milterload_msg.c builds the
  * messages and writes them out; milterload_dkim.c signs them once at start
  * (-D); milterload_proto.c speaks the milter protocol, one thread per
- * connection (to one milter, or to each of a chain). opt and tmpl are written before
+ * connection (to one milter, or to each of a chain); milterload_idle.c
+ * holds idle connections and sends probes on them (-I, -P), one thread
+ * for all of them. opt and tmpl are written before
  * threads start and only read afterwards; each thread writes only its own
  * struct conn.
  */
@@ -76,6 +78,8 @@ struct opts {
 	double treply;			/* -T seconds per reply */
 	double hold;			/* -H idle seconds after greeting, 0: none */
 	double rate;			/* -R messages/s over all connections, 0: flat out */
+	unsigned idle;			/* -I idle connections opened first */
+	unsigned probes;		/* -P messages on idle connections */
 	int quiet;			/* -q no human report */
 	int json;			/* -j JSON line */
 	int verbose;			/* -v replies and modifications on stderr */
@@ -231,5 +235,20 @@ void msg_std_headers(struct hlist *l, const char *dom, const char *mid,
 
 /* conn_main - thread body: one milter connection, opt.msgs messages */
 void *conn_main(void *arg);
+/* conn_open_all - connect c to every milter, CONNECT and HELO; its verdict */
+enum verdict conn_open_all(struct conn *c);
+/* conn_message - message m on the open connection c, counted with latency from t0 */
+enum verdict conn_message(struct conn *c, struct msg *m, double t0);
+/* conn_close_all - QUIT and close every milter connection of c */
+void conn_close_all(struct conn *c);
+/* sleep_until - sleep (never spin) until monotonic time t */
+void sleep_until(double t);
+
+/* idle_open - open and greet opt.idle connections; how many failed */
+unsigned idle_open(void);
+/* idle_start - start the probe thread (after tmpl.start is set) */
+void idle_start(void);
+/* idle_finish - join the probes, close the idle connections, add up what they saw */
+void idle_finish(struct stats *t, double **latp, size_t *nlatp);
 
 #endif

@@ -781,7 +781,7 @@ conn_greet(struct conn *c)
 }
 
 /* sleep_until - sleep (never spin) until monotonic time t */
-static void
+void
 sleep_until(double t)
 {
 	struct timespec ts;
@@ -808,6 +808,66 @@ msg_start(const struct conn *c, unsigned i)
 	return t;
 }
 
+/* conn_message - message m on the open connection c, counted with
+ * latency from t0; V_ERROR when the connection failed (not counted) */
+enum verdict
+conn_message(struct conn *c, struct msg *m, double t0)
+{
+	enum verdict vd;
+	unsigned k;
+
+	for (k = 0; k < opt.nsocks; k++)
+		c->peers[k].msg_done = c->peers[k].at_eob = 0;
+	vd = msg_run(c, m);
+	if (vd == V_ERROR)
+		return vd;
+	for (k = 0; k < opt.nsocks; k++) {
+		/* tell a milter this transaction is over */
+		c->p = &c->peers[k];
+		if (!c->p->at_eob && !c->p->conn_done && c->p->fd >= 0)
+			send_str(c, SMFIC_ABORT, NULL, NULL);
+	}
+	m->at_eob = 1;
+	for (k = 0; k < opt.nsocks; k++)
+		if (!c->peers[k].at_eob && !c->peers[k].msg_done)
+			m->at_eob = 0;
+	msg_account(c, m, vd, t0);
+	return vd;
+}
+
+/* conn_open_all - connect c to every milter, CONNECT and HELO; its verdict */
+enum verdict
+conn_open_all(struct conn *c)
+{
+	unsigned k;
+
+	for (k = 0; k < MAX_MILTERS; k++) {
+		c->peers[k].k = k;
+		c->peers[k].fd = -1;
+	}
+	return conn_greet(c);
+}
+
+/* conn_close_all - QUIT and close every milter connection of c */
+void
+conn_close_all(struct conn *c)
+{
+	unsigned k;
+
+	for (k = 0; k < opt.nsocks; k++) {
+		c->p = &c->peers[k];
+		if (c->p->fd >= 0) {
+			send_str(c, SMFIC_QUIT, NULL, NULL);
+			if (conn_flush(c, NULL) == 0) {
+				close(c->p->fd);
+				c->p->fd = -1;
+			}
+		}
+		gb_free(&c->p->out);
+		gb_free(&c->p->in);
+	}
+}
+
 /* conn_main - thread: one milter connection, opt.msgs messages */
 void *
 conn_main(void *arg)
@@ -816,14 +876,10 @@ conn_main(void *arg)
 	struct msg m;
 	enum verdict cv, vd;
 	double deadline = tmpl.start + opt.tlimit, t0;
-	unsigned i, k;
+	unsigned i;
 
 	memset(&m, 0, sizeof(m));
-	for (k = 0; k < MAX_MILTERS; k++) {
-		c->peers[k].k = k;
-		c->peers[k].fd = -1;
-	}
-	cv = conn_greet(c);
+	cv = conn_open_all(c);
 	for (i = 1; i <= opt.msgs && cv != V_ERROR; i++) {
 		/* With -R, latency counts from the scheduled start: a milter
 		 * that falls behind cannot hide it by slowing us down. */
@@ -841,38 +897,12 @@ conn_main(void *arg)
 			msg_account(c, &m, cv, 0);
 			continue;
 		}
-		for (k = 0; k < opt.nsocks; k++)
-			c->peers[k].msg_done = c->peers[k].at_eob = 0;
-		vd = msg_run(c, &m);
-		if (vd == V_ERROR)
-			break;
-		for (k = 0; k < opt.nsocks; k++) {
-			/* tell a milter this transaction is over */
-			c->p = &c->peers[k];
-			if (!c->p->at_eob && !c->p->conn_done && c->p->fd >= 0)
-				send_str(c, SMFIC_ABORT, NULL, NULL);
-		}
-		m.at_eob = 1;
-		for (k = 0; k < opt.nsocks; k++)
-			if (!c->peers[k].at_eob && !c->peers[k].msg_done)
-				m.at_eob = 0;
-		msg_account(c, &m, vd, t0);
-		if (vd == V_SHUTDOWN)
+		vd = conn_message(c, &m, t0);
+		if (vd == V_ERROR || vd == V_SHUTDOWN)
 			break;
 	}
 	c->st.unsent = opt.msgs - c->st.sent;
-	for (k = 0; k < opt.nsocks; k++) {
-		c->p = &c->peers[k];
-		if (c->p->fd >= 0) {
-			send_str(c, SMFIC_QUIT, NULL, NULL);
-			if (conn_flush(c, NULL) == 0) {
-				close(c->p->fd);
-				c->p->fd = -1;
-			}
-		}
-		gb_free(&c->p->out);
-		gb_free(&c->p->in);
-	}
+	conn_close_all(c);
 	msg_free(&m);
 	return NULL;
 }

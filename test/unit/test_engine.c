@@ -8,6 +8,8 @@
  * other. The callbacks only record (one line per call in seen.log) and
  * answer from the script; every assert runs in the test thread, on replies
  * read from the socket or on seen after the engine thread was joined.
+ * engine_run_parks_and_resumes drives a parking session (engine_run) from
+ * the test thread itself.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -268,9 +271,9 @@ fake_stop(struct fake *f)
 	f->running = 0;
 }
 
-/* fake_start - a new connection served with the script's callbacks */
+/* fake_prepare - a new connection and the script's callbacks, no engine thread yet */
 static struct fake *
-fake_start(const struct script *sc)
+fake_prepare(const struct script *sc)
 {
 	struct fake *f = &fake;
 	struct timeval tv = { TEST_TIMEOUT, 0 };
@@ -304,6 +307,15 @@ fake_start(const struct script *sc)
 	f->filter_fd = sv[1];
 	assert_int_equal(setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 	    sizeof(tv)), 0);
+	return f;
+}
+
+/* fake_start - a new connection served with the script's callbacks */
+static struct fake *
+fake_start(const struct script *sc)
+{
+	struct fake *f = fake_prepare(sc);
+
 	assert_int_equal(pthread_create(&f->thread, NULL, fake_thread, f), 0);
 	f->running = 1;
 	return f;
@@ -1933,6 +1945,108 @@ engine_delivers_large_header_intact(void **state)
 	buf_free(&want);
 }
 
+/* A packet's second part, written by a thread after a pause (late_write). */
+struct late {
+	int fd;				/* the MTA's end */
+	const char *p;			/* the bytes */
+	size_t len;
+};
+
+/* late_write - thread: wait 50 ms, then write the rest of a packet */
+static void *
+late_write(void *arg)
+{
+	struct late *l = arg;
+
+	usleep(50000);
+	if (write(l->fd, l->p, l->len) != (ssize_t)l->len)
+		return (void *)1;
+	return NULL;
+}
+
+/* run_parks - engine_run serves what was sent and returns PARK within 2 s */
+static void
+run_parks(struct engine_session *s, const char *what)
+{
+	struct timespec t0, t1;
+	enum engine_run r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = engine_run(s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != ENGINE_RUN_PARK)
+		fail_msg("%s: the session ended instead of parking", what);
+	if (t1.tv_sec - t0.tv_sec > 2)
+		fail_msg("%s: parked after %ld s", what, (long)(t1.tv_sec - t0.tv_sec));
+}
+
+/*
+ * engine_run_parks_and_resumes - with a park wait, engine_run serves the
+ * packets the MTA sent and returns when it falls silent between two
+ * (after OPTNEG, CONNECT, inside a message); called again it goes on where
+ * it was; a packet that stops half-way is waited for, not parked on; the
+ * MTA closing a parked session ends it, and the close callback runs once,
+ * when the session is freed
+ */
+static void
+engine_run_parks_and_resumes(void **state)
+{
+	static const char eoh[] = "\0\0\0\x01N";
+	struct engine_session *s;
+	struct script sc;
+	struct late late;
+	struct fake *f;
+	pthread_t tid;
+	void *rc;
+
+	(void)state;
+	memset(&sc, 0, sizeof(sc));
+	f = fake_prepare(&sc);
+	s = engine_session_new(f->filter_fd, &f->cb, TEST_TIMEOUT, 20);
+	fake_optneg(f, 6, POSTFIX_ACTIONS, POSTFIX_PROTO);
+	run_parks(s, "after OPTNEG");
+	{
+		struct buf got = BUF_INIT;
+		int cmd = 0;
+
+		if (read_reply(f, &cmd, &got) != 1 || cmd != PROTO_R_OPTNEG)
+			fail_msg("no OPTNEG reply");
+		buf_free(&got);
+	}
+	pkt(f, PROTO_C_CONNECT, S("client.example\0" "4" "\0\x19" "192.0.2.1\0"));
+	run_parks(s, "after CONNECT");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "connect");
+	pkt(f, PROTO_C_MAIL, S("<a@example.com>\0"));
+	pkt(f, PROTO_C_RCPT, S("<b@example.net>\0"));
+	pkt(f, PROTO_C_HEADER, S("Subject\0 parked\0"));
+	run_parks(s, "after a header");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "mail");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "rcpt");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "header");
+	/* EOH in two parts, 50 ms apart: longer than the park wait */
+	fake_write(f, eoh, 3);
+	late.fd = f->fd;
+	late.p = eoh + 3;
+	late.len = sizeof(eoh) - 1 - 3;
+	assert_int_equal(pthread_create(&tid, NULL, late_write, &late), 0);
+	run_parks(s, "after a split EOH");
+	pthread_join(tid, &rc);
+	assert_null(rc);
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "eoh");
+	pkt(f, PROTO_C_BODY, S("hello\r\n"));
+	pkt(f, PROTO_C_BODYEOB, NULL, 0);
+	run_parks(s, "after EOM");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "body");
+	expect_reply(f, PROTO_R_CONTINUE, NULL, 0, "eom");
+	assert_string_equal(seen.trace, "CMRLNBE");
+	close(f->fd);			/* the MTA goes away while parked */
+	assert_int_equal(engine_run(s), ENGINE_RUN_END);
+	assert_int_equal(seen.calls[CB_CLOSE], 0);
+	engine_session_free(s);
+	close(f->filter_fd);
+	assert_string_equal(seen.trace, "CMRLNBEQ");
+}
+
 int
 main(void)
 {
@@ -1960,6 +2074,7 @@ main(void)
 		cmocka_unit_test(engine_serves_orders_mtas_send),
 		cmocka_unit_test(engine_delivers_pipelined_packets_in_order),
 		cmocka_unit_test(engine_delivers_large_header_intact),
+		cmocka_unit_test(engine_run_parks_and_resumes),
 	};
 	int rc;
 

@@ -98,6 +98,7 @@ render(const struct stats_snapshot *s, const char *version)
 
 	memset(&g, 0, sizeof(g));
 	g.connections = 3;
+	g.parked = 2;
 	g.in_flight = 2;
 	g.have_config = 1;
 	g.domains = 4;
@@ -221,6 +222,7 @@ metrics_values_and_labels(void **state)
 	assert_true(has_line(text, "authmilter_reloads_total{result=\"failed\"} 1"));
 	assert_true(has_line(text, "authmilter_config_generation 3"));
 	assert_true(has_line(text, "authmilter_connections_open 3"));
+	assert_true(has_line(text, "authmilter_connections_parked 2"));
 	assert_true(has_line(text, "authmilter_messages_in_flight 2"));
 	assert_true(has_line(text, "authmilter_domains 4"));
 	assert_true(has_line(text, "authmilter_keys{state=\"published\"} 5"));
