@@ -46,6 +46,9 @@ struct sign_body {
 	EVP_MD_CTX *md;			/* SHA-256 of the canonical body; NULL:
 					 * count only (owned) */
 	unsigned long long len;		/* canonical bytes hashed or counted */
+	unsigned long long limit;	/* hash only this many (l=); the count
+					 * goes on past it */
+	unsigned long long hashed;	/* canonical bytes given to the digest */
 	enum sign_canon canon;		/* simple or relaxed */
 	int failed;			/* a digest call failed; sticky */
 	int done;			/* sign_body_final was called */
@@ -143,14 +146,25 @@ sign_alg_name(enum sign_alg alg)
 	return alg == SIGN_ALG_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
 }
 
+/* sign_body_digest - hash canonical bytes, up to the limit */
+static void
+sign_body_digest(struct sign_body *sb, const unsigned char *p, size_t n)
+{
+	sb->len += n;
+	if (sb->md == NULL || sb->failed || sb->hashed >= sb->limit)
+		return;
+	if (n > sb->limit - sb->hashed)
+		n = (size_t)(sb->limit - sb->hashed);
+	sb->hashed += n;
+	if (n > 0 && EVP_DigestUpdate(sb->md, p, n) != 1)
+		sb->failed = 1;
+}
+
 /* sign_body_flush - hash (or count) the staged bytes */
 static void
 sign_body_flush(struct sign_body *sb)
 {
-	sb->len += sb->nstage;
-	if (sb->md != NULL && sb->nstage > 0 && !sb->failed &&
-	    EVP_DigestUpdate(sb->md, sb->stage, sb->nstage) != 1)
-		sb->failed = 1;
+	sign_body_digest(sb, sb->stage, sb->nstage);
 	sb->nstage = 0;
 }
 
@@ -181,10 +195,7 @@ sign_body_append(struct sign_body *sb, const unsigned char *p, size_t n)
 	sb->emitted = 1;
 	if (n >= SIGN_DIRECT_LEN) {
 		sign_body_flush(sb);		/* staged bytes come first */
-		sb->len += n;
-		if (sb->md != NULL && !sb->failed
-		    && EVP_DigestUpdate(sb->md, p, n) != 1)
-			sb->failed = 1;
+		sign_body_digest(sb, p, n);
 		return;
 	}
 	if (n > sizeof(sb->stage) - sb->nstage)
@@ -462,6 +473,7 @@ sign_body_count_new(enum sign_canon canon)
 	sb = xmalloc(sizeof(*sb));
 	memset(sb, 0, offsetof(struct sign_body, stage));
 	sb->canon = canon;
+	sb->limit = ULLONG_MAX;
 	return sb;
 }
 
@@ -477,6 +489,17 @@ sign_body_new(enum sign_canon canon)
 		sign_body_free(sb);
 		return NULL;
 	}
+	return sb;
+}
+
+/* sign_body_limit_new - a body hash over the first limit canonical bytes (l=) */
+struct sign_body *
+sign_body_limit_new(enum sign_canon canon, unsigned long long limit)
+{
+	struct sign_body *sb = sign_body_new(canon);
+
+	if (sb != NULL)
+		sb->limit = limit;
 	return sb;
 }
 

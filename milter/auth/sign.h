@@ -68,6 +68,13 @@ struct sign_body *sign_body_new(enum sign_canon canon);
 /* sign_body_update - feed body bytes in any chunking; returns 0, -1 on error */
 int sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len);
 /*
+ * sign_body_limit_new - as sign_body_new, but only the first limit
+ * canonical bytes are hashed (the verifier's l=); sign_body_length still
+ * counts all of them. NULL if OpenSSL cannot.
+ */
+struct sign_body *sign_body_limit_new(enum sign_canon canon,
+    unsigned long long limit);
+/*
  * sign_body_count_new - the same canonicalization counting instead of
  * hashing (the verifier's canonical body length, for l=); never NULL.
  * Fed and finished like a hash (sign_body_final with bh NULL).

@@ -1,6 +1,9 @@
 /*
  * test_dkim_verify.c - the DKIM verifier against a scripted resolver.
  *
+ * Every test runs twice, once per engine (builtin, then libopendkim): the
+ * two must give the same verdicts and reasons.
+ *
  * dns_resolve and dns_result_free are replaced here (the verifier calls
  * nothing else of dns.c): each lookup is answered from a table of names
  * with a status, TXT records and a DNSSEC flag, and counted. Messages are
@@ -49,6 +52,7 @@ static int queries;			/* dns_resolve calls */
 static char rsa_txt[1024];		/* v=DKIM1 record of rsa_key */
 static char ed_txt[256];		/* v=DKIM1 record of ed_key */
 static EVP_PKEY *rsa_key, *ed_key;
+static enum dkim_verify_engine engine;	/* the engine under test */
 
 /* txt_rdata - one TXT rdata (character-strings of <= 255) for text s */
 static void
@@ -241,6 +245,7 @@ verify(const struct run *run, struct dkim_verify_results *res)
 	int rc;
 
 	memset(&opt, 0, sizeof(opt));
+	opt.engine = engine;
 	opt.dns = (struct dns *)&opt;	/* never dereferenced by the stub */
 	opt.max_signatures = run->max;
 	opt.dnssec = run->dnssec;
@@ -830,5 +835,11 @@ main(void)
 		cmocka_unit_test(dkim_verify_names),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed;
+
+	engine = DKIM_VERIFY_ENGINE_BUILTIN;
+	failed = cmocka_run_group_tests_name("builtin", tests, setup, teardown);
+	engine = DKIM_VERIFY_ENGINE_LIBOPENDKIM;
+	failed += cmocka_run_group_tests_name("libopendkim", tests, setup, teardown);
+	return failed;
 }
