@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - short libFuzzer runs under ASan+UBSan: the hostile-input parsers
 # (From, Authentication-Results, DMARC records, SMTP paths, conf text,
-# received aggregate reports: MIME, gzip, zip, XML), the
+# received aggregate reports: MIME, gzip, zip, XML, DKIM-Signature fields
+# and key records), the
 # milter protocol engine (what an MTA sends on a connection) and the SPF
 # evaluator (records and macros over a fake DNS).
 # Needs clang with libFuzzer and a configured build dir (top_builddir):
@@ -115,6 +116,11 @@ printf '\010ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stored"
 printf '\010ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stateless"
+# DKIM-Signature fields and key records (fuzz_parsers cases 9 and 10)
+printf '\011 v=1; a=rsa-sha256; c=relaxed/simple; d=example.com; s=sel;\n\tt=1700000000; x=1900000000; l=10; i=joe@sub.example.com;\n\th=from:to:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\n\tb=dGVzdA==' \
+    > "$work/corpus-parsers/dkim-sig"
+printf '\012v=DKIM1; k=ed25519; h=sha256; s=email; t=y:s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' \
+    > "$work/corpus-parsers/dkim-key"
 seed_session > "$work/corpus-engine/session"
 seed_rua
 seed_spf
