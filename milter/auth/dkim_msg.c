@@ -22,7 +22,6 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -397,18 +396,19 @@ dkim_msg_check(EVP_PKEY *pk, enum dkim_sig_alg alg, const struct buf *data,
     const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char h[SHA256_DIGEST_LENGTH];
+	unsigned char h[SIGN_HASH_LEN];
 	int ok;
 
 	if (ctx == NULL)
 		return -1;
 	if (alg == DKIM_SIG_ED25519_SHA256) {
 		/* RFC 8463: PureEdDSA over the SHA-256 of the data */
-		SHA256((const unsigned char *)data->data, data->len, h);
-		ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) == 1 &&
+		ok = EVP_Digest(data->data, data->len, h, NULL, sign_sha256(),
+		    NULL) == 1 &&
+		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) == 1 &&
 		    EVP_DigestVerify(ctx, sig, siglen, h, sizeof(h)) == 1;
 	} else {
-		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1 &&
+		ok = EVP_DigestVerifyInit(ctx, NULL, sign_sha256(), NULL, pk) == 1 &&
 		    EVP_DigestVerify(ctx, sig, siglen,
 		    (const unsigned char *)data->data, data->len) == 1;
 	}

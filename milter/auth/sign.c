@@ -456,7 +456,7 @@ sign_md_init(void)
 /* sign_sha256 - SHA-256 for EVP: fetched once, because OpenSSL 3 looks
  * EVP_sha256() up again in its provider tables (under a lock) at every
  * digest init, which was about 7,000 instructions per signed message */
-static const EVP_MD *
+const EVP_MD *
 sign_sha256(void)
 {
 	pthread_once(&sign_md_once, sign_md_init);

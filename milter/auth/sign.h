@@ -111,6 +111,9 @@ int sign_header_value(const struct sign_request *req,
 void sign_canon_header(enum sign_canon canon, const char *name,
     const char *value, struct buf *out);
 
+/* sign_sha256 - OpenSSL's SHA-256, fetched once for the process (an
+ * implicit fetch per digest init costs thousands of instructions) */
+const EVP_MD *sign_sha256(void);
 /* sign_canon_parse - "relaxed" / "simple" -> canon; -1 if neither */
 int sign_canon_parse(const char *s);
 /* sign_alg_name - the a= tag's name of alg: "rsa-sha256", "ed25519-sha256" (the one place they are spelled) */
