@@ -167,9 +167,7 @@ dkim_msg_keyname(const char *sel, const char *dom, char *out, size_t outlen)
 		if (dot == NULL)
 			dot = p + strlen(p);
 		if (dot == p || dot - p > 63)
-			return -1;
-		if (*dot == '.' && dot[1] == '\0')
-			return -1;	/* a trailing dot: an empty label */
+			return -1;	/* an empty label (a trailing dot is none) */
 	}
 	return 0;
 }

@@ -587,6 +587,39 @@ dkim_verify_malformed_signatures_are_neutral(void **state)
 	assert_int_equal(queries, 0);
 }
 
+/* dkim_verify_key_names - a d= with a trailing dot is looked up; an empty label is not */
+static void
+dkim_verify_key_names(void **state)
+{
+	static const struct {
+		const char *value, *reason;
+		int queries;
+	} cases[] = {
+		{ " v=1; a=rsa-sha256; d=example.com.; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "no key", 1 },
+		{ " v=1; a=rsa-sha256; d=example..com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "invalid key name", 0 },
+		{ " v=1; a=rsa-sha256; d=.example.com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "invalid key name", 0 },
+	};
+	struct dkim_verify_results res;
+	const char *sigs[1];
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		use_zone(good_zone);
+		sigs[0] = cases[i].value;
+		assert_int_equal(verify(&run, &res), 0);
+		if (res.n != 1 || strcmp(res.sig[0].reason, cases[i].reason) != 0 ||
+		    queries != cases[i].queries)
+			fail_msg("case %zu: \"%s\" after %d queries", i,
+			    res.n ? res.sig[0].reason : "", queries);
+		dkim_verify_results_free(&res);
+	}
+}
+
 /* dkim_verify_caps_signatures_topmost_first - max 2 of 3, the third never looked up */
 static void
 dkim_verify_caps_signatures_topmost_first(void **state)
@@ -850,6 +883,7 @@ main(void)
 		BOTH(dkim_verify_dnssec_state_reported),
 		BOTH(dkim_verify_rsa_sha1_fails_without_lookup),
 		BOTH(dkim_verify_malformed_signatures_are_neutral),
+		BOTH(dkim_verify_key_names),
 		BOTH(dkim_verify_caps_signatures_topmost_first),
 		BOTH(dkim_verify_budget_stops_later_lookups),
 		BOTH(dkim_verify_oversized_key_record_is_permerror),
