@@ -4,7 +4,8 @@
 # sign.c) and by Debian's dkimpy, in every canonicalization pair, with l=,
 # several signatures, over-signed fields, altered bodies and fields, x= in
 # the past, t= in the future, revoked, t=s, t=y, sha1-only and non-email
-# keys, Ed25519, rsa-sha1, RSA-1024 and RSA-512, is verified by both
+# keys, Ed25519, rsa-sha1, RSA-1024 and RSA-512, one key for two
+# signatures, large 8-bit bodies, blank bodies, repeated fields, is verified by both
 # engines of test/tools/dkimv (dkim_verifier = builtin and libopendkim)
 # against the same knotd. Each message passes when both engines give the
 # same line for every signature (result, reason, tags, key size) and
@@ -176,6 +177,37 @@ for c in simple/simple relaxed/relaxed; do
     py "$m/empty.eml" "$m/$n.eml" "$rsa" r2048 rsa-sha256 "$c" "" "" from:to:subject; add "$n"
 done
 { cat "$m/py-relaxed-relaxed.eml"; printf 'no final newline  '; } > "$m/py-nofinal.eml"; add py-nofinal
+# one key for two signatures (looked up once), other tags and spacing
+ours "$m/ours-simple-simple.eml" "$m/two-same-key.eml" "$rsa" r2048 -c relaxed/relaxed; add two-same-key
+sed '1s/^DKIM-Signature: v=1;/DKIM-Signature:   v=1 ;  z=x ;/' "$m/ours-relaxed-relaxed.eml" \
+    > "$m/ours-extra-tag.eml"; add ours-extra-tag    # read alike, then it fails: the field changed
+# a large 8-bit body with long lines (canonical runs hashed in place), with
+# l= and 3 KB appended, and bodies of blank lines and WSP only
+{ head -n 7 "$p"; echo
+  for i in $(seq 1 400); do
+      printf 'Line %d \303\251t\303\251  \t%s  \n' "$i" "$(printf '%*s' $((i * 7 % 1500)) '' | tr ' ' 'x')"
+  done; } > "$m/big.eml"
+for c in relaxed/relaxed simple/simple; do
+    n=py-big-${c%%/*}
+    py "$m/big.eml" "$m/$n.eml" "$rsa" r2048 rsa-sha256 "$c"; add "$n"
+    n=py-big-len-${c%%/*}
+    py "$m/big.eml" "$m/$n.eml" "$rsa" r2048 rsa-sha256 "$c" l
+    { cat "$m/$n.eml"; printf 'tail %s\n' "$(printf '%*s' 3000 '' | tr ' ' 'y')"; } > "$m/$n.tmp" &&
+        mv "$m/$n.tmp" "$m/$n.eml"; add "$n"
+done
+{ head -n 7 "$p"; printf '\n\n \t \n\n  \n'; } > "$m/blank.eml"
+for c in relaxed/relaxed simple/simple; do
+    n=ours-blank-${c%%/*}
+    ours "$m/blank.eml" "$m/$n.eml" "$rsa" r2048 -c "$c"; add "$n"
+done
+# Received three times, two signed (bottom up), one added later on top
+{ printf 'Received: from a by b; Tue, 24 Nov 2026 10:00:01 +0000\nReceived: from c by d; Tue, 24 Nov 2026 10:00:02 +0000\n'
+  cat "$p"; } > "$m/received.eml"
+# (dkimpy refuses to sign Received: our signer does)
+ours "$m/received.eml" "$m/ours-received.eml" "$rsa" r2048 -c relaxed/simple \
+    -h from:to:subject:date:received:received; add ours-received
+{ printf 'Received: from e by f; Tue, 24 Nov 2026 10:00:03 +0000\n'; cat "$m/ours-received.eml"; } \
+    > "$m/ours-received-more.eml"; add ours-received-more
 
 it_plan $((${#NAMES[@]} + 1))
 for n in "${NAMES[@]}"; do
