@@ -3,8 +3,8 @@
  *
  * Two halves, so that a message body is hashed once per canonicalization
  * while it streams in, and any number of signatures can share the hash:
- *   1. sign_body_new / sign_body_update / sign_body_final: streaming body
- *      canonicalization (RFC 6376 3.4.3, 3.4.4) and SHA-256; memory does not
+ *   1. sign_body_new / sign_body_update / sign_body_final (sign_body.c):
+ *      streaming body canonicalization (RFC 6376 3.4.3, 3.4.4) and SHA-256; memory does not
  *      grow with the body. Bare LF is treated as CRLF. The same
  *      canonicalizer counts instead of hashing (sign_body_count_new): the
  *      verifier measures with it how much of a body an l= leaves unsigned.
