@@ -19,6 +19,10 @@
 #   BENCH_INBOUND_COLD   sender domains of the cold rows, one per message
 #                        (20000; a cold row ends early when they run out)
 #   BENCH_INBOUND_PERF=no  skip the perf profile
+#   BENCH_INBOUND_ROWS=verifiers  only the null milter and the DKIM
+#                        verifier rows (dkim_verifier = builtin and
+#                        libopendkim, alternating, two rounds), for a
+#                        quick comparison of the two engines
 # The milters listen on unix sockets in the work dir (Debian's default for
 # opendkim and opendmarc), and for one warm row each on TCP: BENCH_PORT +10
 # authmilter, +11 OpenDKIM, +12 OpenDMARC, +13 rspamd, +14 the null
@@ -130,6 +134,8 @@ inb_am_start() {
     local conf=$IT_DIR/milter/inb.$RANDOM.conf
     am_conf "$conf" "$2" "$RSA"
     echo "dmarc_mode      = $1" >> "$conf"
+    # INB_VERIFIER: the DKIM verifier (the default when unset)
+    [ -n "${INB_VERIFIER:-}" ] && echo "dkim_verifier   = $INB_VERIFIER" >> "$conf"
     [ "${3:-}" = history ] && echo "history         = sqlite:$IT_DIR/tmp/history.$RANDOM.db" >> "$conf"
     daemon_start "$DAEMON_CPU" "$2" "$AUTHMILTER" -f -c "$conf" || return 1
     INB_PIDS=$BENCH_PID
@@ -449,6 +455,22 @@ inb_profile() {
 
 # ---------------------------------------------------------------- part
 
+# inb_verifier_rows - authmilter with each DKIM verifier, warm, one and two
+# signatures, alternating builtin and libopendkim, two rounds: neighbours
+# in time compare best on a busy machine
+inb_verifier_rows() {
+    local round sigs v
+    for round in 1 2; do
+        for sigs in 1 2; do
+            for v in builtin libopendkim; do
+                INB_VERIFIER=$v inb_am_start rfc9989 "$U_AM" || return 1
+                irow "authmilter, $v verifier ($round)" rfc9989 warm "$sigs" "$U_AM"
+                inb_stop
+            done
+        done
+    done
+}
+
 # run_inbound - every inbound row, the ceiling, the profile
 run_inbound() {
     [ "$DNS" = yes ] || { say "inbound: needs knotd"; INB_SKIP="not run: no knotd"; return 0; }
@@ -465,7 +487,12 @@ run_inbound() {
         inb_null_start "$s" || return 1
         irow "null milter" - warm 1 "$s"
         inb_stop
+        [ "${BENCH_INBOUND_ROWS:-all}" = verifiers ] && break
     done
+    if [ "${BENCH_INBOUND_ROWS:-all}" = verifiers ]; then
+        inb_verifier_rows
+        return
+    fi
     for mode in rfc9989 rfc7489; do
         for cache in warm cold; do
             for sigs in 1 2; do
@@ -486,6 +513,7 @@ run_inbound() {
     inb_am_start rfc9989 "$U_AM" || return 1
     irow "authmilter (again)" rfc9989 warm 1 "$U_AM"
     inb_stop
+    inb_verifier_rows || return 1
     if have opendkim opendmarc unshare && [ "$(id -u)" = 0 ]; then
         INB_ODST=yes
         for cache in warm cold tcp; do
@@ -567,6 +595,8 @@ inb_targets() {
         tp=$(calc "1000000 / $nul" %.1f)
         ceil=$(calc "1000000 / ($tr + $th + $tp)" %.0f)
         r=$(inb_ratio "$am" "$ceil")
+        [ "$am" = 0 ] &&
+            echo "| Inbound, warm, one signature ≥ 50% of the ceiling ($ceil msg/s) | the default row not run (BENCH_INBOUND_ROWS=verifiers: see the verifier rows) | not measured |" ||
         echo "| Inbound, warm, one signature ≥ 50% of the ceiling | $am / $ceil = **$r ×** (ceiling = 1 / ($tr µs RSA-2048 verify + $th µs SHA-256 of 10 KB + $tp µs protocol = 1 / the null milter's msg/s)) | $(verdict "$r >= 0.5") |"
     else
         echo "| Inbound ≥ 50% of the ceiling | ceiling not measured | not measured |"
@@ -584,6 +614,15 @@ inb_targets() {
     fi
     r=$(inb_ratio "$amsig" "$rssig")
     echo "| Signing ≥ 5 × rspamd's dkim_signing (16 conns, 10 KB) | $amsig / $rssig = **$r ×** (TCP: $amsigt / $rssigt = $(inb_ratio "$amsigt" "$rssigt") ×) | $(verdict "\"$r\" != \"?\" && $r >= 5") |"
+    local round sigs b l
+    for round in 1 2; do
+        for sigs in 1 2; do
+            b=${IRATE[authmilter, builtin verifier ($round)/rfc9989/warm/$sigs/unix]:-0}
+            l=${IRATE[authmilter, libopendkim verifier ($round)/rfc9989/warm/$sigs/unix]:-0}
+            [ "$nul" != 0 ] && [ -n "${ceil:-}" ] &&
+                echo "| DKIM verifier builtin vs libopendkim, round $round, $sigs signature(s) | $b / $l = **$(inb_ratio "$b" "$l") ×** (of the ceiling: $(inb_ratio "$b" "$ceil") × vs $(inb_ratio "$l" "$ceil") ×) | reported |"
+        done
+    done
     local h=${IRATE[authmilter, history/rfc9989/warm/1/unix]:-0} a2=${IRATE[authmilter (again)/rfc9989/warm/1/unix]:-0}
     r=$(inb_ratio "$h" "$a2")
     echo "| History costs ≤ 5% of inbound throughput (issue 18) | with history $h / without, run right after, $a2 = **$r ×** (first run without: $am) | $(verdict "\"$r\" != \"?\" && $r >= 0.95") |"

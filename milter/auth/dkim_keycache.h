@@ -5,8 +5,9 @@
  * signature it verifies. With OpenSSL 3 each call builds a decoder chain
  * under the provider store's locks: about a quarter of the daemon's CPU
  * for an inbound message with one signature (docs/performance.md, the
- * inbound profile). dkim_keycache.c defines d2i_PUBKEY_bio() itself; the
- * daemon's own definition is the one the dynamic linker binds
+ * inbound profile). The builtin verifier (dkim_keyrec.c) decodes its RSA
+ * keys through the same function. dkim_keycache.c defines d2i_PUBKEY_bio()
+ * itself; the daemon's own definition is the one the dynamic linker binds
  * libopendkim's reference to (symbol interposition: the executable comes
  * first in the lookup scope). Each distinct DER key is decoded once and
  * shared, reference counted, by every thread (read-only for libopendkim:

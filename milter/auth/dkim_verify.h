@@ -1,26 +1,28 @@
 /*
- * dkim_verify.h - DKIM verification of inbound messages (libopendkim).
+ * dkim_verify.h - DKIM verification of inbound messages.
  *
- * libopendkim checks the signatures; every key lookup it makes goes
- * through our resolver (dns.h) by its DNS query callbacks. This module
- * adds what libopendkim lacks and turns its verdicts into one RFC 8601
- * result per signature:
+ * Two engines behind one API, picked per snapshot (dkim_verifier): the
+ * builtin RFC 6376 / RFC 8463 verifier (dkim_msg.c, the default), which
+ * canonicalizes and hashes the body once per (body canonicalization, l=)
+ * for all signatures of a message, and libopendkim 2.11 (dkim_odkim.c),
+ * kept as the tests' oracle. Every key lookup goes through our resolver
+ * (dns.h). Both give one RFC 8601 result per signature, with the same
+ * reasons, and both go beyond bare RFC 6376:
  *   - rsa-sha1 is fail (RFC 8301), without a key lookup;
  *   - an RSA key under min_rsa_bits (default 1024) is fail (RFC 8301);
  *   - a signature whose l= leaves body content unsigned is "policy", never
  *     pass, even when it verifies: DMARC must not count it
  *     (unsigned_bytes says how much was left out);
  *   - at most max_signatures (default 10) DKIM-Signature fields, the
- *     topmost, are verified; the others are not even handed to libopendkim
- *     (a thousand distinct l= values would mean a thousand body hashes);
+ *     topmost, are verified; the others are not even read (a thousand
+ *     distinct l= values would mean a thousand body hashes);
  *   - all key lookups of one message share a time budget.
  * Authentication-Results fields already in the message are never read.
  *
  * The body streams: memory per message does not grow with its size.
  *
  * Threading: one struct dkim_verify_lib per configuration snapshot, read-only
- * after dkim_verify_lib_new and shared by every thread (a libopendkim DKIM_LIB
- * may be used by several threads at once). One struct dkim_verify per message,
+ * after dkim_verify_lib_new and shared by every thread. One struct dkim_verify per message,
  * used by one thread at a time. Results are plain values owned by the
  * caller. Nothing here picks an SMTP reply.
  */
@@ -89,7 +91,14 @@ struct dkim_verify_results {
 	struct dkim_verify_sig *sig;	/* n entries (NULL when n == 0) */
 };
 
+/* The verifier behind the API */
+enum dkim_verify_engine {
+	DKIM_VERIFY_ENGINE_BUILTIN,	/* ours (dkim_msg.c); the default */
+	DKIM_VERIFY_ENGINE_LIBOPENDKIM,	/* libopendkim 2.11 (dkim_odkim.c) */
+};
+
 struct dkim_verify_options {
+	enum dkim_verify_engine engine;	/* 0: builtin */
 	struct dns *dns;	/* resolver (borrowed; must outlive the lib) */
 	int dns_timeout_ms;	/* per key lookup; 0: the resolver's own */
 	int dnssec;		/* the resolver validates (trust anchor set):
@@ -114,8 +123,8 @@ struct dkim_verify *dkim_verify_begin(struct dkim_verify_lib *lib, const char *q
 /*
  * dkim_verify_header - one header field, in order: name without the colon, value
  * exactly as the MTA delivers it with PROTO_P_HDR_LEADSPC (leading
- * whitespace kept; folds "\n" or "\r\n"). A field libopendkim refuses is
- * logged and skipped.
+ * whitespace kept; folds "\n" or "\r\n"). A field with a name outside
+ * printable ASCII (or holding ';') is skipped.
  */
 void dkim_verify_header(struct dkim_verify *v, const char *name, const char *value);
 /* dkim_verify_eoh - end of the header; key lookups wait until dkim_verify_eom */
@@ -125,8 +134,8 @@ void dkim_verify_body(struct dkim_verify *v, const unsigned char *data, size_t l
 /*
  * dkim_verify_eom - finish: look up keys and verify. Fills out (free it with
  * dkim_verify_results_free); no DKIM-Signature field gives n == 0 (dkim=none).
- * Returns 0, or -1 when the verifier itself failed (out of resources, a
- * libopendkim error): every signature is then temperror, and the caller
+ * Returns 0, or -1 when the verifier itself failed (out of resources, an
+ * OpenSSL or libopendkim error): every signature is then temperror, and the caller
  * applies on_internal_error.
  */
 int dkim_verify_eom(struct dkim_verify *v, struct dkim_verify_results *out);
@@ -139,5 +148,7 @@ void dkim_verify_results_free(struct dkim_verify_results *r);
 const char *dkim_verify_res_name(enum dkim_verify_res r);
 /* dkim_verify_dnssec_name - "unknown", "insecure", "secure" */
 const char *dkim_verify_dnssec_name(enum dkim_verify_dnssec d);
+/* dkim_verify_engine_name - "builtin", "libopendkim" */
+const char *dkim_verify_engine_name(enum dkim_verify_engine e);
 
 #endif

@@ -3,8 +3,8 @@
  *
  * Two halves, so that a message body is hashed once per canonicalization
  * while it streams in, and any number of signatures can share the hash:
- *   1. sign_body_new / sign_body_update / sign_body_final: streaming body
- *      canonicalization (RFC 6376 3.4.3, 3.4.4) and SHA-256; memory does not
+ *   1. sign_body_new / sign_body_update / sign_body_final (sign_body.c):
+ *      streaming body canonicalization (RFC 6376 3.4.3, 3.4.4) and SHA-256; memory does not
  *      grow with the body. Bare LF is treated as CRLF. The same
  *      canonicalizer counts instead of hashing (sign_body_count_new): the
  *      verifier measures with it how much of a body an l= leaves unsigned.
@@ -68,6 +68,13 @@ struct sign_body *sign_body_new(enum sign_canon canon);
 /* sign_body_update - feed body bytes in any chunking; returns 0, -1 on error */
 int sign_body_update(struct sign_body *sb, const unsigned char *data, size_t len);
 /*
+ * sign_body_limit_new - as sign_body_new, but only the first limit
+ * canonical bytes are hashed (the verifier's l=); sign_body_length still
+ * counts all of them. NULL if OpenSSL cannot.
+ */
+struct sign_body *sign_body_limit_new(enum sign_canon canon,
+    unsigned long long limit);
+/*
  * sign_body_count_new - the same canonicalization counting instead of
  * hashing (the verifier's canonical body length, for l=); never NULL.
  * Fed and finished like a hash (sign_body_final with bh NULL).
@@ -104,6 +111,9 @@ int sign_header_value(const struct sign_request *req,
 void sign_canon_header(enum sign_canon canon, const char *name,
     const char *value, struct buf *out);
 
+/* sign_sha256 - OpenSSL's SHA-256, fetched once for the process (an
+ * implicit fetch per digest init costs thousands of instructions) */
+const EVP_MD *sign_sha256(void);
 /* sign_canon_parse - "relaxed" / "simple" -> canon; -1 if neither */
 int sign_canon_parse(const char *s);
 /* sign_alg_name - the a= tag's name of alg: "rsa-sha256", "ed25519-sha256" (the one place they are spelled) */

@@ -86,6 +86,11 @@ enum config_spf_action {
 	CONFIG_SPF_ACTION_REJECT,	/* 550 5.7.23 at MAIL FROM */
 };
 
+enum config_dkim_verifier {
+	CONFIG_DKIM_VERIFIER_BUILTIN,	/* our RFC 6376 verifier */
+	CONFIG_DKIM_VERIFIER_LIBOPENDKIM,	/* libopendkim (the tests' oracle) */
+};
+
 enum config_spf_engine {
 	CONFIG_SPF_ENGINE_BUILTIN,	/* our RFC 7208 evaluator */
 	CONFIG_SPF_ENGINE_LIBSPF2,	/* libspf2 (the tests' oracle) */
@@ -230,6 +235,7 @@ struct config {
 	int spf_fail_action;		/* enum config_spf_action */
 	int spf_engine;			/* enum config_spf_engine */
 	int received_spf_header;	/* add Received-SPF */
+	int dkim_verifier;		/* enum config_dkim_verifier */
 	int dkim_max_signatures;	/* signatures verified per message */
 	int dmarc_mode;			/* enum config_dmarc_mode */
 	int dmarc_reject_action;	/* enum config_dmarc_action */

@@ -29,6 +29,7 @@ static const char *const choices_dmarc_action[] = { "reject", "quarantine", "non
 static const char *const choices_quarantine[] = { "header", "hold", "none", NULL };
 static const char *const choices_spf_action[] = { "none", "reject", NULL };
 static const char *const choices_spf_engine[] = { "builtin", "libspf2", NULL };
+static const char *const choices_dkim_verifier[] = { "builtin", "libopendkim", NULL };
 static const char *const choices_unauthorized[] = { "nosign", "reject", NULL };
 static const char *const choices_key_symlinks[] = { "refuse", "allow", NULL };
 static const char *const choices_milter_engine[] = { "builtin", "libmilter", NULL };
@@ -161,6 +162,8 @@ const struct opt_def config_options[] = {
 	  choices_spf_engine, "SPF evaluator: builtin (ours, RFC 7208 complete) or libspf2 (kept as the tests' reference)" },
 	{ "received_spf_header", OPT_BOOL, OPT_GLOBAL, G(received_spf_header), "no", 0, 0,
 	  NULL, "add a Received-SPF header (RFC 7208 9.1) to inbound mail" },
+	{ "dkim_verifier", OPT_ENUM, OPT_GLOBAL, G(dkim_verifier), "builtin", 0, 0,
+	  choices_dkim_verifier, "DKIM verifier: builtin (ours: the body hashed once for all signatures) or libopendkim (kept as the tests' reference)" },
 	{ "dkim_max_signatures", OPT_INT, OPT_GLOBAL, G(dkim_max_signatures), "10", 1, 50,
 	  NULL, "DKIM signatures verified per message" },
 	{ "dmarc_mode", OPT_ENUM, OPT_GLOBAL, G(dmarc_mode), "rfc9989", 0, 0,

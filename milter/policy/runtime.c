@@ -54,6 +54,7 @@ runtime_same(const struct config *a, const struct config *b)
 	    && a->spf_time_budget == b->spf_time_budget
 	    && a->spf_engine == b->spf_engine
 	    && a->dkim_max_signatures == b->dkim_max_signatures
+	    && a->dkim_verifier == b->dkim_verifier
 	    && a->dmarc_mode == b->dmarc_mode;
 }
 
@@ -143,6 +144,8 @@ runtime_start(struct config *c, const struct config *prev, char *err,
 	vopt.dns = rt->dns;
 	vopt.dnssec = dopt.trust_anchor != NULL;
 	vopt.max_signatures = (unsigned)c->dkim_max_signatures;
+	vopt.engine = c->dkim_verifier == CONFIG_DKIM_VERIFIER_LIBOPENDKIM
+	    ? DKIM_VERIFY_ENGINE_LIBOPENDKIM : DKIM_VERIFY_ENGINE_BUILTIN;
 	if ((rt->dkim_lib = dkim_verify_lib_new(&vopt, err, errlen)) == NULL)
 		goto fail;
 	mopt.mode = c->dmarc_mode == CONFIG_DMARC_RFC7489 ? DMARC_MODE_RFC7489

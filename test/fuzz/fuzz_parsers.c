@@ -6,7 +6,9 @@
  * received DMARC aggregate reports (authmilter-report import: MIME, gzip,
  * zip and the XML, with a 1 MiB limit; and the XML parser alone), and
  * bounce addresses (both forms: decode of any local part, and a stored-form
- * round trip with a token the input picks), and DNS answers as the key
+ * round trip with a token the input picks), DKIM-Signature fields (the
+ * builtin verifier's checks and its b= removal), DKIM key records
+ * (NULs included, and the key decoded), and DNS answers as the key
  * checks' stub resolver reads them.
  *
  * Build (clang, in a configured build dir): make fuzz-build, then
@@ -21,6 +23,8 @@
 #include "auth/authres.h"
 #include "auth/bounce.h"
 #include "policy/config.h"
+#include "auth/dkim_keyrec.h"
+#include "auth/dkim_sig.h"
 #include "auth/dmarc.h"
 #include "auth/dsn.h"
 #include "base/buf.h"
@@ -87,6 +91,34 @@ fuzz_bounce(const char *s, size_t len)
 	bounce_secrets_free(&sec);
 }
 
+/* fuzz_dkim_sig - a DKIM-Signature value: its checks; b= stripped when it parsed */
+static void
+fuzz_dkim_sig(const char *s)
+{
+	struct dkim_sig sig;
+	struct buf out = BUF_INIT;
+
+	dkim_sig_parse(&sig, s, FUZZ_NOW);
+	if (sig.tags.n > 0)
+		dkim_sig_strip_b(s, &out);
+	buf_free(&out);
+	dkim_sig_free(&sig);
+}
+
+/* fuzz_dkim_keyrec - a key record (NULs and all): read it, decode its key */
+static void
+fuzz_dkim_keyrec(const uint8_t *data, size_t size)
+{
+	struct dkim_keyrec k;
+	const char *why;
+	EVP_PKEY *pk;
+
+	if (dkim_keyrec_parse(&k, (const char *)data, size, "sha256", &why) ==
+	    DKIM_KEYREC_OK && (pk = dkim_keyrec_pkey(&k)) != NULL)
+		EVP_PKEY_free(pk);
+	dkim_keyrec_free(&k);
+}
+
 /* LLVMFuzzerTestOneInput - one input, one parser */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -100,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 10) {
+	switch (data[0] % 12) {
 	case 0:
 		mailaddr_parse_list(s, &l);
 		mailaddr_list_free(&l);
@@ -166,7 +198,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 8:
 		fuzz_bounce(s, size - 1);
 		break;
-	case 9: {
+	case 9:
+		fuzz_dkim_sig(s);
+		break;
+	case 10:
+		fuzz_dkim_keyrec(data + 1, size - 1);
+		break;
+	case 11: {
 		/* a DNS answer to the key checks' stub, to a fixed question */
 		struct dns_result r;
 		int tc;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - short libFuzzer runs under ASan+UBSan: the hostile-input parsers
 # (From, Authentication-Results, DMARC records, SMTP paths, conf text,
-# received aggregate reports: MIME, gzip, zip, XML), the
+# received aggregate reports: MIME, gzip, zip, XML, DKIM-Signature fields,
+# key records and DNS answers), the
 # milter protocol engine (what an MTA sends on a connection) and the SPF
 # evaluator (records and macros over a fake DNS).
 # Needs clang with libFuzzer and a configured build dir (top_builddir):
@@ -115,10 +116,15 @@ printf '\010ab2=bbc47cds33aaaqeayeaudaocaj@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stored"
 printf '\010ab1=bbgibotsr4=no-reply=platform.example@bounce.customer.example' \
     > "$work/corpus-parsers/bounce-stateless"
-# a DNS answer (fuzz_parsers case 9): s1._domainkey.example.com TXT, a CNAME
+# DKIM-Signature fields and key records (fuzz_parsers cases 9 and 10)
+printf '\011 v=1; a=rsa-sha256; c=relaxed/simple; d=example.com; s=sel;\n\tt=1700000000; x=1900000000; l=10; i=joe@sub.example.com;\n\th=from:to:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\n\tb=dGVzdA==' \
+    > "$work/corpus-parsers/dkim-sig"
+printf '\012v=DKIM1; k=ed25519; h=sha256; s=email; t=y:s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' \
+    > "$work/corpus-parsers/dkim-key"
+# a DNS answer (fuzz_parsers case 11): s1._domainkey.example.com TXT, a CNAME
 # to x.example (x.example.com, compressed) and x.example's TXT record
 {
-    printf '\011\022\064\201\200\0\001\0\002\0\0\0\0'
+    printf '\013\022\064\201\200\0\001\0\002\0\0\0\0'
     printf '\002s1\012_domainkey\007example\003com\0\0\020\0\001'
     printf '\300\014\0\005\0\001\0\0\001\054\0\004\001x\300\032'
     printf '\001x\300\032\0\020\0\001\0\0\001\054\0\017\016v=DKIM1; p=abc'

@@ -5,7 +5,8 @@
  * as "\n"), then the body in chunks of at most 64 KB with CRLF line ends.
  *
  *   dkimv -s 127.0.0.1@5353 [-t timeout_ms] [-m max_sigs] [-b budget_ms]
- *         [-k min_rsa_bits] [-a trust_anchor_file] [-v] [-r] < message
+ *         [-k min_rsa_bits] [-a trust_anchor_file] [-e builtin|libopendkim]
+ *         [-v] [-r] < message
  *
  * Prints one line per signature:
  *   d=D s=S a=A b=B i=I bits=N dnssec=X unsigned=N result=R reason="..."
@@ -34,7 +35,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dkimv -s host[@port] [-s ...] [-t timeout_ms] "
-	    "[-m max_sigs] [-b budget_ms] [-k min_rsa_bits] [-a anchor] [-v] [-r] "
+	    "[-m max_sigs] [-b budget_ms] [-k min_rsa_bits] [-a anchor] "
+	    "[-e builtin|libopendkim] [-v] [-r] "
 	    "< message\n");
 	exit(2);
 }
@@ -156,7 +158,7 @@ main(int argc, char **argv)
 
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&vopt, 0, sizeof(vopt));
-	while ((c = getopt(argc, argv, "s:t:m:b:k:a:vr")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:m:b:k:a:e:vr")) != -1) {
 		switch (c) {
 		case 's':
 			if (dopt.nservers == DKIM_VERIFY_MAXSERVERS)
@@ -174,6 +176,14 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			vopt.min_rsa_bits = (unsigned int)atoi(optarg);
+			break;
+		case 'e':
+			if (strcmp(optarg, "libopendkim") == 0)
+				vopt.engine = DKIM_VERIFY_ENGINE_LIBOPENDKIM;
+			else if (strcmp(optarg, "builtin") == 0)
+				vopt.engine = DKIM_VERIFY_ENGINE_BUILTIN;
+			else
+				usage();
 			break;
 		case 'a':
 			dopt.trust_anchor = optarg;

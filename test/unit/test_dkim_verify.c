@@ -1,6 +1,9 @@
 /*
  * test_dkim_verify.c - the DKIM verifier against a scripted resolver.
  *
+ * Every test runs twice, once per engine (builtin, then libopendkim, each
+ * a test of its own): the two must give the same verdicts and reasons.
+ *
  * dns_resolve and dns_result_free are replaced here (the verifier calls
  * nothing else of dns.c): each lookup is answered from a table of names
  * with a status, TXT records and a DNSSEC flag, and counted. Messages are
@@ -49,6 +52,7 @@ static int queries;			/* dns_resolve calls */
 static char rsa_txt[1024];		/* v=DKIM1 record of rsa_key */
 static char ed_txt[256];		/* v=DKIM1 record of ed_key */
 static EVP_PKEY *rsa_key, *ed_key;
+static enum dkim_verify_engine engine;	/* the engine under test */
 
 /* txt_rdata - one TXT rdata (character-strings of <= 255) for text s */
 static void
@@ -241,6 +245,7 @@ verify(const struct run *run, struct dkim_verify_results *res)
 	int rc;
 
 	memset(&opt, 0, sizeof(opt));
+	opt.engine = engine;
 	opt.dns = (struct dns *)&opt;	/* never dereferenced by the stub */
 	opt.max_signatures = run->max;
 	opt.dnssec = run->dnssec;
@@ -582,6 +587,39 @@ dkim_verify_malformed_signatures_are_neutral(void **state)
 	assert_int_equal(queries, 0);
 }
 
+/* dkim_verify_key_names - a d= with a trailing dot is looked up; an empty label is not */
+static void
+dkim_verify_key_names(void **state)
+{
+	static const struct {
+		const char *value, *reason;
+		int queries;
+	} cases[] = {
+		{ " v=1; a=rsa-sha256; d=example.com.; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "no key", 1 },
+		{ " v=1; a=rsa-sha256; d=example..com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "invalid key name", 0 },
+		{ " v=1; a=rsa-sha256; d=.example.com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "invalid key name", 0 },
+	};
+	struct dkim_verify_results res;
+	const char *sigs[1];
+	struct run run = { sigs, 1, NULL, 0, 0, 0, 0, 0, NULL };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		use_zone(good_zone);
+		sigs[0] = cases[i].value;
+		assert_int_equal(verify(&run, &res), 0);
+		if (res.n != 1 || strcmp(res.sig[0].reason, cases[i].reason) != 0 ||
+		    queries != cases[i].queries)
+			fail_msg("case %zu: \"%s\" after %d queries", i,
+			    res.n ? res.sig[0].reason : "", queries);
+		dkim_verify_results_free(&res);
+	}
+}
+
 /* dkim_verify_caps_signatures_topmost_first - max 2 of 3, the third never looked up */
 static void
 dkim_verify_caps_signatures_topmost_first(void **state)
@@ -809,25 +847,49 @@ dkim_verify_key_decoded_once(void **state)
 	buf_free(&a);
 }
 
+/* use_builtin - the test that follows runs the builtin engine */
+static int
+use_builtin(void **state)
+{
+	(void)state;
+	engine = DKIM_VERIFY_ENGINE_BUILTIN;
+	return 0;
+}
+
+/* use_libopendkim - the test that follows runs libopendkim */
+static int
+use_libopendkim(void **state)
+{
+	(void)state;
+	engine = DKIM_VERIFY_ENGINE_LIBOPENDKIM;
+	return 0;
+}
+
+/* BOTH - test f once per engine */
+#define BOTH(f) \
+	{ #f " (builtin)", f, use_builtin, NULL, NULL }, \
+	{ #f " (libopendkim)", f, use_libopendkim, NULL, NULL }
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(dkim_verify_passes_rsa_and_ed25519),
-		cmocka_unit_test(dkim_verify_key_decoded_once),
-		cmocka_unit_test(dkim_verify_same_verdict_any_folds_and_chunks),
-		cmocka_unit_test(dkim_verify_altered_body_or_header_fails),
-		cmocka_unit_test(dkim_verify_body_without_final_crlf_verifies),
-		cmocka_unit_test(dkim_verify_dns_answers_map_to_results),
-		cmocka_unit_test(dkim_verify_dnssec_state_reported),
-		cmocka_unit_test(dkim_verify_rsa_sha1_fails_without_lookup),
-		cmocka_unit_test(dkim_verify_malformed_signatures_are_neutral),
-		cmocka_unit_test(dkim_verify_caps_signatures_topmost_first),
-		cmocka_unit_test(dkim_verify_budget_stops_later_lookups),
-		cmocka_unit_test(dkim_verify_oversized_key_record_is_permerror),
-		cmocka_unit_test(dkim_verify_header_b_is_whole),
-		cmocka_unit_test(dkim_verify_unsigned_message_is_empty),
-		cmocka_unit_test(dkim_verify_names),
+		BOTH(dkim_verify_passes_rsa_and_ed25519),
+		BOTH(dkim_verify_key_decoded_once),
+		BOTH(dkim_verify_same_verdict_any_folds_and_chunks),
+		BOTH(dkim_verify_altered_body_or_header_fails),
+		BOTH(dkim_verify_body_without_final_crlf_verifies),
+		BOTH(dkim_verify_dns_answers_map_to_results),
+		BOTH(dkim_verify_dnssec_state_reported),
+		BOTH(dkim_verify_rsa_sha1_fails_without_lookup),
+		BOTH(dkim_verify_malformed_signatures_are_neutral),
+		BOTH(dkim_verify_key_names),
+		BOTH(dkim_verify_caps_signatures_topmost_first),
+		BOTH(dkim_verify_budget_stops_later_lookups),
+		BOTH(dkim_verify_oversized_key_record_is_permerror),
+		BOTH(dkim_verify_header_b_is_whole),
+		BOTH(dkim_verify_unsigned_message_is_empty),
+		BOTH(dkim_verify_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

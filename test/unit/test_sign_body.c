@@ -524,6 +524,73 @@ sign_body_count_equals_hash_form(void **state)
 	}
 }
 
+/* sign_body_limit_hashes_a_prefix - per edge row and l= (0 to past the end): the hash is of the first l canonical bytes, the count of all */
+static void
+sign_body_limit_hashes_a_prefix(void **state)
+{
+	static struct cuts cuts;
+	unsigned char body[256], got[SIGN_HASH_LEN], want[SIGN_HASH_LEN];
+	const char *form;
+	unsigned long long len;
+	unsigned int n;
+	size_t row, c, limit, flen;
+
+	(void)state;
+	for (row = 0; row < NELEM(edge_cases); row++) {
+		for (c = 0; c < 2; c++) {
+			enum sign_canon canon = c ? SIGN_CANON_RELAXED :
+			    SIGN_CANON_SIMPLE;
+
+			form = c ? edge_cases[row].relaxed : edge_cases[row].simple;
+			flen = strlen(form);
+			for (limit = 0; limit <= flen + 1; limit++) {
+				(void)edge_body(row, body, sizeof(body), &cuts);
+				assert_int_equal(EVP_Digest(form, limit < flen ? limit
+				    : flen, want, &n, EVP_sha256(), NULL), 1);
+				body_feed(sign_body_limit_new(canon, limit), body,
+				    &cuts, got, &len);
+				if (memcmp(got, want, sizeof(got)) != 0 || len != flen)
+					fail_msg("%s, %s, l=%zu: not the prefix's hash,"
+					    " or count %llu", edge_cases[row].name,
+					    canon_name(canon), limit, len);
+			}
+		}
+	}
+}
+
+/* sign_body_limit_on_long_bodies - random text bodies, random chunks, l= anywhere (runs hashed in place too) */
+static void
+sign_body_limit_on_long_bodies(void **state)
+{
+	static unsigned char body[MAX_BODY + 64], form[2 * (MAX_BODY + 64) + 2];
+	static struct cuts cuts;
+	unsigned char got[SIGN_HASH_LEN], want[SIGN_HASH_LEN];
+	unsigned long long len;
+	unsigned int n;
+	size_t i, blen, flen, limit, c;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		blen = gen_text(body);
+		for (c = 0; c < 2; c++) {
+			enum sign_canon canon = c ? SIGN_CANON_RELAXED :
+			    SIGN_CANON_SIMPLE;
+
+			flen = ref_canon(canon, body, blen, form);
+			limit = rng_below(flen + 2);
+			assert_int_equal(EVP_Digest(form, limit < flen ? limit : flen,
+			    want, &n, EVP_sha256(), NULL), 1);
+			cuts_random(&cuts, blen);
+			body_feed(sign_body_limit_new(canon, limit), body, &cuts,
+			    got, &len);
+			if (memcmp(got, want, sizeof(got)) != 0 || len != flen)
+				fail_msg("body %zu, %s, l=%zu of %zu: not the prefix's"
+				    " hash, or count %llu", i, canon_name(canon), limit,
+				    flen, len);
+		}
+	}
+}
+
 /* sign_body_matches_reference_at_every_word_offset - each kind of stop at each offset of a text line */
 static void
 sign_body_matches_reference_at_every_word_offset(void **state)
@@ -577,6 +644,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sign_body_reference_gives_edge_table_forms),
+		cmocka_unit_test(sign_body_limit_hashes_a_prefix),
+		cmocka_unit_test(sign_body_limit_on_long_bodies),
 		cmocka_unit_test(sign_body_matches_reference_in_edge_cases),
 		cmocka_unit_test(sign_body_count_equals_hash_form),
 		cmocka_unit_test(sign_body_matches_reference_at_every_word_offset),
