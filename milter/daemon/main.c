@@ -63,6 +63,7 @@
 #include "daemon/lmengine.h"
 #include "daemon/metrics.h"
 #include "daemon/privsep.h"
+#include "daemon/reload.h"
 #include "policy/runtime.h"
 #include "base/secret.h"
 #include "base/stats.h"
@@ -466,14 +467,6 @@ static struct privsep *main_privsep;	/* key reader when privileges were dropped 
 static struct keycheck_thread *main_keycheck;	/* the key checker */
 static struct bouncecheck_thread *main_bouncecheck;	/* the bounce domains' checker */
 
-/* The reload thread and what the signal loop knows of it. */
-static pthread_mutex_t main_reload_lock = PTHREAD_MUTEX_INITIALIZER;
-static int main_reload_busy;		/* a reload thread runs (lock) */
-static int main_reload_again;		/* a SIGHUP came during it (lock) */
-static int main_stopping;		/* SIGTERM: install nothing more (lock) */
-static int main_reload_joinable;	/* main_reload_tid is to be joined */
-static pthread_t main_reload_tid;	/* the last reload thread */
-static const char *main_reload_path;	/* the conf file (set before any reload) */
 static volatile sig_atomic_t main_early_hup;	/* a SIGHUP before the signal loop */
 
 /* main_on_early_hup - a SIGHUP during the start: the files may have changed after they were read */
@@ -482,221 +475,6 @@ main_on_early_hup(int sig)
 {
 	(void)sig;
 	main_early_hup = 1;
-}
-
-/* main_log_problems - log every error of a load (the fatal ones too; also appended to also, a line each, if not NULL), then free the list */
-static void
-main_log_problems(struct config_problems *probs, struct buf *also)
-{
-	size_t i;
-
-	for (i = 0; i < probs->n; i++) {
-		log_err(NULL, "%s", probs->v[i].text);
-		if (also != NULL)
-			buf_printf(also, "\n%s", probs->v[i].text);
-	}
-	config_problems_free(probs);
-}
-
-/* main_log_summary - "what PATH: N domains loaded, ...; K key states carried over; domains A added, R removed (changes: a reload's, else NULL); 0.12 s", also into out if not NULL */
-static void
-main_log_summary(const char *what, const char *path, const struct config *c,
-    const size_t *changes, size_t carried, double t0, struct buf *out)
-{
-	struct buf line = BUF_INIT;
-
-	config_summary(c, &line);
-	if (carried > 0)
-		buf_printf(&line, "; %zu key states carried over", carried);
-	if (changes != NULL)
-		buf_printf(&line, "; domains %zu added, %zu removed", changes[0],
-		    changes[1]);
-	log_notice(NULL, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
-	    clock_seconds() - t0);
-	if (out != NULL)
-		buf_printf(out, "%s %s: %s; %.2f s", what, path, buf_cstr(&line),
-		    clock_seconds() - t0);
-	buf_free(&line);
-}
-
-/*
- * main_reload - build a new snapshot from path and install it; the
- * outcome (the summary line, or why it failed, then the load's errors)
- * goes to the control socket's waiting requests
- */
-static void
-main_reload(const char *path)
-{
-	struct config_problems probs = { NULL, 0, 0 };
-	struct config *c, *old;
-	struct buf result = BUF_INIT, problems = BUF_INIT;
-	double t0 = clock_seconds();
-	char err[1024];
-	size_t carried, changes[2];
-	struct timespec now;
-	int stopping;
-
-	control_reload_begin();
-	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-	    (unsigned long long)now.tv_sec * 1000000ULL
-	    + (unsigned long long)now.tv_nsec / 1000);
-	/* the running snapshot: what did not change is taken from it */
-	old = config_acquire();
-	/* keys still being read after the start are not written meanwhile,
-	 * and the key reader is ours alone */
-	keyload_lock();
-	if (main_privsep != NULL)
-		c = privsep_load(main_privsep, old, &probs, err, sizeof(err));
-	else {
-		struct config_source src = { 0 };
-
-		src.prev = old;
-		c = config_load_from(path, NULL, &src, 0, &probs, err,
-		    sizeof(err));
-	}
-	carried = c != NULL ? keycheck_carry_over(old, c) : 0;
-	if (c != NULL)
-		(void)bouncecheck_carry_over(old, c);
-	keyload_unlock();
-	main_log_problems(&probs, &problems);
-	if (c == NULL || runtime_start(c, old, err, sizeof(err)) != 0) {
-		log_err(NULL, "reload failed, keeping the running configuration: "
-		    "%s", err);
-		stats_inc(STATS_RELOADS + 1);
-		stats_observe(STATS_H_RELOAD, (uint64_t)((clock_seconds() - t0)
-		    * 1e6));
-		buf_printf(&result, "reload failed, keeping the running "
-		    "configuration: %s%s", err, buf_cstr(&problems));
-		control_reload_end(0, buf_cstr(&result));
-		buf_free(&result);
-		buf_free(&problems);
-		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; the last reload "
-		    "failed, the running configuration kept", old != NULL ?
-		    old->ndomains : 0);
-		config_free(c);
-		config_release(old);
-		return;
-	}
-	config_changes(c, old, &changes[0], &changes[1]);
-	config_release(old);
-	pthread_mutex_lock(&main_reload_lock);
-	if (!(stopping = main_stopping)) {
-		log_set_level(c->log_level);
-		main_set_limits(c);
-		metrics_reload(c->metrics_listen);
-		config_install(c);
-		stats_inc(STATS_RELOADS);
-		stats_observe(STATS_H_RELOAD, (uint64_t)((clock_seconds() - t0)
-		    * 1e6));
-		main_log_summary("configuration reloaded from", path, c,
-		    changes, carried, t0, &result);
-		(void)sd_notifyf(0, "READY=1\nSTATUS=%zu domains; reloaded",
-		    c->ndomains);
-		/* under the lock: once stopping is set the checker may be gone */
-		keycheck_wake(main_keycheck);
-		bouncecheck_wake(main_bouncecheck);
-		keyload_wake();
-	}
-	pthread_mutex_unlock(&main_reload_lock);
-	if (stopping) {
-		log_notice(NULL, "reload abandoned: stopping");	/* STOPPING=1 sent */
-		config_free(c);
-		buf_puts(&result, "reload abandoned: stopping");
-	}
-	buf_puts(&result, buf_cstr(&problems));
-	control_reload_end(!stopping, buf_cstr(&result));
-	buf_free(&result);
-	buf_free(&problems);
-}
-
-/* main_reload_thread - reload, again while SIGHUPs came meanwhile */
-static void *
-main_reload_thread(void *arg)
-{
-	int again;
-
-	(void)arg;
-	do {
-		main_reload(main_reload_path);
-		pthread_mutex_lock(&main_reload_lock);
-		again = main_reload_again && !main_stopping;
-		main_reload_again = 0;
-		if (!again)
-			main_reload_busy = 0;
-		pthread_mutex_unlock(&main_reload_lock);
-	} while (again);
-	OPENSSL_thread_stop();	/* its per-thread state, now */
-	return NULL;
-}
-
-/* main_reload_start - a SIGHUP: start a reload, or ask the running one for another */
-static void
-main_reload_start(void)
-{
-	pthread_mutex_lock(&main_reload_lock);
-	if (main_reload_busy) {
-		main_reload_again = 1;
-		pthread_mutex_unlock(&main_reload_lock);
-		return;
-	}
-	main_reload_busy = 1;
-	pthread_mutex_unlock(&main_reload_lock);
-	if (main_reload_joinable)
-		pthread_join(main_reload_tid, NULL);	/* over: it cleared busy */
-	main_reload_joinable = pthread_create(&main_reload_tid, NULL,
-	    main_reload_thread, NULL) == 0;
-	if (!main_reload_joinable) {
-		log_err(NULL, "reload failed: cannot start the reload thread");
-		control_reload_begin();
-		control_reload_end(0, "reload failed: cannot start the reload "
-		    "thread");
-		pthread_mutex_lock(&main_reload_lock);
-		main_reload_busy = 0;
-		pthread_mutex_unlock(&main_reload_lock);
-	}
-}
-
-static int main_reload_deferred;	/* a SIGHUP waits for the keys (atomic) */
-
-/*
- * main_reload_or_defer - a SIGHUP: reload, unless the start's key files
- * are still being read in the background (key_load): a reload then holds
- * the key loader's lock for its whole load, and the messages whose keys
- * are not read yet would wait for each one in turn (a SIGHUP a second
- * right after a start at 100,000 domains: 60 msg/s). It runs once they
- * are read (main_keys_read sends the SIGHUP again).
- */
-static void
-main_reload_or_defer(void)
-{
-	struct config *c = config_acquire();
-	int busy = c != NULL && keyload_busy(c);
-
-	config_release(c);
-	if (!busy) {
-		main_reload_start();
-		return;
-	}
-	if (!__atomic_exchange_n(&main_reload_deferred, 1, __ATOMIC_ACQ_REL))
-		log_notice(NULL, "SIGHUP while the key files are read in the "
-		    "background: reloading once they are read");
-}
-
-/* main_reload_stop - no reload installs from now on; 1 if one is still under way */
-static int
-main_reload_stop(void)
-{
-	int busy;
-
-	pthread_mutex_lock(&main_reload_lock);
-	main_stopping = 1;
-	busy = main_reload_busy;
-	pthread_mutex_unlock(&main_reload_lock);
-	if (!busy && main_reload_joinable)
-		pthread_join(main_reload_tid, NULL);
-	main_reload_joinable = 0;
-	return busy;
 }
 
 /* main_drain - wait for messages in flight to finish */
@@ -742,9 +520,7 @@ main_keys_read(void *arg)
 {
 	(void)arg;
 	keycheck_wake(main_keycheck);
-	/* a deferred SIGHUP: to the main thread's sigwait, as any other */
-	if (__atomic_exchange_n(&main_reload_deferred, 0, __ATOMIC_ACQ_REL))
-		(void)kill(getpid(), SIGHUP);
+	reload_keys_read();
 }
 
 static struct timespec main_started;	/* CLOCK_REALTIME at start, for the metrics */
@@ -776,6 +552,7 @@ main_metrics_start(const struct config *c)
 static int
 main_serve(const char *path, const struct config *c)
 {
+	struct reload_deps deps;
 	pthread_t tid;
 	sigset_t set;
 	struct timespec wd;
@@ -791,11 +568,15 @@ main_serve(const char *path, const struct config *c)
 	signal(SIGPIPE, SIG_IGN);
 	main_history_start(c);
 	main_set_limits(c);
-	main_reload_path = path;
 	if ((main_keycheck = keycheck_start(NULL, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
 	if ((main_bouncecheck = bouncecheck_start(err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
+	deps.privsep = main_privsep;
+	deps.keycheck = main_keycheck;
+	deps.bouncecheck = main_bouncecheck;
+	deps.set_limits = main_set_limits;
+	reload_setup(path, &deps);
 	keyload_setup(main_privsep != NULL ? privsep_fetch_keys : NULL,
 	    main_privsep, main_keys_read, NULL);
 	if (keyload_start(err, sizeof(err)) != 0)
@@ -813,7 +594,7 @@ main_serve(const char *path, const struct config *c)
 	main_ready();
 	if (main_early_hup) {	/* blocked now: a later one waits for sigwait */
 		log_notice(NULL, "a SIGHUP came during the start: reloading");
-		main_reload_or_defer();
+		reload_or_defer();
 	}
 	/* the unit's WatchdogSec: WATCHDOG=1 at half of it, from this loop */
 	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
@@ -829,7 +610,7 @@ main_serve(const char *path, const struct config *c)
 		if (sig < 0)
 			continue;	/* the watchdog's time, or EINTR */
 		if (sig == SIGHUP) {
-			main_reload_or_defer();
+			reload_or_defer();
 			continue;
 		}
 		log_notice(NULL, "signal %d: stopping; letting messages in flight "
@@ -838,7 +619,7 @@ main_serve(const char *path, const struct config *c)
 		    "in flight finish");
 		break;
 	}
-	if ((reloading = main_reload_stop()) != 0)
+	if ((reloading = reload_stop()) != 0)
 		log_notice(NULL, "a reload is under way: it will not be installed");
 	control_stop();		/* its requests use the key checker */
 	if (main_ctl.dirfd >= 0)	/* as the milter socket below */
@@ -1020,7 +801,7 @@ main(int argc, char **argv)
 		return 1;
 	log_init(fg || c->log_destination == CONFIG_LOG_STDERR ? LOG_DEST_STDERR
 	    : LOG_DEST_SYSLOG, c->syslog_facility, c->log_level);
-	main_log_problems(&probs, NULL);
+	reload_log_problems(&probs, NULL);
 	config_install(c);
 	pw = main_lookup_user(c, &pwbuf, pwstr, sizeof(pwstr));
 	main_engine = c->milter_engine;
@@ -1037,7 +818,7 @@ main(int argc, char **argv)
 	if (runtime_start(c, NULL, err, sizeof(err)) != 0)
 		log_fatal("cannot start: %s", err);
 	main_drop_privileges(pw);
-	main_log_summary("configuration loaded from", path, c, NULL, 0, t0,
+	reload_log_summary("configuration loaded from", path, c, NULL, 0, t0,
 	    NULL);
 	rc = main_serve(path, c);
 	/* what is queued is written; freed only when no thread submits any more */
