@@ -123,7 +123,9 @@ enum stats_counter {
 							 * from dnscache */
 	STATS_BOUNCE_STORED = STATS_DNS_CACHE_HITS + 1,	/* stored-form addresses issued */
 	STATS_BOUNCE_KEPT = STATS_BOUNCE_STORED + 1,	/* [stats_bounce_kept] */
-	STATS_NSLOTS = STATS_BOUNCE_KEPT + STATS_NBOUNCE_KEPT
+	STATS_KEYCHECK = STATS_BOUNCE_KEPT + STATS_NBOUNCE_KEPT,	/* [key_pub]
+							 * key check lookups ended */
+	STATS_NSLOTS = STATS_KEYCHECK + STATS_NKEY_STATES
 };
 
 /* The histograms; each has its own bounds (stats_bounds) */

@@ -93,6 +93,13 @@ metrics_v_signatures(size_t i, const char *v[2])
 	v[1] = keys_pub_name((enum key_pub)(i % STATS_NKEY_STATES));
 }
 
+/* metrics_v_keycheck - what key check lookup slot i found */
+static void
+metrics_v_keycheck(size_t i, const char *v[2])
+{
+	v[0] = keys_pub_name((enum key_pub)i);
+}
+
 /* metrics_v_unsigned - the reason of slot i */
 static void
 metrics_v_unsigned(size_t i, const char *v[2])
@@ -218,6 +225,9 @@ static const struct metrics_counter metrics_counters[] = {
 	{ "dns_cache_hits_total", "DNS lookups answered from authmilter's own "
 	  "cache, without a query", STATS_DNS_CACHE_HITS, 1, { NULL, NULL },
 	  NULL },
+	{ "key_check_lookups_total", "Key record lookups of the key check "
+	  "ended, by what they found (unknown: no DNS answer)", STATS_KEYCHECK,
+	  STATS_NKEY_STATES, { "result", NULL }, metrics_v_keycheck },
 	{ "dns_errors_total", "DNS queries without an answer, by kind",
 	  STATS_DNS_ERRORS, STATS_NDNS_ERRORS, { "kind", NULL }, metrics_v_dns },
 	{ "reloads_total", "Configuration reloads, by result", STATS_RELOADS, 2,

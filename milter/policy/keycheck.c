@@ -33,6 +33,7 @@
 #include "policy/keystate.h"
 #include "policy/runtime.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 /* keycheck_note - store a lookup's verdict in k, log a change; 1 if a verdict changed */
@@ -369,6 +370,7 @@ keycheck_land(struct keycheck_thread *kt, struct keycheck_flight *f,
 	if (!drop) {
 		keyrecord_name(it->domain, it->k, &name);
 		st = keyrecord_answer(buf_cstr(&name), it->k, &r, &info);
+		stats_inc(STATS_KEYCHECK + (size_t)st);
 		if (keycheck_note(it->domain, it->k, st, &info)) {
 			kt->dirty = 1;
 			kt->changed_at = now;

@@ -25,7 +25,7 @@ set -u
 
 it_init metrics
 it_require "$AUTHMILTER" prometheus promtool curl
-it_plan 31
+it_plan 32
 
 MPORT=${IT_METRICS_PORT:-}     # the daemon's metrics
 PPORT=${IT_PROMETHEUS_PORT:-}  # Prometheus's own web port
@@ -68,6 +68,12 @@ it_check "authmilter -n accepts metrics_listen = 127.0.0.1:PORT" \
 
 it_milter_start_authmilter "$conf" || { echo "Bail out! authmilter"; exit 1; }
 it_postfix_start "$IT_MILTER_SOCKET" || { echo "Bail out! postfix"; exit 1; }
+# keychecked - the start's key check looked the one key up and found it
+keychecked() {
+    curl -s "$URL" | grep -qx 'authmilter_key_check_lookups_total{result="published"} 1'
+}
+it_check "the key check's lookup is counted: key_check_lookups_total{result=\"published\"} 1" \
+    it_wait_for 10 keychecked
 # outside clients may send to the bounce domain (else Postfix refuses the
 # RCPT itself: "Relay access denied")
 postconf -c "$IT_POSTFIX_CONF" -e "relay_domains = dest.test.example, bounce.example.com"

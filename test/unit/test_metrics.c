@@ -208,7 +208,12 @@ metrics_values_and_labels(void **state)
 	s.slot[STATS_DKIM_NONE] = 4;
 	s.slot[STATS_RELOADS + 1] = 1;
 	s.slot[STATS_GENERATION] = 3;
+	s.slot[STATS_KEYCHECK + KEY_PUB_MISSING] = 6;
 	text = render(&s, "0.1.0");
+	assert_true(has_line(text, "authmilter_key_check_lookups_total"
+	    "{result=\"missing\"} 6"));
+	assert_true(has_line(text, "authmilter_key_check_lookups_total"
+	    "{result=\"published\"} 0"));
 	assert_true(has_line(text, "authmilter_messages_total{mode=\"verify\","
 	    "outcome=\"quarantine\"} 5"));
 	assert_true(has_line(text, "authmilter_messages_total{mode=\"sign\","
