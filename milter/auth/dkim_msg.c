@@ -514,17 +514,6 @@ dkim_msg_verify(struct dkim_msg *m, size_t i, struct dkim_verify_sig *s,
 	dkim_keyrec_free(&k);
 }
 
-/* dkim_msg_elapsed_ms - milliseconds since t0 (CLOCK_MONOTONIC) */
-static long
-dkim_msg_elapsed_ms(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - t0->tv_sec) * 1000L +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
 /* dkim_msg_judge - the verdict on signature i, in the order libopendkim reaches its own */
 static void
 dkim_msg_judge(struct dkim_msg *m, size_t i, struct dkim_verify_sig *s,
@@ -548,7 +537,7 @@ dkim_msg_judge(struct dkim_msg *m, size_t i, struct dkim_verify_sig *s,
 	    m->body[ms->body].clen < ms->sig.length) {
 		dkim_msg_set(s, DKIM_VERIFY_FAIL, "length tag value exceeds body size");
 	} else if (m->opt->time_budget_ms > 0 &&
-	    dkim_msg_elapsed_ms(t0) >= m->opt->time_budget_ms) {
+	    clock_ms_since(t0) >= m->opt->time_budget_ms) {
 		dkim_msg_set(s, DKIM_VERIFY_TEMPERROR, "DNS time budget exhausted");
 	} else {
 		dkim_msg_verify(m, i, s, used);

@@ -35,6 +35,7 @@
 #include <opendkim/dkim.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "auth/dkim_keycache.h"
 #include "auth/dkim_odkim.h"
 #include "auth/dkim_verify.h"
@@ -327,17 +328,6 @@ dkim_odkim_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 	return DKIM_CBSTAT_CONTINUE;
 }
 
-/* dkim_odkim_elapsed_ms - milliseconds since t0 (CLOCK_MONOTONIC) */
-static long
-dkim_odkim_elapsed_ms(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - t0->tv_sec) * 1000L +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
 /* dkim_odkim_final - at end of message: process each signature, within budget */
 static DKIM_CBSTAT
 dkim_odkim_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
@@ -355,7 +345,7 @@ dkim_odkim_final(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 		    dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
 			continue;
 		if (v->lib->budget_ms > 0 &&
-		    dkim_odkim_elapsed_ms(&t0) >= v->lib->budget_ms) {
+		    clock_ms_since(&t0) >= v->lib->budget_ms) {
 			v->mark[i] = DKIM_ODKIM_MARK_BUDGET;
 			dkim_sig_ignore(sigs[i]);
 			continue;

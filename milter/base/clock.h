@@ -16,5 +16,7 @@ void clock_init(void);
 time_t clock_now(void);
 /* clock_seconds - the monotonic clock in seconds, for how long something took (never the test time) */
 double clock_seconds(void);
+/* clock_ms_since - milliseconds from t0 (CLOCK_MONOTONIC) to now */
+long clock_ms_since(const struct timespec *t0);
 
 #endif
