@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -303,6 +306,101 @@ keys_ident_stat(const char *path, int follow, struct key_ident *id)
 		return -1;
 	keys_ident_of(&st, id);
 	return 0;
+}
+
+/*
+ * A stat-ahead: one thread takes the identities of a list of paths in
+ * order, ahead of a consumer that asks for them in (mostly) the same
+ * order; a reload's 100,000 stats then run beside its parse. The
+ * consumer never waits: a path not taken yet it stats itself, and the
+ * thread skips to where the consumer is.
+ */
+struct keys_statahead {
+	const char *const *paths;
+	size_t n;
+	int follow;
+	int nice;		/* the thread's */
+	struct key_ident *ids;
+	unsigned char *state;	/* 0 not yet, 1 taken, 2 stat failed (atomic) */
+	size_t next;		/* the consumer's next path (atomic) */
+	int stop;		/* the consumer is done (atomic) */
+	pthread_t tid;
+	int running;		/* tid is to be joined */
+};
+
+/* keys_statahead_thread - stat every path in order from where the consumer is */
+static void *
+keys_statahead_thread(void *arg)
+{
+	struct keys_statahead *s = arg;
+	size_t i, at;
+
+	if (s->nice > 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+		    s->nice);
+	for (i = 0; i < s->n; i++) {
+		if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+			break;
+		if ((at = __atomic_load_n(&s->next, __ATOMIC_RELAXED)) > i)
+			i = at;		/* behind it: no use */
+		if (i >= s->n)
+			break;
+		if (keys_ident_stat(s->paths[i], s->follow, &s->ids[i]) == 0)
+			__atomic_store_n(&s->state[i], 1, __ATOMIC_RELEASE);
+		else
+			__atomic_store_n(&s->state[i], 2, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+struct keys_statahead *
+keys_statahead_start(const char *const *paths, size_t n, int follow,
+    int nice)
+{
+	struct keys_statahead *s = xcalloc(1, sizeof(*s));
+
+	s->paths = paths;
+	s->n = n;
+	s->follow = follow;
+	s->nice = nice;
+	s->ids = xcalloc(n + 1, sizeof(*s->ids));
+	s->state = xcalloc(n + 1, 1);
+	s->running = n > 0 && pthread_create(&s->tid, NULL,
+	    keys_statahead_thread, s) == 0;
+	return s;
+}
+
+int
+keys_statahead_get(struct keys_statahead *s, const char *path, int follow,
+    struct key_ident *id)
+{
+	size_t i;
+	unsigned char st;
+
+	if (s == NULL || !s->running || follow != s->follow
+	    || (i = __atomic_load_n(&s->next, __ATOMIC_RELAXED)) >= s->n
+	    || strcmp(s->paths[i], path) != 0)
+		return keys_ident_stat(path, follow, id);
+	__atomic_store_n(&s->next, i + 1, __ATOMIC_RELAXED);
+	if ((st = __atomic_load_n(&s->state[i], __ATOMIC_ACQUIRE)) == 0)
+		return keys_ident_stat(path, follow, id);	/* not yet */
+	if (st != 1)
+		return -1;
+	*id = s->ids[i];
+	return 0;
+}
+
+void
+keys_statahead_end(struct keys_statahead *s)
+{
+	if (s == NULL)
+		return;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+	if (s->running)
+		pthread_join(s->tid, NULL);
+	free(s->ids);
+	free(s->state);
+	free(s);
 }
 
 /* keys_ident_cmp - compare two identities field by field */

@@ -136,6 +136,18 @@ struct stat;
 void keys_ident_of(const struct stat *st, struct key_ident *id);
 /* keys_ident_stat - path's identity (follow: stat, else lstat); 0 or -1 (errno) */
 int keys_ident_stat(const char *path, int follow, struct key_ident *id);
+/* A thread taking the identities of a list of paths, in order, ahead of
+ * the one asking for them (a reload: 100,000 key files and as many conf
+ * files). */
+struct keys_statahead;
+/* keys_statahead_start - start taking paths[0..n) on a thread at nice (kept, not copied: they must outlive the end) */
+struct keys_statahead *keys_statahead_start(const char *const *paths,
+    size_t n, int follow, int nice);
+/* keys_statahead_get - keys_ident_stat(path, follow), from s when path is the next of its list and was taken already, else a stat of its own (never a wait); NULL s is fine */
+int keys_statahead_get(struct keys_statahead *s, const char *path, int follow,
+    struct key_ident *id);
+/* keys_statahead_end - stop and free (NULL is fine) */
+void keys_statahead_end(struct keys_statahead *s);
 /* keys_ident_cmp - order of two identities (0: the same file, unchanged) */
 int keys_ident_cmp(const struct key_ident *a, const struct key_ident *b);
 /*

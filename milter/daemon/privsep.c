@@ -30,7 +30,11 @@
  * read and each include pattern gave; the daemon parses it again through a
  * source that replays those records, so both see the same files. Only one
  * request is in flight at a time (reloads are serialized by the main
- * thread).
+ * thread). The helper writes a load's answer a chunk at a time while it
+ * parses, and the daemon's parse reads it as it asks for its records
+ * (privsep_lookup): at 100,000 files the two parses run side by side
+ * instead of one after the other. The daemon reads that answer to its
+ * 'E' before it sends an 'N' or 'T'.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,9 +89,17 @@ struct privsep_bundle {
 				 * in the order the helper's parse read */
 };
 
-/* What the daemon received for one reload, by kind. */
+/* What the daemon received for one reload, by kind. A load's answer is
+ * read as the parse asks for it (privsep_lookup): the reader writes it
+ * while it parses, and the two parses go along together. */
 struct privsep_received {
 	struct privsep *ps;		/* where a fetch goes */
+	int ended;			/* the load's answer was read to its 'E'
+					 * (or the stream broke) */
+	int broken;			/* the stream broke midway */
+	char *fatal;			/* an 'F' record's message, or NULL */
+	struct buf path, data;		/* the record being read (privsep_pull;
+					 * wiped: it may be a secret) */
 	struct privsep_bundle idents;	/* 'S' */
 	struct privsep_bundle cidents;	/* 'I' */
 	struct privsep_bundle keys;	/* 'K' and 'X' */
@@ -310,14 +322,50 @@ privsep_bundle_find(struct privsep_bundle *b, const char *path)
 	return NULL;
 }
 
+static int privsep_pull(struct privsep_received *r, struct privsep_bundle **b);
+
+/*
+ * privsep_lookup - the record for path in b, reading on in the load's
+ * answer while it is not there yet; NULL once the whole answer was read
+ * without it. The parse asks in the order the reader's parse wrote:
+ * mostly the record asked for is the next one read, and a miss costs no
+ * scan of what came before.
+ */
+static const struct privsep_rec *
+privsep_lookup(struct privsep_received *r, struct privsep_bundle *b,
+    const char *path)
+{
+	const struct privsep_rec *e;
+	struct privsep_bundle *got;
+
+	/* the same path again (a changed key's identity, asked twice) */
+	if (b->next > 0 && b->next <= b->n
+	    && strcmp(b->arena.data + b->v[b->next - 1].path, path) == 0)
+		return &b->v[b->next - 1];
+	if ((b->next < b->n || r->ended)
+	    && (e = privsep_bundle_find(b, path)) != NULL)
+		return e;
+	while (!r->ended) {
+		if (privsep_pull(r, &got) != 0 || got != b)
+			continue;
+		e = &b->v[b->n - 1];
+		if (strcmp(b->arena.data + e->path, path) == 0) {
+			b->next = b->n;
+			return e;
+		}
+	}
+	return privsep_bundle_find(b, path);	/* read out of order */
+}
+
 /* privsep_replay - the bytes recorded for path into out, or -1 with the recorded error */
 static int
-privsep_replay(struct privsep_bundle *b, const char *what,
-    const char *path, struct buf *out, char *err, size_t errlen)
+privsep_replay(struct privsep_received *r, struct privsep_bundle *b,
+    const char *what, const char *path, struct buf *out, char *err,
+    size_t errlen)
 {
 	const struct privsep_rec *e;
 
-	if ((e = privsep_bundle_find(b, path)) == NULL) {
+	if ((e = privsep_lookup(r, b, path)) == NULL) {
 		(void)snprintf(err, errlen, "%s %s: not sent by the key reader",
 		    what, path);
 		return -1;
@@ -340,21 +388,22 @@ privsep_bundle_read(void *arg, const char *path, const char *what,
 
 	(void)max;			/* applied by the helper, */
 	(void)flags;			/* as are the flags */
-	return privsep_replay(&r->keys, what, path, pem, err, errlen);
+	return privsep_replay(r, &r->keys, what, path, pem, err, errlen);
 }
 
 static char privsep_receive(struct privsep *ps, struct privsep_received *r,
     char *err, size_t errlen);
+static void privsep_drain(struct privsep_received *r);
 
 static int privsep_decode_id(const void *data, size_t len,
     struct key_ident *id);
 
 /* privsep_get_id - the identity recorded for path in b; 0, or -1 if none */
 static int
-privsep_get_id(struct privsep_bundle *b, const char *path,
-    struct key_ident *id)
+privsep_get_id(struct privsep_received *r, struct privsep_bundle *b,
+    const char *path, struct key_ident *id)
 {
-	const struct privsep_rec *e = privsep_bundle_find(b, path);
+	const struct privsep_rec *e = privsep_lookup(r, b, path);
 
 	return e == NULL ? -1 : privsep_decode_id(b->arena.data + e->data,
 	    e->len, id);
@@ -389,7 +438,7 @@ privsep_bundle_stat(void *arg, const char *path, int follow,
 	struct privsep_received *r = arg;
 
 	(void)follow;			/* applied by the helper */
-	return privsep_get_id(&r->idents, path, id);
+	return privsep_get_id(r, &r->idents, path, id);
 }
 
 /* privsep_bundle_stat_conf - the stat_conf of the daemon's source: the identity the helper sent ('I') */
@@ -398,7 +447,7 @@ privsep_bundle_stat_conf(void *arg, const char *path, struct key_ident *id)
 {
 	struct privsep_received *r = arg;
 
-	return privsep_get_id(&r->cidents, path, id);
+	return privsep_get_id(r, &r->cidents, path, id);
 }
 
 /* privsep_bundle_fetch - the fetch of the daemon's source: one 'N' request for the key files to read */
@@ -413,6 +462,11 @@ privsep_bundle_fetch(void *arg, const char *const *paths, size_t n,
 	size_t i;
 	char type;
 
+	privsep_drain(r);	/* the load's answer first: one request at a time */
+	if (r->broken) {
+		(void)snprintf(err, errlen, "key reader process failed");
+		return -1;
+	}
 	for (i = 0; i < n; i++)
 		buf_append(&req, paths[i], strlen(paths[i]) + 1);
 	len = (uint32_t)req.len;
@@ -447,6 +501,11 @@ privsep_fetch_conf(struct privsep_received *r, const char *path, char *err,
 	unsigned char h[5];
 	char type;
 
+	privsep_drain(r);
+	if (r->broken) {
+		(void)snprintf(err, errlen, "key reader process failed");
+		return -1;
+	}
 	h[0] = 'T';
 	h[1] = len >> 24; h[2] = len >> 16; h[3] = len >> 8; h[4] = len;
 	if (privsep_write_all(r->ps->fd, h, sizeof(h)) != 0
@@ -474,11 +533,11 @@ privsep_bundle_conf(void *arg, const char *path, int included,
 	(void)included;			/* checked by the helper */
 	/* a file the helper reused from its own last parse, which this
 	 * daemon's running snapshot does not hold unchanged: ask for it */
-	if (privsep_bundle_find(&r->confs, path) == NULL
+	if (privsep_lookup(r, &r->confs, path) == NULL
 	    && privsep_fetch_conf(r, path, err, errlen) != 0)
 		return -1;
-	return privsep_replay(&r->confs, "configuration file", path, text, err,
-	    errlen);
+	return privsep_replay(r, &r->confs, "configuration file", path, text,
+	    err, errlen);
 }
 
 /* privsep_bundle_glob - the glob of the daemon's source */
@@ -492,7 +551,7 @@ privsep_bundle_glob(void *arg, const char *pattern,
 
 	files->v = NULL;
 	files->n = 0;
-	if (privsep_replay(&r->globs, "include", pattern, &names, err,
+	if (privsep_replay(r, &r->globs, "include", pattern, &names, err,
 	    errlen) != 0) {
 		buf_free(&names);
 		return -1;
@@ -561,13 +620,36 @@ privsep_bundle_add(struct privsep_bundle *b, const struct buf *path,
 	e->ok = ok;
 }
 
+/* privsep_bundle_of - the bundle a record of type goes to, or NULL */
+static struct privsep_bundle *
+privsep_bundle_of(struct privsep_received *r, char type, int *ok)
+{
+	*ok = type == 'K' || type == 'S' || type == 'I' || type == 'C'
+	    || type == 'G';
+	switch (type) {
+	case 'K': case 'X':
+		return &r->keys;
+	case 'S':
+		return &r->idents;
+	case 'I':
+		return &r->cidents;
+	case 'C': case 'c':
+		return &r->confs;
+	case 'G': case 'g':
+		return &r->globs;
+	}
+	return NULL;
+}
+
 /* privsep_receive - read records up to 'E'; the last type read ('F' with its message in err) */
 static char
 privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
     size_t errlen)
 {
 	struct buf path = BUF_INIT, data = BUF_INIT;
+	struct privsep_bundle *b;
 	char type = 0, fatal = 0;
+	int ok;
 
 	while (privsep_get(ps, &type, &path, &data) == 0 && type != 'E') {
 		if (type == 'F') {	/* read on to 'E': the stream stays in step */
@@ -575,16 +657,8 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
 			fatal = 1;
 			continue;
 		}
-		if (type == 'K' || type == 'X')
-			privsep_bundle_add(&r->keys, &path, &data, type == 'K');
-		else if (type == 'S')
-			privsep_bundle_add(&r->idents, &path, &data, 1);
-		else if (type == 'I')
-			privsep_bundle_add(&r->cidents, &path, &data, 1);
-		else if (type == 'C' || type == 'c')
-			privsep_bundle_add(&r->confs, &path, &data, type == 'C');
-		else if (type == 'G' || type == 'g')
-			privsep_bundle_add(&r->globs, &path, &data, type == 'G');
+		if ((b = privsep_bundle_of(r, type, &ok)) != NULL)
+			privsep_bundle_add(b, &path, &data, ok);
 	}
 	if (data.data != NULL)
 		OPENSSL_cleanse(data.data, data.cap);
@@ -595,7 +669,54 @@ privsep_receive(struct privsep *ps, struct privsep_received *r, char *err,
 	return type == 'E' && fatal ? 'F' : type;
 }
 
-/* privsep_load - build a new snapshot through the reader */
+/*
+ * privsep_pull - read one more record of the load's answer into its
+ * bundle (*b: which one, or NULL); -1 and r->ended at its 'E' or when the
+ * stream broke (r->broken, ps->broken)
+ */
+static int
+privsep_pull(struct privsep_received *r, struct privsep_bundle **b)
+{
+	struct buf *path = &r->path, *data = &r->data;
+	char type;
+	int ok, rc = 0;
+
+	*b = NULL;
+	if (r->ended)
+		return -1;
+	if (privsep_get(r->ps, &type, path, data) != 0) {
+		r->broken = r->ps->broken = 1;
+		r->ended = 1;
+		rc = -1;
+	} else if (type == 'E') {
+		r->ended = 1;
+		rc = -1;
+	} else if (type == 'F') {
+		if (r->fatal == NULL)
+			r->fatal = xstrdup(buf_cstr(data));
+	} else if ((*b = privsep_bundle_of(r, type, &ok)) != NULL)
+		privsep_bundle_add(*b, path, data, ok);
+	if (data->data != NULL)
+		OPENSSL_cleanse(data->data, data->len);
+	if (r->ended) {		/* read ahead of it: nothing (one request at a
+				 * time); what was read may hold keys */
+		OPENSSL_cleanse(r->ps->rbuf, PRIVSEP_RBUF);
+		r->ps->rpos = r->ps->rlen = 0;
+	}
+	return rc;
+}
+
+/* privsep_drain - read the load's answer to its end */
+static void
+privsep_drain(struct privsep_received *r)
+{
+	struct privsep_bundle *b;
+
+	while (!r->ended)
+		(void)privsep_pull(r, &b);
+}
+
+/* privsep_load - build a new snapshot through the reader, reading its answer while parsing */
 struct config *
 privsep_load(struct privsep *ps, const struct config *prev,
     struct config_problems *probs, char *err, size_t errlen)
@@ -606,8 +727,8 @@ privsep_load(struct privsep *ps, const struct config *prev,
 	    .stat_key = privsep_bundle_stat, .fetch = privsep_bundle_fetch,
 	    .stat_conf = privsep_bundle_stat_conf,
 	    .arg = &r, .prev = prev };
+	struct privsep_bundle *b;
 	struct config *c = NULL;
-	char type;
 
 	memset(&r, 0, sizeof(r));
 	r.ps = ps;
@@ -615,14 +736,25 @@ privsep_load(struct privsep *ps, const struct config *prev,
 		(void)snprintf(err, errlen, "key reader process is gone");
 		return NULL;
 	}
-	type = privsep_receive(ps, &r, err, errlen);
-	if (type == 'E')
+	/* an untrusted conf: an 'F' record first, and nothing to parse */
+	(void)privsep_pull(&r, &b);
+	if (r.fatal == NULL && !r.broken)
 		c = config_load_from(ps->conf_path, NULL, &src, 0, probs, err,
 		    errlen);
-	else if (type != 'F') {
-		ps->broken = 1;
-		(void)snprintf(err, errlen, "key reader process failed");
+	privsep_drain(&r);
+	if (r.broken || r.fatal != NULL) {
+		if (r.broken)
+			(void)snprintf(err, errlen, "key reader process failed");
+		else
+			(void)snprintf(err, errlen, "%s", r.fatal);
+		config_free(c);
+		c = NULL;
 	}
+	free(r.fatal);
+	if (r.data.data != NULL)
+		OPENSSL_cleanse(r.data.data, r.data.cap);
+	buf_free(&r.data);
+	buf_free(&r.path);
 	privsep_bundle_free(&r.idents);
 	privsep_bundle_free(&r.cidents);
 	privsep_bundle_free(&r.keys);

@@ -65,44 +65,145 @@ privsep_put_file(struct buf *out, const char *path, const char *what,
 		OPENSSL_cleanse(pem->data, pem->len);
 }
 
+/*
+ * An answer written while it is made, a chunk at a time: the daemon's
+ * parse of a load follows the reader's a chunk behind instead of waiting
+ * for the whole answer (some 20 MB at 100,000 domains).
+ */
+#define PRIVSEP_CHUNK (64u * 1024)
+struct privsep_out {
+	struct buf b;		/* what is not written yet */
+	int fd;			/* to the daemon */
+};
+
+/* privsep_out_flush - write what o holds once it is min bytes or more (0: all of it), wiped after (secrets among it); the daemon gone: exit */
+static void
+privsep_out_flush(struct privsep_out *o, size_t min)
+{
+	if (o->b.len == 0 || o->b.len < min)
+		return;
+	if (privsep_write_all(o->fd, o->b.data, o->b.len) != 0)
+		_exit(0);
+	OPENSSL_cleanse(o->b.data, o->b.len);
+	buf_reset(&o->b);
+}
+
 /* privsep_record_conf - the helper's read_conf: read as config_file_read does, and record it */
 static int
 privsep_record_conf(void *arg, const char *path, int included,
     struct buf *text, char *err, size_t errlen)
 {
-	struct buf *out = arg;
+	struct privsep_out *o = arg;
+	int rc = 0;
 
 	if (config_file_read(path, included, text, err, errlen) != 0) {
-		privsep_put(out, 'c', path, err, strlen(err));
-		return -1;
-	}
-	privsep_put(out, 'C', path, text->data ? text->data : "", text->len);
-	return 0;
+		privsep_put(&o->b, 'c', path, err, strlen(err));
+		rc = -1;
+	} else
+		privsep_put(&o->b, 'C', path, text->data ? text->data : "",
+		    text->len);
+	privsep_out_flush(o, PRIVSEP_CHUNK);
+	return rc;
 }
+
+static void privsep_conf_ahead_start(const struct config_words *files);
 
 /* privsep_record_glob - the helper's glob: list as config_file_glob does, and record it */
 static int
 privsep_record_glob(void *arg, const char *pattern,
     struct config_words *files, char *err, size_t errlen)
 {
-	struct buf *out = arg, names = BUF_INIT;
+	struct privsep_out *o = arg;
+	struct buf names = BUF_INIT;
 	size_t i;
 
 	if (config_file_glob(pattern, files, err, errlen) != 0) {
-		privsep_put(out, 'g', pattern, err, strlen(err));
+		privsep_put(&o->b, 'g', pattern, err, strlen(err));
+		privsep_out_flush(o, PRIVSEP_CHUNK);
 		return -1;
 	}
 	for (i = 0; i < files->n; i++)
 		buf_append(&names, files->v[i], strlen(files->v[i]) + 1);
-	privsep_put(out, 'G', pattern, names.data ? names.data : "", names.len);
+	privsep_put(&o->b, 'G', pattern, names.data ? names.data : "",
+	    names.len);
 	buf_free(&names);
+	privsep_out_flush(o, PRIVSEP_CHUNK);
+	privsep_conf_ahead_start(files);
 	return 0;
 }
 
 /* The helper's last parse (no keys): the files it may send again, and
  * what the next parse reuses. */
 static struct config *privsep_prev;
-static size_t privsep_last_len;		/* the last load answer's size */
+
+/*
+ * Identities taken ahead of the parse that asks for them, by a thread
+ * each (stat is a third of a reload's time at 100,000 files): the files
+ * the last include pattern matched, and the key files of the last parse
+ * (most of them the next parse's too).
+ */
+static struct keys_statahead *privsep_conf_ahead, *privsep_key_ahead;
+static struct buf privsep_conf_names;	/* privsep_conf_ahead's paths */
+static const char **privsep_conf_paths;
+static const char **privsep_key_paths;	/* privsep_prev's strings */
+
+/* privsep_ahead_end - stop both, forget their lists */
+static void
+privsep_ahead_end(void)
+{
+	keys_statahead_end(privsep_conf_ahead);
+	keys_statahead_end(privsep_key_ahead);
+	privsep_conf_ahead = privsep_key_ahead = NULL;
+	buf_free(&privsep_conf_names);
+	free(privsep_conf_paths);
+	free(privsep_key_paths);
+	privsep_conf_paths = privsep_key_paths = NULL;
+}
+
+/* privsep_conf_ahead_start - the identities of the files an include matched */
+static void
+privsep_conf_ahead_start(const struct config_words *files)
+{
+	size_t i, *off;
+
+	keys_statahead_end(privsep_conf_ahead);
+	buf_free(&privsep_conf_names);
+	free(privsep_conf_paths);
+	off = xcalloc(files->n + 1, sizeof(*off));
+	for (i = 0; i < files->n; i++) {
+		off[i] = privsep_conf_names.len;
+		buf_append(&privsep_conf_names, files->v[i],
+		    strlen(files->v[i]) + 1);
+	}
+	privsep_conf_paths = xcalloc(files->n + 1, sizeof(*privsep_conf_paths));
+	for (i = 0; i < files->n; i++)
+		privsep_conf_paths[i] = privsep_conf_names.data + off[i];
+	free(off);
+	privsep_conf_ahead = keys_statahead_start(privsep_conf_paths, files->n,
+	    1, 0);
+}
+
+/* privsep_key_ahead_start - the identities of the key files of the last parse, in its order (privsep_put_keys's) */
+static void
+privsep_key_ahead_start(void)
+{
+	const struct config *c = privsep_prev;
+	size_t i, j, n = 0;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->ndomains; i++)
+		n += c->domains[i].nkeys;
+	privsep_key_paths = xcalloc(n + 1, sizeof(*privsep_key_paths));
+	for (n = 0, i = 0; i < c->ndomains; i++)
+		for (j = 0; j < c->domains[i].nkeys; j++)
+			privsep_key_paths[n++] = c->domains[i].keys[j].path;
+	/* niced: wanted only once the parse is over, it takes what the
+	 * parses (the daemon's too) leave of the CPU */
+	privsep_key_ahead = keys_statahead_start(privsep_key_paths, n,
+	    (config_secret_flags(c) & SECRET_ALLOW_SYMLINK) != 0, 10);
+}
+
 
 /* The key files the helper's last parse named, sorted: the only ones it
  * sends (made at the first 'N' request after the parse: most reloads
@@ -188,29 +289,42 @@ privsep_put_ident(struct buf *out, const char *path, int follow)
 static int
 privsep_record_stat_conf(void *arg, const char *path, struct key_ident *id)
 {
-	if (keys_ident_stat(path, 1, id) != 0)
+	struct privsep_out *o = arg;
+
+	if (keys_statahead_get(privsep_conf_ahead, path, 1, id) != 0)
 		return -1;
-	privsep_put_id(arg, 'I', path, id);
+	privsep_put_id(&o->b, 'I', path, id);
+	privsep_out_flush(o, PRIVSEP_CHUNK);
 	return 0;
 }
 
 /* privsep_put_keys - an 'S' record per key file c names (remembered as the files that may be asked for), the secrets' bytes */
 static void
-privsep_put_keys(struct buf *out, const struct config *c)
+privsep_put_keys(struct privsep_out *o, const struct config *c)
 {
 	struct buf pem = BUF_INIT;
+	struct key_ident id;
 	size_t i, j;
-	int flags = config_secret_flags(c);
+	int flags = config_secret_flags(c),
+	    follow = (flags & SECRET_ALLOW_SYMLINK) != 0;
 
 	privsep_allowed_reset();
 	privsep_allowed_flags = flags;
-	for (i = 0; i < c->ndomains; i++)
+	for (i = 0; i < c->ndomains; i++) {
+		/* none when stat fails: the daemon asks for the bytes,
+		 * whose read says why */
 		for (j = 0; j < c->domains[i].nkeys; j++)
-			privsep_put_ident(out, c->domains[i].keys[j].path,
-			    (flags & SECRET_ALLOW_SYMLINK) != 0);
-	for (i = 0; i < c->bounce_secret.n; i++)
-		privsep_put_file(out, c->bounce_secret.v[i], BOUNCE_SECRET_WHAT,
-		    BOUNCE_SECRET_FILE_MAX, flags, &pem);
+			if (keys_statahead_get(privsep_key_ahead,
+			    c->domains[i].keys[j].path, follow, &id) == 0)
+				privsep_put_id(&o->b, 'S',
+				    c->domains[i].keys[j].path, &id);
+		privsep_out_flush(o, PRIVSEP_CHUNK);
+	}
+	for (i = 0; i < c->bounce_secret.n; i++) {
+		privsep_put_file(&o->b, c->bounce_secret.v[i],
+		    BOUNCE_SECRET_WHAT, BOUNCE_SECRET_FILE_MAX, flags, &pem);
+		privsep_out_flush(o, PRIVSEP_CHUNK);
+	}
 	buf_free(&pem);
 }
 
@@ -220,7 +334,8 @@ privsep_serve_conf(int fd)
 {
 	unsigned char h[4];
 	uint32_t len;
-	struct buf name = BUF_INIT, out = BUF_INIT, text = BUF_INIT;
+	struct buf name = BUF_INIT, text = BUF_INIT;
+	struct privsep_out o = { BUF_INIT, fd };
 	char err[1024];
 	size_t i;
 	int known = 0;
@@ -242,14 +357,13 @@ privsep_serve_conf(int fd)
 	if (!known) {
 		(void)snprintf(err, sizeof(err), "%s: not an included file of the "
 		    "configuration", name.data);
-		privsep_put(&out, 'c', name.data, err, strlen(err));
+		privsep_put(&o.b, 'c', name.data, err, strlen(err));
 	} else
-		(void)privsep_record_conf(&out, name.data, 1, &text, err,
+		(void)privsep_record_conf(&o, name.data, 1, &text, err,
 		    sizeof(err));
-	privsep_put(&out, 'E', "", "", 0);
-	if (privsep_write_all(fd, out.data, out.len) != 0)
-		_exit(0);
-	buf_free(&out);
+	privsep_put(&o.b, 'E', "", "", 0);
+	privsep_out_flush(&o, 0);
+	buf_free(&o.b);
 	buf_free(&text);
 	buf_free(&name);
 }
@@ -304,47 +418,42 @@ privsep_serve_keys(int fd)
 /*
  * privsep_serve_one - answer one load request: the conf files and include
  * lists as read, then the keys of the blocks that parsed (a conf with a
- * fatal error gets none: the daemon's own parse fails the same way)
+ * fatal error gets none: the daemon's own parse fails the same way);
+ * written a chunk at a time while the parse goes on
  */
 static void
 privsep_serve_one(int fd, const char *conf_path)
 {
-	struct buf out = BUF_INIT;
+	struct privsep_out o = { BUF_INIT, fd };
 	struct config_source src = { .read_conf = privsep_record_conf,
 	    .glob = privsep_record_glob, .stat_conf = privsep_record_stat_conf,
-	    .arg = &out, .prev = privsep_prev };
+	    .arg = &o, .prev = privsep_prev };
 	struct config *c, *old = NULL;
 	char err[1024];
 
-	/* the last answer's size and a margin: at 100,000 domains the answer
-	 * is some 20 MB, grown by doubling it was copied five times over */
-	if (privsep_last_len > 0)
-		buf_reserve(&out, privsep_last_len + privsep_last_len / 8);
+	buf_reserve(&o.b, PRIVSEP_CHUNK + 4096);
 	if (privsep_conf_trusted(conf_path, err, sizeof(err)) != 0) {
-		privsep_put(&out, 'F', "", err, strlen(err));
+		privsep_put(&o.b, 'F', "", err, strlen(err));
 	} else {
+		privsep_key_ahead_start();
 		/* its own last parse is its prev: unchanged files are not read */
 		c = config_load_from(conf_path, NULL, &src, CONFIG_SKIP_KEYS, NULL,
 		    err, sizeof(err));
 		if (c != NULL) {
-			privsep_put_keys(&out, c);
+			privsep_put_keys(&o, c);
 			old = privsep_prev;
 			privsep_prev = c;
 		}
 	}
-	privsep_put(&out, 'E', "", "", 0);
-	if (privsep_write_all(fd, out.data, out.len) != 0)
-		_exit(0);
+	privsep_put(&o.b, 'E', "", "", 0);
+	privsep_out_flush(&o, 0);	/* wiped too: the bounce secrets */
+	buf_free(&o.b);
+	privsep_ahead_end();	/* before privsep_prev's strings go */
 	config_free(old);	/* once the daemon has its answer */
 	/* 100,000 blocks freed: give the pages back rather than keep the
 	 * high-water mark of two parses for the helper's whole life */
 	if (old != NULL)
 		(void)malloc_trim(0);
-	/* what was written: the bounce secrets' bytes are in it (the rest of
-	 * the capacity was never touched) */
-	OPENSSL_cleanse(out.data, out.len);
-	privsep_last_len = out.len;
-	buf_free(&out);
 }
 
 /*

@@ -371,7 +371,7 @@ config_file_parse_included(struct config_parse *p, const char *path)
 void
 config_file_include(struct config_parse *p, const char *pattern)
 {
-	struct config_words files = { NULL, 0 };
+	struct config_words files = { NULL, 0, 0 };
 	struct buf full = BUF_INIT;
 	char err[1024];
 	size_t i;

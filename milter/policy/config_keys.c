@@ -106,6 +106,51 @@ config_prev_keys(const struct config *prev, size_t *np)
 	return v;
 }
 
+/*
+ * The running snapshot's parsed keys, to find one by identity: the first
+ * few asked are looked for one by one (a reload adding a domain asks for
+ * one: no sort of 100,000 keys for it), then they are sorted.
+ */
+#define CONFIG_PREV_SCANS 8
+struct config_prevkeys {
+	const struct config *prev;
+	struct config_keyref *v;	/* sorted by identity, once made */
+	size_t n;
+	int made;
+	int scans;			/* lookups made without v */
+};
+
+static const struct key *config_prev_find(const struct config_keyref *v,
+    size_t n, const struct key_ident *id);
+
+/* config_prev_lookup - a running key with identity id, or NULL */
+static const struct key *
+config_prev_lookup(struct config_prevkeys *pk, const struct key_ident *id)
+{
+	const struct config *prev = pk->prev;
+	const struct key *k;
+	size_t i, j;
+
+	if (prev == NULL)
+		return NULL;
+	if (!pk->made && pk->scans < CONFIG_PREV_SCANS) {
+		pk->scans++;
+		for (i = 0; i < prev->ndomains; i++)
+			for (j = 0; j < prev->domains[i].nkeys; j++) {
+				k = &prev->domains[i].keys[j];
+				if (k->has_ident && k->pkey != NULL
+				    && keys_ident_cmp(&k->ident, id) == 0)
+					return k;
+			}
+		return NULL;
+	}
+	if (!pk->made) {
+		pk->v = config_prev_keys(prev, &pk->n);
+		pk->made = 1;
+	}
+	return config_prev_find(pk->v, pk->n, id);
+}
+
 /* config_prev_find - a running key with identity id, or NULL */
 static const struct key *
 config_prev_find(const struct config_keyref *v, size_t n,
@@ -274,21 +319,21 @@ static void
 config_domain_keys(struct config_parse *p)
 {
 	struct config *c = p->c;
-	struct config_keyref *prev, *need;
+	struct config_keyref *need;
+	struct config_prevkeys prev = { NULL, NULL, 0, 0, 0 };
 	struct keys_same same = { NULL, 0, 0 };
 	struct key_ident was;
 	const struct key *old;
 	const char **paths;
 	char ferr[512];
-	size_t i, j, nprev = 0, nneed = 0, npaths = 0, total = 0;
+	size_t i, j, nneed = 0, npaths = 0, total = 0;
 	struct key *k;
 	int defer;
 
 	for (i = 0; i < c->ndomains; i++)
 		total += c->domains[i].failed ? 0 : c->domains[i].nkeys;
 	defer = config_defer_keys(p, total);
-	prev = defer ? NULL : config_prev_keys(p->src != NULL ? p->src->prev
-	    : NULL, &nprev);
+	prev.prev = defer || p->src == NULL ? NULL : p->src->prev;
 	need = xcalloc(total + 1, sizeof(*need));
 	for (i = 0; i < c->ndomains; i++) {
 		if (c->domains[i].failed)
@@ -317,8 +362,8 @@ config_domain_keys(struct config_parse *p)
 				k->phase = KEY_PHASE_UNSEEN;
 			}
 			k->has_ident = config_stat_key(p, k->path, &k->ident) == 0;
-			old = k->has_ident ? config_prev_find(prev, nprev,
-			    &k->ident) : NULL;
+			old = k->has_ident ? config_prev_lookup(&prev, &k->ident)
+			    : NULL;
 			if (old != NULL) {
 				keys_share(k, old);
 				c->keys_reused++;
@@ -329,7 +374,7 @@ config_domain_keys(struct config_parse *p)
 			need[nneed++].k = k;
 		}
 	}
-	free(prev);
+	free(prev.v);
 	__atomic_store_n(&c->keys_loading, c->keys_pending > 0, __ATOMIC_RELAXED);
 	config_key_leaders(need, nneed);
 	paths = xcalloc(nneed + 1, sizeof(*paths));

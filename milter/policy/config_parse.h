@@ -44,7 +44,12 @@ struct config_parse {
 	struct config_problems *probs;	/* where errors go (borrowed) */
 	int reuse_ok;			/* the main text is the running snapshot's:
 					 * its unchanged files may be reused */
-	struct strmap prev_files;	/* src->prev's files.v indices, by path */
+	struct strmap prev_files;	/* src->prev's files.v indices, by path
+					 * (made at the first file not found
+					 * at prev_next) */
+	int prev_files_made;
+	size_t prev_next;		/* the file of src->prev after the last
+					 * one reused: mostly the next asked */
 	struct config_run *prev_runs;	/* where each of its files' blocks are */
 	size_t fatal_before;		/* probs->nfatal when the load began */
 };

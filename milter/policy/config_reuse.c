@@ -77,27 +77,57 @@ config_domain_copy(struct config_domain *dst, const struct config_domain *src,
 	}
 }
 
+/* config_prev_files - the running snapshot's files by path (once a load) */
+static void
+config_prev_files(struct config_parse *p, const struct config *prev)
+{
+	size_t i;
+
+	if (p->prev_files_made)
+		return;
+	strmap_init(&p->prev_files, prev->files.n, 0);
+	for (i = 0; i < prev->files.n; i++)
+		(void)strmap_put(&p->prev_files, prev->files.v[i], i);
+	p->prev_files_made = 1;
+}
+
 /*
- * config_prev_index - the running snapshot's files by path, and where each
- * one's blocks are (once a load). A file's blocks are next to each other
- * in prev->domains (read one file after the other; config_leave_out keeps
+ * config_prev_index - where each file of the running snapshot has its
+ * blocks (once a load). A file's blocks are next to each other in
+ * prev->domains (read one file after the other; config_leave_out keeps
  * the order); a file whose blocks are not (a kept block's: its file
- * failed) is marked and never reused.
+ * failed) is marked and never reused. A block's file is its snapshot's
+ * interned name, so the files are walked along with the blocks, by
+ * pointer; one out of that order (a kept block's) falls back to names.
  */
 static void
 config_prev_index(struct config_parse *p, const struct config *prev)
 {
-	size_t i, *j, nf = prev->files.n;
+	size_t i, k = 0, *j, nf = prev->files.n;
+	struct config_run *r;
 
 	if (p->prev_runs != NULL)
 		return;
-	strmap_init(&p->prev_files, nf, 0);
-	for (i = 0; i < nf; i++)
-		(void)strmap_put(&p->prev_files, prev->files.v[i], i);
 	p->prev_runs = xcalloc(nf + 1, sizeof(*p->prev_runs));
 	for (i = 0; i < prev->ndomains; i++) {
-		struct config_run *r;
-
+		if (prev->domains[i].file == NULL)
+			continue;
+		while (k < nf && prev->files.v[k] != prev->domains[i].file)
+			k++;
+		if (k == nf)
+			break;
+		r = &p->prev_runs[k];
+		if (r->n == 0)
+			r->first = i;
+		else if (r->first + r->n != i)
+			r->scattered = 1;
+		r->n++;
+	}
+	if (i == prev->ndomains)
+		return;
+	memset(p->prev_runs, 0, (nf + 1) * sizeof(*p->prev_runs));
+	config_prev_files(p, prev);
+	for (i = 0; i < prev->ndomains; i++) {
 		if (prev->domains[i].file == NULL
 		    || (j = strmap_get(&p->prev_files, prev->domains[i].file))
 		    == NULL)
@@ -111,6 +141,24 @@ config_prev_index(struct config_parse *p, const struct config *prev)
 	}
 }
 
+/* config_prev_file - the index of path in the running snapshot's files, or -1: where the last one was found first, then by name */
+static long
+config_prev_file(struct config_parse *p, const struct config *prev,
+    const char *path)
+{
+	size_t *at, k = p->prev_next;
+
+	if (k < prev->files.n && strcmp(prev->files.v[k], path) == 0) {
+		p->prev_next = k + 1;
+		return (long)k;
+	}
+	config_prev_files(p, prev);
+	if ((at = strmap_get(&p->prev_files, path)) == NULL)
+		return -1;
+	p->prev_next = *at + 1;
+	return (long)*at;
+}
+
 /* config_reuse_file - copy an unchanged, error-free included file's blocks from the running snapshot */
 int
 config_reuse_file(struct config_parse *p, const char *path,
@@ -120,14 +168,15 @@ config_reuse_file(struct config_parse *p, const char *path,
 	const struct config_fileinfo *fi;
 	const struct config_run *r;
 	const char *name;
-	size_t *at, j, k;
+	size_t j, k;
+	long at;
 
 	if (!p->reuse_ok || prev == NULL || prev->finfo == NULL)
 		return 0;
 	config_prev_index(p, prev);
-	if ((at = strmap_get(&p->prev_files, path)) == NULL)
+	if ((at = config_prev_file(p, prev, path)) < 0)
 		return 0;
-	j = *at;
+	j = (size_t)at;
 	fi = &prev->finfo[j];
 	r = &p->prev_runs[j];
 	if (j == 0 || !fi->has_id || fi->failed || r->scattered

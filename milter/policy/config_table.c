@@ -267,23 +267,36 @@ config_words_free(struct config_words *w)
 {
 	size_t i;
 
-	for (i = 0; i < w->n; i++)
+	for (i = 0; !w->packed && i < w->n; i++)
 		free(w->v[i]);
 	free(w->v);
 	w->v = NULL;
 	w->n = 0;
+	w->packed = 0;
 }
 
-/* config_words_copy - deep copy */
+/* config_words_copy - deep copy, packed: the pointers, then the words, in one block */
 static void
 config_words_copy(struct config_words *dst, const struct config_words *src)
 {
-	size_t i;
+	size_t i, len, total = 0;
+	char *at;
 
 	dst->n = src->n;
-	dst->v = src->n ? xcalloc(src->n, sizeof(*dst->v)) : NULL;
+	dst->packed = 1;
+	dst->v = NULL;
+	if (src->n == 0)
+		return;
 	for (i = 0; i < src->n; i++)
-		dst->v[i] = xstrdup(src->v[i]);
+		total += strlen(src->v[i]) + 1;
+	dst->v = xmalloc(src->n * sizeof(*dst->v) + total);
+	at = (char *)(dst->v + src->n);
+	for (i = 0; i < src->n; i++) {
+		len = strlen(src->v[i]) + 1;
+		memcpy(at, src->v[i], len);
+		dst->v[i] = at;
+		at += len;
+	}
 }
 
 /* config_copy_scalar - a field without pointers: its bytes */

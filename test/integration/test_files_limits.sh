@@ -19,7 +19,7 @@ it_init files_limits
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" prlimit ss stat
-it_plan 34
+it_plan 37
 out=$IT_DIR/tmp
 RUNAS=nobody
 
@@ -209,6 +209,30 @@ if it_milter_start_authmilter "$conf" && serving "$IT_MILTER_SOCKET"; then
     it_milter_stop
 else
     it_fail "authmilter for the key swap"
+fi
+
+# SIGHUP after the conf's directory was given to the run-as user: the root
+# reader's first record refuses the whole reload; the running snapshot stays
+gd=$IT_DIR/confgiven
+mkdir -p "$gd" && chmod 755 "$gd"
+conf=$gd/authmilter.conf
+mkconf "$conf" "unix:$IT_DIR/milter/given.sock" "$s1"
+if it_milter_start_authmilter "$conf" && serving "$IT_MILTER_SOCKET"; then
+    chown "$RUNAS" "$gd"
+    kill -HUP "$IT_LAST_PID"
+    it_check "SIGHUP: a conf directory now owned by $RUNAS fails the reload, naming it" \
+        it_wait_for 10 grep -qF "reload failed, keeping the running configuration: configuration file $conf: directory $gd is owned by $RUNAS" \
+        "$IT_DIR/log/milter.log"
+    it_check "SIGHUP: still signing with the running configuration" \
+        "$ML" -S "$IT_MILTER_SOCKET" -a alice -m 1 -e 1
+    chown root "$gd"
+    kill -HUP "$IT_LAST_PID"
+    it_check "SIGHUP: the directory given back, the next reload works (the reader stayed in step)" \
+        it_wait_for 10 grep -qF "configuration reloaded from $conf" \
+        "$IT_DIR/log/milter.log"
+    it_milter_stop
+else
+    it_fail "authmilter for the conf given away"
 fi
 
 # key_symlinks = allow: a mounted-secrets style link loads, but a link into a

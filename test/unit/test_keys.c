@@ -297,6 +297,58 @@ keys_conf_window_attributes(void **state)
 	free(dir);
 }
 
+/* keys_statahead_gives_what_stat_gives - identities taken ahead equal a stat of each, asked in order, out of it, or with the other follow; a missing file fails */
+static void
+keys_statahead_gives_what_stat_gives(void **state)
+{
+	char *dir = testutil_tmpdir(), path[40][512], again[512];
+	const char *paths[41];
+	struct keys_statahead *s;
+	struct key_ident a, b;
+	size_t i, n = 40;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/f%zu", dir, i);
+		if (i != 7)	/* f7 does not exist */
+			assert_int_equal(testutil_write_file(path[i], "x"), 0);
+		paths[i] = path[i];
+	}
+	snprintf(again, sizeof(again), "%s/f3", dir);	/* f3 once more, out of order */
+	/* in order, each one at a time: either taken already or stat'ed */
+	s = keys_statahead_start(paths, n, 1, 0);
+	for (i = 0; i < n; i++) {
+		if (i == 7) {
+			assert_int_equal(keys_statahead_get(s, paths[i], 1, &a), -1);
+			continue;
+		}
+		assert_int_equal(keys_statahead_get(s, paths[i], 1, &a), 0);
+		assert_int_equal(keys_ident_stat(paths[i], 1, &b), 0);
+		assert_int_equal(keys_ident_cmp(&a, &b), 0);
+	}
+	keys_statahead_end(s);
+	/* out of its order, and with the other follow: stat'ed on the spot */
+	s = keys_statahead_start(paths, n, 1, 0);
+	assert_int_equal(keys_statahead_get(s, paths[5], 1, &a), 0);
+	assert_int_equal(keys_ident_stat(paths[5], 1, &b), 0);
+	assert_int_equal(keys_ident_cmp(&a, &b), 0);
+	assert_int_equal(keys_statahead_get(s, paths[0], 0, &a), 0);
+	assert_int_equal(keys_ident_stat(paths[0], 0, &b), 0);
+	assert_int_equal(keys_ident_cmp(&a, &b), 0);
+	assert_int_equal(keys_statahead_get(s, again, 1, &a), 0);
+	assert_int_equal(keys_ident_stat(path[3], 1, &b), 0);
+	assert_int_equal(keys_ident_cmp(&a, &b), 0);
+	keys_statahead_end(s);	/* stopped before its end */
+	/* none at all, and an empty list */
+	assert_int_equal(keys_statahead_get(NULL, paths[1], 1, &a), 0);
+	s = keys_statahead_start(paths, 0, 1, 0);
+	assert_int_equal(keys_statahead_get(s, paths[1], 1, &a), 0);
+	keys_statahead_end(s);
+	keys_statahead_end(NULL);
+	testutil_rmtree(dir);
+	free(dir);
+}
+
 /* keys_parse_pem_rejects_short_rsa - RFC 8301: no RSA key under 1024 bits */
 static void
 keys_parse_pem_rejects_short_rsa(void **state)
@@ -545,6 +597,7 @@ main(void)
 		cmocka_unit_test(sslerr_take_drains_the_queue),
 		cmocka_unit_test(sign_alg_name_spells_the_a_tag),
 		cmocka_unit_test(keys_reader_refuses_paths_another_user_controls),
+		cmocka_unit_test(keys_statahead_gives_what_stat_gives),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
