@@ -22,6 +22,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,8 @@ config_sort(const struct config_domain **v, size_t n,
 	if (i < n)
 		qsort(v, n, sizeof(*v), cmp);
 }
+
+#define CONFIG_TRIM_DOMAINS 1000	/* a freed snapshot this big: malloc_trim */
 
 /* config_index - sorted lookup tables of the blocks that did not fail */
 void
@@ -823,6 +826,19 @@ config_acquire(void)
 void
 config_release(struct config *c)
 {
-	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		config_free(c);
+	size_t n;
+
+	if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	n = c->ndomains;
+	config_free(c);
+	/*
+	 * A reload's snapshot is built on a thread of its own, in a malloc
+	 * arena glibc gives that thread; a freed snapshot's pages stay in
+	 * its arena, and with one more arena in use at each reload (up to
+	 * eight a core) the resident memory grew by some 30 MB a reload at
+	 * 100,000 domains. Many blocks freed: give the free pages back.
+	 */
+	if (n >= CONFIG_TRIM_DOMAINS)
+		(void)malloc_trim(0);
 }
