@@ -23,6 +23,9 @@
 #                        verifier rows (dkim_verifier = builtin and
 #                        libopendkim, alternating, two rounds), for a
 #                        quick comparison of the two engines
+#   BENCH_INBOUND_ROWS=postfix  only the rows through Postfix
+#                        (contrib/bench-e2e-inbound.sh: authmilter,
+#                        OpenDKIM + OpenDMARC and rspamd end to end)
 # The milters listen on unix sockets in the work dir (Debian's default for
 # opendkim and opendmarc), and for one warm row each on TCP: BENCH_PORT +10
 # authmilter, +11 OpenDKIM, +12 OpenDMARC, +13 rspamd, +14 the null
@@ -483,6 +486,10 @@ run_inbound() {
     kp=$(cat "$IT_DIR/tmp/knot.pid" 2>/dev/null)
     [ -n "$kp" ] && taskset -a -p -c "$LOAD_CPU" "$kp" > /dev/null 2>&1
     local s mode cache sigs
+    if [ "${BENCH_INBOUND_ROWS:-all}" = postfix ]; then
+        ipf_all
+        return
+    fi
     for s in "$U_NULL" "$T_NULL"; do
         inb_null_start "$s" || return 1
         irow "null milter" - warm 1 "$s"
@@ -546,6 +553,7 @@ run_inbound() {
     else
         INB_RSPAMD="not installed"
     fi
+    ipf_all
     if [ "${BENCH_INBOUND_PERF:-yes}" != no ]; then
         say "inbound: perf profile of authmilter"
         inb_profile
@@ -626,10 +634,25 @@ inb_targets() {
     local h=${IRATE[authmilter, history/rfc9989/warm/1/unix]:-0} a2=${IRATE[authmilter (again)/rfc9989/warm/1/unix]:-0}
     r=$(inb_ratio "$h" "$a2")
     echo "| History costs ≤ 5% of inbound throughput (issue 18) | with history $h / without, run right after, $a2 = **$r ×** (first run without: $am) | $(verdict "\"$r\" != \"?\" && $r >= 0.95") |"
+    ipf_target
 }
 
-# inb_report - the Inbound section of docs/performance.md
+# inb_report - the Inbound sections of docs/performance.md: the milterload
+# rows, then the rows through Postfix
 inb_report() {
+    inb_report_rows
+    echo
+    if part inbound; then
+        ipf_report
+    else
+        echo "## Inbound through Postfix (issue 20)"
+        echo
+        echo "Not run (BENCH_PARTS)."
+    fi
+}
+
+# inb_report_rows - the Inbound section with the milterload rows
+inb_report_rows() {
     echo "## Inbound: SPF, DKIM verification, DMARC (issue 20)"
     echo
     if ! part inbound; then

@@ -10,7 +10,8 @@
 # Postfix (smtp-source -> Postfix -> smtp-sink), rspamd's dkim_signing
 # beside them, and the inbound path (contrib/bench-inbound.sh: SPF, DKIM
 # verification and DMARC against OpenDKIM + OpenDMARC, rspamd and a null
-# milter). Prints a table and writes docs/performance.md.
+# milter; and the three through Postfix, contrib/bench-e2e-inbound.sh).
+# Prints a table and writes docs/performance.md.
 #
 # "make bench" runs it from the build dir. The daemon runs on core
 # $DAEMON_CPU, the load generator on core $LOAD_CPU (taskset); the Postfix
@@ -55,6 +56,8 @@ export AUTHMILTER=${AUTHMILTER:-$BUILD_DIR/milter/authmilter}
 . "$src/test/integration/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=bench-inbound.sh
 . "$src/contrib/bench-inbound.sh"
+# shellcheck source-path=SCRIPTDIR source=bench-e2e-inbound.sh
+. "$src/contrib/bench-e2e-inbound.sh"
 
 SECS=${BENCH_SECS:-4}
 E2E_ROUNDS=${BENCH_E2E_ROUNDS:-3}

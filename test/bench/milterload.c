@@ -262,6 +262,7 @@ stats_sum(const struct conn *cs, struct stats *t, double **latp)
 		t->authpass += s->authpass;
 		t->unsent += s->unsent;
 		t->timelimit |= s->timelimit;
+		t->xclient += s->xclient;
 		for (k = 0; k < E_COUNT; k++)
 			t->err[k] += s->err[k];
 		for (k = 0; k < M_COUNT; k++)
@@ -299,6 +300,8 @@ report_text(const struct stats *t, unsigned long errs, double elapsed,
 	printf(")\nmods");
 	for (k = 0; k < M_COUNT; k++)
 		printf(" %s %lu", mod_names[k], t->mod[k]);
+	if (opt.mta != NULL)
+		printf("\nxclient %lu", t->xclient);
 	printf("\nsigned %lu\nauth pass %lu\nelapsed %.3f s, %.1f msg/s\n"
 	    "latency ms p50 %.3f p99 %.3f max %.3f\n", t->signedmsgs,
 	    t->authpass, elapsed,
@@ -323,6 +326,8 @@ report_json(const struct stats *t, unsigned long errs, double elapsed,
 		printf("\"err_%s\":%lu,", err_names[k], t->err[k]);
 	for (k = 0; k < M_COUNT; k++)
 		printf("\"%s\":%lu,", mod_names[k], t->mod[k]);
+	if (opt.mta != NULL)
+		printf("\"xclient\":%lu,", t->xclient);
 	printf("\"signed\":%lu,\"auth_pass\":%lu,\"elapsed_s\":%.3f,\"msgs_per_s\":%.1f,"
 	    "\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_max_ms\":%.3f}\n",
 	    t->signedmsgs, t->authpass, elapsed,
@@ -392,9 +397,15 @@ usage(void)
 {
 	fputs("usage: milterload -S unix:PATH|inet:PORT@HOST|inet6:PORT@[::1] "
 	    "[-S ...] [options]\n"
+	    "       milterload -X HOST:PORT [options]\n"
 	    "  -S SOCK   a milter; given again: a chain, each message goes to\n"
 	    "            every milter in turn, the later ones seeing the header\n"
 	    "            edits of the earlier ones (Postfix smtpd_milters = a, b)\n"
+	    "  -X HOST:PORT  send the messages by SMTP to this MTA (loopback)\n"
+	    "            instead of speaking milter: one session per message\n"
+	    "            (as smtp-source), XCLIENT ADDR=-i HELO=-h when offered;\n"
+	    "            latency from connect to the reply to the data's end;\n"
+	    "            not with -S, -a, -R, -H, -I or -e\n"
 	    "  -c N      connections, one thread each (1)\n"
 	    "  -m N      messages per connection (1)\n"
 	    "  -s SIZE   body bytes: 1024, 10k, 1m ... or multipart (10k)\n"
@@ -437,6 +448,26 @@ usage(void)
 	exit(2);
 }
 
+/* mta_parse - -X HOST:PORT as the one address to connect to */
+static void
+mta_parse(void)
+{
+	static char spec[300];
+	const char *colon = strrchr(opt.mta, ':');
+	int n, v6 = opt.mta[0] == '[';
+
+	if (opt.nsocks > 0 || opt.authuser != NULL || opt.rate > 0 ||
+	    opt.hold > 0 || opt.idle > 0 || opt.expect_signed >= 0)
+		fatal("-X: not with -S, -a, -R, -H, -I or -e");
+	if (colon == NULL || colon == opt.mta || colon[1] == '\0')
+		fatal("-X %s: want HOST:PORT", opt.mta);
+	n = snprintf(spec, sizeof(spec), "%s:%s@%.*s", v6 ? "inet6" : "inet",
+	    colon + 1, (int)(colon - opt.mta), opt.mta);
+	if (n < 0 || (size_t)n >= sizeof(spec))
+		fatal("-X %s: too long", opt.mta);
+	opt.socks[opt.nsocks++] = spec;
+}
+
 /* opts_parse - command line into opt */
 static void
 opts_parse(int argc, char **argv)
@@ -454,13 +485,14 @@ opts_parse(int argc, char **argv)
 	opt.tlimit = 120;
 	opt.treply = 30;
 	opt.expect_signed = -1;
-	while ((ch = getopt(argc, argv, "S:c:m:s:a:i:f:r:F:n:d:h:D:M:o:t:T:H:R:I:P:e:qjvQ")) != -1) {
+	while ((ch = getopt(argc, argv, "S:X:c:m:s:a:i:f:r:F:n:d:h:D:M:o:t:T:H:R:I:P:e:qjvQ")) != -1) {
 		switch (ch) {
 		case 'S':
 			if (opt.nsocks == MAX_MILTERS)
 				fatal("-S: at most %d milters", MAX_MILTERS);
 			opt.socks[opt.nsocks++] = optarg;
 			break;
+		case 'X': opt.mta = optarg; break;
 		case 'c': opt.conns = parse_uint(optarg, 1, MAX_CONNS, ch); break;
 		case 'm': opt.msgs = parse_uint(optarg, 1, 10000000, ch); break;
 		case 's':
@@ -504,9 +536,11 @@ opts_parse(int argc, char **argv)
 		default: usage();
 		}
 	}
+	if (opt.mta != NULL)
+		mta_parse();
 	if (optind != argc || opt.nsocks == 0)
 		usage();
-	opt.sock = opt.socks[0];
+	opt.sock = opt.mta != NULL ? opt.mta : opt.socks[0];
 	if (opt.probes > 0 && opt.idle == 0)
 		fatal("-P: probes go to idle connections (-I)");
 	if (opt.hold >= opt.tlimit)
@@ -551,6 +585,8 @@ main(int argc, char **argv)
 	opts_parse(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	tmpl_init();
+	if (opt.mta != NULL)
+		smtp_init();
 	if (opt.nkeys > 0) {
 		double t = now_mono();
 
@@ -567,7 +603,8 @@ main(int argc, char **argv)
 	idle_start();
 	for (i = 0; i < opt.conns; i++) {
 		cs[i].id = i + 1;
-		rc = pthread_create(&cs[i].thread, NULL, conn_main, &cs[i]);
+		rc = pthread_create(&cs[i].thread, NULL, opt.mta != NULL ?
+		    smtp_main : conn_main, &cs[i]);
 		if (rc != 0) {
 			cs[i].st.err[E_CONNECT]++;
 			cs[i].st.unsent = opt.msgs;
@@ -588,6 +625,7 @@ main(int argc, char **argv)
 		free(cs[i].lat);
 	free(cs);
 	dkim_pool_free();
+	smtp_free();
 	tmpl_free();
 	return rc;
 }

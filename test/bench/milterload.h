@@ -6,7 +6,8 @@
  * (-D); milterload_proto.c speaks the milter protocol, one thread per
  * connection (to one milter, or to each of a chain); milterload_idle.c
  * holds idle connections and sends probes on them (-I, -P), one thread
- * for all of them. opt and tmpl are written before
+ * for all of them; milterload_smtp.c sends the messages to an MTA by SMTP
+ * instead (-X), one thread per connection. opt and tmpl are written before
  * threads start and only read afterwards; each thread writes only its own
  * struct conn.
  */
@@ -51,7 +52,8 @@ struct sigkey {
 };
 
 struct opts {
-	const char *sock;		/* the first -S as given */
+	const char *sock;		/* the first -S (or -X) as given */
+	const char *mta;		/* -X HOST:PORT, NULL: speak milter */
 	const char *socks[MAX_MILTERS];	/* every -S, in chain order */
 	struct sockaddr_storage addr[MAX_MILTERS];	/* resolved addresses */
 	socklen_t addrlen[MAX_MILTERS];	/* their lengths */
@@ -128,6 +130,7 @@ struct stats {
 					 * in the Authentication-Results added */
 	unsigned long unsent;		/* not started: error or time limit */
 	unsigned long timelimit;	/* 1 if the time limit stopped us */
+	unsigned long xclient;		/* -X: sessions where XCLIENT was accepted */
 	unsigned long err[E_COUNT];	/* errors by kind */
 	unsigned long mod[M_COUNT];	/* modifications by kind */
 };
@@ -243,6 +246,17 @@ enum verdict conn_message(struct conn *c, struct msg *m, double t0);
 void conn_close_all(struct conn *c);
 /* sleep_until - sleep (never spin) until monotonic time t */
 void sleep_until(double t);
+/* io_wait - poll fd for ev until monotonic time limit; 1 ready, 0 timed
+ * out, -1 error */
+int io_wait(int fd, short ev, double limit);
+
+/* smtp_init - dot-stuff the body once, before the threads start (-X) */
+void smtp_init(void);
+/* smtp_free - release it */
+void smtp_free(void);
+/* smtp_main - thread body: opt.msgs messages to the MTA, one SMTP session
+ * each */
+void *smtp_main(void *arg);
 
 /* idle_open - open and greet opt.idle connections; how many failed */
 unsigned idle_open(void);

@@ -48,7 +48,7 @@ conn_fail(struct conn *c, const struct msg *m, enum err e, const char *what)
 }
 
 /* io_wait - poll for ev until limit; 1 ready, 0 timed out, -1 error */
-static int
+int
 io_wait(int fd, short ev, double limit)
 {
 	struct pollfd pfd;

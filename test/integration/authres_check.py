@@ -16,6 +16,11 @@ if all of these hold:
     more) of the b= of a DKIM-Signature in the message with the same d= and s=;
   - --received-spf 'RESULT [KEY=VALUE]...': exactly one Received-SPF field,
     with that result and those key-value pairs (RFC 7208 9.1).
+With --several, milters in a chain that each add their own A-R field with
+our authserv-id (OpenDKIM then OpenDMARC) are fine: every such field must
+parse, none need be topmost, and an --expect may match a clause of any.
+With --lenient, other implementations' A-R are only parsed (authres), not
+held to the RFC 8601 grammar; what rfc8601.py finds is printed as NOTE.
 With --none: exit 0 only if the message has no A-R field at all (no other
 check is made).  Prints what it found, so a failing check explains itself.
 """
@@ -43,6 +48,11 @@ def parse_args():
     p.add_argument("--dkim-b", action="store_true",
                    help="header.b values are prefixes of the signatures' b=")
     p.add_argument("--received-spf", metavar="'RESULT KEY=VALUE...'")
+    p.add_argument("--several", action="store_true",
+                   help="A-R fields of a chain of milters, all with our "
+                   "authserv-id")
+    p.add_argument("--lenient", action="store_true",
+                   help="the RFC 8601 grammar check only prints notes")
     p.add_argument("--none", action="store_true",
                    help="the message must have no A-R field at all")
     return p.parse_args()
@@ -180,37 +190,42 @@ def main():
     problems = []
     ours = [i for i, v in enumerate(ars) if authserv_id_of(v) == ours_id]
     foreign = len(ars) - len(ours)
-    if len(ours) != 1:
+    if len(ours) != 1 and not (args.several and ours):
         problems.append("%d A-R fields claim %s, expected exactly 1"
                         % (len(ours), ours_id))
-    elif ours[0] != 0:
+    elif ours[0] != 0 and not args.several:
         problems.append("ours is A-R field #%d, not the topmost" % (ours[0] + 1))
     if args.foreign is not None and foreign != args.foreign:
         problems.append("%d foreign A-R fields, expected %d" % (foreign, args.foreign))
 
-    header = None
-    if ours:
+    results = []
+    for i in ours if args.several else ours[:1]:
         # python3-authres is lenient; every A-R we write must also meet
         # the RFC 8601 grammar exactly
-        for p in rfc8601.check(ars[ours[0]]):
-            problems.append("not RFC 8601: %s" % p)
+        for p in rfc8601.check(ars[i]):
+            if args.lenient:
+                print("NOTE: not RFC 8601: %s" % p)
+            else:
+                problems.append("not RFC 8601: %s" % p)
         try:
-            header = authres.all_features().parse_value(ars[ours[0]])
+            header = authres.all_features().parse_value(ars[i])
         except authres.AuthResError as e:
             problems.append("authres cannot parse ours: %s" % e)
-    if header is not None:
+            continue
         print("parsed: authserv-id=%s" % header.authserv_id)
         for r in header.results:
             print("  %s" % r)
+        results.extend(header.results)
+    if ours:
         for spec in args.expect:
-            if not any(matches(r, parse_spec(spec)) for r in header.results):
+            if not any(matches(r, parse_spec(spec)) for r in results):
                 problems.append("no clause matches %r" % spec)
         for spec in args.reject:
-            if any(matches(r, parse_spec(spec)) for r in header.results):
+            if any(matches(r, parse_spec(spec)) for r in results):
                 problems.append("a clause matches %r" % spec)
         if args.dkim_b:
             sigs = dkim_signatures(fields)
-            for r in header.results:
+            for r in results:
                 if getattr(r, "method", None) != "dkim":
                     continue
                 p = clause_props(r)
