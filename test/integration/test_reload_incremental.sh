@@ -16,7 +16,8 @@
 # and not one message of the load goes out unsigned. Then SIGHUPs sent
 # while a start is still loading (a reload asked for during a start of
 # seconds at 100,000 domains) neither kill the daemon nor get lost: it
-# reloads once it serves.
+# reloads once it serves, and twenty more reloads leave its resident
+# memory where it was.
 #
 # Output is TAP. Environment: see lib.sh. Nothing leaves 127.0.0.1.
 set -u
@@ -27,7 +28,7 @@ it_init reload_incremental
 
 ML=$BUILD_DIR/test/bench/milterload
 it_require "$ML" "$AUTHMILTER"
-it_plan 18
+it_plan 19
 KD=$IT_DIR/kd                   # key_dir
 DD=$IT_DIR/milter/domains.d     # one file per customer
 WT=$IT_DIR/tmp
@@ -198,5 +199,31 @@ it_check "... and reloads once it serves" \
     it_wait_logged 20 "a SIGHUP came during the start: reloading"
 it_check "... a reload that ends like the others" \
     it_wait_logged 20 "configuration reloaded from .*: 4020 domains loaded, 0 failed"
+
+# ---------------------------- 6. resident memory over twenty reloads
+# A leak of any part of a snapshot shows here. (The growth seen at 100,000
+# domains, a freed snapshot's pages kept by a malloc arena, does not show
+# at this size: make bench-scale reports the RSS after its reloads.)
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$ES/status"; }
+# hup_wait - one SIGHUP, until its summary line
+hup_wait() {
+    local n
+    n=$(grep -c "configuration reloaded from" "$IT_DIR/log/milter.log")
+    kill -HUP "$ES"
+    it_wait_for 20 sh -c "[ \$(grep -c 'configuration reloaded from' '$IT_DIR/log/milter.log') -gt $n ]"
+}
+if grep -q 'libasan' "/proc/$ES/maps" 2> /dev/null; then
+    it_skip "RSS over 20 reloads of 4,020 domains stays flat" \
+        "AddressSanitizer's allocator keeps freed memory in quarantine"
+else
+    for ((i = 0; i < 3; i++)); do hup_wait; done
+    sleep 0.3
+    r0=$(rss_kb)
+    for ((i = 0; i < 20; i++)); do hup_wait; done
+    sleep 0.3
+    r1=$(rss_kb)
+    it_check "RSS over 20 more reloads of 4,020 domains: $r0 kB -> $r1 kB, grows by less than 5 MB" \
+        test $((r1 - r0)) -lt 5120
+fi
 it_milter_stop
 it_done
