@@ -551,6 +551,7 @@ privsep_bundle_glob(void *arg, const char *pattern,
 
 	files->v = NULL;
 	files->n = 0;
+	files->packed = 0;
 	if (privsep_replay(r, &r->globs, "include", pattern, &names, err,
 	    errlen) != 0) {
 		buf_free(&names);

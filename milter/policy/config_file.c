@@ -232,6 +232,7 @@ config_file_glob(const char *pattern, struct config_words *files, char *err,
 
 	files->v = NULL;
 	files->n = 0;
+	files->packed = 0;
 	if (config_file_dir_ok(pattern, dl, err, errlen) != 0)
 		return -1;
 	rc = glob(pattern, GLOB_ERR | GLOB_NOSORT, NULL, &g);

@@ -32,6 +32,7 @@ config_words_parse(const char *text, struct config_words *w)
 
 	w->v = NULL;
 	w->n = 0;
+	w->packed = 0;
 	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save)) {
 		w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
