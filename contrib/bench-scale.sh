@@ -258,7 +258,18 @@ row "authmilter | SIGHUP adding one domain to $N (first after start): it signs a
 : > "$drop"
 row "authmilter | SIGHUP adding one more: it signs after | $(sighup_one $((N + 1)))"
 row "authmilter | SIGHUP adding one more: it signs after | $(sighup_one $((N + 2)))"
+# the same, the daemon and its key reader allowed on every core, as a
+# daemon that nobody pinned runs: the reader's parse, its stat-ahead
+# threads and the daemon's parse then run side by side
+all_cpus=0-$(($(nproc) - 1))
+taskset -apc "$all_cpus" "$AM_PID" > /dev/null 2>&1
 rp=$(reader_pid)
+[ -n "$rp" ] && taskset -apc "$all_cpus" "$rp" > /dev/null 2>&1
+row "authmilter | SIGHUP adding one more, daemon and key reader not pinned (cores $all_cpus): it signs after | $(sighup_one $((N + 3)))"
+row "authmilter | SIGHUP adding one more, not pinned: it signs after | $(sighup_one $((N + 4)))"
+row "authmilter | SIGHUP adding one more, not pinned: it signs after | $(sighup_one $((N + 5)))"
+taskset -apc "$DAEMON_CPU" "$AM_PID" > /dev/null 2>&1
+[ -n "$rp" ] && taskset -apc "$DAEMON_CPU" "$rp" > /dev/null 2>&1
 row "authmilter | resident memory after the reloads | daemon $(rss_mb "$AM_PID") MB${rp:+, root key reader $(rss_mb "$rp") MB}"
 
 # 2b. SIGTERM in the middle of a reload
@@ -290,9 +301,27 @@ done_line=$(grep "key check: pass done" "$IT_DIR/log/am.log" | tail -n 1)
 # compared with the signing of keys that have signed (row 1's warm load):
 # this daemon was just restarted, so its keys set up OpenSSL's state in
 # the first seconds of this load, which can only lower the ratio
-row "authmilter | key check of $N keys, every query 20 ms late | ${done_line#*key check: } ; signing meanwhile (from the end of the key reading to the end of the pass, the keys' first signatures included) $(jget msgs_per_s "$j") msg/s = $(awk -v a="$(jget msgs_per_s "$j")" -v b="$WARM_MANY" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }') of the signing without a check once every key has signed"
+CHECK_RATE=$(jget msgs_per_s "$j")
+CHECK_SECS=$(jget elapsed_s "$j")
+row "authmilter | key check of $N keys, every query 20 ms late | ${done_line#*key check: } ; signing meanwhile (from the end of the key reading to the end of the pass, the keys' first signatures included) $CHECK_RATE msg/s = $(awk -v a="$CHECK_RATE" -v b="$WARM_MANY" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }') of the signing without a check once every key has signed"
 row "authmilter | SIGTERM mid-check or right after it: exit after | $(am_stop) s"
 : > "$drop"
+
+# 3c. the same restart and load without the check (key_check = no): what
+# the check's row is to be compared with, the keys' first signatures in
+# both
+am_conf "$conf" "127.0.0.1@$PROXY_PORT"
+echo "key_check       = no" >> "$conf"
+am_start "$conf"
+first_signed "$AM" d0.scale.test 600 > /dev/null
+keys_read > /dev/null
+j=$IT_DIR/tmp/nocheck.json
+cs=${CHECK_SECS%.*}
+SECS=${cs:-50} load "$AM" "$j" -n "$N" -F scale.test
+NOCHECK_RATE=$(jget msgs_per_s "$j")
+row "authmilter | the same restart and load for as long, key_check = no | $NOCHECK_RATE msg/s; with the check / without: $(awk -v a="$CHECK_RATE" -v b="$NOCHECK_RATE" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+am_stop > /dev/null
+am_conf "$conf" "127.0.0.1@$PROXY_PORT"
 
 # 4. start -> first signed, DNS unreachable (nothing listens at the port);
 # the files read once first, as for row 1 (just written): the row compares
