@@ -553,11 +553,12 @@ run_inbound() {
     else
         INB_RSPAMD="not installed"
     fi
-    ipf_all
     if [ "${BENCH_INBOUND_PERF:-yes}" != no ]; then
         say "inbound: perf profile of authmilter"
         inb_profile
     fi
+    # after the profile: run after these phases, perf recorded nothing
+    ipf_all
 }
 
 # run_rspamd_sign - rspamd's dkim_signing in the signing table (1 and 16
