@@ -55,7 +55,7 @@ BEGIN {
     rule_name[10] = "inbound sequencing, edits, config"
     rule_name[11] = "milter protocol, system calls"
 }
-/^[0-9]/ { n = 0; insample = 1; next }
+/^ *[0-9]/ { n = 0; insample = 1; next }	# the tid, padded to 5 columns: " 9716"
 /^\t/ && insample {
     line = $0; sub(/^\t[ ]*[0-9a-f]+ /, "", line)
     d = line; sub(/.*\(/, "", d); sub(/\)$/, "", d)
