@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/edit.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 
 /* edit_list_init - an empty list */
@@ -58,10 +59,15 @@ edit_note(struct edit *e, int level, const char *fmt, ...)
 	struct buf b = BUF_INIT;
 	va_list ap;
 
+	free(e->note);
+	e->note = NULL;
+	/* not formatted for a level not shown (log_level = warning at a
+	 * platform's volume: a printf a signed message for nothing) */
+	if (!log_wants(level))
+		return;
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	free(e->note);
 	e->note = buf_steal(&b);
 	e->note_level = level;
 	buf_free(&b);

@@ -37,6 +37,13 @@ static const struct { const char *name; int facility; } log_facilities[] = {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
 };
 
+/* log_wants - would a line at this level be shown now? */
+int
+log_wants(int level)
+{
+	return level <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
+
 /* log_init - choose destination and level */
 void
 log_init(enum log_dest dest, int facility, int level)

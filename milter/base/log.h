@@ -25,6 +25,9 @@ enum log_dest {
 void log_init(enum log_dest dest, int facility, int level);
 /* log_set_level - change the lowest level shown */
 void log_set_level(int level);
+/* log_wants - would a line at this level be shown now? (to skip
+ * formatting what nobody reads, on the message path) */
+int log_wants(int level);
 /* log_msg - log one line; qid may be NULL */
 void log_msg(int level, const char *qid, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -645,7 +645,8 @@ cb_apply(struct engine_session *ctx, const char *qid,
 		/* header values go to the MTA with the space after the colon */
 		if (e->kind == EDIT_HEADER_INSERT || e->kind == EDIT_QUARANTINE) {
 			buf_reset(&val);
-			buf_printf(&val, " %s", e->value);
+			buf_putc(&val, ' ');
+			buf_puts(&val, e->value);
 		}
 		switch (e->kind) {
 		case EDIT_HEADER_INSERT:

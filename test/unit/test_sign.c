@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +676,76 @@ sign_signs_exact_header_bytes(void **state)
 	buf_free(&data);
 }
 
+/* sign_value - sign_header_value's output for a fixed message with key */
+static char *
+sign_value(EVP_PKEY *key)
+{
+	static const struct sign_header hdrs[] = {
+		{ "From", " a@example.com" }, { "Subject", " kept contexts" },
+	};
+	unsigned char bh[SIGN_HASH_LEN] = { 7 };
+	struct sign_request r = std_request(key, SIGN_ALG_RSA_SHA256,
+	    SIGN_CANON_RELAXED, SIGN_CANON_RELAXED);
+	struct buf out = BUF_INIT;
+	char err[256];
+
+	r.timestamp = 1700000000;
+	if (sign_header_value(&r, hdrs, NELEM(hdrs), bh, &out, err,
+	    sizeof(err)) != 0)
+		fail_msg("signing: %s", err);
+	return buf_steal(&out);
+}
+
+/* sign_value_thread - sign_value in a thread of its own, which then ends */
+static void *
+sign_value_thread(void *arg)
+{
+	return sign_value(arg);
+}
+
+/*
+ * sign_rsa_contexts_kept_per_thread - a thread keeps a signing context
+ * per recent key (sign.c): the second signature with a key, one after its
+ * context was pushed out by other keys, and one in another thread (whose
+ * contexts go with it: ASan's leak check) are all the bytes the first one
+ * was, and other keys' differ (RSA PKCS#1 v1.5
+ * is deterministic). The keys freed at the end are still referenced
+ * by this thread's contexts: freeing them is the caller's business, as
+ * after a reload.
+ */
+static void
+sign_rsa_contexts_kept_per_thread(void **state)
+{
+	EVP_PKEY *other[6];
+	char *first, *v;
+	pthread_t t;
+	size_t i;
+
+	(void)state;
+	first = sign_value(rsa_key);
+	v = sign_value(rsa_key);
+	assert_string_equal(v, first);
+	free(v);
+	for (i = 0; i < NELEM(other); i++) {
+		other[i] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+		assert_non_null(other[i]);
+		v = sign_value(other[i]);
+		assert_string_not_equal(v, first);
+		free(v);
+	}
+	v = sign_value(rsa_key);	/* its context was replaced meanwhile */
+	assert_string_equal(v, first);
+	free(v);
+	assert_int_equal(pthread_create(&t, NULL, sign_value_thread, rsa_key), 0);
+	assert_int_equal(pthread_join(t, (void **)&v), 0);
+	assert_non_null(v);
+	assert_string_equal(v, first);
+	free(v);
+	for (i = 0; i < NELEM(other); i++)
+		EVP_PKEY_free(other[i]);
+	free(first);
+}
+
 /* check_folding - lines fit, folds are "\n\t", never inside a tag name or right after "=" */
 static void
 check_folding(const char *v)
@@ -947,6 +1018,7 @@ main(void)
 		cmocka_unit_test(sign_signs_exact_header_bytes),
 		cmocka_unit_test(sign_tags_in_order_and_folded),
 		cmocka_unit_test(sign_refuses_bad_requests),
+		cmocka_unit_test(sign_rsa_contexts_kept_per_thread),
 		cmocka_unit_test(sign_verifies_with_libopendkim),
 	};
 
