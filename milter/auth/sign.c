@@ -8,9 +8,8 @@
  * (RFC 8463) is PureEdDSA over the SHA-256 of the header data.
  *
  * Threading: no shared state but the SHA-256 implementation, fetched once
- * (pthread_once); keys are only read. Each thread keeps its own RSA
- * signing contexts for its last few keys (thread-specific data, freed
- * when the thread ends). OpenSSL errors are taken from (and cleared in) the
+ * (pthread_once); keys are only read. RSA signs with the thread's own
+ * context for the key (pkctx.c). OpenSSL errors are taken from (and cleared in) the
  * calling thread's error queue.
  */
 #include <limits.h>
@@ -27,6 +26,7 @@
 #include <openssl/rsa.h>
 
 #include "base/buf.h"
+#include "auth/pkctx.h"
 #include "auth/sign.h"
 #include "base/sslerr.h"
 #include "base/xalloc.h"
@@ -121,101 +121,6 @@ sign_alg_name(enum sign_alg alg)
 
 static pthread_once_t sign_md_once = PTHREAD_ONCE_INIT;
 static EVP_MD *sign_md_fetched;	/* never freed: lives as long as the process */
-
-/*
- * A thread's RSA signing contexts, initialised for its last keys and used
- * again: EVP_DigestSignInit looks the RSA signature up in OpenSSL's
- * provider tables and sets a context up at every message, about 40,000
- * instructions (1 % of a 2048-bit signature, as much as the rest of our
- * header work). EVP_PKEY_sign on a kept context signs the same bytes
- * (PKCS#1 v1.5 is deterministic). Each context holds a reference to its
- * key, so a key a reload dropped lives on until the thread has signed
- * with SIGN_CTX_KEEP others or ends; the pointer cannot be reused
- * meanwhile, so a match by pointer is a match of key.
- */
-#define SIGN_CTX_KEEP	4
-struct sign_ctxs {
-	const EVP_PKEY *key[SIGN_CTX_KEEP];	/* compared, never used */
-	EVP_PKEY_CTX *ctx[SIGN_CTX_KEEP];	/* NULL: free slot */
-	unsigned next;				/* slot replaced next */
-};
-static pthread_once_t sign_ctx_once = PTHREAD_ONCE_INIT;
-static pthread_key_t sign_ctx_tsd;
-static int sign_ctx_ok;			/* the key was made */
-
-/* sign_ctxs_free - a thread's contexts at its end (pthread key destructor) */
-static void
-sign_ctxs_free(void *arg)
-{
-	struct sign_ctxs *t = arg;
-	size_t i;
-
-	for (i = 0; i < SIGN_CTX_KEEP; i++)
-		EVP_PKEY_CTX_free(t->ctx[i]);
-	free(t);
-}
-
-/* sign_ctx_init - the thread-specific data key, once */
-static void
-sign_ctx_init(void)
-{
-	sign_ctx_ok = pthread_key_create(&sign_ctx_tsd, sign_ctxs_free) == 0;
-}
-
-/*
- * sign_rsa_ctx - this thread's RSA PKCS#1 SHA-256 signing context for key,
- * made on first use; NULL when it cannot be made (the caller signs the
- * long way, which reports the error). *slot is its index, to drop it if
- * a signature with it fails.
- */
-static EVP_PKEY_CTX *
-sign_rsa_ctx(EVP_PKEY *key, struct sign_ctxs **tp, size_t *slot)
-{
-	struct sign_ctxs *t;
-	EVP_PKEY_CTX *c;
-	size_t i;
-
-	(void)pthread_once(&sign_ctx_once, sign_ctx_init);
-	if (!sign_ctx_ok)
-		return NULL;
-	if ((t = pthread_getspecific(sign_ctx_tsd)) == NULL) {
-		t = xcalloc(1, sizeof(*t));
-		if (pthread_setspecific(sign_ctx_tsd, t) != 0) {
-			free(t);
-			return NULL;
-		}
-	}
-	*tp = t;
-	for (i = 0; i < SIGN_CTX_KEEP; i++)
-		if (t->ctx[i] != NULL && t->key[i] == key) {
-			*slot = i;
-			return t->ctx[i];
-		}
-	c = EVP_PKEY_CTX_new(key, NULL);
-	if (c == NULL || EVP_PKEY_sign_init(c) != 1
-	    || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0
-	    || EVP_PKEY_CTX_set_signature_md(c, sign_sha256()) <= 0) {
-		EVP_PKEY_CTX_free(c);
-		ERR_clear_error();
-		return NULL;
-	}
-	i = t->next;
-	t->next = (t->next + 1) % SIGN_CTX_KEEP;
-	EVP_PKEY_CTX_free(t->ctx[i]);
-	t->ctx[i] = c;
-	t->key[i] = key;
-	*slot = i;
-	return c;
-}
-
-/* sign_rsa_drop - forget a context a signature failed with */
-static void
-sign_rsa_drop(struct sign_ctxs *t, size_t slot)
-{
-	EVP_PKEY_CTX_free(t->ctx[slot]);
-	t->ctx[slot] = NULL;
-	t->key[slot] = NULL;
-}
 
 /* sign_md_init - fetch the SHA-256 implementation once (pthread_once) */
 static void
@@ -589,12 +494,11 @@ sign_compute(const struct sign_request *req, const unsigned char *data,
 	unsigned int mdlen = 0;
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *ctx;
-	struct sign_ctxs *t = NULL;
-	size_t siglen, slot = 0;
+	size_t siglen;
 	int ok = 0, max = EVP_PKEY_get_size(req->key);
 
 	if (max > 0 && req->alg == SIGN_ALG_RSA_SHA256
-	    && (pctx = sign_rsa_ctx(req->key, &t, &slot)) != NULL) {
+	    && (pctx = pkctx_rsa(req->key, PKCTX_SIGN)) != NULL) {
 		siglen = (size_t)max;
 		sig = xmalloc(siglen);
 		ok = EVP_Digest(data, len, md, &mdlen, sign_sha256(), NULL) == 1
@@ -603,7 +507,7 @@ sign_compute(const struct sign_request *req, const unsigned char *data,
 			sign_b64(b64, sig, siglen);
 		else {
 			sign_ssl_error(err, errlen, "signing failed");
-			sign_rsa_drop(t, slot);
+			pkctx_drop(pctx);
 		}
 		OPENSSL_cleanse(md, sizeof(md));
 		free(sig);

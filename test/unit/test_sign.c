@@ -21,6 +21,7 @@
 #include <opendkim/dkim.h>
 
 #include "base/buf.h"
+#include "auth/pkctx.h"
 #include "auth/sign.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -746,6 +747,44 @@ sign_rsa_contexts_kept_per_thread(void **state)
 	free(first);
 }
 
+/*
+ * pkctx_verifies_as_digestverify - a thread's kept RSA contexts (pkctx.c)
+ * give EVP_DigestVerify's answers: a good signature passes, a changed
+ * byte or a short signature fails, and after a context was dropped the
+ * next one works; an Ed25519 key gets none
+ */
+static void
+pkctx_verifies_as_digestverify(void **state)
+{
+	static const unsigned char data[] = "from:a@example.com\r\n";
+	unsigned char md[SIGN_HASH_LEN], sig[512];
+	EVP_PKEY_CTX *s, *v;
+	size_t siglen = sizeof(sig);
+
+	(void)state;
+	sha256(data, sizeof(data) - 1, md);
+	s = pkctx_rsa(rsa_key, PKCTX_SIGN);
+	v = pkctx_rsa(rsa_key, PKCTX_VERIFY);
+	assert_non_null(s);
+	assert_non_null(v);
+	assert_ptr_not_equal(s, v);
+	assert_ptr_equal(pkctx_rsa(rsa_key, PKCTX_SIGN), s);
+	assert_int_equal(EVP_PKEY_sign(s, sig, &siglen, md, sizeof(md)), 1);
+	assert_true(verify_raw(rsa_key, sig, siglen, data, sizeof(data) - 1));
+	assert_int_equal(EVP_PKEY_verify(v, sig, siglen, md, sizeof(md)), 1);
+	sig[siglen / 2] ^= 1;
+	assert_false(verify_raw(rsa_key, sig, siglen, data, sizeof(data) - 1));
+	assert_true(EVP_PKEY_verify(v, sig, siglen, md, sizeof(md)) != 1);
+	assert_true(EVP_PKEY_verify(v, sig, siglen - 1, md, sizeof(md)) != 1);
+	sig[siglen / 2] ^= 1;
+	pkctx_drop(v);
+	v = pkctx_rsa(rsa_key, PKCTX_VERIFY);
+	assert_non_null(v);
+	assert_int_equal(EVP_PKEY_verify(v, sig, siglen, md, sizeof(md)), 1);
+	assert_null(pkctx_rsa(ed_key, PKCTX_SIGN));
+	assert_null(pkctx_rsa(ed_key, PKCTX_VERIFY));
+}
+
 /* check_folding - lines fit, folds are "\n\t", never inside a tag name or right after "=" */
 static void
 check_folding(const char *v)
@@ -1019,6 +1058,7 @@ main(void)
 		cmocka_unit_test(sign_tags_in_order_and_folded),
 		cmocka_unit_test(sign_refuses_bad_requests),
 		cmocka_unit_test(sign_rsa_contexts_kept_per_thread),
+		cmocka_unit_test(pkctx_verifies_as_digestverify),
 		cmocka_unit_test(sign_verifies_with_libopendkim),
 	};
 
