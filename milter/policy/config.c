@@ -368,7 +368,6 @@ config_sort(const struct config_domain **v, size_t n,
 		qsort(v, n, sizeof(*v), cmp);
 }
 
-#define CONFIG_TRIM_DOMAINS 1000	/* a freed snapshot this big: malloc_trim */
 
 /* config_index - sorted lookup tables of the blocks that did not fail */
 void
@@ -782,6 +781,103 @@ config_free(struct config *c)
 	free(c);
 }
 
+/*
+ * Freeing a snapshot of 100,000 domains takes 0.1-0.2 s, and its
+ * malloc_trim more. The last pin is often dropped by a worker, at a
+ * message's MAIL FROM (state_msg_new) or a connection's end, and that
+ * message would wait for it. A snapshot of CONFIG_TRIM_DOMAINS blocks or
+ * more goes to the reaper thread instead, started when first needed. The
+ * stop (config_install(NULL)) closes it: it frees what it was given and
+ * ends, and snapshots are freed where they are released until a snapshot
+ * is installed again (only tests do that).
+ */
+static pthread_mutex_t config_reap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t config_reap_cond = PTHREAD_COND_INITIALIZER;
+static struct config *config_reap_list;	/* through reap_next; reap_lock */
+static pthread_t config_reaper;
+static int config_reaper_up;		/* started; reap_lock */
+static int config_reap_closed;		/* the stop came; reap_lock */
+static unsigned long config_reaped_n;	/* snapshots it freed; reap_lock */
+
+/* config_reaper_main - thread: free the snapshots handed over, trim */
+static void *
+config_reaper_main(void *arg)
+{
+	struct config *c;
+
+	(void)arg;
+	pthread_mutex_lock(&config_reap_lock);
+	for (;;) {
+		while (config_reap_list == NULL && !config_reap_closed)
+			pthread_cond_wait(&config_reap_cond, &config_reap_lock);
+		if ((c = config_reap_list) == NULL)
+			break;		/* closed, and nothing left */
+		config_reap_list = c->reap_next;
+		pthread_mutex_unlock(&config_reap_lock);
+		config_free(c);
+		(void)malloc_trim(0);
+		pthread_mutex_lock(&config_reap_lock);
+		config_reaped_n++;
+	}
+	pthread_mutex_unlock(&config_reap_lock);
+	return NULL;
+}
+
+/* config_reap - hand c to the reaper; -1: free it here (closed, or no thread) */
+static int
+config_reap(struct config *c)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&config_reap_lock);
+	if (config_reap_closed)
+		rc = -1;
+	else if (!config_reaper_up) {
+		/* signals stay blocked: the thread inherits the caller's mask,
+		 * every thread's (main.c) */
+		if (pthread_create(&config_reaper, NULL, config_reaper_main,
+		    NULL) != 0)
+			rc = -1;
+		else
+			config_reaper_up = 1;
+	}
+	if (rc == 0) {
+		c->reap_next = config_reap_list;
+		config_reap_list = c;
+		pthread_cond_signal(&config_reap_cond);
+	}
+	pthread_mutex_unlock(&config_reap_lock);
+	return rc;
+}
+
+/* config_reap_close - the stop: the reaper frees what it has, then ends */
+static void
+config_reap_close(void)
+{
+	int up;
+
+	pthread_mutex_lock(&config_reap_lock);
+	config_reap_closed = 1;
+	up = config_reaper_up;
+	config_reaper_up = 0;
+	pthread_cond_signal(&config_reap_cond);
+	pthread_mutex_unlock(&config_reap_lock);
+	if (up)
+		(void)pthread_join(config_reaper, NULL);
+}
+
+/* config_reaped - snapshots the reaper thread has freed */
+unsigned long
+config_reaped(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&config_reap_lock);
+	n = config_reaped_n;
+	pthread_mutex_unlock(&config_reap_lock);
+	return n;
+}
+
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *config_current;	/* guarded by config_lock */
 static unsigned long config_installs;	/* guarded by config_lock */
@@ -802,8 +898,13 @@ config_install(struct config *c)
 		c->installed = (long long)now.tv_sec;
 	}
 	pthread_mutex_unlock(&config_lock);
-	if (c != NULL)
+	if (c != NULL) {
 		stats_inc(STATS_GENERATION);	/* authmilter_config_generation */
+		pthread_mutex_lock(&config_reap_lock);
+		config_reap_closed = 0;		/* a test's install after a stop */
+		pthread_mutex_unlock(&config_reap_lock);
+	} else
+		config_reap_close();	/* the stop: freed here from now on */
 	if (old != NULL)
 		config_release(old);
 }
@@ -831,6 +932,8 @@ config_release(struct config *c)
 	if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	n = c->ndomains;
+	if (n >= CONFIG_TRIM_DOMAINS && config_reap(c) == 0)
+		return;		/* off the message path */
 	config_free(c);
 	/*
 	 * A reload's snapshot is built on a thread of its own, in a malloc

@@ -164,6 +164,7 @@ struct config_fileinfo {
 
 struct config {
 	int refs;			/* references (atomic) */
+	struct config *reap_next;	/* in the reaper's list (config.c) */
 	unsigned long generation;	/* 1, 2, ...: the install that made it
 					 * current (config_install), 0: never */
 	long long installed;		/* CLOCK_MONOTONIC second of that install */
@@ -383,8 +384,14 @@ void config_free(struct config *c);
 void config_install(struct config *c);
 /* config_acquire - pin the current snapshot (NULL if none installed) */
 struct config *config_acquire(void);
-/* config_release - drop a pin; frees the snapshot when it was the last */
+/* config_release - drop a pin; frees the snapshot when it was the last
+ * (one of CONFIG_TRIM_DOMAINS blocks or more on a thread of its own, so
+ * that the caller, often a worker at a message's start, does not wait) */
 void config_release(struct config *c);
+#define CONFIG_TRIM_DOMAINS 1000	/* a freed snapshot this big: its own
+					 * thread, and malloc_trim */
+/* config_reaped - how many snapshots that thread has freed */
+unsigned long config_reaped(void);
 
 /*
  * config_pair_blocks - walk the blocks of a and b in name order together

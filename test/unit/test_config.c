@@ -432,6 +432,75 @@ config_snapshot_refcount(void **state)
 	assert_null(config_acquire());
 }
 
+/* many_domains - a snapshot of n domain blocks (keys not read) */
+static struct config *
+many_domains(int n)
+{
+	struct buf text = BUF_INIT;
+	struct config *c;
+	char err[1024];
+	int i;
+
+	for (i = 0; i < n; i++)
+		buf_printf(&text, "domain d%05d.example {\nkey = s %s\n}\n", i,
+		    rsa_key);
+	c = config_load_from("many.conf", buf_cstr(&text), NULL,
+	    CONFIG_SKIP_KEYS, NULL, err, sizeof(err));
+	buf_free(&text);
+	if (c == NULL)
+		fail_msg("%s", err);
+	return c;
+}
+
+/* reaped_by - wait up to 10 s for the reaper's count to reach n */
+static unsigned long
+reaped_by(unsigned long n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && config_reaped() < n; i++)
+		usleep(10000);
+	return config_reaped();
+}
+
+/*
+ * config_big_snapshot_freed_off_the_releasing_thread - the last pin of a
+ * snapshot of CONFIG_TRIM_DOMAINS blocks, dropped by a worker at a
+ * message's start, hands it to the reaper thread; a small one, and any
+ * after the stop, is freed where it is released (ASan: no leak, no use
+ * after free either way)
+ */
+static void
+config_big_snapshot_freed_off_the_releasing_thread(void **state)
+{
+	char err[1024];
+	struct config *big, *pinned;
+	unsigned long before;
+
+	(void)state;
+	big = many_domains(CONFIG_TRIM_DOMAINS);
+	config_install(big);
+	pinned = config_acquire();
+	config_install(load("log_level = err\n", err, sizeof(err)));
+	before = config_reaped();
+	config_release(pinned);		/* the last pin */
+	assert_int_equal(reaped_by(before + 1), before + 1);
+	config_install(many_domains(CONFIG_TRIM_DOMAINS - 1));
+	config_install(many_domains(CONFIG_TRIM_DOMAINS));	/* small one freed */
+	assert_int_equal(reaped_by(before + 1), before + 1);
+	config_install(load("log_level = err\n", err, sizeof(err)));
+	assert_int_equal(reaped_by(before + 2), before + 2);
+	pinned = config_acquire();
+	config_install(many_domains(CONFIG_TRIM_DOMAINS));
+	config_install(NULL);		/* the stop: the reaper ends */
+	config_release(pinned);		/* small: here */
+	assert_int_equal(config_reaped(), before + 2);
+	config_install(many_domains(CONFIG_TRIM_DOMAINS));
+	config_install(NULL);		/* the big one freed here, at the stop */
+	assert_int_equal(config_reaped(), before + 2);
+	assert_null(config_acquire());
+}
+
 /* config_dump_shows_effective_values - authmilter -n output */
 static void
 config_dump_shows_effective_values(void **state)
@@ -1476,6 +1545,7 @@ main(void)
 		cmocka_unit_test(config_relative_key_path_is_relative_to_conf),
 		cmocka_unit_test(config_missing_file_names_it),
 		cmocka_unit_test(config_snapshot_refcount),
+		cmocka_unit_test(config_big_snapshot_freed_off_the_releasing_thread),
 		cmocka_unit_test(config_dump_shows_effective_values),
 		cmocka_unit_test(config_lookup_among_many_domains),
 		cmocka_unit_test(config_subdomain_lookup_among_many_blocks),
