@@ -430,6 +430,10 @@ idle_row() {
     local cmd=(taskset -c "$LOAD_CPU" "$ML" -S "$sock" -a alice -I "$n" -P 200
         -H 8 -c 16 -m "$msgs" -R 1000 -t $((SECS * 3 + 60)) -T 60 -q -j)
     COMMANDS+=("${cmd[*]}   # $d: $n idle connections, probes at 1,000 msg/s")
+    local c0 d0 t0
+    c0=$(cpu_busy "$DAEMON_CPU")
+    d0=$(tree_cpu "$BENCH_PID")
+    t0=$(date +%s.%N)
     "${cmd[@]}" > "$json" 2> "$json.err" &
     local ml=$!
     for ((i = 0; i < 1200; i++)); do   # the opening is not timed: 120 s at most
@@ -443,6 +447,10 @@ idle_row() {
     IDLE[$d/$n/fds]=$(fd_count "$BENCH_PID")
     wait "$ml"
     rc=$?
+    # what ran on the daemon's core besides the daemon (a probe waits for
+    # it: the scheduler gives a running task its slice first)
+    IDLE[$d/$n/other]=$(calc "100 * (($(cpu_busy "$DAEMON_CPU") - $c0) - ($(tree_cpu "$BENCH_PID") - $d0)) / ($(getconf CLK_TCK) * ($(date +%s.%N) - $t0))" %.0f)
+    case ${IDLE[$d/$n/other]} in -*|'') IDLE[$d/$n/other]=0 ;; esac
     IDLE[$d/$n/open]=$(jget "$json" idle_open)
     IDLE[$d/$n/p50]=$(jget "$json" probe_p50_ms)
     IDLE[$d/$n/p99]=$(jget "$json" probe_p99_ms)
@@ -492,18 +500,48 @@ run_idle() {
         idle_row authmilter start_am "unix:$IT_DIR/milter/am.sock" "$RSA" "$n"
         [ "$OD" = yes ] && idle_row OpenDKIM start_od "unix:$IT_DIR/milter/od.sock" "$RSA" "$n"
     done
+    # The probes' p99 is the second-slowest of 200: one stall of the
+    # machine moves it by milliseconds (1 to 7 ms from run to run here,
+    # with the same daemon), and so does any other task on the daemon's
+    # core. The larger authmilter row runs twice more, each with a fresh
+    # daemon; the target is judged on the median p99 of the three. The
+    # table shows the first run.
+    local i k m=authmilter/$IDLE_MANY
+    local -A first=()
+    for k in rss0 rss threads fds open p50 p99 max bgp99 served other; do
+        first[$k]=${IDLE[$m/$k]:-}
+    done
+    IDLE_P99S=${IDLE[$m/p99]:-}
+    IDLE_RUNS="${IDLE[$m/p99]:-?} ms (${IDLE[$m/other]:-?}%)"
+    for i in 2 3; do
+        idle_row authmilter start_am "unix:$IT_DIR/milter/am.sock" "$RSA" "$IDLE_MANY"
+        IDLE_P99S="$IDLE_P99S ${IDLE[$m/p99]:-}"
+        IDLE_RUNS="$IDLE_RUNS, ${IDLE[$m/p99]:-?} ms (${IDLE[$m/other]:-?}%)"
+    done
+    for k in "${!first[@]}"; do
+        IDLE[$m/$k]=${first[$k]}
+    done
+    IDLE_P99=$(e2e_median "$IDLE_P99S")
     ulimit -Sn "$soft"
+}
+
+# idle_target ROWSTART - the idle target's row (issue 6's table and
+# issue 20's): RSS of the larger row's first run, the median probe p99
+# of its three runs
+idle_target() {
+    local rss=${IDLE[authmilter/$IDLE_MANY/rss]:-0} p99=${IDLE_P99:-999}
+    echo "$1 RSS **$(calc "$rss / 1024" %.1f) MB** (${IDLE[authmilter/$IDLE_MANY/threads]:-?} threads; OpenDKIM: $(calc "${IDLE[OpenDKIM/$IDLE_MANY/rss]:-0} / 1024" %.1f) MB); probes p99 median of three runs **${IDLE_P99:-?} ms** (each run, with the share of core $DAEMON_CPU other tasks took: ${IDLE_RUNS:-?}); first run's max ${IDLE[authmilter/$IDLE_MANY/max]:-?} ms | $(verdict "$rss > 0 && $rss <= 65536") RSS; $(verdict "$p99 <= 2") latency |"
 }
 
 # idle_table - the idle rows
 idle_table() {
     local d n
-    echo "| Daemon | Idle connections | RSS before | RSS with them open | per connection | threads | probe p50 ms | probe p99 ms | probe max ms | background p99 ms | served |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| Daemon | Idle connections | RSS before | RSS with them open | per connection | threads | probe p50 ms | probe p99 ms | probe max ms | background p99 ms | other on core $DAEMON_CPU | served |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for d in authmilter OpenDKIM; do
         for n in 1000 "$IDLE_MANY"; do
             [ -n "${IDLE[$d/$n/rss]:-}" ] || continue
-            echo "| $d | $n | ${IDLE[$d/$n/rss0]:-?} kB | ${IDLE[$d/$n/rss]} kB | $(calc "1024 * (${IDLE[$d/$n/rss]} - ${IDLE[$d/$n/rss0]:-0}) / $n" %.0f) B | ${IDLE[$d/$n/threads]:-?} | ${IDLE[$d/$n/p50]:-?} | ${IDLE[$d/$n/p99]:-?} | ${IDLE[$d/$n/max]:-?} | ${IDLE[$d/$n/bgp99]:-?} | ${IDLE[$d/$n/served]:-?} |"
+            echo "| $d | $n | ${IDLE[$d/$n/rss0]:-?} kB | ${IDLE[$d/$n/rss]} kB | $(calc "1024 * (${IDLE[$d/$n/rss]} - ${IDLE[$d/$n/rss0]:-0}) / $n" %.0f) B | ${IDLE[$d/$n/threads]:-?} | ${IDLE[$d/$n/p50]:-?} | ${IDLE[$d/$n/p99]:-?} | ${IDLE[$d/$n/max]:-?} | ${IDLE[$d/$n/bgp99]:-?} | ${IDLE[$d/$n/other]:-?}% | ${IDLE[$d/$n/served]:-?} |"
         done
     done
 }
@@ -572,8 +610,7 @@ targets() {
     fi
     e2e_target
     if part idle; then
-        local rss=${IDLE[authmilter/$IDLE_MANY/rss]:-0} p99=${IDLE[authmilter/$IDLE_MANY/p99]:-999}
-        echo "| $IDLE_MANY idle connections: RSS ≤ 64 MB, a message on one answered within 2 ms at 1,000 msg/s | RSS **$(calc "$rss / 1024" %.1f) MB** (${IDLE[authmilter/$IDLE_MANY/threads]:-?} threads; OpenDKIM: $(calc "${IDLE[OpenDKIM/$IDLE_MANY/rss]:-0} / 1024" %.1f) MB); probes p99 **$p99 ms**, max ${IDLE[authmilter/$IDLE_MANY/max]:-?} ms | $(verdict "$rss > 0 && $rss <= 65536") RSS; $(verdict "$p99 <= 2") latency |"
+        idle_target "| $IDLE_MANY idle connections: RSS ≤ 64 MB, a message on one answered within 2 ms at 1,000 msg/s |"
     fi
     if ! part memory; then
         echo "| 1,000 connections; 50 MB vs 10 KB RSS | not run (BENCH_PARTS) | |"

@@ -18,6 +18,7 @@
  * under listener_lock; the timeout and session counts are atomics.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -84,6 +85,14 @@ static size_t listener_idle;			/* threads waiting for one */
 static struct listener_conn *listener_served;	/* connections being served */
 static struct listener_conn *listener_parked;	/* connections waiting for their MTA */
 static size_t listener_nparked;			/* how many */
+/*
+ * No parked connection's deadline is before this (ms; LLONG_MAX: none
+ * parked). The sweep walks the parked list only once it has passed: the
+ * walk, once a second under the lock, took 0.9 ms with 10,000 parked, and
+ * every park and hand-over waited for it. A connection leaving the list
+ * leaves this early, never late: the next walk finds the true value.
+ */
+static long long listener_next_due = LLONG_MAX;
 static size_t listener_threads;			/* session threads alive */
 static int listener_stopping;			/* no new connections */
 static int listener_closing;			/* listener_close_all ran */
@@ -523,6 +532,8 @@ listener_park(struct listener_conn *c)
 	c->parked = 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	c->deadline = listener_ms(&now) + (long long)c->timeout * 1000;
+	if (c->deadline < listener_next_due)
+		listener_next_due = c->deadline;
 	listener_link(&listener_parked, c);
 	listener_nparked++;
 	return 0;
@@ -742,12 +753,20 @@ static void
 listener_sweep(long long now)
 {
 	struct listener_conn *c, *next, *done = NULL;
+	long long due = LLONG_MAX;
 
 	pthread_mutex_lock(&listener_lock);
+	if (now < listener_next_due) {
+		pthread_mutex_unlock(&listener_lock);
+		return;
+	}
 	for (c = listener_parked; c != NULL; c = next) {
 		next = c->next;
-		if (c->deadline > now)
+		if (c->deadline > now) {
+			if (c->deadline < due)
+				due = c->deadline;
 			continue;
+		}
 		listener_unlink(&listener_parked, c);
 		listener_nparked--;
 		c->parked = 0;
@@ -757,6 +776,7 @@ listener_sweep(long long now)
 		c->next = done;
 		done = c;
 	}
+	listener_next_due = due;
 	pthread_mutex_unlock(&listener_lock);
 	for (c = done; c != NULL; c = next) {
 		next = c->next;
