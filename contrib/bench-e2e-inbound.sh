@@ -199,7 +199,7 @@ ipf_stack() {
 # each round and after the last; IPF_RATIO[NAME] is the median over rounds
 # of its msg/s over the mean of the no-milter runs around its round
 ipf_all() {
-    local all round name ratios ref
+    local all round name
     local -a none=() stacks=(authmilter)
     local -A got=()
     [ "$E2E" = yes ] || { IPF_STATE="not run: $E2E"; return 0; }
@@ -220,14 +220,7 @@ ipf_all() {
     ipf_phase "no milter" ""
     none[E2E_ROUNDS + 1]=$IPF_LAST
     for name in "${stacks[@]}"; do
-        ratios=""
-        for ((round = 1; round <= E2E_ROUNDS; round++)); do
-            [ -n "${got[$name/$round]:-}" ] && [ -n "${none[round]:-}" ] \
-                && [ -n "${none[round + 1]:-}" ] || continue
-            ref=$(calc "(${none[round]} + ${none[round + 1]}) / 2")
-            ratios="$ratios $(calc "${got[$name/$round]} / $ref")"
-        done
-        IPF_RATIO[$name]=$(e2e_median "$ratios")
+        IPF_RATIO[$name]=$(e2e_median "$(e2e_round_ratios "$name")")
     done
     it__stop sink
     e2e_spool_umount

@@ -154,6 +154,20 @@ e2e_milter() {
     daemon_stop
 }
 
+# e2e_round_ratios NAME - NAME's rate in each round over the mean of the
+# no-milter runs before and after that round, space-separated: from the
+# caller's got[NAME/ROUND] and none[ROUND] (bash's dynamic scope)
+e2e_round_ratios() {
+    local round ref ratios=""
+    for ((round = 1; round <= E2E_ROUNDS; round++)); do
+        [ -n "${got[$1/$round]:-}" ] && [ -n "${none[round]:-}" ] \
+            && [ -n "${none[round + 1]:-}" ] || continue
+        ref=$(calc "(${none[round]} + ${none[round + 1]}) / 2")
+        ratios="$ratios $(calc "${got[$1/$round]} / $ref")"
+    done
+    echo "${ratios# }"
+}
+
 # e2e_all - the phases one after the other, same Postfix set-up,
 # $E2E_ROUNDS times over, with a no-milter run before each round and one
 # after the last. Postfix on this kind of machine slows down over a run
@@ -163,7 +177,7 @@ e2e_milter() {
 # authmilter's rate over the floor's (null milter + one RSA signature).
 e2e_all() {
     declare -gA E2E_RATE E2E_TIME E2E_SIGNED E2E_BUSY E2E_MCPU E2E_ALL E2E_RATIO E2E_RATIOS
-    local all sock round name ref vs=""
+    local all sock round name vs=""
     local -a none=()
     local -A got=() label=([authmilter]=authmilter
         [nosign]="authmilter, nothing to sign" [null]="null milter"
@@ -200,14 +214,9 @@ e2e_all() {
     e2e_phase "no milter" ""
     none[E2E_ROUNDS + 1]=$E2E_LAST
     for name in authmilter nosign null floor OpenDKIM; do
-        local ratios=""
-        for ((round = 1; round <= E2E_ROUNDS; round++)); do
-            [ -n "${got[$name/$round]:-}" ] && [ -n "${none[round]:-}" ] \
-                && [ -n "${none[round + 1]:-}" ] || continue
-            ref=$(calc "(${none[round]} + ${none[round + 1]}) / 2")
-            ratios="$ratios $(calc "${got[$name/$round]} / $ref")"
-        done
-        E2E_RATIOS[${label[$name]}]=${ratios# }
+        local ratios
+        ratios=$(e2e_round_ratios "$name")
+        E2E_RATIOS[${label[$name]}]=$ratios
         E2E_RATIO[${label[$name]}]=$(e2e_median "$ratios")
     done
     E2E_FLOOR=$(e2e_median "$vs")
