@@ -1,8 +1,8 @@
 /*
  * pkctx.c - a thread's RSA signing and verifying contexts, kept per key.
  *
- * A thread's table is PKCTX_KEEP slots replaced in turn (the oldest made
- * goes first): a platform signs for few keys per worker at a time, an MX
+ * A thread has PKCTX_KEEP slots a kind (sign, verify), a free one used
+ * first, else replaced in turn (the oldest made goes): a platform signs for few keys per worker at a time, an MX
  * sees the same large senders again and again; a miss costs what every
  * call cost before (the set-up) plus freeing the slot's old context.
  *
@@ -19,11 +19,12 @@
 #include "auth/sign.h"
 #include "base/xalloc.h"
 
+/* A thread's contexts: one table a kind, so that a host that verifies
+ * mail from many senders does not push its signing contexts out. */
 struct pkctx_table {
-	const EVP_PKEY *key[PKCTX_KEEP];	/* compared, never used */
-	enum pkctx_op op[PKCTX_KEEP];
-	EVP_PKEY_CTX *ctx[PKCTX_KEEP];		/* NULL: a free slot */
-	unsigned next;				/* the slot replaced next */
+	const EVP_PKEY *key[2][PKCTX_KEEP];	/* compared, never used */
+	EVP_PKEY_CTX *ctx[2][PKCTX_KEEP];	/* NULL: a free slot */
+	unsigned next[2];			/* the slot replaced next */
 };
 
 static pthread_once_t pkctx_once = PTHREAD_ONCE_INIT;
@@ -35,10 +36,11 @@ static void
 pkctx_table_free(void *arg)
 {
 	struct pkctx_table *t = arg;
-	size_t i;
+	size_t op, i;
 
-	for (i = 0; i < PKCTX_KEEP; i++)
-		EVP_PKEY_CTX_free(t->ctx[i]);
+	for (op = 0; op < 2; op++)
+		for (i = 0; i < PKCTX_KEEP; i++)
+			EVP_PKEY_CTX_free(t->ctx[op][i]);
 	free(t);
 }
 
@@ -75,8 +77,10 @@ pkctx_new(EVP_PKEY *key, enum pkctx_op op)
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
 	int ok;
 
-	if (c == NULL)
+	if (c == NULL) {
+		ERR_clear_error();
 		return NULL;
+	}
 	ok = op == PKCTX_SIGN ? EVP_PKEY_sign_init(c) : EVP_PKEY_verify_init(c);
 	if (ok != 1 || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0
 	    || EVP_PKEY_CTX_set_signature_md(c, sign_sha256()) <= 0) {
@@ -98,16 +102,19 @@ pkctx_rsa(EVP_PKEY *key, enum pkctx_op op)
 	if (t == NULL)
 		return NULL;
 	for (i = 0; i < PKCTX_KEEP; i++)
-		if (t->ctx[i] != NULL && t->key[i] == key && t->op[i] == op)
-			return t->ctx[i];
+		if (t->ctx[op][i] != NULL && t->key[op][i] == key)
+			return t->ctx[op][i];
 	if ((c = pkctx_new(key, op)) == NULL)
 		return NULL;
-	i = t->next;
-	t->next = (t->next + 1) % PKCTX_KEEP;
-	EVP_PKEY_CTX_free(t->ctx[i]);
-	t->ctx[i] = c;
-	t->key[i] = key;
-	t->op[i] = op;
+	for (i = 0; i < PKCTX_KEEP && t->ctx[op][i] != NULL; i++)
+		;
+	if (i == PKCTX_KEEP) {		/* none free: the oldest made goes */
+		i = t->next[op];
+		t->next[op] = (t->next[op] + 1) % PKCTX_KEEP;
+		EVP_PKEY_CTX_free(t->ctx[op][i]);
+	}
+	t->ctx[op][i] = c;
+	t->key[op][i] = key;
 	return c;
 }
 
@@ -115,14 +122,30 @@ pkctx_rsa(EVP_PKEY *key, enum pkctx_op op)
 void
 pkctx_drop(EVP_PKEY_CTX *ctx)
 {
-	struct pkctx_table *t = pkctx_ok ? pthread_getspecific(pkctx_tsd) : NULL;
-	size_t i;
+	struct pkctx_table *t;
+	size_t op, i;
 
-	for (i = 0; t != NULL && i < PKCTX_KEEP; i++)
-		if (t->ctx[i] == ctx) {
-			EVP_PKEY_CTX_free(ctx);
-			t->ctx[i] = NULL;
-			t->key[i] = NULL;
-			return;
-		}
+	(void)pthread_once(&pkctx_once, pkctx_init);
+	t = pkctx_ok ? pthread_getspecific(pkctx_tsd) : NULL;
+	for (op = 0; t != NULL && op < 2; op++)
+		for (i = 0; i < PKCTX_KEEP; i++)
+			if (t->ctx[op][i] == ctx) {
+				EVP_PKEY_CTX_free(ctx);
+				t->ctx[op][i] = NULL;
+				t->key[op][i] = NULL;
+				return;
+			}
+}
+
+/* pkctx_thread_stop - free this thread's contexts now */
+void
+pkctx_thread_stop(void)
+{
+	struct pkctx_table *t;
+
+	(void)pthread_once(&pkctx_once, pkctx_init);
+	if (!pkctx_ok || (t = pthread_getspecific(pkctx_tsd)) == NULL)
+		return;
+	(void)pthread_setspecific(pkctx_tsd, NULL);
+	pkctx_table_free(t);
 }

@@ -9,8 +9,8 @@
  *
  * Threading: no shared state but the SHA-256 implementation, fetched once
  * (pthread_once); keys are only read. RSA signs with the thread's own
- * context for the key (pkctx.c). OpenSSL errors are taken from (and cleared in) the
- * calling thread's error queue.
+ * context for the key (pkctx.c). OpenSSL errors are taken from (and
+ * cleared in) the calling thread's error queue.
  */
 #include <limits.h>
 #include <pthread.h>

@@ -40,6 +40,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth/pkctx.h"
 #include "daemon/listener.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -615,8 +616,10 @@ listener_thread(void *arg)
 	do
 		listener_serve(c);
 	while ((c = listener_take()) != NULL);
-	/* OpenSSL's per-thread state (its error queue) goes with the thread,
-	 * before anyone waiting for the count may end the process */
+	/* our RSA contexts and OpenSSL's per-thread state (its error queue)
+	 * go with the thread, before anyone waiting for the count may end
+	 * the process (and run OpenSSL's exit clean-up under them) */
+	pkctx_thread_stop();
 	OPENSSL_thread_stop();
 	pthread_mutex_lock(&listener_lock);
 	listener_threads--;

@@ -368,7 +368,6 @@ config_sort(const struct config_domain **v, size_t n,
 		qsort(v, n, sizeof(*v), cmp);
 }
 
-
 /* config_index - sorted lookup tables of the blocks that did not fail */
 void
 config_index(struct config *c)
@@ -854,16 +853,18 @@ config_reap(struct config *c)
 static void
 config_reap_close(void)
 {
+	pthread_t tid;
 	int up;
 
 	pthread_mutex_lock(&config_reap_lock);
 	config_reap_closed = 1;
 	up = config_reaper_up;
+	tid = config_reaper;
 	config_reaper_up = 0;
 	pthread_cond_signal(&config_reap_cond);
 	pthread_mutex_unlock(&config_reap_lock);
 	if (up)
-		(void)pthread_join(config_reaper, NULL);
+		(void)pthread_join(tid, NULL);
 }
 
 /* config_reaped - snapshots the reaper thread has freed */

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/edit.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -267,6 +268,37 @@ xalloc_oom_reaches_log_destination(void **state)
 	}
 }
 
+/*
+ * edit_note_formats_only_what_is_shown - log_wants follows the level, and
+ * an edit's note (logged once the edit is made) is formatted only at a
+ * level shown: at warning, the info note a signature carries is none
+ */
+static void
+edit_note_formats_only_what_is_shown(void **state)
+{
+	struct edit_list l = { 0 };
+	struct edit *e;
+
+	(void)state;
+	log_init(LOG_DEST_STDERR, LOG_MAIL, LOG_WARNING);
+	assert_true(log_wants(LOG_ERR));
+	assert_true(log_wants(LOG_WARNING));
+	assert_false(log_wants(LOG_INFO));
+	e = edit_add(&l, EDIT_HEADER_INSERT, "DKIM-Signature", "v=1");
+	edit_note(e, LOG_INFO, "signed d=%s", "example.com");
+	assert_null(e->note);
+	edit_note(e, LOG_WARNING, "kept %d", 1);
+	assert_non_null(e->note);
+	assert_string_equal(e->note, "kept 1");
+	assert_int_equal(e->note_level, LOG_WARNING);
+	log_set_level(LOG_INFO);
+	assert_true(log_wants(LOG_INFO));
+	edit_note(e, LOG_INFO, "signed d=%s", "example.com");
+	assert_string_equal(e->note, "signed d=example.com");
+	edit_list_free(&l);
+	log_init(LOG_DEST_STDERR, LOG_MAIL, LOG_INFO);
+}
+
 int
 main(void)
 {
@@ -276,6 +308,7 @@ main(void)
 		cmocka_unit_test(log_level_filters_lines),
 		cmocka_unit_test(log_format_truncates_keeping_newline),
 		cmocka_unit_test(xalloc_oom_reaches_log_destination),
+		cmocka_unit_test(edit_note_formats_only_what_is_shown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
