@@ -577,6 +577,48 @@ run_rspamd_sign() {
         rs_offline_check "$RS_LOG" || { say "rspamd reached for the network"; BENCH_BAD=$((BENCH_BAD + 1)); }
         inb_stop
     done
+    rs_sign_pairs
+}
+
+# sign_rate SOCKET - msg/s of 16 connections of signed 10 KB messages for
+# BENCH_SECS after a 1 s warm-up, as the table's row (no row added)
+sign_rate() {
+    local json=$IT_DIR/tmp/pair.$RANDOM.json
+    taskset -c "$LOAD_CPU" "$ML" -S "$1" -c 16 -s 10k -a alice -q -j \
+        -m 100000 -t 1 > /dev/null 2>&1
+    taskset -c "$LOAD_CPU" "$ML" -S "$1" -c 16 -s 10k -a alice -q -j \
+        -m $((200000 / 16)) -t "$SECS" > "$json" 2> /dev/null
+    [ "$(jget "$json" errors)" = 0 ] && [ "$(jget "$json" signed)" = "$(jget "$json" completed)" ] \
+        && jget "$json" msgs_per_s
+}
+
+# sign_rs_pair_one - one pair for rs_sign_pairs (appends to SIGN_PAIRS)
+sign_rs_pair_one() {
+    local am rs s=unix:$IT_DIR/milter/pair-am.sock
+    start_am "$DAEMON_CPU" "$s" "$RSA" || return 1
+    am=$(sign_rate "$s")
+    daemon_stop
+    rs_start sign "$U_RSSIGN" || { inb_stop; return 1; }
+    rs=$(sign_rate "$U_RSSIGN")
+    inb_stop
+    [ -n "$am" ] && [ -n "$rs" ] || return 1
+    SIGN_PAIRS="${SIGN_PAIRS:+$SIGN_PAIRS, }$am / $rs"
+    SIGN_PAIR_RS="$SIGN_PAIR_RS $(calc "$am / $rs")"
+}
+
+# rs_sign_pairs - authmilter and rspamd signing in turn, three pairs, each
+# daemon started afresh (16 connections, 10 KB, unix socket, the daemon's
+# core): one run of each moves by a few percent from run to run on this
+# kind of machine, so the 5 x target is judged on the median of the pairs'
+# ratios (SIGN_PAIRS, SIGN_PAIR_RATIO), the issue's own way of measuring
+rs_sign_pairs() {
+    local i
+    SIGN_PAIRS="" SIGN_PAIR_RS=""
+    for i in 1 2 3; do
+        sign_rs_pair_one || say "signing pair $i: a run failed"
+    done
+    SIGN_PAIR_RATIO=$(e2e_median "$SIGN_PAIR_RS")
+    say "signing, authmilter / rspamd in alternating pairs: $SIGN_PAIRS (median ratio ${SIGN_PAIR_RATIO:-?})"
 }
 
 # ---------------------------------------------------------------- report
@@ -622,7 +664,11 @@ inb_targets() {
         echo "| Signing ≥ 0.85 × the RSA limit | load part not run | not measured |"
     fi
     r=$(inb_ratio "$amsig" "$rssig")
-    echo "| Signing ≥ 5 × rspamd's dkim_signing (16 conns, 10 KB) | $amsig / $rssig = **$r ×** (TCP: $amsigt / $rssigt = $(inb_ratio "$amsigt" "$rssigt") ×) | $(verdict "\"$r\" != \"?\" && $r >= 5") |"
+    if [ -n "${SIGN_PAIR_RATIO:-}" ]; then
+        echo "| Signing ≥ 5 × rspamd's dkim_signing (16 conns, 10 KB) | median of three alternating pairs, each daemon started afresh: **$SIGN_PAIR_RATIO ×** (msg/s: $SIGN_PAIRS); the signing table's rows: $amsig / $rssig = $r × (TCP: $amsigt / $rssigt = $(inb_ratio "$amsigt" "$rssigt") ×) | $(verdict "$SIGN_PAIR_RATIO >= 5") |"
+    else
+        echo "| Signing ≥ 5 × rspamd's dkim_signing (16 conns, 10 KB) | $amsig / $rssig = **$r ×** (TCP: $amsigt / $rssigt = $(inb_ratio "$amsigt" "$rssigt") ×) | $(verdict "\"$r\" != \"?\" && $r >= 5") |"
+    fi
     if part idle; then
         idle_target "| 10,000 idle connections (here $IDLE_MANY): RSS ≤ 64 MB, a message on one answered within 2 ms at 1,000 msg/s |"
     else
